@@ -1,0 +1,46 @@
+//! Where foodqc keeps its files, and the settings users tune.
+
+use std::path::{Path, PathBuf};
+
+/// The folders and files of one foodqc installation (or one `--data-dir`).
+#[derive(Clone, Debug)]
+pub struct AppPaths {
+    /// Root of everything foodqc writes.
+    pub data_dir: PathBuf,
+}
+
+impl AppPaths {
+    /// Use `data_dir` when given, else the user data dir of the platform
+    /// (`~/.local/share/foodqc` on Linux).
+    pub fn resolve(data_dir: Option<&Path>) -> anyhow::Result<Self> {
+        let data_dir = match data_dir {
+            Some(d) => d.to_path_buf(),
+            None => directories::ProjectDirs::from("", "", "foodqc")
+                .map(|p| p.data_dir().to_path_buf())
+                .ok_or_else(|| {
+                    anyhow::anyhow!("no home directory found; pass --data-dir to choose where foodqc keeps its data")
+                })?,
+        };
+        Ok(Self { data_dir })
+    }
+
+    /// The SQLite database.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("foodqc.sqlite")
+    }
+
+    /// Saved sample images (item crops), named by content hash.
+    pub fn samples_dir(&self) -> PathBuf {
+        self.data_dir.join("samples")
+    }
+
+    /// Model versions trained on this installation.
+    pub fn models_dir(&self) -> PathBuf {
+        self.data_dir.join("models")
+    }
+
+    /// Rolling log files.
+    pub fn logs_dir(&self) -> PathBuf {
+        self.data_dir.join("logs")
+    }
+}

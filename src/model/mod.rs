@@ -1,0 +1,32 @@
+//! Scoring items against good product, verdicts, and model files.
+
+use serde::{Deserialize, Serialize};
+
+/// The decision for one item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Looks like good product.
+    Pass,
+    /// Defective: remove from the line.
+    Reject,
+}
+
+impl Verdict {
+    /// Lower-case name used in the database and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Reject => "reject",
+        }
+    }
+
+    /// Parse the database name back.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pass" => Some(Verdict::Pass),
+            "reject" => Some(Verdict::Reject),
+            _ => None,
+        }
+    }
+}

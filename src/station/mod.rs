@@ -1,0 +1,1 @@
+//! station (in progress)
