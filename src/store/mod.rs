@@ -1,1 +1,392 @@
-//! store (in progress)
+//! The SQLite store: every inspection, lot, sample, label, model version and audit entry.
+//!
+//! One [`Store`] wraps one SQLite connection to the database file (normally
+//! [`crate::config::AppPaths::db_path`]). The file is in WAL mode, so several `Store` values
+//! may be open on the same file from different threads (the station's recorder, the UI, a
+//! report export): readers never block the writer, and writers wait for each other up to the
+//! busy timeout.
+//!
+//! Writes from the live line go through the [`InspectionRecorder`] (see [`recorder`]), which
+//! batches them on its own thread so the inspector never waits for the disk.
+//!
+//! Timestamps are `INTEGER` unix milliseconds (UTC) everywhere; see [`now_ms`].
+
+mod audit;
+mod inspections;
+mod migrations;
+mod models;
+pub mod recorder;
+mod samples;
+mod stations;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+pub use audit::AuditEntry;
+pub use inspections::{InspectionRow, InspectionView, LOT_INSPECTIONS_SQL};
+pub use migrations::{SCHEMA_VERSION, migrations};
+pub use models::{ModelVersionRow, NewModelVersion};
+pub use recorder::{
+    InspectionRecorder, RecordItem, RecordSender, RecorderOptions, RecorderStats, SampleImage,
+};
+pub use samples::{LabelRow, NewSample, SampleRow, SavedSample, save_sample_png};
+pub use stations::{LotRow, LotStatus, LotSummary, StationRow};
+
+/// How long a write waits for another connection's write transaction before failing with
+/// "database is locked".
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Errors from the store. Every message names the database path, the file, or the table and
+/// value concerned, so it can be shown to an operator as is.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The folder that should hold the database (or samples) could not be created.
+    #[error("cannot create folder {path}: {source}")]
+    CreateDir {
+        /// The folder.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database path names a directory.
+    #[error(
+        "database path {path} is a directory, not a file; point foodqc at a file inside it (e.g. {path}/foodqc.sqlite)"
+    )]
+    IsDirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file exists but is not an SQLite database.
+    #[error(
+        "{path} is not a foodqc database (file is not a database); move it away or choose another data folder"
+    )]
+    NotADatabase {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is an SQLite database of some other program (it has tables but no foodqc
+    /// schema version); we refuse to add our tables to it.
+    #[error(
+        "{path} is an SQLite database of another program (it has tables but no foodqc schema version); refusing to modify it"
+    )]
+    ForeignDatabase {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The database could not be opened for writing (missing permission, read-only folder or
+    /// file system, ...).
+    #[error(
+        "cannot open database {path} for writing: {cause} (check that the file and its folder are writable)"
+    )]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite or the OS said.
+        cause: String,
+    },
+    /// The database was written by a newer foodqc; we never touch it.
+    #[error(
+        "database {path} has schema version {found}, but this foodqc only knows versions up to {supported}; it was written by a newer foodqc; upgrade foodqc (the file was not modified)"
+    )]
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// Schema version found in the file (`PRAGMA user_version`).
+        found: i64,
+        /// Highest schema version this build knows.
+        supported: usize,
+    },
+    /// Bringing the schema up to date failed.
+    #[error("migrating database {path} to schema version {target} failed: {source}")]
+    Migration {
+        /// The file.
+        path: PathBuf,
+        /// The schema version we tried to reach.
+        target: usize,
+        /// What went wrong.
+        #[source]
+        source: rusqlite_migration::Error,
+    },
+    /// An SQL statement failed.
+    #[error("database {path}: {what}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The operation, naming the table, e.g. `insert into inspections`.
+        what: &'static str,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A row the caller referred to does not exist.
+    #[error("database {path}: no row with id {id} in table {table}")]
+    NotFound {
+        /// The database file.
+        path: PathBuf,
+        /// The table.
+        table: &'static str,
+        /// The id asked for.
+        id: i64,
+    },
+    /// A value read from (or about to be written to) the database is not valid.
+    #[error("database {path}: invalid value {value:?} in {table}.{column}")]
+    InvalidValue {
+        /// The database file.
+        path: PathBuf,
+        /// The table.
+        table: &'static str,
+        /// The column.
+        column: &'static str,
+        /// The offending value.
+        value: String,
+    },
+    /// A JSON column could not be read or written.
+    #[error("database {path}: bad JSON in {table}.{column}: {source}")]
+    Json {
+        /// The database file.
+        path: PathBuf,
+        /// The table.
+        table: &'static str,
+        /// The column.
+        column: &'static str,
+        /// What serde_json said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A path cannot be stored because it is not valid UTF-8.
+    #[error("path {path} is not valid UTF-8 and cannot be stored in {table}")]
+    NonUtf8Path {
+        /// The path.
+        path: PathBuf,
+        /// The table it was meant for.
+        table: &'static str,
+    },
+    /// A sample image could not be encoded as PNG.
+    #[error("cannot encode sample image ({width}x{height}) as PNG for {dir}: {source}")]
+    Encode {
+        /// The samples folder the image was meant for.
+        dir: PathBuf,
+        /// Image width.
+        width: u32,
+        /// Image height.
+        height: u32,
+        /// What the encoder said.
+        #[source]
+        source: image::ImageError,
+    },
+    /// Reading or writing a file (a sample image) failed.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The recorder thread could not be started, has stopped, or panicked.
+    #[error("inspection recorder for {path}: {reason}")]
+    Recorder {
+        /// The database file the recorder writes to.
+        path: PathBuf,
+        /// What happened.
+        reason: String,
+    },
+    /// The recorder was finished while it still could not write some items.
+    #[error(
+        "inspection recorder for {path} gave up with {unrecorded} item(s) not recorded; last error: {last_error}"
+    )]
+    Unrecorded {
+        /// The database file the recorder writes to.
+        path: PathBuf,
+        /// Items sent but never written.
+        unrecorded: u64,
+        /// The error that kept them from being written.
+        last_error: String,
+    },
+}
+
+/// A connection to the foodqc database. `Send` (not `Sync`): give each thread its own `Store`.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// The current time as unix milliseconds (UTC), the unit of every timestamp column.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// Turn a `rusqlite::Error` into [`StoreError::Sqlite`] naming the file and the operation.
+/// A free function (not a method) so it only borrows the path, not the whole `Store`, while a
+/// transaction borrows the connection.
+fn sql_err<'a>(
+    path: &'a Path,
+    what: &'static str,
+) -> impl FnOnce(rusqlite::Error) -> StoreError + 'a {
+    move |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        what,
+        source,
+    }
+}
+
+/// A path as UTF-8 text for a `TEXT` column.
+fn path_text<'a>(path: &'a Path, table: &'static str) -> Result<&'a str, StoreError> {
+    path.to_str().ok_or_else(|| StoreError::NonUtf8Path {
+        path: path.to_path_buf(),
+        table,
+    })
+}
+
+impl Store {
+    /// Open (or create) the database at `path` with the default busy timeout (5 s).
+    ///
+    /// Creates the parent folder, switches the file to WAL (`synchronous=NORMAL`), turns
+    /// foreign keys on and brings the schema up to date. Refuses, without modifying the file:
+    /// a directory, a file that is not an SQLite database, an SQLite database of another
+    /// program, and a database written by a newer foodqc.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::open_with_busy_timeout(path, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Like [`Store::open`] with another busy timeout (how long a write waits for a lock held
+    /// by another connection before failing with "database is locked").
+    pub fn open_with_busy_timeout(
+        path: &Path,
+        busy_timeout: Duration,
+    ) -> Result<Store, StoreError> {
+        let path_buf = path.to_path_buf();
+        if path.is_dir() {
+            return Err(StoreError::IsDirectory { path: path_buf });
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let open_err = |e: rusqlite::Error| classify_open_error(path, e);
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
+        conn.busy_timeout(busy_timeout).map_err(open_err)?;
+
+        // Look at the file before changing anything in it: reading the header is what detects
+        // a file that is not a database, and a newer schema must stay untouched (switching to
+        // WAL already rewrites the header).
+        let found: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(open_err)?;
+        let supported = SCHEMA_VERSION;
+        if found > supported as i64 {
+            return Err(StoreError::TooNew {
+                path: path_buf,
+                found,
+                supported,
+            });
+        }
+        if found <= 0 {
+            let tables: i64 = conn
+                .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+                .map_err(open_err)?;
+            if tables > 0 {
+                return Err(StoreError::ForeignDatabase { path: path_buf });
+            }
+        }
+        if conn.is_readonly(rusqlite::MAIN_DB).map_err(open_err)? {
+            return Err(StoreError::Open {
+                path: path_buf,
+                cause: "the file is read-only".into(),
+            });
+        }
+
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(open_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Open {
+                path: path_buf,
+                cause: format!("could not switch to WAL journal mode (got {mode:?})"),
+            });
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        // Room for every statement we prepare (the recorder and the queries).
+        conn.set_prepared_statement_cache_capacity(64);
+
+        migrations()
+            .to_latest(&mut conn)
+            .map_err(|source| match source {
+                rusqlite_migration::Error::RusqliteError { err, .. } if is_open_failure(&err) => {
+                    classify_open_error(path, err)
+                }
+                source => StoreError::Migration {
+                    path: path_buf.clone(),
+                    target: SCHEMA_VERSION,
+                    source,
+                },
+            })?;
+        tracing::debug!(path = %path.display(), "store opened");
+        Ok(Store {
+            conn,
+            path: path_buf,
+        })
+    }
+
+    /// The database file this store writes to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The underlying connection, for read-only ad-hoc queries (reports, exports). Writes must
+    /// go through the `Store` methods, which keep the audit log and invariants.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Change how long writes wait for another connection's lock.
+    pub fn set_busy_timeout(&self, timeout: Duration) -> Result<(), StoreError> {
+        self.conn
+            .busy_timeout(timeout)
+            .map_err(sql_err(&self.path, "set busy timeout"))
+    }
+}
+
+/// Errors that mean "could not open / write the file" rather than "bad SQL".
+fn is_open_failure(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            ErrorCode::NotADatabase
+                | ErrorCode::CannotOpen
+                | ErrorCode::ReadOnly
+                | ErrorCode::PermissionDenied
+        )
+    )
+}
+
+/// Map an error met while opening to the clearest [`StoreError`].
+fn classify_open_error(path: &Path, e: rusqlite::Error) -> StoreError {
+    let path_buf = path.to_path_buf();
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => StoreError::NotADatabase { path: path_buf },
+        _ if path.is_dir() => StoreError::IsDirectory { path: path_buf },
+        _ => StoreError::Open {
+            path: path_buf,
+            cause: e.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

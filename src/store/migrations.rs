@@ -1,0 +1,122 @@
+//! The database schema, as an ordered list of migrations.
+//!
+//! The schema version lives in `PRAGMA user_version` (rusqlite_migration). Never edit a
+//! migration that has shipped: append a new one.
+
+use rusqlite_migration::{M, Migrations};
+
+/// Migration 1: the whole initial schema.
+///
+/// Tables are `STRICT` so SQLite enforces the declared types. Timestamps are INTEGER unix
+/// milliseconds (UTC). Foreign keys have no ON DELETE action: deleting a lot, station, model
+/// version or sample that inspections still refer to is refused.
+const SCHEMA_V1: &str = r#"
+CREATE TABLE stations (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT    NOT NULL UNIQUE CHECK (length(name) > 0),
+    source      TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE lots (
+    id          INTEGER PRIMARY KEY,
+    code        TEXT    NOT NULL UNIQUE CHECK (length(code) > 0),
+    product     TEXT    NOT NULL,
+    line        TEXT    NOT NULL,
+    shift       TEXT    NOT NULL,
+    status      TEXT    NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'hold', 'released')),
+    created_at  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE model_versions (
+    id                  INTEGER PRIMARY KEY,
+    version             TEXT    NOT NULL UNIQUE CHECK (length(version) > 0),
+    path                TEXT    NOT NULL,
+    kind                TEXT    NOT NULL,
+    created_at          INTEGER NOT NULL,
+    params_json         TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(params_json)),
+    metrics_json        TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(metrics_json)),
+    data_snapshot_json  TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(data_snapshot_json)),
+    active              INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1))
+) STRICT;
+-- At most one active model: a unique index over the rows with active = 1 only.
+CREATE UNIQUE INDEX model_versions_one_active ON model_versions (active) WHERE active = 1;
+
+CREATE TABLE samples (
+    id          INTEGER PRIMARY KEY,
+    path        TEXT    NOT NULL,
+    hash        TEXT    NOT NULL UNIQUE
+                CHECK (length(hash) = 64 AND hash NOT GLOB '*[^0-9a-f]*'),
+    width       INTEGER NOT NULL CHECK (width > 0),
+    height      INTEGER NOT NULL CHECK (height > 0),
+    source      TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX samples_created ON samples (created_at);
+
+CREATE TABLE inspections (
+    id                INTEGER PRIMARY KEY,
+    ts                INTEGER NOT NULL,
+    station_id        INTEGER NOT NULL REFERENCES stations (id),
+    lot_id            INTEGER REFERENCES lots (id),
+    model_version_id  INTEGER REFERENCES model_versions (id),
+    frame_seq         INTEGER NOT NULL CHECK (frame_seq >= 0),
+    item_index        INTEGER NOT NULL CHECK (item_index >= 0),
+    track_id          INTEGER,
+    score             REAL    NOT NULL,
+    verdict           TEXT    NOT NULL CHECK (verdict IN ('pass', 'reject', 'review')),
+    defect_class      TEXT,
+    bbox_x            INTEGER NOT NULL CHECK (bbox_x >= 0),
+    bbox_y            INTEGER NOT NULL CHECK (bbox_y >= 0),
+    bbox_w            INTEGER NOT NULL CHECK (bbox_w >= 0),
+    bbox_h            INTEGER NOT NULL CHECK (bbox_h >= 0),
+    sample_id         INTEGER REFERENCES samples (id)
+) STRICT;
+CREATE INDEX inspections_ts ON inspections (ts);
+-- verdict rides along so per-lot counts (lot_summaries) read the index only.
+CREATE INDEX inspections_lot_ts ON inspections (lot_id, ts, verdict);
+CREATE INDEX inspections_station_ts ON inspections (station_id, ts);
+CREATE INDEX inspections_verdict_ts ON inspections (verdict, ts);
+-- Few inspections keep a crop: a partial index stays small.
+CREATE INDEX inspections_sample ON inspections (sample_id) WHERE sample_id IS NOT NULL;
+
+CREATE TABLE labels (
+    id          INTEGER PRIMARY KEY,
+    sample_id   INTEGER NOT NULL REFERENCES samples (id),
+    label       TEXT    NOT NULL CHECK (length(label) > 0),
+    mask_path   TEXT,
+    labeled_by  TEXT    NOT NULL CHECK (length(labeled_by) > 0),
+    created_at  INTEGER NOT NULL
+) STRICT;
+-- The latest label of a sample is the one with the highest id.
+CREATE INDEX labels_sample ON labels (sample_id, id);
+
+CREATE TABLE audit_log (
+    id            INTEGER PRIMARY KEY,
+    ts            INTEGER NOT NULL,
+    actor         TEXT    NOT NULL CHECK (length(actor) > 0),
+    action        TEXT    NOT NULL CHECK (length(action) > 0),
+    details_json  TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(details_json))
+) STRICT;
+CREATE INDEX audit_log_ts ON audit_log (ts);
+-- Append-only: the audit trail must not be rewritten after the fact.
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused');
+END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused');
+END;
+"#;
+
+/// Every migration, oldest first. Index + 1 is the schema version it produces.
+const MIGRATION_LIST: &[M<'static>] = &[M::up(SCHEMA_V1).comment("initial schema")];
+
+/// The schema version this build creates and understands (highest `user_version`).
+pub const SCHEMA_VERSION: usize = MIGRATION_LIST.len();
+
+/// The migrations of the foodqc schema.
+pub fn migrations() -> Migrations<'static> {
+    Migrations::from_slice(MIGRATION_LIST)
+}
