@@ -30,3 +30,9 @@ impl Verdict {
         }
     }
 }
+
+pub mod anomaly;
+pub mod gaussian;
+pub mod metrics;
+
+pub use anomaly::{AnomalyModel, ItemScore, ModelError, Thresholds, TrainError, TrainOptions};

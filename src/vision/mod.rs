@@ -1,1 +1,8 @@
-//! vision (in progress)
+//! Vision: finding items in a frame, measuring them, and drawing what was found.
+
+pub mod features;
+pub mod overlay;
+pub mod segment;
+
+pub use features::{ItemFeatures, extract};
+pub use segment::{ItemRegion, SegmentConfig, Segmenter};

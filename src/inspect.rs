@@ -1,0 +1,300 @@
+//! Inspection of one frame: find items, measure them, score them, decide.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use image::RgbImage;
+use rayon::prelude::*;
+
+use crate::capture::BBox;
+use crate::model::{AnomalyModel, Verdict};
+use crate::vision::features::{self, PatchGrid};
+use crate::vision::segment::{ItemRegion, Segmenter};
+
+/// A coarse anomaly map over one item: one value per grid cell.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HeatMap {
+    /// Frame x of the grid's top-left corner, in pixels.
+    pub x0: u32,
+    /// Frame y of the grid's top-left corner, in pixels.
+    pub y0: u32,
+    /// Cell side in pixels.
+    pub cell: u32,
+    /// Columns.
+    pub cols: u32,
+    /// Rows.
+    pub rows: u32,
+    /// Calibrated anomaly per cell, row-major; NaN where the cell holds too little of the item.
+    pub values: Vec<f32>,
+}
+
+impl HeatMap {
+    fn from_cells(grid: &PatchGrid, cells: &[f32]) -> Self {
+        let mut values = vec![f32::NAN; (grid.cols * grid.rows) as usize];
+        for (c, v) in grid.cells.iter().zip(cells) {
+            values[(c.row * grid.cols + c.col) as usize] = *v;
+        }
+        Self {
+            x0: grid.x0,
+            y0: grid.y0,
+            cell: grid.cell,
+            cols: grid.cols,
+            rows: grid.rows,
+            values,
+        }
+    }
+
+    /// Bounding boxes (frame pixels) of 4-connected groups of cells above `threshold`.
+    pub fn regions(&self, threshold: f32) -> Vec<BBox> {
+        let (cols, rows) = (self.cols as usize, self.rows as usize);
+        let hot: Vec<bool> = self.values.iter().map(|v| *v > threshold).collect();
+        let mut seen = vec![false; hot.len()];
+        let mut out = Vec::new();
+        for start in 0..hot.len() {
+            if !hot[start] || seen[start] {
+                continue;
+            }
+            let (mut c0, mut r0, mut c1, mut r1) = (usize::MAX, usize::MAX, 0, 0);
+            let mut stack = vec![start];
+            seen[start] = true;
+            while let Some(i) = stack.pop() {
+                let (c, r) = (i % cols, i / cols);
+                c0 = c0.min(c);
+                r0 = r0.min(r);
+                c1 = c1.max(c);
+                r1 = r1.max(r);
+                let mut visit = |j: usize| {
+                    if hot[j] && !seen[j] {
+                        seen[j] = true;
+                        stack.push(j);
+                    }
+                };
+                if c > 0 {
+                    visit(i - 1);
+                }
+                if c + 1 < cols {
+                    visit(i + 1);
+                }
+                if r > 0 {
+                    visit(i - cols);
+                }
+                if r + 1 < rows {
+                    visit(i + cols);
+                }
+            }
+            out.push(BBox {
+                x: self.x0 + c0 as u32 * self.cell,
+                y: self.y0 + r0 as u32 * self.cell,
+                w: (c1 - c0 + 1) as u32 * self.cell,
+                h: (r1 - r0 + 1) as u32 * self.cell,
+            });
+        }
+        out
+    }
+}
+
+/// Everything decided about one item in one frame.
+#[derive(Clone, Debug)]
+pub struct InspectedItem {
+    /// Position in the frame's item list (left to right).
+    pub index: usize,
+    /// Bounding box in frame pixels.
+    pub bbox: BBox,
+    /// Outline in frame pixels.
+    pub contour: Vec<[f32; 2]>,
+    /// Centroid in frame pixels.
+    pub centroid: (f32, f32),
+    /// Diameter of the disc of equal area, pixels.
+    pub equiv_diameter: f32,
+    /// Cut by the frame border: on a moving line it is judged when fully in view.
+    pub partial: bool,
+    /// Anomaly score, when the item was scored.
+    pub score: Option<f64>,
+    /// Whole-item and worst-patch parts of the score.
+    pub score_parts: Option<(f64, f64)>,
+    /// Verdict, when the item was scored.
+    pub verdict: Option<Verdict>,
+    /// Patch anomaly map, when the item was scored.
+    pub heat: Option<HeatMap>,
+    /// Defect regions found on the heat map, frame pixels.
+    pub regions: Vec<BBox>,
+    /// Track id on continuous sources (same physical item across frames).
+    pub track_id: Option<u64>,
+    /// True on the one frame where this tracked item is recorded.
+    pub record: bool,
+}
+
+/// Time spent per stage on one frame, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StageTimings {
+    /// Finding items.
+    pub segment_ms: f64,
+    /// Measuring and scoring items (parallel across items).
+    pub score_ms: f64,
+    /// The whole inspection.
+    pub total_ms: f64,
+}
+
+/// The result of inspecting one frame.
+#[derive(Clone, Debug)]
+pub struct Inspection {
+    /// Frame sequence number from the source.
+    pub seq: u64,
+    /// When the frame was captured.
+    pub captured_at: SystemTime,
+    /// The frame itself (shared, not copied).
+    pub frame: Arc<RgbImage>,
+    /// File the frame came from, if any.
+    pub origin: Option<String>,
+    /// Items, left to right.
+    pub items: Vec<InspectedItem>,
+    /// Stage times.
+    pub timings: StageTimings,
+    /// Version label of the model that judged the items.
+    pub model_version: String,
+}
+
+impl Inspection {
+    /// Items with a verdict.
+    pub fn judged(&self) -> impl Iterator<Item = &InspectedItem> {
+        self.items.iter().filter(|i| i.verdict.is_some())
+    }
+}
+
+/// Turns frames into inspections with one model; keeps scratch buffers between frames.
+pub struct Inspector {
+    segmenter: Segmenter,
+    model: Arc<AnomalyModel>,
+}
+
+impl Inspector {
+    /// An inspector using `model` (its segmentation settings included).
+    pub fn new(model: Arc<AnomalyModel>) -> Self {
+        Self {
+            segmenter: Segmenter::new(model.segment.clone()),
+            model,
+        }
+    }
+
+    /// The model in use.
+    pub fn model(&self) -> &Arc<AnomalyModel> {
+        &self.model
+    }
+
+    /// Swap the model between two frames (hot swap: no frame is lost).
+    pub fn set_model(&mut self, model: Arc<AnomalyModel>) {
+        if model.segment != *self.segmenter.config() {
+            self.segmenter = Segmenter::new(model.segment.clone());
+        }
+        self.model = model;
+    }
+
+    /// Find the items of a frame without scoring them.
+    pub fn segment(&mut self, frame: &RgbImage) -> Vec<ItemRegion> {
+        self.segmenter.segment(frame)
+    }
+
+    /// Inspect one frame. Items cut by the border are scored only when `score_partial` is set
+    /// (still photos); on a moving line they are judged once fully in view.
+    pub fn inspect(
+        &mut self,
+        seq: u64,
+        captured_at: SystemTime,
+        frame: Arc<RgbImage>,
+        origin: Option<String>,
+        score_partial: bool,
+    ) -> Inspection {
+        let t0 = Instant::now();
+        let regions = self.segmenter.segment(&frame);
+        let t1 = Instant::now();
+        let model = &self.model;
+        let items: Vec<InspectedItem> = regions
+            .par_iter()
+            .enumerate()
+            .map(|(index, region)| judge(model, &frame, index, region, score_partial))
+            .collect();
+        let t2 = Instant::now();
+        let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
+        Inspection {
+            seq,
+            captured_at,
+            frame,
+            origin,
+            items,
+            timings: StageTimings {
+                segment_ms: ms(t0, t1),
+                score_ms: ms(t1, t2),
+                total_ms: ms(t0, t2),
+            },
+            model_version: model.version.clone(),
+        }
+    }
+}
+
+fn judge(
+    model: &AnomalyModel,
+    frame: &RgbImage,
+    index: usize,
+    region: &ItemRegion,
+    score_partial: bool,
+) -> InspectedItem {
+    let geo = features::item_geometry(region);
+    let mut item = InspectedItem {
+        index,
+        bbox: region.bbox,
+        contour: region.contour.clone(),
+        centroid: geo.centroid,
+        equiv_diameter: geo.equiv_diameter,
+        partial: region.touches_border,
+        score: None,
+        score_parts: None,
+        verdict: None,
+        heat: None,
+        regions: Vec::new(),
+        track_id: None,
+        record: !region.touches_border || score_partial,
+    };
+    if region.touches_border && !score_partial {
+        return item;
+    }
+    let f = features::extract(frame, region);
+    let s = model.score(&f);
+    let heat = HeatMap::from_cells(&f.patches, &s.cells);
+    item.regions = heat.regions(model.thresholds.pixel as f32);
+    item.heat = Some(heat);
+    item.verdict = Some(model.verdict(s.score));
+    item.score = Some(s.score);
+    item.score_parts = Some((s.item_part, s.patch_part));
+    item
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heat_regions_group_neighbouring_cells() {
+        let nan = f32::NAN;
+        let heat = HeatMap {
+            x0: 100,
+            y0: 50,
+            cell: 10,
+            cols: 4,
+            rows: 3,
+            values: vec![
+                3.0, 3.0, 0.1, nan, //
+                0.2, 0.1, 0.1, 2.5, //
+                nan, 0.1, 0.3, 2.0,
+            ],
+        };
+        let mut r = heat.regions(1.0);
+        r.sort_by_key(|b| b.x);
+        assert_eq!(
+            r,
+            vec![
+                BBox { x: 100, y: 50, w: 20, h: 10 },
+                BBox { x: 130, y: 60, w: 10, h: 20 },
+            ]
+        );
+    }
+}

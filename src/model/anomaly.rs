@@ -1,0 +1,586 @@
+//! The anomaly detector: trained on good items only, it scores how unlike good product an
+//! item is, as a whole (colour, texture, shape) and patch by patch (the heat map).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::gaussian::{FitError, Gaussian};
+use super::metrics::quantile;
+use super::Verdict;
+use crate::vision::features::{
+    FEATURE_SET, ITEM_FEATURES, ITEM_FEATURE_MIN_STD, ItemFeatures, PATCH_FEATURE_MIN_STD,
+    PATCH_FEATURES, PATCH_RINGS,
+};
+use crate::vision::segment::SegmentConfig;
+
+/// Value of the `format` field of every model file.
+pub const MODEL_FORMAT: &str = "foodqc-model";
+/// Version of the model file layout this build reads and writes.
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+
+/// The model that ships inside the binary, so inspection works on first launch.
+pub const BUNDLED_MODEL_JSON: &str = include_str!("../../models/default.json");
+
+/// Where pass ends and reject begins.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    /// Items scoring above this are rejected.
+    pub reject: f64,
+    /// Heat-map cells scoring above this are drawn as defect regions.
+    pub pixel: f64,
+}
+
+/// Scales that turn raw distances into scores where 1.0 is "as odd as the oddest few percent
+/// of good items".
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Item-level distance at the 95th percentile of held-out good items.
+    pub item_scale: f64,
+    /// Largest patch distance of an item, 95th percentile over held-out good items.
+    pub patch_max_scale: f64,
+    /// Single patch distance, 99th percentile over held-out good patches.
+    pub cell_scale: f64,
+}
+
+/// What a model was trained on and how well it did: the model card.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    /// Description of the training data.
+    pub trained_on: String,
+    /// Good items used.
+    pub items: usize,
+    /// Good patches used.
+    pub patches: usize,
+    /// Seconds spent fitting.
+    pub training_seconds: f64,
+    /// Named measures (e.g. `heldout_false_reject_rate`, `synthetic_auroc`).
+    pub metrics: BTreeMap<String, f64>,
+    /// Free-form remarks.
+    pub notes: Vec<String>,
+}
+
+/// A trained anomaly detector, as saved to and loaded from a model file (JSON).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyModel {
+    /// Always [`MODEL_FORMAT`].
+    pub format: String,
+    /// Layout version, [`MODEL_FORMAT_VERSION`] for files this build writes.
+    pub format_version: u32,
+    /// Feature definitions the model was trained with ([`FEATURE_SET`]).
+    pub feature_set: String,
+    /// Item feature names, in order.
+    pub item_features: Vec<String>,
+    /// Patch feature names, in order.
+    pub patch_features: Vec<String>,
+    /// Human version label, e.g. `synthetic-2026-11-26T06:10`.
+    pub version: String,
+    /// When it was trained (RFC 3339).
+    pub created_at: String,
+    /// How items are found in frames.
+    pub segment: SegmentConfig,
+    /// Item-level Gaussian.
+    pub item: Gaussian,
+    /// One patch Gaussian per ring (centre to rim).
+    pub patch_rings: Vec<Gaussian>,
+    /// Distance scales.
+    pub calibration: Calibration,
+    /// Decision thresholds.
+    pub thresholds: Thresholds,
+    /// Model card.
+    pub card: ModelCard,
+}
+
+/// The score of one item.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ItemScore {
+    /// Anomaly score: `max(item part, patch part)`; compare with `Thresholds::reject`.
+    pub score: f64,
+    /// Whole-item part (colour, texture, shape).
+    pub item_part: f64,
+    /// Worst patch part.
+    pub patch_part: f64,
+    /// Calibrated anomaly of each measured patch, in the order of `ItemFeatures::patches.cells`.
+    pub cells: Vec<f32>,
+}
+
+/// Errors loading or saving a model file; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("cannot read model file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("model file {path} is not valid: {reason}")]
+    Parse { path: PathBuf, reason: String },
+    #[error("{path} is not a foodqc model (format field is `{found}`)")]
+    WrongFormat { path: PathBuf, found: String },
+    #[error(
+        "model file {path} has format version {found}; this foodqc reads version {supported}: retrain the model with this version"
+    )]
+    Version {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error(
+        "model file {path} was trained on feature set `{found}` but this foodqc computes `{expected}`: retrain the model with this version"
+    )]
+    Features {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
+    #[error("model file {path} is damaged: {what}")]
+    Inconsistent { path: PathBuf, what: String },
+}
+
+/// Why training failed, in words a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("need at least {needed} good items to train, found {got}; capture or import more good samples")]
+    TooFewItems { needed: usize, got: usize },
+    #[error("could not fit the {what} model: {source}")]
+    Fit {
+        what: &'static str,
+        #[source]
+        source: FitError,
+    },
+    #[error("training was cancelled")]
+    Cancelled,
+}
+
+/// Fewest good items a model can be trained on.
+pub const MIN_TRAIN_ITEMS: usize = 8;
+
+/// Training settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainOptions {
+    /// Covariance shrinkage toward the identity (0..1).
+    pub shrink: f64,
+    /// Share of held-out good items that may be rejected at the chosen threshold.
+    pub target_false_reject: f64,
+    /// Heat-map cells above this calibrated score are defect regions.
+    pub pixel_threshold: f64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self {
+            shrink: 0.2,
+            target_false_reject: 0.01,
+            pixel_threshold: 1.5,
+        }
+    }
+}
+
+fn fit_parts(
+    items: &[&ItemFeatures],
+    shrink: f64,
+) -> Result<(Gaussian, Vec<Gaussian>), TrainError> {
+    let item_rows: Vec<&[f64]> = items.iter().map(|f| f.item.as_slice()).collect();
+    let item = Gaussian::fit(&item_rows, &ITEM_FEATURE_MIN_STD, shrink).map_err(|source| {
+        TrainError::Fit {
+            what: "item",
+            source,
+        }
+    })?;
+    let mut rings = Vec::with_capacity(PATCH_RINGS);
+    for ring in 0..PATCH_RINGS {
+        let rows: Vec<&[f64]> = items
+            .iter()
+            .flat_map(|f| f.patches.cells.iter())
+            .filter(|c| c.ring == ring)
+            .map(|c| c.values.as_slice())
+            .collect();
+        let g = Gaussian::fit(&rows, &PATCH_FEATURE_MIN_STD, shrink).map_err(|source| {
+            TrainError::Fit {
+                what: "patch",
+                source,
+            }
+        })?;
+        rings.push(g);
+    }
+    Ok((item, rings))
+}
+
+fn raw_distances(item: &Gaussian, rings: &[Gaussian], f: &ItemFeatures) -> (f64, Vec<f64>) {
+    let d_item = item.distance(&f.item);
+    let cells = f
+        .patches
+        .cells
+        .iter()
+        .map(|c| rings[c.ring.min(rings.len() - 1)].distance(&c.values))
+        .collect();
+    (d_item, cells)
+}
+
+impl AnomalyModel {
+    /// Train on good items. Calibration and the threshold come from held-out items (two-fold
+    /// cross-fitting), so they are not flattered by scoring the training data itself.
+    pub fn train(
+        good: &[ItemFeatures],
+        segment: SegmentConfig,
+        opts: &TrainOptions,
+        trained_on: &str,
+        cancel: &dyn Fn() -> bool,
+    ) -> Result<Self, TrainError> {
+        let started = std::time::Instant::now();
+        if good.len() < MIN_TRAIN_ITEMS {
+            return Err(TrainError::TooFewItems {
+                needed: MIN_TRAIN_ITEMS,
+                got: good.len(),
+            });
+        }
+        // Out-of-fold raw distances.
+        let (mut oof_item, mut oof_max, mut oof_cells) = (Vec::new(), Vec::new(), Vec::new());
+        for fold in 0..2 {
+            if cancel() {
+                return Err(TrainError::Cancelled);
+            }
+            let fit: Vec<&ItemFeatures> =
+                good.iter().enumerate().filter(|(i, _)| i % 2 != fold).map(|(_, f)| f).collect();
+            let (item, rings) = fit_parts(&fit, opts.shrink)?;
+            for f in good.iter().skip(fold).step_by(2) {
+                let (d, cells) = raw_distances(&item, &rings, f);
+                oof_item.push(d);
+                oof_max.push(cells.iter().copied().fold(0.0, f64::max));
+                oof_cells.extend(cells);
+            }
+        }
+        let calibration = Calibration {
+            item_scale: quantile(&oof_item, 0.95).max(1e-6),
+            patch_max_scale: quantile(&oof_max, 0.95).max(1e-6),
+            cell_scale: quantile(&oof_cells, 0.99).max(1e-6),
+        };
+        let combined: Vec<f64> = oof_item
+            .iter()
+            .zip(&oof_max)
+            .map(|(i, m)| (i / calibration.item_scale).max(m / calibration.patch_max_scale))
+            .collect();
+        let reject = quantile(&combined, 1.0 - opts.target_false_reject).max(1.0);
+        if cancel() {
+            return Err(TrainError::Cancelled);
+        }
+        let all: Vec<&ItemFeatures> = good.iter().collect();
+        let (item, patch_rings) = fit_parts(&all, opts.shrink)?;
+        let heldout_fr =
+            combined.iter().filter(|s| **s > reject).count() as f64 / combined.len() as f64;
+        let mut metrics = BTreeMap::new();
+        metrics.insert("heldout_false_reject_rate".to_string(), heldout_fr);
+        let now = jiff::Timestamp::now();
+        Ok(Self {
+            format: MODEL_FORMAT.to_string(),
+            format_version: MODEL_FORMAT_VERSION,
+            feature_set: FEATURE_SET.to_string(),
+            item_features: ITEM_FEATURES.iter().map(|s| s.to_string()).collect(),
+            patch_features: PATCH_FEATURES.iter().map(|s| s.to_string()).collect(),
+            version: format!("{}-{}", slug(trained_on), now.strftime("%Y%m%d-%H%M%S")),
+            created_at: now.to_string(),
+            segment,
+            item,
+            patch_rings,
+            calibration,
+            thresholds: Thresholds {
+                reject,
+                pixel: opts.pixel_threshold,
+            },
+            card: ModelCard {
+                trained_on: trained_on.to_string(),
+                items: good.len(),
+                patches: good.iter().map(|f| f.patches.cells.len()).sum(),
+                training_seconds: started.elapsed().as_secs_f64(),
+                metrics,
+                notes: Vec::new(),
+            },
+        })
+    }
+
+    /// Score one item.
+    pub fn score(&self, f: &ItemFeatures) -> ItemScore {
+        let (d_item, cells) = raw_distances(&self.item, &self.patch_rings, f);
+        let c = &self.calibration;
+        let item_part = d_item / c.item_scale;
+        let patch_part = cells.iter().copied().fold(0.0, f64::max) / c.patch_max_scale;
+        ItemScore {
+            score: item_part.max(patch_part),
+            item_part,
+            patch_part,
+            cells: cells.iter().map(|d| (d / c.cell_scale) as f32).collect(),
+        }
+    }
+
+    /// Pass or reject for a score.
+    pub fn verdict(&self, score: f64) -> Verdict {
+        if score > self.thresholds.reject {
+            Verdict::Reject
+        } else {
+            Verdict::Pass
+        }
+    }
+
+    /// The model compiled into the binary.
+    pub fn bundled() -> Result<Self, ModelError> {
+        Self::from_json(BUNDLED_MODEL_JSON, Path::new("<bundled models/default.json>"))
+    }
+
+    /// Read a model file; refuses files of another format version or feature set.
+    pub fn load(path: &Path) -> Result<Self, ModelError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_json(&text, path)
+    }
+
+    /// Parse model JSON; `path` is only used in error messages.
+    pub fn from_json(text: &str, path: &Path) -> Result<Self, ModelError> {
+        let p = || path.to_path_buf();
+        // Check the header first so an old or foreign file gets a precise message.
+        let header: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| ModelError::Parse {
+                path: p(),
+                reason: e.to_string(),
+            })?;
+        let format = header.get("format").and_then(|v| v.as_str()).unwrap_or("");
+        if format != MODEL_FORMAT {
+            return Err(ModelError::WrongFormat {
+                path: p(),
+                found: format.to_string(),
+            });
+        }
+        let version = header
+            .get("format_version")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0) as u32;
+        if version != MODEL_FORMAT_VERSION {
+            return Err(ModelError::Version {
+                path: p(),
+                found: version,
+                supported: MODEL_FORMAT_VERSION,
+            });
+        }
+        let fs = header
+            .get("feature_set")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        if fs != FEATURE_SET {
+            return Err(ModelError::Features {
+                path: p(),
+                found: fs.to_string(),
+                expected: FEATURE_SET.to_string(),
+            });
+        }
+        let model: AnomalyModel =
+            serde_json::from_value(header).map_err(|e| ModelError::Parse {
+                path: p(),
+                reason: e.to_string(),
+            })?;
+        model.check(path)?;
+        Ok(model)
+    }
+
+    fn check(&self, path: &Path) -> Result<(), ModelError> {
+        let bad = |what: String| ModelError::Inconsistent {
+            path: path.to_path_buf(),
+            what,
+        };
+        if self.item_features != ITEM_FEATURES {
+            return Err(bad(format!(
+                "item feature list {:?} differs from {:?}",
+                self.item_features, ITEM_FEATURES
+            )));
+        }
+        if self.patch_features != PATCH_FEATURES {
+            return Err(bad(format!(
+                "patch feature list {:?} differs from {:?}",
+                self.patch_features, PATCH_FEATURES
+            )));
+        }
+        if self.item.dim() != ITEM_FEATURES.len() || !self.item.is_consistent() {
+            return Err(bad("item model arrays have the wrong size".into()));
+        }
+        if self.patch_rings.len() != PATCH_RINGS
+            || self
+                .patch_rings
+                .iter()
+                .any(|g| g.dim() != PATCH_FEATURES.len() || !g.is_consistent())
+        {
+            return Err(bad("patch model arrays have the wrong size".into()));
+        }
+        let c = &self.calibration;
+        if ![c.item_scale, c.patch_max_scale, c.cell_scale]
+            .iter()
+            .all(|v| v.is_finite() && *v > 0.0)
+        {
+            return Err(bad("calibration scales must be positive".into()));
+        }
+        Ok(())
+    }
+
+    /// Write the model as pretty JSON, atomically (temp file + rename), creating the folder.
+    pub fn save(&self, path: &Path) -> Result<(), ModelError> {
+        let io = |source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let json = serde_json::to_string_pretty(self).map_err(|e| ModelError::Parse {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, json).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)?;
+        Ok(())
+    }
+
+    /// The model card as Markdown.
+    pub fn card_markdown(&self) -> String {
+        let mut s = format!(
+            "# Model card: {}\n\n- created: {}\n- trained on: {}\n- good items: {}, good patches: {}\n- training time: {:.2} s\n- feature set: `{}`\n  - item features: {}\n  - patch features: {}\n- reject threshold: {:.3} (score = max(item part, worst patch part); 1.0 = 95th percentile of held-out good items)\n- heat-map cell threshold: {:.2}\n\n## Metrics\n\n| metric | value |\n|---|---|\n",
+            self.version,
+            self.created_at,
+            self.card.trained_on,
+            self.card.items,
+            self.card.patches,
+            self.card.training_seconds,
+            self.feature_set,
+            self.item_features.join(", "),
+            self.patch_features.join(", "),
+            self.thresholds.reject,
+            self.thresholds.pixel,
+        );
+        for (k, v) in &self.card.metrics {
+            s.push_str(&format!("| {k} | {v:.4} |\n"));
+        }
+        if !self.card.notes.is_empty() {
+            s.push_str("\n## Notes\n\n");
+            for n in &self.card.notes {
+                s.push_str(&format!("- {n}\n"));
+            }
+        }
+        s
+    }
+}
+
+fn slug(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    out.truncate(24);
+    out.trim_matches('-').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vision::features::{PatchCell, PatchGrid};
+
+    fn fake_item(i: usize, bump: f64) -> ItemFeatures {
+        let t = i as f64;
+        let item: Vec<f64> = (0..ITEM_FEATURES.len())
+            .map(|j| 10.0 + ((t * 0.7 + j as f64).sin()) + bump)
+            .collect();
+        let cells = (0..30)
+            .map(|k| PatchCell {
+                col: k % 6,
+                row: k / 6,
+                ring: (k % 3) as usize,
+                values: std::array::from_fn(|j| ((t + k as f64 * 1.3 + j as f64).cos()) * 3.0),
+            })
+            .collect();
+        ItemFeatures {
+            item,
+            patches: PatchGrid {
+                x0: 0,
+                y0: 0,
+                cell: 8,
+                cols: 6,
+                rows: 5,
+                cells,
+            },
+        }
+    }
+
+    fn trained() -> AnomalyModel {
+        let good: Vec<ItemFeatures> = (0..40).map(|i| fake_item(i, 0.0)).collect();
+        AnomalyModel::train(&good, SegmentConfig::default(), &TrainOptions::default(), "unit test", &|| false)
+            .unwrap()
+    }
+
+    #[test]
+    fn shifted_item_scores_higher_than_good() {
+        let m = trained();
+        let good = m.score(&fake_item(100, 0.0));
+        let odd = m.score(&fake_item(100, 25.0));
+        assert!(odd.score > 3.0 * good.score, "{good:?} {odd:?}");
+        assert_eq!(m.verdict(odd.score), Verdict::Reject);
+        assert_eq!(good.cells.len(), 30);
+    }
+
+    #[test]
+    fn too_few_items_is_explained() {
+        let good: Vec<ItemFeatures> = (0..3).map(|i| fake_item(i, 0.0)).collect();
+        let err = AnomalyModel::train(&good, SegmentConfig::default(), &TrainOptions::default(), "x", &|| false)
+            .unwrap_err();
+        assert!(err.to_string().contains("at least"), "{err}");
+    }
+
+    #[test]
+    fn cancel_stops_training() {
+        let good: Vec<ItemFeatures> = (0..40).map(|i| fake_item(i, 0.0)).collect();
+        let err = AnomalyModel::train(&good, SegmentConfig::default(), &TrainOptions::default(), "x", &|| true)
+            .unwrap_err();
+        assert!(matches!(err, TrainError::Cancelled));
+    }
+
+    #[test]
+    fn save_load_round_trip_and_refusals() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        let m = trained();
+        m.save(&path).unwrap();
+        assert_eq!(AnomalyModel::load(&path).unwrap(), m);
+
+        let mut v: serde_json::Value = serde_json::to_value(&m).unwrap();
+        v["format_version"] = 99.into();
+        std::fs::write(&path, v.to_string()).unwrap();
+        let err = AnomalyModel::load(&path).unwrap_err().to_string();
+        assert!(err.contains("version 99") && err.contains("m.json"), "{err}");
+
+        let mut v: serde_json::Value = serde_json::to_value(&m).unwrap();
+        v["feature_set"] = "old-features".into();
+        std::fs::write(&path, v.to_string()).unwrap();
+        let err = AnomalyModel::load(&path).unwrap_err().to_string();
+        assert!(err.contains("old-features"), "{err}");
+
+        let mut v: serde_json::Value = serde_json::to_value(&m).unwrap();
+        v["item"]["inv_cov"] = serde_json::json!([1.0]);
+        std::fs::write(&path, v.to_string()).unwrap();
+        let err = AnomalyModel::load(&path).unwrap_err().to_string();
+        assert!(err.contains("damaged"), "{err}");
+
+        std::fs::write(&path, "{\"format\": \"something else\"}").unwrap();
+        assert!(matches!(AnomalyModel::load(&path), Err(ModelError::WrongFormat { .. })));
+        std::fs::write(&path, "not json").unwrap();
+        assert!(matches!(AnomalyModel::load(&path), Err(ModelError::Parse { .. })));
+        assert!(matches!(
+            AnomalyModel::load(&dir.path().join("missing.json")),
+            Err(ModelError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn bundled_model_loads() {
+        let m = AnomalyModel::bundled().unwrap();
+        assert!(m.thresholds.reject > 0.0);
+    }
+}

@@ -1,0 +1,603 @@
+//! Finding the items in a frame.
+//!
+//! Items are found at reduced resolution (a box-filtered copy about 320 px across), as the
+//! pixels far from the belt colour, then refined on full-resolution crops. This keeps the
+//! whole-frame work small and independent of the camera resolution.
+
+use image::{GrayImage, Luma, RgbImage};
+use imageproc::distance_transform::Norm;
+use imageproc::region_labelling::{Connectivity, connected_components};
+use serde::{Deserialize, Serialize};
+
+use crate::capture::BBox;
+
+/// Settings of the item finder. Defaults fit any product that contrasts with its belt.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SegmentConfig {
+    /// Longest side of the reduced image used to find items, in pixels.
+    pub work_size: u32,
+    /// Smallest item, as a fraction of the frame area (drops crumbs and noise).
+    pub min_item_area_frac: f32,
+    /// Lowest foreground threshold on the colour distance to the belt (0..765, L1 over RGB);
+    /// the automatic (Otsu) threshold is never taken below this, so an empty belt stays empty.
+    pub min_threshold: u8,
+    /// Items whose bounding box fills less than this fraction are thin structures
+    /// (belt edges, cables) and are dropped.
+    pub min_fill: f32,
+    /// Items longer than this many times their width are belt edges or rails, not product.
+    pub max_aspect: f32,
+    /// Share of an item's pixels that must be clearly off the belt colour (twice the
+    /// threshold): reflections and shadows are only slightly off everywhere.
+    pub min_strong_frac: f32,
+}
+
+impl Default for SegmentConfig {
+    fn default() -> Self {
+        Self {
+            work_size: 320,
+            min_item_area_frac: 0.004,
+            min_threshold: 40,
+            min_fill: 0.2,
+            max_aspect: 6.0,
+            min_strong_frac: 0.25,
+        }
+    }
+}
+
+/// One item found in a frame, at full resolution.
+#[derive(Clone, Debug)]
+pub struct ItemRegion {
+    /// Bounding box in frame pixels.
+    pub bbox: BBox,
+    /// Mask of the item over `bbox` (255 = item), holes filled.
+    pub mask: GrayImage,
+    /// Item area in pixels (count of mask pixels).
+    pub area: u32,
+    /// Outer outline in frame pixel coordinates, simplified.
+    pub contour: Vec<[f32; 2]>,
+    /// True when the item is cut by the frame border.
+    pub touches_border: bool,
+}
+
+/// Finds items; keeps its scratch buffers between frames.
+#[derive(Debug, Default)]
+pub struct Segmenter {
+    cfg: SegmentConfig,
+    small: Vec<[u8; 3]>,
+    dist: GrayImage,
+    fg: GrayImage,
+}
+
+impl Segmenter {
+    /// A segmenter with the given settings.
+    pub fn new(cfg: SegmentConfig) -> Self {
+        Self {
+            cfg,
+            ..Default::default()
+        }
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &SegmentConfig {
+        &self.cfg
+    }
+
+    /// Find all items of `frame`, sorted left to right then top to bottom.
+    pub fn segment(&mut self, frame: &RgbImage) -> Vec<ItemRegion> {
+        let (fw, fh) = frame.dimensions();
+        if fw < 8 || fh < 8 {
+            return Vec::new();
+        }
+        let scale = fw.max(fh).div_ceil(self.cfg.work_size.max(16)).max(1);
+        let (sw, sh) = (fw / scale, fh / scale);
+        self.downscale(frame, scale, sw, sh);
+        if self.dist.dimensions() != (sw, sh) {
+            self.dist = GrayImage::new(sw, sh);
+            self.fg = GrayImage::new(sw, sh);
+        }
+        // Pass 1: distance to the dominant colour (the belt) finds the obvious items.
+        let mode = dominant_color(&self.small);
+        for (d, p) in self.dist.as_mut().iter_mut().zip(&self.small) {
+            *d = (color_l1(*p, mode) / 3) as u8;
+        }
+        let t1 = self.threshold_level();
+        for (f, d) in self.fg.as_mut().iter_mut().zip(self.dist.as_raw()) {
+            *f = if *d > t1 { 255 } else { 0 };
+        }
+        // Pass 2: the belt colour per region of the frame (lighting is never even), estimated
+        // away from the items of pass 1, and the distance to it.
+        imageproc::morphology::dilate_mut(&mut self.fg, Norm::LInf, 2);
+        let bg = BackgroundMap::estimate(&self.small, &self.fg, sw, sh, scale, mode);
+        for y in 0..sh {
+            for x in 0..sw {
+                let i = (y * sw + x) as usize;
+                let b = bg.at_work(x, y);
+                self.dist.as_mut()[i] = (color_l1(self.small[i], b) / 3) as u8;
+            }
+        }
+        let t = self.threshold_level();
+        for (f, d) in self.fg.as_mut().iter_mut().zip(self.dist.as_raw()) {
+            *f = if *d > t { 255 } else { 0 };
+        }
+        let threshold = u16::from(t) * 3;
+        // Close small gaps (cracks) and remove specks of noise.
+        imageproc::morphology::close_mut(&mut self.fg, Norm::LInf, 1);
+        imageproc::morphology::open_mut(&mut self.fg, Norm::LInf, 1);
+        let labels = connected_components(&self.fg, Connectivity::Eight, Luma([0u8]));
+        let strong = t.saturating_add(t / 2);
+        let stats = component_stats(&labels, Some((&self.dist, strong)));
+        let min_area_small = (self.cfg.min_item_area_frac * (sw * sh) as f32).max(4.0) as u32;
+        let mut items = Vec::new();
+        tracing::trace!(?mode, threshold, "belt colour and threshold");
+        for c in stats.iter().filter(|c| c.area >= min_area_small) {
+            tracing::trace!(?c, "candidate item");
+            let bw = c.x1 - c.x0 + 1;
+            let bh = c.y1 - c.y0 + 1;
+            if (c.area as f32) < self.cfg.min_fill * (bw * bh) as f32
+                || bw.max(bh) as f32 > self.cfg.max_aspect * bw.min(bh) as f32
+                || (c.strong as f32) < self.cfg.min_strong_frac * c.area as f32
+            {
+                continue;
+            }
+            // Full-resolution box with one reduced pixel of margin.
+            let x0 = (c.x0.saturating_sub(1)) * scale;
+            let y0 = (c.y0.saturating_sub(1)) * scale;
+            let x1 = if c.x1 + 2 >= sw { fw } else { ((c.x1 + 2) * scale).min(fw) };
+            let y1 = if c.y1 + 2 >= sh { fh } else { ((c.y1 + 2) * scale).min(fh) };
+            let region = BBox {
+                x: x0,
+                y: y0,
+                w: x1 - x0,
+                h: y1 - y0,
+            };
+            if let Some(item) =
+                refine_item(frame, region, &bg, threshold, min_area_small * scale * scale)
+            {
+                items.push(item);
+            }
+        }
+        items.sort_by_key(|i| (i.bbox.x, i.bbox.y));
+        items
+    }
+
+    /// Otsu level of the current distance image, never below the configured minimum.
+    fn threshold_level(&self) -> u8 {
+        imageproc::contrast::otsu_level(&self.dist)
+            .max(self.cfg.min_threshold / 3)
+            .max(1)
+    }
+
+    fn downscale(&mut self, frame: &RgbImage, scale: u32, sw: u32, sh: u32) {
+        self.small.clear();
+        self.small.resize((sw * sh) as usize, [0; 3]);
+        let fw = frame.width() as usize;
+        let raw = frame.as_raw();
+        let s = scale as usize;
+        let n = (s * s) as u32;
+        for sy in 0..sh as usize {
+            let mut acc = vec![[0u32; 3]; sw as usize];
+            for dy in 0..s {
+                let row = &raw[(sy * s + dy) * fw * 3..];
+                for (sx, a) in acc.iter_mut().enumerate() {
+                    let px = &row[sx * s * 3..(sx * s + s) * 3];
+                    for p in px.chunks_exact(3) {
+                        a[0] += u32::from(p[0]);
+                        a[1] += u32::from(p[1]);
+                        a[2] += u32::from(p[2]);
+                    }
+                }
+            }
+            let out = &mut self.small[sy * sw as usize..(sy + 1) * sw as usize];
+            for (o, a) in out.iter_mut().zip(&acc) {
+                *o = [(a[0] / n) as u8, (a[1] / n) as u8, (a[2] / n) as u8];
+            }
+        }
+    }
+}
+
+/// L1 distance between two RGB colours (0..=765).
+#[inline]
+pub fn color_l1(a: [u8; 3], b: [u8; 3]) -> u16 {
+    u16::from(a[0].abs_diff(b[0])) + u16::from(a[1].abs_diff(b[1])) + u16::from(a[2].abs_diff(b[2]))
+}
+
+/// The most common colour (4 bits per channel, then averaged): the belt, which covers most
+/// of a frame.
+fn dominant_color(px: &[[u8; 3]]) -> [u8; 3] {
+    let mut hist = vec![0u32; 4096];
+    let bin = |p: &[u8; 3]| ((p[0] as usize >> 4) << 8) | ((p[1] as usize >> 4) << 4) | (p[2] as usize >> 4);
+    for p in px {
+        hist[bin(p)] += 1;
+    }
+    let best = hist
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, c)| **c)
+        .map(|(b, _)| b)
+        .unwrap_or(0);
+    let (mut sum, mut n) = ([0u64; 3], 0u64);
+    for p in px.iter().filter(|p| bin(p) == best) {
+        for c in 0..3 {
+            sum[c] += u64::from(p[c]);
+        }
+        n += 1;
+    }
+    let n = n.max(1);
+    [(sum[0] / n) as u8, (sum[1] / n) as u8, (sum[2] / n) as u8]
+}
+
+/// Belt colour over the frame on a coarse grid, interpolated between cell centres.
+#[derive(Clone, Debug)]
+pub struct BackgroundMap {
+    cols: u32,
+    rows: u32,
+    /// Cell side in work pixels.
+    cell: u32,
+    /// Work pixels per frame pixel (integer downscale factor).
+    scale: u32,
+    colors: Vec<[f32; 3]>,
+}
+
+impl BackgroundMap {
+    /// Median belt colour of each cell from the pixels outside `fg`; cells covered by items
+    /// take the colour of their neighbours (or `fallback` when the whole frame is covered).
+    fn estimate(
+        px: &[[u8; 3]],
+        fg: &GrayImage,
+        w: u32,
+        h: u32,
+        scale: u32,
+        fallback: [u8; 3],
+    ) -> Self {
+        let cell = (w.max(h) / 12).max(4);
+        let (cols, rows) = (w.div_ceil(cell), h.div_ceil(cell));
+        let mut colors: Vec<Option<[f32; 3]>> = vec![None; (cols * rows) as usize];
+        let mut vals: [Vec<u8>; 3] = Default::default();
+        for r in 0..rows {
+            for c in 0..cols {
+                for v in vals.iter_mut() {
+                    v.clear();
+                }
+                for y in r * cell..((r + 1) * cell).min(h) {
+                    for x in c * cell..((c + 1) * cell).min(w) {
+                        let i = (y * w + x) as usize;
+                        if fg.as_raw()[i] == 0 {
+                            for ch in 0..3 {
+                                vals[ch].push(px[i][ch]);
+                            }
+                        }
+                    }
+                }
+                if vals[0].len() >= (cell * cell / 4) as usize {
+                    let mut m = [0f32; 3];
+                    for ch in 0..3 {
+                        let mid = vals[ch].len() / 2;
+                        let (_, v, _) = vals[ch].select_nth_unstable(mid);
+                        m[ch] = f32::from(*v);
+                    }
+                    colors[(r * cols + c) as usize] = Some(m);
+                }
+            }
+        }
+        // Fill cells hidden by items from their neighbours, ring by ring.
+        let fb = [f32::from(fallback[0]), f32::from(fallback[1]), f32::from(fallback[2])];
+        if colors.iter().all(Option::is_none) {
+            colors.iter_mut().for_each(|c| *c = Some(fb));
+        }
+        while colors.iter().any(Option::is_none) {
+            let snapshot = colors.clone();
+            for r in 0..rows as i32 {
+                for c in 0..cols as i32 {
+                    let i = (r * cols as i32 + c) as usize;
+                    if snapshot[i].is_some() {
+                        continue;
+                    }
+                    let (mut sum, mut n) = ([0f32; 3], 0f32);
+                    for (dr, dc) in [(-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (1, 1), (-1, 1), (1, -1)] {
+                        let (rr, cc) = (r + dr, c + dc);
+                        if rr < 0 || cc < 0 || rr >= rows as i32 || cc >= cols as i32 {
+                            continue;
+                        }
+                        if let Some(v) = snapshot[(rr * cols as i32 + cc) as usize] {
+                            for ch in 0..3 {
+                                sum[ch] += v[ch];
+                            }
+                            n += 1.0;
+                        }
+                    }
+                    if n > 0.0 {
+                        colors[i] = Some([sum[0] / n, sum[1] / n, sum[2] / n]);
+                    }
+                }
+            }
+        }
+        Self {
+            cols,
+            rows,
+            cell,
+            scale,
+            colors: colors.into_iter().map(|c| c.unwrap_or(fb)).collect(),
+        }
+    }
+
+    /// Belt colour at a work-resolution pixel.
+    fn at_work(&self, x: u32, y: u32) -> [u8; 3] {
+        self.sample(x as f32 + 0.5, y as f32 + 0.5)
+    }
+
+    /// Belt colour at a frame pixel.
+    pub fn at_frame(&self, x: u32, y: u32) -> [u8; 3] {
+        let s = self.scale as f32;
+        self.sample((x as f32 + 0.5) / s, (y as f32 + 0.5) / s)
+    }
+
+    fn sample(&self, wx: f32, wy: f32) -> [u8; 3] {
+        // Bilinear between cell centres.
+        let gx = (wx / self.cell as f32 - 0.5).clamp(0.0, (self.cols - 1) as f32);
+        let gy = (wy / self.cell as f32 - 0.5).clamp(0.0, (self.rows - 1) as f32);
+        let (c0, r0) = (gx.floor() as u32, gy.floor() as u32);
+        let (c1, r1) = ((c0 + 1).min(self.cols - 1), (r0 + 1).min(self.rows - 1));
+        let (fx, fy) = (gx - c0 as f32, gy - r0 as f32);
+        let at = |c: u32, r: u32| self.colors[(r * self.cols + c) as usize];
+        let (a, b, c, d) = (at(c0, r0), at(c1, r0), at(c0, r1), at(c1, r1));
+        let mut out = [0u8; 3];
+        for ch in 0..3 {
+            let top = a[ch] + (b[ch] - a[ch]) * fx;
+            let bottom = c[ch] + (d[ch] - c[ch]) * fx;
+            out[ch] = (top + (bottom - top) * fy).round().clamp(0.0, 255.0) as u8;
+        }
+        out
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+#[allow(dead_code)] // fields read through Debug in traces
+struct ComponentStats {
+    area: u32,
+    /// Pixels whose distance to the belt exceeds the "strong" level.
+    strong: u32,
+    x0: u32,
+    y0: u32,
+    x1: u32,
+    y1: u32,
+}
+
+fn component_stats(
+    labels: &image::ImageBuffer<Luma<u32>, Vec<u32>>,
+    strength: Option<(&GrayImage, u8)>,
+) -> Vec<ComponentStats> {
+    let mut stats: Vec<ComponentStats> = Vec::new();
+    for (x, y, l) in labels.enumerate_pixels() {
+        let l = l.0[0] as usize;
+        if l == 0 {
+            continue;
+        }
+        if stats.len() < l {
+            stats.resize(
+                l,
+                ComponentStats {
+                    area: 0,
+                    strong: 0,
+                    x0: u32::MAX,
+                    y0: u32::MAX,
+                    x1: 0,
+                    y1: 0,
+                },
+            );
+        }
+        let s = &mut stats[l - 1];
+        s.area += 1;
+        if let Some((dist, level)) = strength
+            && dist.get_pixel(x, y).0[0] > level
+        {
+            s.strong += 1;
+        }
+        s.x0 = s.x0.min(x);
+        s.y0 = s.y0.min(y);
+        s.x1 = s.x1.max(x);
+        s.y1 = s.y1.max(y);
+    }
+    stats
+}
+
+/// Full-resolution mask of the item inside `region`: pixels far from the belt, the largest
+/// connected part, holes filled (a crack is part of the item, not background).
+fn refine_item(
+    frame: &RgbImage,
+    region: BBox,
+    bg: &BackgroundMap,
+    threshold: u16,
+    min_area: u32,
+) -> Option<ItemRegion> {
+    let BBox { x: rx, y: ry, w, h } = region;
+    let mut mask = GrayImage::new(w, h);
+    for y in 0..h {
+        for x in 0..w {
+            let p = frame.get_pixel(rx + x, ry + y).0;
+            if color_l1(p, bg.at_frame(rx + x, ry + y)) > threshold {
+                mask.put_pixel(x, y, Luma([255]));
+            }
+        }
+    }
+    imageproc::morphology::open_mut(&mut mask, Norm::LInf, 1);
+    let labels = connected_components(&mask, Connectivity::Eight, Luma([0u8]));
+    let stats = component_stats(&labels, None);
+    let (best, s) = stats
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, s)| s.area)
+        .map(|(i, s)| (i as u32 + 1, *s))?;
+    if s.area < min_area / 2 {
+        return None;
+    }
+    // Crop to the chosen component.
+    let (cw, ch) = (s.x1 - s.x0 + 1, s.y1 - s.y0 + 1);
+    let mut item = GrayImage::new(cw, ch);
+    for y in 0..ch {
+        for x in 0..cw {
+            if labels.get_pixel(s.x0 + x, s.y0 + y).0[0] == best {
+                item.put_pixel(x, y, Luma([255]));
+            }
+        }
+    }
+    fill_holes(&mut item);
+    let area = item.as_raw().iter().filter(|&&v| v != 0).count() as u32;
+    let bbox = BBox {
+        x: rx + s.x0,
+        y: ry + s.y0,
+        w: cw,
+        h: ch,
+    };
+    let (fw, fh) = frame.dimensions();
+    let touches_border =
+        bbox.x == 0 || bbox.y == 0 || bbox.x + bbox.w >= fw || bbox.y + bbox.h >= fh;
+    let contour = outer_contour(&item, bbox);
+    Some(ItemRegion {
+        bbox,
+        mask: item,
+        area,
+        contour,
+        touches_border,
+    })
+}
+
+/// Set every background pixel not connected to the crop border to foreground.
+pub fn fill_holes(mask: &mut GrayImage) {
+    let (w, h) = mask.dimensions();
+    if w == 0 || h == 0 {
+        return;
+    }
+    // 1 = background reachable from the border.
+    let mut reach = vec![0u8; (w * h) as usize];
+    let mut stack: Vec<(u32, u32)> = Vec::new();
+    let raw = mask.as_raw();
+    let idx = |x: u32, y: u32| (y * w + x) as usize;
+    let seed = |x: u32, y: u32, stack: &mut Vec<(u32, u32)>, reach: &mut Vec<u8>| {
+        let i = idx(x, y);
+        if raw[i] == 0 && reach[i] == 0 {
+            reach[i] = 1;
+            stack.push((x, y));
+        }
+    };
+    for x in 0..w {
+        seed(x, 0, &mut stack, &mut reach);
+        seed(x, h - 1, &mut stack, &mut reach);
+    }
+    for y in 0..h {
+        seed(0, y, &mut stack, &mut reach);
+        seed(w - 1, y, &mut stack, &mut reach);
+    }
+    while let Some((x, y)) = stack.pop() {
+        if x > 0 {
+            seed(x - 1, y, &mut stack, &mut reach);
+        }
+        if x + 1 < w {
+            seed(x + 1, y, &mut stack, &mut reach);
+        }
+        if y > 0 {
+            seed(x, y - 1, &mut stack, &mut reach);
+        }
+        if y + 1 < h {
+            seed(x, y + 1, &mut stack, &mut reach);
+        }
+    }
+    for (m, r) in mask.as_mut().iter_mut().zip(&reach) {
+        if *r == 0 {
+            *m = 255;
+        }
+    }
+}
+
+/// The outer outline of a crop mask, in frame coordinates, simplified to about one point per
+/// 2 px of deviation.
+fn outer_contour(mask: &GrayImage, bbox: BBox) -> Vec<[f32; 2]> {
+    // Pad by one pixel so items touching the crop edge still get a closed outline.
+    let (w, h) = mask.dimensions();
+    let mut padded = GrayImage::new(w + 2, h + 2);
+    image::imageops::replace(&mut padded, mask, 1, 1);
+    let contours = imageproc::contours::find_contours::<i32>(&padded);
+    let Some(outer) = contours
+        .into_iter()
+        .filter(|c| c.parent.is_none())
+        .max_by_key(|c| c.points.len())
+    else {
+        return Vec::new();
+    };
+    let simplified = imageproc::geometry::approximate_polygon_dp(&outer.points, 1.5, true);
+    simplified
+        .iter()
+        .map(|p| {
+            [
+                (bbox.x as i32 + p.x - 1) as f32 + 0.5,
+                (bbox.y as i32 + p.y - 1) as f32 + 0.5,
+            ]
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Rgb;
+
+    fn belt_with_discs(discs: &[(i32, i32, i32)]) -> RgbImage {
+        let mut img = RgbImage::from_pixel(640, 360, Rgb([50, 52, 55]));
+        for &(cx, cy, r) in discs {
+            imageproc::drawing::draw_filled_circle_mut(&mut img, (cx, cy), r, Rgb([200, 150, 90]));
+        }
+        img
+    }
+
+    #[test]
+    fn finds_each_disc_once() {
+        let img = belt_with_discs(&[(100, 100, 40), (300, 200, 50), (520, 120, 35)]);
+        let items = Segmenter::new(SegmentConfig::default()).segment(&img);
+        assert_eq!(items.len(), 3, "{items:?}");
+        let expected = std::f32::consts::PI * 40.0 * 40.0;
+        assert!((items[0].area as f32 - expected).abs() / expected < 0.05);
+        assert!(items.iter().all(|i| !i.touches_border));
+        assert!(items[1].contour.len() > 8);
+    }
+
+    #[test]
+    fn empty_belt_has_no_items() {
+        let mut img = RgbImage::from_pixel(640, 360, Rgb([50, 52, 55]));
+        // Mild sensor noise must not turn into items.
+        for (i, p) in img.pixels_mut().enumerate() {
+            let n = ((i * 2654435761) >> 7) as u8 % 9;
+            p.0 = [46 + n, 48 + n, 51 + n];
+        }
+        assert!(Segmenter::new(SegmentConfig::default()).segment(&img).is_empty());
+    }
+
+    #[test]
+    fn item_cut_by_border_is_flagged() {
+        let img = belt_with_discs(&[(10, 180, 50)]);
+        let items = Segmenter::new(SegmentConfig::default()).segment(&img);
+        assert_eq!(items.len(), 1);
+        assert!(items[0].touches_border);
+    }
+
+    #[test]
+    fn dark_crack_does_not_split_or_hole_the_item() {
+        let mut img = belt_with_discs(&[(320, 180, 80)]);
+        imageproc::drawing::draw_filled_rect_mut(
+            &mut img,
+            imageproc::rect::Rect::at(300, 140).of_size(60, 4),
+            Rgb([50, 52, 55]),
+        );
+        let items = Segmenter::new(SegmentConfig::default()).segment(&img);
+        assert_eq!(items.len(), 1);
+        let expected = std::f32::consts::PI * 80.0 * 80.0;
+        assert!((items[0].area as f32 - expected).abs() / expected < 0.05);
+    }
+
+    #[test]
+    fn tiny_and_odd_frames_do_not_panic() {
+        for (w, h) in [(1, 1), (7, 3), (37, 23), (321, 1)] {
+            let img = RgbImage::from_pixel(w, h, Rgb([200, 10, 10]));
+            let _ = Segmenter::new(SegmentConfig::default()).segment(&img);
+        }
+    }
+}
