@@ -44,6 +44,18 @@ impl HeatMap {
         }
     }
 
+    /// Cells scoring above `min`, as (frame x, frame y, value); NaN cells are never returned.
+    pub fn cells_above(&self, min: f32) -> impl Iterator<Item = (u32, u32, f32)> + '_ {
+        self.values
+            .iter()
+            .enumerate()
+            .filter(move |(_, v)| (**v).partial_cmp(&min) == Some(std::cmp::Ordering::Greater))
+            .map(|(i, v)| {
+                let (c, r) = (i as u32 % self.cols, i as u32 / self.cols);
+                (self.x0 + c * self.cell, self.y0 + r * self.cell, *v)
+            })
+    }
+
     /// Bounding boxes (frame pixels) of 4-connected groups of cells above `threshold`.
     pub fn regions(&self, threshold: f32) -> Vec<BBox> {
         let (cols, rows) = (self.cols as usize, self.rows as usize);
@@ -292,8 +304,18 @@ mod tests {
         assert_eq!(
             r,
             vec![
-                BBox { x: 100, y: 50, w: 20, h: 10 },
-                BBox { x: 130, y: 60, w: 10, h: 20 },
+                BBox {
+                    x: 100,
+                    y: 50,
+                    w: 20,
+                    h: 10
+                },
+                BBox {
+                    x: 130,
+                    y: 60,
+                    w: 10,
+                    h: 20
+                },
             ]
         );
     }

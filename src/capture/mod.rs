@@ -166,7 +166,9 @@ pub trait FrameSource: Send {
 /// Errors from frame sources. Each names the device, file or value involved.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error("no camera found (looked for camera index {index}); attach a camera or use --source synthetic")]
+    #[error(
+        "no camera found (looked for camera index {index}); attach a camera or use --source synthetic"
+    )]
     NoCamera { index: u32 },
     #[error("camera {index} could not be opened: {reason}")]
     CameraOpen { index: u32, reason: String },
@@ -366,9 +368,27 @@ mod tests {
 
     #[test]
     fn bbox_iou() {
-        let a = BBox { x: 0, y: 0, w: 10, h: 10 };
-        let b = BBox { x: 5, y: 0, w: 10, h: 10 };
+        let a = BBox {
+            x: 0,
+            y: 0,
+            w: 10,
+            h: 10,
+        };
+        let b = BBox {
+            x: 5,
+            y: 0,
+            w: 10,
+            h: 10,
+        };
         assert!((a.iou(&b) - 50.0 / 150.0).abs() < 1e-6);
-        assert_eq!(a.iou(&BBox { x: 20, y: 20, w: 2, h: 2 }), 0.0);
+        assert_eq!(
+            a.iou(&BBox {
+                x: 20,
+                y: 20,
+                w: 2,
+                h: 2
+            }),
+            0.0
+        );
     }
 }

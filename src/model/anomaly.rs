@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::Verdict;
 use super::gaussian::{FitError, Gaussian};
 use super::metrics::quantile;
-use super::Verdict;
 use crate::vision::features::{
-    FEATURE_SET, ITEM_FEATURES, ITEM_FEATURE_MIN_STD, ItemFeatures, PATCH_FEATURE_MIN_STD,
+    FEATURE_SET, ITEM_FEATURE_MIN_STD, ITEM_FEATURES, ItemFeatures, PATCH_FEATURE_MIN_STD,
     PATCH_FEATURES, PATCH_RINGS,
 };
 use crate::vision::segment::SegmentConfig;
@@ -141,7 +141,9 @@ pub enum ModelError {
 /// Why training failed, in words a user can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
-    #[error("need at least {needed} good items to train, found {got}; capture or import more good samples")]
+    #[error(
+        "need at least {needed} good items to train, found {got}; capture or import more good samples"
+    )]
     TooFewItems { needed: usize, got: usize },
     #[error("could not fit the {what} model: {source}")]
     Fit {
@@ -242,8 +244,12 @@ impl AnomalyModel {
             if cancel() {
                 return Err(TrainError::Cancelled);
             }
-            let fit: Vec<&ItemFeatures> =
-                good.iter().enumerate().filter(|(i, _)| i % 2 != fold).map(|(_, f)| f).collect();
+            let fit: Vec<&ItemFeatures> = good
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % 2 != fold)
+                .map(|(_, f)| f)
+                .collect();
             let (item, rings) = fit_parts(&fit, opts.shrink)?;
             for f in good.iter().skip(fold).step_by(2) {
                 let (d, cells) = raw_distances(&item, &rings, f);
@@ -325,7 +331,10 @@ impl AnomalyModel {
 
     /// The model compiled into the binary.
     pub fn bundled() -> Result<Self, ModelError> {
-        Self::from_json(BUNDLED_MODEL_JSON, Path::new("<bundled models/default.json>"))
+        Self::from_json(
+            BUNDLED_MODEL_JSON,
+            Path::new("<bundled models/default.json>"),
+        )
     }
 
     /// Read a model file; refuses files of another format version or feature set.
@@ -473,7 +482,13 @@ impl AnomalyModel {
 fn slug(s: &str) -> String {
     let mut out: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     out.truncate(24);
     out.trim_matches('-').to_string()
@@ -512,8 +527,14 @@ mod tests {
 
     fn trained() -> AnomalyModel {
         let good: Vec<ItemFeatures> = (0..40).map(|i| fake_item(i, 0.0)).collect();
-        AnomalyModel::train(&good, SegmentConfig::default(), &TrainOptions::default(), "unit test", &|| false)
-            .unwrap()
+        AnomalyModel::train(
+            &good,
+            SegmentConfig::default(),
+            &TrainOptions::default(),
+            "unit test",
+            &|| false,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -529,16 +550,28 @@ mod tests {
     #[test]
     fn too_few_items_is_explained() {
         let good: Vec<ItemFeatures> = (0..3).map(|i| fake_item(i, 0.0)).collect();
-        let err = AnomalyModel::train(&good, SegmentConfig::default(), &TrainOptions::default(), "x", &|| false)
-            .unwrap_err();
+        let err = AnomalyModel::train(
+            &good,
+            SegmentConfig::default(),
+            &TrainOptions::default(),
+            "x",
+            &|| false,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("at least"), "{err}");
     }
 
     #[test]
     fn cancel_stops_training() {
         let good: Vec<ItemFeatures> = (0..40).map(|i| fake_item(i, 0.0)).collect();
-        let err = AnomalyModel::train(&good, SegmentConfig::default(), &TrainOptions::default(), "x", &|| true)
-            .unwrap_err();
+        let err = AnomalyModel::train(
+            &good,
+            SegmentConfig::default(),
+            &TrainOptions::default(),
+            "x",
+            &|| true,
+        )
+        .unwrap_err();
         assert!(matches!(err, TrainError::Cancelled));
     }
 
@@ -554,7 +587,10 @@ mod tests {
         v["format_version"] = 99.into();
         std::fs::write(&path, v.to_string()).unwrap();
         let err = AnomalyModel::load(&path).unwrap_err().to_string();
-        assert!(err.contains("version 99") && err.contains("m.json"), "{err}");
+        assert!(
+            err.contains("version 99") && err.contains("m.json"),
+            "{err}"
+        );
 
         let mut v: serde_json::Value = serde_json::to_value(&m).unwrap();
         v["feature_set"] = "old-features".into();
@@ -569,9 +605,15 @@ mod tests {
         assert!(err.contains("damaged"), "{err}");
 
         std::fs::write(&path, "{\"format\": \"something else\"}").unwrap();
-        assert!(matches!(AnomalyModel::load(&path), Err(ModelError::WrongFormat { .. })));
+        assert!(matches!(
+            AnomalyModel::load(&path),
+            Err(ModelError::WrongFormat { .. })
+        ));
         std::fs::write(&path, "not json").unwrap();
-        assert!(matches!(AnomalyModel::load(&path), Err(ModelError::Parse { .. })));
+        assert!(matches!(
+            AnomalyModel::load(&path),
+            Err(ModelError::Parse { .. })
+        ));
         assert!(matches!(
             AnomalyModel::load(&dir.path().join("missing.json")),
             Err(ModelError::Io { .. })

@@ -15,7 +15,11 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
 /// Area under the ROC curve of `scores` for `positive` labels (higher score = more positive),
 /// with ties counted half. `None` when one of the classes is empty.
 pub fn auroc(scores: &[f64], positive: &[bool]) -> Option<f64> {
-    let mut pairs: Vec<(f64, bool)> = scores.iter().copied().zip(positive.iter().copied()).collect();
+    let mut pairs: Vec<(f64, bool)> = scores
+        .iter()
+        .copied()
+        .zip(positive.iter().copied())
+        .collect();
     let n_pos = pairs.iter().filter(|p| p.1).count() as f64;
     let n_neg = pairs.len() as f64 - n_pos;
     if n_pos == 0.0 || n_neg == 0.0 {
@@ -96,8 +100,14 @@ mod tests {
 
     #[test]
     fn auroc_by_hand() {
-        assert_eq!(auroc(&[0.1, 0.2, 0.8, 0.9], &[false, false, true, true]), Some(1.0));
-        assert_eq!(auroc(&[0.9, 0.8, 0.2, 0.1], &[false, false, true, true]), Some(0.0));
+        assert_eq!(
+            auroc(&[0.1, 0.2, 0.8, 0.9], &[false, false, true, true]),
+            Some(1.0)
+        );
+        assert_eq!(
+            auroc(&[0.9, 0.8, 0.2, 0.1], &[false, false, true, true]),
+            Some(0.0)
+        );
         // One tie between a positive and a negative counts half: (3 + 0.5) / 4.
         let a = auroc(&[0.1, 0.5, 0.5, 0.9], &[false, false, true, true]).unwrap();
         assert!((a - 0.875).abs() < 1e-12, "{a}");

@@ -5,9 +5,9 @@
 //! load when its feature set differs from [`FEATURE_SET`].
 
 use image::{GrayImage, RgbImage};
-use imageproc::distance_transform::Norm;
 use serde::{Deserialize, Serialize};
 
+use super::morph::{self, Outside};
 use super::segment::ItemRegion;
 
 /// Identifies the feature definitions below; bump when any definition changes.
@@ -135,7 +135,8 @@ pub fn extract(frame: &RgbImage, region: &ItemRegion) -> ItemFeatures {
     let geo = item_geometry(region);
     // Interior: away from the outline, where colour is not mixed with the belt.
     let erode_by = ((geo.equiv_diameter / 60.0).round() as u8).clamp(1, 4);
-    let interior: GrayImage = imageproc::morphology::erode(&region.mask, Norm::LInf, erode_by);
+    let mut interior: GrayImage = region.mask.clone();
+    morph::erode(&mut interior, u32::from(erode_by), Outside::Background);
 
     // Per-pixel L, a, b over the crop.
     let mut l = vec![0f32; w * h];
@@ -279,7 +280,8 @@ pub fn extract(frame: &RgbImage, region: &ItemRegion) -> ItemFeatures {
             ];
             let ccx = bb.x as f32 + (cx0 + cx1) as f32 / 2.0;
             let ccy = bb.y as f32 + (cy0 + cy1) as f32 / 2.0;
-            let r = ((ccx - geo.centroid.0).powi(2) + (ccy - geo.centroid.1).powi(2)).sqrt() / radius;
+            let r =
+                ((ccx - geo.centroid.0).powi(2) + (ccy - geo.centroid.1).powi(2)).sqrt() / radius;
             let ring = if r < 0.45 {
                 0
             } else if r < 0.75 {

@@ -1,6 +1,7 @@
 //! Vision: finding items in a frame, measuring them, and drawing what was found.
 
 pub mod features;
+pub mod morph;
 pub mod overlay;
 pub mod segment;
 

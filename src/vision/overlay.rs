@@ -36,22 +36,18 @@ pub fn verdict_color(v: Option<Verdict>) -> [u8; 3] {
 pub fn draw(inspection: &Inspection, heat: bool, pixel_threshold: f32) -> RgbImage {
     let mut img = (*inspection.frame).clone();
     for item in &inspection.items {
-        if heat {
-            if let Some(h) = &item.heat {
-                for r in 0..h.rows {
-                    for c in 0..h.cols {
-                        let v = h.values[(r * h.cols + c) as usize];
-                        if !(v > pixel_threshold * 0.5) {
-                            continue;
-                        }
-                        let alpha = ((v / (pixel_threshold * 2.0)).min(1.0) * 0.6).max(0.15);
-                        blend_rect(&mut img, h.x0 + c * h.cell, h.y0 + r * h.cell, h.cell, h.cell, palette::HEAT, alpha);
-                    }
-                }
+        if heat && let Some(h) = &item.heat {
+            for (x, y, v) in h.cells_above(pixel_threshold * 0.5) {
+                let alpha = ((v / (pixel_threshold * 2.0)).min(1.0) * 0.6).max(0.15);
+                blend_rect(&mut img, x, y, h.cell, palette::HEAT, alpha);
             }
         }
         let color = Rgb(verdict_color(item.verdict));
-        let thickness = if item.verdict == Some(Verdict::Reject) { 3 } else { 1 };
+        let thickness = if item.verdict == Some(Verdict::Reject) {
+            3
+        } else {
+            1
+        };
         let n = item.contour.len();
         for i in 0..n {
             let (a, b) = (item.contour[i], item.contour[(i + 1) % n]);
@@ -74,13 +70,14 @@ pub fn draw(inspection: &Inspection, heat: bool, pixel_threshold: f32) -> RgbIma
     img
 }
 
-fn blend_rect(img: &mut RgbImage, x: u32, y: u32, w: u32, h: u32, color: [u8; 3], alpha: f32) {
+/// Blend a `size`-pixel square at (x, y) toward `color`.
+fn blend_rect(img: &mut RgbImage, x: u32, y: u32, size: u32, color: [u8; 3], alpha: f32) {
     let (iw, ih) = img.dimensions();
-    for yy in y..(y + h).min(ih) {
-        for xx in x..(x + w).min(iw) {
+    for yy in y..(y + size).min(ih) {
+        for xx in x..(x + size).min(iw) {
             let p = img.get_pixel_mut(xx, yy);
-            for c in 0..3 {
-                p.0[c] = (f32::from(p.0[c]) * (1.0 - alpha) + f32::from(color[c]) * alpha) as u8;
+            for (ch, target) in p.0.iter_mut().zip(color) {
+                *ch = (f32::from(*ch) * (1.0 - alpha) + f32::from(target) * alpha) as u8;
             }
         }
     }

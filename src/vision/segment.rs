@@ -5,10 +5,11 @@
 //! whole-frame work small and independent of the camera resolution.
 
 use image::{GrayImage, Luma, RgbImage};
-use imageproc::distance_transform::Norm;
 use imageproc::region_labelling::{Connectivity, connected_components};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::morph::{self, Outside};
 use crate::capture::BBox;
 
 /// Settings of the item finder. Defaults fit any product that contrasts with its belt.
@@ -107,7 +108,7 @@ impl Segmenter {
         }
         // Pass 2: the belt colour per region of the frame (lighting is never even), estimated
         // away from the items of pass 1, and the distance to it.
-        imageproc::morphology::dilate_mut(&mut self.fg, Norm::LInf, 2);
+        morph::dilate(&mut self.fg, 2);
         let bg = BackgroundMap::estimate(&self.small, &self.fg, sw, sh, scale, mode);
         for y in 0..sh {
             for x in 0..sw {
@@ -122,41 +123,54 @@ impl Segmenter {
         }
         let threshold = u16::from(t) * 3;
         // Close small gaps (cracks) and remove specks of noise.
-        imageproc::morphology::close_mut(&mut self.fg, Norm::LInf, 1);
-        imageproc::morphology::open_mut(&mut self.fg, Norm::LInf, 1);
+        morph::close(&mut self.fg, 1, Outside::Foreground);
+        morph::open(&mut self.fg, 1, Outside::Foreground);
         let labels = connected_components(&self.fg, Connectivity::Eight, Luma([0u8]));
         let strong = t.saturating_add(t / 2);
         let stats = component_stats(&labels, Some((&self.dist, strong)));
         let min_area_small = (self.cfg.min_item_area_frac * (sw * sh) as f32).max(4.0) as u32;
-        let mut items = Vec::new();
         tracing::trace!(?mode, threshold, "belt colour and threshold");
-        for c in stats.iter().filter(|c| c.area >= min_area_small) {
-            tracing::trace!(?c, "candidate item");
-            let bw = c.x1 - c.x0 + 1;
-            let bh = c.y1 - c.y0 + 1;
-            if (c.area as f32) < self.cfg.min_fill * (bw * bh) as f32
-                || bw.max(bh) as f32 > self.cfg.max_aspect * bw.min(bh) as f32
-                || (c.strong as f32) < self.cfg.min_strong_frac * c.area as f32
-            {
-                continue;
-            }
-            // Full-resolution box with one reduced pixel of margin.
-            let x0 = (c.x0.saturating_sub(1)) * scale;
-            let y0 = (c.y0.saturating_sub(1)) * scale;
-            let x1 = if c.x1 + 2 >= sw { fw } else { ((c.x1 + 2) * scale).min(fw) };
-            let y1 = if c.y1 + 2 >= sh { fh } else { ((c.y1 + 2) * scale).min(fh) };
-            let region = BBox {
-                x: x0,
-                y: y0,
-                w: x1 - x0,
-                h: y1 - y0,
-            };
-            if let Some(item) =
-                refine_item(frame, region, &bg, threshold, min_area_small * scale * scale)
-            {
-                items.push(item);
-            }
-        }
+        let regions: Vec<BBox> = stats
+            .iter()
+            .filter(|c| c.area >= min_area_small)
+            .filter(|c| {
+                tracing::trace!(?c, "candidate item");
+                let bw = c.x1 - c.x0 + 1;
+                let bh = c.y1 - c.y0 + 1;
+                (c.area as f32) >= self.cfg.min_fill * (bw * bh) as f32
+                    && bw.max(bh) as f32 <= self.cfg.max_aspect * bw.min(bh) as f32
+                    && (c.strong as f32) >= self.cfg.min_strong_frac * c.area as f32
+            })
+            .map(|c| {
+                // Full-resolution box with a margin of one reduced pixel plus the closing
+                // radius used in `refine_item`, so closing never touches the crop edge.
+                let m = scale + REFINE_CLOSE + 1;
+                let x0 = (c.x0 * scale).saturating_sub(m);
+                let y0 = (c.y0 * scale).saturating_sub(m);
+                let x1 = if c.x1 + 1 >= sw {
+                    fw
+                } else {
+                    ((c.x1 + 1) * scale + m).min(fw)
+                };
+                let y1 = if c.y1 + 1 >= sh {
+                    fh
+                } else {
+                    ((c.y1 + 1) * scale + m).min(fh)
+                };
+                BBox {
+                    x: x0,
+                    y: y0,
+                    w: x1 - x0,
+                    h: y1 - y0,
+                }
+            })
+            .collect();
+        // Items are independent: refine them in parallel.
+        let min_area = min_area_small * scale * scale;
+        let mut items: Vec<ItemRegion> = regions
+            .par_iter()
+            .filter_map(|r| refine_item(frame, *r, &bg, threshold, min_area))
+            .collect();
         items.sort_by_key(|i| (i.bbox.x, i.bbox.y));
         items
     }
@@ -206,7 +220,9 @@ pub fn color_l1(a: [u8; 3], b: [u8; 3]) -> u16 {
 /// of a frame.
 fn dominant_color(px: &[[u8; 3]]) -> [u8; 3] {
     let mut hist = vec![0u32; 4096];
-    let bin = |p: &[u8; 3]| ((p[0] as usize >> 4) << 8) | ((p[1] as usize >> 4) << 4) | (p[2] as usize >> 4);
+    let bin = |p: &[u8; 3]| {
+        ((p[0] as usize >> 4) << 8) | ((p[1] as usize >> 4) << 4) | (p[2] as usize >> 4)
+    };
     for p in px {
         hist[bin(p)] += 1;
     }
@@ -237,6 +253,10 @@ pub struct BackgroundMap {
     /// Work pixels per frame pixel (integer downscale factor).
     scale: u32,
     colors: Vec<[f32; 3]>,
+    /// Interpolated colour of every work pixel (filled once per frame).
+    work: Vec<[u8; 3]>,
+    work_w: u32,
+    work_h: u32,
 }
 
 impl BackgroundMap {
@@ -281,7 +301,11 @@ impl BackgroundMap {
             }
         }
         // Fill cells hidden by items from their neighbours, ring by ring.
-        let fb = [f32::from(fallback[0]), f32::from(fallback[1]), f32::from(fallback[2])];
+        let fb = [
+            f32::from(fallback[0]),
+            f32::from(fallback[1]),
+            f32::from(fallback[2]),
+        ];
         if colors.iter().all(Option::is_none) {
             colors.iter_mut().for_each(|c| *c = Some(fb));
         }
@@ -294,7 +318,16 @@ impl BackgroundMap {
                         continue;
                     }
                     let (mut sum, mut n) = ([0f32; 3], 0f32);
-                    for (dr, dc) in [(-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (1, 1), (-1, 1), (1, -1)] {
+                    for (dr, dc) in [
+                        (-1, 0),
+                        (1, 0),
+                        (0, -1),
+                        (0, 1),
+                        (-1, -1),
+                        (1, 1),
+                        (-1, 1),
+                        (1, -1),
+                    ] {
                         let (rr, cc) = (r + dr, c + dc);
                         if rr < 0 || cc < 0 || rr >= rows as i32 || cc >= cols as i32 {
                             continue;
@@ -312,24 +345,35 @@ impl BackgroundMap {
                 }
             }
         }
-        Self {
+        let mut map = Self {
             cols,
             rows,
             cell,
             scale,
             colors: colors.into_iter().map(|c| c.unwrap_or(fb)).collect(),
+            work: Vec::with_capacity((w * h) as usize),
+            work_w: w,
+            work_h: h,
+        };
+        for y in 0..h {
+            for x in 0..w {
+                let c = map.sample(x as f32 + 0.5, y as f32 + 0.5);
+                map.work.push(c);
+            }
         }
+        map
     }
 
     /// Belt colour at a work-resolution pixel.
     fn at_work(&self, x: u32, y: u32) -> [u8; 3] {
-        self.sample(x as f32 + 0.5, y as f32 + 0.5)
+        self.work[(y * self.work_w + x) as usize]
     }
 
-    /// Belt colour at a frame pixel.
+    /// Belt colour at a frame pixel (that of the work pixel it falls in).
     pub fn at_frame(&self, x: u32, y: u32) -> [u8; 3] {
-        let s = self.scale as f32;
-        self.sample((x as f32 + 0.5) / s, (y as f32 + 0.5) / s)
+        let wx = (x / self.scale).min(self.work_w - 1);
+        let wy = (y / self.scale).min(self.work_h - 1);
+        self.at_work(wx, wy)
     }
 
     fn sample(&self, wx: f32, wy: f32) -> [u8; 3] {
@@ -401,6 +445,9 @@ fn component_stats(
     stats
 }
 
+/// Radius (pixels) of the closing that bridges cracks in full-resolution item masks.
+const REFINE_CLOSE: u32 = 3;
+
 /// Full-resolution mask of the item inside `region`: pixels far from the belt, the largest
 /// connected part, holes filled (a crack is part of the item, not background).
 fn refine_item(
@@ -420,7 +467,10 @@ fn refine_item(
             }
         }
     }
-    imageproc::morphology::open_mut(&mut mask, Norm::LInf, 1);
+    morph::open(&mut mask, 1, Outside::Foreground);
+    // A dark crack across an item is close to the belt colour: bridge it so the item
+    // stays whole (a piece broken off with belt between stays apart at work scale).
+    morph::close(&mut mask, REFINE_CLOSE, Outside::Foreground);
     let labels = connected_components(&mask, Connectivity::Eight, Luma([0u8]));
     let stats = component_stats(&labels, None);
     let (best, s) = stats
@@ -555,7 +605,12 @@ mod tests {
         let items = Segmenter::new(SegmentConfig::default()).segment(&img);
         assert_eq!(items.len(), 3, "{items:?}");
         let expected = std::f32::consts::PI * 40.0 * 40.0;
-        assert!((items[0].area as f32 - expected).abs() / expected < 0.05);
+        assert!(
+            (items[0].area as f32 - expected).abs() / expected < 0.05,
+            "{} vs {expected}: {:?}",
+            items[0].area,
+            items[0].bbox
+        );
         assert!(items.iter().all(|i| !i.touches_border));
         assert!(items[1].contour.len() > 8);
     }
@@ -568,7 +623,11 @@ mod tests {
             let n = ((i * 2654435761) >> 7) as u8 % 9;
             p.0 = [46 + n, 48 + n, 51 + n];
         }
-        assert!(Segmenter::new(SegmentConfig::default()).segment(&img).is_empty());
+        assert!(
+            Segmenter::new(SegmentConfig::default())
+                .segment(&img)
+                .is_empty()
+        );
     }
 
     #[test]
@@ -590,7 +649,12 @@ mod tests {
         let items = Segmenter::new(SegmentConfig::default()).segment(&img);
         assert_eq!(items.len(), 1);
         let expected = std::f32::consts::PI * 80.0 * 80.0;
-        assert!((items[0].area as f32 - expected).abs() / expected < 0.05);
+        assert!(
+            (items[0].area as f32 - expected).abs() / expected < 0.05,
+            "{} vs {expected}: {:?}",
+            items[0].area,
+            items[0].bbox
+        );
     }
 
     #[test]
