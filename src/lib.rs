@@ -13,8 +13,10 @@
 
 pub mod capture;
 pub mod config;
+pub mod inspect;
 pub mod model;
 pub mod reports;
 pub mod station;
 pub mod store;
+pub mod training;
 pub mod vision;

@@ -1,0 +1,159 @@
+//! Gathering good items from a source, training an anomaly model on them, and measuring a
+//! model against ground truth.
+
+use std::sync::Arc;
+
+use crate::capture::{FrameSource, GroundTruth, TruthItem};
+use crate::inspect::{InspectedItem, Inspector};
+use crate::model::metrics::{Confusion, auroc};
+use crate::model::{AnomalyModel, Verdict};
+use crate::vision::features::{self, ItemFeatures};
+use crate::vision::segment::{SegmentConfig, Segmenter};
+
+/// Progress callback: (done, total) frames.
+pub type Progress<'a> = &'a dyn Fn(u64, u64);
+
+/// The truth item an inspected item is, if any: the one whose box contains its centroid with
+/// the best overlap.
+pub fn match_truth<'a>(item: &InspectedItem, truth: &'a GroundTruth) -> Option<&'a TruthItem> {
+    truth
+        .items
+        .iter()
+        .filter(|t| {
+            let (cx, cy) = item.centroid;
+            cx >= t.bbox.x as f32
+                && cy >= t.bbox.y as f32
+                && cx <= (t.bbox.x + t.bbox.w) as f32
+                && cy <= (t.bbox.y + t.bbox.h) as f32
+        })
+        .max_by(|a, b| a.bbox.iou(&item.bbox).total_cmp(&b.bbox.iou(&item.bbox)))
+}
+
+/// Measure the good items of up to `frames` frames, looking at every `stride`-th frame only
+/// (a conveyor shows the same item in dozens of consecutive frames). With ground truth,
+/// items known to be defective are left out and each physical item is taken once; without it
+/// (a folder of good photos) every item counts as good.
+pub fn collect_good_items(
+    source: &mut dyn FrameSource,
+    frames: u64,
+    stride: u64,
+    segment: &SegmentConfig,
+    progress: Progress,
+    cancel: &dyn Fn() -> bool,
+) -> anyhow::Result<Vec<ItemFeatures>> {
+    let mut segmenter = Segmenter::new(segment.clone());
+    let continuous = source.is_continuous();
+    let mut seen_ids = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for n in 0..frames {
+        if cancel() {
+            anyhow::bail!("cancelled");
+        }
+        let Some(frame) = source.next_frame()? else {
+            break;
+        };
+        for w in source.take_warnings() {
+            tracing::warn!("{w}");
+        }
+        progress(n + 1, frames);
+        if n % stride.max(1) != 0 {
+            continue;
+        }
+        for region in segmenter.segment(&frame.image) {
+            if continuous && region.touches_border {
+                continue;
+            }
+            if let Some(truth) = &frame.truth {
+                let geo = features::item_geometry(&region);
+                let probe = InspectedItem {
+                    index: 0,
+                    bbox: region.bbox,
+                    contour: Vec::new(),
+                    centroid: geo.centroid,
+                    equiv_diameter: geo.equiv_diameter,
+                    partial: false,
+                    score: None,
+                    score_parts: None,
+                    verdict: None,
+                    heat: None,
+                    regions: Vec::new(),
+                    track_id: None,
+                    record: true,
+                };
+                match match_truth(&probe, truth) {
+                    Some(t) if !t.is_defective() && seen_ids.insert(t.item_id) => {}
+                    _ => continue,
+                }
+            }
+            out.push(features::extract(&frame.image, &region));
+        }
+    }
+    Ok(out)
+}
+
+/// How a model did against ground truth.
+#[derive(Clone, Debug, Default)]
+pub struct TruthReport {
+    /// Items judged (each physical item once).
+    pub items: usize,
+    /// Of those, truly defective.
+    pub defective: usize,
+    /// Decisions against the truth.
+    pub confusion: Confusion,
+    /// Area under the ROC curve of the score, good vs defective.
+    pub auroc: Option<f64>,
+}
+
+/// Run `model` over every `stride`-th of `frames` frames of a source with ground truth (the
+/// synthetic line) and compare its verdicts with the truth, each physical item once (its
+/// first full view).
+pub fn evaluate_on_truth(
+    model: Arc<AnomalyModel>,
+    source: &mut dyn FrameSource,
+    frames: u64,
+    stride: u64,
+) -> anyhow::Result<TruthReport> {
+    let mut inspector = Inspector::new(model);
+    let continuous = source.is_continuous();
+    let (mut scores, mut labels) = (Vec::new(), Vec::new());
+    let mut report = TruthReport::default();
+    let mut seen = std::collections::HashSet::new();
+    for n in 0..frames {
+        let Some(frame) = source.next_frame()? else {
+            break;
+        };
+        if n % stride.max(1) != 0 {
+            continue;
+        }
+        let Some(truth) = frame.truth.clone() else {
+            anyhow::bail!("source {} has no ground truth", source.describe());
+        };
+        let insp = inspector.inspect(
+            frame.seq,
+            frame.captured_at,
+            Arc::new(frame.image),
+            frame.origin,
+            !continuous,
+        );
+        for it in insp.items.iter().filter(|i| i.record) {
+            let (Some(score), Some(verdict)) = (it.score, it.verdict) else {
+                continue;
+            };
+            let Some(t) = match_truth(it, &truth) else {
+                continue;
+            };
+            if !seen.insert(t.item_id) {
+                continue;
+            }
+            report.items += 1;
+            report.defective += usize::from(t.is_defective());
+            report
+                .confusion
+                .add(t.is_defective(), verdict == Verdict::Reject);
+            scores.push(score);
+            labels.push(t.is_defective());
+        }
+    }
+    report.auroc = auroc(&scores, &labels);
+    Ok(report)
+}

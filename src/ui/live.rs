@@ -1,0 +1,309 @@
+//! Live tab: the line feed with verdict overlays and the big counters.
+
+use std::sync::Arc;
+
+use egui::{Align2, Color32, FontId, Pos2, Rect, Stroke, StrokeKind, TextureHandle, Vec2};
+use foodqc::inspect::{InspectedItem, Inspection};
+use foodqc::model::Verdict;
+
+use super::{FoodQcApp, theme};
+
+/// The latest inspection and its uploaded texture.
+#[derive(Default)]
+pub struct LiveView {
+    texture: Option<TextureHandle>,
+    current: Option<Arc<Inspection>>,
+    /// Reject rate history (one point per second-ish) for the sparkline.
+    history: std::collections::VecDeque<f32>,
+    last_history: Option<std::time::Instant>,
+}
+
+impl LiveView {
+    /// Take a new inspection; uploads the frame only when it changed.
+    pub fn update(&mut self, ctx: &egui::Context, insp: Arc<Inspection>) {
+        if self.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &insp)) {
+            return;
+        }
+        let img = &insp.frame;
+        let color =
+            egui::ColorImage::from_rgb([img.width() as usize, img.height() as usize], img.as_raw());
+        match &mut self.texture {
+            Some(t) => t.set(color, egui::TextureOptions::LINEAR),
+            None => {
+                self.texture = Some(ctx.load_texture("live", color, egui::TextureOptions::LINEAR))
+            }
+        }
+        self.current = Some(insp);
+    }
+
+    /// Forget the current frame (after a source switch).
+    pub fn reset(&mut self) {
+        self.current = None;
+    }
+
+    /// The inspection on screen.
+    pub fn current(&self) -> Option<&Arc<Inspection>> {
+        self.current.as_ref()
+    }
+}
+
+/// Draw the Live tab.
+pub fn show(app: &mut FoodQcApp, ui: &mut egui::Ui) {
+    egui::Panel::right("counters")
+        .resizable(false)
+        .exact_size(250.0)
+        .show(ui, |ui| counters(app, ui));
+    egui::CentralPanel::default().show(ui, |ui| feed(app, ui));
+}
+
+fn big_number(ui: &mut egui::Ui, label: &str, value: String, color: Option<Color32>) {
+    ui.label(egui::RichText::new(label).small());
+    let mut text = egui::RichText::new(value).size(theme::BIG_NUMBER).strong();
+    if let Some(c) = color {
+        text = text.color(c);
+    }
+    ui.label(text);
+    ui.add_space(4.0);
+}
+
+fn counters(app: &mut FoodQcApp, ui: &mut egui::Ui) {
+    let s = &app.stats;
+    ui.add_space(6.0);
+    egui::Grid::new("line_ids").num_columns(2).show(ui, |ui| {
+        ui.label("Lot");
+        ui.strong(&s.lot);
+        ui.end_row();
+        ui.label("Model");
+        ui.add(egui::Label::new(egui::RichText::new(&s.model_version).small()).truncate())
+            .on_hover_text(&s.model_version);
+        ui.end_row();
+    });
+    ui.separator();
+    big_number(ui, "Items inspected", s.items.to_string(), None);
+    big_number(
+        ui,
+        "Rejected",
+        s.rejects.to_string(),
+        (s.rejects > 0).then_some(theme::REJECT),
+    );
+    big_number(
+        ui,
+        "Reject rate",
+        format!("{:.1} %", 100.0 * s.reject_rate()),
+        None,
+    );
+    // Sparkline of the reject rate, one point per second.
+    let lv = &mut app.live;
+    if lv
+        .last_history
+        .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1))
+    {
+        lv.history.push_back(s.reject_rate() as f32);
+        if lv.history.len() > 120 {
+            lv.history.pop_front();
+        }
+        lv.last_history = Some(std::time::Instant::now());
+    }
+    let (rect, _) =
+        ui.allocate_exact_size(Vec2::new(ui.available_width(), 36.0), egui::Sense::hover());
+    ui.painter().rect_stroke(
+        rect,
+        2.0,
+        ui.visuals().widgets.noninteractive.bg_stroke,
+        StrokeKind::Inside,
+    );
+    if lv.history.len() >= 2 {
+        let max = lv.history.iter().copied().fold(0.05f32, f32::max);
+        let n = lv.history.len();
+        let pts: Vec<Pos2> = lv
+            .history
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                Pos2::new(
+                    rect.left() + rect.width() * i as f32 / (n - 1) as f32,
+                    rect.bottom() - rect.height() * (v / max),
+                )
+            })
+            .collect();
+        ui.painter().add(egui::Shape::line(
+            pts,
+            Stroke::new(1.5, ui.visuals().text_color()),
+        ));
+    }
+    ui.label(egui::RichText::new("reject rate, last 2 min").small());
+    ui.add_space(8.0);
+    ui.separator();
+    egui::Grid::new("line_stats").num_columns(2).show(ui, |ui| {
+        ui.label("Frames / s");
+        ui.strong(format!("{:.1}", s.fps));
+        ui.end_row();
+        ui.label("Inspection");
+        ui.strong(format!("{:.1} ms", s.last_inspect_ms));
+        ui.end_row();
+        ui.label("Dropped frames");
+        ui.strong(s.frames_dropped.to_string());
+        ui.end_row();
+        ui.label("Frames");
+        ui.strong(s.frames_inspected.to_string());
+        ui.end_row();
+        if s.skipped_files > 0 {
+            ui.label("Skipped files");
+            ui.colored_label(theme::WARN, s.skipped_files.to_string());
+            ui.end_row();
+        }
+    });
+    ui.separator();
+    ui.checkbox(&mut app.settings.show_heat, "Heat map (H)");
+    ui.checkbox(&mut app.settings.show_scores, "Scores");
+    if ui
+        .button("📷 Capture for labelling (C)")
+        .on_hover_text("Save the items of the next frame as samples for the Label tab")
+        .clicked()
+    {
+        app.send(foodqc::station::StationCommand::CaptureNext);
+    }
+    ui.separator();
+    ui.label(egui::RichText::new("Legend").small());
+    legend(ui, theme::PASS, "solid outline: pass");
+    legend(ui, theme::REJECT, "thick dashed outline: reject");
+    legend(
+        ui,
+        theme::PARTIAL,
+        "grey: entering / leaving, not judged yet",
+    );
+    legend(ui, theme::HEAT, "magenta: defect region");
+}
+
+fn legend(ui: &mut egui::Ui, color: Color32, text: &str) {
+    ui.horizontal(|ui| {
+        let (r, _) = ui.allocate_exact_size(Vec2::splat(12.0), egui::Sense::hover());
+        ui.painter().rect_filled(r, 2.0, color);
+        ui.label(egui::RichText::new(text).small());
+    });
+}
+
+fn feed(app: &mut FoodQcApp, ui: &mut egui::Ui) {
+    let (Some(tex), Some(insp)) = (&app.live.texture, app.live.current().cloned()) else {
+        ui.centered_and_justified(|ui| {
+            match &app.station_error {
+                Some(e) => {
+                    ui.colored_label(theme::REJECT, format!("The line is not running:\n{e}"))
+                }
+                None => ui.label("Waiting for the first frame…"),
+            };
+        });
+        return;
+    };
+    let avail = ui.available_rect_before_wrap();
+    let (fw, fh) = (insp.frame.width() as f32, insp.frame.height() as f32);
+    let scale = (avail.width() / fw).min(avail.height() / fh);
+    let size = Vec2::new(fw * scale, fh * scale);
+    let rect = Rect::from_center_size(avail.center(), size);
+    ui.allocate_rect(avail, egui::Sense::hover());
+    let painter = ui.painter_at(avail);
+    painter.image(
+        tex.id(),
+        rect,
+        Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+        Color32::WHITE,
+    );
+    let to_screen = |x: f32, y: f32| Pos2::new(rect.left() + x * scale, rect.top() + y * scale);
+    let pixel_threshold = app.model.thresholds.pixel as f32;
+    for item in &insp.items {
+        if app.settings.show_heat {
+            draw_heat(&painter, item, &to_screen, scale, pixel_threshold);
+        }
+        draw_item(&painter, item, &to_screen, app.settings.show_scores);
+    }
+    if app.stats.paused {
+        painter.text(
+            rect.left_top() + Vec2::new(12.0, 12.0),
+            Align2::LEFT_TOP,
+            "⏸ PAUSED",
+            FontId::proportional(28.0),
+            theme::WARN,
+        );
+    }
+}
+
+fn draw_heat(
+    painter: &egui::Painter,
+    item: &InspectedItem,
+    to_screen: &impl Fn(f32, f32) -> Pos2,
+    scale: f32,
+    threshold: f32,
+) {
+    let Some(h) = &item.heat else { return };
+    for (x, y, v) in h.cells_above(threshold * 0.5) {
+        let alpha = ((v / (threshold * 2.0)).min(1.0) * 160.0) as u8;
+        let cell = Rect::from_min_size(
+            to_screen(x as f32, y as f32),
+            Vec2::splat(h.cell as f32 * scale),
+        );
+        painter.rect_filled(
+            cell,
+            0.0,
+            Color32::from_rgba_unmultiplied(255, 60, 200, alpha),
+        );
+    }
+    for reg in &item.regions {
+        let r = Rect::from_min_max(
+            to_screen(reg.x as f32, reg.y as f32),
+            to_screen((reg.x + reg.w) as f32, (reg.y + reg.h) as f32),
+        );
+        painter.rect_stroke(r, 0.0, Stroke::new(1.5, theme::HEAT), StrokeKind::Outside);
+    }
+}
+
+fn draw_item(
+    painter: &egui::Painter,
+    item: &InspectedItem,
+    to_screen: &impl Fn(f32, f32) -> Pos2,
+    show_score: bool,
+) {
+    let pts: Vec<Pos2> = item.contour.iter().map(|p| to_screen(p[0], p[1])).collect();
+    if pts.len() >= 3 {
+        let mut closed = pts.clone();
+        closed.push(pts[0]);
+        match item.verdict {
+            Some(Verdict::Reject) => {
+                painter.extend(egui::Shape::dashed_line(
+                    &closed,
+                    Stroke::new(3.5, theme::REJECT),
+                    10.0,
+                    5.0,
+                ));
+            }
+            Some(Verdict::Pass) => {
+                painter.add(egui::Shape::closed_line(pts, Stroke::new(2.0, theme::PASS)));
+            }
+            None => {
+                painter.add(egui::Shape::closed_line(
+                    pts,
+                    Stroke::new(1.0, theme::PARTIAL),
+                ));
+            }
+        }
+    }
+    if !show_score {
+        return;
+    }
+    let (Some(score), Some(verdict)) = (item.score, item.verdict) else {
+        return;
+    };
+    let text = match verdict {
+        Verdict::Reject => format!("✖ REJECT {score:.2}"),
+        Verdict::Pass => format!("✔ {score:.2}"),
+    };
+    let color = match verdict {
+        Verdict::Reject => theme::REJECT,
+        Verdict::Pass => theme::PASS,
+    };
+    let anchor = to_screen(item.bbox.x as f32, item.bbox.y as f32) - Vec2::new(0.0, 4.0);
+    let galley = painter.layout_no_wrap(text, FontId::proportional(14.0), Color32::WHITE);
+    let bg =
+        Rect::from_min_size(anchor - Vec2::new(0.0, galley.size().y), galley.size()).expand(2.0);
+    painter.rect_filled(bg, 3.0, color.gamma_multiply(0.85));
+    painter.galley(bg.min + Vec2::splat(2.0), galley, Color32::WHITE);
+}
