@@ -63,6 +63,11 @@ fn synthetic_line_records_every_item_once_with_correct_verdicts() {
     let (total, rejects) = store.count_inspections().unwrap();
     assert_eq!((total as u64, rejects as u64), (stats.items, stats.rejects));
     assert!(rows.iter().all(|r| r.lot_code.as_deref() == Some("T-1")));
+    let audit = store.audit_entries(10).unwrap();
+    assert!(
+        audit.iter().any(|a| a.action == "station.start" && a.actor == "test-station"),
+        "{audit:?}"
+    );
 
     // Replay the same deterministic line to get the truth of every frame.
     let mut source = SyntheticLine::new(line);

@@ -190,6 +190,16 @@ impl Station {
             &cfg.lot.shift,
         )?;
         let model_id = register_model(&mut store, &model)?;
+        store.audit(
+            &cfg.station_name,
+            "station.start",
+            serde_json::json!({
+                "source": cfg.source.to_string(),
+                "model": model.version,
+                "lot": cfg.lot.code,
+                "live": cfg.live,
+            }),
+        )?;
         let recorder = Arc::new(InspectionRecorder::spawn(
             db_path,
             cfg.paths.samples_dir(),
@@ -220,6 +230,7 @@ impl Station {
                 .spawn(move || {
                     let ctx = InspectCtx {
                         store,
+                        station_name: cfg.station_name.clone(),
                         station_id,
                         lot_id,
                         model_id,
@@ -436,6 +447,7 @@ fn capture_loop(
 
 struct InspectCtx {
     store: Store,
+    station_name: String,
     station_id: i64,
     lot_id: i64,
     model_id: i64,
@@ -470,6 +482,14 @@ fn inspect_loop(
             match register_model(&mut ctx.store, &m) {
                 Ok(id) => {
                     ctx.model_id = id;
+                    let from = lock(&shared.stats).model_version.clone();
+                    if let Err(e) = ctx.store.audit(
+                        &ctx.station_name,
+                        "station.model_swap",
+                        serde_json::json!({ "from": from, "to": m.version }),
+                    ) {
+                        tracing::error!("cannot write the audit log: {e}");
+                    }
                     lock(&shared.stats).model_version = m.version.clone();
                     tracing::info!("model {} is live", m.version);
                     inspector.set_model(m);
