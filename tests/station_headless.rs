@@ -65,7 +65,9 @@ fn synthetic_line_records_every_item_once_with_correct_verdicts() {
     assert!(rows.iter().all(|r| r.lot_code.as_deref() == Some("T-1")));
     let audit = store.audit_entries(10).unwrap();
     assert!(
-        audit.iter().any(|a| a.action == "station.start" && a.actor == "test-station"),
+        audit
+            .iter()
+            .any(|a| a.action == "station.start" && a.actor == "test-station"),
         "{audit:?}"
     );
 

@@ -114,7 +114,7 @@ impl Segmenter {
             for x in 0..sw {
                 let i = (y * sw + x) as usize;
                 let b = bg.at_work(x, y);
-                self.dist.as_mut()[i] = (color_l1(self.small[i], b) / 3) as u8;
+                self.dist.as_mut()[i] = (belt_distance(self.small[i], b) / 3) as u8;
             }
         }
         let t = self.threshold_level();
@@ -207,6 +207,34 @@ impl Segmenter {
                 *o = [(a[0] / n) as u8, (a[1] / n) as u8, (a[2] / n) as u8];
             }
         }
+    }
+}
+
+/// How far a pixel is from the belt colour under it (0..=765), not counting shade: a pixel
+/// that is the belt colour darkened (a shadow next to an item) is near, so shadows do not
+/// join items to each other or to the belt edge. Darker pixels of another hue stay far.
+#[inline]
+pub fn belt_distance(p: [u8; 3], belt: [u8; 3]) -> u16 {
+    let d = color_l1(p, belt);
+    let sp: u32 = p.iter().map(|&v| u32::from(v)).sum();
+    let sb: u32 = belt.iter().map(|&v| u32::from(v)).sum();
+    // Shadows darken to 35..100 % of the belt and keep its chromaticity.
+    if sb == 0 || sp >= sb || sp * 100 < sb * 35 {
+        return d;
+    }
+    // Chromaticity difference, in the same 0..765 scale as the colour distance.
+    let mut chroma = 0u32;
+    for c in 0..3 {
+        let a = u32::from(p[c]) * sb;
+        let b = u32::from(belt[c]) * sp;
+        chroma += a.abs_diff(b) * 255 / (sp * sb).max(1);
+    }
+    // Dark pixels carry more noise in their chromaticity: allow for it.
+    let tolerance = 20 + 2000 / sp.max(10);
+    if chroma <= tolerance {
+        (chroma as u16).min(d)
+    } else {
+        d
     }
 }
 
@@ -462,7 +490,7 @@ fn refine_item(
     for y in 0..h {
         for x in 0..w {
             let p = frame.get_pixel(rx + x, ry + y).0;
-            if color_l1(p, bg.at_frame(rx + x, ry + y)) > threshold {
+            if belt_distance(p, bg.at_frame(rx + x, ry + y)) > threshold {
                 mask.put_pixel(x, y, Luma([255]));
             }
         }
@@ -654,6 +682,20 @@ mod tests {
             "{} vs {expected}: {:?}",
             items[0].area,
             items[0].bbox
+        );
+    }
+
+    #[test]
+    fn shadow_is_belt_but_dark_item_is_not() {
+        let belt = [90, 92, 85];
+        // 60 % of the belt colour: a shadow.
+        assert!(belt_distance([54, 55, 51], belt) < 20);
+        // A dark brown item is far from the belt.
+        assert!(belt_distance([70, 40, 20], belt) > 60);
+        // Brighter than the belt is never a shadow.
+        assert_eq!(
+            belt_distance([200, 150, 90], belt),
+            color_l1([200, 150, 90], belt)
         );
     }
 
