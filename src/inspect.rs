@@ -29,7 +29,8 @@ pub struct HeatMap {
 }
 
 impl HeatMap {
-    fn from_cells(grid: &PatchGrid, cells: &[f32]) -> Self {
+    /// Lay the per-cell scores of `cells` (ordered as `grid.cells`) out on the grid.
+    pub fn from_cells(grid: &PatchGrid, cells: &[f32]) -> Self {
         let mut values = vec![f32::NAN; (grid.cols * grid.rows) as usize];
         for (c, v) in grid.cells.iter().zip(cells) {
             values[(c.row * grid.cols + c.col) as usize] = *v;

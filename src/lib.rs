@@ -13,6 +13,7 @@
 
 pub mod capture;
 pub mod config;
+pub mod eval;
 pub mod inspect;
 pub mod model;
 pub mod reports;

@@ -47,9 +47,31 @@ enum Command {
     /// Train an anomaly model on the good items of a source (e.g. a folder of good product
     /// photos, or the synthetic line) and save it with its model card.
     Train(TrainArgs),
+    /// Train on a dataset's good images and evaluate on its test images: image and pixel
+    /// AUROC, precision/recall/F1, confusion matrix, threshold, timings. Reads MVTec-style
+    /// trees: train/good, test*/<class>/, ground_truth/<class>/<name>_mask.png.
+    Eval(EvalArgs),
     /// Inspect a few frames and save them with their overlays as PNG files (for checking
     /// what the station sees, documentation and reports).
     Snapshot(SnapshotArgs),
+}
+
+#[derive(Args, Debug)]
+struct EvalArgs {
+    /// Dataset folder (MVTec-style tree).
+    #[arg(long, value_name = "DIR")]
+    dataset: PathBuf,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Where to save the trained model; its evaluation is written next to it as
+    /// `<name>_metrics.json` and `<name>_metrics.txt` [default: DATA_DIR/models/<dataset>.json].
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Write side-by-side pictures (photo | pixel scores | truth mask) of the test images
+    /// that have masks into this folder.
+    #[arg(long, value_name = "DIR")]
+    previews: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -194,6 +216,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Inspect(a)) => inspect(paths, cli.model.as_ref(), a),
         Some(Command::Train(a)) => train(a),
         Some(Command::Snapshot(a)) => snapshot(cli.model.as_ref(), a),
+        Some(Command::Eval(a)) => eval(&paths, a),
     }
 }
 
@@ -404,6 +427,59 @@ fn snapshot(model: Option<&PathBuf>, a: SnapshotArgs) -> anyhow::Result<()> {
             insp.timings.segment_ms
         );
         saved += 1;
+    }
+    Ok(())
+}
+
+fn eval(paths: &AppPaths, a: EvalArgs) -> anyhow::Result<()> {
+    let ds = foodqc::eval::Dataset::open(&a.dataset)?;
+    let bar = indicatif::ProgressBar::new(ds.train_good.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>9} [{bar:40}] {pos}/{len} images")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let (report, model) = foodqc::eval::evaluate(
+        &ds,
+        &SegmentConfig::default(),
+        &TrainOptions::default(),
+        a.previews.as_deref(),
+        &|done, total, stage| {
+            bar.set_length(total as u64);
+            bar.set_message(stage.to_string());
+            bar.set_position(done as u64);
+        },
+    )?;
+    bar.finish_and_clear();
+    let out = match a.out {
+        Some(p) => p,
+        None => {
+            let name = a
+                .dataset
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| "dataset".into());
+            paths.models_dir().join(format!("{name}.json"))
+        }
+    };
+    model.save(&out)?;
+    let stem = out.with_extension("");
+    let json = serde_json::to_string_pretty(&report)?;
+    let text = report.to_text();
+    let metrics_json = PathBuf::from(format!("{}_metrics.json", stem.display()));
+    let metrics_txt = PathBuf::from(format!("{}_metrics.txt", stem.display()));
+    std::fs::write(&metrics_json, &json)
+        .with_context(|| format!("cannot write {}", metrics_json.display()))?;
+    std::fs::write(&metrics_txt, &text)
+        .with_context(|| format!("cannot write {}", metrics_txt.display()))?;
+    if a.json {
+        println!("{json}");
+    } else {
+        print!("{text}");
+        println!(
+            "\nmodel saved to {} (metrics: {})",
+            out.display(),
+            metrics_txt.display()
+        );
     }
     Ok(())
 }

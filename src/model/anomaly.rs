@@ -155,6 +155,9 @@ pub enum TrainError {
     Cancelled,
 }
 
+/// Folds for the out-of-fold calibration.
+const TRAIN_FOLDS: usize = 5;
+
 /// Fewest good items a model can be trained on.
 pub const MIN_TRAIN_ITEMS: usize = 8;
 
@@ -238,20 +241,22 @@ impl AnomalyModel {
                 got: good.len(),
             });
         }
-        // Out-of-fold raw distances.
+        // Out-of-fold raw distances (K-fold: each fit sees most of the data, as the final
+        // model will, so the calibration is not inflated by small folds).
+        let folds = TRAIN_FOLDS.min(good.len());
         let (mut oof_item, mut oof_max, mut oof_cells) = (Vec::new(), Vec::new(), Vec::new());
-        for fold in 0..2 {
+        for fold in 0..folds {
             if cancel() {
                 return Err(TrainError::Cancelled);
             }
             let fit: Vec<&ItemFeatures> = good
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| i % 2 != fold)
+                .filter(|(i, _)| i % folds != fold)
                 .map(|(_, f)| f)
                 .collect();
             let (item, rings) = fit_parts(&fit, opts.shrink)?;
-            for f in good.iter().skip(fold).step_by(2) {
+            for f in good.iter().skip(fold).step_by(folds) {
                 let (d, cells) = raw_distances(&item, &rings, f);
                 oof_item.push(d);
                 oof_max.push(cells.iter().copied().fold(0.0, f64::max));
@@ -268,7 +273,13 @@ impl AnomalyModel {
             .zip(&oof_max)
             .map(|(i, m)| (i / calibration.item_scale).max(m / calibration.patch_max_scale))
             .collect();
-        let reject = quantile(&combined, 1.0 - opts.target_false_reject).max(1.0);
+        // With enough items in the tail the empirical quantile is best; with a few dozen it is
+        // just the largest score, so fit the tail instead.
+        let reject = if combined.len() as f64 * opts.target_false_reject >= 5.0 {
+            quantile(&combined, 1.0 - opts.target_false_reject)
+        } else {
+            robust_upper_quantile(&combined, opts.target_false_reject)
+        };
         if cancel() {
             return Err(TrainError::Cancelled);
         }
@@ -479,6 +490,66 @@ impl AnomalyModel {
     }
 }
 
+/// The score that a share `tail` of good items exceeds, from a log-normal fitted robustly
+/// (median and MAD of the log scores): with a few dozen items the empirical 99th percentile is
+/// just the largest score, and one odd training item would set the threshold.
+fn robust_upper_quantile(scores: &[f64], tail: f64) -> f64 {
+    let logs: Vec<f64> = scores.iter().map(|s| s.max(1e-9).ln()).collect();
+    let median = quantile(&logs, 0.5);
+    let deviations: Vec<f64> = logs.iter().map(|l| (l - median).abs()).collect();
+    let sigma = 1.4826 * quantile(&deviations, 0.5);
+    (median + normal_quantile(1.0 - tail) * sigma).exp()
+}
+
+/// Inverse of the standard normal distribution function (Acklam's rational approximation,
+/// relative error below 1.2e-9), for p in (0, 1).
+fn normal_quantile(p: f64) -> f64 {
+    let p = p.clamp(1e-12, 1.0 - 1e-12);
+    const A: [f64; 6] = [
+        -3.969683028665376e1,
+        2.209460984245205e2,
+        -2.759285104469687e2,
+        1.383_577_518_672_69e2,
+        -3.066479806614716e1,
+        2.506628277459239,
+    ];
+    const B: [f64; 5] = [
+        -5.447609879822406e1,
+        1.615858368580409e2,
+        -1.556989798598866e2,
+        6.680131188771972e1,
+        -1.328068155288572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784894002430293e-3,
+        -3.223964580411365e-1,
+        -2.400758277161838,
+        -2.549732539343734,
+        4.374664141464968,
+        2.938163982698783,
+    ];
+    const D: [f64; 4] = [
+        7.784695709041462e-3,
+        3.224671290700398e-1,
+        2.445134137142996,
+        3.754408661907416,
+    ];
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < 0.02425 {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - 0.02425 {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
 fn slug(s: &str) -> String {
     let mut out: String = s
         .chars()
@@ -545,6 +616,27 @@ mod tests {
         assert!(odd.score > 3.0 * good.score, "{good:?} {odd:?}");
         assert_eq!(m.verdict(odd.score), Verdict::Reject);
         assert_eq!(good.cells.len(), 30);
+    }
+
+    #[test]
+    fn normal_quantiles() {
+        assert!((normal_quantile(0.5)).abs() < 1e-9);
+        assert!((normal_quantile(0.99) - 2.326_347_874).abs() < 1e-6);
+        assert!((normal_quantile(0.01) + 2.326_347_874).abs() < 1e-6);
+        assert!((normal_quantile(0.999) - 3.090_232_306).abs() < 1e-6);
+    }
+
+    #[test]
+    fn robust_threshold_ignores_one_outlier() {
+        let mut s: Vec<f64> = (0..30).map(|i| 0.5 + 0.01 * i as f64).collect();
+        let clean = robust_upper_quantile(&s, 0.01);
+        s.push(50.0);
+        let with_outlier = robust_upper_quantile(&s, 0.01);
+        assert!(clean > 0.79 && clean < 1.5, "{clean}");
+        assert!(
+            (with_outlier / clean - 1.0).abs() < 0.1,
+            "{clean} {with_outlier}"
+        );
     }
 
     #[test]

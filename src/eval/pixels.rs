@@ -1,0 +1,238 @@
+//! Pixel-level evaluation: the heat map of each item spread over its pixels and compared with
+//! the ground-truth defect mask, as a ROC AUC over millions of pixels.
+
+use std::path::Path;
+
+use image::{GrayImage, Luma};
+
+use super::ScoredImage;
+use crate::inspect::HeatMap;
+
+/// Score bins per unit of calibrated anomaly; scores above `BINS / PER_UNIT` share the top bin.
+const PER_UNIT: f32 = 256.0;
+const BINS: usize = 256 * 40;
+
+/// ROC AUC accumulated over pixels in fine score bins (exact up to ties within 1/256).
+#[derive(Clone, Debug)]
+pub struct PixelAuroc {
+    pos: Vec<u64>,
+    neg: Vec<u64>,
+}
+
+impl Default for PixelAuroc {
+    fn default() -> Self {
+        Self {
+            pos: vec![0; BINS],
+            neg: vec![0; BINS],
+        }
+    }
+}
+
+impl PixelAuroc {
+    /// Count one pixel.
+    pub fn add(&mut self, score: f32, defect: bool) {
+        let b = ((score.max(0.0) * PER_UNIT) as usize).min(BINS - 1);
+        if defect {
+            self.pos[b] += 1;
+        } else {
+            self.neg[b] += 1;
+        }
+    }
+
+    /// Area under the ROC curve; `None` without pixels of both kinds.
+    pub fn auroc(&self) -> Option<f64> {
+        let p: u64 = self.pos.iter().sum();
+        let n: u64 = self.neg.iter().sum();
+        if p == 0 || n == 0 {
+            return None;
+        }
+        let mut below = 0u64;
+        let mut acc = 0f64;
+        for b in 0..BINS {
+            acc += self.pos[b] as f64 * (below as f64 + 0.5 * self.neg[b] as f64);
+            below += self.neg[b];
+        }
+        Some(acc / (p as f64 * n as f64))
+    }
+}
+
+/// Read a defect mask: any non-black pixel is a defect. It must have the photo's size.
+pub fn load_mask(path: &Path, width: u32, height: u32) -> anyhow::Result<GrayImage> {
+    let img = image::open(path)
+        .map_err(|e| anyhow::anyhow!("cannot read mask {}: {e}", path.display()))?
+        .into_rgb8();
+    if img.dimensions() != (width, height) {
+        anyhow::bail!(
+            "mask {} is {}x{} but its photo is {width}x{height}",
+            path.display(),
+            img.width(),
+            img.height()
+        );
+    }
+    Ok(GrayImage::from_fn(width, height, |x, y| {
+        let p = img.get_pixel(x, y).0;
+        Luma([if p != [0, 0, 0] { 255 } else { 0 }])
+    }))
+}
+
+/// Heat value at a frame pixel: bilinear between cell centres; unmeasured cells take their
+/// neighbours' largest value.
+fn filled(h: &HeatMap) -> Vec<f32> {
+    let (cols, rows) = (h.cols as i64, h.rows as i64);
+    let mut out = h.values.clone();
+    for r in 0..rows {
+        for c in 0..cols {
+            let i = (r * cols + c) as usize;
+            if !h.values[i].is_nan() {
+                continue;
+            }
+            let mut best = f32::NAN;
+            for dr in -1..=1 {
+                for dc in -1..=1 {
+                    let (rr, cc) = (r + dr, c + dc);
+                    if rr >= 0 && cc >= 0 && rr < rows && cc < cols {
+                        let v = h.values[(rr * cols + cc) as usize];
+                        if !v.is_nan() && (best.is_nan() || v > best) {
+                            best = v;
+                        }
+                    }
+                }
+            }
+            out[i] = if best.is_nan() { 0.0 } else { best };
+        }
+    }
+    out
+}
+
+/// The pixel score map of one scored image: each item's heat map spread over its bounding box
+/// (bilinear between cell centres, so a crack that opens onto the belt inside the item's box
+/// still scores), 0 elsewhere.
+pub fn score_map(img: &ScoredImage) -> Vec<f32> {
+    let (w, h) = (img.width as usize, img.height as usize);
+    let mut map = vec![0f32; w * h];
+    for (region, heat) in &img.items {
+        let cells = filled(heat);
+        let cell = heat.cell as f32;
+        let b = region.bbox;
+        for y in b.y..(b.y + b.h).min(img.height) {
+            let gy = ((y - heat.y0) as f32 + 0.5) / cell - 0.5;
+            let gy = gy.clamp(0.0, (heat.rows - 1) as f32);
+            let (r0, fy) = (gy.floor() as u32, gy - gy.floor());
+            let r1 = (r0 + 1).min(heat.rows - 1);
+            for x in b.x..(b.x + b.w).min(img.width) {
+                let gx = ((x - heat.x0) as f32 + 0.5) / cell - 0.5;
+                let gx = gx.clamp(0.0, (heat.cols - 1) as f32);
+                let (c0, fx) = (gx.floor() as u32, gx - gx.floor());
+                let c1 = (c0 + 1).min(heat.cols - 1);
+                let at = |r: u32, c: u32| cells[(r * heat.cols + c) as usize];
+                let top = at(r0, c0) + (at(r0, c1) - at(r0, c0)) * fx;
+                let bottom = at(r1, c0) + (at(r1, c1) - at(r1, c0)) * fx;
+                let v = top + (bottom - top) * fy;
+                let i = y as usize * w + x as usize;
+                map[i] = map[i].max(v);
+            }
+        }
+    }
+    map
+}
+
+/// Pixels inside the convex hull of all the image's main items together (broken pieces of one
+/// product share a hull).
+pub fn hull_mask(img: &ScoredImage) -> GrayImage {
+    let mut mask = GrayImage::new(img.width, img.height);
+    let pts: Vec<imageproc::point::Point<i32>> = img
+        .items
+        .iter()
+        .flat_map(|(region, _)| region.contour.iter())
+        .map(|p| imageproc::point::Point::new(p[0] as i32, p[1] as i32))
+        .collect();
+    if pts.len() < 3 {
+        return mask;
+    }
+    let mut hull = imageproc::geometry::convex_hull(pts);
+    // draw_polygon refuses a closed polygon whose first and last points are equal.
+    if hull.len() >= 2 && hull.first() == hull.last() {
+        hull.pop();
+    }
+    if hull.len() >= 3 {
+        imageproc::drawing::draw_polygon_mut(&mut mask, &hull, Luma([255]));
+    }
+    mask
+}
+
+/// A preview for people: the photo, the pixel scores (white = 2x the heat threshold) and the
+/// ground-truth mask side by side.
+pub fn side_by_side(
+    photo: &image::RgbImage,
+    img: &ScoredImage,
+    truth: Option<&GrayImage>,
+    pixel_threshold: f32,
+) -> image::RgbImage {
+    let (w, h) = (img.width, img.height);
+    let map = score_map(img);
+    let mut out = image::RgbImage::new(w * 3, h);
+    image::imageops::replace(&mut out, photo, 0, 0);
+    for y in 0..h {
+        for x in 0..w {
+            let v = map[(y * w + x) as usize] / (2.0 * pixel_threshold);
+            let g = (v.clamp(0.0, 1.0) * 255.0) as u8;
+            let hot = map[(y * w + x) as usize] > pixel_threshold;
+            out.put_pixel(
+                w + x,
+                y,
+                image::Rgb(if hot { [255, g / 2, 200] } else { [g, g, g] }),
+            );
+            let t = truth.is_some_and(|t| t.get_pixel(x, y).0[0] != 0);
+            out.put_pixel(
+                2 * w + x,
+                y,
+                image::Rgb(if t { [255, 255, 255] } else { [0, 0, 0] }),
+            );
+        }
+    }
+    out
+}
+
+/// Add one image's pixels: all of them to `all`, those inside the product hull to `inside`.
+/// `truth` None means a good image (no defect pixel).
+pub fn accumulate(
+    img: &ScoredImage,
+    truth: Option<&GrayImage>,
+    all: &mut PixelAuroc,
+    inside: &mut PixelAuroc,
+) {
+    let map = score_map(img);
+    let hull = hull_mask(img);
+    for (i, s) in map.iter().enumerate() {
+        let defect = truth.is_some_and(|t| t.as_raw()[i] != 0);
+        all.add(*s, defect);
+        if hull.as_raw()[i] != 0 {
+            inside.add(*s, defect);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binned_auroc_matches_exact_values() {
+        let mut a = PixelAuroc::default();
+        for s in [0.1, 0.2] {
+            a.add(s, false);
+        }
+        for s in [0.8, 0.9] {
+            a.add(s, true);
+        }
+        assert_eq!(a.auroc(), Some(1.0));
+        // A tie (same bin) counts half: (3 + 0.5) / 4.
+        let mut b = PixelAuroc::default();
+        b.add(0.1, false);
+        b.add(0.5, false);
+        b.add(0.5, true);
+        b.add(0.9, true);
+        assert_eq!(b.auroc(), Some(0.875));
+        assert_eq!(PixelAuroc::default().auroc(), None);
+    }
+}

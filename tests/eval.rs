@@ -1,0 +1,47 @@
+//! `foodqc eval` on the shipped datasets: the quality gates that must not regress.
+
+mod common;
+
+use foodqc::eval::{Dataset, evaluate};
+use foodqc::model::TrainOptions;
+use foodqc::vision::SegmentConfig;
+
+#[test]
+fn cookies_image_auroc_gate() {
+    let Some(dir) = common::dataset("cookies") else {
+        return;
+    };
+    let ds = Dataset::open(&dir).unwrap();
+    assert_eq!(ds.train_good.len(), 31);
+    assert_eq!(ds.test.len(), 54, "14 good + 32 masked cracks + 8 unmasked");
+    assert_eq!(ds.test.iter().filter(|t| t.mask.is_some()).count(), 32);
+    let (report, model) = evaluate(
+        &ds,
+        &SegmentConfig::default(),
+        &TrainOptions::default(),
+        None,
+        &|_, _, _| {},
+    )
+    .unwrap();
+    let a = &report.anomaly;
+    eprintln!("{}", report.to_text());
+    // Target: image AUROC >= 0.995 (classical pipeline: 0.973).
+    assert!(a.image_auroc.unwrap() >= 0.995, "{:?}", a.image_auroc);
+    let c = &a.confusion;
+    assert_eq!(c.true_pos + c.false_pos + c.true_neg + c.false_neg, 54);
+    assert!(a.pixel_auroc_all.is_some() && a.pixel_auroc_item.is_some());
+    assert_eq!(a.pixel_images, 46);
+    assert!(model.thresholds.reject > 0.0);
+}
+
+#[test]
+fn missing_or_empty_dataset_is_named() {
+    let err = Dataset::open(std::path::Path::new("/no/such/dataset"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/no/such/dataset"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("train/good")).unwrap();
+    let err = format!("{:#}", Dataset::open(dir.path()).unwrap_err());
+    assert!(err.contains("train/good"), "{err}");
+}
