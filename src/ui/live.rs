@@ -67,12 +67,10 @@ fn big_number(ui: &mut egui::Ui, label: &str, value: String, color: Option<Color
 }
 
 fn counters(app: &mut FoodQcApp, ui: &mut egui::Ui) {
-    let s = &app.stats;
     ui.add_space(6.0);
+    lot_editor(app, ui);
+    let s = &app.stats;
     egui::Grid::new("line_ids").num_columns(2).show(ui, |ui| {
-        ui.label("Lot");
-        ui.strong(&s.lot);
-        ui.end_row();
         ui.label("Model");
         ui.add(egui::Label::new(egui::RichText::new(&s.model_version).small()).truncate())
             .on_hover_text(&s.model_version);
@@ -175,6 +173,32 @@ fn counters(app: &mut FoodQcApp, ui: &mut egui::Ui) {
     legend(ui, theme::HEAT, "magenta: defect region");
 }
 
+/// The lot being produced: shown, and changed with Enter or the Apply button.
+fn lot_editor(app: &mut FoodQcApp, ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        ui.label("Lot");
+        let edit = ui.add(
+            egui::TextEdit::singleline(&mut app.settings.lot.code)
+                .desired_width(110.0)
+                .hint_text("lot code"),
+        );
+        let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        let changed = app.settings.lot.code.trim() != app.stats.lot;
+        if (ui
+            .add_enabled(changed, egui::Button::new("Apply"))
+            .on_hover_text("Record the next items under this lot")
+            .clicked()
+            || (enter && changed))
+            && !app.settings.lot.code.trim().is_empty()
+        {
+            app.settings.lot.code = app.settings.lot.code.trim().to_string();
+            app.send(foodqc::station::StationCommand::SetLot(
+                app.settings.lot.clone(),
+            ));
+        }
+    });
+}
+
 fn legend(ui: &mut egui::Ui, color: Color32, text: &str) {
     ui.horizontal(|ui| {
         let (r, _) = ui.allocate_exact_size(Vec2::splat(12.0), egui::Sense::hover());
@@ -235,7 +259,8 @@ fn draw_heat(
     threshold: f32,
 ) {
     let Some(h) = &item.heat else { return };
-    for (x, y, v) in h.cells_above(threshold * 0.5) {
+    // Below 0.8x the threshold the map only shows texture noise (sugar grains, chips).
+    for (x, y, v) in h.cells_above(threshold * 0.8) {
         let alpha = ((v / (threshold * 2.0)).min(1.0) * 160.0) as u8;
         let cell = Rect::from_min_size(
             to_screen(x as f32, y as f32),

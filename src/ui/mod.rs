@@ -566,6 +566,24 @@ mod tests {
     }
 
     #[test]
+    fn lot_change_reaches_the_station() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = harness(dir.path());
+        step_until(&mut h, "first frame", |app| app.live.current().is_some());
+        h.state_mut().settings.lot.code = "LOT-7".into();
+        h.step();
+        h.get_by_label("Apply").click();
+        step_until(&mut h, "lot applied", |app| app.stats.lot == "LOT-7");
+        step_until(&mut h, "items recorded under the new lot", |app| {
+            app.db
+                .snapshot()
+                .lots
+                .iter()
+                .any(|l| l.code == "LOT-7" && l.items > 0)
+        });
+    }
+
+    #[test]
     fn space_toggles_pause_and_h_toggles_heat() {
         let dir = tempfile::tempdir().unwrap();
         let mut h = harness(dir.path());

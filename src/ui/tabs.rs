@@ -98,7 +98,7 @@ pub fn train(app: &mut FoodQcApp, ui: &mut egui::Ui) {
                         }
                         ui.label(&m.kind);
                         ui.label(fmt_ts(m.created_at_ms));
-                        ui.label(m.metrics.to_string());
+                        ui.label(format_metrics(&m.metrics));
                         ui.end_row();
                     }
                 });
@@ -168,4 +168,20 @@ pub fn reports(app: &mut FoodQcApp, ui: &mut egui::Ui) {
                 });
         });
     });
+}
+
+/// `{"eval_auroc": 0.999, ...}` as `eval_auroc 0.999 · ...`.
+fn format_metrics(v: &serde_json::Value) -> String {
+    match v.as_object() {
+        Some(map) if !map.is_empty() => map
+            .iter()
+            .map(|(k, v)| match v.as_f64() {
+                Some(x) if x.fract() == 0.0 => format!("{k} {x:.0}"),
+                Some(x) => format!("{k} {x:.3}"),
+                None => format!("{k} {v}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" · "),
+        _ => "—".into(),
+    }
 }
