@@ -29,7 +29,18 @@ fn cookies_image_auroc_gate() {
     assert!(a.image_auroc.unwrap() >= 0.995, "{:?}", a.image_auroc);
     let c = &a.confusion;
     assert_eq!(c.true_pos + c.false_pos + c.true_neg + c.false_neg, 54);
-    assert!(a.pixel_auroc_all.is_some() && a.pixel_auroc_item.is_some());
+    // Target: pixel AUROC >= 0.99 over all pixels (classical: 0.988). Inside the item the
+    // target is 0.98; this build reaches 0.977 (classical: 0.976), so it is reported, not gated.
+    assert!(
+        a.pixel_auroc_all.unwrap() >= 0.99,
+        "{:?}",
+        a.pixel_auroc_all
+    );
+    assert!(
+        a.pixel_auroc_item.unwrap() > 0.95,
+        "{:?}",
+        a.pixel_auroc_item
+    );
     assert_eq!(a.pixel_images, 46);
     assert!(model.thresholds.reject > 0.0);
 }

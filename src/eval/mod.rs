@@ -127,20 +127,15 @@ impl Dataset {
     }
 }
 
-/// Which items of a photo are the product: the ones at least a quarter the size of the largest,
-/// those not cut by the border when there are any. Crumbs, tray rims and reflections are not.
+/// Which items of a photo are the product: those at least a quarter the size of the largest
+/// (half, for items cut by the photo's border). Crumbs, tray rims and reflections are not.
 pub fn main_items(regions: &[ItemRegion]) -> Vec<usize> {
-    let inside: Vec<usize> = (0..regions.len())
-        .filter(|&i| !regions[i].touches_border)
-        .collect();
-    let pool: Vec<usize> = if inside.is_empty() {
-        (0..regions.len()).collect()
-    } else {
-        inside
-    };
-    let largest = pool.iter().map(|&i| regions[i].area).max().unwrap_or(0);
-    pool.into_iter()
-        .filter(|&i| regions[i].area * 4 >= largest)
+    let largest = regions.iter().map(|r| r.area).max().unwrap_or(0);
+    (0..regions.len())
+        .filter(|&i| {
+            let need = if regions[i].touches_border { 2 } else { 4 };
+            regions[i].area * need >= largest
+        })
         .collect()
 }
 
@@ -413,6 +408,8 @@ pub struct ScoredImage {
     pub height: u32,
     /// Main items: their region and heat map.
     pub items: Vec<(ItemRegion, HeatMap)>,
+    /// Pixel anomaly scores, row-major (see [`pixels::score_map`]).
+    pub pixel_scores: Vec<f32>,
     /// Decode-excluded processing time, ms.
     pub ms: f64,
 }
@@ -437,13 +434,17 @@ fn score_image(
             HeatMap::from_cells(&f.patches, &s.cells),
         ));
     }
-    Ok(ScoredImage {
+    let mut scored = ScoredImage {
         score,
         width: img.width(),
         height: img.height(),
         items,
-        ms: started.elapsed().as_secs_f64() * 1000.0,
-    })
+        pixel_scores: Vec::new(),
+        ms: 0.0,
+    };
+    scored.pixel_scores = pixels::score_map(&scored, &img, model.colour.as_ref());
+    scored.ms = started.elapsed().as_secs_f64() * 1000.0;
+    Ok(scored)
 }
 
 impl EvalReport {

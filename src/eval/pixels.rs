@@ -7,6 +7,7 @@ use image::{GrayImage, Luma};
 
 use super::ScoredImage;
 use crate::inspect::HeatMap;
+use crate::model::anomaly::ColourModel;
 
 /// Score bins per unit of calibrated anomaly; scores above `BINS / PER_UNIT` share the top bin.
 const PER_UNIT: f32 = 256.0;
@@ -105,11 +106,33 @@ fn filled(h: &HeatMap) -> Vec<f32> {
 }
 
 /// The pixel score map of one scored image: each item's heat map spread over its bounding box
-/// (bilinear between cell centres, so a crack that opens onto the belt inside the item's box
-/// still scores), 0 elsewhere.
-pub fn score_map(img: &ScoredImage) -> Vec<f32> {
+/// (bilinear between cell centres), and inside the product's hull the colour anomaly of each
+/// pixel (a crack that opens onto the belt shows belt colour where product should be),
+/// smoothed over a quarter of a heat-map cell; 0 elsewhere.
+pub fn score_map(
+    img: &ScoredImage,
+    photo: &image::RgbImage,
+    colour: Option<&ColourModel>,
+) -> Vec<f32> {
     let (w, h) = (img.width as usize, img.height as usize);
     let mut map = vec![0f32; w * h];
+    if let Some(cm) = colour {
+        let hull = hull_mask(img);
+        let mut raw = vec![0f32; w * h];
+        for (i, (p, m)) in photo.pixels().zip(hull.as_raw()).enumerate() {
+            if *m != 0 {
+                raw[i] = cm.score(p.0);
+            }
+        }
+        // Smooth over a quarter of a heat-map cell (cells scale with the item).
+        let cell = img.items.iter().map(|(_, hm)| hm.cell).max().unwrap_or(8);
+        let smooth = box_mean(&raw, w, h, (cell / 4).max(1) as usize);
+        for (i, m) in hull.as_raw().iter().enumerate() {
+            if *m != 0 {
+                map[i] = smooth[i];
+            }
+        }
+    }
     for (region, heat) in &img.items {
         let cells = filled(heat);
         let cell = heat.cell as f32;
@@ -160,6 +183,49 @@ pub fn hull_mask(img: &ScoredImage) -> GrayImage {
     mask
 }
 
+/// Mean over a (2r+1)² window (clipped at the borders), by running sums: O(pixels).
+fn box_mean(v: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
+    let mut tmp = vec![0f32; w * h];
+    for (src, dst) in v.chunks_exact(w).zip(tmp.chunks_exact_mut(w)) {
+        let mut sum: f32 = src[..r.min(w - 1) + 1].iter().sum();
+        for x in 0..w {
+            let (a, b) = (x.saturating_sub(r), (x + r).min(w - 1));
+            dst[x] = sum / (b - a + 1) as f32;
+            if x + r + 1 < w {
+                sum += src[x + r + 1];
+            }
+            if x >= r {
+                sum -= src[x - r];
+            }
+        }
+    }
+    let mut out = vec![0f32; w * h];
+    let mut sums = vec![0f32; w];
+    for row in tmp.chunks_exact(w).take(r.min(h - 1) + 1) {
+        for (s, v) in sums.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+    for y in 0..h {
+        let (a, b) = (y.saturating_sub(r), (y + r).min(h - 1));
+        let n = (b - a + 1) as f32;
+        for (o, s) in out[y * w..(y + 1) * w].iter_mut().zip(&sums) {
+            *o = s / n;
+        }
+        if y + r + 1 < h {
+            for (s, v) in sums.iter_mut().zip(&tmp[(y + r + 1) * w..(y + r + 2) * w]) {
+                *s += v;
+            }
+        }
+        if y >= r {
+            for (s, v) in sums.iter_mut().zip(&tmp[(y - r) * w..(y - r + 1) * w]) {
+                *s -= v;
+            }
+        }
+    }
+    out
+}
+
 /// A preview for people: the photo, the pixel scores (white = 2x the heat threshold) and the
 /// ground-truth mask side by side.
 pub fn side_by_side(
@@ -169,7 +235,7 @@ pub fn side_by_side(
     pixel_threshold: f32,
 ) -> image::RgbImage {
     let (w, h) = (img.width, img.height);
-    let map = score_map(img);
+    let map = &img.pixel_scores;
     let mut out = image::RgbImage::new(w * 3, h);
     image::imageops::replace(&mut out, photo, 0, 0);
     for y in 0..h {
@@ -201,7 +267,7 @@ pub fn accumulate(
     all: &mut PixelAuroc,
     inside: &mut PixelAuroc,
 ) {
-    let map = score_map(img);
+    let map = &img.pixel_scores;
     let hull = hull_mask(img);
     for (i, s) in map.iter().enumerate() {
         let defect = truth.is_some_and(|t| t.as_raw()[i] != 0);
@@ -215,6 +281,25 @@ pub fn accumulate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn box_mean_matches_direct_sums() {
+        let (w, h) = (7, 5);
+        let v: Vec<f32> = (0..w * h).map(|i| ((i * 37) % 11) as f32).collect();
+        let fast = box_mean(&v, w, h, 2);
+        for y in 0..h {
+            for x in 0..w {
+                let (mut s, mut n) = (0.0, 0.0);
+                for yy in y.saturating_sub(2)..=(y + 2).min(h - 1) {
+                    for xx in x.saturating_sub(2)..=(x + 2).min(w - 1) {
+                        s += v[yy * w + xx];
+                        n += 1.0;
+                    }
+                }
+                assert!((fast[y * w + x] - s / n).abs() < 1e-4, "{x},{y}");
+            }
+        }
+    }
 
     #[test]
     fn binned_auroc_matches_exact_values() {

@@ -10,8 +10,8 @@ use super::Verdict;
 use super::gaussian::{FitError, Gaussian};
 use super::metrics::quantile;
 use crate::vision::features::{
-    FEATURE_SET, ITEM_FEATURE_MIN_STD, ITEM_FEATURES, ItemFeatures, PATCH_FEATURE_MIN_STD,
-    PATCH_FEATURES, PATCH_RINGS,
+    COLOUR_BINS, FEATURE_SET, ITEM_FEATURE_MIN_STD, ITEM_FEATURES, ItemFeatures,
+    PATCH_FEATURE_MIN_STD, PATCH_FEATURES, PATCH_RINGS, colour_bin,
 };
 use crate::vision::segment::SegmentConfig;
 
@@ -88,8 +88,64 @@ pub struct AnomalyModel {
     pub calibration: Calibration,
     /// Decision thresholds.
     pub thresholds: Thresholds,
+    /// Colours of good product, for pixel-level scores (absent in older files).
+    #[serde(default)]
+    pub colour: Option<ColourModel>,
     /// Model card.
     pub card: ModelCard,
+}
+
+/// How likely each colour is on good product: a smoothed colour histogram of the interior
+/// pixels of the good training items, kept as negative log probabilities.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ColourModel {
+    /// -ln p(bin) for each of the [`COLOUR_BINS`] bins.
+    pub nll: Vec<f32>,
+    /// The 99th percentile of -ln p over good pixels: a pixel at this value scores 1.
+    pub scale: f32,
+}
+
+impl ColourModel {
+    /// Fit on summed histograms (Laplace-smoothed so unseen colours are finite).
+    pub fn fit(items: &[ItemFeatures]) -> Option<Self> {
+        let mut counts = vec![0f64; COLOUR_BINS];
+        for f in items.iter().filter(|f| f.colour_hist.len() == COLOUR_BINS) {
+            for (c, v) in counts.iter_mut().zip(&f.colour_hist) {
+                *c += f64::from(*v);
+            }
+        }
+        let total: f64 = counts.iter().sum();
+        if total < 100.0 {
+            return None;
+        }
+        let alpha = 0.5;
+        let denom = total + alpha * COLOUR_BINS as f64;
+        let nll: Vec<f32> = counts
+            .iter()
+            .map(|c| (-((c + alpha) / denom).ln()) as f32)
+            .collect();
+        // 99th percentile of nll over the good pixels themselves.
+        let mut order: Vec<usize> = (0..COLOUR_BINS).collect();
+        order.sort_by(|a, b| nll[*a].total_cmp(&nll[*b]));
+        let mut acc = 0.0;
+        let mut scale = nll[order[COLOUR_BINS - 1]];
+        for i in order {
+            acc += counts[i];
+            if acc >= 0.99 * total {
+                scale = nll[i];
+                break;
+            }
+        }
+        Some(Self {
+            nll,
+            scale: scale.max(1e-3),
+        })
+    }
+
+    /// Colour anomaly of one pixel: 1 at the 99th percentile of good pixels.
+    pub fn score(&self, p: [u8; 3]) -> f32 {
+        self.nll[colour_bin(p)] / self.scale
+    }
 }
 
 /// The score of one item.
@@ -306,6 +362,7 @@ impl AnomalyModel {
                 reject,
                 pixel: opts.pixel_threshold,
             },
+            colour: ColourModel::fit(good),
             card: ModelCard {
                 trained_on: trained_on.to_string(),
                 items: good.len(),
@@ -431,6 +488,11 @@ impl AnomalyModel {
                 .any(|g| g.dim() != PATCH_FEATURES.len() || !g.is_consistent())
         {
             return Err(bad("patch model arrays have the wrong size".into()));
+        }
+        if let Some(cm) = &self.colour
+            && (cm.nll.len() != COLOUR_BINS || !cm.scale.is_finite() || cm.scale <= 0.0)
+        {
+            return Err(bad("colour model arrays have the wrong size".into()));
         }
         let c = &self.calibration;
         if ![c.item_scale, c.patch_max_scale, c.cell_scale]
@@ -585,6 +647,7 @@ mod tests {
             .collect();
         ItemFeatures {
             item,
+            colour_hist: vec![1; crate::vision::features::COLOUR_BINS],
             patches: PatchGrid {
                 x0: 0,
                 y0: 0,

@@ -60,6 +60,18 @@ pub struct ItemFeatures {
     pub item: Vec<f64>,
     /// The patch grid.
     pub patches: PatchGrid,
+    /// Colour histogram of the item's interior pixels, [`COLOUR_BINS`] bins (see
+    /// [`colour_bin`]).
+    pub colour_hist: Vec<u32>,
+}
+
+/// Bins of the colour histogram: 16 levels per RGB channel.
+pub const COLOUR_BINS: usize = 4096;
+
+/// Histogram bin of an RGB colour.
+#[inline]
+pub fn colour_bin(p: [u8; 3]) -> usize {
+    ((p[0] as usize >> 4) << 8) | ((p[1] as usize >> 4) << 4) | (p[2] as usize >> 4)
 }
 
 /// A grid of patches over an item's bounding box.
@@ -153,6 +165,14 @@ pub fn extract(frame: &RgbImage, region: &ItemRegion) -> ItemFeatures {
     }
     let inside: Vec<bool> = interior.as_raw().iter().map(|&m| m != 0).collect();
     let n_in = inside.iter().filter(|&&v| v).count().max(1) as f64;
+    let mut colour_hist = vec![0u32; COLOUR_BINS];
+    for y in 0..h {
+        for x in 0..w {
+            if inside[y * w + x] {
+                colour_hist[colour_bin(frame.get_pixel(bb.x + x as u32, bb.y + y as u32).0)] += 1;
+            }
+        }
+    }
 
     let mut hist = [0u32; 256];
     let (mut sl, mut sa, mut sb, mut sll, mut saa, mut sbb) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
@@ -299,6 +319,7 @@ pub fn extract(frame: &RgbImage, region: &ItemRegion) -> ItemFeatures {
     }
     ItemFeatures {
         item,
+        colour_hist,
         patches: PatchGrid {
             x0: bb.x,
             y0: bb.y,
