@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::capture::{FrameSource, GroundTruth, TruthItem};
-use crate::inspect::{InspectedItem, Inspector};
+use crate::capture::{BBox, FrameSource, GroundTruth, TruthItem};
+use crate::inspect::Inspector;
 use crate::model::metrics::{Confusion, auroc};
 use crate::model::{AnomalyModel, Verdict};
 use crate::vision::features::{self, ItemFeatures};
@@ -13,20 +13,24 @@ use crate::vision::segment::{SegmentConfig, Segmenter};
 /// Progress callback: (done, total) frames.
 pub type Progress<'a> = &'a dyn Fn(u64, u64);
 
-/// The truth item an inspected item is, if any: the one whose box contains its centroid with
-/// the best overlap.
-pub fn match_truth<'a>(item: &InspectedItem, truth: &'a GroundTruth) -> Option<&'a TruthItem> {
+/// The truth item that a found item (centroid and box, frame pixels) is, if any: the one
+/// whose box contains the centroid, with the best overlap.
+pub fn match_truth<'a>(
+    centroid: (f32, f32),
+    bbox: &BBox,
+    truth: &'a GroundTruth,
+) -> Option<&'a TruthItem> {
+    let (cx, cy) = centroid;
     truth
         .items
         .iter()
         .filter(|t| {
-            let (cx, cy) = item.centroid;
             cx >= t.bbox.x as f32
                 && cy >= t.bbox.y as f32
                 && cx <= (t.bbox.x + t.bbox.w) as f32
                 && cy <= (t.bbox.y + t.bbox.h) as f32
         })
-        .max_by(|a, b| a.bbox.iou(&item.bbox).total_cmp(&b.bbox.iou(&item.bbox)))
+        .max_by(|a, b| a.bbox.iou(bbox).total_cmp(&b.bbox.iou(bbox)))
 }
 
 /// Measure the good items of up to `frames` frames, looking at every `stride`-th frame only
@@ -65,22 +69,7 @@ pub fn collect_good_items(
             }
             if let Some(truth) = &frame.truth {
                 let geo = features::item_geometry(&region);
-                let probe = InspectedItem {
-                    index: 0,
-                    bbox: region.bbox,
-                    contour: Vec::new(),
-                    centroid: geo.centroid,
-                    equiv_diameter: geo.equiv_diameter,
-                    partial: false,
-                    score: None,
-                    score_parts: None,
-                    verdict: None,
-                    heat: None,
-                    regions: Vec::new(),
-                    track_id: None,
-                    record: true,
-                };
-                match match_truth(&probe, truth) {
+                match match_truth(geo.centroid, &region.bbox, truth) {
                     Some(t) if !t.is_defective() && seen_ids.insert(t.item_id) => {}
                     _ => continue,
                 }
@@ -139,7 +128,7 @@ pub fn evaluate_on_truth(
             let (Some(score), Some(verdict)) = (it.score, it.verdict) else {
                 continue;
             };
-            let Some(t) = match_truth(it, &truth) else {
+            let Some(t) = match_truth(it.centroid, &it.bbox, &truth) else {
                 continue;
             };
             if !seen.insert(t.item_id) {
