@@ -245,8 +245,7 @@ fn inspect(paths: AppPaths, model: Option<&PathBuf>, a: InspectArgs) -> anyhow::
     let station = Station::start(cfg, model.clone())?;
     let stats = station.wait()?;
     let wall = started.elapsed().as_secs_f64();
-    let mut times = stats.recent_inspect_ms.clone();
-    times.sort_by(f64::total_cmp);
+    let times: Vec<f64> = stats.recent_inspect_ms.iter().copied().collect();
     let pct = |q: f64| foodqc::model::metrics::quantile(&times, q);
     let summary = serde_json::json!({
         "source": spec.to_string(),

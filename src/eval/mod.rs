@@ -410,6 +410,8 @@ pub struct ScoredImage {
     pub items: Vec<(ItemRegion, HeatMap)>,
     /// Pixel anomaly scores, row-major (see [`pixels::score_map`]).
     pub pixel_scores: Vec<f32>,
+    /// Pixels inside the product's convex hull (see [`pixels::hull_mask`]).
+    pub hull: image::GrayImage,
     /// Decode-excluded processing time, ms.
     pub ms: f64,
 }
@@ -440,8 +442,10 @@ fn score_image(
         height: img.height(),
         items,
         pixel_scores: Vec::new(),
+        hull: image::GrayImage::new(0, 0),
         ms: 0.0,
     };
+    scored.hull = pixels::hull_mask(&scored);
     scored.pixel_scores = pixels::score_map(&scored, &img, model.colour.as_ref());
     scored.ms = started.elapsed().as_secs_f64() * 1000.0;
     Ok(scored)

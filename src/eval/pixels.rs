@@ -117,7 +117,7 @@ pub fn score_map(
     let (w, h) = (img.width as usize, img.height as usize);
     let mut map = vec![0f32; w * h];
     if let Some(cm) = colour {
-        let hull = hull_mask(img);
+        let hull = &img.hull;
         let mut raw = vec![0f32; w * h];
         for (i, (p, m)) in photo.pixels().zip(hull.as_raw()).enumerate() {
             if *m != 0 {
@@ -268,7 +268,7 @@ pub fn accumulate(
     inside: &mut PixelAuroc,
 ) {
     let map = &img.pixel_scores;
-    let hull = hull_mask(img);
+    let hull = &img.hull;
     for (i, s) in map.iter().enumerate() {
         let defect = truth.is_some_and(|t| t.as_raw()[i] != 0);
         all.add(*s, defect);

@@ -123,7 +123,7 @@ pub struct StationStats {
     /// Recorder counters.
     pub recorder: RecorderStats,
     /// Inspection times of recent frames, ms (for percentiles), at most 4096.
-    pub recent_inspect_ms: Vec<f64>,
+    pub recent_inspect_ms: std::collections::VecDeque<f64>,
 }
 
 impl StationStats {
@@ -577,9 +577,9 @@ fn inspect_loop(
             st.rejects += rejects;
             st.last_inspect_ms = insp.timings.total_ms;
             if st.recent_inspect_ms.len() >= 4096 {
-                st.recent_inspect_ms.remove(0);
+                st.recent_inspect_ms.pop_front();
             }
-            st.recent_inspect_ms.push(insp.timings.total_ms);
+            st.recent_inspect_ms.push_back(insp.timings.total_ms);
             st.fps = if fps_window.len() >= 2 {
                 let span = (now - fps_window[0]).as_secs_f64();
                 (fps_window.len() - 1) as f64 / span.max(1e-3)
