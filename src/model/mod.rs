@@ -32,6 +32,7 @@ impl Verdict {
 }
 
 pub mod anomaly;
+pub mod classifier;
 pub mod gaussian;
 pub mod metrics;
 
