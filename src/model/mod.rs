@@ -34,6 +34,7 @@ impl Verdict {
 pub mod anomaly;
 pub mod classifier;
 pub mod gaussian;
+pub mod grading;
 pub mod metrics;
 
 pub use anomaly::{AnomalyModel, ItemScore, ModelError, Thresholds, TrainError, TrainOptions};

@@ -1,0 +1,644 @@
+//! Honest evaluation of the grade classifier on a labelled image collection such as the
+//! `fruit` dataset (`labels.csv` + images): grouped K-fold cross-validation in which every
+//! near-duplicate group lies entirely on one side of each split, with pooled out-of-fold
+//! predictions. The classifier's own settings are picked by an inner cross-validation on
+//! the training folds only; nothing is chosen by looking at the test folds.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::classifier::{
+    ClassConfusion, ClassWeighting, DESCRIPTOR_FEATURES, DESCRIPTOR_SET, GradeClassifier,
+    GradeTrainOptions, SelectionMetric, describe_image, grouped_folds,
+};
+use crate::capture::folder::load_rgb;
+use crate::vision::segment::{SegmentConfig, Segmenter};
+
+/// The grade classes of the evaluation, in report order.
+pub const GRADE_CLASSES: [&str; 3] = ["good", "medium", "rotten"];
+
+/// Map a row of `labels.csv` to a grade class.
+///
+/// The `original_class` prefix decides (`fresh_*` -> `good`, `normal_*` -> `medium`,
+/// `rotten_*` -> `rotten`); when it has none of these prefixes the `label` column does
+/// (`good` -> `good`, `medium` -> `medium`, `defect` -> `rotten`). `None` for anything else.
+pub fn grade_class(original_class: &str, label: &str) -> Option<&'static str> {
+    let prefix = original_class.split('_').next().unwrap_or("");
+    match prefix {
+        "fresh" => Some("good"),
+        "normal" => Some("medium"),
+        "rotten" => Some("rotten"),
+        _ => match label {
+            "good" => Some("good"),
+            "medium" => Some("medium"),
+            "defect" => Some("rotten"),
+            _ => None,
+        },
+    }
+}
+
+/// One labelled image of the collection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabelledImage {
+    /// Full path of the photo.
+    pub path: PathBuf,
+    /// Grade class, one of [`GRADE_CLASSES`].
+    pub class: &'static str,
+    /// Near-duplicate group id: images of a group never straddle a train/test split.
+    pub group: u64,
+}
+
+/// Read `labels.csv` of `dir` and keep the rows whose image lies under `<subset>/` (e.g.
+/// `apple`), every split included. Errors name the file and line.
+pub fn read_labels(dir: &Path, subset: &str) -> anyhow::Result<Vec<LabelledImage>> {
+    let csv = dir.join("labels.csv");
+    let text =
+        std::fs::read_to_string(&csv).with_context(|| format!("cannot read {}", csv.display()))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .with_context(|| format!("{} is empty", csv.display()))?
+        .split(',')
+        .map(str::trim)
+        .collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .with_context(|| format!("{} has no `{name}` column", csv.display()))
+    };
+    let (c_image, c_label, c_orig, c_group) = (
+        col("image")?,
+        col("label")?,
+        col("original_class")?,
+        col("neardup_group")?,
+    );
+    let prefix = format!("{subset}/");
+    let mut out = Vec::new();
+    for (i, line) in lines.enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        // The file has no quoted fields (paths and class names only).
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        let at = |c: usize| {
+            f.get(c)
+                .copied()
+                .with_context(|| format!("{} line {}: too few columns", csv.display(), i + 2))
+        };
+        let image = at(c_image)?;
+        if !image.starts_with(&prefix) {
+            continue;
+        }
+        let class = grade_class(at(c_orig)?, at(c_label)?).with_context(|| {
+            format!(
+                "{} line {}: unknown class `{}` / label `{}`",
+                csv.display(),
+                i + 2,
+                f.get(c_orig).copied().unwrap_or(""),
+                f.get(c_label).copied().unwrap_or("")
+            )
+        })?;
+        let group = at(c_group)?.parse::<u64>().with_context(|| {
+            format!(
+                "{} line {}: neardup_group is not a number",
+                csv.display(),
+                i + 2
+            )
+        })?;
+        out.push(LabelledImage {
+            path: dir.join(image),
+            class,
+            group,
+        });
+    }
+    if out.is_empty() {
+        anyhow::bail!("{} lists no images under `{prefix}`", csv.display());
+    }
+    Ok(out)
+}
+
+/// Evaluation settings; the defaults are the same for every dataset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GradingOptions {
+    /// Outer folds of the grouped cross-validation.
+    pub folds: usize,
+    /// How items are found in the photos.
+    pub segment: SegmentConfig,
+    /// Classifier training settings (candidate grid of the inner cross-validation). Its
+    /// `selection` is set per problem: macro-F1 for the three classes, accuracy for good
+    /// vs rotten, the measures each problem is reported with.
+    pub train: GradeTrainOptions,
+}
+
+impl Default for GradingOptions {
+    fn default() -> Self {
+        Self {
+            folds: 5,
+            segment: SegmentConfig::default(),
+            train: GradeTrainOptions::default(),
+        }
+    }
+}
+
+/// Precision, recall and F1 of one class.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClassMetrics {
+    /// Class name.
+    pub class: String,
+    /// Items of this class.
+    pub support: u64,
+    /// Share of the items predicted as this class that are of it.
+    pub precision: f64,
+    /// Share of the items of this class predicted as it.
+    pub recall: f64,
+    /// Harmonic mean of precision and recall.
+    pub f1: f64,
+}
+
+/// Pooled out-of-fold results of one classification problem.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProblemReport {
+    /// Class names, in matrix order.
+    pub classes: Vec<String>,
+    /// Images per class.
+    pub n_per_class: Vec<usize>,
+    /// Per-class measures.
+    pub per_class: Vec<ClassMetrics>,
+    /// Unweighted mean F1 over the classes.
+    pub macro_f1: f64,
+    /// Share of images classified right.
+    pub accuracy: f64,
+    /// Confusion matrix: rows are the true classes, columns the predicted ones.
+    pub confusion: Vec<Vec<u64>>,
+    /// Settings the inner cross-validation chose in each outer fold (`C`, kernel width).
+    pub chosen: Vec<String>,
+    /// Seconds spent training (all folds, inner cross-validation included).
+    pub training_seconds: f64,
+}
+
+impl ProblemReport {
+    fn from_confusion(
+        cm: &ClassConfusion,
+        chosen: Vec<String>,
+        training_seconds: f64,
+    ) -> ProblemReport {
+        let per_class = (0..cm.classes.len())
+            .map(|k| ClassMetrics {
+                class: cm.classes[k].clone(),
+                support: cm.support(k),
+                precision: cm.precision(k),
+                recall: cm.recall(k),
+                f1: cm.f1(k),
+            })
+            .collect();
+        ProblemReport {
+            classes: cm.classes.clone(),
+            n_per_class: (0..cm.classes.len())
+                .map(|k| cm.support(k) as usize)
+                .collect(),
+            per_class,
+            macro_f1: cm.macro_f1(),
+            accuracy: cm.accuracy(),
+            confusion: cm.counts.clone(),
+            chosen,
+            training_seconds,
+        }
+    }
+
+    fn to_text(&self, title: &str) -> String {
+        let mut s = format!(
+            "{title}: macro-F1 {:.3}, accuracy {:.3} ({} images)\n",
+            self.macro_f1,
+            self.accuracy,
+            self.n_per_class.iter().sum::<usize>()
+        );
+        s.push_str("  class        n   precision  recall     F1\n");
+        for m in &self.per_class {
+            s.push_str(&format!(
+                "  {:<8} {:>5}   {:>9.3}  {:>6.3}  {:>5.3}\n",
+                m.class, m.support, m.precision, m.recall, m.f1
+            ));
+        }
+        s.push_str("  confusion (rows = truth, columns = predicted):\n");
+        s.push_str(&format!("  {:<8}", ""));
+        for c in &self.classes {
+            s.push_str(&format!(" {c:>7}"));
+        }
+        s.push('\n');
+        for (c, row) in self.classes.iter().zip(&self.confusion) {
+            s.push_str(&format!("  {c:<8}"));
+            for v in row {
+                s.push_str(&format!(" {v:>7}"));
+            }
+            s.push('\n');
+        }
+        s.push_str(&format!(
+            "  chosen per fold: {}; training {:.1} s\n",
+            self.chosen.join(", "),
+            self.training_seconds
+        ));
+        s
+    }
+}
+
+/// Result of [`evaluate_grading`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GradingReport {
+    /// Dataset folder.
+    pub dataset: String,
+    /// Subset evaluated (e.g. `apple`).
+    pub subset: String,
+    /// How the numbers were obtained.
+    pub protocol: String,
+    /// Descriptor definitions used.
+    pub descriptor_set: String,
+    /// Number of descriptor values per image.
+    pub n_features: usize,
+    /// Images evaluated.
+    pub images: usize,
+    /// Near-duplicate groups among them.
+    pub groups: usize,
+    /// Outer folds.
+    pub folds: usize,
+    /// Share of images in which the segmenter found an item (else the whole image was used).
+    pub item_found_share: f64,
+    /// Good / medium / rotten.
+    pub three_class: ProblemReport,
+    /// Good against rotten, medium left out (trained on good and rotten only).
+    pub good_vs_rotten: ProblemReport,
+    /// Seconds spent loading and describing the images.
+    pub descriptor_seconds: f64,
+    /// Seconds spent training both problems over all folds.
+    pub training_seconds: f64,
+}
+
+impl GradingReport {
+    /// A readable summary with tables.
+    pub fn to_text(&self) -> String {
+        let mut s = format!(
+            "Grading evaluation of {} ({}): {} images in {} near-duplicate groups\n{}\ndescriptor `{}` ({} values), item found in {:.1} % of images\n\n",
+            self.subset,
+            self.dataset,
+            self.images,
+            self.groups,
+            self.protocol,
+            self.descriptor_set,
+            self.n_features,
+            100.0 * self.item_found_share,
+        );
+        s.push_str(&self.three_class.to_text("good / medium / rotten"));
+        s.push('\n');
+        s.push_str(
+            &self
+                .good_vs_rotten
+                .to_text("good vs rotten (medium left out)"),
+        );
+        s.push_str(&format!(
+            "\ntime: descriptors {:.1} s, training {:.1} s\n",
+            self.descriptor_seconds, self.training_seconds
+        ));
+        s
+    }
+}
+
+/// Images described per progress report.
+const PROGRESS_CHUNK: usize = 16;
+
+/// Evaluate the grade classifier on the images of `fruit_dir/labels.csv` under `fruit/`
+/// (every split), with a grouped K-fold cross-validation: every `neardup_group` lies entirely
+/// in one fold, folds are assigned deterministically, and the reported measures pool the
+/// out-of-fold predictions. Two problems are evaluated on the same folds: good / medium /
+/// rotten, and good vs rotten with medium left out.
+///
+/// `progress(done, total)` is called on the calling thread while images are described.
+///
+/// # Errors
+/// When `labels.csv` is missing or malformed, an image cannot be decoded (the error names
+/// it), or a training fold lacks examples of a class.
+pub fn evaluate_grading(
+    fruit_dir: &Path,
+    fruit: &str,
+    opts: &GradingOptions,
+    progress: &dyn Fn(usize, usize),
+) -> anyhow::Result<GradingReport> {
+    let images = read_labels(fruit_dir, fruit)?;
+    let started = Instant::now();
+    let descriptors = describe_images(&images, &opts.segment, progress)?;
+    let descriptor_seconds = started.elapsed().as_secs_f64();
+    evaluate_descriptors(
+        fruit_dir,
+        fruit,
+        &images,
+        &descriptors,
+        descriptor_seconds,
+        opts,
+    )
+}
+
+/// Describe every image with [`describe_image`], in parallel (one segmenter per worker);
+/// `progress(done, total)` is called on the calling thread.
+///
+/// # Errors
+/// When an image cannot be decoded; the error names the file.
+pub fn describe_images(
+    images: &[LabelledImage],
+    segment: &SegmentConfig,
+    progress: &dyn Fn(usize, usize),
+) -> anyhow::Result<Vec<Vec<f64>>> {
+    let total = images.len();
+    let mut descriptors: Vec<Vec<f64>> = Vec::with_capacity(total);
+    progress(0, total);
+    for chunk in images.chunks(PROGRESS_CHUNK) {
+        let part: Vec<Vec<f64>> = chunk
+            .par_iter()
+            .map_init(
+                || Segmenter::new(segment.clone()),
+                |seg, item| -> anyhow::Result<Vec<f64>> {
+                    let img = load_rgb(&item.path)?;
+                    Ok(describe_image(&img, seg))
+                },
+            )
+            .collect::<anyhow::Result<_>>()?;
+        descriptors.extend(part);
+        progress(descriptors.len(), total);
+    }
+    Ok(descriptors)
+}
+
+/// The cross-validation part of [`evaluate_grading`], on descriptors already computed.
+fn evaluate_descriptors(
+    fruit_dir: &Path,
+    fruit: &str,
+    images: &[LabelledImage],
+    descriptors: &[Vec<f64>],
+    descriptor_seconds: f64,
+    opts: &GradingOptions,
+) -> anyhow::Result<GradingReport> {
+    let total = images.len();
+    if descriptors.len() != total {
+        anyhow::bail!("{} descriptors for {total} images", descriptors.len());
+    }
+    let found_at = DESCRIPTOR_FEATURES
+        .iter()
+        .position(|n| *n == "item_found")
+        .context("descriptor has no item_found value")?;
+    let item_found_share =
+        descriptors.iter().filter(|d| d[found_at] > 0.5).count() as f64 / total as f64;
+
+    let class_idx: Vec<usize> = images
+        .iter()
+        .map(|i| {
+            GRADE_CLASSES
+                .iter()
+                .position(|c| *c == i.class)
+                .unwrap_or(0)
+        })
+        .collect();
+    let groups: Vec<u64> = images.iter().map(|i| i.group).collect();
+    let k = opts.folds.max(2);
+    let folds = grouped_folds(&groups, &class_idx, k);
+    let n_groups = groups.iter().collect::<BTreeSet<_>>().len();
+
+    let started = Instant::now();
+    let all: Vec<usize> = (0..total).collect();
+    // The inner cross-validation optimises the measure each problem is judged by.
+    let mut train = opts.train.clone();
+    train.selection = SelectionMetric::MacroF1;
+    let three_class = cross_validate(images, descriptors, &folds, k, &all, &train)
+        .context("good / medium / rotten")?;
+    let good_rotten: Vec<usize> = (0..total)
+        .filter(|&i| images[i].class != "medium")
+        .collect();
+    train.selection = SelectionMetric::Accuracy;
+    let good_vs_rotten = cross_validate(images, descriptors, &folds, k, &good_rotten, &train)
+        .context("good vs rotten")?;
+    let training_seconds = started.elapsed().as_secs_f64();
+
+    Ok(GradingReport {
+        dataset: fruit_dir.display().to_string(),
+        subset: fruit.to_string(),
+        protocol: format!(
+            "grouped {k}-fold cross-validation over all splits (each near-duplicate group in one fold, folds balanced by class, deterministic); pooled out-of-fold predictions; C, kernel width and class weighting chosen by a grouped {}-fold inner cross-validation on the training folds only (maximising macro-F1 for 3 classes, accuracy for 2)",
+            opts.train.inner_folds
+        ),
+        descriptor_set: DESCRIPTOR_SET.to_string(),
+        n_features: DESCRIPTOR_FEATURES.len(),
+        images: total,
+        groups: n_groups,
+        folds: k,
+        item_found_share,
+        three_class,
+        good_vs_rotten,
+        descriptor_seconds,
+        training_seconds,
+    })
+}
+
+/// Train on all folds but one, predict the one left out, for every fold; only the samples
+/// listed in `subset` take part. Folds run one after another: each training already uses
+/// all cores for its inner cross-validation.
+fn cross_validate(
+    images: &[LabelledImage],
+    descriptors: &[Vec<f64>],
+    folds: &[usize],
+    k: usize,
+    subset: &[usize],
+    train_opts: &GradeTrainOptions,
+) -> anyhow::Result<ProblemReport> {
+    let started = Instant::now();
+    let present: BTreeSet<&str> = subset.iter().map(|&i| images[i].class).collect();
+    let classes: Vec<String> = GRADE_CLASSES
+        .iter()
+        .filter(|c| present.contains(*c))
+        .map(|c| c.to_string())
+        .collect();
+    let mut cm = ClassConfusion::new(&classes);
+    let mut chosen = Vec::with_capacity(k);
+    for f in 0..k {
+        let (train, test): (Vec<usize>, Vec<usize>) =
+            subset.iter().copied().partition(|&i| folds[i] != f);
+        if test.is_empty() {
+            continue;
+        }
+        let x: Vec<Vec<f64>> = train.iter().map(|&i| descriptors[i].clone()).collect();
+        let y: Vec<String> = train.iter().map(|&i| images[i].class.to_string()).collect();
+        let g: Vec<u64> = train.iter().map(|&i| images[i].group).collect();
+        let model = GradeClassifier::train(
+            &x,
+            &y,
+            Some(&g),
+            DESCRIPTOR_SET,
+            &DESCRIPTOR_FEATURES,
+            train_opts,
+            &format!("fold {} of {k}", f + 1),
+        )
+        .with_context(|| format!("training on the folds other than fold {}", f + 1))?;
+        chosen.push(format!(
+            "C={} w={} {}",
+            model.c,
+            model.kernel_width / DESCRIPTOR_FEATURES.len() as f64,
+            match model.weighting {
+                ClassWeighting::Balanced => "balanced",
+                ClassWeighting::Equal => "equal",
+            }
+        ));
+        for &i in &test {
+            let p = model.predict(&descriptors[i])?;
+            let truth = classes
+                .iter()
+                .position(|c| c == images[i].class)
+                .context("class missing from the class list")?;
+            let pred = classes
+                .iter()
+                .position(|c| *c == p.class)
+                .context("predicted class missing from the class list")?;
+            cm.add(truth, pred);
+        }
+    }
+    Ok(ProblemReport::from_confusion(
+        &cm,
+        chosen,
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_mapping() {
+        assert_eq!(grade_class("fresh_apple", "good"), Some("good"));
+        assert_eq!(grade_class("normal_banana", "medium"), Some("medium"));
+        assert_eq!(grade_class("rotten_apple", "defect"), Some("rotten"));
+        assert_eq!(grade_class("", "defect"), Some("rotten"));
+        assert_eq!(grade_class("whatever", "medium"), Some("medium"));
+        assert_eq!(grade_class("odd", "odd"), None);
+    }
+
+    #[test]
+    fn reads_labels_of_one_subset_and_names_bad_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let header =
+            "image,split,label,original_class,n_boxes,annotation,neardup_group,width,height\n";
+        let rows = "apple/train/good/1.jpg,train,good,fresh_apple,1,a.xml,1,10,10\n\
+                    banana/test/rotten/2.jpg,test,defect,rotten_banana,1,b.xml,2,10,10\n\
+                    apple/test/medium/3.jpg,test,medium,normal_apple,3,c.xml,1,10,10\n";
+        std::fs::write(dir.path().join("labels.csv"), format!("{header}{rows}")).unwrap();
+        let apples = read_labels(dir.path(), "apple").unwrap();
+        assert_eq!(apples.len(), 2);
+        assert_eq!(apples[0].path, dir.path().join("apple/train/good/1.jpg"));
+        assert_eq!((apples[0].class, apples[0].group), ("good", 1));
+        assert_eq!((apples[1].class, apples[1].group), ("medium", 1));
+        let err = read_labels(dir.path(), "cherry").unwrap_err().to_string();
+        assert!(err.contains("no images"), "{err}");
+
+        let bad = "apple/x.jpg,train,good,fresh_apple,1,a.xml,notanumber,10,10\n";
+        std::fs::write(dir.path().join("labels.csv"), format!("{header}{bad}")).unwrap();
+        let err = format!("{:#}", read_labels(dir.path(), "apple").unwrap_err());
+        assert!(
+            err.contains("line 2") && err.contains("neardup_group"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            read_labels(&dir.path().join("nope"), "apple").unwrap_err()
+        );
+        assert!(err.contains("labels.csv"), "{err}");
+    }
+
+    /// The whole pipeline on a small synthetic collection: separable discs, near-duplicate
+    /// pairs as groups.
+    #[test]
+    fn evaluates_a_synthetic_collection() {
+        use crate::model::classifier::synthetic;
+        let dir = tempfile::tempdir().unwrap();
+        let mut csv = String::from(
+            "image,split,label,original_class,n_boxes,annotation,neardup_group,width,height\n",
+        );
+        let kinds = [
+            ("good", "fresh_disc"),
+            ("rotten", "rotten_disc"),
+            ("medium", "normal_disc"),
+        ];
+        for (c, (label, orig)) in kinds.iter().enumerate() {
+            let folder = dir.path().join("disc").join(label);
+            std::fs::create_dir_all(&folder).unwrap();
+            for i in 0..16u32 {
+                let name = format!("{c}{i}.png");
+                synthetic::disc(c, i).save(folder.join(&name)).unwrap();
+                let label = if *label == "rotten" { "defect" } else { label };
+                // Pairs of images form a near-duplicate group.
+                let group = 100 * c as u32 + i / 2;
+                csv.push_str(&format!(
+                    "disc/{}/{name},test,{label},{orig},1,x.xml,{group},400,300\n",
+                    kinds[c].0
+                ));
+            }
+        }
+        std::fs::write(dir.path().join("labels.csv"), csv).unwrap();
+        let calls = std::cell::RefCell::new(Vec::new());
+        let opts = GradingOptions {
+            folds: 3,
+            ..GradingOptions::default()
+        };
+        let report = evaluate_grading(dir.path(), "disc", &opts, &|d, t| {
+            calls.borrow_mut().push((d, t))
+        })
+        .unwrap();
+        assert_eq!(calls.borrow().last(), Some(&(48, 48)));
+        assert_eq!((report.images, report.groups, report.folds), (48, 24, 3));
+        assert_eq!(report.three_class.classes, ["good", "medium", "rotten"]);
+        assert_eq!(report.three_class.n_per_class, [16, 16, 16]);
+        assert_eq!(report.good_vs_rotten.classes, ["good", "rotten"]);
+        let total: u64 = report.good_vs_rotten.confusion.iter().flatten().sum();
+        assert_eq!(total, 32);
+        assert_eq!(report.three_class.chosen.len(), 3);
+        assert!(report.three_class.macro_f1 > 0.9, "{}", report.to_text());
+        assert!(report.good_vs_rotten.accuracy > 0.9, "{}", report.to_text());
+        let json = serde_json::to_value(&report).unwrap();
+        assert!(json["three_class"]["per_class"][0]["f1"].is_number());
+        let text = report.to_text();
+        assert!(
+            text.contains("good vs rotten") && text.contains("confusion"),
+            "{text}"
+        );
+    }
+
+    /// Runs the whole evaluation on the real apple photos when the shared dataset is present
+    /// and asserts the targets. Takes about 66 s on two idle cores (27 s describing 686
+    /// photos, 39 s for the 2 x 5 trainings with their inner cross-validation): run it with
+    /// `cargo test --lib apple_grading -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "about 66 s on two cores: real-data evaluation of the apple grading targets"]
+    fn apple_grading_meets_targets() {
+        let dir = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/datasets/fruit"
+        ));
+        if !dir.join("labels.csv").is_file() {
+            println!("skipped: dataset {} is absent", dir.display());
+            return;
+        }
+        let report =
+            evaluate_grading(dir, "apple", &GradingOptions::default(), &|_, _| {}).unwrap();
+        println!("{}", report.to_text());
+        assert!(
+            report.three_class.macro_f1 >= 0.80,
+            "{}",
+            report.three_class.macro_f1
+        );
+        assert!(
+            report.good_vs_rotten.accuracy >= 0.98,
+            "{}",
+            report.good_vs_rotten.accuracy
+        );
+    }
+}
