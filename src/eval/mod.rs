@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::capture::folder::{list_images, load_rgb};
 use crate::inspect::HeatMap;
+use crate::model::grading::{GradingOptions, GradingReport, evaluate_grading, read_labels};
 use crate::model::metrics::{Confusion, auroc};
 use crate::model::{AnomalyModel, TrainOptions};
 use crate::vision::features::{self, ItemFeatures};
@@ -231,6 +232,18 @@ pub struct EvalReport {
     pub model_version: String,
     /// Anomaly detection (trained on good images only).
     pub anomaly: AnomalyReport,
+    /// Grade classification, when the dataset has labels with near-duplicate groups
+    /// (`labels.csv` beside the tree, rows under `<dataset name>/`).
+    pub grading: Option<GradingReport>,
+}
+
+/// Where the grade labels of a dataset tree are: `labels.csv` in its parent folder with rows
+/// under `<tree name>/` and a `neardup_group` column (the fruit layout). `None` otherwise.
+pub fn grading_labels(root: &Path) -> Option<(PathBuf, String)> {
+    let parent = root.parent()?;
+    let name = root.file_name()?.to_string_lossy().to_string();
+    let rows = read_labels(parent, &name).ok()?;
+    (!rows.is_empty()).then(|| (parent.to_path_buf(), name))
 }
 
 /// Measure the product items of one image: features for each main item.
@@ -395,6 +408,15 @@ pub fn evaluate(
             test_seconds,
             ms_per_image_median: crate::model::metrics::quantile(&ms, 0.5),
         },
+        grading: match grading_labels(&ds.root) {
+            Some((dir, subset)) => Some(evaluate_grading(
+                &dir,
+                &subset,
+                &GradingOptions::default(),
+                &|done, total| progress(done, total, "grading"),
+            )?),
+            None => None,
+        },
     };
     Ok((report, model))
 }
@@ -501,6 +523,10 @@ impl EvalReport {
             "  time               train {:.2} s, test {:.2} s, {:.1} ms per image (median, decoded)\n",
             a.train_seconds, a.test_seconds, a.ms_per_image_median
         );
+        if let Some(g) = &self.grading {
+            s += "\n";
+            s += &g.to_text();
+        }
         s
     }
 }

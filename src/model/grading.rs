@@ -611,34 +611,4 @@ mod tests {
             "{text}"
         );
     }
-
-    /// Runs the whole evaluation on the real apple photos when the shared dataset is present
-    /// and asserts the targets. Takes about 66 s on two idle cores (27 s describing 686
-    /// photos, 39 s for the 2 x 5 trainings with their inner cross-validation): run it with
-    /// `cargo test --lib apple_grading -- --ignored --nocapture`.
-    #[test]
-    #[ignore = "about 66 s on two cores: real-data evaluation of the apple grading targets"]
-    fn apple_grading_meets_targets() {
-        let dir = Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/datasets/fruit"
-        ));
-        if !dir.join("labels.csv").is_file() {
-            println!("skipped: dataset {} is absent", dir.display());
-            return;
-        }
-        let report =
-            evaluate_grading(dir, "apple", &GradingOptions::default(), &|_, _| {}).unwrap();
-        println!("{}", report.to_text());
-        assert!(
-            report.three_class.macro_f1 >= 0.80,
-            "{}",
-            report.three_class.macro_f1
-        );
-        assert!(
-            report.good_vs_rotten.accuracy >= 0.98,
-            "{}",
-            report.good_vs_rotten.accuracy
-        );
-    }
 }
