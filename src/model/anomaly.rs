@@ -510,17 +510,11 @@ impl AnomalyModel {
             path: path.to_path_buf(),
             source,
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
         let json = serde_json::to_string_pretty(self).map_err(|e| ModelError::Parse {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, json).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)?;
-        Ok(())
+        super::write_atomically(path, json.as_bytes()).map_err(io)
     }
 
     /// The model card as Markdown.

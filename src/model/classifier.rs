@@ -376,7 +376,7 @@ fn border_contrast_item(img: &RgbImage, cfg: &SegmentConfig) -> Option<ItemRegio
                 h: ch,
             };
             let region = ItemRegion {
-                contour: outer_contour(&mask, bbox),
+                contour: crate::vision::segment::outer_contour(&mask, bbox),
                 touches_border: x0 == 0 || y0 == 0 || x1 + 1 >= w || y1 + 1 >= h,
                 bbox,
                 mask,
@@ -393,31 +393,6 @@ fn border_contrast_item(img: &RgbImage, cfg: &SegmentConfig) -> Option<ItemRegio
         .collect();
     candidates.sort_by_key(|(l, r)| (std::cmp::Reverse(r.area), *l));
     candidates.into_iter().next().map(|(_, r)| r)
-}
-
-/// The outer outline of a crop mask in frame coordinates, simplified like the segmenter's.
-fn outer_contour(mask: &GrayImage, bbox: BBox) -> Vec<[f32; 2]> {
-    // Pad by one pixel so items touching the crop edge still get a closed outline.
-    let (w, h) = mask.dimensions();
-    let mut padded = GrayImage::new(w + 2, h + 2);
-    imageops::replace(&mut padded, mask, 1, 1);
-    let contours = imageproc::contours::find_contours::<i32>(&padded);
-    let Some(outer) = contours
-        .into_iter()
-        .filter(|c| c.parent.is_none())
-        .max_by_key(|c| c.points.len())
-    else {
-        return Vec::new();
-    };
-    imageproc::geometry::approximate_polygon_dp(&outer.points, 1.5, true)
-        .iter()
-        .map(|p| {
-            [
-                (bbox.x as i32 + p.x - 1) as f32 + 0.5,
-                (bbox.y as i32 + p.y - 1) as f32 + 0.5,
-            ]
-        })
-        .collect()
 }
 
 /// The whole frame as one item, for images where the segmenter finds nothing.
@@ -1361,17 +1336,11 @@ impl GradeClassifier {
             path: path.to_path_buf(),
             source,
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
         let json = serde_json::to_string(self).map_err(|e| ClassifierError::Parse {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, json).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)?;
-        Ok(())
+        super::write_atomically(path, json.as_bytes()).map_err(io)
     }
 }
 

@@ -38,3 +38,14 @@ pub mod grading;
 pub mod metrics;
 
 pub use anomaly::{AnomalyModel, ItemScore, ModelError, Thresholds, TrainError, TrainOptions};
+
+/// Write `bytes` to `path` through a temporary file and a rename, so a crash or a full disk
+/// never leaves a half-written model behind; creates the parent folder.
+pub(crate) fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}

@@ -589,7 +589,7 @@ pub fn fill_holes(mask: &mut GrayImage) {
 
 /// The outer outline of a crop mask, in frame coordinates, simplified to about one point per
 /// 2 px of deviation.
-fn outer_contour(mask: &GrayImage, bbox: BBox) -> Vec<[f32; 2]> {
+pub fn outer_contour(mask: &GrayImage, bbox: BBox) -> Vec<[f32; 2]> {
     // Pad by one pixel so items touching the crop edge still get a closed outline.
     let (w, h) = mask.dimensions();
     let mut padded = GrayImage::new(w + 2, h + 2);
