@@ -110,8 +110,43 @@ BEGIN
 END;
 "#;
 
+/// Migration: the defect taxonomy the labellers use, and per-model scores of samples (so the
+/// labelling queue can put the most uncertain samples first without re-scoring them).
+const SCHEMA_LABELING: &str = r#"
+CREATE TABLE defect_classes (
+    id        INTEGER PRIMARY KEY,
+    name      TEXT    NOT NULL UNIQUE CHECK (length(name) > 0 AND name <> 'good'),
+    colour    TEXT    NOT NULL CHECK (length(colour) = 7 AND colour GLOB '#[0-9a-f]*'),
+    hotkey    INTEGER CHECK (hotkey BETWEEN 1 AND 9),
+    position  INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX defect_classes_hotkey ON defect_classes (hotkey) WHERE hotkey IS NOT NULL;
+INSERT INTO defect_classes (name, colour, hotkey, position) VALUES
+    ('crack',          '#e8553e', 1, 1),
+    ('burnt',          '#6b3a1e', 2, 2),
+    ('discoloration',  '#d9a521', 3, 3),
+    ('mould/rot',      '#4f8a3c', 4, 4),
+    ('foreign matter', '#3f7fd9', 5, 5),
+    ('misshape',       '#a05ad6', 6, 6),
+    ('missing piece',  '#d94f9e', 7, 7);
+
+CREATE TABLE sample_scores (
+    sample_id      INTEGER NOT NULL REFERENCES samples (id),
+    model_version  TEXT    NOT NULL,
+    score          REAL    NOT NULL,
+    threshold      REAL    NOT NULL CHECK (threshold > 0),
+    predicted      TEXT    NOT NULL,
+    items          INTEGER NOT NULL CHECK (items >= 0),
+    scored_at      INTEGER NOT NULL,
+    PRIMARY KEY (sample_id, model_version)
+) STRICT;
+"#;
+
 /// Every migration, oldest first. Index + 1 is the schema version it produces.
-const MIGRATION_LIST: &[M<'static>] = &[M::up(SCHEMA_V1).comment("initial schema")];
+const MIGRATION_LIST: &[M<'static>] = &[
+    M::up(SCHEMA_V1).comment("initial schema"),
+    M::up(SCHEMA_LABELING).comment("defect taxonomy and sample scores"),
+];
 
 /// The schema version this build creates and understands (highest `user_version`).
 pub const SCHEMA_VERSION: usize = MIGRATION_LIST.len();

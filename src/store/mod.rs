@@ -13,6 +13,7 @@
 
 mod audit;
 mod inspections;
+mod labeling;
 mod migrations;
 mod models;
 pub mod recorder;
@@ -26,6 +27,9 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use audit::AuditEntry;
 pub use inspections::{InspectionRow, InspectionView, LOT_INSPECTIONS_SQL};
+pub use labeling::{
+    DefectClass, LabelledSample, QueueEntry, QueueFilter, SampleScore, parse_hex_colour,
+};
 pub use migrations::{SCHEMA_VERSION, migrations};
 pub use models::{ModelVersionRow, NewModelVersion};
 pub use recorder::{
@@ -130,6 +134,14 @@ pub enum StoreError {
         table: &'static str,
         /// The id asked for.
         id: i64,
+    },
+    /// The change conflicts with the current state (e.g. undoing a label already replaced).
+    #[error("database {path}: {what}")]
+    Conflict {
+        /// The database file.
+        path: PathBuf,
+        /// What conflicts.
+        what: String,
     },
     /// A value read from (or about to be written to) the database is not valid.
     #[error("database {path}: invalid value {value:?} in {table}.{column}")]

@@ -194,9 +194,10 @@ pub(crate) fn get_or_create_sample(
     .map_err(err())
 }
 
-const SAMPLE_COLUMNS: &str = "s.id, s.path, s.hash, s.width, s.height, s.source, s.created_at";
+pub(crate) const SAMPLE_COLUMNS: &str =
+    "s.id, s.path, s.hash, s.width, s.height, s.source, s.created_at";
 
-fn sample_row(r: &Row<'_>) -> rusqlite::Result<SampleRow> {
+pub(crate) fn sample_row(r: &Row<'_>) -> rusqlite::Result<SampleRow> {
     Ok(SampleRow {
         id: r.get(0)?,
         path: PathBuf::from(r.get::<_, String>(1)?),

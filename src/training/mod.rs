@@ -1,6 +1,8 @@
 //! Gathering good items from a source, training an anomaly model on them, and measuring a
 //! model against ground truth.
 
+pub mod job;
+
 use std::sync::Arc;
 
 use crate::capture::{BBox, FrameSource, GroundTruth, TruthItem};
@@ -145,4 +147,63 @@ pub fn evaluate_on_truth(
     }
     report.auroc = auroc(&scores, &labels);
     Ok(report)
+}
+
+/// Capture up to `max_samples` item crops from a source with ground truth (the synthetic
+/// line), each physical item once, save them as samples and label each from the truth:
+/// `good`, or its first defect kind in the taxonomy's spelling (`missing piece`). For demos
+/// and tests of the labelling and training workflow. Returns the sample ids.
+pub fn capture_truth_samples(
+    source: &mut dyn FrameSource,
+    segment: &SegmentConfig,
+    store: &mut crate::store::Store,
+    samples_dir: &std::path::Path,
+    max_samples: usize,
+    actor: &str,
+) -> anyhow::Result<Vec<i64>> {
+    let mut segmenter = Segmenter::new(segment.clone());
+    let mut seen = std::collections::HashSet::new();
+    let mut ids = Vec::new();
+    let mut frames = 0;
+    while ids.len() < max_samples {
+        let Some(frame) = source.next_frame()? else {
+            break;
+        };
+        frames += 1;
+        anyhow::ensure!(
+            frames < 100 + max_samples as u64 * 50,
+            "the source gave too few items with ground truth"
+        );
+        let Some(truth) = &frame.truth else {
+            anyhow::bail!("the source has no ground truth to label from");
+        };
+        for region in segmenter.segment(&frame.image) {
+            if region.touches_border || ids.len() >= max_samples {
+                continue;
+            }
+            let geo = features::item_geometry(&region);
+            let Some(t) = match_truth(geo.centroid, &region.bbox, truth) else {
+                continue;
+            };
+            if !seen.insert(t.item_id) {
+                continue;
+            }
+            let crop = crate::station::crop_with_margin(&frame.image, region.bbox);
+            let saved = crate::store::save_sample_png(samples_dir, &crop)?;
+            let id = store.insert_sample(&crate::store::NewSample {
+                path: saved.path,
+                hash: saved.hash,
+                width: saved.width,
+                height: saved.height,
+                source: "synthetic-truth".into(),
+            })?;
+            let label = match t.defects.first() {
+                None => "good".to_string(),
+                Some(k) => k.name().replace('_', " "),
+            };
+            store.add_label(id, &label, None, actor)?;
+            ids.push(id);
+        }
+    }
+    Ok(ids)
 }
