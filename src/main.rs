@@ -4,7 +4,7 @@ mod ui;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -161,19 +161,26 @@ struct InspectArgs {
 struct TrainArgs {
     #[command(flatten)]
     src: SourceArgs,
-    /// Frames to take good items from.
+    /// Frames to take good items from (with --out).
     #[arg(long, default_value_t = 400)]
     frames: u64,
     /// Look at every Nth frame only (on a conveyor an item stays in view for many frames).
     #[arg(long, default_value_t = 1)]
     stride: u64,
-    /// Where to write the model.
+    /// Train on the good items of --source and write the model to FILE. Without --out, train
+    /// on the labelled samples of the data folder and register a new model version there.
     #[arg(long, value_name = "FILE")]
-    out: PathBuf,
+    out: Option<PathBuf>,
     /// Also check the model against ground truth on this many frames of synthetic:SEED+1000
-    /// (only for a synthetic source).
+    /// (with --out and a synthetic source).
     #[arg(long, default_value_t = 600)]
     eval_frames: u64,
+    /// Make the new version the live model (labelled-sample training only).
+    #[arg(long)]
+    promote: bool,
+    /// Who is training (for the audit log); defaults to the OS user.
+    #[arg(long)]
+    actor: Option<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -198,30 +205,59 @@ fn init_logging() {
         .init();
 }
 
-fn load_model(path: Option<&PathBuf>) -> anyhow::Result<Arc<AnomalyModel>> {
-    Ok(Arc::new(match path {
-        Some(p) => AnomalyModel::load(p)?,
-        None => AnomalyModel::bundled()?,
-    }))
+/// The model to run: `--model FILE` if given, else the data folder's active (promoted)
+/// version, else the bundled default. A promoted file that cannot be loaded is reported and
+/// the bundled model is used, so the line keeps running.
+fn load_model(paths: &AppPaths, path: Option<&PathBuf>) -> anyhow::Result<Arc<AnomalyModel>> {
+    if let Some(p) = path {
+        return Ok(Arc::new(AnomalyModel::load(p)?));
+    }
+    if paths.db_path().is_file() {
+        let active = foodqc::store::Store::open(&paths.db_path()).and_then(|s| s.active_model());
+        match active {
+            Ok(Some(row)) => match foodqc::training::job::load_version(&row.path, &row.version) {
+                Ok(m) => return Ok(Arc::new(m)),
+                Err(e) => tracing::error!(
+                    "the promoted model {} cannot be used ({e}); running the bundled model",
+                    row.version
+                ),
+            },
+            Ok(None) => {}
+            Err(e) => tracing::error!("cannot read the active model: {e}"),
+        }
+    }
+    Ok(Arc::new(AnomalyModel::bundled()?))
+}
+
+/// The OS user name, for "who did it" in the audit log.
+pub fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "operator".into())
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let paths = AppPaths::resolve(cli.data_dir.as_deref())?;
     match cli.command {
         None => {
-            let model = load_model(cli.model.as_ref())?;
+            let model = load_model(&paths, cli.model.as_ref())?;
             let source = cli.source.as_deref().map(str::parse).transpose()?;
             ui::run_gui(paths, model, source)
         }
         Some(Command::Inspect(a)) => inspect(paths, cli.model.as_ref(), a),
-        Some(Command::Train(a)) => train(a),
-        Some(Command::Snapshot(a)) => snapshot(cli.model.as_ref(), a),
+        Some(Command::Train(a)) => match a.out.clone() {
+            Some(out) => train(a, out),
+            None => train_from_labels(&paths, cli.model.as_ref(), a),
+        },
+        Some(Command::Snapshot(a)) => snapshot(&paths, cli.model.as_ref(), a),
         Some(Command::Eval(a)) => eval(&paths, a),
     }
 }
 
 fn inspect(paths: AppPaths, model: Option<&PathBuf>, a: InspectArgs) -> anyhow::Result<()> {
-    let model = load_model(model)?;
+    let model = load_model(&paths, model)?;
     let spec = a.src.spec()?;
     if a.loop_folder && a.frames.is_none() {
         anyhow::bail!("--loop replays forever: give --frames N to stop");
@@ -296,7 +332,65 @@ fn inspect(paths: AppPaths, model: Option<&PathBuf>, a: InspectArgs) -> anyhow::
     Ok(())
 }
 
-fn train(a: TrainArgs) -> anyhow::Result<()> {
+/// Train on the labelled samples of the data folder, register the version, maybe promote it.
+fn train_from_labels(
+    paths: &AppPaths,
+    model: Option<&PathBuf>,
+    a: TrainArgs,
+) -> anyhow::Result<()> {
+    use foodqc::training::job::{TrainJob, TrainJobConfig};
+    let actor = a.actor.clone().unwrap_or_else(os_user);
+    let cfg = TrainJobConfig {
+        db_path: paths.db_path(),
+        models_dir: paths.models_dir(),
+        base: load_model(paths, model)?,
+        options: TrainOptions::default(),
+        actor: actor.clone(),
+    };
+    let bar = indicatif::ProgressBar::new(1);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:32} [{bar:40}] {pos}/{len}, eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let job = TrainJob::spawn(cfg, || {})?;
+    let mut job = job;
+    let outcome = loop {
+        if let Some(p) = job.progress() {
+            bar.set_message(p.stage.title());
+            bar.set_length(p.total as u64);
+            bar.set_position(p.done as u64);
+        }
+        if let Some(r) = job.try_finish() {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    bar.finish_and_clear();
+    let outcome = outcome?;
+    println!(
+        "model {} trained in {:.1} s from {}",
+        outcome.version,
+        outcome.seconds,
+        paths.db_path().display()
+    );
+    for (k, v) in &outcome.metrics {
+        println!("  {k:24} {v:.4}");
+    }
+    for (p, why) in &outcome.skipped {
+        println!("  skipped {}: {why}", p.display());
+    }
+    println!("  file                     {}", outcome.model_path.display());
+    if a.promote {
+        let mut store = foodqc::store::Store::open(&paths.db_path())?;
+        store.set_active_model(outcome.version_id, &actor)?;
+        println!("promoted {} to live", outcome.version);
+    } else {
+        println!("not promoted (use --promote, or the Train tab)");
+    }
+    Ok(())
+}
+
+fn train(a: TrainArgs, out: PathBuf) -> anyhow::Result<()> {
     let spec = a.src.spec()?;
     let mut source = spec.open(&a.src.options(false))?;
     let bar = indicatif::ProgressBar::new(a.frames);
@@ -359,21 +453,21 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
             r.auroc.unwrap_or(f64::NAN)
         );
     }
-    model.save(&a.out)?;
-    let card = a.out.with_extension("card.md");
+    model.save(&out)?;
+    let card = out.with_extension("card.md");
     std::fs::write(&card, model.card_markdown())
         .with_context(|| format!("cannot write model card {}", card.display()))?;
     println!(
         "model {} written to {} (card: {})",
         model.version,
-        a.out.display(),
+        out.display(),
         card.display()
     );
     Ok(())
 }
 
-fn snapshot(model: Option<&PathBuf>, a: SnapshotArgs) -> anyhow::Result<()> {
-    let model = load_model(model)?;
+fn snapshot(paths: &AppPaths, model: Option<&PathBuf>, a: SnapshotArgs) -> anyhow::Result<()> {
+    let model = load_model(paths, model)?;
     let spec = a.src.spec()?;
     let mut source = spec.open(&a.src.options(false))?;
     let mut inspector = foodqc::inspect::Inspector::new(model.clone());

@@ -110,3 +110,39 @@ fn a_cancelled_job_saves_nothing() {
         .unwrap_or(0);
     assert_eq!(files, 0);
 }
+
+#[test]
+fn cli_trains_from_labels_promotes_and_inspect_runs_the_promoted_model() {
+    let (dir, paths, _cfg) = setup(30);
+    let bin = env!("CARGO_BIN_EXE_foodqc");
+    let out = std::process::Command::new(bin)
+        .args(["--data-dir"])
+        .arg(dir.path())
+        .args(["train", "--promote", "--actor", "cli-test"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("promoted"), "{stdout}");
+    let store = Store::open(&paths.db_path()).unwrap();
+    let active = store.active_model().unwrap().expect("an active model");
+    let audit = store.audit_entries(50).unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "model.activate" && e.actor == "cli-test")
+    );
+    // The station now runs the promoted version by default.
+    let out = std::process::Command::new(bin)
+        .args(["--data-dir"])
+        .arg(dir.path())
+        .args(["inspect", "--frames", "5", "--json"])
+        .output()
+        .unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["model"], active.version.as_str());
+}
