@@ -47,6 +47,10 @@ enum Command {
     /// Train an anomaly model on the good items of a source (e.g. a folder of good product
     /// photos, or the synthetic line) and save it with its model card.
     Train(TrainArgs),
+    /// Capture item crops from the synthetic line into the data folder's samples, labelled
+    /// from its ground truth (or not, with --unlabelled): a way to try labelling and
+    /// retraining without a camera.
+    DemoSamples(DemoSamplesArgs),
     /// Train on a dataset's good images and evaluate on its test images: image and pixel
     /// AUROC, precision/recall/F1, confusion matrix, threshold, timings. Reads MVTec-style
     /// trees: train/good, test*/<class>/, ground_truth/<class>/<name>_mask.png.
@@ -183,6 +187,19 @@ struct TrainArgs {
     actor: Option<String>,
 }
 
+#[derive(Args, Debug)]
+struct DemoSamplesArgs {
+    /// Samples to capture.
+    #[arg(long, default_value_t = 40)]
+    count: usize,
+    /// Seed of the synthetic line.
+    #[arg(long, default_value_t = 5)]
+    seed: u64,
+    /// Leave the samples unlabelled (for the labelling queue).
+    #[arg(long)]
+    unlabelled: bool,
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging();
@@ -253,6 +270,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         },
         Some(Command::Snapshot(a)) => snapshot(&paths, cli.model.as_ref(), a),
         Some(Command::Eval(a)) => eval(&paths, a),
+        Some(Command::DemoSamples(a)) => demo_samples(&paths, a),
     }
 }
 
@@ -332,6 +350,31 @@ fn inspect(paths: AppPaths, model: Option<&PathBuf>, a: InspectArgs) -> anyhow::
     Ok(())
 }
 
+fn demo_samples(paths: &AppPaths, a: DemoSamplesArgs) -> anyhow::Result<()> {
+    let mut store = foodqc::store::Store::open(&paths.db_path())?;
+    let mut source = SourceSpec::Synthetic { seed: a.seed }.open(&SourceOptions::default())?;
+    let actor = os_user();
+    let ids = foodqc::training::capture_truth_samples(
+        source.as_mut(),
+        &SegmentConfig::default(),
+        &mut store,
+        &paths.samples_dir(),
+        a.count,
+        (!a.unlabelled).then_some(actor.as_str()),
+    )?;
+    println!(
+        "{} samples captured into {} ({})",
+        ids.len(),
+        paths.samples_dir().display(),
+        if a.unlabelled {
+            "unlabelled"
+        } else {
+            "labelled from the synthetic ground truth"
+        }
+    );
+    Ok(())
+}
+
 /// Train on the labelled samples of the data folder, register the version, maybe promote it.
 fn train_from_labels(
     paths: &AppPaths,
@@ -379,7 +422,10 @@ fn train_from_labels(
     for (p, why) in &outcome.skipped {
         println!("  skipped {}: {why}", p.display());
     }
-    println!("  file                     {}", outcome.model_path.display());
+    println!(
+        "  file                     {}",
+        outcome.model_path.display()
+    );
     if a.promote {
         let mut store = foodqc::store::Store::open(&paths.db_path())?;
         store.set_active_model(outcome.version_id, &actor)?;

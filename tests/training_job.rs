@@ -27,7 +27,7 @@ fn setup(n: usize) -> (tempfile::TempDir, AppPaths, TrainJobConfig) {
         &mut store,
         &paths.samples_dir(),
         n,
-        "tester",
+        Some("tester"),
     )
     .unwrap();
     assert_eq!(ids.len(), n);

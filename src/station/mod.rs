@@ -25,6 +25,10 @@ use crate::store::{
 };
 use tracker::Tracker;
 
+/// Items scoring at least this share of the reject threshold are "uncertain" and captured
+/// for labelling like rejects.
+pub const UNCERTAIN_FRACTION: f64 = 0.8;
+
 /// A production lot: what is being made, on which line and shift.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -68,7 +72,8 @@ pub struct StationConfig {
     pub max_frames: Option<u64>,
     /// Where the database and samples live.
     pub paths: AppPaths,
-    /// Save crops of rejected items as samples, at most this many per minute (0 = never).
+    /// Save crops of rejected and uncertain items as samples, at most this many per minute
+    /// (0 = never).
     pub reject_samples_per_minute: u32,
 }
 
@@ -536,7 +541,10 @@ fn inspect_loop(
             if rejected {
                 rejects += 1;
             }
-            let want_sample = capture_all || (rejected && sample_budget.take());
+            // Rejects and near misses (within 20 % below the threshold) teach the most when
+            // labelled; both share the rate limit so a bad run cannot flood the queue.
+            let uncertain = score >= UNCERTAIN_FRACTION * inspector.model().thresholds.reject;
+            let want_sample = capture_all || ((rejected || uncertain) && sample_budget.take());
             let sample = want_sample.then(|| SampleImage {
                 image: crop_with_margin(&insp.frame, it.bbox),
                 source: insp

@@ -212,6 +212,24 @@ impl Store {
         Ok(())
     }
 
+    /// The version that was active before the current one: the `previous_id` of the latest
+    /// activation in the audit trail (what "roll back" returns to).
+    pub fn previous_active_model(&self) -> Result<Option<i64>, StoreError> {
+        let details: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT details_json FROM audit_log WHERE action = 'model.activate'
+                 ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql_err(&self.path, "select from audit_log"))?;
+        Ok(details
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+            .and_then(|v| v.get("previous_id").and_then(|p| p.as_i64())))
+    }
+
     /// Every registered model version, newest first.
     pub fn list_model_versions(&self) -> Result<Vec<ModelVersionRow>, StoreError> {
         let err = || sql_err(&self.path, "select from model_versions");

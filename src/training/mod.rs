@@ -151,15 +151,16 @@ pub fn evaluate_on_truth(
 
 /// Capture up to `max_samples` item crops from a source with ground truth (the synthetic
 /// line), each physical item once, save them as samples and label each from the truth:
-/// `good`, or its first defect kind in the taxonomy's spelling (`missing piece`). For demos
-/// and tests of the labelling and training workflow. Returns the sample ids.
+/// `good`, or its first defect kind in the taxonomy's spelling (`missing piece`); with
+/// `actor` `None` they stay unlabelled. For demos and tests of the labelling and training
+/// workflow. Returns the sample ids.
 pub fn capture_truth_samples(
     source: &mut dyn FrameSource,
     segment: &SegmentConfig,
     store: &mut crate::store::Store,
     samples_dir: &std::path::Path,
     max_samples: usize,
-    actor: &str,
+    actor: Option<&str>,
 ) -> anyhow::Result<Vec<i64>> {
     let mut segmenter = Segmenter::new(segment.clone());
     let mut seen = std::collections::HashSet::new();
@@ -201,7 +202,9 @@ pub fn capture_truth_samples(
                 None => "good".to_string(),
                 Some(k) => k.name().replace('_', " "),
             };
-            store.add_label(id, &label, None, actor)?;
+            if let Some(actor) = actor {
+                store.add_label(id, &label, None, actor)?;
+            }
             ids.push(id);
         }
     }

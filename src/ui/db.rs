@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
-use foodqc::store::{LotSummary, ModelVersionRow, SampleRow, Store};
+use foodqc::store::{LotSummary, ModelVersionRow, Store};
 
 /// What the UI shows from the database; refreshed in the background.
 #[derive(Clone, Debug, Default)]
@@ -14,10 +14,10 @@ pub struct DbSnapshot {
     pub lots: Vec<LotSummary>,
     /// Registered model versions.
     pub models: Vec<ModelVersionRow>,
-    /// Samples waiting for a label (most recent first).
-    pub unlabelled: Vec<SampleRow>,
     /// Label counts per class.
     pub label_counts: Vec<(String, i64)>,
+    /// The version live before the current one (for roll back).
+    pub previous_active: Option<i64>,
     /// Total inspections and rejects.
     pub totals: (i64, i64),
     /// When this snapshot was taken and how long the queries took.
@@ -57,9 +57,9 @@ impl DbReader {
                         Ok(DbSnapshot {
                             lots: s.lot_summaries()?,
                             models: s.list_model_versions()?,
-                            unlabelled: s.unlabelled_samples(200)?,
                             label_counts: s.label_counts()?,
                             totals: s.count_inspections()?,
+                            previous_active: s.previous_active_model()?,
                             ..Default::default()
                         })
                     })();

@@ -1,9 +1,11 @@
 //! The workstation window: a thin egui layer over the `foodqc` library.
 
 mod db;
+mod label;
 mod live;
 mod tabs;
 mod theme;
+mod train;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -116,6 +118,10 @@ pub struct FoodQcApp {
     pub(crate) db: db::DbReader,
     pub(crate) frame_times: FrameTimes,
     pub(crate) show_help: bool,
+    pub(crate) label: label::LabelState,
+    pub(crate) train: train::TrainState,
+    /// Who is at the keyboard (OS user), for labels and the audit log.
+    pub(crate) actor: String,
 }
 
 /// UI frame times (the time our `ui` took), for the status bar and measurements.
@@ -167,6 +173,8 @@ impl FoodQcApp {
         });
         let ctx = cc.egui_ctx.clone();
         let db = db::DbReader::spawn(paths.db_path(), move || ctx.request_repaint());
+        let actor = crate::os_user();
+        let label = label::LabelState::new(paths.db_path(), actor.clone(), cc.egui_ctx.clone());
         let mut app = Self {
             settings,
             paths,
@@ -181,6 +189,9 @@ impl FoodQcApp {
             db,
             frame_times: FrameTimes::default(),
             show_help: false,
+            label,
+            train: train::TrainState::default(),
+            actor,
         };
         app.start_station();
         app
@@ -410,6 +421,13 @@ impl FoodQcApp {
                         ("Space", "Pause / resume the line view"),
                         ("H", "Heat map on / off"),
                         ("C", "Capture the items of the next frame for labelling"),
+                        (
+                            "0 … 9",
+                            "Label tab: good (0) or the defect class with that key",
+                        ),
+                        ("Up, Down", "Label tab: previous / next sample"),
+                        ("Z", "Label tab: undo the last label"),
+                        ("M", "Label tab: paint a defect mask"),
                         ("F12 or ?", "This sheet"),
                     ] {
                         ui.strong(k);
@@ -444,6 +462,7 @@ impl eframe::App for FoodQcApp {
             }
         }
         self.handle_keys(ctx);
+        train::poll(self);
         ctx.set_visuals(if self.settings.dark {
             egui::Visuals::dark()
         } else {
@@ -467,16 +486,19 @@ impl eframe::App for FoodQcApp {
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
         match self.settings.tab {
             Tab::Live => live::show(self, ui),
-            Tab::Label => tabs::label(self, ui),
-            Tab::Train => tabs::train(self, ui),
+            Tab::Label => label::show(self, ui),
+            Tab::Train => train::show(self, ui),
             Tab::Reports => tabs::reports(self, ui),
         }
         let ctx = ui.ctx().clone();
         if self.show_help {
             self.help_window(&ctx);
         }
-        self.frame_times
-            .push(started.elapsed().as_secs_f64() * 1000.0);
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        self.frame_times.push(ms);
+        if self.train.job.is_some() {
+            self.train.frame_ms.push(ms);
+        }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -598,5 +620,181 @@ mod tests {
         h.key_press(egui::Key::Space);
         h.step();
         step_until(&mut h, "resumed by Space", |app| !app.stats.paused);
+    }
+
+    fn seed_samples(dir: &std::path::Path, n: usize, labelled: bool) {
+        let paths = AppPaths {
+            data_dir: dir.to_path_buf(),
+        };
+        let mut store = foodqc::store::Store::open(&paths.db_path()).unwrap();
+        let mut source = SourceSpec::Synthetic { seed: 41 }
+            .open(&SourceOptions::default())
+            .unwrap();
+        let ids = foodqc::training::capture_truth_samples(
+            source.as_mut(),
+            &foodqc::vision::segment::SegmentConfig::default(),
+            &mut store,
+            &paths.samples_dir(),
+            n,
+            labelled.then_some("tester"),
+        )
+        .unwrap();
+        assert_eq!(ids.len(), n);
+    }
+
+    fn current_label(dir: &std::path::Path, sample: i64) -> Option<String> {
+        let store = foodqc::store::Store::open(&dir.join("foodqc.sqlite")).unwrap();
+        store
+            .labels_for_sample(sample)
+            .unwrap()
+            .first()
+            .map(|l| l.label.clone())
+    }
+
+    #[test]
+    fn label_tab_labels_by_keys_moves_and_undoes() {
+        let dir = tempfile::tempdir().unwrap();
+        seed_samples(dir.path(), 12, false);
+        let mut h = harness(dir.path());
+        // Pause the line so no new capture reorders the queue under the test.
+        step_until(&mut h, "first frame", |app| app.live.current().is_some());
+        h.key_press(egui::Key::Space);
+        h.key_press(egui::Key::F2);
+        h.step();
+        step_until(&mut h, "queue loaded and scored", |app| {
+            let v = app.label.visible();
+            v.len() >= 12 && v.iter().all(|q| q.score.is_some())
+        });
+        let first = h.state().label.visible()[0].sample.id;
+        h.key_press(egui::Key::Num1); // 1 = crack in the default taxonomy
+        h.step();
+        step_until(&mut h, "first label stored", |app| {
+            app.label.data.given.len() == 1
+        });
+        assert_eq!(current_label(dir.path(), first).as_deref(), Some("crack"));
+
+        // The next sample is selected; the arrow keys move.
+        h.key_press(egui::Key::ArrowDown);
+        h.step();
+        assert_eq!(h.state().label.selected, 1);
+        h.key_press(egui::Key::ArrowUp);
+        h.step();
+        assert_eq!(h.state().label.selected, 0);
+        let second = h.state().label.visible()[0].sample.id;
+        assert_ne!(second, first);
+        h.key_press(egui::Key::Num0);
+        h.step();
+        step_until(&mut h, "second label stored", |app| {
+            app.label.data.given.len() == 2
+        });
+        assert_eq!(current_label(dir.path(), second).as_deref(), Some("good"));
+
+        // Z undoes the last label only; the sample is back in the queue and selected.
+        h.key_press(egui::Key::Z);
+        h.step();
+        step_until(&mut h, "undo stored", |app| app.label.data.given.len() == 1);
+        assert_eq!(current_label(dir.path(), second), None);
+        assert_eq!(current_label(dir.path(), first).as_deref(), Some("crack"));
+        step_until(&mut h, "undone sample back in the queue", |app| {
+            let v = app.label.visible();
+            v.get(app.label.selected).map(|q| q.sample.id) == Some(second)
+        });
+        // Counts shown from the database; a click on a class button labels too.
+        step_until(&mut h, "counts", |app| {
+            app.label.data.counts == vec![("crack".to_string(), 1)]
+        });
+        h.get_by_label("2  burnt").click();
+        h.step();
+        step_until(&mut h, "clicked label stored", |app| {
+            app.label.data.given.len() == 2
+        });
+        assert_eq!(current_label(dir.path(), second).as_deref(), Some("burnt"));
+        let store = foodqc::store::Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
+        let actions: Vec<String> = store
+            .audit_entries(100)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(actions.iter().filter(|a| *a == "label.add").count(), 3);
+        assert_eq!(actions.iter().filter(|a| *a == "label.undo").count(), 1);
+    }
+
+    #[test]
+    fn training_job_starts_cancels_finishes_and_promotes() {
+        let dir = tempfile::tempdir().unwrap();
+        seed_samples(dir.path(), 40, true);
+        let mut h = harness(dir.path());
+        step_until(&mut h, "first frame", |app| app.live.current().is_some());
+        h.key_press(egui::Key::F3);
+        h.step();
+        h.get_by_label("Train new model").click();
+        h.step();
+        assert!(h.state().train.job.is_some());
+        h.step();
+        h.get_by_label("Cancel training").click();
+        h.step();
+        step_until(&mut h, "cancelled job ended", |app| app.train.job.is_none());
+        let last = h.state().train.last.clone().unwrap();
+        assert!(
+            matches!(&last, Err(e) if e.contains("cancelled")),
+            "{:?}",
+            last.map(|o| o.version)
+        );
+        // Nothing was registered (the station registers only the model it runs).
+        let versions = foodqc::store::Store::open(&dir.path().join("foodqc.sqlite"))
+            .unwrap()
+            .list_model_versions()
+            .unwrap();
+        assert!(versions.iter().all(|m| !m.version.starts_with("labelled")));
+
+        // Again, to the end: progress is reported, the live view keeps running.
+        h.get_by_label("Train new model").click();
+        h.step();
+        let frames_before = h.state().stats.frames_inspected;
+        let mut stages = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while h.state().train.job.is_some() {
+            assert!(Instant::now() < deadline, "training did not finish");
+            if let Some(p) = h.state().train.job.as_ref().and_then(|j| j.progress())
+                && stages.last() != Some(&p.stage)
+            {
+                stages.push(p.stage);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            h.step();
+        }
+        assert!(!stages.is_empty(), "no progress was shown");
+        assert!(
+            matches!(h.state().train.last, Some(Ok(_))),
+            "{:?}",
+            h.state().train.last.as_ref().map(|r| r.as_ref().err())
+        );
+        assert!(h.state().stats.frames_inspected > frames_before);
+        let version = h.state().train.last.clone().unwrap().unwrap().version;
+
+        // Promote it: the station swaps to it.
+        step_until(&mut h, "version listed", |app| {
+            app.db
+                .snapshot()
+                .models
+                .iter()
+                .any(|m| m.version == version)
+        });
+        h.step();
+        h.get_by_label("Promote").click();
+        h.step();
+        step_until(&mut h, "station runs the promoted model", |app| {
+            app.stats.model_version == version
+        });
+        let store = foodqc::store::Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
+        assert_eq!(store.active_model().unwrap().unwrap().version, version);
+        assert!(
+            store
+                .audit_entries(100)
+                .unwrap()
+                .iter()
+                .any(|e| e.action == "model.activate")
+        );
     }
 }
