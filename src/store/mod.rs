@@ -31,7 +31,9 @@ pub use models::{ModelVersionRow, NewModelVersion};
 pub use recorder::{
     InspectionRecorder, RecordItem, RecordSender, RecorderOptions, RecorderStats, SampleImage,
 };
-pub use samples::{LabelRow, NewSample, SampleRow, SavedSample, save_sample_png};
+pub use samples::{
+    LabelRow, NewImport, NewLabel, NewSample, SampleRow, SavedSample, save_sample_png,
+};
 pub use stations::{LotRow, LotStatus, LotSummary, StationRow};
 
 /// How long a write waits for another connection's write transaction before failing with
