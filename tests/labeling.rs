@@ -259,7 +259,7 @@ fn mask_of_the_wrong_size_fails_the_image() {
     GrayImage::new(8, 8)
         .save(tree.join("ground_truth/hole/0_mask.png"))
         .unwrap();
-    let report = import(&mut s, &[tree.clone()]);
+    let report = import(&mut s, std::slice::from_ref(&tree));
     assert_eq!(report.imported, 1, "{report}");
     assert_eq!(report.failed.len(), 1);
     assert_eq!(report.failed[0].path, tree.join("test/hole/0.png"));

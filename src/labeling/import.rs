@@ -12,10 +12,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::capture::folder::{load_rgb, natural_cmp};
-use crate::store::{NewImport, NewLabel, NewSample, Store, StoreError, save_sample_png};
+use crate::store::{
+    NewImport, NewLabel, NewSample, SavedSample, Store, StoreError, save_sample_png,
+};
 
 /// File extensions (lower case) picked up when walking a folder: the formats the `image`
 /// crate is built with here (PNG and JPEG). A file given by name is tried whatever its
@@ -24,6 +27,16 @@ pub const IMPORT_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 
 /// The file name that marks a folder written by [`crate::labeling::export`].
 pub const LABELS_CSV: &str = "labels.csv";
+
+/// The name of the logged-in OS user (`USER`, else `USERNAME`), else `operator`: the default
+/// actor of an import.
+pub fn os_user() -> String {
+    ["USER", "USERNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "operator".to_string())
+}
 
 /// Where a long import or export is: `done` of `total` files, working on `current`
 /// (`None` in the final call, when `done == total`).
@@ -506,8 +519,30 @@ pub fn import_paths(
     Ok(report)
 }
 
+/// Decode one candidate, check its mask and save it as a sample PNG. `Ok(Err(reason))` when
+/// the file (or its mask) cannot be read; `Err` when the samples folder cannot be written.
+fn decode_and_save(
+    c: &Candidate,
+    samples_dir: &Path,
+) -> Result<Result<SavedSample, String>, StoreError> {
+    let image = match load_rgb(&c.path) {
+        Ok(img) => img,
+        Err(e) => return Ok(Err(e.source.to_string())),
+    };
+    if let Some(mask) = &c.mask
+        && let Err(reason) = check_mask(mask, image.width(), image.height())
+    {
+        return Ok(Err(reason));
+    }
+    save_sample_png(samples_dir, &image).map(Ok)
+}
+
 /// Decode and save every candidate; `Ok(None)` when cancelled. Counts duplicates and failures
 /// into `report` and records the files written into `written`.
+///
+/// Files are decoded and saved a few at a time in parallel (decoding and PNG encoding are
+/// the slow part); the results are then taken in order, so duplicates, progress and the cancel
+/// check go file by file.
 fn decode_all(
     store: &Store,
     samples_dir: &Path,
@@ -519,67 +554,72 @@ fn decode_all(
 ) -> Result<Option<Vec<NewImport>>, ImportError> {
     let mut batch: Vec<NewImport> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
-    for (i, c) in candidates.iter().enumerate() {
+    // Small chunks keep the cancel latency and the memory of decoded images low.
+    let chunk_len = (rayon::current_num_threads() * 2).max(4);
+    for (chunk_index, chunk) in candidates.chunks(chunk_len).enumerate() {
         if cancel.load(Ordering::Relaxed) {
             return Ok(None);
         }
-        progress(Progress {
-            done: i,
-            total: candidates.len(),
-            current: Some(&c.path),
-        });
-        let image = match load_rgb(&c.path) {
-            Ok(img) => img,
-            Err(e) => {
-                report.failed.push(ImportFailure {
-                    path: c.path.clone(),
-                    reason: e.source.to_string(),
-                });
+        let results: Vec<_> = chunk
+            .par_iter()
+            .map(|c| decode_and_save(c, samples_dir))
+            .collect();
+        // Remember every file written before anything can return early, so a cancel or an
+        // error removes them all.
+        for saved in results.iter().flatten().flatten() {
+            if saved.newly_written && !written.0.contains(&saved.path) {
+                written.0.push(saved.path.clone());
+            }
+        }
+        for (j, (c, result)) in chunk.iter().zip(results).enumerate() {
+            if cancel.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
+            progress(Progress {
+                done: chunk_index * chunk_len + j,
+                total: candidates.len(),
+                current: Some(&c.path),
+            });
+            let saved = match result? {
+                Ok(saved) => saved,
+                Err(reason) => {
+                    report.failed.push(ImportFailure {
+                        path: c.path.clone(),
+                        reason,
+                    });
+                    continue;
+                }
+            };
+            if !seen.insert(saved.hash.clone()) || store.sample_id_by_hash(&saved.hash)?.is_some() {
+                report.duplicates += 1;
                 continue;
             }
-        };
-        if let Some(mask) = &c.mask
-            && let Err(reason) = check_mask(mask, image.width(), image.height())
-        {
-            report.failed.push(ImportFailure {
-                path: c.path.clone(),
-                reason,
-            });
-            continue;
-        }
-        let saved = save_sample_png(samples_dir, &image)?;
-        if saved.newly_written {
-            written.0.push(saved.path.clone());
-        }
-        if !seen.insert(saved.hash.clone()) || store.sample_id_by_hash(&saved.hash)?.is_some() {
-            report.duplicates += 1;
-            continue;
-        }
-        let mask_path = match &c.mask {
-            Some(mask) => {
-                let to = samples_dir.join(format!("{}_mask.png", saved.hash));
-                let new = copy_new_file(mask, &to).map_err(|source| ImportError::CopyMask {
-                    from: mask.clone(),
-                    to: to.clone(),
-                    source,
-                })?;
-                if new {
-                    written.0.push(to.clone());
+            let mask_path = match &c.mask {
+                Some(mask) => {
+                    let to = samples_dir.join(format!("{}_mask.png", saved.hash));
+                    let new = copy_new_file(mask, &to).map_err(|source| ImportError::CopyMask {
+                        from: mask.clone(),
+                        to: to.clone(),
+                        source,
+                    })?;
+                    if new {
+                        written.0.push(to.clone());
+                    }
+                    Some(to)
                 }
-                Some(to)
-            }
-            None => None,
-        };
-        batch.push(NewImport {
-            sample: NewSample {
-                path: saved.path,
-                hash: saved.hash,
-                width: saved.width,
-                height: saved.height,
-                source: c.source.clone(),
-            },
-            label: c.label.clone().map(|label| NewLabel { label, mask_path }),
-        });
+                None => None,
+            };
+            batch.push(NewImport {
+                sample: NewSample {
+                    path: saved.path,
+                    hash: saved.hash,
+                    width: saved.width,
+                    height: saved.height,
+                    source: c.source.clone(),
+                },
+                label: c.label.clone().map(|label| NewLabel { label, mask_path }),
+            });
+        }
     }
     Ok(Some(batch))
 }
