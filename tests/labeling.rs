@@ -508,3 +508,57 @@ fn import_the_cookie_dataset_tree() {
     // Sample PNGs + copied masks, nothing else.
     assert_eq!(files_in(&s.samples).len(), report.imported + masks);
 }
+
+/// A folder of several MVTec-style trees (the layout of an MVTec AD download: one tree per
+/// product) and loose images: each tree keeps its labels, the loose images import unlabelled.
+#[test]
+fn trees_inside_a_plain_folder_keep_their_labels() {
+    let mut s = setup();
+    let top = s.root.join("mvtec_ad");
+    mvtec_tree(&top.join("cookie"));
+    write_png(&top.join("bean/train/good/0.png"), 40);
+    write_png(&top.join("bean/test/mould/0.png"), 41);
+    write_png(&top.join("readme-picture.png"), 42);
+    assert_eq!(detect_layout(&top).unwrap(), FolderLayout::Plain);
+    let report = import(&mut s, std::slice::from_ref(&top));
+    assert_eq!((report.imported, report.labelled), (9, 7), "{report}");
+    let counts = s.store.label_counts().unwrap();
+    assert!(counts.contains(&("mould".to_string(), 1)), "{counts:?}");
+    assert!(counts.contains(&("good".to_string(), 4)), "{counts:?}");
+    assert_eq!(
+        count(
+            &s.store,
+            "SELECT count(*) FROM samples WHERE source = 'import:mvtec_ad'"
+        ),
+        9
+    );
+}
+
+/// When the database refuses the batch (here: locked by another writer), nothing is
+/// registered and the sample files this import wrote are removed again.
+#[test]
+fn database_error_at_commit_leaves_no_new_files() {
+    let s = setup();
+    let tree = s.root.join("tree");
+    mvtec_tree(&tree);
+    let db = s.store.path().to_path_buf();
+    let mut store =
+        Store::open_with_busy_timeout(&db, std::time::Duration::from_millis(50)).unwrap();
+    let blocker = rusqlite::Connection::open(&db).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let never = AtomicBool::new(false);
+    let err = import_paths(
+        &mut store,
+        &s.samples,
+        std::slice::from_ref(&tree),
+        "anna",
+        &never,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("locked"), "{err}");
+    assert!(err.to_string().contains(&db.display().to_string()), "{err}");
+    blocker.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(count(&store, "SELECT count(*) FROM samples"), 0);
+    assert_eq!(files_in(&s.samples), Vec::<String>::new());
+}

@@ -136,7 +136,8 @@ pub enum ImportError {
 /// How a folder given to [`import_paths`] is read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FolderLayout {
-    /// Images anywhere below, unlabelled.
+    /// Images anywhere below, unlabelled; sub-folders that are MVTec-style trees or export
+    /// folders are read as such.
     Plain,
     /// `train*/<class>/`, `test*/<class>/`, `valid*/<class>/` images labelled with the class
     /// folder name (lower-cased); masks in `ground_truth/<class>/<stem>_mask.png`; the
@@ -148,6 +149,17 @@ pub enum FolderLayout {
         /// `file` (relative, `/`-separated) -> label.
         labels: HashMap<String, String>,
     },
+}
+
+impl FolderLayout {
+    /// A short name for logs: `plain`, `mvtec` or `export`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FolderLayout::Plain => "plain",
+            FolderLayout::MvTec => "mvtec",
+            FolderLayout::Export { .. } => "export",
+        }
+    }
 }
 
 /// Decide how to read `dir`: an export folder (a `labels.csv` with `file` and `label`
@@ -241,7 +253,11 @@ fn walk_folder(
                 &b.file_name().to_string_lossy(),
             )
         });
-    for entry in walker {
+    // Labelled trees inside a plain folder (e.g. the category folders of an MVTec AD download)
+    // are read with their own layout, after the plain images.
+    let mut nested: Vec<(PathBuf, FolderLayout)> = Vec::new();
+    let mut entries = walker.into_iter();
+    while let Some(entry) = entries.next() {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
@@ -253,6 +269,20 @@ fn walk_folder(
             }
         };
         let path = entry.path();
+        if *layout == FolderLayout::Plain && entry.depth() > 0 && entry.file_type().is_dir() {
+            match detect_layout(path) {
+                Ok(FolderLayout::Plain) => {}
+                Ok(inner) => {
+                    nested.push((path.to_path_buf(), inner));
+                    entries.skip_current_dir();
+                }
+                Err(f) => {
+                    failed.push(f);
+                    entries.skip_current_dir();
+                }
+            }
+            continue;
+        }
         if !entry.file_type().is_file() || !has_image_extension(path) {
             continue;
         }
@@ -307,6 +337,10 @@ fn walk_folder(
             mask,
         });
     }
+    for (root, inner) in nested {
+        tracing::info!(folder = %root.display(), layout = inner.name(), "importing labelled tree");
+        walk_folder(&root, &inner, source, out, failed);
+    }
     if let FolderLayout::Export { labels } = layout {
         let mut missing: Vec<&String> = labels.keys().filter(|k| !listed.contains(*k)).collect();
         missing.sort_by(|a, b| natural_cmp(a, b));
@@ -345,7 +379,7 @@ fn collect_candidates(paths: &[PathBuf], failed: &mut Vec<ImportFailure>) -> Vec
         if path.is_dir() {
             match detect_layout(path) {
                 Ok(layout) => {
-                    tracing::info!(folder = %path.display(), ?layout, "importing folder");
+                    tracing::info!(folder = %path.display(), layout = layout.name(), "importing folder");
                     walk_folder(path, &layout, &source_for(path), &mut out, failed);
                 }
                 Err(f) => failed.push(f),
