@@ -562,3 +562,25 @@ fn database_error_at_commit_leaves_no_new_files() {
     assert_eq!(count(&store, "SELECT count(*) FROM samples"), 0);
     assert_eq!(files_in(&s.samples), Vec::<String>::new());
 }
+
+#[test]
+fn broken_labels_csv_names_the_file_and_line() {
+    let mut s = setup();
+    let out = s.root.join("export");
+    write_png(&out.join("good/1.png"), 1);
+    std::fs::write(
+        out.join("labels.csv"),
+        "file,label,sample_id\ngood/1.png,good,1\ngood/2.png,,2\n",
+    )
+    .unwrap();
+    let report = import(&mut s, std::slice::from_ref(&out));
+    assert_eq!(report.imported, 0, "{report}");
+    assert_eq!(report.failed.len(), 1, "{report}");
+    assert_eq!(report.failed[0].path, out.join("labels.csv"));
+    assert!(
+        report.failed[0].reason.contains("line 3")
+            && report.failed[0].reason.contains("good/2.png"),
+        "{report}"
+    );
+    assert!(report.all_failed());
+}

@@ -198,16 +198,14 @@ fn read_export_labels(csv_path: &Path) -> Result<Option<HashMap<String, String>>
         return Ok(None);
     };
     let mut labels = HashMap::new();
-    for (i, record) in reader.records().enumerate() {
+    for record in reader.records() {
         let record = record.map_err(|e| fail(e.to_string()))?;
+        let line = record.position().map_or(0, |p| p.line());
         let (Some(file), Some(label)) = (record.get(file_col), record.get(label_col)) else {
-            return Err(fail(format!(
-                "row {} lacks the file or label column",
-                i + 2
-            )));
+            return Err(fail(format!("line {line} lacks the file or label column")));
         };
         if label.is_empty() {
-            return Err(fail(format!("row {} ({file}) has an empty label", i + 2)));
+            return Err(fail(format!("line {line} ({file}) has an empty label")));
         }
         labels.insert(file.to_string(), label.to_string());
     }
@@ -494,6 +492,8 @@ pub fn import_paths(
         &mut report,
         &mut written,
     );
+    // A cancel that arrives after the last file still wins over the commit.
+    let result = result.map(|batch| batch.filter(|_| !cancel.load(Ordering::Relaxed)));
     let batch = match result {
         Ok(Some(batch)) => batch,
         Ok(None) => {
