@@ -6,6 +6,7 @@
 //! - [`vision`] finds items in a frame, measures them and draws overlays.
 //! - [`model`] scores items against what good product looks like and decides pass/reject.
 //! - [`store`] keeps every inspection, lot, sample, label, model version and audit entry in SQLite.
+//! - [`labeling`] imports images from disk as samples and exports the labelled set.
 //! - [`station`] runs the line: capture, inspection and recording on their own threads.
 //! - [`reports`] aggregates the records for QC managers.
 //!
@@ -15,6 +16,7 @@ pub mod capture;
 pub mod config;
 pub mod eval;
 pub mod inspect;
+pub mod labeling;
 pub mod model;
 pub mod reports;
 pub mod station;

@@ -58,6 +58,42 @@ enum Command {
     /// Inspect a few frames and save them with their overlays as PNG files (for checking
     /// what the station sees, documentation and reports).
     Snapshot(SnapshotArgs),
+    /// Import images from disk as samples for labelling: files, folders (searched
+    /// recursively), MVTec-style trees (labels from train*/test*/<class>/ folders, masks from
+    /// ground_truth/<class>/<name>_mask.png) and folders written by `foodqc export` (labels from
+    /// their labels.csv). Unreadable files are listed and skipped; images already imported are
+    /// not imported twice.
+    Import(ImportArgs),
+    /// Export the labelled samples as an MVTec-style folder: <label>/<sample id>.png,
+    /// ground_truth/<label>/<sample id>_mask.png and labels.csv.
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug)]
+struct ImportArgs {
+    /// Image files and folders to import.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Who imports (recorded with the labels and in the audit log) [default: the OS user].
+    #[arg(long, value_name = "NAME")]
+    actor: Option<String>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct ExportArgs {
+    /// Folder to write (created if missing; must be empty unless --overwrite).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Write into a non-empty folder: replace files of the same name and remove the files of
+    /// a previous export there that this one does not write again.
+    #[arg(long)]
+    overwrite: bool,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -246,14 +282,7 @@ fn load_model(paths: &AppPaths, path: Option<&PathBuf>) -> anyhow::Result<Arc<An
     Ok(Arc::new(AnomalyModel::bundled()?))
 }
 
-/// The OS user name, for "who did it" in the audit log.
-pub fn os_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "operator".into())
-}
+pub use foodqc::labeling::import::os_user;
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let paths = AppPaths::resolve(cli.data_dir.as_deref())?;
@@ -271,7 +300,87 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Snapshot(a)) => snapshot(&paths, cli.model.as_ref(), a),
         Some(Command::Eval(a)) => eval(&paths, a),
         Some(Command::DemoSamples(a)) => demo_samples(&paths, a),
+        Some(Command::Import(a)) => import(&paths, a),
+        Some(Command::Export(a)) => export(&paths, a),
     }
+}
+
+/// A progress bar over files for import and export (drawn on stderr, hidden when not a TTY).
+fn file_bar(what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{what} [{{bar:40}}] {{pos}}/{{len}} files, eta {{eta}} {{wide_msg}}"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn update_bar(bar: &indicatif::ProgressBar, p: foodqc::labeling::Progress<'_>) {
+    bar.set_length(p.total as u64);
+    bar.set_position(p.done as u64);
+    if let Some(name) = p.current.and_then(|c| c.file_name()) {
+        bar.set_message(name.to_string_lossy().into_owned());
+    }
+}
+
+fn import(paths: &AppPaths, a: ImportArgs) -> anyhow::Result<()> {
+    let actor = a.actor.unwrap_or_else(foodqc::labeling::import::os_user);
+    let mut store = foodqc::store::Store::open(&paths.db_path())?;
+    let bar = file_bar("importing");
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let report = foodqc::labeling::import_paths(
+        &mut store,
+        &paths.samples_dir(),
+        &a.paths,
+        &actor,
+        &never,
+        &mut |p| update_bar(&bar, p),
+    )?;
+    bar.finish_and_clear();
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report}");
+        println!("database {}", paths.db_path().display());
+    }
+    if report.all_failed() {
+        anyhow::bail!(
+            "every file failed to import ({} files)",
+            report.failed.len()
+        );
+    }
+    if report.found == 0 && report.failed.is_empty() {
+        anyhow::bail!("no PNG or JPEG image found in the given paths");
+    }
+    Ok(())
+}
+
+fn export(paths: &AppPaths, a: ExportArgs) -> anyhow::Result<()> {
+    let store = foodqc::store::Store::open(&paths.db_path())?;
+    if store.labelled_samples()?.is_empty() {
+        anyhow::bail!(
+            "database {} has no labelled samples; nothing to export",
+            paths.db_path().display()
+        );
+    }
+    let bar = file_bar("exporting");
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let report =
+        foodqc::labeling::export_labelled(&store, &a.out, a.overwrite, &never, &mut |p| {
+            update_bar(&bar, p)
+        })?;
+    bar.finish_and_clear();
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report}");
+    }
+    if report.exported == 0 {
+        anyhow::bail!("no labelled sample could be exported");
+    }
+    Ok(())
 }
 
 fn inspect(paths: AppPaths, model: Option<&PathBuf>, a: InspectArgs) -> anyhow::Result<()> {

@@ -99,3 +99,91 @@ fn model_from_another_version_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn import_then_export_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let tree = dir.path().join("tree");
+    let shade = |n: u8| image::RgbImage::from_fn(20, 10, |x, y| image::Rgb([n, x as u8, y as u8]));
+    for (rel, n) in [
+        ("train/good/a.png", 1),
+        ("test/good/b.png", 2),
+        ("test/crack/c.png", 3),
+    ] {
+        let p = tree.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        shade(n).save(&p).unwrap();
+    }
+    std::fs::write(tree.join("test/crack/bad.png"), b"not a png").unwrap();
+
+    let out = foodqc()
+        .arg("import")
+        .arg(&tree)
+        .args(["--actor", "qa-lead"])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("imported 3 new sample(s) (3 labelled)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("bad.png"), "{stdout}");
+
+    let export_dir = dir.path().join("export");
+    let out = foodqc()
+        .args(["export", "--out"])
+        .arg(&export_dir)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = std::fs::read_to_string(export_dir.join("labels.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert_eq!(csv.matches(",crack,").count(), 1, "{csv}");
+    assert!(csv.contains(",qa-lead,"), "{csv}");
+
+    // A second export into the same folder needs --overwrite; the error names the folder.
+    let out = foodqc()
+        .args(["export", "--out"])
+        .arg(&export_dir)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&export_dir.display().to_string()), "{err}");
+    let out = foodqc()
+        .args(["export", "--overwrite", "--out"])
+        .arg(&export_dir)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+
+    // Importing only unreadable files fails with a non-zero exit code and names them.
+    let out = foodqc()
+        .arg("import")
+        .arg(tree.join("test/crack/bad.png"))
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("bad.png"), "{text}");
+}

@@ -1,8 +1,6 @@
 //! The labelling side of the store: the defect taxonomy, per-model sample scores, the queue of
 //! samples waiting for a label (most uncertain first), undo, and the labelled set.
 
-use std::path::PathBuf;
-
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
@@ -76,19 +74,6 @@ impl QueueEntry {
     pub fn margin(&self) -> Option<f64> {
         Some((self.score? - self.threshold?).abs() / self.threshold?)
     }
-}
-
-/// A sample with its current (latest) label.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct LabelledSample {
-    /// The sample.
-    pub sample: SampleRow,
-    /// The current label's id.
-    pub label_id: i64,
-    /// The current label.
-    pub label: String,
-    /// Optional defect mask.
-    pub mask_path: Option<PathBuf>,
 }
 
 /// A model's score of one sample, to cache with [`Store::record_sample_score`].
@@ -370,28 +355,5 @@ impl Store {
         tx.commit()
             .map_err(sql_err(&self.path, "commit (labels)"))?;
         Ok(sample_id)
-    }
-
-    /// Every labelled sample with its current label, oldest sample first.
-    pub fn labelled_samples(&self) -> Result<Vec<LabelledSample>, StoreError> {
-        let sql = format!(
-            "SELECT {SAMPLE_COLUMNS}, l.id, l.label, l.mask_path
-             FROM labels AS l JOIN samples AS s ON s.id = l.sample_id
-             WHERE l.id IN (SELECT max(id) FROM labels GROUP BY sample_id)
-             ORDER BY s.id"
-        );
-        let err = || sql_err(&self.path, "select labelled samples");
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(err())?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(LabelledSample {
-                    sample: sample_row(r)?,
-                    label_id: r.get(7)?,
-                    label: r.get(8)?,
-                    mask_path: r.get::<_, Option<String>>(9)?.map(PathBuf::from),
-                })
-            })
-            .map_err(err())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(err())
     }
 }

@@ -27,15 +27,15 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use audit::AuditEntry;
 pub use inspections::{InspectionRow, InspectionView, LOT_INSPECTIONS_SQL};
-pub use labeling::{
-    DefectClass, LabelledSample, QueueEntry, QueueFilter, SampleScore, parse_hex_colour,
-};
+pub use labeling::{DefectClass, QueueEntry, QueueFilter, SampleScore, parse_hex_colour};
 pub use migrations::{SCHEMA_VERSION, migrations};
 pub use models::{ModelVersionRow, NewModelVersion};
 pub use recorder::{
     InspectionRecorder, RecordItem, RecordSender, RecorderOptions, RecorderStats, SampleImage,
 };
-pub use samples::{LabelRow, NewSample, SampleRow, SavedSample, save_sample_png};
+pub use samples::{
+    LabelRow, NewImport, NewLabel, NewSample, SampleRow, SavedSample, save_sample_png,
+};
 pub use stations::{LotRow, LotStatus, LotSummary, StationRow};
 
 /// How long a write waits for another connection's write transaction before failing with

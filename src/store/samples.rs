@@ -220,6 +220,57 @@ fn label_row(r: &Row<'_>) -> rusqlite::Result<LabelRow> {
     })
 }
 
+/// A sample to register in an import batch, with the label it arrives with (if any).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NewImport {
+    /// The sample (its PNG is already on disk).
+    pub sample: NewSample,
+    /// The label the source gave it, e.g. the class folder of an MVTec-style tree.
+    pub label: Option<NewLabel>,
+}
+
+/// A label to add together with its sample (see [`NewImport`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NewLabel {
+    /// The label, e.g. `good`, `crack` (must not be empty).
+    pub label: String,
+    /// Optional defect mask image.
+    pub mask_path: Option<PathBuf>,
+}
+
+/// Insert one label row and its `label.add` audit entry on `conn` (inside the caller's
+/// transaction). Returns the label id.
+fn insert_label(
+    conn: &Connection,
+    db_path: &Path,
+    sample_id: i64,
+    sample_hash: &str,
+    label: &str,
+    mask: Option<&str>,
+    actor: &str,
+) -> Result<i64, StoreError> {
+    let err = || sql_err(db_path, "insert into labels");
+    let label_id: i64 = conn
+        .prepare_cached(
+            "INSERT INTO labels (sample_id, label, mask_path, labeled_by, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+        )
+        .map_err(err())?
+        .query_row(params![sample_id, label, mask, actor, now_ms()], |r| {
+            r.get(0)
+        })
+        .map_err(err())?;
+    let details = serde_json::json!({
+        "label_id": label_id,
+        "sample_id": sample_id,
+        "sample_hash": sample_hash,
+        "label": label,
+        "mask_path": mask,
+    });
+    insert_audit(conn, db_path, actor, "label.add", &details)?;
+    Ok(label_id)
+}
+
 impl Store {
     /// Register a sample whose PNG is on disk and return its id. Get-or-create by `hash`: a
     /// sample with the same hash keeps its first row (path, source, time) and id.
@@ -289,22 +340,7 @@ impl Store {
                 id: sample_id,
             });
         };
-        let label_id: i64 = tx
-            .query_row(
-                "INSERT INTO labels (sample_id, label, mask_path, labeled_by, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
-                params![sample_id, label, mask, actor, now_ms()],
-                |r| r.get(0),
-            )
-            .map_err(sql_err(&self.path, "insert into labels"))?;
-        let details = serde_json::json!({
-            "label_id": label_id,
-            "sample_id": sample_id,
-            "sample_hash": hash,
-            "label": label,
-            "mask_path": mask,
-        });
-        insert_audit(&tx, &self.path, actor, "label.add", &details)?;
+        let label_id = insert_label(&tx, &self.path, sample_id, &hash, label, mask, actor)?;
         tx.commit()
             .map_err(sql_err(&self.path, "commit (labels)"))?;
         Ok(label_id)
@@ -338,6 +374,104 @@ impl Store {
             .map_err(err())?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(err())
+    }
+
+    /// The id of the sample with this content hash (blake3 hex of its PNG), if registered.
+    pub fn sample_id_by_hash(&self, hash: &str) -> Result<Option<i64>, StoreError> {
+        let err = || sql_err(&self.path, "select from samples");
+        self.conn
+            .prepare_cached("SELECT id FROM samples WHERE hash = ?1")
+            .map_err(err())?
+            .query_row([hash], |r| r.get(0))
+            .optional()
+            .map_err(err())
+    }
+
+    /// Register a batch of imported samples and their labels in ONE transaction: either every
+    /// row is written or (on any error) none is.
+    ///
+    /// A sample whose hash is already registered (by an earlier import, the live line, or an
+    /// earlier item of this batch) is skipped together with its label: the same image is never
+    /// imported twice. Returns, per item, the new sample id or `None` for a skipped duplicate.
+    ///
+    /// Audit: one `label.add` entry per label (as [`Store::add_label`] writes) and one
+    /// `samples.import` entry summarising the batch, whose `details` are `summary` with the
+    /// counts `imported`, `duplicates` and `labelled` added (when `summary` is an object).
+    pub fn import_batch(
+        &mut self,
+        items: &[NewImport],
+        actor: &str,
+        summary: serde_json::Value,
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err(&self.path, "begin (import)"))?;
+        let mut ids = Vec::with_capacity(items.len());
+        let (mut imported, mut labelled) = (0u64, 0u64);
+        for item in items {
+            let s = &item.sample;
+            let exists: Option<i64> = tx
+                .prepare_cached("SELECT id FROM samples WHERE hash = ?1")
+                .map_err(sql_err(&self.path, "select from samples"))?
+                .query_row([&s.hash], |r| r.get(0))
+                .optional()
+                .map_err(sql_err(&self.path, "select from samples"))?;
+            if exists.is_some() {
+                ids.push(None);
+                continue;
+            }
+            let id = get_or_create_sample(&tx, &self.path, s)?;
+            imported += 1;
+            if let Some(l) = &item.label {
+                let mask = l
+                    .mask_path
+                    .as_deref()
+                    .map(|p| path_text(p, "labels"))
+                    .transpose()?;
+                insert_label(&tx, &self.path, id, &s.hash, &l.label, mask, actor)?;
+                labelled += 1;
+            }
+            ids.push(Some(id));
+        }
+        let mut details = summary;
+        if let Some(obj) = details.as_object_mut() {
+            obj.insert("imported".into(), imported.into());
+            obj.insert("duplicates".into(), (items.len() as u64 - imported).into());
+            obj.insert("labelled".into(), labelled.into());
+        }
+        insert_audit(&tx, &self.path, actor, "samples.import", &details)?;
+        tx.commit()
+            .map_err(sql_err(&self.path, "commit (import)"))?;
+        Ok(ids)
+    }
+
+    /// Every sample that has a label, with its current (latest) label, in sample id order.
+    pub fn labelled_samples(&self) -> Result<Vec<(SampleRow, LabelRow)>, StoreError> {
+        let sql = format!(
+            "SELECT {SAMPLE_COLUMNS}, l.id, l.sample_id, l.label, l.mask_path, l.labeled_by,
+                    l.created_at
+             FROM labels AS l JOIN samples AS s ON s.id = l.sample_id
+             WHERE l.id IN (SELECT max(id) FROM labels GROUP BY sample_id)
+             ORDER BY s.id"
+        );
+        let err = || sql_err(&self.path, "select from samples and labels");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                let sample = sample_row(r)?;
+                let label = LabelRow {
+                    id: r.get(7)?,
+                    sample_id: r.get(8)?,
+                    label: r.get(9)?,
+                    mask_path: r.get::<_, Option<String>>(10)?.map(PathBuf::from),
+                    labeled_by: r.get(11)?,
+                    created_at_ms: r.get(12)?,
+                };
+                Ok((sample, label))
+            })
             .map_err(err())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(err())
     }

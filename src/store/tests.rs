@@ -762,3 +762,122 @@ fn recorder_finish_does_not_wait_for_held_senders_and_drop_flushes() {
         350
     );
 }
+
+#[test]
+fn import_batch_is_one_transaction_and_skips_duplicates() {
+    let dir = tmp();
+    let samples_dir = dir.path().join("samples");
+    let mut store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+    let new = |shade: u8| {
+        let s = save_sample_png(&samples_dir, &crop(shade)).unwrap();
+        NewSample {
+            path: s.path,
+            hash: s.hash,
+            width: s.width,
+            height: s.height,
+            source: "import:test".into(),
+        }
+    };
+    // One sample is already there (captured from the line earlier).
+    let existing = store.insert_sample(&new(1)).unwrap();
+    let labelled = |shade: u8, label: &str| NewImport {
+        sample: new(shade),
+        label: Some(NewLabel {
+            label: label.into(),
+            mask_path: Some(samples_dir.join(format!("{shade}_mask.png"))),
+        }),
+    };
+    let items = vec![
+        labelled(2, "good"),
+        NewImport {
+            sample: new(1),
+            label: Some(NewLabel {
+                label: "crack".into(),
+                mask_path: None,
+            }),
+        },
+        NewImport {
+            sample: new(3),
+            label: None,
+        },
+        labelled(2, "crack"), // same image twice in one batch
+    ];
+    let ids = store
+        .import_batch(&items, "anna", json!({"source": "import:test"}))
+        .unwrap();
+    assert_eq!(ids.len(), 4);
+    assert!(ids[0].is_some() && ids[2].is_some());
+    assert_eq!((ids[1], ids[3]), (None, None));
+    assert_eq!(count(&store, "samples"), 3);
+    // The duplicate of the existing sample did not get the batch's label.
+    assert!(store.labels_for_sample(existing).unwrap().is_empty());
+    let l = store.labels_for_sample(ids[0].unwrap()).unwrap();
+    assert_eq!(l.len(), 1);
+    assert_eq!(
+        (l[0].label.as_str(), l[0].labeled_by.as_str()),
+        ("good", "anna")
+    );
+    assert_eq!(l[0].mask_path, Some(samples_dir.join("2_mask.png")));
+    let audits = store.audit_entries(10).unwrap();
+    let actions: Vec<&str> = audits.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["samples.import", "label.add"]);
+    assert_eq!(audits[0].details["imported"], 2);
+    assert_eq!(audits[0].details["duplicates"], 2);
+    assert_eq!(audits[0].details["labelled"], 1);
+    assert_eq!(audits[0].details["source"], "import:test");
+    assert_eq!(audits[1].details["sample_id"], ids[0].unwrap());
+
+    let pairs = store.labelled_samples().unwrap();
+    assert_eq!(pairs.len(), 1);
+    assert_eq!(pairs[0].0.id, ids[0].unwrap());
+    assert_eq!(pairs[0].1.label, "good");
+
+    // A failing item rolls the whole batch back: nothing of it stays.
+    let before = (count(&store, "samples"), count(&store, "labels"));
+    let audits_before = count(&store, "audit_log");
+    let bad = vec![
+        labelled(4, "good"),
+        NewImport {
+            sample: new(5),
+            label: Some(NewLabel {
+                label: String::new(), // violates CHECK (length(label) > 0)
+                mask_path: None,
+            }),
+        },
+    ];
+    let err = store.import_batch(&bad, "anna", json!({})).unwrap_err();
+    assert!(err.to_string().contains("labels"), "{err}");
+    assert_eq!((count(&store, "samples"), count(&store, "labels")), before);
+    assert_eq!(count(&store, "audit_log"), audits_before);
+}
+
+#[test]
+fn labelled_samples_take_the_latest_label() {
+    let dir = tmp();
+    let samples_dir = dir.path().join("samples");
+    let mut store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+    let mut ids = Vec::new();
+    for shade in [10, 20, 30] {
+        let s = save_sample_png(&samples_dir, &crop(shade)).unwrap();
+        ids.push(
+            store
+                .insert_sample(&NewSample {
+                    path: s.path,
+                    hash: s.hash,
+                    width: s.width,
+                    height: s.height,
+                    source: "t".into(),
+                })
+                .unwrap(),
+        );
+    }
+    store.add_label(ids[2], "crack", None, "anna").unwrap();
+    store.add_label(ids[0], "crack", None, "anna").unwrap();
+    store.add_label(ids[0], "good", None, "bob").unwrap();
+    let pairs = store.labelled_samples().unwrap();
+    let got: Vec<(i64, &str, &str)> = pairs
+        .iter()
+        .map(|(s, l)| (s.id, l.label.as_str(), l.labeled_by.as_str()))
+        .collect();
+    assert_eq!(got, [(ids[0], "good", "bob"), (ids[2], "crack", "anna")]);
+}

@@ -24,7 +24,7 @@ use crate::model::classifier::{
 };
 use crate::model::metrics::auroc;
 use crate::model::{AnomalyModel, TrainError, TrainOptions};
-use crate::store::{LabelledSample, NewModelVersion, Store, StoreError};
+use crate::store::{LabelRow, NewModelVersion, SampleRow, Store, StoreError};
 use crate::vision::features::{self, ItemFeatures};
 use crate::vision::segment::Segmenter;
 
@@ -154,11 +154,11 @@ struct Measured {
 }
 
 fn measure(
-    s: &LabelledSample,
+    (sample, label): &(SampleRow, LabelRow),
     seg: &crate::vision::segment::SegmentConfig,
     describe: bool,
 ) -> Result<Measured, String> {
-    let img = load_rgb(&s.sample.path).map_err(|e| e.to_string())?;
+    let img = load_rgb(&sample.path).map_err(|e| e.to_string())?;
     let mut segmenter = Segmenter::new(seg.clone());
     let regions = segmenter.segment(&img);
     let main = main_items(&regions);
@@ -171,9 +171,9 @@ fn measure(
         .collect();
     let descriptor = describe.then(|| describe_image(&img, &mut segmenter));
     Ok(Measured {
-        sample_id: s.sample.id,
-        label_id: s.label_id,
-        label: s.label.clone(),
+        sample_id: sample.id,
+        label_id: label.id,
+        label: label.label.clone(),
         items,
         descriptor,
     })
@@ -225,7 +225,7 @@ pub fn run_training(
     let cancelled = || cancel.load(Ordering::Relaxed);
     rep.stage(Stage::Gathering, 1);
     let labelled = Store::open(&cfg.db_path)?.labelled_samples()?;
-    let n_good = labelled.iter().filter(|s| s.label == GOOD).count();
+    let n_good = labelled.iter().filter(|(_, l)| l.label == GOOD).count();
     let min = crate::model::anomaly::MIN_TRAIN_ITEMS;
     if n_good < min {
         let defects = labelled.len() - n_good;
@@ -235,8 +235,8 @@ pub fn run_training(
         )));
     }
     let mut per_class: BTreeMap<&str, usize> = BTreeMap::new();
-    for s in &labelled {
-        *per_class.entry(s.label.as_str()).or_default() += 1;
+    for (_, l) in &labelled {
+        *per_class.entry(l.label.as_str()).or_default() += 1;
     }
     let classifier_classes: Vec<String> = per_class
         .iter()
@@ -255,7 +255,7 @@ pub fn run_training(
             if cancelled() {
                 return None;
             }
-            let describe = want_classifier && classifier_classes.contains(&s.label);
+            let describe = want_classifier && classifier_classes.contains(&s.1.label);
             let m = measure(s, &seg, describe);
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             rep.report(Stage::Measuring, n, labelled.len());
@@ -270,7 +270,7 @@ pub fn run_training(
     for (s, m) in labelled.iter().zip(measured) {
         match m {
             Some(Ok(m)) => samples.push(m),
-            Some(Err(reason)) => skipped.push((s.sample.path.clone(), reason)),
+            Some(Err(reason)) => skipped.push((s.0.path.clone(), reason)),
             None => return Err(TrainJobError::Cancelled),
         }
     }

@@ -227,13 +227,24 @@ pub struct LabelState {
     new_class: String,
     last_refresh: Option<std::time::Instant>,
     generation: u64,
+    /// Import or export in progress (or finished, until dismissed).
+    pub files: Option<FileJob>,
+    db_path: PathBuf,
+    samples_dir: PathBuf,
+    actor: String,
 }
 
 impl LabelState {
     /// Start the worker.
-    pub fn new(db_path: PathBuf, actor: String, ctx: egui::Context) -> Self {
+    pub fn new(db_path: PathBuf, samples_dir: PathBuf, actor: String, ctx: egui::Context) -> Self {
         Self {
-            worker: LabelWorker::spawn(db_path, actor, move || ctx.request_repaint()),
+            worker: LabelWorker::spawn(db_path.clone(), actor.clone(), move || {
+                ctx.request_repaint()
+            }),
+            files: None,
+            db_path,
+            samples_dir,
+            actor,
             data: LabelData::default(),
             filter: QueueFilter::default(),
             lot_text: String::new(),
@@ -702,7 +713,105 @@ fn paint_disc(mask: &mut GrayImage, cx: f32, cy: f32, r: f32, v: u8) {
     }
 }
 
+fn files_panel(st: &mut LabelState, ui: &mut egui::Ui) {
+    ui.heading("Import and export");
+    let ctx = ui.ctx().clone();
+    // Files dropped on the window are imported.
+    let dropped: Vec<PathBuf> = ctx.input(|i| {
+        i.raw
+            .dropped_files
+            .iter()
+            .map(|f| f.path().to_path_buf())
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect()
+    });
+    let busy = st
+        .files
+        .as_ref()
+        .is_some_and(|j| j.view().finished.is_none());
+    let mut start = None;
+    if !dropped.is_empty() && !busy {
+        start = Some((dropped, false));
+    }
+    ui.add_enabled_ui(!busy, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            if ui.button("Import files…").clicked() {
+                start = Some((Vec::new(), false));
+            }
+            if ui
+                .button("Import folder…")
+                .on_hover_text("A folder of images; an MVTec-style tree (train/good, test/<class>) or an export keeps its labels")
+                .clicked()
+            {
+                start = Some((Vec::new(), true));
+            }
+            if ui.button("Export labelled set…").clicked() {
+                st.files = Some(start_export(st.db_path.clone(), ctx.clone()));
+            }
+        });
+    });
+    if let Some((paths, folder)) = start {
+        st.files = Some(start_import(
+            st.db_path.clone(),
+            st.samples_dir.clone(),
+            st.actor.clone(),
+            paths,
+            folder,
+            ctx.clone(),
+        ));
+    }
+    ui.weak("Or drop images or folders on the window.");
+    let mut dismiss = false;
+    if let Some(job) = &st.files {
+        let v = job.view();
+        match &v.finished {
+            None => {
+                ui.horizontal(|ui| {
+                    let frac = if v.total > 0 {
+                        v.done as f32 / v.total as f32
+                    } else {
+                        0.0
+                    };
+                    ui.add(
+                        egui::ProgressBar::new(frac)
+                            .text(format!("{} {}/{}", job.what, v.done, v.total))
+                            .desired_width(180.0),
+                    );
+                    if ui.button("Cancel").clicked() {
+                        job.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                });
+                if let Some(c) = &v.current {
+                    ui.weak(
+                        c.file_name()
+                            .map(|n| n.to_string_lossy().to_string())
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+            Some(Ok(text)) => {
+                egui::ScrollArea::vertical()
+                    .id_salt("files_report")
+                    .max_height(140.0)
+                    .show(ui, |ui| {
+                        ui.label(text);
+                    });
+                dismiss = ui.small_button("OK").clicked();
+            }
+            Some(Err(e)) => {
+                ui.colored_label(theme::WARN, format!("{} not done: {e}", job.what));
+                dismiss = ui.small_button("OK").clicked();
+            }
+        }
+    }
+    if dismiss {
+        st.files = None;
+    }
+}
+
 fn side_panel(st: &mut LabelState, ui: &mut egui::Ui) {
+    files_panel(st, ui);
+    ui.separator();
     ui.heading("Label counts");
     if st.data.counts.is_empty() {
         ui.label("No labels yet.");
@@ -790,4 +899,141 @@ fn side_panel(st: &mut LabelState, ui: &mut egui::Ui) {
                 st.worker.send(LabelCommand::DeleteClass(id));
             }
         });
+}
+
+/// A file job of the Label tab (import or export) on its own thread: it asks for the files
+/// with a native dialog (unless given), then works with progress and cancel.
+pub struct FileJob {
+    /// What it does, for the progress line.
+    pub what: &'static str,
+    view: Arc<Mutex<FileJobView>>,
+    cancel: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Progress and result of a [`FileJob`].
+#[derive(Clone, Default)]
+pub struct FileJobView {
+    /// Files done and in all.
+    pub done: usize,
+    pub total: usize,
+    /// The file being worked on.
+    pub current: Option<PathBuf>,
+    /// The report once finished (Ok) or why it failed (Err).
+    pub finished: Option<Result<String, String>>,
+}
+
+impl FileJob {
+    fn spawn(
+        what: &'static str,
+        ctx: egui::Context,
+        work: impl FnOnce(
+            &std::sync::atomic::AtomicBool,
+            &mut dyn FnMut(FileJobView),
+        ) -> Result<String, String>
+        + Send
+        + 'static,
+    ) -> Self {
+        let view = Arc::new(Mutex::new(FileJobView::default()));
+        let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (v, c) = (view.clone(), cancel.clone());
+        let spawned = std::thread::Builder::new()
+            .name("foodqc-files".into())
+            .spawn(move || {
+                let mut report = |p: FileJobView| {
+                    let mut g = v.lock().unwrap_or_else(|e| e.into_inner());
+                    g.done = p.done;
+                    g.total = p.total;
+                    g.current = p.current;
+                    drop(g);
+                    ctx.request_repaint();
+                };
+                let r = work(&c, &mut report);
+                v.lock().unwrap_or_else(|e| e.into_inner()).finished = Some(r);
+                ctx.request_repaint();
+            });
+        if let Err(e) = spawned {
+            view.lock().unwrap_or_else(|e| e.into_inner()).finished =
+                Some(Err(format!("cannot start: {e}")));
+        }
+        Self { what, view, cancel }
+    }
+
+    /// The latest progress.
+    pub fn view(&self) -> FileJobView {
+        self.view.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Import `paths` (or, when empty, files or a folder picked in a dialog) as samples.
+pub fn start_import(
+    db: PathBuf,
+    samples_dir: PathBuf,
+    actor: String,
+    paths: Vec<PathBuf>,
+    pick_folder: bool,
+    ctx: egui::Context,
+) -> FileJob {
+    FileJob::spawn("import", ctx, move |cancel, report| {
+        let paths = if !paths.is_empty() {
+            paths
+        } else if pick_folder {
+            match rfd::FileDialog::new()
+                .set_title("Import a folder of images (an MVTec-style tree keeps its labels)")
+                .pick_folder()
+            {
+                Some(p) => vec![p],
+                None => return Err("no folder chosen".into()),
+            }
+        } else {
+            match rfd::FileDialog::new()
+                .set_title("Import images")
+                .add_filter("images", &["png", "jpg", "jpeg"])
+                .pick_files()
+            {
+                Some(p) => p,
+                None => return Err("no file chosen".into()),
+            }
+        };
+        let mut store = Store::open(&db).map_err(|e| e.to_string())?;
+        let r = foodqc::labeling::import_paths(
+            &mut store,
+            &samples_dir,
+            &paths,
+            &actor,
+            cancel,
+            &mut |p| {
+                report(FileJobView {
+                    done: p.done,
+                    total: p.total,
+                    current: p.current.map(|c| c.to_path_buf()),
+                    finished: None,
+                })
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(r.to_string())
+    })
+}
+
+/// Export the labelled set to a folder picked in a dialog.
+pub fn start_export(db: PathBuf, ctx: egui::Context) -> FileJob {
+    FileJob::spawn("export", ctx, move |cancel, report| {
+        let Some(out) = rfd::FileDialog::new()
+            .set_title("Export the labelled set (an empty folder)")
+            .pick_folder()
+        else {
+            return Err("no folder chosen".into());
+        };
+        let store = Store::open(&db).map_err(|e| e.to_string())?;
+        let r = foodqc::labeling::export_labelled(&store, &out, false, cancel, &mut |p| {
+            report(FileJobView {
+                done: p.done,
+                total: p.total,
+                current: p.current.map(|c| c.to_path_buf()),
+                finished: None,
+            })
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(r.to_string())
+    })
 }

@@ -174,7 +174,12 @@ impl FoodQcApp {
         let ctx = cc.egui_ctx.clone();
         let db = db::DbReader::spawn(paths.db_path(), move || ctx.request_repaint());
         let actor = crate::os_user();
-        let label = label::LabelState::new(paths.db_path(), actor.clone(), cc.egui_ctx.clone());
+        let label = label::LabelState::new(
+            paths.db_path(),
+            paths.samples_dir(),
+            actor.clone(),
+            cc.egui_ctx.clone(),
+        );
         let mut app = Self {
             settings,
             paths,
