@@ -195,6 +195,8 @@ impl Station {
             &cfg.lot.shift,
         )?;
         let model_id = register_model(&mut store, &model)?;
+        // Thresholds applied to this model version (Thresholds tab) override the file's.
+        let model = with_applied_thresholds(&store, model_id, model)?;
         store.audit(
             &cfg.station_name,
             "station.start",
@@ -337,6 +339,26 @@ fn register_model(store: &mut Store, model: &AnomalyModel) -> anyhow::Result<i64
         metrics: serde_json::to_value(&model.card.metrics)?,
         data_snapshot: serde_json::json!({ "trained_on": model.card.trained_on, "items": model.card.items }),
     })?)
+}
+
+/// The model with the threshold setting last applied to its version, when there is one.
+fn with_applied_thresholds(
+    store: &Store,
+    model_id: i64,
+    model: Arc<AnomalyModel>,
+) -> anyhow::Result<Arc<AnomalyModel>> {
+    Ok(match store.current_thresholds(model_id)? {
+        Some(s) if s.thresholds != model.thresholds => {
+            tracing::info!(
+                "model {}: using thresholds set by {} (setting #{})",
+                model.version,
+                s.set_by,
+                s.id
+            );
+            Arc::new(model.with_thresholds(s.thresholds))
+        }
+        _ => model,
+    })
 }
 
 fn capture_loop(
@@ -485,8 +507,10 @@ fn inspect_loop(
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
         };
         if let Some(m) = lock(&shared.pending_model).take() {
-            match register_model(&mut ctx.store, &m) {
-                Ok(id) => {
+            let registered = register_model(&mut ctx.store, &m)
+                .and_then(|id| Ok((id, with_applied_thresholds(&ctx.store, id, m.clone())?)));
+            match registered {
+                Ok((id, m)) => {
                     ctx.model_id = id;
                     let from = lock(&shared.stats).model_version.clone();
                     if let Err(e) = ctx.store.audit(

@@ -4,6 +4,7 @@ mod db;
 mod live;
 mod tabs;
 mod theme;
+mod thresholds;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,17 +43,25 @@ pub enum Tab {
     Live,
     Label,
     Train,
+    Thresholds,
     Reports,
 }
 
 impl Tab {
-    const ALL: [Tab; 4] = [Tab::Live, Tab::Label, Tab::Train, Tab::Reports];
+    const ALL: [Tab; 5] = [
+        Tab::Live,
+        Tab::Label,
+        Tab::Train,
+        Tab::Thresholds,
+        Tab::Reports,
+    ];
 
     fn title(self) -> &'static str {
         match self {
             Tab::Live => "Live",
             Tab::Label => "Label",
             Tab::Train => "Train",
+            Tab::Thresholds => "Thresholds",
             Tab::Reports => "Reports",
         }
     }
@@ -63,6 +72,7 @@ impl Tab {
             Tab::Label => egui::Key::F2,
             Tab::Train => egui::Key::F3,
             Tab::Reports => egui::Key::F4,
+            Tab::Thresholds => egui::Key::F5,
         }
     }
 }
@@ -116,6 +126,7 @@ pub struct FoodQcApp {
     pub(crate) db: db::DbReader,
     pub(crate) frame_times: FrameTimes,
     pub(crate) show_help: bool,
+    pub(crate) thresholds: thresholds::ThresholdsView,
 }
 
 /// UI frame times (the time our `ui` took), for the status bar and measurements.
@@ -181,6 +192,7 @@ impl FoodQcApp {
             db,
             frame_times: FrameTimes::default(),
             show_help: false,
+            thresholds: thresholds::ThresholdsView::default(),
         };
         app.start_station();
         app
@@ -407,6 +419,7 @@ impl FoodQcApp {
                 egui::Grid::new("keys").striped(true).show(ui, |ui| {
                     for (k, what) in [
                         ("F1 … F4", "Live, Label, Train, Reports"),
+                        ("F5", "Thresholds"),
                         ("Space", "Pause / resume the line view"),
                         ("H", "Heat map on / off"),
                         ("C", "Capture the items of the next frame for labelling"),
@@ -470,6 +483,7 @@ impl eframe::App for FoodQcApp {
             Tab::Label => tabs::label(self, ui),
             Tab::Train => tabs::train(self, ui),
             Tab::Reports => tabs::reports(self, ui),
+            Tab::Thresholds => thresholds::show(self, ui),
         }
         let ctx = ui.ctx().clone();
         if self.show_help {

@@ -12,7 +12,7 @@ fn db_error(app: &FoodQcApp, ui: &mut egui::Ui) -> bool {
     false
 }
 
-fn fmt_ts(ms: i64) -> String {
+pub(crate) fn fmt_ts(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
         .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|_| ms.to_string())
