@@ -86,6 +86,12 @@ fn counters(app: &mut FoodQcApp, ui: &mut egui::Ui) {
     );
     big_number(
         ui,
+        "To review",
+        s.reviews.to_string(),
+        (s.reviews > 0).then_some(theme::REVIEW),
+    );
+    big_number(
+        ui,
         "Reject rate",
         format!("{:.1} %", 100.0 * s.reject_rate()),
         None,
@@ -305,8 +311,8 @@ fn draw_item(
                 // Short dashes: neither the solid pass nor the long reject dashes.
                 painter.extend(egui::Shape::dashed_line(
                     &closed,
-                    Stroke::new(2.5, theme::REVIEW),
-                    4.0,
+                    Stroke::new(3.0, theme::REVIEW),
+                    5.0,
                     4.0,
                 ));
             }

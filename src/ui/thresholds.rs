@@ -12,9 +12,7 @@ use crossbeam_channel::{Receiver, bounded};
 use egui::{Color32, RichText};
 use egui_plot::{Bar, BarChart, Corner, Legend, Line, Plot, Points, Polygon, VLine};
 use foodqc::model::Thresholds;
-use foodqc::model::operating::{
-    BandCounts, GOOD, Histogram, LabelledScore, OperatingPoint, ScoreFile, ScoreSet,
-};
+use foodqc::model::operating::{GOOD, Histogram, LabelledScore, ScoreFile, ScoreSet};
 use foodqc::store::{Store, ThresholdSetting};
 
 use super::{FoodQcApp, theme};
@@ -24,7 +22,7 @@ pub const PRODUCTION_ITEMS: usize = 10_000;
 /// Histogram bins.
 const BINS: usize = 60;
 /// Curves are drawn with at most this many points (they are exact, just thinned).
-const CURVE_POINTS: usize = 1500;
+const CURVE_POINTS: usize = 600;
 
 /// Scores loaded for the tab, with everything derived from them that does not depend on the
 /// threshold (computed once, off the UI thread).
@@ -53,6 +51,8 @@ pub struct Workbench {
     pub ap: Option<f64>,
     /// Slider range.
     pub range: (f64, f64),
+    /// Dataset folder of the score file (for ground-truth masks), when known.
+    pub dataset: Option<PathBuf>,
 }
 
 impl Workbench {
@@ -75,9 +75,12 @@ impl Workbench {
                 (c, s)
             })
             .collect();
-        // Range: the bulk of the scores, not a far outlier (those land in the last bin).
+        // Range: the bulk of the labelled scores (production only when nothing is labelled),
+        // not a far outlier: those land in the last bin.
         let mut all: Vec<f64> = items.iter().map(|i| i.score).collect();
-        all.extend_from_slice(&production);
+        if all.is_empty() {
+            all.extend_from_slice(&production);
+        }
         let hi = foodqc::model::metrics::quantile(&all, 0.98);
         let hi = if hi.is_finite() && hi > 0.0 {
             hi * 1.25
@@ -117,6 +120,7 @@ impl Workbench {
             roc,
             pr,
             range: (lo, hi),
+            dataset: None,
         }
     }
 
@@ -135,6 +139,104 @@ enum Job {
     Loaded(Result<(Workbench, Vec<ThresholdSetting>), String>),
     /// An Apply (or Revert) was saved: the thresholds now in force and the new history.
     Applied(Result<(Thresholds, Vec<ThresholdSetting>), String>),
+    /// Sample images scored for the pixel-threshold preview.
+    Preview(Result<Vec<PreviewImage>, String>),
+}
+
+/// A test image scored once for the pixel-threshold preview: re-thresholding its heat maps
+/// is cheap, so the preview follows the pixel threshold at frame rate.
+pub struct PreviewImage {
+    /// File name and class.
+    pub name: String,
+    photo: Option<egui::ColorImage>,
+    mask: Option<egui::ColorImage>,
+    /// Photo pixels per preview pixel.
+    scale: f32,
+    heats: Vec<foodqc::inspect::HeatMap>,
+    textures: Option<(egui::TextureHandle, Option<egui::TextureHandle>)>,
+}
+
+/// Longest side of preview pictures, pixels.
+const PREVIEW_SIDE: u32 = 250;
+
+fn to_color_image(img: &image::RgbImage) -> egui::ColorImage {
+    egui::ColorImage::from_rgb([img.width() as usize, img.height() as usize], img.as_raw())
+}
+
+/// Score up to `n` defective images with a ground-truth mask and one good image.
+fn load_previews(
+    items: Vec<LabelledScore>,
+    dataset: Option<PathBuf>,
+    model: Arc<foodqc::model::AnomalyModel>,
+    n: usize,
+) -> Result<Vec<PreviewImage>, String> {
+    let mask_of = |it: &LabelledScore| -> Option<PathBuf> {
+        let root = dataset.as_ref()?;
+        let stem = std::path::Path::new(&it.origin)
+            .file_stem()?
+            .to_string_lossy()
+            .to_string();
+        let m = root
+            .join("ground_truth")
+            .join(&it.class)
+            .join(format!("{stem}_mask.png"));
+        m.is_file().then_some(m)
+    };
+    let mut picked: Vec<(LabelledScore, Option<PathBuf>)> = items
+        .iter()
+        .filter(|i| i.class != GOOD && std::path::Path::new(&i.origin).is_file())
+        .filter_map(|i| mask_of(i).map(|m| (i.clone(), Some(m))))
+        .take(n)
+        .collect();
+    if let Some(g) = items
+        .iter()
+        .find(|i| i.class == GOOD && std::path::Path::new(&i.origin).is_file())
+    {
+        picked.push((g.clone(), None));
+    }
+    if picked.is_empty() {
+        return Err(
+            "No test images found on disk for the preview (the score file names them).".into(),
+        );
+    }
+    let mut inspector = foodqc::inspect::Inspector::new(model);
+    let mut out = Vec::new();
+    for (it, mask) in picked {
+        let path = std::path::Path::new(&it.origin);
+        let img = foodqc::capture::folder::load_rgb(path).map_err(|e| e.to_string())?;
+        let (w, h) = img.dimensions();
+        let scale = (w.max(h) as f32 / PREVIEW_SIDE as f32).max(1.0);
+        let (pw, ph) = ((w as f32 / scale) as u32, (h as f32 / scale) as u32);
+        let small = image::imageops::resize(&img, pw, ph, image::imageops::FilterType::Triangle);
+        let insp = inspector.inspect(0, std::time::SystemTime::now(), Arc::new(img), None, true);
+        let mask = match mask {
+            Some(m) => {
+                let gray = image::open(&m)
+                    .map_err(|e| format!("cannot read mask {}: {e}", m.display()))?
+                    .into_rgb8();
+                let gray =
+                    image::imageops::resize(&gray, pw, ph, image::imageops::FilterType::Nearest);
+                Some(to_color_image(&gray))
+            }
+            None => None,
+        };
+        out.push(PreviewImage {
+            name: format!(
+                "{} ({}, score {:.2})",
+                path.file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default(),
+                it.class,
+                it.score
+            ),
+            photo: Some(to_color_image(&small)),
+            mask,
+            scale,
+            heats: insp.items.into_iter().filter_map(|i| i.heat).collect(),
+            textures: None,
+        });
+    }
+    Ok(out)
 }
 
 /// State of the Thresholds tab.
@@ -165,6 +267,10 @@ pub struct ThresholdsView {
     pub history: Vec<ThresholdSetting>,
     /// Last outcome, shown under the buttons (ok, message).
     pub status: Option<(bool, String)>,
+    /// Show the pixel-threshold preview instead of the curves.
+    pub show_pixels: bool,
+    /// Scored sample images for the pixel preview (loaded on first view).
+    pub previews: Option<Vec<PreviewImage>>,
     busy: Option<&'static str>,
     jobs: Option<Receiver<Job>>,
     started: bool,
@@ -189,6 +295,8 @@ impl Default for ThresholdsView {
             why: String::new(),
             history: Vec::new(),
             status: None,
+            show_pixels: false,
+            previews: None,
             busy: None,
             jobs: None,
             started: false,
@@ -217,12 +325,14 @@ impl ThresholdsView {
     }
 
     /// The operating point at the reject threshold, when scores are loaded.
-    pub fn point(&self) -> Option<OperatingPoint> {
+    #[cfg(test)]
+    pub fn point(&self) -> Option<foodqc::model::operating::OperatingPoint> {
         self.data.as_ref().map(|d| d.set.at(self.reject))
     }
 
     /// Band counts at the current thresholds.
-    pub fn bands(&self) -> Option<BandCounts> {
+    #[cfg(test)]
+    pub fn bands(&self) -> Option<foodqc::model::operating::BandCounts> {
         let review = if self.review_on {
             self.review
         } else {
@@ -231,9 +341,11 @@ impl ThresholdsView {
         self.data.as_ref().map(|d| d.set.bands(review, self.reject))
     }
 
-    /// Use already computed scores (tests, measurements).
+    /// Use already computed scores instead of loading them (tests, measurements).
+    #[cfg(test)]
     pub fn set_data(&mut self, w: Workbench) {
         self.data = Some(Arc::new(w));
+        self.started = true;
     }
 
     /// True while a background job runs.
@@ -241,7 +353,12 @@ impl ThresholdsView {
         self.busy.is_some()
     }
 
-    fn spawn(&mut self, what: &'static str, ctx: &egui::Context, job: impl FnOnce() -> Job + Send + 'static) {
+    fn spawn(
+        &mut self,
+        what: &'static str,
+        ctx: &egui::Context,
+        job: impl FnOnce() -> Job + Send + 'static,
+    ) {
         let (tx, rx) = bounded(1);
         let ctx = ctx.clone();
         let spawned = std::thread::Builder::new()
@@ -288,12 +405,10 @@ fn default_score_file(models_dir: &std::path::Path, version: &str) -> Option<Pat
     files.pop().map(|f| f.1)
 }
 
-fn load(
-    score_file: Option<PathBuf>,
-    db: PathBuf,
-) -> Result<Workbench, String> {
+fn load(score_file: Option<PathBuf>, db: PathBuf) -> Result<Workbench, String> {
     let mut items = Vec::new();
     let mut source = Vec::new();
+    let mut dataset = None;
     if let Some(p) = &score_file {
         let f = ScoreFile::load(p).map_err(|e| format!("{e:#}"))?;
         source.push(format!(
@@ -303,6 +418,7 @@ fn load(
             f.model_version
         ));
         items = f.items;
+        dataset = Some(PathBuf::from(f.dataset));
     }
     let store = Store::open(&db).map_err(|e| e.to_string())?;
     let recent = store
@@ -323,16 +439,21 @@ fn load(
         "last {} production items ({labelled} labelled)",
         recent.len()
     ));
-    Ok(Workbench::build(
+    let mut w = Workbench::build(
         source.join(" + "),
         items,
         recent.iter().map(|r| r.score).collect(),
-    ))
+    );
+    w.dataset = dataset;
+    Ok(w)
 }
 
 fn history(db: PathBuf, version: String) -> Result<(Option<i64>, Vec<ThresholdSetting>), String> {
     let store = Store::open(&db).map_err(|e| e.to_string())?;
-    let Some(id) = store.model_version_id(&version).map_err(|e| e.to_string())? else {
+    let Some(id) = store
+        .model_version_id(&version)
+        .map_err(|e| e.to_string())?
+    else {
         return Ok((None, Vec::new()));
     };
     let h = store.threshold_history(id).map_err(|e| e.to_string())?;
@@ -352,7 +473,10 @@ fn apply(
         .model_version_id(&version)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| {
-            format!("model version {version} is not registered in {}: start the line first", db.display())
+            format!(
+                "model version {version} is not registered in {}: start the line first",
+                db.display()
+            )
         })?;
     store
         .apply_thresholds(id, &new, &old, &who, &why)
@@ -444,6 +568,11 @@ fn poll(app: &mut FoodQcApp) {
             v.why.clear();
         }
         Job::Applied(Err(e)) => v.status = Some((false, format!("Not applied: {e}"))),
+        Job::Preview(Ok(p)) => v.previews = Some(p),
+        Job::Preview(Err(e)) => {
+            v.previews = Some(Vec::new());
+            v.status = Some((false, e));
+        }
     }
 }
 
@@ -476,7 +605,124 @@ pub fn show(app: &mut FoodQcApp, ui: &mut egui::Ui) {
         .show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| controls(app, ui, &ctx));
         });
-    egui::CentralPanel::default().show(ui, |ui| plots(app, ui));
+    egui::CentralPanel::default().show(ui, |ui| {
+        ui.horizontal(|ui| {
+            let v = &mut app.thresholds;
+            ui.selectable_value(&mut v.show_pixels, false, "Scores and curves");
+            ui.selectable_value(&mut v.show_pixels, true, "Pixel threshold preview");
+        });
+        if app.thresholds.show_pixels {
+            pixel_preview(app, ui, &ctx);
+        } else {
+            plots(app, ui);
+        }
+    });
+}
+
+fn pixel_preview(app: &mut FoodQcApp, ui: &mut egui::Ui, ctx: &egui::Context) {
+    if app.thresholds.previews.is_none() && !app.thresholds.is_busy() {
+        let Some(data) = app.thresholds.data.clone() else {
+            ui.label("Load a score file first: the preview uses its test images.");
+            return;
+        };
+        let (items, dataset, model) = (data.items.clone(), data.dataset.clone(), app.model.clone());
+        app.thresholds
+            .spawn("scoring preview images", ctx, move || {
+                Job::Preview(load_previews(items, dataset, model, 3))
+            });
+    }
+    let v = &mut app.thresholds;
+    ui.horizontal(|ui| {
+        ui.spacing_mut().slider_width = 300.0;
+        ui.add(
+            egui::Slider::new(&mut v.pixel, 0.2..=6.0)
+                .max_decimals(2)
+                .text("Pixel threshold"),
+        );
+        ui.label(
+            RichText::new(
+                "cells above it are defect regions (boxes, solid magenta); fainter cells are above half of it. Truth mask on the right.",
+            )
+            .small(),
+        );
+    });
+    let pixel = v.pixel as f32;
+    let Some(previews) = v.previews.as_mut() else {
+        ui.spinner();
+        return;
+    };
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            for p in previews.iter_mut() {
+                if p.textures.is_none()
+                    && let Some(photo) = p.photo.take()
+                {
+                    let t = ctx.load_texture(
+                        format!("pv-{}", p.name),
+                        photo,
+                        egui::TextureOptions::LINEAR,
+                    );
+                    let m = p.mask.take().map(|m| {
+                        ctx.load_texture(
+                            format!("pvm-{}", p.name),
+                            m,
+                            egui::TextureOptions::NEAREST,
+                        )
+                    });
+                    p.textures = Some((t, m));
+                }
+                let Some((photo, mask)) = &p.textures else {
+                    continue;
+                };
+                ui.vertical(|ui| {
+                    ui.label(RichText::new(&p.name).small());
+                    ui.horizontal(|ui| {
+                        let size = photo.size_vec2();
+                        let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
+                        let painter = ui.painter_at(rect);
+                        painter.image(
+                            photo.id(),
+                            rect,
+                            egui::Rect::from_min_max(egui::Pos2::ZERO, egui::pos2(1.0, 1.0)),
+                            Color32::WHITE,
+                        );
+                        let k = 1.0 / p.scale;
+                        let at = |x: u32, y: u32| rect.min + egui::vec2(x as f32 * k, y as f32 * k);
+                        for h in &p.heats {
+                            for (x, y, val) in h.cells_above(pixel * 0.5) {
+                                let cell = egui::Rect::from_min_size(
+                                    at(x, y),
+                                    egui::Vec2::splat(h.cell as f32 * k),
+                                );
+                                let a = if val > pixel { 0.6 } else { 0.2 };
+                                painter.rect_filled(cell, 0.0, theme::HEAT.gamma_multiply(a));
+                            }
+                            for r in h.regions(pixel) {
+                                painter.rect_stroke(
+                                    egui::Rect::from_min_max(
+                                        at(r.x, r.y),
+                                        at(r.x + r.w, r.y + r.h),
+                                    ),
+                                    0.0,
+                                    egui::Stroke::new(1.5, theme::HEAT),
+                                    egui::StrokeKind::Outside,
+                                );
+                            }
+                        }
+                        match mask {
+                            Some(m) => {
+                                ui.image((m.id(), m.size_vec2()));
+                            }
+                            None => {
+                                ui.label("good: no defect pixels");
+                            }
+                        }
+                    });
+                });
+                ui.add_space(12.0);
+            }
+        });
+    });
 }
 
 fn controls(app: &mut FoodQcApp, ui: &mut egui::Ui, ctx: &egui::Context) {
@@ -524,7 +770,7 @@ fn controls(app: &mut FoodQcApp, ui: &mut egui::Ui, ctx: &egui::Context) {
     let (lo, hi) = data.range;
     ui.strong("Reject above");
     ui.horizontal(|ui| {
-        ui.spacing_mut().slider_width = 250.0;
+        ui.spacing_mut().slider_width = 210.0;
         ui.add(
             egui::Slider::new(&mut v.reject, lo..=hi)
                 .clamping(egui::SliderClamping::Never)
@@ -546,7 +792,7 @@ fn controls(app: &mut FoodQcApp, ui: &mut egui::Ui, ctx: &egui::Context) {
     });
     if v.review_on {
         ui.horizontal(|ui| {
-            ui.spacing_mut().slider_width = 250.0;
+            ui.spacing_mut().slider_width = 210.0;
             let top = v.reject.max(lo);
             ui.add(
                 egui::Slider::new(&mut v.review, lo..=top)
@@ -570,7 +816,9 @@ fn controls(app: &mut FoodQcApp, ui: &mut egui::Ui, ctx: &egui::Context) {
     ui.horizontal(|ui| {
         if ui
             .button("escape <=")
-            .on_hover_text("The highest threshold that lets at most this share of defective items pass")
+            .on_hover_text(
+                "The highest threshold that lets at most this share of defective items pass",
+            )
             .clicked()
         {
             match data.set.snap_escape_rate(v.target_escape) {
@@ -583,7 +831,12 @@ fn controls(app: &mut FoodQcApp, ui: &mut egui::Ui, ctx: &egui::Context) {
                 .speed(0.001)
                 .range(0.0..=1.0)
                 .custom_formatter(|x, _| format!("{:.2} %", 100.0 * x))
-                .custom_parser(|s| s.trim_end_matches(['%', ' ']).parse::<f64>().ok().map(|x| x / 100.0)),
+                .custom_parser(|s| {
+                    s.trim_end_matches(['%', ' '])
+                        .parse::<f64>()
+                        .ok()
+                        .map(|x| x / 100.0)
+                }),
         );
         if ui
             .button("false reject <=")
@@ -600,7 +853,12 @@ fn controls(app: &mut FoodQcApp, ui: &mut egui::Ui, ctx: &egui::Context) {
                 .speed(0.001)
                 .range(0.0..=1.0)
                 .custom_formatter(|x, _| format!("{:.2} %", 100.0 * x))
-                .custom_parser(|s| s.trim_end_matches(['%', ' ']).parse::<f64>().ok().map(|x| x / 100.0)),
+                .custom_parser(|s| {
+                    s.trim_end_matches(['%', ' '])
+                        .parse::<f64>()
+                        .ok()
+                        .map(|x| x / 100.0)
+                }),
         );
     });
     if v.review_on {
@@ -626,7 +884,11 @@ fn controls(app: &mut FoodQcApp, ui: &mut egui::Ui, ctx: &egui::Context) {
                 RichText::new(c.false_neg.to_string())
                     .size(20.0)
                     .strong()
-                    .color(if c.false_neg > 0 { theme::REJECT } else { ui.visuals().text_color() }),
+                    .color(if c.false_neg > 0 {
+                        theme::REJECT
+                    } else {
+                        ui.visuals().text_color()
+                    }),
             )
             .on_hover_text("escapes: defective items that pass");
             ui.end_row();
@@ -635,7 +897,11 @@ fn controls(app: &mut FoodQcApp, ui: &mut egui::Ui, ctx: &egui::Context) {
                 RichText::new(c.false_pos.to_string())
                     .size(20.0)
                     .strong()
-                    .color(if c.false_pos > 0 { theme::WARN } else { ui.visuals().text_color() }),
+                    .color(if c.false_pos > 0 {
+                        theme::WARN
+                    } else {
+                        ui.visuals().text_color()
+                    }),
             )
             .on_hover_text("false rejects: good items thrown away");
             ui.label(RichText::new(c.true_neg.to_string()).size(20.0).strong());
@@ -667,7 +933,12 @@ fn controls(app: &mut FoodQcApp, ui: &mut egui::Ui, ctx: &egui::Context) {
     let b = data.set.bands(review, v.reject);
     ui.label(format!(
         "Bands (good / defective): pass {} / {} · review {} / {} · reject {} / {}",
-        b.pass_good, b.pass_defective, b.review_good, b.review_defective, b.reject_good, b.reject_defective
+        b.pass_good,
+        b.pass_defective,
+        b.review_good,
+        b.review_defective,
+        b.reject_good,
+        b.reject_defective
     ));
     if !data.production.is_empty() {
         let rej = data.production_above(v.reject);
@@ -781,8 +1052,13 @@ fn apply_controls(app: &mut FoodQcApp, ui: &mut egui::Ui, ctx: &egui::Context) {
     let mut reset = false;
     ui.horizontal(|ui| {
         apply_clicked = ui
-            .add_enabled(changed && !v.is_busy(), egui::Button::new("Apply to the line"))
-            .on_hover_text("Save as a setting of the live model version (audit log) and judge with it at once")
+            .add_enabled(
+                changed && !v.is_busy(),
+                egui::Button::new("Apply to the line"),
+            )
+            .on_hover_text(
+                "Save as a setting of the live model version (audit log) and judge with it at once",
+            )
             .clicked();
         reset = ui
             .add_enabled(changed, egui::Button::new("Back to live"))
@@ -797,28 +1073,34 @@ fn apply_controls(app: &mut FoodQcApp, ui: &mut egui::Ui, ctx: &egui::Context) {
     if !v.history.is_empty() {
         ui.separator();
         ui.strong("History of this model version");
-        egui::Grid::new("threshold_history").num_columns(4).striped(true).show(ui, |ui| {
-            for (i, s) in v.history.iter().enumerate() {
-                ui.label(format!("#{}", s.id));
-                ui.label(format!(
-                    "{:.3}{}",
-                    s.thresholds.reject,
-                    s.thresholds.review_band().map(|r| format!(" / {r:.3}")).unwrap_or_default()
-                ))
-                .on_hover_text(format!("pixel {:.2}", s.thresholds.pixel));
-                ui.label(format!("{}: {}", s.set_by, s.reason))
-                    .on_hover_text(super::tabs::fmt_ts(s.created_at_ms));
-                if i == 0 {
-                    ui.label("in force");
-                } else if ui
-                    .add_enabled(!v.is_busy(), egui::Button::new("Revert").small())
-                    .clicked()
-                {
-                    revert = Some((s.thresholds.clone(), format!("revert to #{}", s.id)));
+        egui::Grid::new("threshold_history")
+            .num_columns(4)
+            .striped(true)
+            .show(ui, |ui| {
+                for (i, s) in v.history.iter().enumerate() {
+                    ui.label(format!("#{}", s.id));
+                    ui.label(format!(
+                        "{:.3}{}",
+                        s.thresholds.reject,
+                        s.thresholds
+                            .review_band()
+                            .map(|r| format!(" / {r:.3}"))
+                            .unwrap_or_default()
+                    ))
+                    .on_hover_text(format!("pixel {:.2}", s.thresholds.pixel));
+                    ui.label(format!("{}: {}", s.set_by, s.reason))
+                        .on_hover_text(super::tabs::fmt_ts(s.created_at_ms));
+                    if i == 0 {
+                        ui.label("in force");
+                    } else if ui
+                        .add_enabled(!v.is_busy(), egui::Button::new("Revert").small())
+                        .clicked()
+                    {
+                        revert = Some((s.thresholds.clone(), format!("revert to #{}", s.id)));
+                    }
+                    ui.end_row();
                 }
-                ui.end_row();
-            }
-        });
+            });
     }
     if apply_clicked {
         let why = if v.why.trim().is_empty() {
@@ -866,7 +1148,12 @@ fn plots(app: &mut FoodQcApp, ui: &mut egui::Ui) {
     let review = v.review_on.then_some(v.review.min(v.reject));
     let h = ui.available_height();
     let w = ui.available_width();
-    ui.label(RichText::new("Score histogram per true class · click or drag to move the reject threshold").small());
+    ui.label(
+        RichText::new(
+            "Score histogram per true class · click or drag to move the reject threshold",
+        )
+        .small(),
+    );
     let mut ymax = 1.0f64;
     for (_, counts) in &data.hist.classes {
         ymax = ymax.max(counts.iter().copied().max().unwrap_or(0) as f64);
@@ -874,7 +1161,13 @@ fn plots(app: &mut FoodQcApp, ui: &mut egui::Ui) {
     let prod_scale = if data.production.is_empty() {
         0.0
     } else {
-        ymax / data.production_hist.iter().copied().max().unwrap_or(1).max(1) as f64
+        ymax / data
+            .production_hist
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(1)
+            .max(1) as f64
     };
     let hist = &data.hist;
     let resp = Plot::new("score_hist")
@@ -892,7 +1185,12 @@ fn plots(app: &mut FoodQcApp, ui: &mut egui::Ui) {
                 p.polygon(
                     Polygon::new(
                         "review band",
-                        vec![[r, 0.0], [v.reject, 0.0], [v.reject, ymax * 1.05], [r, ymax * 1.05]],
+                        vec![
+                            [r, 0.0],
+                            [v.reject, 0.0],
+                            [v.reject, ymax * 1.05],
+                            [r, ymax * 1.05],
+                        ],
                     )
                     .fill_color(theme::REVIEW.gamma_multiply(0.25))
                     .stroke(egui::Stroke::NONE),
@@ -903,7 +1201,12 @@ fn plots(app: &mut FoodQcApp, ui: &mut egui::Ui) {
                     .production_hist
                     .iter()
                     .enumerate()
-                    .map(|(i, n)| [hist.lo + (i as f64 + 0.5) * hist.width, *n as f64 * prod_scale])
+                    .map(|(i, n)| {
+                        [
+                            hist.lo + (i as f64 + 0.5) * hist.width,
+                            *n as f64 * prod_scale,
+                        ]
+                    })
                     .collect();
                 p.line(
                     Line::new("production (scaled)", pts)
@@ -927,9 +1230,17 @@ fn plots(app: &mut FoodQcApp, ui: &mut egui::Ui) {
                 p.bar_chart(BarChart::new(class.clone(), bars).color(colour));
             }
             if let Some(r) = review {
-                p.vline(VLine::new("review threshold", r).color(theme::REVIEW).width(2.0));
+                p.vline(
+                    VLine::new("review threshold", r)
+                        .color(theme::REVIEW)
+                        .width(2.0),
+                );
             }
-            p.vline(VLine::new("reject threshold", v.reject).color(theme::REJECT).width(2.5));
+            p.vline(
+                VLine::new("reject threshold", v.reject)
+                    .color(theme::REJECT)
+                    .width(2.5),
+            );
             let r = p.response();
             if (r.clicked() || r.dragged())
                 && let Some(pt) = p.pointer_coordinate()
@@ -947,7 +1258,10 @@ fn plots(app: &mut FoodQcApp, ui: &mut egui::Ui) {
     }
     let op = data.set.at(v.reject);
     let c = op.confusion;
-    let (n_good, n_def) = (data.set.good().max(1) as f64, data.set.defective().max(1) as f64);
+    let (n_good, n_def) = (
+        data.set.good().max(1) as f64,
+        data.set.defective().max(1) as f64,
+    );
     ui.columns(2, |cols| {
         cols[0].label(
             RichText::new(format!(
@@ -968,7 +1282,12 @@ fn plots(app: &mut FoodQcApp, ui: &mut egui::Ui) {
             .y_axis_label("recall")
             .allow_scroll(false)
             .show(&mut cols[0], |p| {
-                p.line(Line::new("ROC", data.roc.clone()).color(cols_text()));
+                p.line(
+                    Line::new("ROC", data.roc.clone())
+                        .color(cols_text())
+                        .allow_band(false)
+                        .width(2.0),
+                );
                 p.points(
                     Points::new(
                         "operating point",
@@ -996,7 +1315,12 @@ fn plots(app: &mut FoodQcApp, ui: &mut egui::Ui) {
             .y_axis_label("precision")
             .allow_scroll(false)
             .show(&mut cols[1], |p| {
-                p.line(Line::new("PR", data.pr.clone()).color(cols_text()));
+                p.line(
+                    Line::new("PR", data.pr.clone())
+                        .color(cols_text())
+                        .allow_band(false)
+                        .width(2.0),
+                );
                 if !op.precision.is_nan() {
                     p.points(
                         Points::new("operating point", vec![[op.recall, op.precision]])
@@ -1011,4 +1335,245 @@ fn plots(app: &mut FoodQcApp, ui: &mut egui::Ui) {
 /// Neutral curve colour (state colours are kept for the operating point).
 fn cols_text() -> Color32 {
     Color32::from_rgb(120, 170, 220)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::Tab;
+    use egui::accesskit::Role;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use foodqc::capture::SourceSpec;
+    use foodqc::config::AppPaths;
+    use foodqc::model::AnomalyModel;
+    use std::time::{Duration, Instant};
+
+    fn harness(dir: &std::path::Path) -> Harness<'static, FoodQcApp> {
+        let paths = AppPaths {
+            data_dir: dir.to_path_buf(),
+        };
+        let model = Arc::new(AnomalyModel::bundled().unwrap());
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1400.0, 860.0))
+            .build_eframe(move |cc| {
+                FoodQcApp::new(cc, paths, model, Some(SourceSpec::Synthetic { seed: 5 }))
+            });
+        h.state_mut().settings.tab = Tab::Thresholds;
+        h
+    }
+
+    fn step_until(h: &mut Harness<'_, FoodQcApp>, what: &str, done: impl Fn(&FoodQcApp) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done(h.state()) {
+            assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+            std::thread::sleep(Duration::from_millis(20));
+            h.step();
+        }
+    }
+
+    fn item(score: f64, class: &str) -> LabelledScore {
+        LabelledScore {
+            score,
+            class: class.into(),
+            origin: String::new(),
+        }
+    }
+
+    /// The hand-checked set of `model::operating`'s tests: good 0.1 0.2 0.3 0.6, defective
+    /// 0.5 0.7 0.8 0.9.
+    fn fixed() -> Workbench {
+        let items = vec![
+            item(0.1, "good"),
+            item(0.2, "good"),
+            item(0.3, "good"),
+            item(0.6, "good"),
+            item(0.5, "crack"),
+            item(0.7, "crack"),
+            item(0.8, "burnt"),
+            item(0.9, "burnt"),
+        ];
+        Workbench::build("fixed".into(), items, vec![0.2, 0.4, 0.95])
+    }
+
+    #[test]
+    fn slider_moves_the_confusion_matrix_and_snaps_find_the_expected_threshold() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = harness(dir.path());
+        h.state_mut().thresholds.set_data(fixed());
+        h.step();
+        h.step();
+
+        h.get_by_role_and_label(Role::Slider, "Reject threshold")
+            .set_value_accesskit(0.55);
+        h.step();
+        h.step();
+        assert!((h.state().thresholds.reject - 0.55).abs() < 1e-9);
+        h.get_by_label("TP 3 FP 1 TN 3 FN 1");
+        h.get_by_label("At 0.550");
+
+        h.get_by_role_and_label(Role::Slider, "Reject threshold")
+            .set_value_accesskit(0.25);
+        h.step();
+        h.step();
+        h.get_by_label("TP 4 FP 2 TN 2 FN 0");
+
+        // Snaps on the fixed set (hand-computed in model::operating's tests).
+        h.get_by_label("max F1").click();
+        h.step();
+        h.step();
+        assert!((h.state().thresholds.reject - 0.4).abs() < 1e-12);
+        h.get_by_label("TP 4 FP 1 TN 3 FN 0");
+
+        h.state_mut().thresholds.target_escape = 0.25;
+        h.get_by_label("escape <=").click();
+        h.step();
+        h.step();
+        assert!((h.state().thresholds.reject - 0.65).abs() < 1e-12);
+        h.get_by_label("TP 3 FP 0 TN 4 FN 1");
+
+        h.state_mut().thresholds.target_frr = 0.25;
+        h.get_by_label("false reject <=").click();
+        h.step();
+        h.step();
+        assert!((h.state().thresholds.reject - 0.4).abs() < 1e-12);
+
+        // Review band: 0.35..0.65 holds one good (0.6) and one defective (0.5) item.
+        h.state_mut().thresholds.review_on = true;
+        h.step();
+        h.get_by_role_and_label(Role::Slider, "Review threshold")
+            .set_value_accesskit(0.35);
+        h.get_by_role_and_label(Role::Slider, "Reject threshold")
+            .set_value_accesskit(0.65);
+        h.step();
+        h.step();
+        let b = h.state().thresholds.bands().unwrap();
+        assert_eq!((b.review_good, b.review_defective), (1, 1));
+        h.get_by_label("Bands (good / defective): pass 3 / 0 · review 1 / 1 · reject 0 / 3");
+        // Production: 0.95 of [0.2, 0.4, 0.95] is rejected, 0.4 goes to review.
+        h.get_by_label("On the last 3 production items: 33.3 % rejected, 33.3 % to review");
+    }
+
+    #[test]
+    fn apply_reaches_the_line_and_the_database_and_revert_restores() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = harness(dir.path());
+        step_until(&mut h, "the line running", |app| app.stats.items >= 2);
+        h.state_mut().thresholds.set_data(fixed());
+        let original = h.state().model.thresholds.clone();
+        h.state_mut().thresholds.take_thresholds(&original);
+        // Everything into the review band: every judged item must now come out as review.
+        {
+            let v = &mut h.state_mut().thresholds;
+            v.review_on = true;
+            v.review = 0.0;
+            v.reject = 1e6;
+            v.why = "review everything (test)".into();
+        }
+        h.step();
+        h.get_by_label("Apply to the line").click();
+        step_until(&mut h, "applied", |app| {
+            app.thresholds.history.len() == 1 && !app.thresholds.is_busy()
+        });
+        assert_eq!(h.state().model.thresholds.reject, 1e6);
+        let reviews_before = h.state().stats.reviews;
+        step_until(&mut h, "review verdicts on the line", |app| {
+            app.stats.reviews > reviews_before + 2
+        });
+        let db = foodqc::store::Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
+        let id = db
+            .model_version_id(&h.state().model.version)
+            .unwrap()
+            .unwrap();
+        let cur = db.current_thresholds(id).unwrap().unwrap();
+        assert_eq!(cur.thresholds.review, Some(0.0));
+        assert_eq!(cur.reason, "review everything (test)");
+        let audit = db.audit_entries(50).unwrap();
+        let entry = audit
+            .iter()
+            .find(|e| e.action == "model.thresholds")
+            .unwrap();
+        assert_eq!(entry.details["old"]["reject"], original.reject);
+        assert_eq!(entry.details["new"]["reject"], 1e6);
+        // Review items are saved as samples for the Label tab.
+        step_until(&mut h, "review samples in the labelling queue", |app| {
+            app.db.refresh();
+            !app.db.snapshot().unlabelled.is_empty()
+        });
+
+        // A second setting, then revert to the first one.
+        h.state_mut().thresholds.review_on = false;
+        h.state_mut().thresholds.reject = 2.5;
+        h.step();
+        h.get_by_label("Apply to the line").click();
+        step_until(&mut h, "second apply", |app| {
+            app.thresholds.history.len() == 2 && !app.thresholds.is_busy()
+        });
+        assert_eq!(h.state().model.thresholds.review, None);
+        // The history sits below the fold of the scrolling panel: click it the accessible way.
+        h.get_by_label("Revert").click_accesskit();
+        step_until(&mut h, "reverted", |app| {
+            app.thresholds.history.len() == 3 && !app.thresholds.is_busy()
+        });
+        assert_eq!(h.state().model.thresholds.reject, 1e6);
+        assert_eq!(h.state().thresholds.history[0].reason, "revert to #1");
+    }
+
+    /// Measurement, not a timed test: per-frame UI work of the tab while the slider moves
+    /// over 10,000 scored items. Prints the numbers; run with `--nocapture` to see them.
+    #[test]
+    fn slider_drag_over_10k_items_measured() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = harness(dir.path());
+        // Deterministic pseudo-random scores: 9,000 good around 0.6, 1,000 defective around 1.6.
+        let mut x: u64 = 42;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let items: Vec<LabelledScore> = (0..10_000)
+            .map(|i| {
+                let (base, class) = if i % 10 == 0 {
+                    (1.6, if i % 20 == 0 { "crack" } else { "burnt" })
+                } else {
+                    (0.6, "good")
+                };
+                item(base + (next() + next() + next() - 1.5) * 0.5, class)
+            })
+            .collect();
+        let t0 = Instant::now();
+        let w = Workbench::build(
+            "measure".into(),
+            items,
+            (0..10_000).map(|_| next() * 2.0).collect(),
+        );
+        let build_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        h.state_mut().thresholds.set_data(w);
+        h.state_mut().thresholds.review_on = true;
+        // Measure the tab's own work, not the station's threads competing for the CPU.
+        h.state().send(foodqc::station::StationCommand::Pause);
+        h.step();
+        h.step();
+        let mut step_ms = Vec::new();
+        for i in 0..200 {
+            let t = 0.3 + 1.5 * (i as f64 / 200.0);
+            h.get_by_role_and_label(Role::Slider, "Reject threshold")
+                .set_value_accesskit(t);
+            let s = Instant::now();
+            h.step();
+            step_ms.push(s.elapsed().as_secs_f64() * 1000.0);
+        }
+        // The slider keeps 3 decimals.
+        assert!((h.state().thresholds.reject - (0.3 + 1.5 * 199.0 / 200.0)).abs() < 1e-3);
+        let q = |v: &[f64], p: f64| foodqc::model::metrics::quantile(v, p);
+        let ui_p50 = h.state().frame_times.quantile(0.5);
+        let ui_p95 = h.state().frame_times.quantile(0.95);
+        println!(
+            "thresholds tab, 10,000 items: build {build_ms:.1} ms once; per frame while dragging: app ui {ui_p50:.2} ms p50 / {ui_p95:.2} ms p95; whole egui step {:.2} ms p50 / {:.2} ms p95",
+            q(&step_ms, 0.5),
+            q(&step_ms, 0.95)
+        );
+    }
 }
