@@ -652,76 +652,81 @@ fn pixel_preview(app: &mut FoodQcApp, ui: &mut egui::Ui, ctx: &egui::Context) {
         return;
     };
     egui::ScrollArea::vertical().show(ui, |ui| {
-        ui.horizontal_wrapped(|ui| {
-            for p in previews.iter_mut() {
-                if p.textures.is_none()
-                    && let Some(photo) = p.photo.take()
-                {
-                    let t = ctx.load_texture(
-                        format!("pv-{}", p.name),
-                        photo,
-                        egui::TextureOptions::LINEAR,
-                    );
-                    let m = p.mask.take().map(|m| {
-                        ctx.load_texture(
-                            format!("pvm-{}", p.name),
-                            m,
-                            egui::TextureOptions::NEAREST,
-                        )
-                    });
-                    p.textures = Some((t, m));
-                }
-                let Some((photo, mask)) = &p.textures else {
-                    continue;
-                };
-                ui.vertical(|ui| {
-                    ui.label(RichText::new(&p.name).small());
-                    ui.horizontal(|ui| {
-                        let size = photo.size_vec2();
-                        let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
-                        let painter = ui.painter_at(rect);
-                        painter.image(
-                            photo.id(),
-                            rect,
-                            egui::Rect::from_min_max(egui::Pos2::ZERO, egui::pos2(1.0, 1.0)),
-                            Color32::WHITE,
+        egui::Grid::new("pixel_previews")
+            .spacing([24.0, 12.0])
+            .show(ui, |ui| {
+                for (i, p) in previews.iter_mut().enumerate() {
+                    if p.textures.is_none()
+                        && let Some(photo) = p.photo.take()
+                    {
+                        let t = ctx.load_texture(
+                            format!("pv-{}", p.name),
+                            photo,
+                            egui::TextureOptions::LINEAR,
                         );
-                        let k = 1.0 / p.scale;
-                        let at = |x: u32, y: u32| rect.min + egui::vec2(x as f32 * k, y as f32 * k);
-                        for h in &p.heats {
-                            for (x, y, val) in h.cells_above(pixel * 0.5) {
-                                let cell = egui::Rect::from_min_size(
-                                    at(x, y),
-                                    egui::Vec2::splat(h.cell as f32 * k),
-                                );
-                                let a = if val > pixel { 0.6 } else { 0.2 };
-                                painter.rect_filled(cell, 0.0, theme::HEAT.gamma_multiply(a));
+                        let m = p.mask.take().map(|m| {
+                            ctx.load_texture(
+                                format!("pvm-{}", p.name),
+                                m,
+                                egui::TextureOptions::NEAREST,
+                            )
+                        });
+                        p.textures = Some((t, m));
+                    }
+                    let Some((photo, mask)) = &p.textures else {
+                        continue;
+                    };
+                    ui.vertical(|ui| {
+                        ui.label(RichText::new(&p.name).small());
+                        ui.horizontal(|ui| {
+                            let size = photo.size_vec2();
+                            let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
+                            let painter = ui.painter_at(rect);
+                            painter.image(
+                                photo.id(),
+                                rect,
+                                egui::Rect::from_min_max(egui::Pos2::ZERO, egui::pos2(1.0, 1.0)),
+                                Color32::WHITE,
+                            );
+                            let k = 1.0 / p.scale;
+                            let at =
+                                |x: u32, y: u32| rect.min + egui::vec2(x as f32 * k, y as f32 * k);
+                            for h in &p.heats {
+                                for (x, y, val) in h.cells_above(pixel * 0.5) {
+                                    let cell = egui::Rect::from_min_size(
+                                        at(x, y),
+                                        egui::Vec2::splat(h.cell as f32 * k),
+                                    );
+                                    let a = if val > pixel { 0.6 } else { 0.2 };
+                                    painter.rect_filled(cell, 0.0, theme::HEAT.gamma_multiply(a));
+                                }
+                                for r in h.regions(pixel) {
+                                    painter.rect_stroke(
+                                        egui::Rect::from_min_max(
+                                            at(r.x, r.y),
+                                            at(r.x + r.w, r.y + r.h),
+                                        ),
+                                        0.0,
+                                        egui::Stroke::new(1.5, theme::HEAT),
+                                        egui::StrokeKind::Outside,
+                                    );
+                                }
                             }
-                            for r in h.regions(pixel) {
-                                painter.rect_stroke(
-                                    egui::Rect::from_min_max(
-                                        at(r.x, r.y),
-                                        at(r.x + r.w, r.y + r.h),
-                                    ),
-                                    0.0,
-                                    egui::Stroke::new(1.5, theme::HEAT),
-                                    egui::StrokeKind::Outside,
-                                );
+                            match mask {
+                                Some(m) => {
+                                    ui.image((m.id(), m.size_vec2()));
+                                }
+                                None => {
+                                    ui.label("good: no defect pixels");
+                                }
                             }
-                        }
-                        match mask {
-                            Some(m) => {
-                                ui.image((m.id(), m.size_vec2()));
-                            }
-                            None => {
-                                ui.label("good: no defect pixels");
-                            }
-                        }
+                        });
                     });
-                });
-                ui.add_space(12.0);
-            }
-        });
+                    if i % 2 == 1 {
+                        ui.end_row();
+                    }
+                }
+            });
     });
 }
 
