@@ -37,9 +37,10 @@ pub struct ProductionScore {
     pub label: Option<String>,
 }
 
-fn setting_row(
-    r: &Row<'_>,
-) -> rusqlite::Result<(i64, i64, f64, Option<f64>, f64, String, String, String, i64)> {
+/// A `model_thresholds` row as read, before the JSON column is parsed.
+type RawSetting = (i64, i64, f64, Option<f64>, f64, String, String, String, i64);
+
+fn setting_row(r: &Row<'_>) -> rusqlite::Result<RawSetting> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -57,10 +58,7 @@ const SETTING_COLUMNS: &str =
     "id, model_version_id, reject, review, pixel, per_class_json, set_by, reason, created_at";
 
 impl Store {
-    fn to_setting(
-        &self,
-        raw: (i64, i64, f64, Option<f64>, f64, String, String, String, i64),
-    ) -> Result<ThresholdSetting, StoreError> {
+    fn to_setting(&self, raw: RawSetting) -> Result<ThresholdSetting, StoreError> {
         let (id, model_version_id, reject, review, pixel, per_class, set_by, reason, created) = raw;
         let per_class: BTreeMap<String, f64> =
             serde_json::from_str(&per_class).map_err(|source| StoreError::Json {

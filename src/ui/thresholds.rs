@@ -136,7 +136,7 @@ impl Workbench {
 
 enum Job {
     /// Scores and the setting history of the live model version.
-    Loaded(Result<(Workbench, Vec<ThresholdSetting>), String>),
+    Loaded(Result<(Box<Workbench>, Vec<ThresholdSetting>), String>),
     /// An Apply (or Revert) was saved: the thresholds now in force and the new history.
     Applied(Result<(Thresholds, Vec<ThresholdSetting>), String>),
     /// Sample images scored for the pixel-threshold preview.
@@ -504,7 +504,9 @@ fn reload(app: &mut FoodQcApp, ctx: &egui::Context) {
     let file = (!file.is_empty()).then(|| PathBuf::from(file));
     let version = app.model.version.clone();
     app.thresholds.spawn("loading scores", ctx, move || {
-        Job::Loaded(history(db.clone(), version).and_then(|(_, h)| Ok((load(file, db)?, h))))
+        Job::Loaded(
+            history(db.clone(), version).and_then(|(_, h)| Ok((Box::new(load(file, db)?), h))),
+        )
     });
 }
 
@@ -548,7 +550,7 @@ fn poll(app: &mut FoodQcApp) {
                 v.take_thresholds(&cur.thresholds);
             }
             v.status = Some((true, format!("Loaded {}.", w.source)));
-            v.data = Some(Arc::new(w));
+            v.data = Some(Arc::new(*w));
             v.history = h;
         }
         Job::Loaded(Err(e)) => v.status = Some((false, e)),
@@ -1416,6 +1418,14 @@ mod tests {
         assert!((h.state().thresholds.reject - 0.55).abs() < 1e-9);
         h.get_by_label("TP 3 FP 1 TN 3 FN 1");
         h.get_by_label("At 0.550");
+        let op = h.state().thresholds.point().unwrap();
+        assert_eq!((op.precision, op.recall, op.f1), (0.75, 0.75, 0.75));
+        assert_eq!((op.false_reject_rate, op.escape_rate), (0.25, 0.25));
+        assert_eq!(
+            h.get_all_by_label("25.0 %").count(),
+            2,
+            "false rejects and escapes"
+        );
 
         h.get_by_role_and_label(Role::Slider, "Reject threshold")
             .set_value_accesskit(0.25);
