@@ -112,6 +112,16 @@ struct EvalArgs {
     /// that have masks into this folder.
     #[arg(long, value_name = "DIR")]
     previews: Option<PathBuf>,
+    /// Also print the operating points on the test scores: the model's threshold, max F1,
+    /// the escape-rate target and the false-reject target (confusion, precision, recall, F1).
+    #[arg(long)]
+    threshold_report: bool,
+    /// Escape-rate target for --threshold-report (share of defective items passed).
+    #[arg(long, default_value_t = 0.005, value_name = "RATE")]
+    target_escape: f64,
+    /// False-reject target for --threshold-report (share of good items rejected).
+    #[arg(long, default_value_t = 0.01, value_name = "RATE")]
+    target_false_reject: f64,
 }
 
 #[derive(Args, Debug)]
@@ -680,6 +690,14 @@ fn snapshot(paths: &AppPaths, model: Option<&PathBuf>, a: SnapshotArgs) -> anyho
 }
 
 fn eval(paths: &AppPaths, a: EvalArgs) -> anyhow::Result<()> {
+    for (name, v) in [
+        ("--target-escape", a.target_escape),
+        ("--target-false-reject", a.target_false_reject),
+    ] {
+        if !(0.0..=1.0).contains(&v) {
+            anyhow::bail!("{name} must be a share between 0 and 1, got {v}");
+        }
+    }
     let ds = foodqc::eval::Dataset::open(&a.dataset)?;
     let bar = indicatif::ProgressBar::new(ds.train_good.len() as u64);
     bar.set_style(
@@ -719,14 +737,31 @@ fn eval(paths: &AppPaths, a: EvalArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", metrics_json.display()))?;
     std::fs::write(&metrics_txt, &text)
         .with_context(|| format!("cannot write {}", metrics_txt.display()))?;
+    let scores_path = foodqc::model::operating::ScoreFile::path_for_model(&out);
+    report.score_file().save(&scores_path)?;
+    let operating = a.threshold_report.then(|| {
+        foodqc::model::operating::threshold_report(
+            &report.scores,
+            model.thresholds.reject,
+            a.target_escape,
+            a.target_false_reject,
+        )
+    });
     if a.json {
         println!("{json}");
+        if let Some(op) = &operating {
+            eprint!("{op}");
+        }
     } else {
         print!("{text}");
+        if let Some(op) = &operating {
+            print!("\n{op}");
+        }
         println!(
-            "\nmodel saved to {} (metrics: {})",
+            "\nmodel saved to {} (metrics: {}, test scores: {})",
             out.display(),
-            metrics_txt.display()
+            metrics_txt.display(),
+            scores_path.display()
         );
     }
     Ok(())

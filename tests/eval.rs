@@ -43,6 +43,25 @@ fn cookies_image_auroc_gate() {
     );
     assert_eq!(a.pixel_images, 46);
     assert!(model.thresholds.reject > 0.0);
+    // The per-image scores saved for the threshold workbench agree with the report.
+    assert_eq!(report.scores.len(), 54);
+    assert_eq!(
+        report.scores.iter().filter(|s| s.class == "good").count(),
+        14
+    );
+    let set = foodqc::model::operating::ScoreSet::from_labelled(&report.scores);
+    assert!((set.auroc().unwrap() - a.image_auroc.unwrap()).abs() < 1e-9);
+    let at_model = set.at(model.thresholds.reject);
+    assert_eq!(at_model.confusion.true_pos, c.true_pos);
+    assert_eq!(at_model.confusion.false_pos, c.false_pos);
+    let best = set.at(set.snap_max_f1().unwrap());
+    assert!(best.f1 >= at_model.f1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cookies_scores.json");
+    report.score_file().save(&path).unwrap();
+    let back = foodqc::model::operating::ScoreFile::load(&path).unwrap();
+    assert_eq!(back.items, report.scores);
+    assert_eq!(back.model_version, model.version);
 }
 
 #[test]

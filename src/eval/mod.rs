@@ -15,6 +15,7 @@ use crate::capture::folder::{list_images, load_rgb};
 use crate::inspect::HeatMap;
 use crate::model::grading::{GradingOptions, GradingReport, evaluate_grading, read_labels};
 use crate::model::metrics::{Confusion, auroc};
+use crate::model::operating::LabelledScore;
 use crate::model::{AnomalyModel, TrainOptions};
 use crate::vision::features::{self, ItemFeatures};
 use crate::vision::segment::{ItemRegion, SegmentConfig, Segmenter};
@@ -235,6 +236,10 @@ pub struct EvalReport {
     /// Grade classification, when the dataset has labels with near-duplicate groups
     /// (`labels.csv` beside the tree, rows under `<dataset name>/`).
     pub grading: Option<GradingReport>,
+    /// Every test image's score with its true class: saved beside the model as
+    /// `<name>_scores.json` so thresholds can be chosen without recomputing features.
+    #[serde(skip)]
+    pub scores: Vec<LabelledScore>,
 }
 
 /// Where the grade labels of a dataset tree are: `labels.csv` in its parent folder with rows
@@ -417,6 +422,16 @@ pub fn evaluate(
             )?),
             None => None,
         },
+        scores: ds
+            .test
+            .iter()
+            .zip(&scores)
+            .map(|(t, s)| LabelledScore {
+                score: *s,
+                class: t.class.clone(),
+                origin: t.path.display().to_string(),
+            })
+            .collect(),
     };
     Ok((report, model))
 }
@@ -474,6 +489,16 @@ fn score_image(
 }
 
 impl EvalReport {
+    /// The test scores as a score file for `model`.
+    pub fn score_file(&self) -> crate::model::operating::ScoreFile {
+        crate::model::operating::ScoreFile {
+            format: crate::model::operating::SCORE_FILE_FORMAT.into(),
+            model_version: self.model_version.clone(),
+            dataset: self.dataset.clone(),
+            items: self.scores.clone(),
+        }
+    }
+
     /// A readable summary.
     pub fn to_text(&self) -> String {
         let a = &self.anomaly;

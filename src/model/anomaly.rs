@@ -24,12 +24,82 @@ pub const MODEL_FORMAT_VERSION: u32 = 1;
 pub const BUNDLED_MODEL_JSON: &str = include_str!("../../models/default.json");
 
 /// Where pass ends and reject begins.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Three bands: pass (score <= `review`), review (`review` < score <= `reject`, sent to a
+/// person) and reject (score > `reject`). Without a review threshold (or with one at or above
+/// `reject`) there is no review band. Files written before the review band and per-class
+/// thresholds existed still load: the new fields default to empty.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
     /// Items scoring above this are rejected.
     pub reject: f64,
     /// Heat-map cells scoring above this are drawn as defect regions.
     pub pixel: f64,
+    /// Items scoring above this (and not above `reject`) go to review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<f64>,
+    /// Reject thresholds per defect class, used when a defect classifier names the class;
+    /// classes not listed use `reject`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub per_class: BTreeMap<String, f64>,
+}
+
+impl Thresholds {
+    /// Thresholds with a reject and pixel threshold only (no review band, no per-class).
+    pub fn new(reject: f64, pixel: f64) -> Self {
+        Self {
+            reject,
+            pixel,
+            review: None,
+            per_class: BTreeMap::new(),
+        }
+    }
+
+    /// The lower edge of the review band, when there is a band.
+    pub fn review_band(&self) -> Option<f64> {
+        self.review.filter(|r| *r < self.reject)
+    }
+
+    /// Pass, review or reject for a score, with the reject threshold of `class` when one is
+    /// set for it.
+    pub fn verdict(&self, score: f64, class: Option<&str>) -> Verdict {
+        let reject = class
+            .and_then(|c| self.per_class.get(c).copied())
+            .unwrap_or(self.reject);
+        if score > reject {
+            Verdict::Reject
+        } else if self.review.is_some_and(|r| r < reject && score > r) {
+            Verdict::Review
+        } else {
+            Verdict::Pass
+        }
+    }
+
+    /// Problems that make these thresholds unusable, in words (empty when fine).
+    pub fn validate(&self) -> Result<(), String> {
+        let finite = |name: &str, v: f64| {
+            if v.is_finite() {
+                Ok(())
+            } else {
+                Err(format!("{name} threshold must be a finite number, got {v}"))
+            }
+        };
+        finite("reject", self.reject)?;
+        finite("pixel", self.pixel)?;
+        if let Some(r) = self.review {
+            finite("review", r)?;
+            if r > self.reject {
+                return Err(format!(
+                    "review threshold {r} is above the reject threshold {}: the review band must lie below reject",
+                    self.reject
+                ));
+            }
+        }
+        for (c, v) in &self.per_class {
+            finite(&format!("`{c}` reject"), *v)?;
+        }
+        Ok(())
+    }
 }
 
 /// Scales that turn raw distances into scores where 1.0 is "as odd as the oddest few percent
@@ -358,10 +428,7 @@ impl AnomalyModel {
             item,
             patch_rings,
             calibration,
-            thresholds: Thresholds {
-                reject,
-                pixel: opts.pixel_threshold,
-            },
+            thresholds: Thresholds::new(reject, opts.pixel_threshold),
             colour: ColourModel::fit(good),
             card: ModelCard {
                 trained_on: trained_on.to_string(),
@@ -388,12 +455,16 @@ impl AnomalyModel {
         }
     }
 
-    /// Pass or reject for a score.
+    /// Pass, review or reject for a score (see [`Thresholds::verdict`]).
     pub fn verdict(&self, score: f64) -> Verdict {
-        if score > self.thresholds.reject {
-            Verdict::Reject
-        } else {
-            Verdict::Pass
+        self.thresholds.verdict(score, None)
+    }
+
+    /// The same model judging with other thresholds (a cheap copy: a few kilobytes).
+    pub fn with_thresholds(&self, thresholds: Thresholds) -> Self {
+        Self {
+            thresholds,
+            ..self.clone()
         }
     }
 
@@ -501,6 +572,7 @@ impl AnomalyModel {
         {
             return Err(bad("calibration scales must be positive".into()));
         }
+        self.thresholds.validate().map_err(bad)?;
         Ok(())
     }
 
@@ -673,6 +745,51 @@ mod tests {
         assert!(odd.score > 3.0 * good.score, "{good:?} {odd:?}");
         assert_eq!(m.verdict(odd.score), Verdict::Reject);
         assert_eq!(good.cells.len(), 30);
+    }
+
+    #[test]
+    fn three_bands_and_per_class_thresholds() {
+        let mut t = Thresholds::new(2.0, 1.5);
+        assert_eq!(t.verdict(1.9, None), Verdict::Pass);
+        assert_eq!(t.verdict(2.1, None), Verdict::Reject);
+        t.review = Some(1.0);
+        assert_eq!(t.verdict(1.0, None), Verdict::Pass);
+        assert_eq!(t.verdict(1.5, None), Verdict::Review);
+        assert_eq!(t.verdict(2.0, None), Verdict::Review);
+        assert_eq!(t.verdict(2.01, None), Verdict::Reject);
+        t.per_class.insert("burnt".into(), 1.2);
+        assert_eq!(t.verdict(1.5, Some("burnt")), Verdict::Reject);
+        assert_eq!(t.verdict(1.1, Some("burnt")), Verdict::Review);
+        assert_eq!(t.verdict(1.5, Some("crack")), Verdict::Review);
+        assert!(t.validate().is_ok());
+        t.review = Some(3.0);
+        assert!(t.validate().unwrap_err().contains("review threshold 3"));
+        assert_eq!(t.verdict(2.5, None), Verdict::Reject);
+        t.review = Some(f64::NAN);
+        assert!(t.validate().is_err());
+    }
+
+    #[test]
+    fn old_model_files_without_bands_still_load() {
+        // The bundled model predates the review band and per-class thresholds.
+        assert!(!BUNDLED_MODEL_JSON.contains("\"review\""));
+        let m = AnomalyModel::bundled().unwrap();
+        assert_eq!(m.thresholds.review, None);
+        assert!(m.thresholds.per_class.is_empty());
+        // A model with a band round-trips; a band above reject is refused with a message.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.json");
+        let mut t = m.thresholds.clone();
+        t.review = Some(t.reject * 0.8);
+        m.with_thresholds(t.clone()).save(&p).unwrap();
+        assert_eq!(AnomalyModel::load(&p).unwrap().thresholds, t);
+        t.review = Some(t.reject * 2.0);
+        m.with_thresholds(t).save(&p).unwrap();
+        let e = AnomalyModel::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("m.json") && e.contains("review threshold"),
+            "{e}"
+        );
     }
 
     #[test]

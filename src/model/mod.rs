@@ -10,6 +10,9 @@ pub enum Verdict {
     Pass,
     /// Defective: remove from the line.
     Reject,
+    /// Unsure (between the review and reject thresholds): a person decides; the item goes
+    /// to the labelling queue.
+    Review,
 }
 
 impl Verdict {
@@ -18,6 +21,7 @@ impl Verdict {
         match self {
             Verdict::Pass => "pass",
             Verdict::Reject => "reject",
+            Verdict::Review => "review",
         }
     }
 
@@ -26,6 +30,7 @@ impl Verdict {
         match s {
             "pass" => Some(Verdict::Pass),
             "reject" => Some(Verdict::Reject),
+            "review" => Some(Verdict::Review),
             _ => None,
         }
     }
@@ -36,6 +41,7 @@ pub mod classifier;
 pub mod gaussian;
 pub mod grading;
 pub mod metrics;
+pub mod operating;
 
 pub use anomaly::{AnomalyModel, ItemScore, ModelError, Thresholds, TrainError, TrainOptions};
 

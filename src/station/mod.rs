@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::capture::{CaptureError, Frame, FrameSource, Pacing, SourceOptions, SourceSpec};
 use crate::config::AppPaths;
 use crate::inspect::{Inspection, Inspector};
-use crate::model::{AnomalyModel, Verdict};
+use crate::model::{AnomalyModel, Thresholds, Verdict};
 use crate::store::{
     InspectionRecorder, InspectionRow, NewModelVersion, RecordItem, RecorderStats, SampleImage,
     Store,
@@ -92,6 +92,8 @@ pub enum StationCommand {
     SetModel(Arc<AnomalyModel>),
     /// Save the judged items of the next frame as samples (for labelling).
     CaptureNext,
+    /// Judge from the next frame on with these thresholds (same model, no frame lost).
+    SetThresholds(Thresholds),
 }
 
 /// Counters and state for status bars and summaries.
@@ -107,6 +109,8 @@ pub struct StationStats {
     pub items: u64,
     /// Of those, rejected.
     pub rejects: u64,
+    /// Of those, sent to review (between the review and reject thresholds).
+    pub reviews: u64,
     /// Inspected frames per second over the last second or so.
     pub fps: f64,
     /// Inspection time of the last frame, ms.
@@ -152,6 +156,7 @@ struct Shared {
     pending_source: Mutex<Option<SourceSpec>>,
     pending_lot: Mutex<Option<LotInfo>>,
     pending_model: Mutex<Option<Arc<AnomalyModel>>>,
+    pending_thresholds: Mutex<Option<Thresholds>>,
 }
 
 /// Lock a mutex even if a thread panicked while holding it: the data are counters and
@@ -195,6 +200,8 @@ impl Station {
             &cfg.lot.shift,
         )?;
         let model_id = register_model(&mut store, &model)?;
+        // Thresholds applied to this model version (Thresholds tab) override the file's.
+        let model = with_applied_thresholds(&store, model_id, model)?;
         store.audit(
             &cfg.station_name,
             "station.start",
@@ -263,6 +270,7 @@ impl Station {
             StationCommand::SetLot(lot) => *lock(&s.pending_lot) = Some(lot),
             StationCommand::SetModel(m) => *lock(&s.pending_model) = Some(m),
             StationCommand::CaptureNext => s.capture_next.store(true, Ordering::SeqCst),
+            StationCommand::SetThresholds(t) => *lock(&s.pending_thresholds) = Some(t),
         }
     }
 
@@ -332,10 +340,30 @@ fn register_model(store: &mut Store, model: &AnomalyModel) -> anyhow::Result<i64
         version: model.version.clone(),
         path: std::path::PathBuf::new(),
         kind: "anomaly".into(),
-        params: serde_json::to_value(model.thresholds)?,
+        params: serde_json::to_value(&model.thresholds)?,
         metrics: serde_json::to_value(&model.card.metrics)?,
         data_snapshot: serde_json::json!({ "trained_on": model.card.trained_on, "items": model.card.items }),
     })?)
+}
+
+/// The model with the threshold setting last applied to its version, when there is one.
+fn with_applied_thresholds(
+    store: &Store,
+    model_id: i64,
+    model: Arc<AnomalyModel>,
+) -> anyhow::Result<Arc<AnomalyModel>> {
+    Ok(match store.current_thresholds(model_id)? {
+        Some(s) if s.thresholds != model.thresholds => {
+            tracing::info!(
+                "model {}: using thresholds set by {} (setting #{})",
+                model.version,
+                s.set_by,
+                s.id
+            );
+            Arc::new(model.with_thresholds(s.thresholds))
+        }
+        _ => model,
+    })
 }
 
 fn capture_loop(
@@ -484,8 +512,10 @@ fn inspect_loop(
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
         };
         if let Some(m) = lock(&shared.pending_model).take() {
-            match register_model(&mut ctx.store, &m) {
-                Ok(id) => {
+            let registered = register_model(&mut ctx.store, &m)
+                .and_then(|id| Ok((id, with_applied_thresholds(&ctx.store, id, m.clone())?)));
+            match registered {
+                Ok((id, m)) => {
                     ctx.model_id = id;
                     let from = lock(&shared.stats).model_version.clone();
                     if let Err(e) = ctx.store.audit(
@@ -501,6 +531,18 @@ fn inspect_loop(
                 }
                 Err(e) => tracing::error!("cannot register model {}: {e:#}", m.version),
             }
+        }
+        if let Some(t) = lock(&shared.pending_thresholds).take() {
+            // Same model version, new operating point: the model row stays, the history of
+            // settings lives in model_thresholds (written by whoever applied them).
+            let m = Arc::new(inspector.model().with_thresholds(t));
+            tracing::info!(
+                "thresholds now reject {:.3}, review {:?}, pixel {:.2}",
+                m.thresholds.reject,
+                m.thresholds.review,
+                m.thresholds.pixel
+            );
+            inspector.set_model(m);
         }
         if let Some(lot) = lock(&shared.pending_lot).take() {
             match ctx
@@ -531,19 +573,25 @@ fn inspect_loop(
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
-        let (mut items, mut rejects) = (0u64, 0u64);
+        let (mut items, mut rejects, mut reviews) = (0u64, 0u64, 0u64);
         for it in insp.items.iter().filter(|i| i.record) {
             let (Some(score), Some(verdict)) = (it.score, it.verdict) else {
                 continue;
             };
             items += 1;
             let rejected = verdict == Verdict::Reject;
+            let review = verdict == Verdict::Review;
             if rejected {
                 rejects += 1;
             }
-            // Rejects and near misses (within 20 % below the threshold) teach the most when
-            // labelled; both share the rate limit so a bad run cannot flood the queue.
-            let uncertain = score >= UNCERTAIN_FRACTION * inspector.model().thresholds.reject;
+            if review {
+                reviews += 1;
+            }
+            // Rejects, review-band items and near misses (within 20 % below the reject
+            // threshold) teach the most when labelled; they share the rate limit so a bad run
+            // cannot flood the queue.
+            let uncertain =
+                review || score >= UNCERTAIN_FRACTION * inspector.model().thresholds.reject;
             let want_sample = capture_all || ((rejected || uncertain) && sample_budget.take());
             let sample = want_sample.then(|| SampleImage {
                 image: crop_with_margin(&insp.frame, it.bbox),
@@ -583,6 +631,7 @@ fn inspect_loop(
             st.frames_inspected += 1;
             st.items += items;
             st.rejects += rejects;
+            st.reviews += reviews;
             st.last_inspect_ms = insp.timings.total_ms;
             if st.recent_inspect_ms.len() >= 4096 {
                 st.recent_inspect_ms.pop_front();

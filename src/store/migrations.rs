@@ -142,10 +142,29 @@ CREATE TABLE sample_scores (
 ) STRICT;
 "#;
 
+/// Threshold settings per model version: every Apply appends a row (the newest row is the
+/// setting in force), so a revert is just another row and the history is never rewritten.
+const SCHEMA_THRESHOLDS: &str = r#"
+CREATE TABLE model_thresholds (
+    id                INTEGER PRIMARY KEY,
+    model_version_id  INTEGER NOT NULL REFERENCES model_versions (id),
+    reject            REAL    NOT NULL,
+    review            REAL,
+    pixel             REAL    NOT NULL,
+    per_class_json    TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(per_class_json)),
+    set_by            TEXT    NOT NULL CHECK (length(set_by) > 0),
+    reason            TEXT    NOT NULL,
+    created_at        INTEGER NOT NULL,
+    CHECK (review IS NULL OR review <= reject)
+) STRICT;
+CREATE INDEX model_thresholds_model ON model_thresholds (model_version_id, id);
+"#;
+
 /// Every migration, oldest first. Index + 1 is the schema version it produces.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_V1).comment("initial schema"),
     M::up(SCHEMA_LABELING).comment("defect taxonomy and sample scores"),
+    M::up(SCHEMA_THRESHOLDS).comment("threshold settings per model version"),
 ];
 
 /// The schema version this build creates and understands (highest `user_version`).

@@ -19,6 +19,7 @@ mod models;
 pub mod recorder;
 mod samples;
 mod stations;
+mod thresholds;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -37,6 +38,7 @@ pub use samples::{
     LabelRow, NewImport, NewLabel, NewSample, SampleRow, SavedSample, save_sample_png,
 };
 pub use stations::{LotRow, LotStatus, LotSummary, StationRow};
+pub use thresholds::{ProductionScore, ThresholdSetting};
 
 /// How long a write waits for another connection's write transaction before failing with
 /// "database is locked".

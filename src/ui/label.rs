@@ -478,6 +478,7 @@ fn queue_panel(st: &mut LabelState, model: &Arc<AnomalyModel>, ui: &mut egui::Ui
                     for (v, t) in [
                         (None, "any"),
                         (Some("reject".to_string()), "reject"),
+                        (Some("review".to_string()), "review"),
                         (Some("pass".to_string()), "pass"),
                         (Some("none".to_string()), "no item found"),
                     ] {

@@ -86,6 +86,12 @@ fn counters(app: &mut FoodQcApp, ui: &mut egui::Ui) {
     );
     big_number(
         ui,
+        "To review",
+        s.reviews.to_string(),
+        (s.reviews > 0).then_some(theme::REVIEW),
+    );
+    big_number(
+        ui,
         "Reject rate",
         format!("{:.1} %", 100.0 * s.reject_rate()),
         None,
@@ -165,6 +171,7 @@ fn counters(app: &mut FoodQcApp, ui: &mut egui::Ui) {
     ui.label(egui::RichText::new("Legend").small());
     legend(ui, theme::PASS, "solid outline: pass");
     legend(ui, theme::REJECT, "thick dashed outline: reject");
+    legend(ui, theme::REVIEW, "short dashes, ?: review (to labelling)");
     legend(
         ui,
         theme::PARTIAL,
@@ -300,6 +307,15 @@ fn draw_item(
                     5.0,
                 ));
             }
+            Some(Verdict::Review) => {
+                // Short dashes: neither the solid pass nor the long reject dashes.
+                painter.extend(egui::Shape::dashed_line(
+                    &closed,
+                    Stroke::new(3.0, theme::REVIEW),
+                    5.0,
+                    4.0,
+                ));
+            }
             Some(Verdict::Pass) => {
                 painter.add(egui::Shape::closed_line(pts, Stroke::new(2.0, theme::PASS)));
             }
@@ -319,10 +335,12 @@ fn draw_item(
     };
     let text = match verdict {
         Verdict::Reject => format!("✖ REJECT {score:.2}"),
+        Verdict::Review => format!("? REVIEW {score:.2}"),
         Verdict::Pass => format!("✔ {score:.2}"),
     };
     let color = match verdict {
         Verdict::Reject => theme::REJECT,
+        Verdict::Review => theme::REVIEW,
         Verdict::Pass => theme::PASS,
     };
     let anchor = to_screen(item.bbox.x as f32, item.bbox.y as f32) - Vec2::new(0.0, 4.0);

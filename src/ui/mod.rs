@@ -5,6 +5,7 @@ mod label;
 mod live;
 mod tabs;
 mod theme;
+mod thresholds;
 mod train;
 
 use std::sync::Arc;
@@ -44,17 +45,25 @@ pub enum Tab {
     Live,
     Label,
     Train,
+    Thresholds,
     Reports,
 }
 
 impl Tab {
-    const ALL: [Tab; 4] = [Tab::Live, Tab::Label, Tab::Train, Tab::Reports];
+    const ALL: [Tab; 5] = [
+        Tab::Live,
+        Tab::Label,
+        Tab::Train,
+        Tab::Thresholds,
+        Tab::Reports,
+    ];
 
     fn title(self) -> &'static str {
         match self {
             Tab::Live => "Live",
             Tab::Label => "Label",
             Tab::Train => "Train",
+            Tab::Thresholds => "Thresholds",
             Tab::Reports => "Reports",
         }
     }
@@ -65,6 +74,7 @@ impl Tab {
             Tab::Label => egui::Key::F2,
             Tab::Train => egui::Key::F3,
             Tab::Reports => egui::Key::F4,
+            Tab::Thresholds => egui::Key::F5,
         }
     }
 }
@@ -122,6 +132,7 @@ pub struct FoodQcApp {
     pub(crate) train: train::TrainState,
     /// Who is at the keyboard (OS user), for labels and the audit log.
     pub(crate) actor: String,
+    pub(crate) thresholds: thresholds::ThresholdsView,
 }
 
 /// UI frame times (the time our `ui` took), for the status bar and measurements.
@@ -197,6 +208,7 @@ impl FoodQcApp {
             label,
             train: train::TrainState::default(),
             actor,
+            thresholds: thresholds::ThresholdsView::default(),
         };
         app.start_station();
         app
@@ -423,6 +435,7 @@ impl FoodQcApp {
                 egui::Grid::new("keys").striped(true).show(ui, |ui| {
                     for (k, what) in [
                         ("F1 … F4", "Live, Label, Train, Reports"),
+                        ("F5", "Thresholds"),
                         ("Space", "Pause / resume the line view"),
                         ("H", "Heat map on / off"),
                         ("C", "Capture the items of the next frame for labelling"),
@@ -494,6 +507,7 @@ impl eframe::App for FoodQcApp {
             Tab::Label => label::show(self, ui),
             Tab::Train => train::show(self, ui),
             Tab::Reports => tabs::reports(self, ui),
+            Tab::Thresholds => thresholds::show(self, ui),
         }
         let ctx = ui.ctx().clone();
         if self.show_help {
@@ -697,8 +711,11 @@ mod tests {
         // Z undoes the last label only; the sample is back in the queue and selected.
         h.key_press(egui::Key::Z);
         h.step();
-        step_until(&mut h, "undo stored", |app| app.label.data.given.len() == 1);
-        assert_eq!(current_label(dir.path(), second), None);
+        assert_eq!(h.state().label.data.given.len(), 1);
+        let d = dir.path().to_path_buf();
+        step_until(&mut h, "undo stored", move |_| {
+            current_label(&d, second).is_none()
+        });
         assert_eq!(current_label(dir.path(), first).as_deref(), Some("crack"));
         step_until(&mut h, "undone sample back in the queue", |app| {
             let v = app.label.visible();

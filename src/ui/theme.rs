@@ -11,6 +11,8 @@ const fn rgb(c: [u8; 3]) -> Color32 {
 pub const PASS: Color32 = rgb(palette::PASS);
 /// Reject (red).
 pub const REJECT: Color32 = rgb(palette::REJECT);
+/// Review band (amber).
+pub const REVIEW: Color32 = rgb(palette::REVIEW);
 /// Not judged yet (grey).
 pub const PARTIAL: Color32 = rgb(palette::PARTIAL);
 /// Heat map / defect regions (magenta).

@@ -27,11 +27,12 @@ pub fn verdict_color(v: Option<Verdict>) -> [u8; 3] {
     match v {
         Some(Verdict::Pass) => palette::PASS,
         Some(Verdict::Reject) => palette::REJECT,
+        Some(Verdict::Review) => palette::REVIEW,
         None => palette::PARTIAL,
     }
 }
 
-/// Draw outlines (thick for rejects), defect regions and, if `heat`, the heat map over a copy
+/// Draw outlines (thick for rejects, medium for review), defect regions and, if `heat`, the heat map over a copy
 /// of the inspected frame.
 pub fn draw(inspection: &Inspection, heat: bool, pixel_threshold: f32) -> RgbImage {
     let mut img = (*inspection.frame).clone();
@@ -43,10 +44,10 @@ pub fn draw(inspection: &Inspection, heat: bool, pixel_threshold: f32) -> RgbIma
             }
         }
         let color = Rgb(verdict_color(item.verdict));
-        let thickness = if item.verdict == Some(Verdict::Reject) {
-            3
-        } else {
-            1
+        let thickness = match item.verdict {
+            Some(Verdict::Reject) => 3,
+            Some(Verdict::Review) => 2,
+            _ => 1,
         };
         let n = item.contour.len();
         for i in 0..n {
