@@ -508,6 +508,7 @@ fn train_from_labels(
         base: load_model(paths, model)?,
         options: TrainOptions::default(),
         actor: actor.clone(),
+        threads: None,
     };
     let bar = indicatif::ProgressBar::new(1);
     bar.set_style(

@@ -37,6 +37,7 @@ fn setup(n: usize) -> (tempfile::TempDir, AppPaths, TrainJobConfig) {
         base,
         options: TrainOptions::default(),
         actor: "tester".into(),
+        threads: None,
     };
     (dir, paths, cfg)
 }

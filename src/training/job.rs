@@ -47,6 +47,10 @@ pub struct TrainJobConfig {
     pub options: TrainOptions,
     /// Who started it (audit and model metadata).
     pub actor: String,
+    /// Worker threads for the job; `None` = all cores. The workstation gives a background
+    /// job one thread of its own so the line's inspection never waits behind training work
+    /// in the shared pool.
+    pub threads: Option<usize>,
 }
 
 /// The steps of a training job, in order.
@@ -213,6 +217,27 @@ impl Reporter<'_> {
 /// Run a training job to the end (call it on a worker thread; see [`TrainJob`]).
 /// `cancel` is checked between samples and stages.
 pub fn run_training(
+    cfg: &TrainJobConfig,
+    progress: &(dyn Fn(JobProgress) + Sync),
+    cancel: &AtomicBool,
+) -> Result<TrainOutcome, TrainJobError> {
+    match cfg.threads {
+        Some(n) => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n.max(1))
+                .thread_name(|i| format!("foodqc-train-{i}"))
+                .build()
+                .map_err(|e| TrainJobError::Save {
+                    path: cfg.models_dir.clone(),
+                    reason: format!("cannot start the training threads: {e}"),
+                })?;
+            pool.install(|| run_in_pool(cfg, progress, cancel))
+        }
+        None => run_in_pool(cfg, progress, cancel),
+    }
+}
+
+fn run_in_pool(
     cfg: &TrainJobConfig,
     progress: &(dyn Fn(JobProgress) + Sync),
     cancel: &AtomicBool,

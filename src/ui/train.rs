@@ -38,6 +38,7 @@ pub fn start_job(app: &mut FoodQcApp, ctx: &egui::Context) {
         base: app.model.clone(),
         options: Default::default(),
         actor: app.actor.clone(),
+        threads: Some(1),
     };
     let ctx = ctx.clone();
     match TrainJob::spawn(cfg, move || ctx.request_repaint()) {
