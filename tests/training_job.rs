@@ -147,3 +147,41 @@ fn cli_trains_from_labels_promotes_and_inspect_runs_the_promoted_model() {
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["model"], active.version.as_str());
 }
+
+#[test]
+fn killing_a_training_run_leaves_the_database_and_live_model_consistent() {
+    let (dir, paths, cfg) = setup(40);
+    // A live version to protect.
+    let first = run_training(&cfg, &|_| {}, &AtomicBool::new(false)).unwrap();
+    let mut store = Store::open(&paths.db_path()).unwrap();
+    store.set_active_model(first.version_id, "tester").unwrap();
+    drop(store);
+    let bin = env!("CARGO_BIN_EXE_foodqc");
+    for delay_ms in [50u64, 250, 600, 1200] {
+        let mut child = std::process::Command::new(bin)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["train", "--promote"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL: no cleanup code runs
+        let _ = child.wait();
+        let store = Store::open(&paths.db_path()).unwrap();
+        let ok: String = store
+            .connection()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+        // Every registered version's file is complete, and some version is live.
+        for v in store.list_model_versions().unwrap() {
+            if v.version.starts_with("labelled") {
+                AnomalyModel::load(&v.path).unwrap();
+            }
+        }
+        let active = store.active_model().unwrap().expect("a live model");
+        AnomalyModel::load(&active.path).unwrap();
+    }
+}
