@@ -568,9 +568,19 @@ mod tests {
         // Pause: the frame counter stops moving.
         h.get_by_label("⏸ Pause").click();
         step_until(&mut h, "paused", |app| app.stats.paused);
-        std::thread::sleep(Duration::from_millis(200));
-        h.step();
-        let frozen = h.state().stats.frames_inspected;
+        // A frame already in the inspector may still finish (slow under load): wait until
+        // the counter settles, then it must stay still.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let frozen = loop {
+            let a = h.state().stats.frames_inspected;
+            std::thread::sleep(Duration::from_millis(300));
+            h.step();
+            let b = h.state().stats.frames_inspected;
+            if a == b {
+                break b;
+            }
+            assert!(Instant::now() < deadline, "frames kept coming after pause");
+        };
         std::thread::sleep(Duration::from_millis(400));
         h.step();
         assert_eq!(h.state().stats.frames_inspected, frozen);
