@@ -110,8 +110,23 @@ BEGIN
 END;
 "#;
 
+/// Reports: indexes for the QC report queries (p-chart, Pareto, drift, exports) at millions of
+/// rows. Each report query filters by time and/or verdict and aggregates verdict, score and
+/// defect class, so two covering indexes let them read an index only, never the table:
+/// - time first, for date-range reports and hourly charts;
+/// - verdict first, for the drift trend (passed items' scores) and the Pareto (rejects'
+///   defect classes).
+const SCHEMA_V2_REPORTS: &str = r#"
+CREATE INDEX inspections_report_ts ON inspections
+    (ts, verdict, score, lot_id, station_id, model_version_id, defect_class);
+CREATE INDEX inspections_report_verdict ON inspections (verdict, ts, score, defect_class);
+"#;
+
 /// Every migration, oldest first. Index + 1 is the schema version it produces.
-const MIGRATION_LIST: &[M<'static>] = &[M::up(SCHEMA_V1).comment("initial schema")];
+const MIGRATION_LIST: &[M<'static>] = &[
+    M::up(SCHEMA_V1).comment("initial schema"),
+    M::up(SCHEMA_V2_REPORTS).comment("report indexes"),
+];
 
 /// The schema version this build creates and understands (highest `user_version`).
 pub const SCHEMA_VERSION: usize = MIGRATION_LIST.len();

@@ -78,7 +78,8 @@ fn query_plan(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> St
 #[test]
 fn migrations_validate() {
     migrations().validate().unwrap();
-    assert_eq!(SCHEMA_VERSION, 1);
+    // Initial schema + report indexes (more may follow: no exact number here).
+    assert!(SCHEMA_VERSION >= 2, "{SCHEMA_VERSION}");
 }
 
 #[test]
