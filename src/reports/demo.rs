@@ -2,7 +2,7 @@
 //! test them on known data.
 //!
 //! Three stations on two lines; one lot per station and 8-hour shift (A 06-14, B 14-22, C
-//! 22-06 UTC); about 2 % rejects with lot-to-lot variation; defect classes with a Pareto-like
+//! 22-06 UTC); about 2 % rejects with little lot-to-lot variation; defect classes with a Pareto-like
 //! spread (crack > burnt > missing piece > foreign speck > unclassified); two model versions
 //! (the second from half-way on). Two lots are special: [`GenerateStats::bad_lot`] has three
 //! times the usual reject rate (a p-chart rule 1 signal), and in [`GenerateStats::drift_lot`]
@@ -178,11 +178,11 @@ pub fn generate(
         let lot_id = store.get_or_create_lot(&code, product, line, shift)?;
         lot_codes.push(code);
         let n = per_lot.min(opts.rows - written);
-        // Lot-to-lot variation of the defect rate: 1.5 % to 2.5 %; the bad lot 6 %.
+        // A process in control: 1.9 % to 2.1 % defects from lot to lot; the bad lot 6 %.
         let defect_p = if k == bad_lot {
             0.06
         } else {
-            0.015 + 0.01 * rng.f()
+            0.019 + 0.002 * rng.f()
         };
         let model_version_id = Some(model_ids[usize::from(k >= lots / 2)]);
         for j in 0..n {

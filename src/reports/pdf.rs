@@ -592,9 +592,15 @@ pub fn render_pdf(r: &Report, samples: &[SampleImage], meta: &PdfMeta) -> Vec<u8
         p.text(x, y + thumb + 9.0, 6.0, false, &cap);
     }
     y += thumb + 30.0;
-    let lot_rows: Vec<Vec<String>> = r
-        .lots
-        .iter()
+    // Held lots first: they are what the reader must act on.
+    let mut lots: Vec<_> = r.lots.iter().collect();
+    lots.sort_by_key(|l| match l.status {
+        crate::store::LotStatus::Hold => 0,
+        crate::store::LotStatus::Released => 1,
+        crate::store::LotStatus::Open => 2,
+    });
+    let lot_rows: Vec<Vec<String>> = lots
+        .into_iter()
         .take(((H - 130.0 - y) / 11.0).max(1.0) as usize)
         .map(|l| {
             let (who, when, comment) = l

@@ -18,8 +18,6 @@ pub struct DbSnapshot {
     pub unlabelled: Vec<SampleRow>,
     /// Label counts per class.
     pub label_counts: Vec<(String, i64)>,
-    /// Total inspections and rejects.
-    pub totals: (i64, i64),
     /// When this snapshot was taken and how long the queries took.
     pub taken_at: Option<Instant>,
     /// Query time in ms.
@@ -59,7 +57,6 @@ impl DbReader {
                             models: s.list_model_versions()?,
                             unlabelled: s.unlabelled_samples(200)?,
                             label_counts: s.label_counts()?,
-                            totals: s.count_inspections()?,
                             ..Default::default()
                         })
                     })();

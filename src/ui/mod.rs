@@ -2,6 +2,7 @@
 
 mod db;
 mod live;
+mod reports;
 mod tabs;
 mod theme;
 
@@ -114,6 +115,7 @@ pub struct FoodQcApp {
     pub(crate) stats: StationStats,
     pub(crate) live: live::LiveView,
     pub(crate) db: db::DbReader,
+    pub(crate) reports: reports::ReportsView,
     pub(crate) frame_times: FrameTimes,
     pub(crate) show_help: bool,
 }
@@ -167,6 +169,11 @@ impl FoodQcApp {
         });
         let ctx = cc.egui_ctx.clone();
         let db = db::DbReader::spawn(paths.db_path(), move || ctx.request_repaint());
+        let ctx = cc.egui_ctx.clone();
+        let reports =
+            reports::ReportsView::new(paths.db_path(), paths.data_dir.join("exports"), move || {
+                ctx.request_repaint()
+            });
         let mut app = Self {
             settings,
             paths,
@@ -179,6 +186,7 @@ impl FoodQcApp {
             stats: StationStats::default(),
             live: live::LiveView::default(),
             db,
+            reports,
             frame_times: FrameTimes::default(),
             show_help: false,
         };
@@ -443,6 +451,9 @@ impl eframe::App for FoodQcApp {
                 self.live.update(ctx, latest);
             }
         }
+        // The out-of-control alarm watches the line whichever tab is shown.
+        self.reports.watch_line(&self.stats);
+        self.reports.poll(ctx);
         self.handle_keys(ctx);
         ctx.set_visuals(if self.settings.dark {
             egui::Visuals::dark()
@@ -469,7 +480,7 @@ impl eframe::App for FoodQcApp {
             Tab::Live => live::show(self, ui),
             Tab::Label => tabs::label(self, ui),
             Tab::Train => tabs::train(self, ui),
-            Tab::Reports => tabs::reports(self, ui),
+            Tab::Reports => reports::show(self, ui),
         }
         let ctx = ui.ctx().clone();
         if self.show_help {

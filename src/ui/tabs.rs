@@ -1,5 +1,5 @@
-//! Label, Train and Reports tabs. They show what the database really holds; their full
-//! workflows (labelling keys, training jobs, SPC charts) grow on these views.
+//! Label and Train tabs (the Reports tab lives in `reports.rs`). They show what the database
+//! really holds; their full workflows (labelling keys, training jobs) grow on these views.
 
 use super::{FoodQcApp, theme};
 
@@ -99,70 +99,6 @@ pub fn train(app: &mut FoodQcApp, ui: &mut egui::Ui) {
                         ui.label(&m.kind);
                         ui.label(fmt_ts(m.created_at_ms));
                         ui.label(format_metrics(&m.metrics));
-                        ui.end_row();
-                    }
-                });
-        });
-    });
-}
-
-/// Reports tab: inspections per lot.
-pub fn reports(app: &mut FoodQcApp, ui: &mut egui::Ui) {
-    egui::CentralPanel::default().show(ui, |ui| {
-        ui.heading("Quality by lot");
-        if db_error(app, ui) {
-            return;
-        }
-        let snap = app.db.snapshot();
-        let (total, rejects) = snap.totals;
-        ui.label(format!(
-            "{total} inspections, {rejects} rejected ({:.2} %) · queried in {:.1} ms",
-            if total > 0 {
-                100.0 * rejects as f64 / total as f64
-            } else {
-                0.0
-            },
-            snap.query_ms
-        ));
-        ui.separator();
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            egui::Grid::new("lots")
-                .striped(true)
-                .num_columns(9)
-                .show(ui, |ui| {
-                    for h in [
-                        "lot",
-                        "product",
-                        "line",
-                        "shift",
-                        "status",
-                        "items",
-                        "rejects",
-                        "reject rate",
-                        "last inspection",
-                    ] {
-                        ui.strong(h);
-                    }
-                    ui.end_row();
-                    for l in &snap.lots {
-                        ui.label(&l.code);
-                        ui.label(&l.product);
-                        ui.label(&l.line);
-                        ui.label(&l.shift);
-                        if l.status == foodqc::store::LotStatus::Hold {
-                            ui.colored_label(theme::WARN, "HOLD");
-                        } else {
-                            ui.label(l.status.as_str());
-                        }
-                        ui.label(l.items.to_string());
-                        ui.label(l.rejects.to_string());
-                        let rate = if l.items > 0 {
-                            100.0 * l.rejects as f64 / l.items as f64
-                        } else {
-                            0.0
-                        };
-                        ui.label(format!("{rate:.2} %"));
-                        ui.label(l.last_ts_ms.map(fmt_ts).unwrap_or_default());
                         ui.end_row();
                     }
                 });
