@@ -57,7 +57,7 @@ enum Command {
     /// Quality report from the database: totals, p-chart by lot or hour (with the Western
     /// Electric rules), Pareto of defect classes, score drift; optionally written as PDF
     /// and/or CSV. `--generate N` first fills the database with N demo inspections.
-    Report(ReportArgs),
+    Report(Box<ReportArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -221,7 +221,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Train(a)) => train(a),
         Some(Command::Snapshot(a)) => snapshot(cli.model.as_ref(), a),
         Some(Command::Eval(a)) => eval(&paths, a),
-        Some(Command::Report(a)) => report(&paths, cli.model.as_ref(), a),
+        Some(Command::Report(a)) => report(&paths, cli.model.as_ref(), *a),
     }
 }
 

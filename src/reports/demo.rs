@@ -38,7 +38,7 @@ impl Default for GenerateOptions {
             rows: 1_000_000,
             seed: 42,
             // 2026-11-02 06:00:00 UTC
-            start_ms: 1_794_117_600_000,
+            start_ms: 1_793_599_200_000,
             items_per_lot: 7_000,
         }
     }

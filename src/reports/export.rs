@@ -84,7 +84,7 @@ pub fn write_csv(
                 return false;
             }
             written += 1;
-            if written % 10_000 == 0 {
+            if written.is_multiple_of(10_000) {
                 progress(written);
             }
             true
