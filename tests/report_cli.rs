@@ -16,7 +16,14 @@ fn report_generates_holds_and_exports() {
         .arg("--data-dir")
         .arg(dir.path())
         .args(["report", "--generate", "21000", "--json", "--shift", "A"])
-        .args(["--hold", "L1102-A-1", "--comment", "too many cracks", "--actor", "qc.bo"])
+        .args([
+            "--hold",
+            "L1102-A-1",
+            "--comment",
+            "too many cracks",
+            "--actor",
+            "qc.bo",
+        ])
         .arg("--pdf")
         .arg(&pdf)
         .arg("--csv")
