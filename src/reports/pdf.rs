@@ -61,6 +61,29 @@ fn text_width(s: &str, size: f32) -> f32 {
     s.chars().count() as f32 * size * 0.5
 }
 
+/// Split `s` into lines that fit `room` points at `size` (by words; at most 3 lines).
+fn wrap(s: &str, room: f32, size: f32) -> Vec<String> {
+    let mut lines: Vec<String> = vec![String::new()];
+    for word in s.split_whitespace() {
+        let full = lines.len() == 3;
+        let Some(cur) = lines.last_mut() else { break };
+        let candidate = if cur.is_empty() {
+            word.to_string()
+        } else {
+            format!("{cur} {word}")
+        };
+        if text_width(&candidate, size) <= room || cur.is_empty() {
+            *cur = candidate;
+        } else if full {
+            cur.push_str(" ...");
+            break;
+        } else {
+            lines.push(word.to_string());
+        }
+    }
+    lines
+}
+
 /// A page's drawing commands with helpers in top-down coordinates (y from the top edge).
 struct Page {
     c: Content,
@@ -139,18 +162,29 @@ impl Page {
         self.rgb(BLACK);
         y += 10.0;
         for row in rows {
+            let mut lines = 1;
             for (i, (cx, v)) in cols.iter().zip(row).enumerate() {
-                // Truncate a cell to the room before the next column.
+                let last = i + 1 == cols.len();
+                // The room before the next column (or the margin).
                 let room = cols
                     .get(i + 1)
                     .map_or(W - MARGIN - x - cx, |n| n - cx - 4.0);
+                if last {
+                    // The last column (comments, rules) wraps instead of losing words.
+                    let wrapped = wrap(v, room, size);
+                    for (k, line) in wrapped.iter().enumerate() {
+                        self.text(x + cx, y + 11.0 * k as f32, size, false, line);
+                    }
+                    lines = lines.max(wrapped.len());
+                    continue;
+                }
                 let mut v = v.clone();
                 while text_width(&v, size) > room && v.len() > 3 {
                     v.pop();
                 }
                 self.text(x + cx, y, size, false, &v);
             }
-            y += 11.0;
+            y += 11.0 * lines as f32;
         }
         y
     }
@@ -601,7 +635,7 @@ pub fn render_pdf(r: &Report, samples: &[SampleImage], meta: &PdfMeta) -> Vec<u8
     });
     let lot_rows: Vec<Vec<String>> = lots
         .into_iter()
-        .take(((H - 130.0 - y) / 11.0).max(1.0) as usize)
+        .take(((H - 130.0 - y) / 22.0).max(1.0) as usize)
         .map(|l| {
             let (who, when, comment) = l
                 .last_change
@@ -621,7 +655,7 @@ pub fn render_pdf(r: &Report, samples: &[SampleImage], meta: &PdfMeta) -> Vec<u8
     let mut y = p.table(
         MARGIN,
         y,
-        &[0.0, 90.0, 190.0, 250.0, 320.0, 420.0],
+        &[0.0, 80.0, 165.0, 225.0, 290.0, 380.0],
         &[
             "Lot",
             "product",

@@ -295,7 +295,7 @@ fn worker(
     while let Ok(job) = jobs.recv() {
         let reply = (|| -> Result<Option<Reply>, String> {
             if store.is_none() {
-                store = Some(Store::open(&db_path).map_err(|e| e.to_string())?);
+                store = Some(open_with_retry(&db_path).map_err(|e| e.to_string())?);
             }
             let Some(st) = store.as_mut() else {
                 unreachable!("opened above")
@@ -378,6 +378,24 @@ fn worker(
         if let Some(reply) = reply {
             let _ = replies.send(reply);
             repaint();
+        }
+    }
+}
+
+/// Open the database, retrying briefly: at start-up the station, the UI reader and this
+/// thread open a new file at the same time, and all but one may fail while another creates
+/// the schema.
+fn open_with_retry(path: &std::path::Path) -> Result<Store, foodqc::store::StoreError> {
+    let mut tries = 0;
+    loop {
+        match Store::open(path) {
+            Ok(s) => return Ok(s),
+            Err(e) if tries < 5 => {
+                tracing::debug!("reports: opening {} failed, retrying: {e}", path.display());
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100 * tries));
+            }
+            Err(e) => return Err(e),
         }
     }
 }
@@ -1190,6 +1208,65 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
             h.step();
         }
+    }
+
+    #[test]
+    fn out_of_control_line_raises_and_logs_one_alarm() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("foodqc.sqlite");
+        let mut v = ReportsView::new(db.clone(), dir.path().join("exports"), || {});
+        let mut stats = StationStats {
+            lot: "L9".into(),
+            ..Default::default()
+        };
+        v.watch_line(&stats);
+        // Twenty subgroups of 50 items at 2 % rejects: in control.
+        for _ in 0..20 {
+            stats.items += 50;
+            stats.rejects += 1;
+            v.watch_line(&stats);
+            assert!(v.alarm.is_none());
+        }
+        // Then 20 of 50 rejected: beyond 3 sigma. The alarm stays up for the next frames
+        // (same counters) and is logged once.
+        stats.items += 50;
+        stats.rejects += 20;
+        for _ in 0..3 {
+            v.watch_line(&stats);
+        }
+        let alarm = v.alarm.clone().expect("alarm");
+        assert!(alarm.message().contains("40.0 %"), "{}", alarm.message());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let entries = loop {
+            // Opening may fail while the worker creates the schema of the new file (two first
+            // opens race in the migration; the worker retries, so does this loop).
+            let Ok(store) = Store::open(&db) else {
+                assert!(Instant::now() < deadline, "cannot open {}", db.display());
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            };
+            let e: Vec<_> = store
+                .audit_entries(10)
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.action == "line.alarm")
+                .collect();
+            if !e.is_empty() || Instant::now() > deadline {
+                break e;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].actor, "system");
+        assert_eq!(entries[0].details["lot"], "L9");
+        assert_eq!(entries[0].details["rules"][0], 1);
+        // Back to normal: the alarm clears.
+        for _ in 0..2 {
+            stats.items += 50;
+            stats.rejects += 1;
+            v.watch_line(&stats);
+        }
+        assert!(v.alarm.is_none());
     }
 
     #[test]
