@@ -67,6 +67,10 @@ enum Command {
     /// Export the labelled samples as an MVTec-style folder: <label>/<sample id>.png,
     /// ground_truth/<label>/<sample id>_mask.png and labels.csv.
     Export(ExportArgs),
+    /// Quality report from the database: totals, p-chart by lot or hour (with the Western
+    /// Electric rules), Pareto of defect classes, score drift; optionally written as PDF
+    /// and/or CSV. `--generate N` first fills the database with N demo inspections.
+    Report(Box<ReportArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -312,6 +316,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::DemoSamples(a)) => demo_samples(&paths, a),
         Some(Command::Import(a)) => import(&paths, a),
         Some(Command::Export(a)) => export(&paths, a),
+        Some(Command::Report(a)) => report(&paths, cli.model.as_ref(), *a),
     }
 }
 
@@ -763,6 +768,224 @@ fn eval(paths: &AppPaths, a: EvalArgs) -> anyhow::Result<()> {
             out.display(),
             metrics_txt.display(),
             scores_path.display()
+        );
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    /// From this time on (UTC): 2026-11-20, "2026-11-20 08:00" or RFC 3339.
+    #[arg(long, value_name = "TIME")]
+    from: Option<String>,
+    /// Up to this time (UTC, exclusive).
+    #[arg(long, value_name = "TIME")]
+    to: Option<String>,
+    /// Lot code.
+    #[arg(long)]
+    lot: Option<String>,
+    /// Station name.
+    #[arg(long)]
+    station: Option<String>,
+    /// Production line.
+    #[arg(long)]
+    line: Option<String>,
+    /// Product.
+    #[arg(long)]
+    product: Option<String>,
+    /// Shift.
+    #[arg(long)]
+    shift: Option<String>,
+    /// Verdict: pass, reject or review.
+    #[arg(long)]
+    verdict: Option<String>,
+    /// Defect class (`unclassified` for rejects without one).
+    #[arg(long)]
+    defect: Option<String>,
+    /// Model version.
+    #[arg(long = "model-version", value_name = "VERSION")]
+    model_version: Option<String>,
+    /// Subgroups of the p-chart: lot, hour, shift or station.
+    #[arg(long, default_value = "lot")]
+    by: String,
+    /// Write the PDF report here.
+    #[arg(long, value_name = "FILE")]
+    pdf: Option<PathBuf>,
+    /// Write the filtered inspections here as CSV.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Put this lot on hold before reporting (needs --comment; recorded in the audit log).
+    #[arg(
+        long,
+        value_name = "LOT",
+        requires = "comment",
+        conflicts_with = "release"
+    )]
+    hold: Option<String>,
+    /// Release this lot before reporting (needs --comment; recorded in the audit log).
+    #[arg(long, value_name = "LOT", requires = "comment")]
+    release: Option<String>,
+    /// Why the lot is held or released.
+    #[arg(long)]
+    comment: Option<String>,
+    /// Who holds or releases the lot [default: $USER].
+    #[arg(long, value_name = "NAME")]
+    actor: Option<String>,
+    /// First add N generated demo inspections (three stations, shifts, lots, a bad lot and a
+    /// drifting lot) to the database, e.g. to measure query times at scale.
+    #[arg(long, value_name = "N", hide = true)]
+    generate: Option<u64>,
+}
+
+fn report(paths: &AppPaths, model: Option<&PathBuf>, a: ReportArgs) -> anyhow::Result<()> {
+    use foodqc::reports::{self, ReportFilter, drift::DriftReference, filter::parse_time};
+    let mut store = foodqc::store::Store::open(&paths.db_path())?;
+    if let Some(rows) = a.generate {
+        let opts = reports::demo::GenerateOptions {
+            rows,
+            ..Default::default()
+        };
+        let bar = indicatif::ProgressBar::new(rows);
+        let stats = reports::demo::generate(&mut store, Some(&paths.samples_dir()), &opts, &|n| {
+            bar.set_position(n)
+        })?;
+        bar.finish_and_clear();
+        eprintln!(
+            "generated {} inspections in {} lots in {:.1} s (bad lot {}, drifting lot {})",
+            stats.rows, stats.lots, stats.seconds, stats.bad_lot, stats.drift_lot
+        );
+    }
+    let disposition = match (&a.hold, &a.release) {
+        (Some(code), _) => Some((code, foodqc::store::LotStatus::Hold)),
+        (None, Some(code)) => Some((code, foodqc::store::LotStatus::Released)),
+        (None, None) => None,
+    };
+    if let Some((code, status)) = disposition {
+        let id: i64 = store
+            .connection()
+            .query_row("SELECT id FROM lots WHERE code = ?1", [code], |r| r.get(0))
+            .map_err(|_| anyhow::anyhow!("lot {code:?} is not in {}", paths.db_path().display()))?;
+        let actor = a
+            .actor
+            .clone()
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "qc".into());
+        let comment = a.comment.clone().unwrap_or_default();
+        if comment.trim().is_empty() {
+            anyhow::bail!("--comment must say why lot {code} is held or released");
+        }
+        store.set_lot_status(id, status, &actor, comment.trim())?;
+        eprintln!(
+            "lot {code} is now {} (by {actor})",
+            status.as_str().to_uppercase()
+        );
+    }
+    let time = |s: &Option<String>| s.as_deref().map(parse_time).transpose();
+    let filter = ReportFilter {
+        from_ms: time(&a.from)?,
+        to_ms: time(&a.to)?,
+        station: a.station,
+        line: a.line,
+        lot: a.lot,
+        product: a.product,
+        shift: a.shift,
+        verdict: a.verdict,
+        defect_class: a.defect,
+        model_version: a.model_version,
+    };
+    let by = reports::GroupBy::parse(&a.by)
+        .ok_or_else(|| anyhow::anyhow!("--by {:?}: use lot, hour, shift or station", a.by))?;
+    let reference = DriftReference::for_model(&*load_model(paths, model)?);
+    let conn = store.connection();
+    let r = reports::build_report(conn, &filter, by, &reference)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        let s = &r.summary;
+        println!("foodqc report: {}", filter.describe());
+        println!(
+            "  items            {} inspected, {} rejected ({:.2} %), {} review",
+            s.items,
+            s.rejects,
+            100.0 * s.reject_rate(),
+            s.reviews
+        );
+        println!(
+            "  p-chart          {} {}s, centre {:.2} %",
+            r.chart.points.len(),
+            by.title(),
+            100.0 * r.chart.p_bar
+        );
+        for p in r.chart.out_of_control() {
+            let rules: Vec<String> = p
+                .violations
+                .iter()
+                .map(|v| v.number().to_string())
+                .collect();
+            println!(
+                "  OUT OF CONTROL   {} {:.2} % (UCL {:.2} %), rules {}",
+                p.label,
+                100.0 * p.p,
+                100.0 * p.ucl,
+                rules.join(",")
+            );
+        }
+        let pareto: Vec<String> = r
+            .pareto
+            .iter()
+            .map(|b| format!("{} {} ({:.0} %)", b.class, b.count, 100.0 * b.share))
+            .collect();
+        println!("  pareto           {}", pareto.join(", "));
+        let drifting = r.drift.iter().filter(|d| d.drifting).count();
+        println!(
+            "  drift            {drifting} of {} hours drift from the training distribution",
+            r.drift.len()
+        );
+        let held: Vec<&str> = r
+            .lots
+            .iter()
+            .filter(|l| l.status == foodqc::store::LotStatus::Hold)
+            .map(|l| l.code.as_str())
+            .collect();
+        println!(
+            "  lots on hold     {}",
+            if held.is_empty() {
+                "none".to_string()
+            } else {
+                held.join(", ")
+            }
+        );
+        let times: Vec<String> = r
+            .timings_ms
+            .iter()
+            .map(|(q, ms)| format!("{q} {ms:.0} ms"))
+            .collect();
+        println!("  query times      {}", times.join(", "));
+    }
+    if let Some(path) = &a.csv {
+        let t = Instant::now();
+        let n = reports::export::write_csv(conn, &filter, path, &|_| {}, &Default::default())?;
+        eprintln!(
+            "wrote {n} rows to {} in {:.2} s",
+            path.display(),
+            t.elapsed().as_secs_f64()
+        );
+    }
+    if let Some(path) = &a.pdf {
+        let t = Instant::now();
+        let meta = reports::pdf::PdfMeta {
+            title: "foodqc quality report".into(),
+            generated_at_ms: foodqc::store::now_ms(),
+            author: std::env::var("USER").unwrap_or_else(|_| "foodqc".into()),
+        };
+        let bytes = reports::pdf::write_pdf(conn, &r, &meta, path)?;
+        eprintln!(
+            "wrote {} ({bytes} bytes) in {:.2} s",
+            path.display(),
+            t.elapsed().as_secs_f64()
         );
     }
     Ok(())

@@ -1,1 +1,76 @@
-//! reports (in progress)
+//! Reports for QC managers: what the inspection records say about quality.
+//!
+//! - [`filter`]: which inspections a report covers, as a bound-parameter SQL clause.
+//! - [`query`]: counts, subgroups, defect counts, drift trend, drill-down items, lot
+//!   dispositions, and [`query::build_report`] that runs them all.
+//! - [`spc`]: the p-chart with per-point 3-sigma limits, the Western Electric rules, and the
+//!   [`spc::LiveMonitor`] that raises the live line's alarm.
+//! - [`pareto`], [`drift`]: the Pareto of defect classes and the score drift trend.
+//! - [`export`]: CSV of the filtered inspections; [`pdf`]: the printable report.
+//! - [`demo`]: a generator of realistic inspection databases (to measure and test).
+//!
+//! Nothing here depends on egui; every function takes a connection (or a store) and can run on
+//! any thread.
+
+pub mod demo;
+pub mod drift;
+pub mod export;
+pub mod filter;
+pub mod pareto;
+pub mod pdf;
+pub mod query;
+pub mod spc;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+
+pub use filter::ReportFilter;
+pub use query::{GroupBy, Report, build_report};
+
+/// Errors of report queries and exports. Each names the query or file concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A filter value is wrong.
+    #[error(transparent)]
+    Filter(#[from] filter::FilterError),
+    /// A query failed.
+    #[error("report query ({what}) failed: {source}")]
+    Sql {
+        /// Which query.
+        what: &'static str,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The store failed (opening the database, changing a lot).
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Writing an export file failed.
+    #[error("cannot write {path}: {reason}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The export was cancelled.
+    #[error("export to {path} cancelled")]
+    Cancelled {
+        /// The file that was not written.
+        path: PathBuf,
+    },
+}
+
+/// `map_err` helper naming the query.
+pub(crate) fn sql(what: &'static str) -> impl Fn(rusqlite::Error) -> ReportError {
+    move |source| ReportError::Sql { what, source }
+}
+
+/// A unix-ms timestamp as `2026-11-20 08:15:02` (UTC).
+pub fn fmt_ts(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|_| ms.to_string())
+}

@@ -160,11 +160,24 @@ CREATE TABLE model_thresholds (
 CREATE INDEX model_thresholds_model ON model_thresholds (model_version_id, id);
 "#;
 
+/// Reports: indexes for the QC report queries (p-chart, Pareto, drift, exports) at millions of
+/// rows. Each report query filters by time and/or verdict and aggregates verdict, score and
+/// defect class, so two covering indexes let them read an index only, never the table:
+/// - time first, for date-range reports and hourly charts;
+/// - verdict first, for the drift trend (passed items' scores) and the Pareto (rejects'
+///   defect classes).
+const SCHEMA_REPORTS: &str = r#"
+CREATE INDEX inspections_report_ts ON inspections
+    (ts, verdict, score, lot_id, station_id, model_version_id, defect_class);
+CREATE INDEX inspections_report_verdict ON inspections (verdict, ts, score, defect_class);
+"#;
+
 /// Every migration, oldest first. Index + 1 is the schema version it produces.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_V1).comment("initial schema"),
     M::up(SCHEMA_LABELING).comment("defect taxonomy and sample scores"),
     M::up(SCHEMA_THRESHOLDS).comment("threshold settings per model version"),
+    M::up(SCHEMA_REPORTS).comment("report indexes"),
 ];
 
 /// The schema version this build creates and understands (highest `user_version`).

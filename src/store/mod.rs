@@ -222,6 +222,17 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// A lock held by another connection while opening: worth retrying.
+    fn is_transient_open(&self) -> bool {
+        match self {
+            StoreError::Open { cause, .. } => cause.contains("locked") || cause.contains("busy"),
+            StoreError::Migration { .. } => true,
+            _ => false,
+        }
+    }
+}
+
 /// A connection to the foodqc database. `Send` (not `Sync`): give each thread its own `Store`.
 #[derive(Debug)]
 pub struct Store {
@@ -273,6 +284,23 @@ impl Store {
         path: &Path,
         busy_timeout: Duration,
     ) -> Result<Store, StoreError> {
+        // Opening a brand-new file from several threads at once (GUI, recorder, workers)
+        // contends for the lock that switching to WAL and migrating take, which SQLite's busy
+        // handler does not always wait for: retry those transient failures for a while.
+        let started = std::time::Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            match Self::open_once(path, busy_timeout) {
+                Err(e) if e.is_transient_open() && started.elapsed() < busy_timeout => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(20 * u64::from(attempt.min(10))));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path, busy_timeout: Duration) -> Result<Store, StoreError> {
         let path_buf = path.to_path_buf();
         if path.is_dir() {
             return Err(StoreError::IsDirectory { path: path_buf });
@@ -296,8 +324,14 @@ impl Store {
         // Look at the file before changing anything in it: reading the header is what detects
         // a file that is not a database, and a newer schema must stay untouched (switching to
         // WAL already rewrites the header).
-        let found: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
+        // One statement, so the version and the table count come from the same snapshot
+        // (another connection may be migrating the file right now).
+        let (found, tables): (i64, i64) = conn
+            .query_row(
+                "SELECT user_version, (SELECT count(*) FROM sqlite_schema) FROM pragma_user_version",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .map_err(open_err)?;
         let supported = SCHEMA_VERSION;
         if found > supported as i64 {
@@ -307,13 +341,8 @@ impl Store {
                 supported,
             });
         }
-        if found <= 0 {
-            let tables: i64 = conn
-                .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
-                .map_err(open_err)?;
-            if tables > 0 {
-                return Err(StoreError::ForeignDatabase { path: path_buf });
-            }
+        if found <= 0 && tables > 0 {
+            return Err(StoreError::ForeignDatabase { path: path_buf });
         }
         if conn.is_readonly(rusqlite::MAIN_DB).map_err(open_err)? {
             return Err(StoreError::Open {
@@ -338,9 +367,28 @@ impl Store {
         // Room for every statement we prepare (the recorder and the queries).
         conn.set_prepared_statement_cache_capacity(64);
 
-        migrations()
-            .to_latest(&mut conn)
-            .map_err(|source| match source {
+        // Several threads or processes may open a brand-new file at once (GUI, recorder,
+        // report worker): the first to commit migrates it and the others fail on the tables it
+        // created. So after a failure, look again: a schema now up to date is success.
+        let mut attempt = 0;
+        loop {
+            let Err(source) = migrations().to_latest(&mut conn) else {
+                break;
+            };
+            attempt += 1;
+            let now: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap_or(-1);
+            if now == SCHEMA_VERSION as i64 {
+                break;
+            }
+            if attempt < 5
+                && !matches!(&source, rusqlite_migration::Error::RusqliteError { err, .. } if is_open_failure(err))
+            {
+                std::thread::sleep(Duration::from_millis(50 * attempt));
+                continue;
+            }
+            return Err(match source {
                 rusqlite_migration::Error::RusqliteError { err, .. } if is_open_failure(&err) => {
                     classify_open_error(path, err)
                 }
@@ -349,7 +397,8 @@ impl Store {
                     target: SCHEMA_VERSION,
                     source,
                 },
-            })?;
+            });
+        }
         tracing::debug!(path = %path.display(), "store opened");
         Ok(Store {
             conn,

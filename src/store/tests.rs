@@ -881,3 +881,27 @@ fn labelled_samples_take_the_latest_label() {
         .collect();
     assert_eq!(got, [(ids[0], "good", "bob"), (ids[2], "crack", "anna")]);
 }
+
+#[test]
+fn many_threads_can_open_a_new_database_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.sqlite");
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let (path, barrier) = (path.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                Store::open(&path).map(|_| ()).map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        pragma_i64(store.connection(), "user_version"),
+        SCHEMA_VERSION as i64
+    );
+}

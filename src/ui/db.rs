@@ -18,8 +18,6 @@ pub struct DbSnapshot {
     pub label_counts: Vec<(String, i64)>,
     /// The version live before the current one (for roll back).
     pub previous_active: Option<i64>,
-    /// Total inspections and rejects.
-    pub totals: (i64, i64),
     /// When this snapshot was taken and how long the queries took.
     pub taken_at: Option<Instant>,
     /// Query time in ms.
@@ -58,7 +56,6 @@ impl DbReader {
                             lots: s.lot_summaries()?,
                             models: s.list_model_versions()?,
                             label_counts: s.label_counts()?,
-                            totals: s.count_inspections()?,
                             previous_active: s.previous_active_model()?,
                             ..Default::default()
                         })

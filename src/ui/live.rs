@@ -49,6 +49,7 @@ impl LiveView {
 
 /// Draw the Live tab.
 pub fn show(app: &mut FoodQcApp, ui: &mut egui::Ui) {
+    super::reports::alarm_banner(app, ui);
     egui::Panel::right("counters")
         .resizable(false)
         .exact_size(250.0)

@@ -3,6 +3,7 @@
 mod db;
 mod label;
 mod live;
+mod reports;
 mod tabs;
 mod theme;
 mod thresholds;
@@ -126,6 +127,7 @@ pub struct FoodQcApp {
     pub(crate) stats: StationStats,
     pub(crate) live: live::LiveView,
     pub(crate) db: db::DbReader,
+    pub(crate) reports: reports::ReportsView,
     pub(crate) frame_times: FrameTimes,
     pub(crate) show_help: bool,
     pub(crate) label: label::LabelState,
@@ -191,6 +193,11 @@ impl FoodQcApp {
             actor.clone(),
             cc.egui_ctx.clone(),
         );
+        let ctx = cc.egui_ctx.clone();
+        let reports =
+            reports::ReportsView::new(paths.db_path(), paths.data_dir.join("exports"), move || {
+                ctx.request_repaint()
+            });
         let mut app = Self {
             settings,
             paths,
@@ -203,6 +210,7 @@ impl FoodQcApp {
             stats: StationStats::default(),
             live: live::LiveView::default(),
             db,
+            reports,
             frame_times: FrameTimes::default(),
             show_help: false,
             label,
@@ -479,6 +487,9 @@ impl eframe::App for FoodQcApp {
                 self.live.update(ctx, latest);
             }
         }
+        // The out-of-control alarm watches the line whichever tab is shown.
+        self.reports.watch_line(&self.stats);
+        self.reports.poll(ctx);
         self.handle_keys(ctx);
         train::poll(self);
         ctx.set_visuals(if self.settings.dark {
@@ -506,7 +517,7 @@ impl eframe::App for FoodQcApp {
             Tab::Live => live::show(self, ui),
             Tab::Label => label::show(self, ui),
             Tab::Train => train::show(self, ui),
-            Tab::Reports => tabs::reports(self, ui),
+            Tab::Reports => reports::show(self, ui),
             Tab::Thresholds => thresholds::show(self, ui),
         }
         let ctx = ui.ctx().clone();

@@ -1,0 +1,110 @@
+//! CSV export of the filtered inspections.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rusqlite::Connection;
+
+use super::filter::ReportFilter;
+use super::query::for_each_item;
+use super::{ReportError, fmt_ts};
+
+/// The CSV header, one column per [`super::query::ItemRow`] field (bbox split in four).
+pub const CSV_HEADER: [&str; 16] = [
+    "id",
+    "time_utc",
+    "ts_ms",
+    "station",
+    "lot",
+    "model_version",
+    "frame_seq",
+    "item_index",
+    "score",
+    "verdict",
+    "defect_class",
+    "bbox_x",
+    "bbox_y",
+    "bbox_w",
+    "bbox_h",
+    "sample_path",
+];
+
+/// Write every filtered inspection to `path` as CSV (oldest first), through a temporary file
+/// renamed into place, so a failed or cancelled export leaves no half file. `progress` gets
+/// the rows written so far (every 10,000 rows); setting `cancel` stops the export. Returns
+/// the number of rows written.
+pub fn write_csv(
+    conn: &Connection,
+    f: &ReportFilter,
+    path: &Path,
+    progress: &dyn Fn(u64),
+    cancel: &AtomicBool,
+) -> Result<u64, ReportError> {
+    let werr = |reason: String| ReportError::Write {
+        path: path.to_path_buf(),
+        reason,
+    };
+    f.validate(conn)?;
+    let tmp = path.with_extension("csv.part");
+    let mut w = csv::Writer::from_path(&tmp).map_err(|e| werr(e.to_string()))?;
+    let result = (|| {
+        w.write_record(CSV_HEADER)
+            .map_err(|e| werr(e.to_string()))?;
+        let mut written = 0u64;
+        let mut failure: Option<ReportError> = None;
+        for_each_item(conn, f, |r| {
+            if cancel.load(Ordering::Relaxed) {
+                failure = Some(ReportError::Cancelled {
+                    path: path.to_path_buf(),
+                });
+                return false;
+            }
+            let rec = [
+                r.id.to_string(),
+                fmt_ts(r.ts_ms),
+                r.ts_ms.to_string(),
+                r.station,
+                r.lot.unwrap_or_default(),
+                r.model_version.unwrap_or_default(),
+                r.frame_seq.to_string(),
+                r.item_index.to_string(),
+                format!("{:.4}", r.score),
+                r.verdict,
+                r.defect_class.unwrap_or_default(),
+                r.bbox.x.to_string(),
+                r.bbox.y.to_string(),
+                r.bbox.w.to_string(),
+                r.bbox.h.to_string(),
+                r.sample_path
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            ];
+            if let Err(e) = w.write_record(&rec) {
+                failure = Some(werr(e.to_string()));
+                return false;
+            }
+            written += 1;
+            if written.is_multiple_of(10_000) {
+                progress(written);
+            }
+            true
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        w.flush().map_err(|e| werr(e.to_string()))?;
+        Ok(written)
+    })();
+    drop(w);
+    match result {
+        Ok(n) => {
+            std::fs::rename(&tmp, path).map_err(|e| werr(e.to_string()))?;
+            progress(n);
+            Ok(n)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! `foodqc report`, run as a QC manager (or a script on the line PC) would.
+
+use std::process::Command;
+
+fn foodqc() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_foodqc"))
+}
+
+#[test]
+fn report_generates_holds_and_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("out.pdf");
+    let csv = dir.path().join("out.csv");
+    // A generated database, a report over one shift, a lot held on the way, PDF and CSV.
+    let out = foodqc()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["report", "--generate", "21000", "--json", "--shift", "A"])
+        .args([
+            "--hold",
+            "L1102-A-1",
+            "--comment",
+            "too many cracks",
+            "--actor",
+            "qc.bo",
+        ])
+        .arg("--pdf")
+        .arg(&pdf)
+        .arg("--csv")
+        .arg(&csv)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // 21,000 rows in lots of 7,000: three lots, all in shift A of the first day.
+    assert_eq!(r["summary"]["items"], 21_000, "{r}");
+    let held: Vec<&serde_json::Value> = r["lots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["status"] == "hold")
+        .collect();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0]["code"], "L1102-A-1");
+    assert_eq!(held[0]["last_change"][0], "qc.bo");
+    assert!(pdf.metadata().unwrap().len() > 1000);
+    let rows = std::fs::read_to_string(&csv).unwrap().lines().count();
+    assert_eq!(rows, 21_001, "header + one line per inspection");
+
+    // Typos are errors naming the field and value, not empty reports.
+    for (args, needle) in [
+        (vec!["--lot", "NOPE"], "NOPE"),
+        (vec!["--verdict", "maybe"], "maybe"),
+        (vec!["--from", "yesterday"], "yesterday"),
+        (vec!["--by", "week"], "week"),
+        (vec!["--release", "NOPE", "--comment", "x"], "NOPE"),
+    ] {
+        let out = foodqc()
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("report")
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}
