@@ -133,6 +133,9 @@ pub struct InspectedItem {
     pub regions: Vec<BBox>,
     /// Track id on continuous sources (same physical item across frames).
     pub track_id: Option<u64>,
+    /// Defect class named by the grade classifier (rejected and review items, when the
+    /// live model has a classifier).
+    pub defect_class: Option<String>,
     /// True on the one frame where this tracked item is recorded.
     pub record: bool,
 }
@@ -265,6 +268,7 @@ fn judge(
         heat: None,
         regions: Vec::new(),
         track_id: None,
+        defect_class: None,
         record: !region.touches_border || score_partial,
     };
     if region.touches_border && !score_partial {

@@ -421,6 +421,10 @@ fn inspect(paths: AppPaths, model: Option<&PathBuf>, a: InspectArgs) -> anyhow::
     };
     let started = Instant::now();
     let station = Station::start(cfg, model.clone())?;
+    if let Some(c) = foodqc::training::job::classifier_for_version(&paths.db_path(), &model.version)
+    {
+        station.send(foodqc::station::StationCommand::SetClassifier(Some(c)));
+    }
     let stats = station.wait()?;
     let wall = started.elapsed().as_secs_f64();
     let times: Vec<f64> = stats.recent_inspect_ms.iter().copied().collect();

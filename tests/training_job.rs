@@ -185,3 +185,55 @@ fn killing_a_training_run_leaves_the_database_and_live_model_consistent() {
         AnomalyModel::load(&active.path).unwrap();
     }
 }
+
+#[test]
+fn a_promoted_classifier_names_the_defects_the_station_records() {
+    let (dir, paths, cfg) = setup(60);
+    let outcome = run_training(&cfg, &|_| {}, &AtomicBool::new(false)).unwrap();
+    let classifier = outcome
+        .classifier_path
+        .expect("classes with 3+ samples: a classifier");
+    assert!(classifier.is_file());
+    let mut store = Store::open(&paths.db_path()).unwrap();
+    store
+        .set_active_model(outcome.version_id, "tester")
+        .unwrap();
+    drop(store);
+    let bin = env!("CARGO_BIN_EXE_foodqc");
+    let out = std::process::Command::new(bin)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["inspect", "--source", "synthetic:123", "--frames", "400"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = Store::open(&paths.db_path()).unwrap();
+    let (rejects, named): (i64, i64) = store
+        .connection()
+        .query_row(
+            "SELECT count(*), count(defect_class) FROM inspections WHERE verdict = 'reject'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(rejects > 0);
+    // Most rejects get a defect class from the classifier (some it may call good).
+    assert!(named * 2 >= rejects, "{named} of {rejects} rejects named");
+    let classes: Vec<String> = store
+        .connection()
+        .prepare("SELECT DISTINCT defect_class FROM inspections WHERE defect_class IS NOT NULL")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let known = ["crack", "burnt", "missing piece", "foreign matter"];
+    assert!(
+        classes.iter().all(|c| known.contains(&c.as_str())),
+        "{classes:?}"
+    );
+}

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::capture::{CaptureError, Frame, FrameSource, Pacing, SourceOptions, SourceSpec};
 use crate::config::AppPaths;
 use crate::inspect::{Inspection, Inspector};
+use crate::model::classifier::GradeClassifier;
 use crate::model::{AnomalyModel, Thresholds, Verdict};
 use crate::store::{
     InspectionRecorder, InspectionRow, NewModelVersion, RecordItem, RecorderStats, SampleImage,
@@ -90,6 +91,9 @@ pub enum StationCommand {
     SetLot(LotInfo),
     /// Judge from the next frame on with this model (hot swap, no frame lost).
     SetModel(Arc<AnomalyModel>),
+    /// Name the defect class of rejected and review items with this grade classifier (None:
+    /// no classifier). Sent with a model that has one.
+    SetClassifier(Option<Arc<GradeClassifier>>),
     /// Save the judged items of the next frame as samples (for labelling).
     CaptureNext,
     /// Judge from the next frame on with these thresholds (same model, no frame lost).
@@ -101,6 +105,8 @@ pub enum StationCommand {
 pub struct StationStats {
     /// Frames delivered by the source.
     pub frames_captured: u64,
+    /// Classes of the live defect classifier, if one is in use.
+    pub classifier: Option<String>,
     /// Frames inspected.
     pub frames_inspected: u64,
     /// Frames dropped because inspection was behind (live mode only).
@@ -156,6 +162,7 @@ struct Shared {
     pending_source: Mutex<Option<SourceSpec>>,
     pending_lot: Mutex<Option<LotInfo>>,
     pending_model: Mutex<Option<Arc<AnomalyModel>>>,
+    pending_classifier: Mutex<Option<Option<Arc<GradeClassifier>>>>,
     pending_thresholds: Mutex<Option<Thresholds>>,
 }
 
@@ -269,6 +276,7 @@ impl Station {
             StationCommand::SetSource(spec) => *lock(&s.pending_source) = Some(spec),
             StationCommand::SetLot(lot) => *lock(&s.pending_lot) = Some(lot),
             StationCommand::SetModel(m) => *lock(&s.pending_model) = Some(m),
+            StationCommand::SetClassifier(c) => *lock(&s.pending_classifier) = Some(c),
             StationCommand::CaptureNext => s.capture_next.store(true, Ordering::SeqCst),
             StationCommand::SetThresholds(t) => *lock(&s.pending_thresholds) = Some(t),
         }
@@ -495,6 +503,8 @@ fn inspect_loop(
     recorder: Arc<InspectionRecorder>,
     shared: Arc<Shared>,
 ) -> anyhow::Result<()> {
+    let mut classifier: Option<Arc<GradeClassifier>> = None;
+    let mut describe_segmenter = crate::vision::segment::Segmenter::new(model.segment.clone());
     let mut inspector = Inspector::new(model);
     let mut tracker = Tracker::new();
     let sender = recorder.sender();
@@ -531,6 +541,16 @@ fn inspect_loop(
                 }
                 Err(e) => tracing::error!("cannot register model {}: {e:#}", m.version),
             }
+        }
+        if let Some(c) = lock(&shared.pending_classifier).take() {
+            tracing::info!(
+                "defect classifier: {}",
+                c.as_ref()
+                    .map(|c| c.classes().join(", "))
+                    .unwrap_or_else(|| "none".into())
+            );
+            lock(&shared.stats).classifier = c.as_ref().map(|c| c.classes().join(", "));
+            classifier = c;
         }
         if let Some(t) = lock(&shared.pending_thresholds).take() {
             // Same model version, new operating point: the model row stays, the history of
@@ -573,6 +593,21 @@ fn inspect_loop(
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
+        // Name the defect of each rejected or review item being recorded (one physical item
+        // once): a crop, the grade descriptor, the classifier's class unless it says good.
+        if let Some(c) = &classifier {
+            for it in insp.items.iter_mut().filter(|i| {
+                i.record && matches!(i.verdict, Some(Verdict::Reject) | Some(Verdict::Review))
+            }) {
+                let crop = crop_with_margin(&insp.frame, it.bbox);
+                let d = crate::model::classifier::describe_image(&crop, &mut describe_segmenter);
+                match c.predict(&d) {
+                    Ok(p) if p.class != "good" => it.defect_class = Some(p.class),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("defect classifier: {e}"),
+                }
+            }
+        }
         let (mut items, mut rejects, mut reviews) = (0u64, 0u64, 0u64);
         for it in insp.items.iter().filter(|i| i.record) {
             let (Some(score), Some(verdict)) = (it.score, it.verdict) else {
@@ -610,7 +645,7 @@ fn inspect_loop(
                 track_id: it.track_id.map(|t| t as i64),
                 score,
                 verdict,
-                defect_class: None,
+                defect_class: it.defect_class.clone(),
                 bbox: it.bbox,
                 sample_id: None,
             };

@@ -126,6 +126,7 @@ mod tests {
             heat: None,
             regions: Vec::new(),
             track_id: None,
+            defect_class: None,
             record: false,
         }
     }

@@ -581,3 +581,32 @@ pub fn load_version(path: &Path, version: &str) -> Result<AnomalyModel, String> 
     }
     Ok(m)
 }
+
+/// The grade classifier saved beside a model file (`<name>.classifier.json` next to
+/// `<name>.json`): `None` when there is none; an error names the file.
+pub fn classifier_beside(model_path: &Path) -> Option<Result<GradeClassifier, String>> {
+    let path = model_path.with_extension("classifier.json");
+    path.is_file()
+        .then(|| GradeClassifier::load_for_images(&path).map_err(|e| e.to_string()))
+}
+
+/// The grade classifier of a registered model version, if it has one (looked up by version
+/// in the database, then beside its file). Problems are logged, never fatal: the line runs
+/// without defect classes rather than not at all.
+pub fn classifier_for_version(db_path: &Path, version: &str) -> Option<Arc<GradeClassifier>> {
+    if !db_path.is_file() {
+        return None;
+    }
+    let rows = Store::open(db_path)
+        .and_then(|s| s.list_model_versions())
+        .map_err(|e| tracing::warn!("cannot look up the classifier of {version}: {e}"))
+        .ok()?;
+    let row = rows.into_iter().find(|r| r.version == version)?;
+    match classifier_beside(&row.path)? {
+        Ok(c) => Some(Arc::new(c)),
+        Err(e) => {
+            tracing::error!("the defect classifier of {version} cannot be used: {e}");
+            None
+        }
+    }
+}

@@ -334,9 +334,14 @@ fn draw_item(
     let (Some(score), Some(verdict)) = (item.score, item.verdict) else {
         return;
     };
+    let class = item
+        .defect_class
+        .as_deref()
+        .map(|c| format!(" {c}"))
+        .unwrap_or_default();
     let text = match verdict {
-        Verdict::Reject => format!("✖ REJECT {score:.2}"),
-        Verdict::Review => format!("? REVIEW {score:.2}"),
+        Verdict::Reject => format!("✖ REJECT{class} {score:.2}"),
+        Verdict::Review => format!("? REVIEW{class} {score:.2}"),
         Verdict::Pass => format!("✔ {score:.2}"),
     };
     let color = match verdict {

@@ -244,6 +244,13 @@ impl FoodQcApp {
         };
         match Station::start(cfg, self.model.clone()) {
             Ok(s) => {
+                let classifier = foodqc::training::job::classifier_for_version(
+                    &self.paths.db_path(),
+                    &self.model.version,
+                );
+                if classifier.is_some() {
+                    s.send(StationCommand::SetClassifier(classifier));
+                }
                 self.station = Some(s);
                 self.station_error = None;
             }

@@ -6,8 +6,11 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, bounded};
 use foodqc::model::AnomalyModel;
+use foodqc::model::classifier::GradeClassifier;
 use foodqc::store::{ModelVersionRow, Store};
-use foodqc::training::job::{TrainJob, TrainJobConfig, TrainOutcome, load_version};
+use foodqc::training::job::{
+    TrainJob, TrainJobConfig, TrainOutcome, classifier_beside, load_version,
+};
 
 use super::{FoodQcApp, theme};
 
@@ -19,7 +22,7 @@ pub struct TrainState {
     /// How the last job ended (text shown to the user).
     pub last: Option<Result<TrainOutcome, String>>,
     /// A promotion being done in the background: the loaded model, or why not.
-    promoting: Option<Receiver<Result<Arc<AnomalyModel>, String>>>,
+    promoting: Option<Receiver<Result<Promoted, String>>>,
     /// Message about the last promotion.
     pub promote_message: Option<Result<String, String>>,
     /// Versions ticked for comparison.
@@ -29,6 +32,9 @@ pub struct TrainState {
     /// UI frame time during the last job: (median, p95, max, frames).
     pub last_frame_stats: Option<(f64, f64, f64, usize)>,
 }
+
+/// A version loaded for promotion: the model and its defect classifier, if any.
+type Promoted = (Arc<AnomalyModel>, Option<Arc<GradeClassifier>>);
 
 /// Start a training job on the app's data folder.
 pub fn start_job(app: &mut FoodQcApp, ctx: &egui::Context) {
@@ -67,10 +73,11 @@ pub fn promote(app: &mut FoodQcApp, row: &ModelVersionRow) {
         .spawn(move || {
             let r = (|| {
                 let model = load_version(&path, &version)?;
+                let classifier = classifier_beside(&path).transpose()?.map(Arc::new);
                 Store::open(&db)
                     .and_then(|mut s| s.set_active_model(id, &actor))
                     .map_err(|e| e.to_string())?;
-                Ok(Arc::new(model))
+                Ok((Arc::new(model), classifier))
             })();
             let _ = tx.send(r);
         });
@@ -111,10 +118,11 @@ pub fn poll(app: &mut FoodQcApp) {
     {
         app.train.promoting = None;
         match r {
-            Ok(model) => {
+            Ok((model, classifier)) => {
                 let v = model.version.clone();
                 app.model = model.clone();
                 app.send(foodqc::station::StationCommand::SetModel(model));
+                app.send(foodqc::station::StationCommand::SetClassifier(classifier));
                 app.train.promote_message = Some(Ok(format!("{v} is live")));
             }
             Err(e) => app.train.promote_message = Some(Err(e)),
