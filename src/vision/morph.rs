@@ -19,60 +19,59 @@ fn separable(mask: &mut GrayImage, k: u32, erode: bool, outside: Outside) {
         return;
     }
     let k = k as usize;
-    let full = (2 * k + 1) as u32;
-    let out_v = u32::from(outside == Outside::Foreground);
-    let decide = |count: u32| -> u8 {
+    let full = (2 * k + 1) as u16;
+    let out_v = u8::from(outside == Outside::Foreground);
+    // Branch-free decisions so the loops below vectorise.
+    let decide = |count: u16| -> u8 {
         let on = if erode { count == full } else { count > 0 };
-        if on { 255 } else { 0 }
+        0u8.wrapping_sub(u8::from(on))
     };
     // Masks hold 0 or 255; the low bit is the set flag.
-    let bit = |v: u8| u32::from(v & 1);
     let mut tmp = vec![0u8; w * h];
-    // Rows: a running count along each row.
+    let mut padded = vec![out_v; w + 2 * k];
+    // Rows: a running count along each row, over the row padded with the outside value.
     for (src, dst) in mask.as_raw().chunks_exact(w).zip(tmp.chunks_exact_mut(w)) {
-        let at = |i: isize| -> u32 {
-            if i < 0 || i >= w as isize {
-                out_v
-            } else {
-                bit(src[i as usize])
-            }
-        };
-        let mut count: u32 = (-(k as isize)..=k as isize).map(at).sum();
+        for (p, v) in padded[k..k + w].iter_mut().zip(src) {
+            *p = v & 1;
+        }
+        let mut count: u16 = padded[..2 * k + 1].iter().map(|&v| u16::from(v)).sum();
         for (i, d) in dst.iter_mut().enumerate() {
             *d = decide(count);
-            count = count + at(i as isize + k as isize + 1) - at(i as isize - k as isize);
+            if i + 2 * k + 1 < padded.len() {
+                count = count + u16::from(padded[i + 2 * k + 1]) - u16::from(padded[i]);
+            }
         }
     }
-    // Columns: one running count per column, rows visited in memory order.
-    let mut counts = vec![0u32; w];
+    // Columns: one running count per column, whole rows added and removed at a time.
+    let mut counts = vec![0u16; w];
+    let row = |y: isize| -> Option<&[u8]> {
+        (y >= 0 && y < h as isize).then(|| &tmp[y as usize * w..(y as usize + 1) * w])
+    };
+    let add = |counts: &mut [u16], y: isize| match row(y) {
+        Some(r) => counts
+            .iter_mut()
+            .zip(r)
+            .for_each(|(c, v)| *c += u16::from(v & 1)),
+        None => counts.iter_mut().for_each(|c| *c += u16::from(out_v)),
+    };
+    let sub = |counts: &mut [u16], y: isize| match row(y) {
+        Some(r) => counts
+            .iter_mut()
+            .zip(r)
+            .for_each(|(c, v)| *c -= u16::from(v & 1)),
+        None => counts.iter_mut().for_each(|c| *c -= u16::from(out_v)),
+    };
     for dy in -(k as isize)..=k as isize {
-        for (x, c) in counts.iter_mut().enumerate() {
-            *c += if dy < 0 || dy >= h as isize {
-                out_v
-            } else {
-                bit(tmp[dy as usize * w + x])
-            };
-        }
+        add(&mut counts, dy);
     }
     let out = &mut **mask;
     for y in 0..h {
-        let row = &mut out[y * w..(y + 1) * w];
-        for (o, c) in row.iter_mut().zip(&counts) {
+        for (o, c) in out[y * w..(y + 1) * w].iter_mut().zip(&counts) {
             *o = decide(*c);
         }
-        let (add, sub) = (y as isize + k as isize + 1, y as isize - k as isize);
-        for (x, c) in counts.iter_mut().enumerate() {
-            let a = if add >= h as isize {
-                out_v
-            } else {
-                bit(tmp[add as usize * w + x])
-            };
-            let r = if sub < 0 {
-                out_v
-            } else {
-                bit(tmp[sub as usize * w + x])
-            };
-            *c = *c + a - r;
+        if y + 1 < h {
+            add(&mut counts, (y + k + 1) as isize);
+            sub(&mut counts, y as isize - k as isize);
         }
     }
 }

@@ -4,11 +4,11 @@
 //! pixels far from the belt colour, then refined on full-resolution crops. This keeps the
 //! whole-frame work small and independent of the camera resolution.
 
-use image::{GrayImage, Luma, RgbImage};
-use imageproc::region_labelling::{Connectivity, connected_components};
+use image::{GrayImage, RgbImage};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::components::Components;
 use super::morph::{self, Outside};
 use crate::capture::BBox;
 
@@ -68,6 +68,7 @@ pub struct Segmenter {
     small: Vec<[u8; 3]>,
     dist: GrayImage,
     fg: GrayImage,
+    components: Components,
 }
 
 impl Segmenter {
@@ -125,9 +126,9 @@ impl Segmenter {
         // Close small gaps (cracks) and remove specks of noise.
         morph::close(&mut self.fg, 1, Outside::Foreground);
         morph::open(&mut self.fg, 1, Outside::Foreground);
-        let labels = connected_components(&self.fg, Connectivity::Eight, Luma([0u8]));
         let strong = t.saturating_add(t / 2);
-        let stats = component_stats(&labels, Some((&self.dist, strong)));
+        self.components.label(&self.fg);
+        let stats = component_stats(&self.components, Some((&self.dist, strong)));
         let min_area_small = (self.cfg.min_item_area_frac * (sw * sh) as f32).max(4.0) as u32;
         tracing::trace!(?mode, threshold, "belt colour and threshold");
         let regions: Vec<BBox> = stats
@@ -417,7 +418,8 @@ impl BackgroundMap {
         for ch in 0..3 {
             let top = a[ch] + (b[ch] - a[ch]) * fx;
             let bottom = c[ch] + (d[ch] - c[ch]) * fx;
-            out[ch] = (top + (bottom - top) * fy).round().clamp(0.0, 255.0) as u8;
+            // Same as `.round().clamp(0.0, 255.0) as u8` without a libm call per pixel.
+            out[ch] = ((top + (bottom - top) * fy).clamp(0.0, 255.0) + 0.5) as u8;
         }
         out
     }
@@ -435,40 +437,25 @@ struct ComponentStats {
     y1: u32,
 }
 
-fn component_stats(
-    labels: &image::ImageBuffer<Luma<u32>, Vec<u32>>,
-    strength: Option<(&GrayImage, u8)>,
-) -> Vec<ComponentStats> {
-    let mut stats: Vec<ComponentStats> = Vec::new();
-    for (x, y, l) in labels.enumerate_pixels() {
-        let l = l.0[0] as usize;
-        if l == 0 {
-            continue;
+fn component_stats(comps: &Components, strength: Option<(&GrayImage, u8)>) -> Vec<ComponentStats> {
+    let mut stats: Vec<ComponentStats> = comps
+        .components
+        .iter()
+        .map(|c| ComponentStats {
+            area: c.area,
+            strong: 0,
+            x0: c.x0,
+            y0: c.y0,
+            x1: c.x1,
+            y1: c.y1,
+        })
+        .collect();
+    if let Some((dist, level)) = strength {
+        let w = dist.width() as usize;
+        for (r, c) in comps.runs.iter().zip(&comps.run_component) {
+            let row = &dist.as_raw()[r.y as usize * w..][r.x0 as usize..r.x1 as usize];
+            stats[*c as usize].strong += row.iter().filter(|&&d| d > level).count() as u32;
         }
-        if stats.len() < l {
-            stats.resize(
-                l,
-                ComponentStats {
-                    area: 0,
-                    strong: 0,
-                    x0: u32::MAX,
-                    y0: u32::MAX,
-                    x1: 0,
-                    y1: 0,
-                },
-            );
-        }
-        let s = &mut stats[l - 1];
-        s.area += 1;
-        if let Some((dist, level)) = strength
-            && dist.get_pixel(x, y).0[0] > level
-        {
-            s.strong += 1;
-        }
-        s.x0 = s.x0.min(x);
-        s.y0 = s.y0.min(y);
-        s.x1 = s.x1.max(x);
-        s.y1 = s.y1.max(y);
     }
     stats
 }
@@ -487,11 +474,22 @@ fn refine_item(
 ) -> Option<ItemRegion> {
     let BBox { x: rx, y: ry, w, h } = region;
     let mut mask = GrayImage::new(w, h);
-    for y in 0..h {
-        for x in 0..w {
-            let p = frame.get_pixel(rx + x, ry + y).0;
-            if belt_distance(p, bg.at_frame(rx + x, ry + y)) > threshold {
-                mask.put_pixel(x, y, Luma([255]));
+    // Work-pixel column of each crop column (the belt colour is per work pixel).
+    let wxs: Vec<usize> = (rx..rx + w)
+        .map(|x| (x / bg.scale).min(bg.work_w - 1) as usize)
+        .collect();
+    let fw = frame.width() as usize;
+    for (y, out) in mask.chunks_exact_mut(w as usize).enumerate() {
+        let fy = ry as usize + y;
+        let wy = (fy as u32 / bg.scale).min(bg.work_h - 1) as usize;
+        let belt = &bg.work[wy * bg.work_w as usize..(wy + 1) * bg.work_w as usize];
+        let px = &frame.as_raw()[(fy * fw + rx as usize) * 3..(fy * fw + (rx + w) as usize) * 3];
+        for ((o, p), wx) in out.iter_mut().zip(px.chunks_exact(3)).zip(&wxs) {
+            let p = [p[0], p[1], p[2]];
+            let b = belt[*wx];
+            // belt_distance never exceeds the plain colour distance: test that first.
+            if color_l1(p, b) > threshold && belt_distance(p, b) > threshold {
+                *o = 255;
             }
         }
     }
@@ -499,25 +497,24 @@ fn refine_item(
     // A dark crack across an item is close to the belt colour: bridge it so the item
     // stays whole (a piece broken off with belt between stays apart at work scale).
     morph::close(&mut mask, REFINE_CLOSE, Outside::Foreground);
-    let labels = connected_components(&mask, Connectivity::Eight, Luma([0u8]));
-    let stats = component_stats(&labels, None);
-    let (best, s) = stats
+    let mut comps = Components::default();
+    comps.label(&mask);
+    // The largest component (the last of equal ones, as before).
+    let (best, s) = comps
+        .components
         .iter()
         .enumerate()
         .max_by_key(|(_, s)| s.area)
-        .map(|(i, s)| (i as u32 + 1, *s))?;
+        .map(|(i, s)| (i as u32, *s))?;
     if s.area < min_area / 2 {
         return None;
     }
     // Crop to the chosen component.
     let (cw, ch) = (s.x1 - s.x0 + 1, s.y1 - s.y0 + 1);
     let mut item = GrayImage::new(cw, ch);
-    for y in 0..ch {
-        for x in 0..cw {
-            if labels.get_pixel(s.x0 + x, s.y0 + y).0[0] == best {
-                item.put_pixel(x, y, Luma([255]));
-            }
-        }
+    for r in comps.runs_of(best) {
+        let row = (r.y - s.y0) as usize * cw as usize;
+        item.as_mut()[row + (r.x0 - s.x0) as usize..row + (r.x1 - s.x0) as usize].fill(255);
     }
     fill_holes(&mut item);
     let area = item.as_raw().iter().filter(|&&v| v != 0).count() as u32;
