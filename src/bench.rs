@@ -168,7 +168,10 @@ pub fn run(opts: &BenchOptions, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Res
         .build()
         .context("cannot build the thread pool")?;
     let load_before = load_avg();
-    let scratch = std::env::temp_dir().join(format!("foodqc-bench-{}", std::process::id()));
+    // One scratch folder per run (a process may run several at once, e.g. tests).
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let scratch = std::env::temp_dir().join(format!("foodqc-bench-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&scratch)
         .with_context(|| format!("cannot create {}", scratch.display()))?;
     let result = pool.install(|| run_in_pool(opts, &scratch, progress));
@@ -661,5 +664,48 @@ impl BenchReport {
             s += &format!("peak memory {m:.0} MiB\n");
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_every_stage_of_synthetic_frames() {
+        let opts = BenchOptions {
+            runs: 3,
+            frames: 2,
+            ..Default::default()
+        };
+        let report = run(&opts, &|_| {}).unwrap();
+        let f = &report.frames;
+        assert_eq!((f.width, f.height), (1280, 720));
+        assert_eq!((f.inputs, f.runs), (2, 3));
+        assert!(f.items_per_run > 0.0, "{f:?}");
+        let names: Vec<&str> = f.stages.iter().map(|t| t.stage.as_str()).collect();
+        assert_eq!(names, STAGES);
+        for t in f.stages.iter().chain([&f.end_to_end]) {
+            assert!(t.median_ms >= 0.0 && t.p95_ms >= t.median_ms, "{t:?}");
+        }
+        // Decoding and segmenting a 1280x720 frame takes measurable time.
+        assert!(f.stages[0].median_ms > 0.0 && f.stages[1].median_ms > 0.0);
+        let sum: f64 = f.stages.iter().map(|t| t.mean_ms).sum();
+        assert!((sum - f.end_to_end.mean_ms).abs() < 1e-6 * sum.max(1.0));
+        assert!(report.photos.is_none() && report.training.is_none());
+        assert!(report.peak_memory_mib.is_some_and(|m| m > 1.0));
+        assert!(report.to_text().contains("end to end"));
+    }
+
+    #[test]
+    fn missing_dataset_is_a_clear_error() {
+        let opts = BenchOptions {
+            dataset: Some("/no/such/dataset".into()),
+            runs: 1,
+            frames: 1,
+            ..Default::default()
+        };
+        let err = format!("{:#}", run(&opts, &|_| {}).unwrap_err());
+        assert!(err.contains("/no/such/dataset"), "{err}");
     }
 }
