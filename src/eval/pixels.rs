@@ -152,25 +152,33 @@ pub fn score_map(
         let cells = filled(heat);
         let cell = heat.cell as f32;
         let b = region.bbox;
+        // The column interpolation is the same on every row: work it out once.
+        let (xa, xb) = (b.x as usize, (b.x + b.w).min(img.width) as usize);
+        let columns: Vec<(usize, usize, f32)> = (xa..xb)
+            .map(|x| {
+                let gx = ((x as u32 - heat.x0) as f32 + 0.5) / cell - 0.5;
+                let gx = gx.clamp(0.0, (heat.cols - 1) as f32);
+                // gx >= 0: truncation is floor, without a libm call.
+                let c0 = gx as u32;
+                let c1 = (c0 + 1).min(heat.cols - 1);
+                (c0 as usize, c1 as usize, gx - c0 as f32)
+            })
+            .collect();
+        let cols = heat.cols as usize;
         for y in b.y..(b.y + b.h).min(img.height) {
             let gy = ((y - heat.y0) as f32 + 0.5) / cell - 0.5;
             let gy = gy.clamp(0.0, (heat.rows - 1) as f32);
-            // gy >= 0: truncation is floor, without a libm call.
             let r0 = gy as u32;
             let fy = gy - r0 as f32;
             let r1 = (r0 + 1).min(heat.rows - 1);
-            for x in b.x..(b.x + b.w).min(img.width) {
-                let gx = ((x - heat.x0) as f32 + 0.5) / cell - 0.5;
-                let gx = gx.clamp(0.0, (heat.cols - 1) as f32);
-                let c0 = gx as u32;
-                let fx = gx - c0 as f32;
-                let c1 = (c0 + 1).min(heat.cols - 1);
-                let at = |r: u32, c: u32| cells[(r * heat.cols + c) as usize];
-                let top = at(r0, c0) + (at(r0, c1) - at(r0, c0)) * fx;
-                let bottom = at(r1, c0) + (at(r1, c1) - at(r1, c0)) * fx;
+            let row0 = &cells[r0 as usize * cols..(r0 as usize + 1) * cols];
+            let row1 = &cells[r1 as usize * cols..(r1 as usize + 1) * cols];
+            let out = &mut map[y as usize * w + xa..y as usize * w + xb];
+            for (m, &(c0, c1, fx)) in out.iter_mut().zip(&columns) {
+                let top = row0[c0] + (row0[c1] - row0[c0]) * fx;
+                let bottom = row1[c0] + (row1[c1] - row1[c0]) * fx;
                 let v = top + (bottom - top) * fy;
-                let i = y as usize * w + x as usize;
-                map[i] = map[i].max(v);
+                *m = m.max(v);
             }
         }
     }

@@ -44,6 +44,12 @@ pub struct Components {
 impl Components {
     /// Label the set (non-zero) pixels of `mask`, 8-connected. Reuses the buffers of `self`.
     pub fn label(&mut self, mask: &GrayImage) {
+        self.label_with(mask, true, true);
+    }
+
+    /// Label the pixels of `mask` that are set (`set`) or clear (`!set`), 8-connected
+    /// (`eight`) or 4-connected.
+    pub fn label_with(&mut self, mask: &GrayImage, set: bool, eight: bool) {
         let (w, _) = mask.dimensions();
         self.runs.clear();
         self.parent.clear();
@@ -59,15 +65,14 @@ impl Components {
             let mut x = 0usize;
             let n = row.len();
             while x < n {
-                // Skip background quickly.
-                while x < n && row[x] == 0 {
+                while x < n && (row[x] != 0) != set {
                     x += 1;
                 }
                 if x == n {
                     break;
                 }
                 let x0 = x;
-                while x < n && row[x] != 0 {
+                while x < n && (row[x] != 0) == set {
                     x += 1;
                 }
                 self.runs.push(Run {
@@ -77,15 +82,17 @@ impl Components {
                 });
                 self.parent.push((self.runs.len() - 1) as u32);
             }
-            // Merge with the runs above that touch, diagonals included.
+            // Merge with the runs above that touch (diagonals too with 8-connectivity): with
+            // `reach` 1 a run above ending right before this one starts still touches.
+            let reach = u32::from(eight);
             let mut p = prev_start;
             for i in row_start..self.runs.len() {
                 let r = self.runs[i];
-                while p < prev_end && self.runs[p].x1 < r.x0 {
+                while p < prev_end && self.runs[p].x1 + reach <= r.x0 {
                     p += 1;
                 }
                 let mut q = p;
-                while q < prev_end && self.runs[q].x0 <= r.x1 {
+                while q < prev_end && self.runs[q].x0 < r.x1 + reach {
                     self.union(i as u32, q as u32);
                     q += 1;
                 }
@@ -184,6 +191,23 @@ mod tests {
                 let n = labels.pixels().filter(|p| p.0[0] == i as u32 + 1).count();
                 assert_eq!(c.area as usize, n);
             }
+        }
+    }
+
+    #[test]
+    fn four_connected_background_matches_imageproc() {
+        let mut ours = Components::default();
+        for seed in 0..10 {
+            let m = random_mask(31, 17 + seed as u32, seed, 5);
+            ours.label_with(&m, false, false);
+            let labels = connected_components(&m, Connectivity::Four, Luma([255u8]));
+            for (r, c) in ours.runs.iter().zip(&ours.run_component) {
+                for x in r.x0..r.x1 {
+                    assert_eq!(labels.get_pixel(x, r.y).0[0], c + 1, "seed {seed}");
+                }
+            }
+            let max = labels.pixels().map(|p| p.0[0]).max().unwrap_or(0);
+            assert_eq!(max as usize, ours.components.len(), "seed {seed}");
         }
     }
 

@@ -543,43 +543,19 @@ pub fn fill_holes(mask: &mut GrayImage) {
     if w == 0 || h == 0 {
         return;
     }
-    // 1 = background reachable from the border.
-    let mut reach = vec![0u8; (w * h) as usize];
-    let mut stack: Vec<(u32, u32)> = Vec::new();
-    let raw = mask.as_raw();
-    let idx = |x: u32, y: u32| (y * w + x) as usize;
-    let seed = |x: u32, y: u32, stack: &mut Vec<(u32, u32)>, reach: &mut Vec<u8>| {
-        let i = idx(x, y);
-        if raw[i] == 0 && reach[i] == 0 {
-            reach[i] = 1;
-            stack.push((x, y));
-        }
-    };
-    for x in 0..w {
-        seed(x, 0, &mut stack, &mut reach);
-        seed(x, h - 1, &mut stack, &mut reach);
-    }
-    for y in 0..h {
-        seed(0, y, &mut stack, &mut reach);
-        seed(w - 1, y, &mut stack, &mut reach);
-    }
-    while let Some((x, y)) = stack.pop() {
-        if x > 0 {
-            seed(x - 1, y, &mut stack, &mut reach);
-        }
-        if x + 1 < w {
-            seed(x + 1, y, &mut stack, &mut reach);
-        }
-        if y > 0 {
-            seed(x, y - 1, &mut stack, &mut reach);
-        }
-        if y + 1 < h {
-            seed(x, y + 1, &mut stack, &mut reach);
-        }
-    }
-    for (m, r) in mask.as_mut().iter_mut().zip(&reach) {
-        if *r == 0 {
-            *m = 255;
+    // Background runs, 4-connected: components that do not reach the border are holes.
+    let mut bg = Components::default();
+    bg.label_with(mask, false, false);
+    let hole: Vec<bool> = bg
+        .components
+        .iter()
+        .map(|c| c.x0 > 0 && c.y0 > 0 && c.x1 + 1 < w && c.y1 + 1 < h)
+        .collect();
+    let out = mask.as_mut();
+    for (r, c) in bg.runs.iter().zip(&bg.run_component) {
+        if hole[*c as usize] {
+            let row = r.y as usize * w as usize;
+            out[row + r.x0 as usize..row + r.x1 as usize].fill(255);
         }
     }
 }
