@@ -137,6 +137,8 @@ pub struct LabelledTrainingBench {
     pub good: usize,
     /// Seconds of the whole job (read, measure, cross-validate, fit, save, register).
     pub seconds: f64,
+    /// Seconds per stage of the job, in order.
+    pub stages: Vec<(String, f64)>,
 }
 
 /// Everything `foodqc bench` reports.
@@ -590,12 +592,32 @@ fn bench_labelled(n: usize, dir: &Path) -> anyhow::Result<LabelledTrainingBench>
         actor: "bench".into(),
     };
     let t0 = Instant::now();
-    run_training(&cfg, &|_| {}, &AtomicBool::new(false))
+    // When each stage started, from the job's progress reports.
+    let starts: std::sync::Mutex<Vec<(String, Instant)>> = Default::default();
+    let sink = |p: crate::training::job::JobProgress| {
+        let mut s = starts.lock().unwrap_or_else(|e| e.into_inner());
+        let name = p.stage.title().to_string();
+        if s.last().is_none_or(|(n, _)| *n != name) {
+            s.push((name, Instant::now()));
+        }
+    };
+    run_training(&cfg, &sink, &AtomicBool::new(false))
         .map_err(|e| anyhow::anyhow!("labelled training failed: {e}"))?;
+    let end = Instant::now();
+    let starts = starts.into_inner().unwrap_or_else(|e| e.into_inner());
+    let stages = starts
+        .iter()
+        .enumerate()
+        .map(|(i, (n, t))| {
+            let next = starts.get(i + 1).map_or(end, |(_, t)| *t);
+            (n.clone(), (next - *t).as_secs_f64())
+        })
+        .collect();
     Ok(LabelledTrainingBench {
         samples: labelled.len(),
         good,
-        seconds: t0.elapsed().as_secs_f64(),
+        seconds: (end - t0).as_secs_f64(),
+        stages,
     })
 }
 
@@ -655,9 +677,17 @@ impl BenchReport {
             );
         }
         if let Some(t) = &self.labelled_training {
+            let stages: Vec<String> = t
+                .stages
+                .iter()
+                .map(|(n, v)| format!("{n} {v:.2} s"))
+                .collect();
             s += &format!(
-                "training from {} labelled samples ({} good): {:.2} s\n",
-                t.samples, t.good, t.seconds
+                "training from {} labelled samples ({} good): {:.2} s ({})\n",
+                t.samples,
+                t.good,
+                t.seconds,
+                stages.join(", ")
             );
         }
         if let Some(m) = self.peak_memory_mib {

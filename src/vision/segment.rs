@@ -566,7 +566,13 @@ pub fn outer_contour(mask: &GrayImage, bbox: BBox) -> Vec<[f32; 2]> {
     // Pad by one pixel so items touching the crop edge still get a closed outline.
     let (w, h) = mask.dimensions();
     let mut padded = GrayImage::new(w + 2, h + 2);
-    image::imageops::replace(&mut padded, mask, 1, 1);
+    if w > 0 {
+        let pw = (w + 2) as usize;
+        for (y, row) in mask.as_raw().chunks_exact(w as usize).enumerate() {
+            let start = (y + 1) * pw + 1;
+            padded.as_mut()[start..start + w as usize].copy_from_slice(row);
+        }
+    }
     let contours = imageproc::contours::find_contours::<i32>(&padded);
     let Some(outer) = contours
         .into_iter()
