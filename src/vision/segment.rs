@@ -69,6 +69,7 @@ pub struct Segmenter {
     dist: GrayImage,
     fg: GrayImage,
     components: Components,
+    acc: Vec<u32>,
 }
 
 impl Segmenter {
@@ -184,29 +185,63 @@ impl Segmenter {
     }
 
     fn downscale(&mut self, frame: &RgbImage, scale: u32, sw: u32, sh: u32) {
+        let (sw, sh) = (sw as usize, sh as usize);
         self.small.clear();
-        self.small.resize((sw * sh) as usize, [0; 3]);
+        self.small.resize(sw * sh, [0; 3]);
         let fw = frame.width() as usize;
         let raw = frame.as_raw();
         let s = scale as usize;
         let n = (s * s) as u32;
-        for sy in 0..sh as usize {
-            let mut acc = vec![[0u32; 3]; sw as usize];
+        let div = ExactDiv::new(n);
+        // Channel sums of one output row, reused across rows and frames.
+        let acc = &mut self.acc;
+        acc.clear();
+        acc.resize(sw * 3, 0);
+        for sy in 0..sh {
+            acc.fill(0);
             for dy in 0..s {
-                let row = &raw[(sy * s + dy) * fw * 3..];
-                for (sx, a) in acc.iter_mut().enumerate() {
-                    let px = &row[sx * s * 3..(sx * s + s) * 3];
-                    for p in px.chunks_exact(3) {
+                let start = (sy * s + dy) * fw * 3;
+                let row = &raw[start..start + sw * s * 3];
+                for (a, block) in acc.chunks_exact_mut(3).zip(row.chunks_exact(s * 3)) {
+                    for p in block.chunks_exact(3) {
                         a[0] += u32::from(p[0]);
                         a[1] += u32::from(p[1]);
                         a[2] += u32::from(p[2]);
                     }
                 }
             }
-            let out = &mut self.small[sy * sw as usize..(sy + 1) * sw as usize];
-            for (o, a) in out.iter_mut().zip(&acc) {
-                *o = [(a[0] / n) as u8, (a[1] / n) as u8, (a[2] / n) as u8];
+            let out = &mut self.small[sy * sw..(sy + 1) * sw];
+            for (o, a) in out.iter_mut().zip(acc.chunks_exact(3)) {
+                *o = [div.of(a[0]) as u8, div.of(a[1]) as u8, div.of(a[2]) as u8];
             }
+        }
+    }
+}
+
+/// Exact `a / n` by a multiply and a shift (a hardware division per work pixel and channel
+/// costs more than the rest of the downscale), for `a` below 2^16; plain division otherwise.
+#[derive(Clone, Copy, Debug)]
+struct ExactDiv {
+    n: u32,
+    magic: u64,
+}
+
+impl ExactDiv {
+    fn new(n: u32) -> Self {
+        let n = n.max(1);
+        // ceil(2^32 / n): exact for dividends and divisors below 2^16.
+        Self {
+            n,
+            magic: (1u64 << 32).div_ceil(u64::from(n)),
+        }
+    }
+
+    #[inline]
+    fn of(self, a: u32) -> u32 {
+        if a < 1 << 16 && self.n < 1 << 16 {
+            ((u64::from(a) * self.magic) >> 32) as u32
+        } else {
+            a / self.n
         }
     }
 }
@@ -676,6 +711,16 @@ mod tests {
             belt_distance([200, 150, 90], belt),
             color_l1([200, 150, 90], belt)
         );
+    }
+
+    #[test]
+    fn fast_division_is_exact() {
+        for n in 1..=300u32 {
+            let d = ExactDiv::new(n);
+            for a in 0..=(255 * n).min(70_000) {
+                assert_eq!(d.of(a), a / n, "{a} / {n}");
+            }
+        }
     }
 
     #[test]
