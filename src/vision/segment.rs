@@ -419,13 +419,36 @@ impl BackgroundMap {
             work_w: w,
             work_h: h,
         };
+        // The same bilinear weights as `sample`, worked out once per column and per row.
+        let columns: Vec<(u32, u32, f32)> = (0..w).map(|x| map.axis(x, map.cols)).collect();
         for y in 0..h {
-            for x in 0..w {
-                let c = map.sample(x as f32 + 0.5, y as f32 + 0.5);
+            let (r0, r1, fy) = map.axis(y, map.rows);
+            for &(c0, c1, fx) in &columns {
+                let c = map.blend(r0, r1, fy, c0, c1, fx);
                 map.work.push(c);
             }
         }
         map
+    }
+
+    /// Cells around work pixel `i` along one axis of `n` cells, and the weight of the second.
+    fn axis(&self, i: u32, n: u32) -> (u32, u32, f32) {
+        let g = ((i as f32 + 0.5) / self.cell as f32 - 0.5).clamp(0.0, (n - 1) as f32);
+        let c0 = g.floor() as u32;
+        (c0, (c0 + 1).min(n - 1), g - c0 as f32)
+    }
+
+    fn blend(&self, r0: u32, r1: u32, fy: f32, c0: u32, c1: u32, fx: f32) -> [u8; 3] {
+        let at = |c: u32, r: u32| self.colors[(r * self.cols + c) as usize];
+        let (a, b, c, d) = (at(c0, r0), at(c1, r0), at(c0, r1), at(c1, r1));
+        let mut out = [0u8; 3];
+        for ch in 0..3 {
+            let top = a[ch] + (b[ch] - a[ch]) * fx;
+            let bottom = c[ch] + (d[ch] - c[ch]) * fx;
+            // Same as `.round().clamp(0.0, 255.0) as u8` without a libm call per pixel.
+            out[ch] = ((top + (bottom - top) * fy).clamp(0.0, 255.0) + 0.5) as u8;
+        }
+        out
     }
 
     /// Belt colour at a work-resolution pixel.
@@ -438,25 +461,6 @@ impl BackgroundMap {
         let wx = (x / self.scale).min(self.work_w - 1);
         let wy = (y / self.scale).min(self.work_h - 1);
         self.at_work(wx, wy)
-    }
-
-    fn sample(&self, wx: f32, wy: f32) -> [u8; 3] {
-        // Bilinear between cell centres.
-        let gx = (wx / self.cell as f32 - 0.5).clamp(0.0, (self.cols - 1) as f32);
-        let gy = (wy / self.cell as f32 - 0.5).clamp(0.0, (self.rows - 1) as f32);
-        let (c0, r0) = (gx.floor() as u32, gy.floor() as u32);
-        let (c1, r1) = ((c0 + 1).min(self.cols - 1), (r0 + 1).min(self.rows - 1));
-        let (fx, fy) = (gx - c0 as f32, gy - r0 as f32);
-        let at = |c: u32, r: u32| self.colors[(r * self.cols + c) as usize];
-        let (a, b, c, d) = (at(c0, r0), at(c1, r0), at(c0, r1), at(c1, r1));
-        let mut out = [0u8; 3];
-        for ch in 0..3 {
-            let top = a[ch] + (b[ch] - a[ch]) * fx;
-            let bottom = c[ch] + (d[ch] - c[ch]) * fx;
-            // Same as `.round().clamp(0.0, 255.0) as u8` without a libm call per pixel.
-            out[ch] = ((top + (bottom - top) * fy).clamp(0.0, 255.0) + 0.5) as u8;
-        }
-        out
     }
 }
 
