@@ -163,7 +163,9 @@ pub fn extract(frame: &RgbImage, region: &ItemRegion) -> ItemFeatures {
     let mut a = vec![0f32; w * h];
     let mut b = vec![0f32; w * h];
     let mut colour_hist = vec![0u32; COLOUR_BINS];
-    let mut hist = [0u32; 256];
+    // Histograms are counted in four interleaved copies (by column) and summed: neighbouring
+    // pixels mostly fall in the same bin, and one copy would serialise on that counter.
+    let mut hists = [[0u32; 256]; 4];
     let (mut sl, mut sa, mut sb, mut sll, mut saa, mut sbb) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
     let fw = frame.width() as usize;
     for y in 0..h {
@@ -185,10 +187,11 @@ pub fn extract(frame: &RgbImage, region: &ItemRegion) -> ItemFeatures {
                 sll += pl * pl;
                 saa += pa * pa;
                 sbb += pb * pb;
-                hist[l[i].clamp(0.0, 255.0) as usize] += 1;
+                hists[x & 3][l[i].clamp(0.0, 255.0) as usize] += 1;
             }
         }
     }
+    let hist = merge_histograms(&hists);
     let mean = |s: f64| s / n_in;
     let std = |s: f64, ss: f64| (ss / n_in - (s / n_in).powi(2)).max(0.0).sqrt();
     let (mean_l, mean_a, mean_b) = (mean(sl), mean(sa), mean(sb));
@@ -198,7 +201,7 @@ pub fn extract(frame: &RgbImage, region: &ItemRegion) -> ItemFeatures {
 
     // Gradient magnitude (central differences) where the whole 3x3 neighbourhood is inside.
     let mut grad = vec![0f32; w * h];
-    let mut grad_hist = [0u32; 256];
+    let mut grad_hists = [[0u32; 256]; 4];
     let (mut g_sum, mut g_n) = (0f64, 0f64);
     for y in 1..h.saturating_sub(1) {
         for x in 1..w.saturating_sub(1) {
@@ -210,9 +213,10 @@ pub fn extract(frame: &RgbImage, region: &ItemRegion) -> ItemFeatures {
             grad[i] = g;
             g_sum += f64::from(g);
             g_n += 1.0;
-            grad_hist[g.min(255.0) as usize] += 1;
+            grad_hists[x & 3][g.min(255.0) as usize] += 1;
         }
     }
+    let grad_hist = merge_histograms(&grad_hists);
     let (mut dark, mut bright, mut odd) = (0f64, 0f64, 0f64);
     for i in 0..w * h {
         if inside[i] {
@@ -330,6 +334,17 @@ pub fn extract(frame: &RgbImage, region: &ItemRegion) -> ItemFeatures {
             cells,
         },
     }
+}
+
+/// Bin-wise sum of interleaved histograms.
+fn merge_histograms(hists: &[[u32; 256]; 4]) -> [u32; 256] {
+    let mut out = [0u32; 256];
+    for h in hists {
+        for (o, v) in out.iter_mut().zip(h) {
+            *o += v;
+        }
+    }
+    out
 }
 
 /// Value below which a fraction `q` of a 256-bin histogram lies.
