@@ -453,8 +453,10 @@ fn bench_workload(
     })
 }
 
-/// One input through the pipeline; returns the stage wall and CPU times (ms), items judged
-/// and the size.
+/// Stage wall and CPU times (ms) of one run, items judged and the input's size.
+type RunTimes = ([f64; 7], [f64; 7], usize, (u32, u32));
+
+/// One input through the pipeline.
 fn pipeline_once(
     bytes: &[u8],
     model: &Arc<AnomalyModel>,
@@ -462,7 +464,7 @@ fn pipeline_once(
     photos: bool,
     seq: u64,
     recorder: &Recorder,
-) -> anyhow::Result<([f64; 7], [f64; 7], usize, (u32, u32))> {
+) -> anyhow::Result<RunTimes> {
     let mut t = [0f64; 7];
     let mut cpu = [0f64; 7];
     let mut clock = Instant::now();
