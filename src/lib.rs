@@ -9,9 +9,11 @@
 //! - [`labeling`] imports images from disk as samples and exports the labelled set.
 //! - [`station`] runs the line: capture, inspection and recording on their own threads.
 //! - [`reports`] aggregates the records for QC managers.
+//! - [`bench`] times every stage of the pipeline (`foodqc bench`).
 //!
 //! Nothing here depends on egui; the GUI in `src/ui` is a thin layer over this library.
 
+pub mod bench;
 pub mod capture;
 pub mod config;
 pub mod eval;

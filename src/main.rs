@@ -71,6 +71,34 @@ enum Command {
     /// Electric rules), Pareto of defect classes, score drift; optionally written as PDF
     /// and/or CSV. `--generate N` first fills the database with N demo inspections.
     Report(Box<ReportArgs>),
+    /// Time every stage of the pipeline (decode, segment, features, score, heat map,
+    /// overlay, record) on JPEG bytes in memory: photos of a dataset and 1280x720 frames of
+    /// the synthetic line. Prints median and p95 per stage and end to end, frames per second,
+    /// training time and peak memory.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// MVTec-style dataset: its test photos are timed and its train/good trained on.
+    #[arg(long, value_name = "DIR")]
+    dataset: Option<PathBuf>,
+    /// Threads to run on (1 = the one-core figure).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    threads: usize,
+    /// Timed runs per workload (inputs are cycled, after one untimed warm-up pass).
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    runs: usize,
+    /// Times the training on the dataset is repeated (the median is reported).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    train_runs: usize,
+    /// Also time training from this many labelled samples of the synthetic line (captured
+    /// into a scratch database first; 0 = skip).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    labelled: usize,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -317,7 +345,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Import(a)) => import(&paths, a),
         Some(Command::Export(a)) => export(&paths, a),
         Some(Command::Report(a)) => report(&paths, cli.model.as_ref(), *a),
+        Some(Command::Bench(a)) => bench(a),
     }
+}
+
+fn bench(a: BenchArgs) -> anyhow::Result<()> {
+    let opts = foodqc::bench::BenchOptions {
+        dataset: a.dataset,
+        threads: a.threads,
+        runs: a.runs,
+        train_runs: a.train_runs,
+        labelled: a.labelled,
+        ..Default::default()
+    };
+    let report = foodqc::bench::run(&opts, &|msg| tracing::info!("{msg}"))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(())
 }
 
 /// A progress bar over files for import and export (drawn on stderr, hidden when not a TTY).

@@ -60,6 +60,24 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageLoadError> {
     Ok(image.into_rgb8())
 }
 
+/// Decode an image held in memory (JPEG or PNG bytes, e.g. from a camera or a network
+/// stream) to 8-bit RGB, with the same conversions as [`load_rgb`] (EXIF orientation applied,
+/// any colour type to RGB8).
+///
+/// # Errors
+/// The decoder's error when the format is unknown, the data corrupt, or the image would need
+/// more than the image crate's default memory limit.
+pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, image::ImageError> {
+    let mut decoder = ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()?
+        .into_decoder()?;
+    Limits::default().reserve(decoder.total_bytes())?;
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder)?;
+    image.apply_orientation(orientation);
+    Ok(image.into_rgb8())
+}
+
 /// Compare two strings in natural order: runs of ASCII digits compare as numbers, so `img2.png`
 /// sorts before `img10.png`; other characters compare case-insensitively.
 ///

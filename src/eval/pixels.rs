@@ -116,20 +116,35 @@ pub fn score_map(
 ) -> Vec<f32> {
     let (w, h) = (img.width as usize, img.height as usize);
     let mut map = vec![0f32; w * h];
-    if let Some(cm) = colour {
-        let hull = &img.hull;
-        let mut raw = vec![0f32; w * h];
-        for (i, (p, m)) in photo.pixels().zip(hull.as_raw()).enumerate() {
-            if *m != 0 {
-                raw[i] = cm.score(p.0);
-            }
-        }
+    if let Some(cm) = colour
+        && let Some((hx0, hy0, hx1, hy1)) = mask_bounds(&img.hull)
+    {
+        let hull = img.hull.as_raw();
         // Smooth over a quarter of a heat-map cell (cells scale with the item).
         let cell = img.items.iter().map(|(_, hm)| hm.cell).max().unwrap_or(8);
-        let smooth = box_mean(&raw, w, h, (cell / 4).max(1) as usize);
-        for (i, m) in hull.as_raw().iter().enumerate() {
-            if *m != 0 {
-                map[i] = smooth[i];
+        let r = (cell / 4).max(1) as usize;
+        // Only the hull's box plus the smoothing radius holds non-zero raw scores or windows
+        // of hull pixels: work there (the sums are the same; the rest of the map stays 0).
+        let (x0, y0) = (hx0.saturating_sub(r + 1), hy0.saturating_sub(r + 1));
+        let (x1, y1) = ((hx1 + r + 2).min(w), (hy1 + r + 2).min(h));
+        let (sw, sh) = (x1 - x0, y1 - y0);
+        let mut raw = vec![0f32; sw * sh];
+        let px = photo.as_raw();
+        for y in 0..sh {
+            for x in 0..sw {
+                let i = (y0 + y) * w + x0 + x;
+                if hull[i] != 0 {
+                    raw[y * sw + x] = cm.score([px[3 * i], px[3 * i + 1], px[3 * i + 2]]);
+                }
+            }
+        }
+        let smooth = box_mean(&raw, sw, sh, r);
+        for y in 0..sh {
+            for x in 0..sw {
+                let i = (y0 + y) * w + x0 + x;
+                if hull[i] != 0 {
+                    map[i] = smooth[y * sw + x];
+                }
             }
         }
     }
@@ -137,26 +152,56 @@ pub fn score_map(
         let cells = filled(heat);
         let cell = heat.cell as f32;
         let b = region.bbox;
+        // The column interpolation is the same on every row: work it out once.
+        let (xa, xb) = (b.x as usize, (b.x + b.w).min(img.width) as usize);
+        let columns: Vec<(usize, usize, f32)> = (xa..xb)
+            .map(|x| {
+                let gx = ((x as u32 - heat.x0) as f32 + 0.5) / cell - 0.5;
+                let gx = gx.clamp(0.0, (heat.cols - 1) as f32);
+                // gx >= 0: truncation is floor, without a libm call.
+                let c0 = gx as u32;
+                let c1 = (c0 + 1).min(heat.cols - 1);
+                (c0 as usize, c1 as usize, gx - c0 as f32)
+            })
+            .collect();
+        let cols = heat.cols as usize;
         for y in b.y..(b.y + b.h).min(img.height) {
             let gy = ((y - heat.y0) as f32 + 0.5) / cell - 0.5;
             let gy = gy.clamp(0.0, (heat.rows - 1) as f32);
-            let (r0, fy) = (gy.floor() as u32, gy - gy.floor());
+            let r0 = gy as u32;
+            let fy = gy - r0 as f32;
             let r1 = (r0 + 1).min(heat.rows - 1);
-            for x in b.x..(b.x + b.w).min(img.width) {
-                let gx = ((x - heat.x0) as f32 + 0.5) / cell - 0.5;
-                let gx = gx.clamp(0.0, (heat.cols - 1) as f32);
-                let (c0, fx) = (gx.floor() as u32, gx - gx.floor());
-                let c1 = (c0 + 1).min(heat.cols - 1);
-                let at = |r: u32, c: u32| cells[(r * heat.cols + c) as usize];
-                let top = at(r0, c0) + (at(r0, c1) - at(r0, c0)) * fx;
-                let bottom = at(r1, c0) + (at(r1, c1) - at(r1, c0)) * fx;
+            let row0 = &cells[r0 as usize * cols..(r0 as usize + 1) * cols];
+            let row1 = &cells[r1 as usize * cols..(r1 as usize + 1) * cols];
+            let out = &mut map[y as usize * w + xa..y as usize * w + xb];
+            for (m, &(c0, c1, fx)) in out.iter_mut().zip(&columns) {
+                let top = row0[c0] + (row0[c1] - row0[c0]) * fx;
+                let bottom = row1[c0] + (row1[c1] - row1[c0]) * fx;
                 let v = top + (bottom - top) * fy;
-                let i = y as usize * w + x as usize;
-                map[i] = map[i].max(v);
+                *m = m.max(v);
             }
         }
     }
     map
+}
+
+/// Bounding box (inclusive) of the set pixels of a mask, `None` when none is set.
+fn mask_bounds(mask: &GrayImage) -> Option<(usize, usize, usize, usize)> {
+    let w = mask.width() as usize;
+    if w == 0 {
+        return None;
+    }
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    for (y, row) in mask.as_raw().chunks_exact(w).enumerate() {
+        if let Some(first) = row.iter().position(|&v| v != 0) {
+            let last = row.iter().rposition(|&v| v != 0).unwrap_or(first);
+            x0 = x0.min(first);
+            x1 = x1.max(last);
+            y0 = y0.min(y);
+            y1 = y;
+        }
+    }
+    (x0 != usize::MAX).then_some((x0, y0, x1, y1))
 }
 
 /// Pixels inside the convex hull of all the image's main items together (broken pieces of one

@@ -122,15 +122,20 @@ fn lab(p: [u8; 3]) -> (f32, f32, f32) {
 
 /// Centroid and size of an item.
 pub fn item_geometry(region: &ItemRegion) -> ItemGeometry {
-    let (mut sx, mut sy, mut n) = (0f64, 0f64, 0f64);
-    for (x, y, m) in region.mask.enumerate_pixels() {
-        if m.0[0] != 0 {
-            sx += f64::from(x);
-            sy += f64::from(y);
-            n += 1.0;
+    // Integer sums are exact (the f64 sums of the same integers were too): same result.
+    let (mut sx, mut sy, mut n) = (0u64, 0u64, 0u64);
+    let w = region.mask.width() as usize;
+    if w > 0 {
+        for (y, row) in region.mask.as_raw().chunks_exact(w).enumerate() {
+            for (x, m) in row.iter().enumerate() {
+                let on = u64::from(*m != 0);
+                sx += x as u64 * on;
+                sy += y as u64 * on;
+                n += on;
+            }
         }
     }
-    let n = n.max(1.0);
+    let (sx, sy, n) = (sx as f64, sy as f64, (n as f64).max(1.0));
     ItemGeometry {
         centroid: (
             (region.bbox.x as f64 + sx / n) as f32,
@@ -150,44 +155,43 @@ pub fn extract(frame: &RgbImage, region: &ItemRegion) -> ItemFeatures {
     let mut interior: GrayImage = region.mask.clone();
     morph::erode(&mut interior, u32::from(erode_by), Outside::Background);
 
-    // Per-pixel L, a, b over the crop.
+    // Per-pixel L, a, b over the crop, and in the same raster pass the colour histogram and
+    // the sums over the interior (same order of additions as separate passes).
+    let inside: Vec<bool> = interior.as_raw().iter().map(|&m| m != 0).collect();
+    let n_in = inside.iter().filter(|&&v| v).count().max(1) as f64;
     let mut l = vec![0f32; w * h];
     let mut a = vec![0f32; w * h];
     let mut b = vec![0f32; w * h];
+    let mut colour_hist = vec![0u32; COLOUR_BINS];
+    // Histograms are counted in four interleaved copies (by column) and summed: neighbouring
+    // pixels mostly fall in the same bin, and one copy would serialise on that counter.
+    let mut hists = [[0u32; 256]; 4];
+    let (mut sl, mut sa, mut sb, mut sll, mut saa, mut sbb) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
+    let fw = frame.width() as usize;
     for y in 0..h {
-        for x in 0..w {
-            let (pl, pa, pb) = lab(frame.get_pixel(bb.x + x as u32, bb.y + y as u32).0);
+        let start = ((bb.y as usize + y) * fw + bb.x as usize) * 3;
+        let row = &frame.as_raw()[start..start + w * 3];
+        for (x, p) in row.chunks_exact(3).enumerate() {
+            let p = [p[0], p[1], p[2]];
+            let (pl, pa, pb) = lab(p);
             let i = y * w + x;
             l[i] = pl;
             a[i] = pa;
             b[i] = pb;
-        }
-    }
-    let inside: Vec<bool> = interior.as_raw().iter().map(|&m| m != 0).collect();
-    let n_in = inside.iter().filter(|&&v| v).count().max(1) as f64;
-    let mut colour_hist = vec![0u32; COLOUR_BINS];
-    for y in 0..h {
-        for x in 0..w {
-            if inside[y * w + x] {
-                colour_hist[colour_bin(frame.get_pixel(bb.x + x as u32, bb.y + y as u32).0)] += 1;
+            if inside[i] {
+                colour_hist[colour_bin(p)] += 1;
+                let (pl, pa, pb) = (f64::from(pl), f64::from(pa), f64::from(pb));
+                sl += pl;
+                sa += pa;
+                sb += pb;
+                sll += pl * pl;
+                saa += pa * pa;
+                sbb += pb * pb;
+                hists[x & 3][l[i].clamp(0.0, 255.0) as usize] += 1;
             }
         }
     }
-
-    let mut hist = [0u32; 256];
-    let (mut sl, mut sa, mut sb, mut sll, mut saa, mut sbb) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
-    for i in 0..w * h {
-        if inside[i] {
-            let (pl, pa, pb) = (f64::from(l[i]), f64::from(a[i]), f64::from(b[i]));
-            sl += pl;
-            sa += pa;
-            sb += pb;
-            sll += pl * pl;
-            saa += pa * pa;
-            sbb += pb * pb;
-            hist[l[i].clamp(0.0, 255.0) as usize] += 1;
-        }
-    }
+    let hist = merge_histograms(&hists);
     let mean = |s: f64| s / n_in;
     let std = |s: f64, ss: f64| (ss / n_in - (s / n_in).powi(2)).max(0.0).sqrt();
     let (mean_l, mean_a, mean_b) = (mean(sl), mean(sa), mean(sb));
@@ -197,7 +201,7 @@ pub fn extract(frame: &RgbImage, region: &ItemRegion) -> ItemFeatures {
 
     // Gradient magnitude (central differences) where the whole 3x3 neighbourhood is inside.
     let mut grad = vec![0f32; w * h];
-    let mut grad_hist = [0u32; 256];
+    let mut grad_hists = [[0u32; 256]; 4];
     let (mut g_sum, mut g_n) = (0f64, 0f64);
     for y in 1..h.saturating_sub(1) {
         for x in 1..w.saturating_sub(1) {
@@ -209,9 +213,10 @@ pub fn extract(frame: &RgbImage, region: &ItemRegion) -> ItemFeatures {
             grad[i] = g;
             g_sum += f64::from(g);
             g_n += 1.0;
-            grad_hist[g.min(255.0) as usize] += 1;
+            grad_hists[x & 3][g.min(255.0) as usize] += 1;
         }
     }
+    let grad_hist = merge_histograms(&grad_hists);
     let (mut dark, mut bright, mut odd) = (0f64, 0f64, 0f64);
     for i in 0..w * h {
         if inside[i] {
@@ -329,6 +334,17 @@ pub fn extract(frame: &RgbImage, region: &ItemRegion) -> ItemFeatures {
             cells,
         },
     }
+}
+
+/// Bin-wise sum of interleaved histograms.
+fn merge_histograms(hists: &[[u32; 256]; 4]) -> [u32; 256] {
+    let mut out = [0u32; 256];
+    for h in hists {
+        for (o, v) in out.iter_mut().zip(h) {
+            *o += v;
+        }
+    }
+    out
 }
 
 /// Value below which a fraction `q` of a 256-bin histogram lies.

@@ -1,5 +1,6 @@
 //! Vision: finding items in a frame, measuring them, and drawing what was found.
 
+pub mod components;
 pub mod features;
 pub mod morph;
 pub mod overlay;

@@ -19,60 +19,48 @@ fn separable(mask: &mut GrayImage, k: u32, erode: bool, outside: Outside) {
         return;
     }
     let k = k as usize;
-    let full = (2 * k + 1) as u32;
-    let out_v = u32::from(outside == Outside::Foreground);
-    let decide = |count: u32| -> u8 {
-        let on = if erode { count == full } else { count > 0 };
-        if on { 255 } else { 0 }
+    // Masks hold 0 or 255; work on the low bit (0/1) and combine whole rows at a time with
+    // AND (erode) or OR (dilate): 2k+1 passes of byte operations that the compiler turns into
+    // wide SIMD, much faster than a per-pixel running count for the small radii used here.
+    let out_v = u8::from(outside == Outside::Foreground);
+    let combine = |dst: &mut [u8], src: &[u8]| {
+        if erode {
+            dst.iter_mut().zip(src).for_each(|(d, s)| *d &= *s);
+        } else {
+            dst.iter_mut().zip(src).for_each(|(d, s)| *d |= *s);
+        }
     };
-    // Masks hold 0 or 255; the low bit is the set flag.
-    let bit = |v: u8| u32::from(v & 1);
     let mut tmp = vec![0u8; w * h];
-    // Rows: a running count along each row.
+    let mut padded = vec![out_v; w + 2 * k];
+    // Rows: window along the row, over the row padded with the outside value.
     for (src, dst) in mask.as_raw().chunks_exact(w).zip(tmp.chunks_exact_mut(w)) {
-        let at = |i: isize| -> u32 {
-            if i < 0 || i >= w as isize {
-                out_v
-            } else {
-                bit(src[i as usize])
-            }
-        };
-        let mut count: u32 = (-(k as isize)..=k as isize).map(at).sum();
-        for (i, d) in dst.iter_mut().enumerate() {
-            *d = decide(count);
-            count = count + at(i as isize + k as isize + 1) - at(i as isize - k as isize);
+        for (p, v) in padded[k..k + w].iter_mut().zip(src) {
+            *p = v & 1;
+        }
+        dst.copy_from_slice(&padded[..w]);
+        for d in 1..=2 * k {
+            combine(dst, &padded[d..d + w]);
         }
     }
-    // Columns: one running count per column, rows visited in memory order.
-    let mut counts = vec![0u32; w];
-    for dy in -(k as isize)..=k as isize {
-        for (x, c) in counts.iter_mut().enumerate() {
-            *c += if dy < 0 || dy >= h as isize {
-                out_v
-            } else {
-                bit(tmp[dy as usize * w + x])
-            };
-        }
-    }
+    // Columns: window over rows; rows beyond the border are all `out_v`.
+    let identity = u8::from(erode);
     let out = &mut **mask;
-    for y in 0..h {
-        let row = &mut out[y * w..(y + 1) * w];
-        for (o, c) in row.iter_mut().zip(&counts) {
-            *o = decide(*c);
+    for (y, o) in out.chunks_exact_mut(w).enumerate() {
+        o.fill(identity);
+        let mut outside_seen = false;
+        for yy in y as isize - k as isize..=(y + k) as isize {
+            if yy < 0 || yy >= h as isize {
+                outside_seen = true;
+            } else {
+                combine(o, &tmp[yy as usize * w..(yy as usize + 1) * w]);
+            }
         }
-        let (add, sub) = (y as isize + k as isize + 1, y as isize - k as isize);
-        for (x, c) in counts.iter_mut().enumerate() {
-            let a = if add >= h as isize {
-                out_v
-            } else {
-                bit(tmp[add as usize * w + x])
-            };
-            let r = if sub < 0 {
-                out_v
-            } else {
-                bit(tmp[sub as usize * w + x])
-            };
-            *c = *c + a - r;
+        if outside_seen && out_v != identity {
+            // Eroding next to a background border, or dilating next to a foreground one.
+            o.fill(out_v);
+        }
+        for v in o.iter_mut() {
+            *v = 0u8.wrapping_sub(*v);
         }
     }
 }
@@ -134,6 +122,47 @@ mod tests {
             erode(&mut ours, k, Outside::Foreground);
             let theirs = imageproc::morphology::erode(&m, Norm::LInf, k as u8);
             assert_eq!(ours, theirs, "k={k}");
+        }
+    }
+
+    /// Direct definition: the (2k+1)² window, pixels beyond the border counting as `outside`.
+    fn naive(m: &GrayImage, k: i64, erode: bool, outside: Outside) -> GrayImage {
+        let (w, h) = (m.width() as i64, m.height() as i64);
+        GrayImage::from_fn(m.width(), m.height(), |x, y| {
+            let mut all = true;
+            let mut any = false;
+            for dy in -k..=k {
+                for dx in -k..=k {
+                    let (xx, yy) = (x as i64 + dx, y as i64 + dy);
+                    let set = if xx < 0 || yy < 0 || xx >= w || yy >= h {
+                        outside == Outside::Foreground
+                    } else {
+                        m.get_pixel(xx as u32, yy as u32).0[0] != 0
+                    };
+                    all &= set;
+                    any |= set;
+                }
+            }
+            image::Luma([if (erode && all) || (!erode && any) {
+                255
+            } else {
+                0
+            }])
+        })
+    }
+
+    #[test]
+    fn matches_the_definition_for_every_border_rule() {
+        for k in 1..5u32 {
+            for outside in [Outside::Foreground, Outside::Background] {
+                for erode_it in [true, false] {
+                    let m = random_mask(19 + k, 11 + 2 * k, 100 + u64::from(k));
+                    let mut ours = m.clone();
+                    separable(&mut ours, k, erode_it, outside);
+                    let want = naive(&m, i64::from(k), erode_it, outside);
+                    assert_eq!(ours, want, "k={k} {outside:?} erode={erode_it}");
+                }
+            }
         }
     }
 

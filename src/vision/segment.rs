@@ -4,11 +4,11 @@
 //! pixels far from the belt colour, then refined on full-resolution crops. This keeps the
 //! whole-frame work small and independent of the camera resolution.
 
-use image::{GrayImage, Luma, RgbImage};
-use imageproc::region_labelling::{Connectivity, connected_components};
+use image::{GrayImage, RgbImage};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::components::Components;
 use super::morph::{self, Outside};
 use crate::capture::BBox;
 
@@ -68,6 +68,8 @@ pub struct Segmenter {
     small: Vec<[u8; 3]>,
     dist: GrayImage,
     fg: GrayImage,
+    components: Components,
+    acc: Vec<u32>,
 }
 
 impl Segmenter {
@@ -125,9 +127,9 @@ impl Segmenter {
         // Close small gaps (cracks) and remove specks of noise.
         morph::close(&mut self.fg, 1, Outside::Foreground);
         morph::open(&mut self.fg, 1, Outside::Foreground);
-        let labels = connected_components(&self.fg, Connectivity::Eight, Luma([0u8]));
         let strong = t.saturating_add(t / 2);
-        let stats = component_stats(&labels, Some((&self.dist, strong)));
+        self.components.label(&self.fg);
+        let stats = component_stats(&self.components, Some((&self.dist, strong)));
         let min_area_small = (self.cfg.min_item_area_frac * (sw * sh) as f32).max(4.0) as u32;
         tracing::trace!(?mode, threshold, "belt colour and threshold");
         let regions: Vec<BBox> = stats
@@ -183,29 +185,63 @@ impl Segmenter {
     }
 
     fn downscale(&mut self, frame: &RgbImage, scale: u32, sw: u32, sh: u32) {
+        let (sw, sh) = (sw as usize, sh as usize);
         self.small.clear();
-        self.small.resize((sw * sh) as usize, [0; 3]);
+        self.small.resize(sw * sh, [0; 3]);
         let fw = frame.width() as usize;
         let raw = frame.as_raw();
         let s = scale as usize;
         let n = (s * s) as u32;
-        for sy in 0..sh as usize {
-            let mut acc = vec![[0u32; 3]; sw as usize];
+        let div = ExactDiv::new(n);
+        // Channel sums of one output row, reused across rows and frames.
+        let acc = &mut self.acc;
+        acc.clear();
+        acc.resize(sw * 3, 0);
+        for sy in 0..sh {
+            acc.fill(0);
             for dy in 0..s {
-                let row = &raw[(sy * s + dy) * fw * 3..];
-                for (sx, a) in acc.iter_mut().enumerate() {
-                    let px = &row[sx * s * 3..(sx * s + s) * 3];
-                    for p in px.chunks_exact(3) {
+                let start = (sy * s + dy) * fw * 3;
+                let row = &raw[start..start + sw * s * 3];
+                for (a, block) in acc.chunks_exact_mut(3).zip(row.chunks_exact(s * 3)) {
+                    for p in block.chunks_exact(3) {
                         a[0] += u32::from(p[0]);
                         a[1] += u32::from(p[1]);
                         a[2] += u32::from(p[2]);
                     }
                 }
             }
-            let out = &mut self.small[sy * sw as usize..(sy + 1) * sw as usize];
-            for (o, a) in out.iter_mut().zip(&acc) {
-                *o = [(a[0] / n) as u8, (a[1] / n) as u8, (a[2] / n) as u8];
+            let out = &mut self.small[sy * sw..(sy + 1) * sw];
+            for (o, a) in out.iter_mut().zip(acc.chunks_exact(3)) {
+                *o = [div.of(a[0]) as u8, div.of(a[1]) as u8, div.of(a[2]) as u8];
             }
+        }
+    }
+}
+
+/// Exact `a / n` by a multiply and a shift (a hardware division per work pixel and channel
+/// costs more than the rest of the downscale), for `a` below 2^16; plain division otherwise.
+#[derive(Clone, Copy, Debug)]
+struct ExactDiv {
+    n: u32,
+    magic: u64,
+}
+
+impl ExactDiv {
+    fn new(n: u32) -> Self {
+        let n = n.max(1);
+        // ceil(2^32 / n): exact for dividends and divisors below 2^16.
+        Self {
+            n,
+            magic: (1u64 << 32).div_ceil(u64::from(n)),
+        }
+    }
+
+    #[inline]
+    fn of(self, a: u32) -> u32 {
+        if a < 1 << 16 && self.n < 1 << 16 {
+            ((u64::from(a) * self.magic) >> 32) as u32
+        } else {
+            a / self.n
         }
     }
 }
@@ -383,13 +419,36 @@ impl BackgroundMap {
             work_w: w,
             work_h: h,
         };
+        // The same bilinear weights as `sample`, worked out once per column and per row.
+        let columns: Vec<(u32, u32, f32)> = (0..w).map(|x| map.axis(x, map.cols)).collect();
         for y in 0..h {
-            for x in 0..w {
-                let c = map.sample(x as f32 + 0.5, y as f32 + 0.5);
+            let (r0, r1, fy) = map.axis(y, map.rows);
+            for &(c0, c1, fx) in &columns {
+                let c = map.blend(r0, r1, fy, c0, c1, fx);
                 map.work.push(c);
             }
         }
         map
+    }
+
+    /// Cells around work pixel `i` along one axis of `n` cells, and the weight of the second.
+    fn axis(&self, i: u32, n: u32) -> (u32, u32, f32) {
+        let g = ((i as f32 + 0.5) / self.cell as f32 - 0.5).clamp(0.0, (n - 1) as f32);
+        let c0 = g.floor() as u32;
+        (c0, (c0 + 1).min(n - 1), g - c0 as f32)
+    }
+
+    fn blend(&self, r0: u32, r1: u32, fy: f32, c0: u32, c1: u32, fx: f32) -> [u8; 3] {
+        let at = |c: u32, r: u32| self.colors[(r * self.cols + c) as usize];
+        let (a, b, c, d) = (at(c0, r0), at(c1, r0), at(c0, r1), at(c1, r1));
+        let mut out = [0u8; 3];
+        for ch in 0..3 {
+            let top = a[ch] + (b[ch] - a[ch]) * fx;
+            let bottom = c[ch] + (d[ch] - c[ch]) * fx;
+            // Same as `.round().clamp(0.0, 255.0) as u8` without a libm call per pixel.
+            out[ch] = ((top + (bottom - top) * fy).clamp(0.0, 255.0) + 0.5) as u8;
+        }
+        out
     }
 
     /// Belt colour at a work-resolution pixel.
@@ -402,24 +461,6 @@ impl BackgroundMap {
         let wx = (x / self.scale).min(self.work_w - 1);
         let wy = (y / self.scale).min(self.work_h - 1);
         self.at_work(wx, wy)
-    }
-
-    fn sample(&self, wx: f32, wy: f32) -> [u8; 3] {
-        // Bilinear between cell centres.
-        let gx = (wx / self.cell as f32 - 0.5).clamp(0.0, (self.cols - 1) as f32);
-        let gy = (wy / self.cell as f32 - 0.5).clamp(0.0, (self.rows - 1) as f32);
-        let (c0, r0) = (gx.floor() as u32, gy.floor() as u32);
-        let (c1, r1) = ((c0 + 1).min(self.cols - 1), (r0 + 1).min(self.rows - 1));
-        let (fx, fy) = (gx - c0 as f32, gy - r0 as f32);
-        let at = |c: u32, r: u32| self.colors[(r * self.cols + c) as usize];
-        let (a, b, c, d) = (at(c0, r0), at(c1, r0), at(c0, r1), at(c1, r1));
-        let mut out = [0u8; 3];
-        for ch in 0..3 {
-            let top = a[ch] + (b[ch] - a[ch]) * fx;
-            let bottom = c[ch] + (d[ch] - c[ch]) * fx;
-            out[ch] = (top + (bottom - top) * fy).round().clamp(0.0, 255.0) as u8;
-        }
-        out
     }
 }
 
@@ -435,40 +476,25 @@ struct ComponentStats {
     y1: u32,
 }
 
-fn component_stats(
-    labels: &image::ImageBuffer<Luma<u32>, Vec<u32>>,
-    strength: Option<(&GrayImage, u8)>,
-) -> Vec<ComponentStats> {
-    let mut stats: Vec<ComponentStats> = Vec::new();
-    for (x, y, l) in labels.enumerate_pixels() {
-        let l = l.0[0] as usize;
-        if l == 0 {
-            continue;
+fn component_stats(comps: &Components, strength: Option<(&GrayImage, u8)>) -> Vec<ComponentStats> {
+    let mut stats: Vec<ComponentStats> = comps
+        .components
+        .iter()
+        .map(|c| ComponentStats {
+            area: c.area,
+            strong: 0,
+            x0: c.x0,
+            y0: c.y0,
+            x1: c.x1,
+            y1: c.y1,
+        })
+        .collect();
+    if let Some((dist, level)) = strength {
+        let w = dist.width() as usize;
+        for (r, c) in comps.runs.iter().zip(&comps.run_component) {
+            let row = &dist.as_raw()[r.y as usize * w..][r.x0 as usize..r.x1 as usize];
+            stats[*c as usize].strong += row.iter().filter(|&&d| d > level).count() as u32;
         }
-        if stats.len() < l {
-            stats.resize(
-                l,
-                ComponentStats {
-                    area: 0,
-                    strong: 0,
-                    x0: u32::MAX,
-                    y0: u32::MAX,
-                    x1: 0,
-                    y1: 0,
-                },
-            );
-        }
-        let s = &mut stats[l - 1];
-        s.area += 1;
-        if let Some((dist, level)) = strength
-            && dist.get_pixel(x, y).0[0] > level
-        {
-            s.strong += 1;
-        }
-        s.x0 = s.x0.min(x);
-        s.y0 = s.y0.min(y);
-        s.x1 = s.x1.max(x);
-        s.y1 = s.y1.max(y);
     }
     stats
 }
@@ -487,11 +513,22 @@ fn refine_item(
 ) -> Option<ItemRegion> {
     let BBox { x: rx, y: ry, w, h } = region;
     let mut mask = GrayImage::new(w, h);
-    for y in 0..h {
-        for x in 0..w {
-            let p = frame.get_pixel(rx + x, ry + y).0;
-            if belt_distance(p, bg.at_frame(rx + x, ry + y)) > threshold {
-                mask.put_pixel(x, y, Luma([255]));
+    // Work-pixel column of each crop column (the belt colour is per work pixel).
+    let wxs: Vec<usize> = (rx..rx + w)
+        .map(|x| (x / bg.scale).min(bg.work_w - 1) as usize)
+        .collect();
+    let fw = frame.width() as usize;
+    for (y, out) in mask.chunks_exact_mut(w as usize).enumerate() {
+        let fy = ry as usize + y;
+        let wy = (fy as u32 / bg.scale).min(bg.work_h - 1) as usize;
+        let belt = &bg.work[wy * bg.work_w as usize..(wy + 1) * bg.work_w as usize];
+        let px = &frame.as_raw()[(fy * fw + rx as usize) * 3..(fy * fw + (rx + w) as usize) * 3];
+        for ((o, p), wx) in out.iter_mut().zip(px.chunks_exact(3)).zip(&wxs) {
+            let p = [p[0], p[1], p[2]];
+            let b = belt[*wx];
+            // belt_distance never exceeds the plain colour distance: test that first.
+            if color_l1(p, b) > threshold && belt_distance(p, b) > threshold {
+                *o = 255;
             }
         }
     }
@@ -499,25 +536,24 @@ fn refine_item(
     // A dark crack across an item is close to the belt colour: bridge it so the item
     // stays whole (a piece broken off with belt between stays apart at work scale).
     morph::close(&mut mask, REFINE_CLOSE, Outside::Foreground);
-    let labels = connected_components(&mask, Connectivity::Eight, Luma([0u8]));
-    let stats = component_stats(&labels, None);
-    let (best, s) = stats
+    let mut comps = Components::default();
+    comps.label(&mask);
+    // The largest component (the last of equal ones, as before).
+    let (best, s) = comps
+        .components
         .iter()
         .enumerate()
         .max_by_key(|(_, s)| s.area)
-        .map(|(i, s)| (i as u32 + 1, *s))?;
+        .map(|(i, s)| (i as u32, *s))?;
     if s.area < min_area / 2 {
         return None;
     }
     // Crop to the chosen component.
     let (cw, ch) = (s.x1 - s.x0 + 1, s.y1 - s.y0 + 1);
     let mut item = GrayImage::new(cw, ch);
-    for y in 0..ch {
-        for x in 0..cw {
-            if labels.get_pixel(s.x0 + x, s.y0 + y).0[0] == best {
-                item.put_pixel(x, y, Luma([255]));
-            }
-        }
+    for r in comps.runs_of(best) {
+        let row = (r.y - s.y0) as usize * cw as usize;
+        item.as_mut()[row + (r.x0 - s.x0) as usize..row + (r.x1 - s.x0) as usize].fill(255);
     }
     fill_holes(&mut item);
     let area = item.as_raw().iter().filter(|&&v| v != 0).count() as u32;
@@ -546,43 +582,19 @@ pub fn fill_holes(mask: &mut GrayImage) {
     if w == 0 || h == 0 {
         return;
     }
-    // 1 = background reachable from the border.
-    let mut reach = vec![0u8; (w * h) as usize];
-    let mut stack: Vec<(u32, u32)> = Vec::new();
-    let raw = mask.as_raw();
-    let idx = |x: u32, y: u32| (y * w + x) as usize;
-    let seed = |x: u32, y: u32, stack: &mut Vec<(u32, u32)>, reach: &mut Vec<u8>| {
-        let i = idx(x, y);
-        if raw[i] == 0 && reach[i] == 0 {
-            reach[i] = 1;
-            stack.push((x, y));
-        }
-    };
-    for x in 0..w {
-        seed(x, 0, &mut stack, &mut reach);
-        seed(x, h - 1, &mut stack, &mut reach);
-    }
-    for y in 0..h {
-        seed(0, y, &mut stack, &mut reach);
-        seed(w - 1, y, &mut stack, &mut reach);
-    }
-    while let Some((x, y)) = stack.pop() {
-        if x > 0 {
-            seed(x - 1, y, &mut stack, &mut reach);
-        }
-        if x + 1 < w {
-            seed(x + 1, y, &mut stack, &mut reach);
-        }
-        if y > 0 {
-            seed(x, y - 1, &mut stack, &mut reach);
-        }
-        if y + 1 < h {
-            seed(x, y + 1, &mut stack, &mut reach);
-        }
-    }
-    for (m, r) in mask.as_mut().iter_mut().zip(&reach) {
-        if *r == 0 {
-            *m = 255;
+    // Background runs, 4-connected: components that do not reach the border are holes.
+    let mut bg = Components::default();
+    bg.label_with(mask, false, false);
+    let hole: Vec<bool> = bg
+        .components
+        .iter()
+        .map(|c| c.x0 > 0 && c.y0 > 0 && c.x1 + 1 < w && c.y1 + 1 < h)
+        .collect();
+    let out = mask.as_mut();
+    for (r, c) in bg.runs.iter().zip(&bg.run_component) {
+        if hole[*c as usize] {
+            let row = r.y as usize * w as usize;
+            out[row + r.x0 as usize..row + r.x1 as usize].fill(255);
         }
     }
 }
@@ -593,7 +605,13 @@ pub fn outer_contour(mask: &GrayImage, bbox: BBox) -> Vec<[f32; 2]> {
     // Pad by one pixel so items touching the crop edge still get a closed outline.
     let (w, h) = mask.dimensions();
     let mut padded = GrayImage::new(w + 2, h + 2);
-    image::imageops::replace(&mut padded, mask, 1, 1);
+    if w > 0 {
+        let pw = (w + 2) as usize;
+        for (y, row) in mask.as_raw().chunks_exact(w as usize).enumerate() {
+            let start = (y + 1) * pw + 1;
+            padded.as_mut()[start..start + w as usize].copy_from_slice(row);
+        }
+    }
     let contours = imageproc::contours::find_contours::<i32>(&padded);
     let Some(outer) = contours
         .into_iter()
@@ -697,6 +715,16 @@ mod tests {
             belt_distance([200, 150, 90], belt),
             color_l1([200, 150, 90], belt)
         );
+    }
+
+    #[test]
+    fn fast_division_is_exact() {
+        for n in 1..=300u32 {
+            let d = ExactDiv::new(n);
+            for a in 0..=(255 * n).min(70_000) {
+                assert_eq!(d.of(a), a / n, "{a} / {n}");
+            }
+        }
     }
 
     #[test]
