@@ -554,6 +554,7 @@ fn pipeline_once(
                 heat: k.and_then(|k| heats[k].take()),
                 regions: k.and_then(|k| hot[k].take()).unwrap_or_default(),
                 track_id: None,
+                defect_class: None,
                 record: k.is_some(),
             }
         })
@@ -625,6 +626,8 @@ fn bench_labelled(n: usize, dir: &Path) -> anyhow::Result<LabelledTrainingBench>
         base,
         options: TrainOptions::default(),
         actor: "bench".into(),
+        // All threads of the bench's own pool (`--threads`).
+        threads: None,
     };
     let t0 = Instant::now();
     // When each stage started, from the job's progress reports.
