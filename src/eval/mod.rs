@@ -258,6 +258,15 @@ fn image_items(seg: &mut Segmenter, img: &image::RgbImage) -> (Vec<ItemRegion>, 
     (regions, main)
 }
 
+/// The features of the main items of a photo (see [`main_items`]): what training and
+/// sample scoring measure of a photo or a sample crop. Empty when no item is found.
+pub fn main_item_features(seg: &mut Segmenter, img: &image::RgbImage) -> Vec<ItemFeatures> {
+    let (regions, main) = image_items(seg, img);
+    main.into_iter()
+        .map(|i| features::extract(img, &regions[i]))
+        .collect()
+}
+
 /// Train on `train/good` and evaluate on the test images. `progress(done, total, stage)`.
 /// With `previews`, a side-by-side picture (photo, pixel scores, truth) of every test image
 /// with a mask is written there.
@@ -277,13 +286,10 @@ pub fn evaluate(
         .map(|path| {
             let img = load_rgb(path).map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut seg = Segmenter::new(segment.clone());
-            let (regions, main) = image_items(&mut seg, &img);
+            let items = main_item_features(&mut seg, &img);
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             progress(n, n_train, "training");
-            Ok(main
-                .into_iter()
-                .map(|i| features::extract(&img, &regions[i]))
-                .collect())
+            Ok(items)
         })
         .collect();
     let mut good = Vec::new();

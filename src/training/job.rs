@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::capture::folder::load_rgb;
-use crate::eval::main_items;
+use crate::eval::main_item_features;
 use crate::model::classifier::{
     DESCRIPTOR_FEATURES, DESCRIPTOR_SET, GradeClassifier, GradeTrainOptions, MIN_PER_CLASS,
     describe_image,
@@ -25,7 +25,7 @@ use crate::model::classifier::{
 use crate::model::metrics::auroc;
 use crate::model::{AnomalyModel, TrainError, TrainOptions};
 use crate::store::{LabelRow, NewModelVersion, SampleRow, Store, StoreError};
-use crate::vision::features::{self, ItemFeatures};
+use crate::vision::features::ItemFeatures;
 use crate::vision::segment::Segmenter;
 
 /// The label that means "good product"; every other label is a defect class.
@@ -164,15 +164,10 @@ fn measure(
 ) -> Result<Measured, String> {
     let img = load_rgb(&sample.path).map_err(|e| e.to_string())?;
     let mut segmenter = Segmenter::new(seg.clone());
-    let regions = segmenter.segment(&img);
-    let main = main_items(&regions);
-    if main.is_empty() {
+    let items = main_item_features(&mut segmenter, &img);
+    if items.is_empty() {
         return Err("no item found in the image".into());
     }
-    let items = main
-        .iter()
-        .map(|&i| features::extract(&img, &regions[i]))
-        .collect();
     let descriptor = describe.then(|| describe_image(&img, &mut segmenter));
     Ok(Measured {
         sample_id: sample.id,

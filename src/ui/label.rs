@@ -196,9 +196,7 @@ fn score_sample(model: &AnomalyModel, sample_id: i64, path: &std::path::Path) ->
         return out;
     };
     let mut seg = foodqc::vision::segment::Segmenter::new(model.segment.clone());
-    let regions = seg.segment(&img);
-    for i in foodqc::eval::main_items(&regions) {
-        let f = foodqc::vision::features::extract(&img, &regions[i]);
+    for f in foodqc::eval::main_item_features(&mut seg, &img) {
         out.score = out.score.max(model.score(&f).score);
         out.items += 1;
     }
@@ -923,6 +921,17 @@ pub struct FileJobView {
     pub finished: Option<Result<String, String>>,
 }
 
+impl From<foodqc::labeling::Progress<'_>> for FileJobView {
+    fn from(p: foodqc::labeling::Progress<'_>) -> Self {
+        Self {
+            done: p.done,
+            total: p.total,
+            current: p.current.map(|c| c.to_path_buf()),
+            finished: None,
+        }
+    }
+}
+
 impl FileJob {
     fn spawn(
         what: &'static str,
@@ -1002,14 +1011,7 @@ pub fn start_import(
             &paths,
             &actor,
             cancel,
-            &mut |p| {
-                report(FileJobView {
-                    done: p.done,
-                    total: p.total,
-                    current: p.current.map(|c| c.to_path_buf()),
-                    finished: None,
-                })
-            },
+            &mut |p| report(p.into()),
         )
         .map_err(|e| e.to_string())?;
         Ok(r.to_string())
@@ -1027,12 +1029,7 @@ pub fn start_export(db: PathBuf, ctx: egui::Context) -> FileJob {
         };
         let store = Store::open(&db).map_err(|e| e.to_string())?;
         let r = foodqc::labeling::export_labelled(&store, &out, false, cancel, &mut |p| {
-            report(FileJobView {
-                done: p.done,
-                total: p.total,
-                current: p.current.map(|c| c.to_path_buf()),
-                finished: None,
-            })
+            report(p.into())
         })
         .map_err(|e| e.to_string())?;
         Ok(r.to_string())
