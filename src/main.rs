@@ -154,6 +154,11 @@ struct EvalArgs {
     /// False-reject target for --threshold-report (share of good items rejected).
     #[arg(long, default_value_t = 0.01, value_name = "RATE")]
     target_false_reject: f64,
+    /// Fail (non-zero exit status) when a measure is below its floor, e.g.
+    /// `--require image-auroc=0.995`. Measures: image-auroc, pixel-auroc, pixel-auroc-item,
+    /// grade-macro-f1, good-vs-rotten-accuracy. Repeat for several.
+    #[arg(long, value_name = "NAME=MIN")]
+    require: Vec<foodqc::eval::gate::Requirement>,
 }
 
 #[derive(Args, Debug)]
@@ -820,6 +825,20 @@ fn eval(paths: &AppPaths, a: EvalArgs) -> anyhow::Result<()> {
             metrics_txt.display(),
             scores_path.display()
         );
+    }
+    let misses = foodqc::eval::gate::check(&report, &a.require);
+    if !misses.is_empty() {
+        let list: Vec<String> = misses.iter().map(ToString::to_string).collect();
+        anyhow::bail!(
+            "{} of {} quality gates missed on {}: {}",
+            misses.len(),
+            a.require.len(),
+            a.dataset.display(),
+            list.join("; ")
+        );
+    }
+    if !a.require.is_empty() {
+        eprintln!("all {} quality gates met", a.require.len());
     }
     Ok(())
 }

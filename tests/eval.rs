@@ -2,7 +2,7 @@
 
 mod common;
 
-use foodqc::eval::{Dataset, evaluate};
+use foodqc::eval::{Dataset, evaluate, gate};
 use foodqc::model::TrainOptions;
 use foodqc::vision::SegmentConfig;
 
@@ -42,6 +42,29 @@ fn cookies_image_auroc_gate() {
         a.pixel_auroc_item
     );
     assert_eq!(a.pixel_images, 46);
+    // The `--require` gates read the same numbers: met floors pass, a floor above the
+    // measured value is a miss that carries the value, and a measure the dataset cannot give
+    // (no grade labels here) is a miss too, never a silent pass.
+    let req = |s: &str| s.parse::<gate::Requirement>().unwrap();
+    assert!(
+        gate::check(
+            &report,
+            &[req("image-auroc=0.995"), req("pixel-auroc=0.99")]
+        )
+        .is_empty()
+    );
+    let misses = gate::check(
+        &report,
+        &[req("image-auroc=1.0"), req("grade-macro-f1=0.5")],
+    );
+    assert_eq!(misses.len(), 2);
+    assert_eq!(misses[0].value, a.image_auroc);
+    assert_eq!(misses[1].value, None);
+    assert!(
+        misses[0].to_string().contains("image-auroc"),
+        "{}",
+        misses[0]
+    );
     assert!(model.thresholds.reject > 0.0);
     // The per-image scores saved for the threshold workbench agree with the report.
     assert_eq!(report.scores.len(), 54);

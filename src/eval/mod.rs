@@ -2,6 +2,7 @@
 //! `test*/<class>/`, compare with the truth (folder = class, `ground_truth/<class>/*_mask.png`
 //! = defect pixels).
 
+pub mod gate;
 pub mod pixels;
 
 use std::path::{Path, PathBuf};
