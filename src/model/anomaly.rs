@@ -216,6 +216,12 @@ impl ColourModel {
     pub fn score(&self, p: [u8; 3]) -> f32 {
         self.nll[colour_bin(p)] / self.scale
     }
+
+    /// [`ColourModel::score`] of every colour bin, indexed by [`colour_bin`]: for loops over
+    /// many pixels.
+    pub fn score_table(&self) -> Vec<f32> {
+        self.nll.iter().map(|v| v / self.scale).collect()
+    }
 }
 
 /// The score of one item.
