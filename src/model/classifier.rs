@@ -2,26 +2,24 @@
 //! that learns grade or defect-type classes (any names: `good` / `medium` / `rotten`,
 //! `whole` / `broken` / `burnt`, ...) from labelled examples.
 //!
-//! The classifier is a one-vs-rest RBF support vector machine trained with linfa's SMO
-//! solver on standardised features. The kernel width, the penalty `C` and the class
+//! The classifier is a one-vs-rest RBF support vector machine trained with an SMO solver on
+//! standardised features (see [`super::svm`]: one kernel matrix serves every fit of a training). The kernel width, the penalty `C` and the class
 //! weighting are chosen by a grouped inner cross-validation on the training data only, so
 //! near-duplicate photos cannot flatter the choice. The saved model holds only plain numbers (standardisation,
-//! support vectors and their weights), so a file does not depend on linfa's internals.
+//! support vectors and their weights), so a file does not depend on a solver's internals.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use image::{GrayImage, Luma, RgbImage, imageops};
-use linfa::Dataset;
-use linfa::prelude::Fit;
-use linfa_svm::Svm;
-use ndarray::{Array1, Array2};
+use ndarray::Array2;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::capture::BBox;
 use crate::model::metrics::quantile;
+use crate::model::svm::{BinarySvm, gaussian_block, solve_c_svc, squared_distances};
 use crate::vision::features;
 use crate::vision::morph::{self, Outside};
 use crate::vision::segment::{
@@ -968,70 +966,86 @@ fn standardise(rows: &[&[f64]], mean: &[f64], scale: &[f64]) -> Array2<f64> {
     x
 }
 
-/// Fit one-vs-rest machines with linfa's SMO solver; a class absent from `y` gets `None`.
-/// Two classes need one machine only: the second is its mirror image.
-fn fit_machines(
-    x: &Array2<f64>,
+/// Penalties `(C+, C-)` of the machine of a class with `n_pos` of the `n` training rows.
+fn penalties(cand: Candidate, n: usize, n_pos: usize) -> (f64, f64) {
+    let (n, n_pos) = (n as f64, n_pos as f64);
+    match cand.weighting {
+        ClassWeighting::Equal => (cand.c, cand.c),
+        ClassWeighting::Balanced => (cand.c * n / (2.0 * n_pos), cand.c * n / (2.0 * (n - n_pos))),
+    }
+}
+
+/// Solve the one-vs-rest machines on the kernel matrix `k` of the training rows; a class
+/// absent from `y` (or the only one) gets `None`. Two classes need one machine only: the
+/// second is its mirror image, left as `None` here. `warm` holds the solutions of the same
+/// problems at a smaller `C` (same weighting), to start from.
+fn solve_machines(
+    k: &Array2<f64>,
     y: &[usize],
     n_classes: usize,
     cand: Candidate,
     solver_eps: f64,
-) -> Result<Vec<Option<Machine>>, ClassifierError> {
-    let n = y.len() as f64;
-    let width = cand.width_factor * x.ncols() as f64;
-    let mut machines: Vec<Option<Machine>> = Vec::with_capacity(n_classes);
-    for k in 0..n_classes {
-        if n_classes == 2 && k == 1 {
-            let mirror = machines[0].as_ref().map(Machine::mirrored);
-            machines.push(mirror);
-            break;
-        }
-        let targets: Array1<bool> = y.iter().map(|&v| v == k).collect();
-        let n_pos = targets.iter().filter(|&&t| t).count() as f64;
-        if n_pos == 0.0 || n_pos == n {
-            machines.push(None);
-            continue;
-        }
-        let (c_pos, c_neg) = match cand.weighting {
-            ClassWeighting::Equal => (cand.c, cand.c),
-            ClassWeighting::Balanced => {
-                (cand.c * n / (2.0 * n_pos), cand.c * n / (2.0 * (n - n_pos)))
+    warm: Option<&[Option<BinarySvm>]>,
+) -> Vec<Option<BinarySvm>> {
+    let n = y.len();
+    let solved = if n_classes == 2 { 1 } else { n_classes };
+    (0..n_classes)
+        .map(|class| {
+            let targets: Vec<bool> = y.iter().map(|&v| v == class).collect();
+            let n_pos = targets.iter().filter(|&&t| t).count();
+            if class >= solved || n_pos == 0 || n_pos == n {
+                return None;
             }
-        };
-        let ds = Dataset::new(x.clone(), targets);
-        let svm = Svm::<f64, bool>::params()
-            .pos_neg_weights(c_pos, c_neg)
-            .gaussian_kernel(width)
-            .eps(solver_eps)
-            .fit(&ds)
-            .map_err(|e| ClassifierError::Fit(e.to_string()))?;
-        // linfa keeps the rows whose weight exceeds this as support vectors, in row order.
-        let keep = 100.0 * f64::EPSILON;
-        let mut coef = Vec::new();
-        let mut support = Vec::new();
-        for (i, &a) in svm.alpha.iter().enumerate() {
-            if a.abs() > keep {
-                coef.push(a);
-                support.push(x.row(i).to_vec());
-            }
-        }
-        machines.push(Some(Machine {
-            rho: svm.rho,
-            coef,
-            support,
-        }));
-    }
-    Ok(machines)
-}
-
-fn margins(machines: &[Option<Machine>], x: &[f64], width: f64) -> Vec<f64> {
-    machines
-        .iter()
-        .map(|m| {
-            m.as_ref()
-                .map_or(f64::NEG_INFINITY, |m| m.decision(x, width))
+            let (c_pos, c_neg) = penalties(cand, n, n_pos);
+            let start = warm
+                .and_then(|w| w.get(class))
+                .and_then(Option::as_ref)
+                .map(|m| m.alpha.as_slice());
+            Some(solve_c_svc(k, &targets, c_pos, c_neg, solver_eps, start))
         })
         .collect()
+}
+
+/// Fit the final one-vs-rest machines on all rows of `x` (standardised), keeping their
+/// support vectors; a class absent from `y` gets `None`.
+fn fit_machines(
+    x: &Array2<f64>,
+    d2: &Array2<f64>,
+    y: &[usize],
+    n_classes: usize,
+    cand: Candidate,
+    solver_eps: f64,
+) -> Vec<Option<Machine>> {
+    let width = cand.width_factor * x.ncols() as f64;
+    let all: Vec<usize> = (0..y.len()).collect();
+    let k = gaussian_block(d2, &all, &all, width);
+    let solved = solve_machines(&k, y, n_classes, cand, solver_eps, None);
+    let mut machines: Vec<Option<Machine>> = solved
+        .iter()
+        .map(|m| {
+            m.as_ref().map(|m| {
+                let mut coef = Vec::new();
+                let mut support = Vec::new();
+                // Rounding in the solver can leave a negligible weight on a row.
+                let keep = 100.0 * f64::EPSILON;
+                for (i, &a) in m.coef.iter().enumerate() {
+                    if a.abs() > keep {
+                        coef.push(a);
+                        support.push(x.row(i).to_vec());
+                    }
+                }
+                Machine {
+                    rho: m.rho,
+                    coef,
+                    support,
+                }
+            })
+        })
+        .collect();
+    if n_classes == 2 {
+        machines[1] = machines[0].as_ref().map(Machine::mirrored);
+    }
+    machines
 }
 
 /// Index of the largest value; the first one on ties.
@@ -1142,6 +1156,8 @@ impl GradeClassifier {
             .collect();
         let rows: Vec<&[f64]> = samples.iter().map(Vec::as_slice).collect();
         let x = standardise(&rows, &mean, &scale);
+        // Every fit below (all candidates, folds and classes) reads its kernel from these.
+        let d2 = squared_distances(x.view());
 
         let mut candidates = Vec::new();
         for &c in &opts.c_grid {
@@ -1166,14 +1182,14 @@ impl GradeClassifier {
             let own: Vec<u64> = (0..samples.len() as u64).collect();
             let g = groups.unwrap_or(&own);
             let folds = grouped_folds(g, &y, opts.inner_folds);
-            let scores = inner_cv(&x, &y, &classes, &folds, &candidates, opts)?;
+            let scores = inner_cv(&d2, &y, &classes, &folds, &candidates, x.ncols(), opts);
             // First best in grid order: the grid lists smoother models first.
             let best = argmax(&scores);
             (candidates[best], Some(scores[best]))
         } else {
             (candidates[0], None)
         };
-        let machines = fit_machines(&x, &y, classes.len(), best, opts.solver_eps)?
+        let machines = fit_machines(&x, &d2, &y, classes.len(), best, opts.solver_eps)
             .into_iter()
             .collect::<Option<Vec<Machine>>>()
             .ok_or_else(|| ClassifierError::Fit("a class got no machine".into()))?;
@@ -1344,53 +1360,96 @@ impl GradeClassifier {
     }
 }
 
-/// Score of each candidate over the inner folds (pooled held-out predictions).
+/// Score of each candidate over the inner folds (pooled held-out predictions), from the
+/// squared distances `d2` between the standardised rows (`n_features` columns).
+///
+/// One job per kernel width and fold builds that fold's kernel matrices once; all classes,
+/// penalties and weightings of that width are solved on them, each penalty warm-started from
+/// the solution at the next smaller one.
 fn inner_cv(
-    x: &Array2<f64>,
+    d2: &Array2<f64>,
     y: &[usize],
     classes: &[String],
     folds: &[usize],
     candidates: &[Candidate],
+    n_features: usize,
     opts: &GradeTrainOptions,
-) -> Result<Vec<f64>, ClassifierError> {
+) -> Vec<f64> {
     let k = folds.iter().copied().max().map_or(0, |m| m + 1);
-    let jobs: Vec<(usize, usize)> = (0..candidates.len())
-        .flat_map(|ci| (0..k).map(move |f| (ci, f)))
+    let mut widths: Vec<f64> = Vec::new();
+    for c in candidates {
+        if !widths.contains(&c.width_factor) {
+            widths.push(c.width_factor);
+        }
+    }
+    let jobs: Vec<(f64, usize)> = widths
+        .iter()
+        .flat_map(|&w| (0..k).map(move |f| (w, f)))
         .collect();
-    // Each job: (truth, predicted) on one held-out fold for one candidate.
-    let results: Vec<(usize, Vec<(usize, usize)>)> = jobs
+    // Each job: (candidate, truth, predicted) on one held-out fold for one kernel width.
+    let results: Vec<Vec<(usize, usize, usize)>> = jobs
         .par_iter()
-        .map(|&(ci, f)| {
+        .map(|&(width_factor, f)| {
             let train: Vec<usize> = (0..y.len()).filter(|&i| folds[i] != f).collect();
             let test: Vec<usize> = (0..y.len()).filter(|&i| folds[i] == f).collect();
             if train.is_empty() || test.is_empty() {
-                return Ok((ci, Vec::new()));
+                return Vec::new();
             }
-            let xt = x.select(ndarray::Axis(0), &train);
+            let width = width_factor * n_features as f64;
+            let k_train = gaussian_block(d2, &train, &train, width);
+            let k_test = gaussian_block(d2, &test, &train, width);
             let yt: Vec<usize> = train.iter().map(|&i| y[i]).collect();
-            let cand = candidates[ci];
-            let machines = fit_machines(&xt, &yt, classes.len(), cand, opts.solver_eps)?;
-            let width = cand.width_factor * x.ncols() as f64;
-            let out = test
-                .iter()
-                .map(|&i| {
-                    let row = x.row(i).to_vec();
-                    (y[i], argmax(&margins(&machines, &row, width)))
-                })
+            // This width's candidates, per weighting by increasing C (for warm starts).
+            let mut mine: Vec<usize> = (0..candidates.len())
+                .filter(|&ci| candidates[ci].width_factor == width_factor)
                 .collect();
-            Ok((ci, out))
+            mine.sort_by(|&a, &b| {
+                let (ca, cb) = (candidates[a], candidates[b]);
+                let key = |w: ClassWeighting| w == ClassWeighting::Equal;
+                key(ca.weighting)
+                    .cmp(&key(cb.weighting))
+                    .then(ca.c.total_cmp(&cb.c))
+            });
+            let mut out = Vec::new();
+            let mut previous: Option<(ClassWeighting, Vec<Option<BinarySvm>>)> = None;
+            for ci in mine {
+                let cand = candidates[ci];
+                let warm = previous
+                    .as_ref()
+                    .filter(|(w, _)| *w == cand.weighting)
+                    .map(|(_, m)| m.as_slice());
+                let machines =
+                    solve_machines(&k_train, &yt, classes.len(), cand, opts.solver_eps, warm);
+                let decisions: Vec<Option<Vec<f64>>> = machines
+                    .iter()
+                    .map(|m| m.as_ref().map(|m| m.decisions(&k_test)))
+                    .collect();
+                for (r, &i) in test.iter().enumerate() {
+                    let margins: Vec<f64> = if classes.len() == 2 {
+                        // The second machine is the mirror image of the first.
+                        let m = decisions[0].as_ref().map_or(f64::NEG_INFINITY, |d| d[r]);
+                        vec![m, -m]
+                    } else {
+                        decisions
+                            .iter()
+                            .map(|d| d.as_ref().map_or(f64::NEG_INFINITY, |d| d[r]))
+                            .collect()
+                    };
+                    out.push((ci, y[i], argmax(&margins)));
+                }
+                previous = Some((cand.weighting, machines));
+            }
+            out
         })
-        .collect::<Result<_, ClassifierError>>()?;
+        .collect();
     let mut confusions = vec![ClassConfusion::new(classes); candidates.len()];
-    for (ci, preds) in results {
-        for (t, p) in preds {
-            confusions[ci].add(t, p);
-        }
+    for (ci, t, p) in results.into_iter().flatten() {
+        confusions[ci].add(t, p);
     }
-    Ok(confusions
+    confusions
         .iter()
         .map(|cm| opts.selection.score(cm))
-        .collect())
+        .collect()
 }
 
 /// Synthetic product photos for tests: discs of three kinds on a dark belt.
@@ -1555,9 +1614,14 @@ mod tests {
         }
     }
 
-    /// The stored support vectors and weights reproduce linfa's own decision function.
+    /// The stored support vectors and weights reproduce linfa-svm's decision function on the
+    /// same problem (both solved to a tight tolerance), and the second machine of two classes
+    /// is the mirror of the first.
     #[test]
     fn stored_machines_match_linfa() {
+        use linfa::Dataset;
+        use linfa::prelude::Fit;
+        use linfa_svm::Svm;
         let n = 40;
         let x = Array2::from_shape_fn((n, 3), |(i, j)| {
             let t = i as f64;
@@ -1569,21 +1633,23 @@ mod tests {
             width_factor: 1.0,
             weighting: ClassWeighting::Equal,
         };
-        let ours = fit_machines(&x, &y, 2, cand, 1e-3).unwrap();
+        let d2 = squared_distances(x.view());
+        let ours = fit_machines(&x, &d2, &y, 2, cand, 1e-9);
         let m0 = ours[0].as_ref().unwrap();
         let m1 = ours[1].as_ref().unwrap();
-        let targets: Array1<bool> = y.iter().map(|&v| v == 0).collect();
+        assert!(m0.support.len() < n, "not every row is a support vector");
+        let targets: ndarray::Array1<bool> = y.iter().map(|&v| v == 0).collect();
         let svm = Svm::<f64, bool>::params()
             .pos_neg_weights(4.0, 4.0)
             .gaussian_kernel(3.0)
-            .eps(1e-3)
+            .eps(1e-9)
             .fit(&Dataset::new(x.clone(), targets))
             .unwrap();
         for row in x.outer_iter() {
             let theirs = svm.weighted_sum(&row) - svm.rho;
             let v = row.to_vec();
-            assert!((m0.decision(&v, 3.0) - theirs).abs() < 1e-9);
-            assert!((m1.decision(&v, 3.0) + theirs).abs() < 1e-9, "mirror");
+            assert!((m0.decision(&v, 3.0) - theirs).abs() < 1e-6);
+            assert!((m1.decision(&v, 3.0) + theirs).abs() < 1e-6, "mirror");
         }
     }
 
