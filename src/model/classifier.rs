@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::capture::BBox;
 use crate::model::metrics::quantile;
 use crate::model::svm::{BinarySvm, gaussian_block, solve_c_svc, squared_distances};
-use crate::vision::features;
+use crate::vision::features::{self, ItemFeatures};
 use crate::vision::morph::{self, Outside};
 use crate::vision::segment::{
     ItemRegion, SegmentConfig, Segmenter, belt_distance, color_l1, fill_holes,
@@ -166,13 +166,51 @@ pub const DESCRIPTOR_FEATURES: [&str; 95] = [
 /// Works on a copy scaled to at most [`DESCRIBE_MAX_SIDE`] pixels. Nothing in it is specific
 /// to a product: it describes an apple, a cookie or a coffee bean the same way.
 pub fn describe_image(img: &RgbImage, seg: &mut Segmenter) -> Vec<f64> {
+    describe_image_known(img, seg, None)
+}
+
+/// What an earlier pass over the same photo found (see
+/// [`crate::eval::main_items_measured`]): the segmenter's items of the photo at its own size,
+/// and the features of some of them by index.
+#[derive(Clone, Copy, Debug)]
+pub struct KnownItems<'a> {
+    /// All items `Segmenter::segment` found in the photo, in its order.
+    pub regions: &'a [ItemRegion],
+    /// Features of some of those items: (index into `regions`, features).
+    pub features: &'a [(usize, ItemFeatures)],
+}
+
+/// [`describe_image`] that reuses what an earlier pass over the same photo found instead of
+/// segmenting and measuring it again; the result is the same. `known` is used only when the
+/// photo is described at its own size (longest side at most [`DESCRIBE_MAX_SIDE`], as item
+/// crops are): a larger photo is segmented again on its scaled-down copy.
+pub fn describe_image_known(
+    img: &RgbImage,
+    seg: &mut Segmenter,
+    known: Option<KnownItems<'_>>,
+) -> Vec<f64> {
     let small = downscale(img, DESCRIBE_MAX_SIDE);
+    let known = known.filter(|_| matches!(small, std::borrow::Cow::Borrowed(_)));
     let small: &RgbImage = &small;
-    let (region, found) = match main_item(small, seg) {
-        Some(r) => (r, true),
-        None => (whole_image(small), false),
+    let (region, found, index) = match main_item(small, seg, known.map(|k| k.regions)) {
+        Some((r, index)) => (r, true, index),
+        None => (whole_image(small), false, None),
     };
-    let f = features::extract(small, &region);
+    let reuse = index.and_then(|i| {
+        known?
+            .features
+            .iter()
+            .find(|(j, _)| *j == i)
+            .map(|(_, f)| f)
+    });
+    let extracted;
+    let f = match reuse {
+        Some(f) => f,
+        None => {
+            extracted = features::extract(small, &region);
+            &extracted
+        }
+    };
     let mut out = Vec::with_capacity(DESCRIPTOR_FEATURES.len());
     out.extend_from_slice(&f.item);
     out.push(if found { 1.0 } else { 0.0 });
@@ -232,17 +270,34 @@ const MAX_BORDER_CONTACT: f64 = 0.6;
 /// the frame border's colours compete. The second finds the product when it covers most of
 /// the frame, where the segmenter (which takes the most common colour for the belt) sees
 /// only its surroundings or spots on it.
-fn main_item(img: &RgbImage, seg: &mut Segmenter) -> Option<ItemRegion> {
+///
+/// `segmented` is the segmenter's items of `img` when they are already known. Returns the
+/// item and, when it is one of the segmenter's, its index among them.
+fn main_item(
+    img: &RgbImage,
+    seg: &mut Segmenter,
+    segmented: Option<&[ItemRegion]>,
+) -> Option<(ItemRegion, Option<usize>)> {
     let (w, h) = img.dimensions();
-    let from_segmenter = seg
-        .segment(img)
-        .into_iter()
-        .filter(|r| border_contact(r, w, h) <= MAX_BORDER_CONTACT)
-        .max_by_key(|r| r.area);
+    let fresh;
+    let items = match segmented {
+        Some(items) => items,
+        None => {
+            fresh = seg.segment(img);
+            &fresh
+        }
+    };
+    // The last of equal largest areas, as `max_by_key` picks.
+    let from_segmenter = items
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| border_contact(r, w, h) <= MAX_BORDER_CONTACT)
+        .max_by_key(|(_, r)| r.area);
     let from_border = border_contrast_item(img, seg.config());
     match (from_segmenter, from_border) {
-        (Some(a), Some(b)) => Some(if b.area > a.area { b } else { a }),
-        (a, b) => a.or(b),
+        (Some((_, a)), Some(b)) if b.area > a.area => Some((b, None)),
+        (Some((i, a)), _) => Some((a.clone(), Some(i))),
+        (None, b) => b.map(|b| (b, None)),
     }
 }
 
@@ -1534,6 +1589,27 @@ mod tests {
         assert_eq!(d[found], 0.0, "a uniform image has no item");
     }
 
+    /// Reusing the segmentation and features of an earlier pass gives the same descriptor as
+    /// describing from scratch, for a crop (reused) and a larger photo (segmented again).
+    #[test]
+    fn describing_with_known_items_gives_the_same_descriptor() {
+        let mut seg = Segmenter::new(SegmentConfig::default());
+        for class in 0..3 {
+            let photo = synthetic::disc(class, 7);
+            let crop = imageops::crop_imm(&photo, 60, 20, 300, 260).to_image();
+            for img in [&crop, &photo] {
+                let (regions, measured) = crate::eval::main_items_measured(&mut seg, img);
+                assert!(!measured.is_empty());
+                let known = KnownItems {
+                    regions: &regions,
+                    features: &measured,
+                };
+                let reused = describe_image_known(img, &mut seg, Some(known));
+                assert_eq!(reused, describe_image(img, &mut seg), "class {class}");
+            }
+        }
+    }
+
     /// A product filling most of a white frame with black corners (a rotated photo): the
     /// segmenter sees red as the belt; the main item must still be the product.
     #[test]
@@ -1554,7 +1630,7 @@ mod tests {
         }
         draw_filled_circle_mut(&mut img, (150, 150), 125, Rgb([200, 30, 40]));
         let mut seg = Segmenter::new(SegmentConfig::default());
-        let item = main_item(&img, &mut seg).expect("an item");
+        let (item, _) = main_item(&img, &mut seg, None).expect("an item");
         let disc = std::f64::consts::PI * 125.0 * 125.0;
         let ratio = f64::from(item.area) / disc;
         assert!(
