@@ -20,12 +20,12 @@ use serde::{Deserialize, Serialize};
 use crate::capture::BBox;
 use crate::model::metrics::quantile;
 use crate::model::svm::{BinarySvm, gaussian_block, solve_c_svc, squared_distances};
+use crate::vision::components::Components;
 use crate::vision::features::{self, ItemFeatures};
 use crate::vision::morph::{self, Outside};
 use crate::vision::segment::{
     ItemRegion, SegmentConfig, Segmenter, belt_distance, color_l1, fill_holes,
 };
-use imageproc::region_labelling::{Connectivity, connected_components};
 
 // ---------------------------------------------------------------------------------------------
 // Descriptor
@@ -304,6 +304,11 @@ fn main_item(
 /// Mask pixels on the outermost frame rows and columns, per pixel of the circumference of
 /// the disc with the item's area.
 fn border_contact(r: &ItemRegion, w: u32, h: u32) -> f64 {
+    let b = r.bbox;
+    if b.x > 0 && b.y > 0 && b.x + b.w < w && b.y + b.h < h {
+        // The mask cannot reach the frame border.
+        return 0.0;
+    }
     let mut on_border = 0u32;
     for (x, y, m) in r.mask.enumerate_pixels() {
         let (fx, fy) = (r.bbox.x + x, r.bbox.y + y);
@@ -391,34 +396,23 @@ fn border_contrast_item(img: &RgbImage, cfg: &SegmentConfig) -> Option<ItemRegio
     }
     morph::open(&mut fg, 1, Outside::Foreground);
     morph::close(&mut fg, 2, Outside::Foreground);
-    let labels = connected_components(&fg, Connectivity::Eight, Luma([0u8]));
-    // Area and bounding box (x0, y0, x1, y1) of every component.
-    let mut stats: BTreeMap<u32, (u32, u32, u32, u32, u32)> = BTreeMap::new();
-    for (x, y, l) in labels.enumerate_pixels() {
-        let l = l.0[0];
-        if l == 0 {
-            continue;
-        }
-        let e = stats.entry(l).or_insert((0, x, y, x, y));
-        e.0 += 1;
-        e.1 = e.1.min(x);
-        e.2 = e.2.min(y);
-        e.3 = e.3.max(x);
-        e.4 = e.4.max(y);
-    }
+    // 8-connected components by runs, in raster order of their first pixel (the label order
+    // of imageproc's `connected_components`, which ties below follow).
+    let mut comps = Components::default();
+    comps.label(&fg);
     let min_area = (cfg.min_item_area_frac * (w * h) as f32).max(4.0) as u32;
-    let mut candidates: Vec<(u32, ItemRegion)> = stats
+    let mut candidates: Vec<(usize, ItemRegion)> = comps
+        .components
         .iter()
-        .filter(|(_, s)| s.0 >= min_area)
-        .map(|(&l, &(_, x0, y0, x1, y1))| {
+        .enumerate()
+        .filter(|(_, c)| c.area >= min_area)
+        .map(|(l, c)| {
+            let (x0, y0, x1, y1) = (c.x0, c.y0, c.x1, c.y1);
             let (cw, ch) = (x1 - x0 + 1, y1 - y0 + 1);
             let mut mask = GrayImage::new(cw, ch);
-            for y in 0..ch {
-                for x in 0..cw {
-                    if labels.get_pixel(x0 + x, y0 + y).0[0] == l {
-                        mask.put_pixel(x, y, Luma([255]));
-                    }
-                }
+            for run in comps.runs_of(l as u32) {
+                let row = ((run.y - y0) * cw) as usize;
+                mask.as_mut()[row + (run.x0 - x0) as usize..row + (run.x1 - x0) as usize].fill(255);
             }
             fill_holes(&mut mask);
             let area = count_set(&mask) as u32;
@@ -581,6 +575,69 @@ fn lbp_histogram(grey: &GrayImage, bb: BBox, mask: &GrayImage, radius: i64) -> [
         (r, r),
     ];
     let (gw, gh) = (i64::from(grey.width()), i64::from(grey.height()));
+    // Neighbours as offsets into the raw pixels, and the bin of every 8-bit pattern: the
+    // number of brighter neighbours of a uniform pattern (at most 2 transitions round the
+    // ring), 9 for the others.
+    let offsets = ring.map(|(dx, dy)| dy * gw + dx);
+    let bin_of: [u8; 256] = std::array::from_fn(|code| {
+        let code = code as u8;
+        if (code ^ code.rotate_right(1)).count_ones() <= 2 {
+            code.count_ones() as u8
+        } else {
+            9
+        }
+    });
+    let raw = grey.as_raw();
+    let mw = mask.width() as usize;
+    let mut counts = [0u32; 10];
+    for (y, row) in mask.as_raw().chunks_exact(mw.max(1)).enumerate() {
+        let fy = i64::from(bb.y) + y as i64;
+        if fy < r || fy + r >= gh {
+            continue;
+        }
+        for (x, &m) in row.iter().enumerate() {
+            let fx = i64::from(bb.x) + x as i64;
+            if m == 0 || fx < r || fx + r >= gw {
+                continue;
+            }
+            let at = fy * gw + fx;
+            let c = i16::from(raw[at as usize]) + LBP_TOLERANCE;
+            let mut code = 0u8;
+            for (b, off) in offsets.iter().enumerate() {
+                if i16::from(raw[(at + off) as usize]) >= c {
+                    code |= 1 << b;
+                }
+            }
+            counts[usize::from(bin_of[usize::from(code)])] += 1;
+        }
+    }
+    let n: u32 = counts.iter().sum();
+    let mut hist = [0f64; 10];
+    if n > 0 {
+        for (h, c) in hist.iter_mut().zip(counts) {
+            // Square root of the share, like the colour histograms.
+            *h = (f64::from(c) / f64::from(n)).sqrt();
+        }
+    }
+    hist
+}
+
+/// The LBP histogram as first written (one pixel look-up per neighbour): the reference the
+/// fast one is tested against.
+#[cfg(test)]
+fn lbp_histogram_reference(grey: &GrayImage, bb: BBox, mask: &GrayImage, radius: i64) -> [f64; 10] {
+    let r = radius;
+    let ring: [(i64, i64); 8] = [
+        (r, 0),
+        (r, -r),
+        (0, -r),
+        (-r, -r),
+        (-r, 0),
+        (-r, r),
+        (0, r),
+        (r, r),
+    ];
+    let (gw, gh) = (i64::from(grey.width()), i64::from(grey.height()));
     let mut hist = [0f64; 10];
     let mut n = 0f64;
     for (x, y, m) in mask.enumerate_pixels() {
@@ -604,7 +661,6 @@ fn lbp_histogram(grey: &GrayImage, bb: BBox, mask: &GrayImage, radius: i64) -> [
     }
     if n > 0.0 {
         for h in &mut hist {
-            // Square root of the share, like the colour histograms.
             *h = (*h / n).sqrt();
         }
     }
@@ -1607,6 +1663,30 @@ mod tests {
                 let reused = describe_image_known(img, &mut seg, Some(known));
                 assert_eq!(reused, describe_image(img, &mut seg), "class {class}");
             }
+        }
+    }
+
+    #[test]
+    fn fast_lbp_matches_the_reference() {
+        // Textured grey image with an item mask that reaches the image border.
+        let grey = GrayImage::from_fn(90, 70, |x, y| {
+            Luma([(synthetic::jitter(x * 131 + y, 5) * 255.0) as u8 / 2 + (x % 7) as u8 * 9])
+        });
+        let bb = BBox {
+            x: 0,
+            y: 5,
+            w: 80,
+            h: 65,
+        };
+        let mask = GrayImage::from_fn(bb.w, bb.h, |x, y| {
+            Luma([if (x + 2 * y) % 5 == 0 { 0 } else { 255 }])
+        });
+        for radius in [1, 2, 4] {
+            assert_eq!(
+                lbp_histogram(&grey, bb, &mask, radius),
+                lbp_histogram_reference(&grey, bb, &mask, radius),
+                "radius {radius}"
+            );
         }
     }
 
