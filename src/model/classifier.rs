@@ -604,9 +604,8 @@ fn lbp_histogram(grey: &GrayImage, bb: BBox, mask: &GrayImage, radius: i64) -> [
             let c = i16::from(raw[at as usize]) + LBP_TOLERANCE;
             let mut code = 0u8;
             for (b, off) in offsets.iter().enumerate() {
-                if i16::from(raw[(at + off) as usize]) >= c {
-                    code |= 1 << b;
-                }
+                // Branch-free: texture makes the comparison unpredictable.
+                code |= u8::from(i16::from(raw[(at + off) as usize]) >= c) << b;
             }
             counts[usize::from(bin_of[usize::from(code)])] += 1;
         }
