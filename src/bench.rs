@@ -159,6 +159,11 @@ pub struct LabelledTrainingBench {
     pub seconds: f64,
     /// Seconds per stage of the job, in order.
     pub stages: Vec<(String, f64)>,
+    /// CPU seconds of the whole job (all threads of the process): beside the wall time
+    /// because the machine may be shared.
+    pub cpu_seconds: f64,
+    /// CPU seconds per stage, in the order of `stages`.
+    pub stage_cpu_seconds: Vec<f64>,
 }
 
 /// Everything `foodqc bench` reports.
@@ -630,32 +635,34 @@ fn bench_labelled(n: usize, dir: &Path) -> anyhow::Result<LabelledTrainingBench>
         threads: None,
     };
     let t0 = Instant::now();
-    // When each stage started, from the job's progress reports.
-    let starts: std::sync::Mutex<Vec<(String, Instant)>> = Default::default();
+    let cpu0 = process_cpu_ms();
+    // When each stage started (wall clock and process CPU time), from the progress reports.
+    let starts: std::sync::Mutex<Vec<(String, Instant, f64)>> = Default::default();
     let sink = |p: crate::training::job::JobProgress| {
         let mut s = starts.lock().unwrap_or_else(|e| e.into_inner());
         let name = p.stage.title().to_string();
-        if s.last().is_none_or(|(n, _)| *n != name) {
-            s.push((name, Instant::now()));
+        if s.last().is_none_or(|(n, _, _)| *n != name) {
+            s.push((name, Instant::now(), process_cpu_ms()));
         }
     };
     run_training(&cfg, &sink, &AtomicBool::new(false))
         .map_err(|e| anyhow::anyhow!("labelled training failed: {e}"))?;
-    let end = Instant::now();
+    let (end, cpu_end) = (Instant::now(), process_cpu_ms());
     let starts = starts.into_inner().unwrap_or_else(|e| e.into_inner());
-    let stages = starts
-        .iter()
-        .enumerate()
-        .map(|(i, (n, t))| {
-            let next = starts.get(i + 1).map_or(end, |(_, t)| *t);
-            (n.clone(), (next - *t).as_secs_f64())
-        })
-        .collect();
+    let mut stages = Vec::with_capacity(starts.len());
+    let mut stage_cpu_seconds = Vec::with_capacity(starts.len());
+    for (i, (n, t, cpu)) in starts.iter().enumerate() {
+        let (next, next_cpu) = starts.get(i + 1).map_or((end, cpu_end), |s| (s.1, s.2));
+        stages.push((n.clone(), (next - *t).as_secs_f64()));
+        stage_cpu_seconds.push((next_cpu - cpu) / 1000.0);
+    }
     Ok(LabelledTrainingBench {
         samples: labelled.len(),
         good,
         seconds: (end - t0).as_secs_f64(),
         stages,
+        cpu_seconds: (cpu_end - cpu0) / 1000.0,
+        stage_cpu_seconds,
     })
 }
 
@@ -718,13 +725,15 @@ impl BenchReport {
             let stages: Vec<String> = t
                 .stages
                 .iter()
-                .map(|(n, v)| format!("{n} {v:.2} s"))
+                .zip(&t.stage_cpu_seconds)
+                .map(|((n, v), c)| format!("{n} {v:.2} s / CPU {c:.2} s"))
                 .collect();
             s += &format!(
-                "training from {} labelled samples ({} good): {:.2} s ({})\n",
+                "training from {} labelled samples ({} good): {:.2} s, CPU {:.2} s ({})\n",
                 t.samples,
                 t.good,
                 t.seconds,
+                t.cpu_seconds,
                 stages.join(", ")
             );
         }

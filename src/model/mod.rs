@@ -42,6 +42,7 @@ pub mod gaussian;
 pub mod grading;
 pub mod metrics;
 pub mod operating;
+mod svm;
 
 pub use anomaly::{AnomalyModel, ItemScore, ModelError, Thresholds, TrainError, TrainOptions};
 

@@ -17,10 +17,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::capture::folder::load_rgb;
-use crate::eval::main_item_features;
+use crate::eval::main_items_measured;
 use crate::model::classifier::{
-    DESCRIPTOR_FEATURES, DESCRIPTOR_SET, GradeClassifier, GradeTrainOptions, MIN_PER_CLASS,
-    describe_image,
+    DESCRIPTOR_FEATURES, DESCRIPTOR_SET, GradeClassifier, GradeTrainOptions, KnownItems,
+    MIN_PER_CLASS, describe_image_known,
 };
 use crate::model::metrics::auroc;
 use crate::model::{AnomalyModel, TrainError, TrainOptions};
@@ -164,11 +164,19 @@ fn measure(
 ) -> Result<Measured, String> {
     let img = load_rgb(&sample.path).map_err(|e| e.to_string())?;
     let mut segmenter = Segmenter::new(seg.clone());
-    let items = main_item_features(&mut segmenter, &img);
-    if items.is_empty() {
+    let (regions, measured) = main_items_measured(&mut segmenter, &img);
+    if measured.is_empty() {
         return Err("no item found in the image".into());
     }
-    let descriptor = describe.then(|| describe_image(&img, &mut segmenter));
+    // The descriptor reuses this segmentation and these features (no second pass).
+    let descriptor = describe.then(|| {
+        let known = KnownItems {
+            regions: &regions,
+            features: &measured,
+        };
+        describe_image_known(&img, &mut segmenter, Some(known))
+    });
+    let items = measured.into_iter().map(|(_, f)| f).collect();
     Ok(Measured {
         sample_id: sample.id,
         label_id: label.id,
