@@ -2,10 +2,11 @@
 //! that learns grade or defect-type classes (any names: `good` / `medium` / `rotten`,
 //! `whole` / `broken` / `burnt`, ...) from labelled examples.
 //!
-//! The classifier is a one-vs-rest RBF support vector machine trained with an SMO solver on
-//! standardised features (see [`super::svm`]: one kernel matrix serves every fit of a training). The kernel width, the penalty `C` and the class
-//! weighting are chosen by a grouped inner cross-validation on the training data only, so
-//! near-duplicate photos cannot flatter the choice. The saved model holds only plain numbers (standardisation,
+//! The classifier is a one-vs-rest RBF support vector machine on standardised features. The
+//! kernel width, the penalty `C` and the class weighting are chosen by a grouped inner
+//! cross-validation on the training data only, so near-duplicate photos cannot flatter the
+//! choice; that search runs on one precomputed kernel matrix with the solver of
+//! [`super::svm`], and the final machines are fitted once with linfa-svm. The saved model holds only plain numbers (standardisation,
 //! support vectors and their weights), so a file does not depend on a solver's internals.
 
 use std::collections::BTreeMap;
@@ -13,7 +14,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use image::{GrayImage, Luma, RgbImage, imageops};
-use ndarray::Array2;
+use linfa::Dataset;
+use linfa::prelude::Fit;
+use linfa_svm::Svm;
+use ndarray::{Array1, Array2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -1116,46 +1120,64 @@ fn solve_machines(
         .collect()
 }
 
-/// Fit the final one-vs-rest machines on all rows of `x` (standardised), keeping their
-/// support vectors; a class absent from `y` gets `None`.
+/// Fit the final one-vs-rest machines on all rows of `x` (standardised) with linfa-svm's
+/// SMO, keeping their support vectors; a class absent from `y` gets `None`.
+///
+/// The settings were chosen with the precomputed-kernel solver in [`crate::model::svm`],
+/// which agrees with linfa-svm to 1e-5 (tested); the machines that are saved and run on the
+/// line are linfa's own, fitted once.
 fn fit_machines(
     x: &Array2<f64>,
-    d2: &Array2<f64>,
     y: &[usize],
     n_classes: usize,
     cand: Candidate,
     solver_eps: f64,
-) -> Vec<Option<Machine>> {
+) -> Result<Vec<Option<Machine>>, ClassifierError> {
+    let n = y.len() as f64;
     let width = cand.width_factor * x.ncols() as f64;
-    let all: Vec<usize> = (0..y.len()).collect();
-    let k = gaussian_block(d2, &all, &all, width);
-    let solved = solve_machines(&k, y, n_classes, cand, solver_eps, None);
-    let mut machines: Vec<Option<Machine>> = solved
-        .iter()
-        .map(|m| {
-            m.as_ref().map(|m| {
-                let mut coef = Vec::new();
-                let mut support = Vec::new();
-                // Rounding in the solver can leave a negligible weight on a row.
-                let keep = 100.0 * f64::EPSILON;
-                for (i, &a) in m.coef.iter().enumerate() {
-                    if a.abs() > keep {
-                        coef.push(a);
-                        support.push(x.row(i).to_vec());
-                    }
-                }
-                Machine {
-                    rho: m.rho,
-                    coef,
-                    support,
-                }
-            })
-        })
-        .collect();
-    if n_classes == 2 {
-        machines[1] = machines[0].as_ref().map(Machine::mirrored);
+    let mut machines: Vec<Option<Machine>> = Vec::with_capacity(n_classes);
+    for k in 0..n_classes {
+        if n_classes == 2 && k == 1 {
+            let mirror = machines[0].as_ref().map(Machine::mirrored);
+            machines.push(mirror);
+            break;
+        }
+        let targets: Array1<bool> = y.iter().map(|&v| v == k).collect();
+        let n_pos = targets.iter().filter(|&&t| t).count() as f64;
+        if n_pos == 0.0 || n_pos == n {
+            machines.push(None);
+            continue;
+        }
+        let (c_pos, c_neg) = match cand.weighting {
+            ClassWeighting::Equal => (cand.c, cand.c),
+            ClassWeighting::Balanced => {
+                (cand.c * n / (2.0 * n_pos), cand.c * n / (2.0 * (n - n_pos)))
+            }
+        };
+        let ds = Dataset::new(x.clone(), targets);
+        let svm = Svm::<f64, bool>::params()
+            .pos_neg_weights(c_pos, c_neg)
+            .gaussian_kernel(width)
+            .eps(solver_eps)
+            .fit(&ds)
+            .map_err(|e| ClassifierError::Fit(e.to_string()))?;
+        // linfa keeps the rows whose weight exceeds this as support vectors, in row order.
+        let keep = 100.0 * f64::EPSILON;
+        let mut coef = Vec::new();
+        let mut support = Vec::new();
+        for (i, &a) in svm.alpha.iter().enumerate() {
+            if a.abs() > keep {
+                coef.push(a);
+                support.push(x.row(i).to_vec());
+            }
+        }
+        machines.push(Some(Machine {
+            rho: svm.rho,
+            coef,
+            support,
+        }));
     }
-    machines
+    Ok(machines)
 }
 
 /// Index of the largest value; the first one on ties.
@@ -1299,7 +1321,7 @@ impl GradeClassifier {
         } else {
             (candidates[0], None)
         };
-        let machines = fit_machines(&x, &d2, &y, classes.len(), best, opts.solver_eps)
+        let machines = fit_machines(&x, &y, classes.len(), best, opts.solver_eps)?
             .into_iter()
             .collect::<Option<Vec<Machine>>>()
             .ok_or_else(|| ClassifierError::Fit("a class got no machine".into()))?;
@@ -1788,8 +1810,7 @@ mod tests {
             width_factor: 1.0,
             weighting: ClassWeighting::Equal,
         };
-        let d2 = squared_distances(x.view());
-        let ours = fit_machines(&x, &d2, &y, 2, cand, 1e-9);
+        let ours = fit_machines(&x, &y, 2, cand, 1e-9).unwrap();
         let m0 = ours[0].as_ref().unwrap();
         let m1 = ours[1].as_ref().unwrap();
         assert!(m0.support.len() < n, "not every row is a support vector");
