@@ -652,8 +652,8 @@ const NEIGHBOURS: [(i32, i32); 8] = [
 
 /// The outer border of the component holding the mask's first set pixel (raster order), as
 /// the same points, in the same order, as the first contour of
-/// `imageproc::contours::find_contours` (Suzuki-Abe border following). Follows the border
-/// only: no copy of the mask, no scan of the whole crop.
+/// `imageproc::contours::find_contours` (Suzuki-Abe border following) on the mask padded by
+/// one background pixel. Follows the border only: no copy of the mask, no scan of the crop.
 pub fn trace_outer_border(mask: &GrayImage) -> Vec<imageproc::point::Point<i32>> {
     use imageproc::point::Point;
     let (w, h) = (mask.width() as i32, mask.height() as i32);
@@ -776,6 +776,76 @@ mod tests {
         assert_eq!(
             belt_distance([200, 150, 90], belt),
             color_l1([200, 150, 90], belt)
+        );
+    }
+
+    #[test]
+    fn border_trace_matches_imageproc_contours() {
+        // Random blobs: the largest component of each, holes filled, as item masks are.
+        for seed in 0..30u64 {
+            let mut st = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let mut next = || {
+                st ^= st << 13;
+                st ^= st >> 7;
+                st ^= st << 17;
+                st
+            };
+            let (w, h) = (20 + (next() % 40) as u32, 15 + (next() % 40) as u32);
+            let mut m = GrayImage::new(w, h);
+            for _ in 0..(3 + next() % 6) {
+                let (cx, cy, r) = (next() % u64::from(w), next() % u64::from(h), 2 + next() % 9);
+                imageproc::drawing::draw_filled_circle_mut(
+                    &mut m,
+                    (cx as i32, cy as i32),
+                    r as i32,
+                    image::Luma([255]),
+                );
+            }
+            for _ in 0..(next() % 40) {
+                let (x, y) = (
+                    (next() % u64::from(w)) as u32,
+                    (next() % u64::from(h)) as u32,
+                );
+                m.put_pixel(x, y, image::Luma([0]));
+            }
+            let mut comps = Components::default();
+            comps.label(&m);
+            let Some((best, _)) = comps
+                .components
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, c)| c.area)
+            else {
+                continue;
+            };
+            let mut item = GrayImage::new(w, h);
+            for r in comps.runs_of(best as u32) {
+                for x in r.x0..r.x1 {
+                    item.put_pixel(x, r.y, image::Luma([255]));
+                }
+            }
+            fill_holes(&mut item);
+            // imageproc on the mask padded by one pixel (so borders on the crop edge count),
+            // as `outer_contour` did before it traced the border itself.
+            let mut padded = GrayImage::new(w + 2, h + 2);
+            image::imageops::replace(&mut padded, &item, 1, 1);
+            let theirs: Vec<_> = imageproc::contours::find_contours::<i32>(&padded)
+                .into_iter()
+                .filter(|c| c.parent.is_none())
+                .max_by_key(|c| c.points.len())
+                .expect("one outer border")
+                .points
+                .iter()
+                .map(|p| imageproc::point::Point::new(p.x - 1, p.y - 1))
+                .collect();
+            assert_eq!(trace_outer_border(&item), theirs, "seed {seed}");
+        }
+        assert!(trace_outer_border(&GrayImage::new(4, 3)).is_empty());
+        let mut dot = GrayImage::new(4, 3);
+        dot.put_pixel(2, 1, image::Luma([255]));
+        assert_eq!(
+            trace_outer_border(&dot),
+            vec![imageproc::point::Point::new(2, 1)]
         );
     }
 
