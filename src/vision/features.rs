@@ -123,16 +123,21 @@ fn lab(p: [u8; 3]) -> (f32, f32, f32) {
 /// Centroid and size of an item.
 pub fn item_geometry(region: &ItemRegion) -> ItemGeometry {
     // Integer sums are exact (the f64 sums of the same integers were too): same result.
+    // Per row in u32 with wrapping adds (no overflow-check branch, so the loop vectorises):
+    // a row sum of x stays below 2^31 for rows narrower than 65 536 pixels.
     let (mut sx, mut sy, mut n) = (0u64, 0u64, 0u64);
     let w = region.mask.width() as usize;
     if w > 0 {
         for (y, row) in region.mask.as_raw().chunks_exact(w).enumerate() {
+            let (mut rx, mut rn) = (0u32, 0u32);
             for (x, m) in row.iter().enumerate() {
-                let on = u64::from(*m != 0);
-                sx += x as u64 * on;
-                sy += y as u64 * on;
-                n += on;
+                let on = u32::from(*m != 0);
+                rx = rx.wrapping_add((x as u32).wrapping_mul(on));
+                rn = rn.wrapping_add(on);
             }
+            sx += u64::from(rx);
+            sy += y as u64 * u64::from(rn);
+            n += u64::from(rn);
         }
     }
     let (sx, sy, n) = (sx as f64, sy as f64, (n as f64).max(1.0));
@@ -145,52 +150,107 @@ pub fn item_geometry(region: &ItemRegion) -> ItemGeometry {
     }
 }
 
+/// Buffers reused by [`extract`] on each thread: an item crop can be 250 000 pixels, and
+/// fresh buffers of that size cost page faults on every item.
+#[derive(Default)]
+struct Scratch {
+    interior: Vec<u8>,
+    l: Vec<f32>,
+    grad: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Sums over the interior pixels of one patch. Sums of `a` and `2b` are whole numbers and
+/// kept exact in integers.
+#[derive(Clone, Copy, Default)]
+struct CellSums {
+    n: u32,
+    l: f64,
+    ll: f64,
+    a: i64,
+    b2: i64,
+    grad: f64,
+    n_grad: u32,
+    dark: u32,
+    /// Gradient sum and count including zero gradients (for the item's mean).
+    grad_all: f64,
+    n_grad_all: u32,
+    bright: u32,
+    odd: u32,
+}
+
 /// Measure one item of `frame`.
 pub fn extract(frame: &RgbImage, region: &ItemRegion) -> ItemFeatures {
+    SCRATCH.with(|s| extract_with(frame, region, &mut s.borrow_mut()))
+}
+
+fn extract_with(frame: &RgbImage, region: &ItemRegion, scratch: &mut Scratch) -> ItemFeatures {
     let bb = region.bbox;
     let (w, h) = (bb.w as usize, bb.h as usize);
     let geo = item_geometry(region);
     // Interior: away from the outline, where colour is not mixed with the belt.
     let erode_by = ((geo.equiv_diameter / 60.0).round() as u8).clamp(1, 4);
-    let mut interior: GrayImage = region.mask.clone();
+    let mut buf = std::mem::take(&mut scratch.interior);
+    buf.clear();
+    buf.extend_from_slice(region.mask.as_raw());
+    let mut interior = GrayImage::from_raw(bb.w, bb.h, buf).expect("mask matches its box");
     morph::erode(&mut interior, u32::from(erode_by), Outside::Background);
+    let inside = interior.as_raw();
 
-    // Per-pixel L, a, b over the crop, and in the same raster pass the colour histogram and
-    // the sums over the interior (same order of additions as separate passes).
-    let inside: Vec<bool> = interior.as_raw().iter().map(|&m| m != 0).collect();
-    let n_in = inside.iter().filter(|&&v| v).count().max(1) as f64;
-    let mut l = vec![0f32; w * h];
-    let mut a = vec![0f32; w * h];
-    let mut b = vec![0f32; w * h];
+    // Pass 1: L of every crop pixel (kept for the gradient), and over the interior the colour
+    // histogram, the L histogram and the sums. L sums are f64 in raster order; the sums of a
+    // and 2b are whole numbers, kept exact in integers.
+    let l = &mut scratch.l;
+    l.clear();
+    l.resize(w * h, 0.0);
     let mut colour_hist = vec![0u32; COLOUR_BINS];
     // Histograms are counted in four interleaved copies (by column) and summed: neighbouring
     // pixels mostly fall in the same bin, and one copy would serialise on that counter.
     let mut hists = [[0u32; 256]; 4];
-    let (mut sl, mut sa, mut sb, mut sll, mut saa, mut sbb) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
+    // L sums in two lanes (even and odd columns) to halve the chain of dependent adds.
+    let (mut sl, mut sll) = ([0f64; 2], [0f64; 2]);
+    let (mut sa, mut saa, mut sb2, mut sbb4) = (0i64, 0i64, 0i64, 0i64);
+    let mut count = 0u64;
     let fw = frame.width() as usize;
-    for y in 0..h {
+    let raw = frame.as_raw();
+    let row_px = |y: usize| {
         let start = ((bb.y as usize + y) * fw + bb.x as usize) * 3;
-        let row = &frame.as_raw()[start..start + w * 3];
-        for (x, p) in row.chunks_exact(3).enumerate() {
+        &raw[start..start + w * 3]
+    };
+    for y in 0..h {
+        let lrow = &mut l[y * w..(y + 1) * w];
+        let mrow = &inside[y * w..(y + 1) * w];
+        for (x, ((p, lo), &m)) in row_px(y)
+            .chunks_exact(3)
+            .zip(lrow.iter_mut())
+            .zip(mrow)
+            .enumerate()
+        {
             let p = [p[0], p[1], p[2]];
-            let (pl, pa, pb) = lab(p);
-            let i = y * w + x;
-            l[i] = pl;
-            a[i] = pa;
-            b[i] = pb;
-            if inside[i] {
+            let pl = lab(p).0;
+            *lo = pl;
+            if m != 0 {
+                count += 1;
                 colour_hist[colour_bin(p)] += 1;
-                let (pl, pa, pb) = (f64::from(pl), f64::from(pa), f64::from(pb));
-                sl += pl;
-                sa += pa;
-                sb += pb;
-                sll += pl * pl;
-                saa += pa * pa;
-                sbb += pb * pb;
-                hists[x & 3][l[i].clamp(0.0, 255.0) as usize] += 1;
+                let (pa, pb2) = opponent(p);
+                sa += i64::from(pa);
+                saa += i64::from(pa * pa);
+                sb2 += i64::from(pb2);
+                sbb4 += i64::from(pb2 * pb2);
+                let pl64 = f64::from(pl);
+                sl[x & 1] += pl64;
+                sll[x & 1] += pl64 * pl64;
+                hists[x & 3][pl.clamp(0.0, 255.0) as usize] += 1;
             }
         }
     }
+    let n_in = count.max(1) as f64;
+    let (sl, sll) = (sl[0] + sl[1], sll[0] + sll[1]);
+    let (sa, saa) = (sa as f64, saa as f64);
+    let (sb, sbb) = (sb2 as f64 / 2.0, sbb4 as f64 / 4.0);
     let hist = merge_histograms(&hists);
     let mean = |s: f64| s / n_in;
     let std = |s: f64, ss: f64| (ss / n_in - (s / n_in).powi(2)).max(0.0).sqrt();
@@ -199,109 +259,101 @@ pub fn extract(frame: &RgbImage, region: &ItemRegion) -> ItemFeatures {
     let dark_cut = 0.6 * median_l;
     let bright_cut = median_l + 0.5 * (255.0 - median_l);
 
-    // Gradient magnitude (central differences) where the whole 3x3 neighbourhood is inside.
-    let mut grad = vec![0f32; w * h];
-    let mut grad_hists = [[0u32; 256]; 4];
-    let (mut g_sum, mut g_n) = (0f64, 0f64);
-    for y in 1..h.saturating_sub(1) {
-        for x in 1..w.saturating_sub(1) {
-            let i = y * w + x;
-            if !inside[i] || !inside[i - 1] || !inside[i + 1] || !inside[i - w] || !inside[i + w] {
-                continue;
-            }
-            let g = 0.5 * ((l[i + 1] - l[i - 1]).abs() + (l[i + w] - l[i - w]).abs());
-            grad[i] = g;
-            g_sum += f64::from(g);
-            g_n += 1.0;
-            grad_hists[x & 3][g.min(255.0) as usize] += 1;
-        }
-    }
-    let grad_hist = merge_histograms(&grad_hists);
-    let (mut dark, mut bright, mut odd) = (0f64, 0f64, 0f64);
-    for i in 0..w * h {
-        if inside[i] {
-            if l[i] < dark_cut {
-                dark += 1.0;
-            }
-            if l[i] > bright_cut {
-                bright += 1.0;
-            }
-            let dc = (f64::from(a[i]) - mean_a).abs() + (f64::from(b[i]) - mean_b).abs();
-            if dc > 45.0 {
-                odd += 1.0;
+    // Gradient magnitude (central differences) where the pixel and its four neighbours are
+    // inside, -1 elsewhere: whole rows of straight-line f32 work the compiler vectorises.
+    let grad = &mut scratch.grad;
+    grad.clear();
+    grad.resize(w * h, -1.0);
+    if w >= 3 {
+        for y in 1..h.saturating_sub(1) {
+            let row = y * w;
+            let (up, mid, down) = (
+                &inside[row - w..row],
+                &inside[row..row + w],
+                &inside[row + w..row + 2 * w],
+            );
+            let (lu, lm, ld) = (&l[row - w..row], &l[row..row + w], &l[row + w..row + 2 * w]);
+            let out = &mut grad[row + 1..row + w - 1];
+            for (k, g) in out.iter_mut().enumerate() {
+                let x = k + 1;
+                let cross = (up[x] & down[x] & mid[x - 1] & mid[x] & mid[x + 1]) != 0;
+                let v = 0.5 * ((lm[x + 1] - lm[x - 1]).abs() + (ld[x] - lu[x]).abs());
+                *g = if cross { v } else { -1.0 };
             }
         }
     }
+    let grad = &*grad;
 
-    let shape = shape_features(region, &geo);
-    let item = vec![
-        mean_l,
-        mean_a,
-        mean_b,
-        std(sl, sll),
-        std(sa, saa),
-        std(sb, sbb),
-        dark / n_in,
-        bright / n_in,
-        odd / n_in,
-        g_sum / g_n.max(1.0),
-        histogram_quantile(&grad_hist, 0.95),
-        f64::from(region.area.max(1)).ln(),
-        shape.circularity,
-        shape.solidity,
-        shape.elongation,
-        shape.hull_gap,
-        shape.radius_cv,
-    ];
-
-    // Patch grid.
+    // Pass 2, patch by patch (a patch's sums stay in registers): gradient magnitude (central
+    // differences) where the pixel and its four neighbours are inside, the dark / bright /
+    // odd-colour counts, and the patch measurements.
     let cell = ((geo.equiv_diameter / CELLS_ACROSS).round() as u32).max(4);
     let cols = bb.w.div_ceil(cell);
     let rows = bb.h.div_ceil(cell);
     let radius = (geo.equiv_diameter / 2.0).max(1.0);
     let mut cells = Vec::new();
+    let mut grad_hists = [[0u32; 256]; 4];
+    let (mut g_sum, mut g_n) = (0f64, 0u64);
+    let (mut dark, mut bright, mut odd) = (0u64, 0u64, 0u64);
+    let cs = cell as usize;
     for row in 0..rows {
+        let (cy0, cy1) = (row as usize * cs, ((row as usize + 1) * cs).min(h));
         for col in 0..cols {
-            let (cx0, cy0) = ((col * cell) as usize, (row * cell) as usize);
-            let (cx1, cy1) = (
-                ((col + 1) * cell).min(bb.w) as usize,
-                ((row + 1) * cell).min(bb.h) as usize,
-            );
-            let mut acc = [0f64; 6];
-            let (mut sll, mut n, mut ng) = (0f64, 0f64, 0f64);
+            let (cx0, cx1) = (col as usize * cs, ((col as usize + 1) * cs).min(w));
+            let mut s = CellSums::default();
             for y in cy0..cy1 {
-                for x in cx0..cx1 {
-                    let i = y * w + x;
-                    if !inside[i] {
+                let px = &row_px(y)[cx0 * 3..cx1 * 3];
+                let mrow = &inside[y * w + cx0..y * w + cx1];
+                let lrow = &l[y * w + cx0..y * w + cx1];
+                let grow = &grad[y * w + cx0..y * w + cx1];
+                for (dx, (((p, &m), &pl), &g)) in
+                    px.chunks_exact(3).zip(mrow).zip(lrow).zip(grow).enumerate()
+                {
+                    if m == 0 {
                         continue;
                     }
-                    n += 1.0;
-                    let pl = f64::from(l[i]);
-                    acc[0] += pl;
-                    acc[1] += f64::from(a[i]);
-                    acc[2] += f64::from(b[i]);
-                    sll += pl * pl;
-                    if grad[i] > 0.0 {
-                        acc[4] += f64::from(grad[i]);
-                        ng += 1.0;
+                    let x = cx0 + dx;
+                    if g >= 0.0 {
+                        grad_hists[x & 3][g.min(255.0) as usize] += 1;
+                        s.n_grad_all += 1;
+                        s.grad_all += f64::from(g);
+                        if g > 0.0 {
+                            s.grad += f64::from(g);
+                            s.n_grad += 1;
+                        }
                     }
-                    if l[i] < dark_cut {
-                        acc[5] += 1.0;
-                    }
+                    let is_dark = pl < dark_cut;
+                    s.dark += u32::from(is_dark);
+                    s.bright += u32::from(pl > bright_cut);
+                    let (pa, pb2) = opponent([p[0], p[1], p[2]]);
+                    let (pa64, pb64) = (f64::from(pa), f64::from(pb2) / 2.0);
+                    s.odd += u32::from((pa64 - mean_a).abs() + (pb64 - mean_b).abs() > 45.0);
+                    s.n += 1;
+                    let pl64 = f64::from(pl);
+                    s.l += pl64;
+                    s.ll += pl64 * pl64;
+                    s.a += i64::from(pa);
+                    s.b2 += i64::from(pb2);
                 }
             }
+            g_sum += s.grad_all;
+            g_n += u64::from(s.n_grad_all);
+            dark += u64::from(s.dark);
+            bright += u64::from(s.bright);
+            odd += u64::from(s.odd);
             let area = ((cx1 - cx0) * (cy1 - cy0)) as f64;
+            let n = f64::from(s.n);
             if n < 0.4 * area || n < 4.0 {
                 continue;
             }
-            let ml = acc[0] / n;
+            let ml = s.l / n;
             let values = [
                 ml - f64::from(median_l),
-                acc[1] / n - mean_a,
-                acc[2] / n - mean_b,
-                (sll / n - ml * ml).max(0.0).sqrt(),
-                acc[4] / ng.max(1.0),
-                acc[5] / n,
+                s.a as f64 / n - mean_a,
+                s.b2 as f64 / 2.0 / n - mean_b,
+                (s.ll / n - ml * ml).max(0.0).sqrt(),
+                s.grad / f64::from(s.n_grad).max(1.0),
+                f64::from(s.dark) / n,
             ];
             let ccx = bb.x as f32 + (cx0 + cx1) as f32 / 2.0;
             let ccy = bb.y as f32 + (cy0 + cy1) as f32 / 2.0;
@@ -322,6 +374,29 @@ pub fn extract(frame: &RgbImage, region: &ItemRegion) -> ItemFeatures {
             });
         }
     }
+    scratch.interior = interior.into_raw();
+    let grad_hist = merge_histograms(&grad_hists);
+
+    let shape = shape_features(region, &geo);
+    let item = vec![
+        mean_l,
+        mean_a,
+        mean_b,
+        std(sl, sll),
+        std(sa, saa),
+        std(sb, sbb),
+        dark as f64 / n_in,
+        bright as f64 / n_in,
+        odd as f64 / n_in,
+        g_sum / (g_n as f64).max(1.0),
+        histogram_quantile(&grad_hist, 0.95),
+        f64::from(region.area.max(1)).ln(),
+        shape.circularity,
+        shape.solidity,
+        shape.elongation,
+        shape.hull_gap,
+        shape.radius_cv,
+    ];
     ItemFeatures {
         item,
         colour_hist,
@@ -334,6 +409,13 @@ pub fn extract(frame: &RgbImage, region: &ItemRegion) -> ItemFeatures {
             cells,
         },
     }
+}
+
+/// The opponent colours of [`lab`] as whole numbers: a = R-G and 2b = R+G-2B.
+#[inline]
+fn opponent(p: [u8; 3]) -> (i32, i32) {
+    let (r, g, b) = (i32::from(p[0]), i32::from(p[1]), i32::from(p[2]));
+    (r - g, r + g - 2 * b)
 }
 
 /// Bin-wise sum of interleaved histograms.
@@ -408,12 +490,18 @@ fn shape_features(region: &ItemRegion, geo: &ItemGeometry) -> Shape {
         f64::from(geo.centroid.1) - f64::from(region.bbox.y),
     );
     let (mut mxx, mut myy, mut mxy) = (0f64, 0f64, 0f64);
-    for (x, y, m) in region.mask.enumerate_pixels() {
-        if m.0[0] != 0 {
-            let (dx, dy) = (f64::from(x) - cx, f64::from(y) - cy);
-            mxx += dx * dx;
-            myy += dy * dy;
-            mxy += dx * dy;
+    let mw = region.mask.width() as usize;
+    if mw > 0 {
+        for (y, row) in region.mask.as_raw().chunks_exact(mw).enumerate() {
+            let dy = y as f64 - cy;
+            for (x, &m) in row.iter().enumerate() {
+                if m != 0 {
+                    let dx = x as f64 - cx;
+                    mxx += dx * dx;
+                    myy += dy * dy;
+                    mxy += dx * dy;
+                }
+            }
         }
     }
     let tr = (mxx + myy) / area;

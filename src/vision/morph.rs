@@ -23,6 +23,22 @@ fn separable(mask: &mut GrayImage, k: u32, erode: bool, outside: Outside) {
     // AND (erode) or OR (dilate): 2k+1 passes of byte operations that the compiler turns into
     // wide SIMD, much faster than a per-pixel running count for the small radii used here.
     let out_v = u8::from(outside == Outside::Foreground);
+    TMP.with(|tmp| {
+        let mut tmp = tmp.borrow_mut();
+        // Every byte is written by the row pass before it is read.
+        tmp.resize(w * h, 0);
+        passes(mask, &mut tmp[..w * h], k, erode, out_v);
+    });
+}
+
+thread_local! {
+    /// The row-pass result of [`separable`], reused: masks are up to a few hundred thousand
+    /// pixels and a fresh buffer costs page faults on every call.
+    static TMP: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn passes(mask: &mut GrayImage, tmp: &mut [u8], k: usize, erode: bool, out_v: u8) {
+    let (w, h) = (mask.width() as usize, mask.height() as usize);
     let combine = |dst: &mut [u8], src: &[u8]| {
         if erode {
             dst.iter_mut().zip(src).for_each(|(d, s)| *d &= *s);
@@ -30,7 +46,6 @@ fn separable(mask: &mut GrayImage, k: u32, erode: bool, outside: Outside) {
             dst.iter_mut().zip(src).for_each(|(d, s)| *d |= *s);
         }
     };
-    let mut tmp = vec![0u8; w * h];
     let mut padded = vec![out_v; w + 2 * k];
     // Rows: window along the row, over the row padded with the outside value.
     for (src, dst) in mask.as_raw().chunks_exact(w).zip(tmp.chunks_exact_mut(w)) {

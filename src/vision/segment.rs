@@ -69,7 +69,6 @@ pub struct Segmenter {
     dist: GrayImage,
     fg: GrayImage,
     components: Components,
-    acc: Vec<u32>,
 }
 
 impl Segmenter {
@@ -193,26 +192,23 @@ impl Segmenter {
         let s = scale as usize;
         let n = (s * s) as u32;
         let div = ExactDiv::new(n);
-        // Channel sums of one output row, reused across rows and frames.
-        let acc = &mut self.acc;
-        acc.clear();
-        acc.resize(sw * 3, 0);
         for sy in 0..sh {
-            acc.fill(0);
-            for dy in 0..s {
-                let start = (sy * s + dy) * fw * 3;
-                let row = &raw[start..start + sw * s * 3];
-                for (a, block) in acc.chunks_exact_mut(3).zip(row.chunks_exact(s * 3)) {
-                    for p in block.chunks_exact(3) {
-                        a[0] += u32::from(p[0]);
-                        a[1] += u32::from(p[1]);
-                        a[2] += u32::from(p[2]);
+            let out = &mut self.small[sy * sw..(sy + 1) * sw];
+            let rows = &raw[sy * s * fw * 3..];
+            for (ox, o) in out.iter_mut().enumerate() {
+                // The block's channel sums in registers (a running sum in memory would chain
+                // every add through a store); wrapping adds: at most 255 * 256 per channel
+                // for blocks up to 16 x 16, and no overflow-check branch per pixel.
+                let (mut r, mut g, mut b) = (0u32, 0u32, 0u32);
+                for dy in 0..s {
+                    let start = dy * fw * 3 + ox * s * 3;
+                    for p in rows[start..start + s * 3].chunks_exact(3) {
+                        r = r.wrapping_add(u32::from(p[0]));
+                        g = g.wrapping_add(u32::from(p[1]));
+                        b = b.wrapping_add(u32::from(p[2]));
                     }
                 }
-            }
-            let out = &mut self.small[sy * sw..(sy + 1) * sw];
-            for (o, a) in out.iter_mut().zip(acc.chunks_exact(3)) {
-                *o = [div.of(a[0]) as u8, div.of(a[1]) as u8, div.of(a[2]) as u8];
+                *o = [div.of(r) as u8, div.of(g) as u8, div.of(b) as u8];
             }
         }
     }
@@ -249,15 +245,22 @@ impl ExactDiv {
 /// How far a pixel is from the belt colour under it (0..=765), not counting shade: a pixel
 /// that is the belt colour darkened (a shadow next to an item) is near, so shadows do not
 /// join items to each other or to the belt edge. Darker pixels of another hue stay far.
-#[inline]
+#[inline(always)]
 pub fn belt_distance(p: [u8; 3], belt: [u8; 3]) -> u16 {
     let d = color_l1(p, belt);
-    let sp: u32 = p.iter().map(|&v| u32::from(v)).sum();
-    let sb: u32 = belt.iter().map(|&v| u32::from(v)).sum();
+    let sp = u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2]);
+    let sb = u32::from(belt[0]) + u32::from(belt[1]) + u32::from(belt[2]);
     // Shadows darken to 35..100 % of the belt and keep its chromaticity.
     if sb == 0 || sp >= sb || sp * 100 < sb * 35 {
         return d;
     }
+    shadow_distance(p, belt, d, sp, sb)
+}
+
+/// [`belt_distance`] of a pixel darker than the belt: its chromaticity difference when that is
+/// small (a shadow), else the colour distance `d`. Out of line: the common case is above.
+#[inline(never)]
+fn shadow_distance(p: [u8; 3], belt: [u8; 3], d: u16, sp: u32, sb: u32) -> u16 {
     // Chromaticity difference, in the same 0..765 scale as the colour distance.
     let mut chroma = 0u32;
     for c in 0..3 {
@@ -337,28 +340,32 @@ impl BackgroundMap {
         let cell = (w.max(h) / 12).max(4);
         let (cols, rows) = (w.div_ceil(cell), h.div_ceil(cell));
         let mut colors: Vec<Option<[f32; 3]>> = vec![None; (cols * rows) as usize];
-        let mut vals: [Vec<u8>; 3] = Default::default();
+        // Per-channel histograms of the cell's belt pixels: the median is read off the counts
+        // (the same value as selecting the middle element, without sorting).
+        let mut hist = [[0u32; 256]; 3];
         for r in 0..rows {
             for c in 0..cols {
-                for v in vals.iter_mut() {
-                    v.clear();
-                }
+                hist.iter_mut().for_each(|h| h.fill(0));
+                let mut n = 0u32;
+                let (x0, x1) = ((c * cell) as usize, ((c + 1) * cell).min(w) as usize);
                 for y in r * cell..((r + 1) * cell).min(h) {
-                    for x in c * cell..((c + 1) * cell).min(w) {
-                        let i = (y * w + x) as usize;
-                        if fg.as_raw()[i] == 0 {
-                            for ch in 0..3 {
-                                vals[ch].push(px[i][ch]);
-                            }
+                    let row = (y * w) as usize;
+                    for (p, &f) in px[row + x0..row + x1]
+                        .iter()
+                        .zip(&fg.as_raw()[row + x0..row + x1])
+                    {
+                        if f == 0 {
+                            n += 1;
+                            hist[0][usize::from(p[0])] += 1;
+                            hist[1][usize::from(p[1])] += 1;
+                            hist[2][usize::from(p[2])] += 1;
                         }
                     }
                 }
-                if vals[0].len() >= (cell * cell / 4) as usize {
+                if n >= cell * cell / 4 {
                     let mut m = [0f32; 3];
                     for ch in 0..3 {
-                        let mid = vals[ch].len() / 2;
-                        let (_, v, _) = vals[ch].select_nth_unstable(mid);
-                        m[ch] = f32::from(*v);
+                        m[ch] = f32::from(nth_in_histogram(&hist[ch], n / 2));
                     }
                     colors[(r * cols + c) as usize] = Some(m);
                 }
@@ -462,6 +469,18 @@ impl BackgroundMap {
         let wy = (y / self.scale).min(self.work_h - 1);
         self.at_work(wx, wy)
     }
+}
+
+/// The value at sorted position `k` (0-based) of the values counted in `hist`.
+fn nth_in_histogram(hist: &[u32; 256], k: u32) -> u8 {
+    let mut seen = 0u32;
+    for (v, &c) in hist.iter().enumerate() {
+        seen += c;
+        if seen > k {
+            return v as u8;
+        }
+    }
+    255
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -599,37 +618,80 @@ pub fn fill_holes(mask: &mut GrayImage) {
     }
 }
 
-/// The outer outline of a crop mask, in frame coordinates, simplified to about one point per
-/// 2 px of deviation.
+/// The outer outline of a crop mask holding one item (one 8-connected component, as the
+/// masks of [`ItemRegion`]), in frame coordinates, simplified to about one point per 2 px of
+/// deviation.
 pub fn outer_contour(mask: &GrayImage, bbox: BBox) -> Vec<[f32; 2]> {
-    // Pad by one pixel so items touching the crop edge still get a closed outline.
-    let (w, h) = mask.dimensions();
-    let mut padded = GrayImage::new(w + 2, h + 2);
-    if w > 0 {
-        let pw = (w + 2) as usize;
-        for (y, row) in mask.as_raw().chunks_exact(w as usize).enumerate() {
-            let start = (y + 1) * pw + 1;
-            padded.as_mut()[start..start + w as usize].copy_from_slice(row);
-        }
-    }
-    let contours = imageproc::contours::find_contours::<i32>(&padded);
-    let Some(outer) = contours
-        .into_iter()
-        .filter(|c| c.parent.is_none())
-        .max_by_key(|c| c.points.len())
-    else {
+    let outer = trace_outer_border(mask);
+    if outer.is_empty() {
         return Vec::new();
-    };
-    let simplified = imageproc::geometry::approximate_polygon_dp(&outer.points, 1.5, true);
+    }
+    let simplified = imageproc::geometry::approximate_polygon_dp(&outer, 1.5, true);
     simplified
         .iter()
         .map(|p| {
             [
-                (bbox.x as i32 + p.x - 1) as f32 + 0.5,
-                (bbox.y as i32 + p.y - 1) as f32 + 0.5,
+                (bbox.x as i32 + p.x) as f32 + 0.5,
+                (bbox.y as i32 + p.y) as f32 + 0.5,
             ]
         })
         .collect()
+}
+
+/// Moore neighbours in the order of `imageproc::contours`: w, nw, n, ne, e, se, s, sw.
+const NEIGHBOURS: [(i32, i32); 8] = [
+    (-1, 0),
+    (-1, -1),
+    (0, -1),
+    (1, -1),
+    (1, 0),
+    (1, 1),
+    (0, 1),
+    (-1, 1),
+];
+
+/// The outer border of the component holding the mask's first set pixel (raster order), as
+/// the same points, in the same order, as the first contour of
+/// `imageproc::contours::find_contours` (Suzuki-Abe border following) on the mask padded by
+/// one background pixel. Follows the border only: no copy of the mask, no scan of the crop.
+pub fn trace_outer_border(mask: &GrayImage) -> Vec<imageproc::point::Point<i32>> {
+    use imageproc::point::Point;
+    let (w, h) = (mask.width() as i32, mask.height() as i32);
+    let raw = mask.as_raw();
+    let Some(first) = raw.iter().position(|&v| v != 0) else {
+        return Vec::new();
+    };
+    let set = |x: i32, y: i32| x >= 0 && y >= 0 && x < w && y < h && raw[(y * w + x) as usize] != 0;
+    let dir = |from: Point<i32>, to: Point<i32>| {
+        let d = (to.x - from.x, to.y - from.y);
+        NEIGHBOURS.iter().position(|n| *n == d).expect("neighbours")
+    };
+    let start = Point::new(first as i32 % w, first as i32 / w);
+    // Clockwise from the west neighbour (background: the first set pixel has none before it).
+    let Some(pos1) = (0..8).map(|k| NEIGHBOURS[k]).find_map(|(dx, dy)| {
+        set(start.x + dx, start.y + dy).then(|| Point::new(start.x + dx, start.y + dy))
+    }) else {
+        return vec![start];
+    };
+    let mut points = Vec::new();
+    let (mut pos2, mut pos3) = (pos1, start);
+    loop {
+        points.push(pos3);
+        // Counter-clockwise from the neighbour before the previous point.
+        let k = dir(pos3, pos2);
+        let pos4 = (1..=8)
+            .map(|j| NEIGHBOURS[(k + 8 - j) % 8])
+            .find_map(|(dx, dy)| {
+                set(pos3.x + dx, pos3.y + dy).then(|| Point::new(pos3.x + dx, pos3.y + dy))
+            })
+            .expect("the previous point is set");
+        if pos4 == start && pos3 == pos1 {
+            break;
+        }
+        pos2 = pos3;
+        pos3 = pos4;
+    }
+    points
 }
 
 #[cfg(test)]
@@ -714,6 +776,76 @@ mod tests {
         assert_eq!(
             belt_distance([200, 150, 90], belt),
             color_l1([200, 150, 90], belt)
+        );
+    }
+
+    #[test]
+    fn border_trace_matches_imageproc_contours() {
+        // Random blobs: the largest component of each, holes filled, as item masks are.
+        for seed in 0..30u64 {
+            let mut st = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let mut next = || {
+                st ^= st << 13;
+                st ^= st >> 7;
+                st ^= st << 17;
+                st
+            };
+            let (w, h) = (20 + (next() % 40) as u32, 15 + (next() % 40) as u32);
+            let mut m = GrayImage::new(w, h);
+            for _ in 0..(3 + next() % 6) {
+                let (cx, cy, r) = (next() % u64::from(w), next() % u64::from(h), 2 + next() % 9);
+                imageproc::drawing::draw_filled_circle_mut(
+                    &mut m,
+                    (cx as i32, cy as i32),
+                    r as i32,
+                    image::Luma([255]),
+                );
+            }
+            for _ in 0..(next() % 40) {
+                let (x, y) = (
+                    (next() % u64::from(w)) as u32,
+                    (next() % u64::from(h)) as u32,
+                );
+                m.put_pixel(x, y, image::Luma([0]));
+            }
+            let mut comps = Components::default();
+            comps.label(&m);
+            let Some((best, _)) = comps
+                .components
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, c)| c.area)
+            else {
+                continue;
+            };
+            let mut item = GrayImage::new(w, h);
+            for r in comps.runs_of(best as u32) {
+                for x in r.x0..r.x1 {
+                    item.put_pixel(x, r.y, image::Luma([255]));
+                }
+            }
+            fill_holes(&mut item);
+            // imageproc on the mask padded by one pixel (so borders on the crop edge count),
+            // as `outer_contour` did before it traced the border itself.
+            let mut padded = GrayImage::new(w + 2, h + 2);
+            image::imageops::replace(&mut padded, &item, 1, 1);
+            let theirs: Vec<_> = imageproc::contours::find_contours::<i32>(&padded)
+                .into_iter()
+                .filter(|c| c.parent.is_none())
+                .max_by_key(|c| c.points.len())
+                .expect("one outer border")
+                .points
+                .iter()
+                .map(|p| imageproc::point::Point::new(p.x - 1, p.y - 1))
+                .collect();
+            assert_eq!(trace_outer_border(&item), theirs, "seed {seed}");
+        }
+        assert!(trace_outer_border(&GrayImage::new(4, 3)).is_empty());
+        let mut dot = GrayImage::new(4, 3);
+        dot.put_pixel(2, 1, image::Luma([255]));
+        assert_eq!(
+            trace_outer_border(&dot),
+            vec![imageproc::point::Point::new(2, 1)]
         );
     }
 
