@@ -516,7 +516,7 @@ impl eframe::App for FoodQcApp {
         }
     }
 
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let started = Instant::now();
         egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
@@ -535,6 +535,10 @@ impl eframe::App for FoodQcApp {
         self.frame_times.push(ms);
         if self.train.job.is_some() {
             self.train.frame_ms.push(ms);
+            // The previous frame as a whole: ui, tessellation and painting.
+            if let Some(s) = frame.info().cpu_usage {
+                self.train.whole_frame_ms.push(f64::from(s) * 1000.0);
+            }
         }
     }
 
