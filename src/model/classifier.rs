@@ -564,11 +564,10 @@ fn colour_stats(img: &RgbImage, bb: BBox, mask: &GrayImage, out: &mut Vec<f64>) 
 /// flat skin would otherwise look like texture.
 const LBP_TOLERANCE: i16 = 3;
 
-/// Rotation-invariant uniform LBP histogram (10 bins) over the set pixels of `mask`, with
-/// the 8 neighbours on the square ring at Chebyshev distance `radius`.
-fn lbp_histogram(grey: &GrayImage, bb: BBox, mask: &GrayImage, radius: i64) -> [f64; 10] {
-    let r = radius;
-    let ring: [(i64, i64); 8] = [
+/// The 8 neighbours of an LBP code, in bit order, on the square ring at Chebyshev distance
+/// `r`.
+fn lbp_ring(r: i64) -> [(i64, i64); 8] {
+    [
         (r, 0),
         (r, -r),
         (0, -r),
@@ -577,7 +576,14 @@ fn lbp_histogram(grey: &GrayImage, bb: BBox, mask: &GrayImage, radius: i64) -> [
         (-r, r),
         (0, r),
         (r, r),
-    ];
+    ]
+}
+
+/// Rotation-invariant uniform LBP histogram (10 bins) over the set pixels of `mask`, with
+/// the 8 neighbours on the square ring at Chebyshev distance `radius`.
+fn lbp_histogram(grey: &GrayImage, bb: BBox, mask: &GrayImage, radius: i64) -> [f64; 10] {
+    let r = radius;
+    let ring = lbp_ring(r);
     let (gw, gh) = (i64::from(grey.width()), i64::from(grey.height()));
     // Neighbours as offsets into the raw pixels, and the bin of every 8-bit pattern: the
     // number of brighter neighbours of a uniform pattern (at most 2 transitions round the
@@ -630,16 +636,7 @@ fn lbp_histogram(grey: &GrayImage, bb: BBox, mask: &GrayImage, radius: i64) -> [
 #[cfg(test)]
 fn lbp_histogram_reference(grey: &GrayImage, bb: BBox, mask: &GrayImage, radius: i64) -> [f64; 10] {
     let r = radius;
-    let ring: [(i64, i64); 8] = [
-        (r, 0),
-        (r, -r),
-        (0, -r),
-        (-r, -r),
-        (-r, 0),
-        (-r, r),
-        (0, r),
-        (r, r),
-    ];
+    let ring = lbp_ring(r);
     let (gw, gh) = (i64::from(grey.width()), i64::from(grey.height()));
     let mut hist = [0f64; 10];
     let mut n = 0f64;
