@@ -164,7 +164,7 @@ pub fn generate(
     let drift_lot = lots / 2;
     let mut lot_codes = Vec::new();
     let mut written = 0u64;
-    let mut batch: Vec<(InspectionRow, &'static str)> = Vec::with_capacity(50_000);
+    let mut batch: Vec<InspectionRow> = Vec::with_capacity(50_000);
     for k in 0..lots {
         let st = (k % 3) as usize;
         let shift_index = (k / 3) as i64;
@@ -201,15 +201,15 @@ pub fn generate(
                         break;
                     }
                 }
-                (THRESHOLD + 0.05 + 2.0 * rng.f(), "reject", class)
+                (THRESHOLD + 0.05 + 2.0 * rng.f(), Verdict::Reject, class)
             } else {
                 let s = (0.55 + drift + 0.27 * rng.normal()).max(0.02);
                 let v = if s > THRESHOLD {
-                    "reject"
+                    Verdict::Reject
                 } else if s > 1.3 {
-                    "review"
+                    Verdict::Review
                 } else {
-                    "pass"
+                    Verdict::Pass
                 };
                 (s, v, None)
             };
@@ -219,33 +219,25 @@ pub fn generate(
                 }
                 _ => None,
             };
-            batch.push((
-                InspectionRow {
-                    ts_ms: ts,
-                    station_id: station_ids[st],
-                    lot_id: Some(lot_id),
-                    model_version_id,
-                    frame_seq: (j / 4) as i64,
-                    item_index: (j % 4) as i64,
-                    track_id: Some(j as i64),
-                    score,
-                    // Unused by `flush`, which writes the verdict text beside the row.
-                    verdict: if verdict == "reject" {
-                        Verdict::Reject
-                    } else {
-                        Verdict::Pass
-                    },
-                    defect_class: class.map(|c| DEFECT_CLASSES[c].0.to_string()),
-                    bbox: BBox {
-                        x: 40 + rng.below(1000) as u32,
-                        y: 40 + rng.below(500) as u32,
-                        w: 90 + rng.below(30) as u32,
-                        h: 90 + rng.below(30) as u32,
-                    },
-                    sample_id,
-                },
+            batch.push(InspectionRow {
+                ts_ms: ts,
+                station_id: station_ids[st],
+                lot_id: Some(lot_id),
+                model_version_id,
+                frame_seq: (j / 4) as i64,
+                item_index: (j % 4) as i64,
+                track_id: Some(j as i64),
+                score,
                 verdict,
-            ));
+                defect_class: class.map(|c| DEFECT_CLASSES[c].0.to_string()),
+                bbox: BBox {
+                    x: 40 + rng.below(1000) as u32,
+                    y: 40 + rng.below(500) as u32,
+                    w: 90 + rng.below(30) as u32,
+                    h: 90 + rng.below(30) as u32,
+                },
+                sample_id,
+            });
             if batch.len() == batch.capacity() {
                 written += flush(store, &mut batch)?;
                 progress(written);
@@ -265,61 +257,9 @@ pub fn generate(
     })
 }
 
-/// Insert a batch in one transaction. Written here rather than with
-/// [`Store::insert_inspections`] because the store's `Verdict` has no `review`.
-fn flush(
-    store: &mut Store,
-    batch: &mut Vec<(InspectionRow, &'static str)>,
-) -> Result<u64, StoreError> {
-    if batch.is_empty() {
-        return Ok(0);
-    }
-    let path = store.path().to_path_buf();
-    let err = |what: &'static str| {
-        let path = path.clone();
-        move |source| StoreError::Sqlite { path, what, source }
-    };
-    let conn = store.connection();
-    conn.execute_batch("BEGIN IMMEDIATE")
-        .map_err(err("begin (demo inspections)"))?;
-    let result = (|| {
-        let mut stmt = conn.prepare_cached(
-            "INSERT INTO inspections (ts, station_id, lot_id, model_version_id, frame_seq,
-                item_index, track_id, score, verdict, defect_class, bbox_x, bbox_y, bbox_w,
-                bbox_h, sample_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-        )?;
-        for (r, verdict) in batch.iter() {
-            stmt.execute(rusqlite::params![
-                r.ts_ms,
-                r.station_id,
-                r.lot_id,
-                r.model_version_id,
-                r.frame_seq,
-                r.item_index,
-                r.track_id,
-                r.score,
-                verdict,
-                r.defect_class,
-                r.bbox.x,
-                r.bbox.y,
-                r.bbox.w,
-                r.bbox.h,
-                r.sample_id,
-            ])?;
-        }
-        Ok(())
-    })();
-    match result {
-        Ok(()) => conn
-            .execute_batch("COMMIT")
-            .map_err(err("commit (demo inspections)"))?,
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            return Err(err("insert into inspections (demo)")(e));
-        }
-    }
-    let n = batch.len() as u64;
+/// Insert a batch in one transaction and empty it; the number of rows written.
+fn flush(store: &mut Store, batch: &mut Vec<InspectionRow>) -> Result<u64, StoreError> {
+    let n = store.insert_inspections(batch)? as u64;
     batch.clear();
     Ok(n)
 }
