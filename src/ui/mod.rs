@@ -566,7 +566,12 @@ mod tests {
     }
 
     /// Step the UI (real time passes for the station threads) until `done` or a timeout.
-    fn step_until(h: &mut Harness<'_, FoodQcApp>, what: &str, done: impl Fn(&FoodQcApp) -> bool) {
+    /// Shared by the tab modules' tests.
+    pub(crate) fn step_until(
+        h: &mut Harness<'_, FoodQcApp>,
+        what: &str,
+        done: impl Fn(&FoodQcApp) -> bool,
+    ) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while !done(h.state()) {
             assert!(Instant::now() < deadline, "timed out waiting for: {what}");

@@ -1200,15 +1200,7 @@ mod tests {
 
     use super::*;
     use crate::ui::Tab;
-
-    fn step_until(h: &mut Harness<'_, FoodQcApp>, what: &str, done: impl Fn(&FoodQcApp) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !done(h.state()) {
-            assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-            std::thread::sleep(Duration::from_millis(20));
-            h.step();
-        }
-    }
+    use crate::ui::tests::step_until;
 
     #[test]
     fn out_of_control_line_raises_and_logs_one_alarm() {

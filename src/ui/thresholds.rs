@@ -1348,13 +1348,14 @@ fn cols_text() -> Color32 {
 mod tests {
     use super::*;
     use crate::ui::Tab;
+    use crate::ui::tests::step_until;
     use egui::accesskit::Role;
     use egui_kittest::Harness;
     use egui_kittest::kittest::Queryable;
     use foodqc::capture::SourceSpec;
     use foodqc::config::AppPaths;
     use foodqc::model::AnomalyModel;
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
     fn harness(dir: &std::path::Path) -> Harness<'static, FoodQcApp> {
         let paths = AppPaths {
@@ -1368,15 +1369,6 @@ mod tests {
             });
         h.state_mut().settings.tab = Tab::Thresholds;
         h
-    }
-
-    fn step_until(h: &mut Harness<'_, FoodQcApp>, what: &str, done: impl Fn(&FoodQcApp) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !done(h.state()) {
-            assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-            std::thread::sleep(Duration::from_millis(20));
-            h.step();
-        }
     }
 
     fn item(score: f64, class: &str) -> LabelledScore {
