@@ -1285,8 +1285,6 @@ impl GradeClassifier {
             .collect();
         let rows: Vec<&[f64]> = samples.iter().map(Vec::as_slice).collect();
         let x = standardise(&rows, &mean, &scale);
-        // Every fit below (all candidates, folds and classes) reads its kernel from these.
-        let d2 = squared_distances(x.view());
 
         let mut candidates = Vec::new();
         for &c in &opts.c_grid {
@@ -1311,6 +1309,9 @@ impl GradeClassifier {
             let own: Vec<u64> = (0..samples.len() as u64).collect();
             let g = groups.unwrap_or(&own);
             let folds = grouped_folds(g, &y, opts.inner_folds);
+            // Every fit of the search (all candidates, folds and classes) reads its kernel
+            // from these distances.
+            let d2 = squared_distances(x.view());
             let scores = inner_cv(&d2, &y, &classes, &folds, &candidates, x.ncols(), opts);
             // First best in grid order: the grid lists smoother models first.
             let best = argmax(&scores);
