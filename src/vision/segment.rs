@@ -110,7 +110,15 @@ impl Segmenter {
         // Pass 2: the belt colour per region of the frame (lighting is never even), estimated
         // away from the items of pass 1, and the distance to it.
         morph::dilate(&mut self.fg, 2);
-        let bg = BackgroundMap::estimate(&self.small, &self.fg, sw, sh, scale, mode);
+        let bg = BackgroundMap::estimate(
+            &self.small,
+            &self.fg,
+            sw,
+            sh,
+            scale,
+            mode,
+            u16::from(self.cfg.min_threshold),
+        );
         for y in 0..sh {
             for x in 0..sw {
                 let i = (y * sw + x) as usize;
@@ -336,41 +344,61 @@ impl BackgroundMap {
         h: u32,
         scale: u32,
         fallback: [u8; 3],
+        step: u16,
     ) -> Self {
         let cell = (w.max(h) / 12).max(4);
         let (cols, rows) = (w.div_ceil(cell), h.div_ceil(cell));
         let mut colors: Vec<Option<[f32; 3]>> = vec![None; (cols * rows) as usize];
+        // Median colour and spread of every covered cell over all its pixels, and the spread
+        // of the belt cells, for `grow_shaded_belt`.
+        let mut covered = vec![([0u8; 3], 0u8); (cols * rows) as usize];
+        let mut belt_spreads = Vec::new();
         // Per-channel histograms of the cell's belt pixels: the median is read off the counts
         // (the same value as selecting the middle element, without sorting).
         let mut hist = [[0u32; 256]; 3];
         for r in 0..rows {
             for c in 0..cols {
-                hist.iter_mut().for_each(|h| h.fill(0));
-                let mut n = 0u32;
                 let (x0, x1) = ((c * cell) as usize, ((c + 1) * cell).min(w) as usize);
-                for y in r * cell..((r + 1) * cell).min(h) {
-                    let row = (y * w) as usize;
-                    for (p, &f) in px[row + x0..row + x1]
-                        .iter()
-                        .zip(&fg.as_raw()[row + x0..row + x1])
-                    {
-                        if f == 0 {
-                            n += 1;
-                            hist[0][usize::from(p[0])] += 1;
-                            hist[1][usize::from(p[1])] += 1;
-                            hist[2][usize::from(p[2])] += 1;
+                // Counts the cell's pixels (only those outside `fg` when `belt_only`).
+                let count = |hist: &mut [[u32; 256]; 3], belt_only: bool| {
+                    hist.iter_mut().for_each(|h| h.fill(0));
+                    let mut n = 0u32;
+                    for y in r * cell..((r + 1) * cell).min(h) {
+                        let row = (y * w) as usize;
+                        for (p, &f) in px[row + x0..row + x1]
+                            .iter()
+                            .zip(&fg.as_raw()[row + x0..row + x1])
+                        {
+                            if f == 0 || !belt_only {
+                                n += 1;
+                                hist[0][usize::from(p[0])] += 1;
+                                hist[1][usize::from(p[1])] += 1;
+                                hist[2][usize::from(p[2])] += 1;
+                            }
                         }
                     }
-                }
+                    n
+                };
+                let n = count(&mut hist, true);
                 if n >= cell * cell / 4 {
-                    let mut m = [0f32; 3];
-                    for ch in 0..3 {
-                        m[ch] = f32::from(nth_in_histogram(&hist[ch], n / 2));
-                    }
-                    colors[(r * cols + c) as usize] = Some(m);
+                    let (median, spread) = cell_stats(&hist, n);
+                    colors[(r * cols + c) as usize] = Some(median.map(f32::from));
+                    belt_spreads.push(spread);
+                } else {
+                    let n = count(&mut hist, false);
+                    covered[(r * cols + c) as usize] = cell_stats(&hist, n);
                 }
             }
         }
+        // A shaded cell may be as uneven as the belt itself, or half a step.
+        let max_spread = if belt_spreads.is_empty() {
+            0
+        } else {
+            let k = belt_spreads.len() / 2;
+            let typical = *belt_spreads.select_nth_unstable(k).1;
+            (u16::from(typical) * 2).max(step / 2)
+        };
+        grow_shaded_belt(&mut colors, &covered, (cols, rows), step, max_spread);
         // Fill cells hidden by items from their neighbours, ring by ring.
         let fb = [
             f32::from(fallback[0]),
@@ -469,6 +497,63 @@ impl BackgroundMap {
         let wy = (y / self.scale).min(self.work_h - 1);
         self.at_work(wx, wy)
     }
+}
+
+/// Takes covered cells (`colors` is `None`; `covered` holds their median colour and spread)
+/// that are an even shade of a neighbouring belt cell as belt, spreading outwards from the
+/// belt cells.
+///
+/// Lighting changes smoothly across a belt while an item's outline is a step: a deep shadow
+/// or the dim wall of a tray is reached from the lit belt through even cells that each differ
+/// from the next by shading alone (or by at most `step`, L1), whereas the cells along an
+/// item's outline are uneven (part item, part belt) and its inner cells differ from the belt
+/// by at least its contrast. Without this, a shadow too deep for the shadow rule of
+/// [`belt_distance`] would join the items it touches.
+fn grow_shaded_belt(
+    colors: &mut [Option<[f32; 3]>],
+    covered: &[([u8; 3], u8)],
+    (cols, rows): (u32, u32),
+    step: u16,
+    max_spread: u16,
+) {
+    let (cols, rows) = (cols as i32, rows as i32);
+    let mut queue: std::collections::VecDeque<usize> =
+        (0..colors.len()).filter(|&i| colors[i].is_some()).collect();
+    while let Some(i) = queue.pop_front() {
+        let Some(from) = colors[i].map(|v| v.map(|v| v.round() as u8)) else {
+            continue;
+        };
+        let (r, c) = (i as i32 / cols, i as i32 % cols);
+        for (dr, dc) in [(-1, 0), (1, 0), (0, -1), (0, 1)] {
+            let (rr, cc) = (r + dr, c + dc);
+            if rr < 0 || cc < 0 || rr >= rows || cc >= cols {
+                continue;
+            }
+            let j = (rr * cols + cc) as usize;
+            let (to, spread) = covered[j];
+            // Not counting shade when darker (a shadow falling across the belt); a brighter
+            // cell must be near in plain colour (an item brighter than the belt is not lit
+            // belt).
+            if colors[j].is_none()
+                && u16::from(spread) <= max_spread
+                && belt_distance(to, from) <= step
+            {
+                colors[j] = Some(to.map(f32::from));
+                queue.push_back(j);
+            }
+        }
+    }
+}
+
+/// Median colour and spread (the largest interquartile range of the three channels) of the
+/// `n` pixels counted in per-channel histograms.
+fn cell_stats(hist: &[[u32; 256]; 3], n: u32) -> ([u8; 3], u8) {
+    let median = std::array::from_fn(|ch| nth_in_histogram(&hist[ch], n / 2));
+    let spread = (0..3)
+        .map(|ch| nth_in_histogram(&hist[ch], n * 3 / 4) - nth_in_histogram(&hist[ch], n / 4))
+        .max()
+        .unwrap_or(0);
+    (median, spread)
 }
 
 /// The value at sorted position `k` (0-based) of the values counted in `hist`.
@@ -777,6 +862,50 @@ mod tests {
             belt_distance([200, 150, 90], belt),
             color_l1([200, 150, 90], belt)
         );
+    }
+
+    /// A grey belt whose upper fifth lies in a deep shadow (15 % of the lit belt, slightly
+    /// warm, as under a tray wall) that lightens over the next third, with mild sensor noise.
+    fn belt_with_deep_shadow() -> RgbImage {
+        let mut img = RgbImage::new(640, 480);
+        for (x, y, p) in img.enumerate_pixels_mut() {
+            let light = (0.15 + 0.85 * (y as f32 - 100.0) / 160.0).clamp(0.15, 1.0);
+            let n = ((x as usize * 7919 + y as usize * 104_729) % 7) as f32;
+            p.0 = [
+                (116.0 * light + n + 4.0 * (1.0 - light)) as u8,
+                (116.0 * light + n) as u8,
+                (106.0 * light + n) as u8,
+            ];
+        }
+        img
+    }
+
+    #[test]
+    fn deep_shadow_on_the_belt_does_not_join_the_item() {
+        let mut img = belt_with_deep_shadow();
+        // A cookie whose top lies in the shadow, and a roasted coffee bean on the lit belt.
+        imageproc::drawing::draw_filled_circle_mut(&mut img, (220, 130), 60, Rgb([220, 170, 100]));
+        imageproc::drawing::draw_filled_circle_mut(&mut img, (480, 380), 30, Rgb([40, 25, 10]));
+        let items = Segmenter::new(SegmentConfig::default()).segment(&img);
+        assert_eq!(
+            items.len(),
+            2,
+            "{:?}",
+            items.iter().map(|i| i.bbox).collect::<Vec<_>>()
+        );
+        let cookie = items[0].bbox;
+        assert!(
+            cookie.y >= 65 && cookie.y + cookie.h <= 195 && cookie.w <= 130,
+            "the cookie's box takes in the shadow: {cookie:?}"
+        );
+        let expected = std::f32::consts::PI * 60.0 * 60.0;
+        assert!(
+            (items[0].area as f32 - expected).abs() / expected < 0.05,
+            "{}",
+            items[0].area
+        );
+        let bean = items[1].bbox;
+        assert!(bean.x >= 445 && bean.x + bean.w <= 515, "{bean:?}");
     }
 
     #[test]
