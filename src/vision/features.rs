@@ -243,7 +243,9 @@ fn extract_with(frame: &RgbImage, region: &ItemRegion, scratch: &mut Scratch) ->
                 let pl64 = f64::from(pl);
                 sl[x & 1] += pl64;
                 sll[x & 1] += pl64 * pl64;
-                hists[x & 3][pl.clamp(0.0, 255.0) as usize] += 1;
+                // Through i32: the same bin as `pl.clamp(0.0, 255.0) as usize` for every
+                // f32 (NaN too), without the long float-to-usize conversion.
+                hists[x & 3][(pl as i32).clamp(0, 255) as usize] += 1;
             }
         }
     }
@@ -314,7 +316,8 @@ fn extract_with(frame: &RgbImage, region: &ItemRegion, scratch: &mut Scratch) ->
                     }
                     let x = cx0 + dx;
                     if g >= 0.0 {
-                        grad_hists[x & 3][g.min(255.0) as usize] += 1;
+                        // As `g.min(255.0) as usize` for g >= 0, through i32.
+                        grad_hists[x & 3][(g as i32).min(255) as usize] += 1;
                         s.n_grad_all += 1;
                         s.grad_all += f64::from(g);
                         if g > 0.0 {

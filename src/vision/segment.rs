@@ -454,14 +454,26 @@ impl BackgroundMap {
             work_w: w,
             work_h: h,
         };
-        // The same bilinear weights as `sample`, worked out once per column and per row.
-        let columns: Vec<(u32, u32, f32)> = (0..w).map(|x| map.axis(x, map.cols)).collect();
+        // Bilinear between cell centres: the horizontal blend along every row of cells is
+        // worked out once per column (`tops[r][x]`), then each work pixel blends two of them.
+        let tops: Vec<[f32; 3]> = (0..map.rows)
+            .flat_map(|r| (0..w).map(move |x| (r, x)))
+            .map(|(r, x)| {
+                let (c0, c1, fx) = map.axis(x, map.cols);
+                let (a, b) = (map.color(c0, r), map.color(c1, r));
+                std::array::from_fn(|ch| a[ch] + (b[ch] - a[ch]) * fx)
+            })
+            .collect();
         for y in 0..h {
             let (r0, r1, fy) = map.axis(y, map.rows);
-            for &(c0, c1, fx) in &columns {
-                let c = map.blend(r0, r1, fy, c0, c1, fx);
-                map.work.push(c);
-            }
+            let top = &tops[(r0 * w) as usize..((r0 + 1) * w) as usize];
+            let bottom = &tops[(r1 * w) as usize..((r1 + 1) * w) as usize];
+            map.work.extend(top.iter().zip(bottom).map(|(t, b)| {
+                // Same as `.round().clamp(0.0, 255.0) as u8` without a libm call per pixel.
+                std::array::from_fn(|ch| {
+                    ((t[ch] + (b[ch] - t[ch]) * fy).clamp(0.0, 255.0) + 0.5) as u8
+                })
+            }));
         }
         map
     }
@@ -473,17 +485,8 @@ impl BackgroundMap {
         (c0, (c0 + 1).min(n - 1), g - c0 as f32)
     }
 
-    fn blend(&self, r0: u32, r1: u32, fy: f32, c0: u32, c1: u32, fx: f32) -> [u8; 3] {
-        let at = |c: u32, r: u32| self.colors[(r * self.cols + c) as usize];
-        let (a, b, c, d) = (at(c0, r0), at(c1, r0), at(c0, r1), at(c1, r1));
-        let mut out = [0u8; 3];
-        for ch in 0..3 {
-            let top = a[ch] + (b[ch] - a[ch]) * fx;
-            let bottom = c[ch] + (d[ch] - c[ch]) * fx;
-            // Same as `.round().clamp(0.0, 255.0) as u8` without a libm call per pixel.
-            out[ch] = ((top + (bottom - top) * fy).clamp(0.0, 255.0) + 0.5) as u8;
-        }
-        out
+    fn color(&self, c: u32, r: u32) -> [f32; 3] {
+        self.colors[(r * self.cols + c) as usize]
     }
 
     /// Belt colour at a work-resolution pixel.
@@ -622,16 +625,44 @@ fn refine_item(
         .map(|x| (x / bg.scale).min(bg.work_w - 1) as usize)
         .collect();
     let fw = frame.width() as usize;
+    // The belt colour under each crop pixel of the current row, and the per-channel absolute
+    // differences to it: straight byte loops the compiler vectorises.
+    let mut belt_row = vec![0u8; w as usize * 3];
+    let mut diff = vec![0u8; w as usize * 3];
+    let mut belt_wy = usize::MAX;
     for (y, out) in mask.chunks_exact_mut(w as usize).enumerate() {
         let fy = ry as usize + y;
         let wy = (fy as u32 / bg.scale).min(bg.work_h - 1) as usize;
-        let belt = &bg.work[wy * bg.work_w as usize..(wy + 1) * bg.work_w as usize];
+        if wy != belt_wy {
+            let belt = &bg.work[wy * bg.work_w as usize..(wy + 1) * bg.work_w as usize];
+            for (b, wx) in belt_row.chunks_exact_mut(3).zip(&wxs) {
+                b.copy_from_slice(&belt[*wx]);
+            }
+            belt_wy = wy;
+        }
         let px = &frame.as_raw()[(fy * fw + rx as usize) * 3..(fy * fw + (rx + w) as usize) * 3];
-        for ((o, p), wx) in out.iter_mut().zip(px.chunks_exact(3)).zip(&wxs) {
-            let p = [p[0], p[1], p[2]];
-            let b = belt[*wx];
-            // belt_distance never exceeds the plain colour distance: test that first.
-            if color_l1(p, b) > threshold && belt_distance(p, b) > threshold {
+        for ((d, p), b) in diff.iter_mut().zip(px).zip(&belt_row) {
+            *d = p.abs_diff(*b);
+        }
+        for (((o, d), p), b) in out
+            .iter_mut()
+            .zip(diff.chunks_exact(3))
+            .zip(px.chunks_exact(3))
+            .zip(belt_row.chunks_exact(3))
+        {
+            let d = u16::from(d[0]) + u16::from(d[1]) + u16::from(d[2]);
+            if d <= threshold {
+                continue;
+            }
+            // `belt_distance` with the colour distance known: only a pixel darker than the
+            // belt, down to 35 %, can be a shadow.
+            let sp = u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2]);
+            let sb = u32::from(b[0]) + u32::from(b[1]) + u32::from(b[2]);
+            let far = sb == 0
+                || sp >= sb
+                || sp * 100 < sb * 35
+                || shadow_distance([p[0], p[1], p[2]], [b[0], b[1], b[2]], d, sp, sb) > threshold;
+            if far {
                 *o = 255;
             }
         }
