@@ -2,16 +2,11 @@
 
 mod common;
 
-use std::process::Command;
-
-fn foodqc() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_foodqc"))
-}
+use common::{foodqc, run_ok};
 
 #[test]
 fn help_documents_every_command() {
-    let out = foodqc().arg("--help").output().unwrap();
-    assert!(out.status.success());
+    let out = run_ok(foodqc().arg("--help"));
     let text = String::from_utf8_lossy(&out.stdout);
     for cmd in ["inspect", "train", "--data-dir", "--source", "--model"] {
         assert!(text.contains(cmd), "--help lacks {cmd}:\n{text}");
@@ -26,23 +21,18 @@ fn help_documents_every_command() {
 #[test]
 fn inspect_synthetic_records_300_frames() {
     let dir = tempfile::tempdir().unwrap();
-    let out = foodqc()
-        .args([
-            "inspect",
-            "--source",
-            "synthetic",
-            "--frames",
-            "300",
-            "--json",
-        ])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        foodqc()
+            .args([
+                "inspect",
+                "--source",
+                "synthetic",
+                "--frames",
+                "300",
+                "--json",
+            ])
+            .arg("--data-dir")
+            .arg(dir.path()),
     );
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["frames"], 300);
@@ -117,20 +107,15 @@ fn import_then_export_through_the_binary() {
     }
     std::fs::write(tree.join("test/crack/bad.png"), b"not a png").unwrap();
 
-    let out = foodqc()
-        .arg("import")
-        .arg(&tree)
-        .args(["--actor", "qa-lead"])
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        foodqc()
+            .arg("import")
+            .arg(&tree)
+            .args(["--actor", "qa-lead"])
+            .arg("--data-dir")
+            .arg(&data),
     );
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("imported 3 new sample(s) (3 labelled)"),
         "{stdout}"
@@ -138,17 +123,12 @@ fn import_then_export_through_the_binary() {
     assert!(stdout.contains("bad.png"), "{stdout}");
 
     let export_dir = dir.path().join("export");
-    let out = foodqc()
-        .args(["export", "--out"])
-        .arg(&export_dir)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        foodqc()
+            .args(["export", "--out"])
+            .arg(&export_dir)
+            .arg("--data-dir")
+            .arg(&data),
     );
     let csv = std::fs::read_to_string(export_dir.join("labels.csv")).unwrap();
     assert_eq!(csv.lines().count(), 4, "{csv}");
@@ -166,14 +146,13 @@ fn import_then_export_through_the_binary() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&export_dir.display().to_string()), "{err}");
-    let out = foodqc()
-        .args(["export", "--overwrite", "--out"])
-        .arg(&export_dir)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    run_ok(
+        foodqc()
+            .args(["export", "--overwrite", "--out"])
+            .arg(&export_dir)
+            .arg("--data-dir")
+            .arg(&data),
+    );
 
     // Importing only unreadable files fails with a non-zero exit code and names them.
     let out = foodqc()

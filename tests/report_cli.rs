@@ -1,10 +1,8 @@
 //! `foodqc report`, run as a QC manager (or a script on the line PC) would.
 
-use std::process::Command;
+mod common;
 
-fn foodqc() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_foodqc"))
-}
+use common::{foodqc, run_ok};
 
 #[test]
 fn report_generates_holds_and_exports() {
@@ -12,26 +10,24 @@ fn report_generates_holds_and_exports() {
     let pdf = dir.path().join("out.pdf");
     let csv = dir.path().join("out.csv");
     // A generated database, a report over one shift, a lot held on the way, PDF and CSV.
-    let out = foodqc()
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["report", "--generate", "21000", "--json", "--shift", "A"])
-        .args([
-            "--hold",
-            "L1102-A-1",
-            "--comment",
-            "too many cracks",
-            "--actor",
-            "qc.bo",
-        ])
-        .arg("--pdf")
-        .arg(&pdf)
-        .arg("--csv")
-        .arg(&csv)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let out = run_ok(
+        foodqc()
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["report", "--generate", "21000", "--json", "--shift", "A"])
+            .args([
+                "--hold",
+                "L1102-A-1",
+                "--comment",
+                "too many cracks",
+                "--actor",
+                "qc.bo",
+            ])
+            .arg("--pdf")
+            .arg(&pdf)
+            .arg("--csv")
+            .arg(&csv),
+    );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // 21,000 rows in lots of 7,000: three lots, all in shift A of the first day.
     assert_eq!(r["summary"]["items"], 21_000, "{r}");

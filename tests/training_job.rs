@@ -1,8 +1,12 @@
 //! Retraining from labelled samples: the job on a real SQLite store with real sample images
 //! captured from the synthetic line and labelled from its ground truth.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+
+use common::{foodqc, run_ok};
 
 use foodqc::capture::{SourceOptions, SourceSpec};
 use foodqc::config::AppPaths;
@@ -115,19 +119,13 @@ fn a_cancelled_job_saves_nothing() {
 #[test]
 fn cli_trains_from_labels_promotes_and_inspect_runs_the_promoted_model() {
     let (dir, paths, _cfg) = setup(30);
-    let bin = env!("CARGO_BIN_EXE_foodqc");
-    let out = std::process::Command::new(bin)
-        .args(["--data-dir"])
-        .arg(dir.path())
-        .args(["train", "--promote", "--actor", "cli-test"])
-        .output()
-        .unwrap();
+    let out = run_ok(foodqc().args(["--data-dir"]).arg(dir.path()).args([
+        "train",
+        "--promote",
+        "--actor",
+        "cli-test",
+    ]));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert!(stdout.contains("promoted"), "{stdout}");
     let store = Store::open(&paths.db_path()).unwrap();
     let active = store.active_model().unwrap().expect("an active model");
@@ -138,12 +136,12 @@ fn cli_trains_from_labels_promotes_and_inspect_runs_the_promoted_model() {
             .any(|e| e.action == "model.activate" && e.actor == "cli-test")
     );
     // The station now runs the promoted version by default.
-    let out = std::process::Command::new(bin)
-        .args(["--data-dir"])
-        .arg(dir.path())
-        .args(["inspect", "--frames", "5", "--json"])
-        .output()
-        .unwrap();
+    let out = run_ok(
+        foodqc()
+            .args(["--data-dir"])
+            .arg(dir.path())
+            .args(["inspect", "--frames", "5", "--json"]),
+    );
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["model"], active.version.as_str());
 }
@@ -156,9 +154,8 @@ fn killing_a_training_run_leaves_the_database_and_live_model_consistent() {
     let mut store = Store::open(&paths.db_path()).unwrap();
     store.set_active_model(first.version_id, "tester").unwrap();
     drop(store);
-    let bin = env!("CARGO_BIN_EXE_foodqc");
     for delay_ms in [50u64, 250, 600, 1200] {
-        let mut child = std::process::Command::new(bin)
+        let mut child = foodqc()
             .arg("--data-dir")
             .arg(dir.path())
             .args(["train", "--promote"])
@@ -199,18 +196,13 @@ fn a_promoted_classifier_names_the_defects_the_station_records() {
         .set_active_model(outcome.version_id, "tester")
         .unwrap();
     drop(store);
-    let bin = env!("CARGO_BIN_EXE_foodqc");
-    let out = std::process::Command::new(bin)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["inspect", "--source", "synthetic:123", "--frames", "400"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(foodqc().arg("--data-dir").arg(dir.path()).args([
+        "inspect",
+        "--source",
+        "synthetic:123",
+        "--frames",
+        "400",
+    ]));
     let store = Store::open(&paths.db_path()).unwrap();
     let (rejects, named): (i64, i64) = store
         .connection()

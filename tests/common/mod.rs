@@ -2,6 +2,26 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The `foodqc` binary of this build, as a command to add arguments to.
+pub fn foodqc() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_foodqc"))
+}
+
+/// Runs `cmd` to its end and returns its output; a failed run fails the test with the
+/// command, its stdout and its stderr.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("the foodqc binary starts");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
 
 /// A shared dataset folder (`../shared/datasets/<rel>` next to the repo), if present.
 pub fn dataset(rel: &str) -> Option<PathBuf> {
