@@ -1130,7 +1130,6 @@ fn fit_machines(
     cand: Candidate,
     solver_eps: f64,
 ) -> Result<Vec<Option<Machine>>, ClassifierError> {
-    let n = y.len() as f64;
     let width = cand.width_factor * x.ncols() as f64;
     let mut machines: Vec<Option<Machine>> = Vec::with_capacity(n_classes);
     for k in 0..n_classes {
@@ -1140,17 +1139,12 @@ fn fit_machines(
             break;
         }
         let targets: Array1<bool> = y.iter().map(|&v| v == k).collect();
-        let n_pos = targets.iter().filter(|&&t| t).count() as f64;
-        if n_pos == 0.0 || n_pos == n {
+        let n_pos = targets.iter().filter(|&&t| t).count();
+        if n_pos == 0 || n_pos == y.len() {
             machines.push(None);
             continue;
         }
-        let (c_pos, c_neg) = match cand.weighting {
-            ClassWeighting::Equal => (cand.c, cand.c),
-            ClassWeighting::Balanced => {
-                (cand.c * n / (2.0 * n_pos), cand.c * n / (2.0 * (n - n_pos)))
-            }
-        };
+        let (c_pos, c_neg) = penalties(cand, y.len(), n_pos);
         let ds = Dataset::new(x.clone(), targets);
         let svm = Svm::<f64, bool>::params()
             .pos_neg_weights(c_pos, c_neg)
