@@ -9,6 +9,7 @@ use super::ScoredImage;
 use crate::inspect::HeatMap;
 use crate::model::anomaly::ColourModel;
 use crate::vision::features::colour_bin;
+use crate::vision::grid;
 
 /// Score bins per unit of calibrated anomaly; scores above `BINS / PER_UNIT` share the top bin.
 const PER_UNIT: f32 = 256.0;
@@ -136,28 +137,17 @@ pub fn score_map(
         let b = region.bbox;
         // The column interpolation is the same on every row: work it out once.
         let (xa, xb) = (b.x as usize, (b.x + b.w).min(img.width) as usize);
-        let columns: Vec<(usize, usize, f32)> = (xa..xb)
-            .map(|x| {
-                let gx = ((x as u32 - heat.x0) as f32 + 0.5) / cell - 0.5;
-                let gx = gx.clamp(0.0, (heat.cols - 1) as f32);
-                // gx >= 0: truncation is floor, without a libm call.
-                let c0 = gx as u32;
-                let c1 = (c0 + 1).min(heat.cols - 1);
-                (c0 as usize, c1 as usize, gx - c0 as f32)
-            })
-            .collect();
         let cols = heat.cols as usize;
+        let columns: Vec<(usize, usize, f32)> = (xa..xb)
+            .map(|x| grid::axis(x - heat.x0 as usize, cell, cols))
+            .collect();
         // One row of cells blended between the two cell rows around the pixel row: then each
         // pixel is one interpolation along the row (bilinear is separable).
         let mut blended = vec![0f32; cols];
         for y in b.y..(b.y + b.h).min(img.height) {
-            let gy = ((y - heat.y0) as f32 + 0.5) / cell - 0.5;
-            let gy = gy.clamp(0.0, (heat.rows - 1) as f32);
-            let r0 = gy as u32;
-            let fy = gy - r0 as f32;
-            let r1 = (r0 + 1).min(heat.rows - 1);
-            let row0 = &cells[r0 as usize * cols..(r0 as usize + 1) * cols];
-            let row1 = &cells[r1 as usize * cols..(r1 as usize + 1) * cols];
+            let (r0, r1, fy) = grid::axis((y - heat.y0) as usize, cell, heat.rows as usize);
+            let row0 = &cells[r0 * cols..(r0 + 1) * cols];
+            let row1 = &cells[r1 * cols..(r1 + 1) * cols];
             for ((o, a), b) in blended.iter_mut().zip(row0).zip(row1) {
                 *o = a + (b - a) * fy;
             }
@@ -239,16 +229,12 @@ impl BlockScores {
         let y1 = (self.y0 + 2 * bh).min(map.len() / w);
         // Frame x -> (block column, next block column, weight of the next): the same on
         // every row.
-        let axis = |i: usize, n: usize| {
-            let g = ((i as f32 + 0.5) / 2.0 - 0.5).clamp(0.0, (n - 1) as f32);
-            let c0 = g as usize;
-            (c0, (c0 + 1).min(n - 1), g - c0 as f32)
-        };
-        let columns: Vec<(usize, usize, f32)> =
-            (self.x0..x1).map(|x| axis(x - self.x0, bw)).collect();
+        let columns: Vec<(usize, usize, f32)> = (self.x0..x1)
+            .map(|x| grid::axis(x - self.x0, 2.0, bw))
+            .collect();
         let mut blended = vec![0f32; bw];
         for y in self.y0..y1 {
-            let (r0, r1, fy) = axis(y - self.y0, bh);
+            let (r0, r1, fy) = grid::axis(y - self.y0, 2.0, bh);
             let (row0, row1) = (
                 &self.values[r0 * bw..(r0 + 1) * bw],
                 &self.values[r1 * bw..(r1 + 1) * bw],

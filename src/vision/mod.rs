@@ -2,6 +2,7 @@
 
 pub mod components;
 pub mod features;
+pub mod grid;
 pub mod morph;
 pub mod overlay;
 pub mod segment;

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::components::Components;
+use super::grid;
 use super::morph::{self, Outside};
 use crate::capture::BBox;
 
@@ -255,7 +256,12 @@ impl ExactDiv {
 /// join items to each other or to the belt edge. Darker pixels of another hue stay far.
 #[inline(always)]
 pub fn belt_distance(p: [u8; 3], belt: [u8; 3]) -> u16 {
-    let d = color_l1(p, belt);
+    belt_distance_given(p, belt, color_l1(p, belt))
+}
+
+/// [`belt_distance`] when the colour distance `d` of `p` to `belt` is already known.
+#[inline(always)]
+fn belt_distance_given(p: [u8; 3], belt: [u8; 3], d: u16) -> u16 {
     let sp = u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2]);
     let sb = u32::from(belt[0]) + u32::from(belt[1]) + u32::from(belt[2]);
     // Shadows darken to 35..100 % of the belt and keep its chromaticity.
@@ -456,18 +462,20 @@ impl BackgroundMap {
         };
         // Bilinear between cell centres: the horizontal blend along every row of cells is
         // worked out once per column (`tops[r][x]`), then each work pixel blends two of them.
-        let tops: Vec<[f32; 3]> = (0..map.rows)
+        let (cols, rows, cell) = (map.cols as usize, map.rows as usize, map.cell as f32);
+        let (w, h) = (w as usize, h as usize);
+        let tops: Vec<[f32; 3]> = (0..rows)
             .flat_map(|r| (0..w).map(move |x| (r, x)))
             .map(|(r, x)| {
-                let (c0, c1, fx) = map.axis(x, map.cols);
-                let (a, b) = (map.color(c0, r), map.color(c1, r));
+                let (c0, c1, fx) = grid::axis(x, cell, cols);
+                let (a, b) = (map.colors[r * cols + c0], map.colors[r * cols + c1]);
                 std::array::from_fn(|ch| a[ch] + (b[ch] - a[ch]) * fx)
             })
             .collect();
         for y in 0..h {
-            let (r0, r1, fy) = map.axis(y, map.rows);
-            let top = &tops[(r0 * w) as usize..((r0 + 1) * w) as usize];
-            let bottom = &tops[(r1 * w) as usize..((r1 + 1) * w) as usize];
+            let (r0, r1, fy) = grid::axis(y, cell, rows);
+            let top = &tops[r0 * w..(r0 + 1) * w];
+            let bottom = &tops[r1 * w..(r1 + 1) * w];
             map.work.extend(top.iter().zip(bottom).map(|(t, b)| {
                 // Same as `.round().clamp(0.0, 255.0) as u8` without a libm call per pixel.
                 std::array::from_fn(|ch| {
@@ -476,17 +484,6 @@ impl BackgroundMap {
             }));
         }
         map
-    }
-
-    /// Cells around work pixel `i` along one axis of `n` cells, and the weight of the second.
-    fn axis(&self, i: u32, n: u32) -> (u32, u32, f32) {
-        let g = ((i as f32 + 0.5) / self.cell as f32 - 0.5).clamp(0.0, (n - 1) as f32);
-        let c0 = g.floor() as u32;
-        (c0, (c0 + 1).min(n - 1), g - c0 as f32)
-    }
-
-    fn color(&self, c: u32, r: u32) -> [f32; 3] {
-        self.colors[(r * self.cols + c) as usize]
     }
 
     /// Belt colour at a work-resolution pixel.
@@ -650,19 +647,11 @@ fn refine_item(
             .zip(px.chunks_exact(3))
             .zip(belt_row.chunks_exact(3))
         {
+            // The plain colour distance first: belt_distance never exceeds it.
             let d = u16::from(d[0]) + u16::from(d[1]) + u16::from(d[2]);
-            if d <= threshold {
-                continue;
-            }
-            // `belt_distance` with the colour distance known: only a pixel darker than the
-            // belt, down to 35 %, can be a shadow.
-            let sp = u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2]);
-            let sb = u32::from(b[0]) + u32::from(b[1]) + u32::from(b[2]);
-            let far = sb == 0
-                || sp >= sb
-                || sp * 100 < sb * 35
-                || shadow_distance([p[0], p[1], p[2]], [b[0], b[1], b[2]], d, sp, sb) > threshold;
-            if far {
+            if d > threshold
+                && belt_distance_given([p[0], p[1], p[2]], [b[0], b[1], b[2]], d) > threshold
+            {
                 *o = 255;
             }
         }
