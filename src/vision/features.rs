@@ -113,11 +113,11 @@ pub struct ItemGeometry {
     pub equiv_diameter: f32,
 }
 
-/// Lightness / opponent colour of an RGB pixel: L in 0..255, a = R-G, b = (R+G)/2-B.
+/// Lightness L of an RGB pixel, 0..255 (its opponent colours are [`opponent`]).
 #[inline]
-fn lab(p: [u8; 3]) -> (f32, f32, f32) {
+fn lightness(p: [u8; 3]) -> f32 {
     let (r, g, b) = (f32::from(p[0]), f32::from(p[1]), f32::from(p[2]));
-    (0.299 * r + 0.587 * g + 0.114 * b, r - g, 0.5 * (r + g) - b)
+    0.299 * r + 0.587 * g + 0.114 * b
 }
 
 /// Centroid and size of an item.
@@ -224,7 +224,7 @@ fn extract_with(frame: &RgbImage, region: &ItemRegion, scratch: &mut Scratch) ->
         let lrow = &mut l[y * w..(y + 1) * w];
         // L of the whole row first: a branch-free loop the compiler vectorises.
         for (p, lo) in row_px(y).chunks_exact(3).zip(lrow.iter_mut()) {
-            *lo = lab([p[0], p[1], p[2]]).0;
+            *lo = lightness([p[0], p[1], p[2]]);
         }
         let mrow = &inside[y * w..(y + 1) * w];
         for (x, ((p, &pl), &m)) in row_px(y)
@@ -288,9 +288,8 @@ fn extract_with(frame: &RgbImage, region: &ItemRegion, scratch: &mut Scratch) ->
     }
     let grad = &*grad;
 
-    // Pass 2, patch by patch (a patch's sums stay in registers): gradient magnitude (central
-    // differences) where the pixel and its four neighbours are inside, the dark / bright /
-    // odd-colour counts, and the patch measurements.
+    // Pass 2, patch by patch (a patch's sums stay in registers): the gradient histogram and
+    // sums, the dark / bright / odd-colour counts, and the patch measurements.
     let cell = ((geo.equiv_diameter / CELLS_ACROSS).round() as u32).max(4);
     let cols = bb.w.div_ceil(cell);
     let rows = bb.h.div_ceil(cell);
@@ -416,7 +415,8 @@ fn extract_with(frame: &RgbImage, region: &ItemRegion, scratch: &mut Scratch) ->
     }
 }
 
-/// The opponent colours of [`lab`] as whole numbers: a = R-G and 2b = R+G-2B.
+/// The opponent colours of a pixel as whole numbers: a = R-G and 2b = R+G-2B (so
+/// b = (R+G)/2-B).
 #[inline]
 fn opponent(p: [u8; 3]) -> (i32, i32) {
     let (r, g, b) = (i32::from(p[0]), i32::from(p[1]), i32::from(p[2]));
