@@ -78,6 +78,76 @@ pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, image::ImageError> {
     Ok(image.into_rgb8())
 }
 
+/// [`load_rgb`] reduced by `binning` (1, 2 or 4; see [`crate::vision::binning`]). JPEGs are
+/// decoded straight to the reduced size by scaling in the DCT domain (libjpeg-turbo's
+/// scaled IDCT), which skips most of the decoder's pixel work; other formats are decoded and
+/// then binned.
+///
+/// # Errors
+/// As [`load_rgb`].
+pub fn load_rgb_binned(path: &Path, binning: u32) -> Result<RgbImage, ImageLoadError> {
+    if binning <= 1 {
+        return load_rgb(path);
+    }
+    let bytes = std::fs::read(path).map_err(|e| ImageLoadError {
+        path: path.to_path_buf(),
+        source: e.into(),
+    })?;
+    decode_rgb_binned(&bytes, binning).map_err(|source| ImageLoadError {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// [`decode_rgb`] reduced by `binning` (1, 2 or 4), JPEGs scaled while decoding (see
+/// [`load_rgb_binned`]).
+///
+/// # Errors
+/// As [`decode_rgb`]: a JPEG that libjpeg-turbo refuses is decoded again by the image crate,
+/// so the error (or a picture, where that decoder is more lenient) is the same as unbinned.
+pub fn decode_rgb_binned(bytes: &[u8], binning: u32) -> Result<RgbImage, image::ImageError> {
+    if binning <= 1 {
+        return decode_rgb(bytes);
+    }
+    if bytes.starts_with(&[0xFF, 0xD8])
+        && let Some(img) = jpeg_scaled(bytes, binning)
+    {
+        let mut decoder = ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()?
+            .into_decoder()?;
+        let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+        let mut image = DynamicImage::ImageRgb8(img);
+        image.apply_orientation(orientation);
+        return Ok(image.into_rgb8());
+    }
+    Ok(crate::vision::binning::bin(&decode_rgb(bytes)?, binning))
+}
+
+/// A JPEG decoded at 1/`binning` scale, or None when libjpeg-turbo cannot (corrupt data, a
+/// size over the memory limit, an unsupported colour space).
+fn jpeg_scaled(bytes: &[u8], binning: u32) -> Option<RgbImage> {
+    let scale_num = u8::try_from(8 / binning.clamp(1, 8)).ok()?;
+    // libjpeg reports fatal errors by unwinding out of its error handler.
+    std::panic::catch_unwind(|| {
+        let mut d = mozjpeg::Decompress::new_mem(bytes).ok()?;
+        let (w, h) = d.size();
+        let (bw, bh) = crate::vision::binning::binned_size(w as u32, h as u32, binning);
+        if u64::from(bw) * u64::from(bh) * 3 > Limits::default().max_alloc.unwrap_or(u64::MAX) {
+            return None;
+        }
+        d.scale(scale_num);
+        let mut started = d.rgb().ok()?;
+        if (started.width() as u32, started.height() as u32) != (bw, bh) {
+            return None;
+        }
+        let pixels = started.read_scanlines::<u8>().ok()?;
+        started.finish().ok()?;
+        RgbImage::from_raw(bw, bh, pixels)
+    })
+    .ok()
+    .flatten()
+}
+
 /// Compare two strings in natural order: runs of ASCII digits compare as numbers, so `img2.png`
 /// sorts before `img10.png`; other characters compare case-insensitively.
 ///
@@ -343,6 +413,48 @@ mod tests {
         let mut out = std::io::Cursor::new(Vec::new());
         image.write_to(&mut out, format).unwrap();
         out.into_inner()
+    }
+
+    #[test]
+    fn binned_decoding_scales_jpegs_in_the_dct_and_bins_other_formats() {
+        use crate::vision::binning;
+        // A smooth gradient with a disc: what a JPEG keeps well.
+        let img = RgbImage::from_fn(101, 77, |x, y| {
+            let d = (x as i32 - 50).pow(2) + (y as i32 - 38).pow(2);
+            if d < 400 {
+                Rgb([200, 150, 60])
+            } else {
+                Rgb([(x * 2) as u8, (y * 3) as u8, 90])
+            }
+        });
+        let jpeg = encode(&DynamicImage::ImageRgb8(img.clone()), ImageFormat::Jpeg);
+        for n in [2, 4] {
+            let scaled = decode_rgb_binned(&jpeg, n).unwrap();
+            let reference = binning::bin(&decode_rgb(&jpeg).unwrap(), n);
+            assert_eq!(scaled.dimensions(), binning::binned_size(101, 77, n));
+            assert_eq!(scaled.dimensions(), reference.dimensions());
+            let diffs: Vec<i32> = scaled
+                .as_raw()
+                .iter()
+                .zip(reference.as_raw())
+                .map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs())
+                .collect();
+            let mean = diffs.iter().sum::<i32>() as f64 / diffs.len() as f64;
+            assert!(mean < 2.0, "binning {n}: mean difference {mean}");
+        }
+        // PNG: decoded, then binned exactly.
+        let png = encode(&DynamicImage::ImageRgb8(img.clone()), ImageFormat::Png);
+        assert_eq!(decode_rgb_binned(&png, 2).unwrap(), binning::bin(&img, 2));
+        assert_eq!(decode_rgb_binned(&png, 1).unwrap(), img);
+        // Broken data is still an error (from the image crate, which names the problem).
+        let mut broken = jpeg[..200].to_vec();
+        broken.extend_from_slice(&[0u8; 50]);
+        assert!(decode_rgb_binned(&broken, 2).is_err());
+        assert!(decode_rgb_binned(b"\xFF\xD8 not a jpeg", 2).is_err());
+        // A file: its name in the error.
+        let dir = folder_with(&[("bad.jpg", broken)]);
+        let err = load_rgb_binned(&dir.path().join("bad.jpg"), 2).unwrap_err();
+        assert!(err.to_string().contains("bad.jpg"), "{err}");
     }
 
     fn rgb(w: u32, h: u32, c: [u8; 3]) -> DynamicImage {

@@ -1,5 +1,6 @@
 //! Vision: finding items in a frame, measuring them, and drawing what was found.
 
+pub mod binning;
 pub mod components;
 pub mod features;
 pub mod grid;
