@@ -17,7 +17,7 @@ use image::RgbImage;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::capture::folder::decode_rgb;
+use crate::capture::folder::{decode_rgb, decode_rgb_binned};
 use crate::capture::{SourceOptions, SourceSpec};
 use crate::eval::{Dataset, ScoredImage, main_items, pixels};
 use crate::inspect::{HeatMap, InspectedItem, Inspection};
@@ -25,8 +25,8 @@ use crate::model::metrics::quantile;
 use crate::model::{AnomalyModel, TrainOptions};
 use crate::store::{InspectionRecorder, InspectionRow, RecordItem, RecordSender, Store};
 use crate::vision::features::{self, ItemFeatures};
-use crate::vision::overlay;
 use crate::vision::segment::{ItemRegion, Segmenter};
+use crate::vision::{binning, overlay};
 
 /// Stage names, in pipeline order.
 pub const STAGES: [&str; 7] = [
@@ -115,6 +115,10 @@ pub struct Workload {
     /// Size of the inputs, pixels (of the first; photos may differ).
     pub width: u32,
     pub height: u32,
+    /// The model's binning: inputs are decoded reduced by this factor per axis and every
+    /// stage, the pixel heat map included, works at that resolution (`foodqc eval` spreads
+    /// the heat map back over the full size only to compare it with the masks).
+    pub binning: u32,
     /// Distinct inputs cycled through.
     pub inputs: usize,
     /// Timed runs.
@@ -324,10 +328,17 @@ pub fn train_on_photos(
 ) -> anyhow::Result<(AnomalyModel, usize, f64, f64)> {
     let seg = crate::vision::SegmentConfig::default();
     let t0 = Instant::now();
+    // As `foodqc eval`: the binning from the items of the first photos at full resolution.
+    let sample = photos
+        .iter()
+        .take(binning::SAMPLE_FRAMES)
+        .map(|b| decode_rgb(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    let n = binning::choose_for_frames(&sample.iter().collect::<Vec<_>>(), &seg);
     let per_image: Vec<anyhow::Result<Vec<ItemFeatures>>> = photos
         .par_iter()
         .map(|bytes| {
-            let img = decode_rgb(bytes)?;
+            let img = decode_rgb_binned(bytes, n)?;
             let regions = Segmenter::new(seg.clone()).segment(&img);
             Ok(main_items(&regions)
                 .into_iter()
@@ -341,7 +352,11 @@ pub fn train_on_photos(
     }
     let measure_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let model = AnomalyModel::train(&good, seg, &TrainOptions::default(), model_name, &|| false)?;
+    let opts = TrainOptions {
+        binning: Some(n),
+        ..TrainOptions::default()
+    };
+    let model = AnomalyModel::train(&good, seg, &opts, model_name, &|| false)?;
     Ok((model, good.len(), measure_s, t1.elapsed().as_secs_f64()))
 }
 
@@ -418,11 +433,21 @@ fn bench_workload(
     let mut end_to_end = Vec::with_capacity(runs);
     let mut end_to_end_cpu = Vec::with_capacity(runs);
     let (mut items, mut size) = (0usize, (0, 0));
+    // Full sizes from the headers, outside the timed work.
+    let sizes = inputs
+        .iter()
+        .map(|b| {
+            image::ImageReader::new(std::io::Cursor::new(b))
+                .with_guessed_format()?
+                .into_dimensions()
+                .context("cannot read the size of a benchmark input")
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let warmup = inputs.len().min(runs);
     for run in 0..warmup + runs.max(1) {
-        let bytes = &inputs[run % inputs.len()];
-        let (t, cpu, n, dims) =
-            pipeline_once(bytes, model, &mut seg, photos, run as u64, recorder)?;
+        let i = run % inputs.len();
+        let bytes = &inputs[i];
+        let (t, cpu, n) = pipeline_once(bytes, model, &mut seg, photos, run as u64, recorder)?;
         if run < warmup {
             continue;
         }
@@ -435,7 +460,7 @@ fn bench_workload(
         end_to_end.push(t.iter().sum());
         end_to_end_cpu.push(cpu.iter().sum());
         items += n;
-        size = dims;
+        size = sizes[i];
     }
     let timed = end_to_end.len();
     let e2e = Timing::of("end to end", &end_to_end, &end_to_end_cpu);
@@ -444,6 +469,7 @@ fn bench_workload(
         name: name.to_string(),
         width: size.0,
         height: size.1,
+        binning: model.binning,
         inputs: inputs.len(),
         runs: timed,
         items_per_run: items as f64 / timed.max(1) as f64,
@@ -458,8 +484,8 @@ fn bench_workload(
     })
 }
 
-/// Stage wall and CPU times (ms) of one run, items judged and the input's size.
-type RunTimes = ([f64; 7], [f64; 7], usize, (u32, u32));
+/// Stage wall and CPU times (ms) of one run, and the items judged.
+type RunTimes = ([f64; 7], [f64; 7], usize);
 
 /// One input through the pipeline.
 fn pipeline_once(
@@ -482,7 +508,10 @@ fn pipeline_once(
         clock = now;
         cpu_clock = now_cpu;
     };
-    let frame = Arc::new(decode_rgb(bytes).context("cannot decode a benchmark input")?);
+    // A binned model's frames are decoded straight to its resolution (as `foodqc eval`).
+    let frame = Arc::new(
+        decode_rgb_binned(bytes, model.binning).context("cannot decode a benchmark input")?,
+    );
     lap(0, &mut t);
     let regions = seg.segment(&frame);
     // Photos: the product items (as `foodqc eval`); frames: items fully in view (as the
@@ -600,7 +629,7 @@ fn pipeline_once(
         })?;
     }
     lap(6, &mut t);
-    Ok((t, cpu, judged.len(), frame.dimensions()))
+    Ok((t, cpu, judged.len()))
 }
 
 fn bench_labelled(n: usize, dir: &Path) -> anyhow::Result<LabelledTrainingBench> {
@@ -696,8 +725,13 @@ impl BenchReport {
             load(self.load_after)
         );
         for w in self.photos.iter().chain(std::iter::once(&self.frames)) {
+            let binned = if w.binning > 1 {
+                format!(", decoded binned {0}x{0}", w.binning)
+            } else {
+                String::new()
+            };
             s += &format!(
-                "\n{} ({}x{}, {} inputs, {} runs, {:.1} items judged per run)\n",
+                "\n{} ({}x{}{binned}, {} inputs, {} runs, {:.1} items judged per run)\n",
                 w.name, w.width, w.height, w.inputs, w.runs, w.items_per_run
             );
             s += &format!(

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use crate::capture::BBox;
 use crate::model::{AnomalyModel, Verdict};
+use crate::vision::binning;
 use crate::vision::features::{self, PatchGrid};
 use crate::vision::segment::{ItemRegion, Segmenter};
 
@@ -140,6 +141,41 @@ pub struct InspectedItem {
     pub record: bool,
 }
 
+impl InspectedItem {
+    /// Map an item found on a frame binned by `n` to the pixels of the `frame` itself.
+    pub fn unbin(&mut self, n: u32, frame: (u32, u32)) {
+        let up = |b: BBox| scale_bbox(b, n, frame);
+        self.bbox = up(self.bbox);
+        for p in &mut self.contour {
+            *p = [binning::to_frame(p[0], n), binning::to_frame(p[1], n)];
+        }
+        self.centroid = (
+            binning::to_frame(self.centroid.0, n),
+            binning::to_frame(self.centroid.1, n),
+        );
+        self.equiv_diameter *= n as f32;
+        if let Some(h) = &mut self.heat {
+            h.x0 *= n;
+            h.y0 *= n;
+            h.cell *= n;
+        }
+        for r in &mut self.regions {
+            *r = up(*r);
+        }
+    }
+}
+
+/// A box on a frame binned by `n` as frame pixels (the blocks it covers, cut at the frame).
+fn scale_bbox(b: BBox, n: u32, (width, height): (u32, u32)) -> BBox {
+    let (x, y) = ((b.x * n).min(width), (b.y * n).min(height));
+    BBox {
+        x,
+        y,
+        w: (b.w * n).min(width - x),
+        h: (b.h * n).min(height - y),
+    }
+}
+
 /// Time spent per stage on one frame, in milliseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct StageTimings {
@@ -205,11 +241,6 @@ impl Inspector {
         self.model = model;
     }
 
-    /// Find the items of a frame without scoring them.
-    pub fn segment(&mut self, frame: &RgbImage) -> Vec<ItemRegion> {
-        self.segmenter.segment(frame)
-    }
-
     /// Inspect one frame. Items cut by the border are scored only when `score_partial` is set
     /// (still photos); on a moving line they are judged once fully in view.
     pub fn inspect(
@@ -221,14 +252,22 @@ impl Inspector {
         score_partial: bool,
     ) -> Inspection {
         let t0 = Instant::now();
-        let regions = self.segmenter.segment(&frame);
-        let t1 = Instant::now();
         let model = &self.model;
-        let items: Vec<InspectedItem> = regions
+        // A binned model sees the frame at its own resolution; what it finds is mapped back.
+        let binned = (model.binning > 1).then(|| binning::bin(&frame, model.binning));
+        let work = binned.as_ref().unwrap_or(&frame);
+        let regions = self.segmenter.segment(work);
+        let t1 = Instant::now();
+        let mut items: Vec<InspectedItem> = regions
             .par_iter()
             .enumerate()
-            .map(|(index, region)| judge(model, &frame, index, region, score_partial))
+            .map(|(index, region)| judge(model, work, index, region, score_partial))
             .collect();
+        if binned.is_some() {
+            for it in &mut items {
+                it.unbin(model.binning, frame.dimensions());
+            }
+        }
         let t2 = Instant::now();
         let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
         Inspection {
@@ -288,6 +327,54 @@ fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The same frame inspected at full resolution and binned 2x2: the items come back in
+    /// frame pixels, where the full-resolution inspection puts them.
+    #[test]
+    fn a_binned_model_reports_items_in_frame_pixels() {
+        use crate::capture::FrameSource;
+        let mut line = crate::capture::synthetic::SyntheticLine::new(Default::default());
+        let frame = Arc::new(line.next_frame().unwrap().unwrap().image);
+        let model = AnomalyModel::bundled().unwrap();
+        let binned_model = AnomalyModel {
+            binning: 2,
+            ..model.clone()
+        };
+        let now = SystemTime::now();
+        let full = Inspector::new(Arc::new(model)).inspect(0, now, frame.clone(), None, true);
+        let binned =
+            Inspector::new(Arc::new(binned_model)).inspect(0, now, frame.clone(), None, true);
+        assert!(!full.items.is_empty());
+        assert_eq!(full.items.len(), binned.items.len());
+        for (a, b) in full.items.iter().zip(&binned.items) {
+            let near = |u: u32, v: u32| u.abs_diff(v) <= 4;
+            assert!(
+                near(a.bbox.x, b.bbox.x)
+                    && near(a.bbox.y, b.bbox.y)
+                    && near(a.bbox.x + a.bbox.w, b.bbox.x + b.bbox.w)
+                    && near(a.bbox.y + a.bbox.h, b.bbox.y + b.bbox.h),
+                "{:?} vs {:?}",
+                a.bbox,
+                b.bbox
+            );
+            assert!((a.centroid.0 - b.centroid.0).abs() < 2.0);
+            assert!((a.centroid.1 - b.centroid.1).abs() < 2.0);
+            assert!((a.equiv_diameter / b.equiv_diameter - 1.0).abs() < 0.03);
+            let inside = |p: &[f32; 2]| {
+                p[0] >= b.bbox.x as f32 - 1.0
+                    && p[1] >= b.bbox.y as f32 - 1.0
+                    && p[0] <= (b.bbox.x + b.bbox.w) as f32
+                    && p[1] <= (b.bbox.y + b.bbox.h) as f32
+            };
+            assert!(b.contour.iter().all(inside));
+            if let Some(h) = &b.heat {
+                // The heat grid spans the item in frame pixels.
+                assert!(h.x0 <= b.bbox.x + h.cell && h.y0 <= b.bbox.y + h.cell);
+                assert!(h.x0 + h.cols * h.cell + h.cell >= b.bbox.x + b.bbox.w);
+                assert_eq!(h.cell % 2, 0);
+            }
+        }
+    }
 
     #[test]
     fn heat_regions_group_neighbouring_cells() {

@@ -627,7 +627,7 @@ fn train(a: TrainArgs, out: PathBuf) -> anyhow::Result<()> {
     );
     bar.set_message("measuring good items");
     let segment = SegmentConfig::default();
-    let good = foodqc::training::collect_good_items(
+    let (good, binning) = foodqc::training::collect_good_items(
         source.as_mut(),
         a.frames,
         a.stride,
@@ -640,7 +640,10 @@ fn train(a: TrainArgs, out: PathBuf) -> anyhow::Result<()> {
     let mut model = AnomalyModel::train(
         &good,
         segment,
-        &TrainOptions::default(),
+        &TrainOptions {
+            binning: Some(binning),
+            ..TrainOptions::default()
+        },
         &source.describe(),
         &|| false,
     )?;

@@ -12,12 +12,13 @@ use anyhow::Context;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::capture::folder::{list_images, load_rgb};
+use crate::capture::folder::{list_images, load_rgb, load_rgb_binned};
 use crate::inspect::HeatMap;
 use crate::model::grading::{GradingOptions, GradingReport, evaluate_grading, read_labels};
 use crate::model::metrics::{Confusion, auroc};
 use crate::model::operating::LabelledScore;
 use crate::model::{AnomalyModel, TrainOptions};
+use crate::vision::binning;
 use crate::vision::features::{self, ItemFeatures};
 use crate::vision::segment::{ItemRegion, SegmentConfig, Segmenter};
 
@@ -297,12 +298,20 @@ pub fn evaluate(
 ) -> anyhow::Result<(EvalReport, AnomalyModel)> {
     let t0 = Instant::now();
     let n_train = ds.train_good.len();
+    let binning = match train.binning {
+        Some(n) => n,
+        None => choose_binning(&ds.train_good, segment),
+    };
+    let train = &TrainOptions {
+        binning: Some(binning),
+        ..train.clone()
+    };
     let done = std::sync::atomic::AtomicUsize::new(0);
     let per_image: Vec<anyhow::Result<Vec<ItemFeatures>>> = ds
         .train_good
         .par_iter()
         .map(|path| {
-            let img = load_rgb(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let img = load_rgb_binned(path, binning).map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut seg = Segmenter::new(segment.clone());
             let items = main_item_features(&mut seg, &img);
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -477,12 +486,30 @@ pub struct ScoredImage {
     pub ms: f64,
 }
 
+/// The binning for a dataset: from the items of its first few training photos at full
+/// resolution (see [`binning::choose_for_frames`]). Unreadable photos are skipped here; the
+/// training pass reports them.
+fn choose_binning(train_good: &[PathBuf], segment: &SegmentConfig) -> u32 {
+    let photos: Vec<image::RgbImage> = train_good
+        .iter()
+        .take(binning::SAMPLE_FRAMES)
+        .filter_map(|p| load_rgb(p).ok())
+        .collect();
+    let refs: Vec<&image::RgbImage> = photos.iter().collect();
+    let n = binning::choose_for_frames(&refs, segment);
+    tracing::info!(
+        "binning {n}x{n}, from the items of {} training photos",
+        refs.len()
+    );
+    n
+}
+
 fn score_image(
     model: &AnomalyModel,
     segment: &SegmentConfig,
     t: &TestImage,
 ) -> anyhow::Result<ScoredImage> {
-    let img = load_rgb(&t.path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let img = load_rgb_binned(&t.path, model.binning).map_err(|e| anyhow::anyhow!("{e}"))?;
     let started = Instant::now();
     let mut seg = Segmenter::new(segment.clone());
     let (regions, main) = image_items(&mut seg, &img);
@@ -508,6 +535,21 @@ fn score_image(
     };
     scored.hull = pixels::hull_mask(&scored);
     scored.pixel_scores = pixels::score_map(&scored, &img, model.colour.as_ref());
+    if model.binning > 1 {
+        // Pixel scores are judged against the masks at the photo's own resolution.
+        let (w, h) = image::image_dimensions(&t.path)
+            .with_context(|| format!("cannot read the size of {}", t.path.display()))?;
+        let n = model.binning;
+        // The stored size is before the EXIF rotation, which the pixels have had.
+        let full = if binning::binned_size(w, h, n) == img.dimensions() {
+            (w, h)
+        } else {
+            (h, w)
+        };
+        scored.pixel_scores = binning::upsample(&scored.pixel_scores, img.dimensions(), n, full);
+        scored.hull = binning::upsample_mask(&scored.hull, n, full);
+        (scored.width, scored.height) = full;
+    }
     scored.ms = started.elapsed().as_secs_f64() * 1000.0;
     Ok(scored)
 }

@@ -17,8 +17,10 @@ use crate::vision::segment::SegmentConfig;
 
 /// Value of the `format` field of every model file.
 pub const MODEL_FORMAT: &str = "foodqc-model";
-/// Version of the model file layout this build reads and writes.
-pub const MODEL_FORMAT_VERSION: u32 = 1;
+/// Newest model file layout this build reads and writes. Version 2 added `binning`; a model
+/// without binning is still written as version 1, so older builds keep reading it, while
+/// they refuse a binned one (they would judge it at the wrong resolution).
+pub const MODEL_FORMAT_VERSION: u32 = 2;
 
 /// The model that ships inside the binary, so inspection works on first launch.
 pub const BUNDLED_MODEL_JSON: &str = include_str!("../../models/default.json");
@@ -150,6 +152,10 @@ pub struct AnomalyModel {
     pub created_at: String,
     /// How items are found in frames.
     pub segment: SegmentConfig,
+    /// Frames are reduced by this factor per axis before inspection (1, 2 or 4; see
+    /// [`crate::vision::binning`]). Absent (1) in version 1 files.
+    #[serde(default = "unbinned")]
+    pub binning: u32,
     /// Item-level Gaussian.
     pub item: Gaussian,
     /// One patch Gaussian per ring (centre to rim).
@@ -251,7 +257,7 @@ pub enum ModelError {
     #[error("{path} is not a foodqc model (format field is `{found}`)")]
     WrongFormat { path: PathBuf, found: String },
     #[error(
-        "model file {path} has format version {found}; this foodqc reads version {supported}: retrain the model with this version"
+        "model file {path} has format version {found}; this foodqc reads versions 1 to {supported}: retrain the model with this version"
     )]
     Version {
         path: PathBuf,
@@ -293,6 +299,10 @@ const TRAIN_FOLDS: usize = 5;
 /// Fewest good items a model can be trained on.
 pub const MIN_TRAIN_ITEMS: usize = 8;
 
+fn unbinned() -> u32 {
+    1
+}
+
 /// Training settings.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
@@ -303,6 +313,9 @@ pub struct TrainOptions {
     pub target_false_reject: f64,
     /// Heat-map cells above this calibrated score are defect regions.
     pub pixel_threshold: f64,
+    /// Binning the items are measured at, and the model inspects at (1, 2 or 4). None: the
+    /// training code chooses it from the size of the items ([`crate::vision::binning`]).
+    pub binning: Option<u32>,
 }
 
 impl Default for TrainOptions {
@@ -311,6 +324,7 @@ impl Default for TrainOptions {
             shrink: 0.2,
             target_false_reject: 0.01,
             pixel_threshold: 1.5,
+            binning: None,
         }
     }
 }
@@ -367,6 +381,8 @@ impl AnomalyModel {
         cancel: &dyn Fn() -> bool,
     ) -> Result<Self, TrainError> {
         let started = std::time::Instant::now();
+        // The caller measured the items at the binning it resolved (None: it did not bin).
+        let binning = opts.binning.unwrap_or(1);
         if good.len() < MIN_TRAIN_ITEMS {
             return Err(TrainError::TooFewItems {
                 needed: MIN_TRAIN_ITEMS,
@@ -424,13 +440,14 @@ impl AnomalyModel {
         let now = jiff::Timestamp::now();
         Ok(Self {
             format: MODEL_FORMAT.to_string(),
-            format_version: MODEL_FORMAT_VERSION,
+            format_version: if binning > 1 { 2 } else { 1 },
             feature_set: FEATURE_SET.to_string(),
             item_features: ITEM_FEATURES.iter().map(|s| s.to_string()).collect(),
             patch_features: PATCH_FEATURES.iter().map(|s| s.to_string()).collect(),
             version: format!("{}-{}", slug(trained_on), now.strftime("%Y%m%d-%H%M%S")),
             created_at: now.to_string(),
             segment,
+            binning,
             item,
             patch_rings,
             calibration,
@@ -511,7 +528,7 @@ impl AnomalyModel {
             .get("format_version")
             .and_then(|v| v.as_u64())
             .unwrap_or(0) as u32;
-        if version != MODEL_FORMAT_VERSION {
+        if !(1..=MODEL_FORMAT_VERSION).contains(&version) {
             return Err(ModelError::Version {
                 path: p(),
                 found: version,
@@ -543,6 +560,13 @@ impl AnomalyModel {
             path: path.to_path_buf(),
             what,
         };
+        if !crate::vision::binning::FACTORS.contains(&self.binning) {
+            return Err(bad(format!(
+                "binning {} is not one of {:?}",
+                self.binning,
+                crate::vision::binning::FACTORS
+            )));
+        }
         if self.item_features != ITEM_FEATURES {
             return Err(bad(format!(
                 "item feature list {:?} differs from {:?}",
@@ -890,6 +914,38 @@ mod tests {
             AnomalyModel::load(&dir.path().join("missing.json")),
             Err(ModelError::Io { .. })
         ));
+    }
+
+    #[test]
+    fn binned_models_are_version_2_and_unbinned_ones_stay_readable_as_version_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("binned.json");
+        let good: Vec<ItemFeatures> = (0..40).map(|i| fake_item(i, 0.0)).collect();
+        let opts = TrainOptions {
+            binning: Some(2),
+            ..TrainOptions::default()
+        };
+        let m =
+            AnomalyModel::train(&good, SegmentConfig::default(), &opts, "b", &|| false).unwrap();
+        assert_eq!((m.binning, m.format_version), (2, 2));
+        m.save(&path).unwrap();
+        assert_eq!(AnomalyModel::load(&path).unwrap(), m);
+        // Unbinned: still version 1, and a version 1 file without the field reads as 1.
+        let plain = trained();
+        assert_eq!((plain.binning, plain.format_version), (1, 1));
+        let mut v: serde_json::Value = serde_json::to_value(&plain).unwrap();
+        v.as_object_mut().unwrap().remove("binning");
+        std::fs::write(&path, v.to_string()).unwrap();
+        assert_eq!(AnomalyModel::load(&path).unwrap().binning, 1);
+        // A factor this build cannot inspect at is refused by name.
+        let mut v: serde_json::Value = serde_json::to_value(&m).unwrap();
+        v["binning"] = 3.into();
+        std::fs::write(&path, v.to_string()).unwrap();
+        let err = AnomalyModel::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("binning 3") && err.contains("binned.json"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::capture::{BBox, FrameSource, GroundTruth, TruthItem};
 use crate::inspect::Inspector;
 use crate::model::metrics::{Confusion, auroc};
 use crate::model::{AnomalyModel, Verdict};
+use crate::vision::binning;
 use crate::vision::features::{self, ItemFeatures};
 use crate::vision::segment::{SegmentConfig, Segmenter};
 
@@ -39,6 +40,10 @@ pub fn match_truth<'a>(
 /// (a conveyor shows the same item in dozens of consecutive frames). With ground truth,
 /// items known to be defective are left out and each physical item is taken once; without it
 /// (a folder of good photos) every item counts as good.
+///
+/// The binning (see [`crate::vision::binning`]) is chosen from the items of the first frame
+/// that has any, and every frame is measured at it; it is returned beside the items, for the
+/// model to inspect at the same.
 pub fn collect_good_items(
     source: &mut dyn FrameSource,
     frames: u64,
@@ -46,7 +51,8 @@ pub fn collect_good_items(
     segment: &SegmentConfig,
     progress: Progress,
     cancel: &dyn Fn() -> bool,
-) -> anyhow::Result<Vec<ItemFeatures>> {
+) -> anyhow::Result<(Vec<ItemFeatures>, u32)> {
+    let mut binning = None;
     let mut segmenter = Segmenter::new(segment.clone());
     let continuous = source.is_continuous();
     let mut seen_ids = std::collections::HashSet::new();
@@ -65,21 +71,51 @@ pub fn collect_good_items(
         if n % stride.max(1) != 0 {
             continue;
         }
-        for region in segmenter.segment(&frame.image) {
+        let n = match binning {
+            Some(n) => n,
+            None => {
+                let found = segmenter.segment(&frame.image);
+                if found.is_empty() {
+                    continue;
+                }
+                let n = binning::choose(
+                    &found
+                        .iter()
+                        .map(|r| features::item_geometry(r).equiv_diameter)
+                        .collect::<Vec<_>>(),
+                );
+                tracing::info!("binning {n}x{n}, from the items of frame {}", frame.seq);
+                *binning.insert(n)
+            }
+        };
+        let binned = (n > 1).then(|| binning::bin(&frame.image, n));
+        let image = binned.as_ref().unwrap_or(&frame.image);
+        for region in segmenter.segment(image) {
             if continuous && region.touches_border {
                 continue;
             }
             if let Some(truth) = &frame.truth {
                 let geo = features::item_geometry(&region);
-                match match_truth(geo.centroid, &region.bbox, truth) {
+                let centroid = (
+                    binning::to_frame(geo.centroid.0, n),
+                    binning::to_frame(geo.centroid.1, n),
+                );
+                let b = region.bbox;
+                let bbox = BBox {
+                    x: b.x * n,
+                    y: b.y * n,
+                    w: b.w * n,
+                    h: b.h * n,
+                };
+                match match_truth(centroid, &bbox, truth) {
                     Some(t) if !t.is_defective() && seen_ids.insert(t.item_id) => {}
                     _ => continue,
                 }
             }
-            out.push(features::extract(&frame.image, &region));
+            out.push(features::extract(image, &region));
         }
     }
-    Ok(out)
+    Ok((out, binning.unwrap_or(1)))
 }
 
 /// How a model did against ground truth.
