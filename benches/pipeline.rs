@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use foodqc::bench::{encode_jpeg, synthetic_jpegs};
-use foodqc::capture::folder::decode_rgb;
+use foodqc::capture::folder::{decode_rgb, decode_rgb_binned};
 use foodqc::eval::{ScoredImage, main_items, pixels};
 use foodqc::inspect::{HeatMap, Inspector};
 use foodqc::model::AnomalyModel;
@@ -41,6 +41,10 @@ fn stages(c: &mut Criterion) {
     let mut g = c.benchmark_group("decode");
     for (name, bytes, _) in &inputs {
         g.bench_function(*name, |b| b.iter(|| decode_rgb(black_box(bytes)).unwrap()));
+        // What a model binned 2x2 decodes (JPEG scaled in the DCT domain).
+        g.bench_function(format!("{name}_binned_2x2"), |b| {
+            b.iter(|| decode_rgb_binned(black_box(bytes), 2).unwrap())
+        });
     }
     g.finish();
 
