@@ -110,12 +110,8 @@ pub fn decode_rgb_binned(bytes: &[u8], binning: u32) -> Result<RgbImage, image::
         return decode_rgb(bytes);
     }
     if bytes.starts_with(&[0xFF, 0xD8])
-        && let Some(img) = jpeg_scaled(bytes, binning)
+        && let Some((img, orientation)) = jpeg_scaled(bytes, binning)
     {
-        let mut decoder = ImageReader::new(std::io::Cursor::new(bytes))
-            .with_guessed_format()?
-            .into_decoder()?;
-        let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
         let mut image = DynamicImage::ImageRgb8(img);
         image.apply_orientation(orientation);
         return Ok(image.into_rgb8());
@@ -123,13 +119,22 @@ pub fn decode_rgb_binned(bytes: &[u8], binning: u32) -> Result<RgbImage, image::
     Ok(crate::vision::binning::bin(&decode_rgb(bytes)?, binning))
 }
 
-/// A JPEG decoded at 1/`binning` scale, or None when libjpeg-turbo cannot (corrupt data, a
-/// size over the memory limit, an unsupported colour space).
-fn jpeg_scaled(bytes: &[u8], binning: u32) -> Option<RgbImage> {
+/// A JPEG decoded at 1/`binning` scale with its EXIF orientation, or None when libjpeg-turbo
+/// cannot (corrupt data, a size over the memory limit, an unsupported colour space).
+fn jpeg_scaled(bytes: &[u8], binning: u32) -> Option<(RgbImage, Orientation)> {
     let scale_num = u8::try_from(8 / binning.clamp(1, 8)).ok()?;
     // libjpeg reports fatal errors by unwinding out of its error handler.
     std::panic::catch_unwind(|| {
-        let mut d = mozjpeg::Decompress::new_mem(bytes).ok()?;
+        let mut d = mozjpeg::Decompress::builder()
+            .with_markers(&[mozjpeg::Marker::APP(1)])
+            .from_mem(bytes)
+            .ok()?;
+        // The EXIF block (APP1 after its "Exif\0\0" tag); a broken one means "as stored".
+        let orientation = d
+            .markers()
+            .find_map(|m| m.data.strip_prefix(b"Exif\0\0"))
+            .and_then(Orientation::from_exif_chunk)
+            .unwrap_or(Orientation::NoTransforms);
         let (w, h) = d.size();
         let (bw, bh) = crate::vision::binning::binned_size(w as u32, h as u32, binning);
         if u64::from(bw) * u64::from(bh) * 3 > Limits::default().max_alloc.unwrap_or(u64::MAX) {
@@ -142,7 +147,7 @@ fn jpeg_scaled(bytes: &[u8], binning: u32) -> Option<RgbImage> {
         }
         let pixels = started.read_scanlines::<u8>().ok()?;
         started.finish().ok()?;
-        RgbImage::from_raw(bw, bh, pixels)
+        Some((RgbImage::from_raw(bw, bh, pixels)?, orientation))
     })
     .ok()
     .flatten()
@@ -763,9 +768,16 @@ mod tests {
         encoder
             .write_image(pixels.as_raw(), 16, 8, image::ExtendedColorType::Rgb8)
             .unwrap();
+        // libjpeg-turbo's scaled decode reads the same EXIF turn.
+        assert_eq!(
+            jpeg_scaled(&bytes, 2).map(|(img, o)| (img.dimensions(), o)),
+            Some(((8, 4), Orientation::Rotate90))
+        );
         let dir = folder_with(&[("portrait.jpg", bytes)]);
         let img = load_rgb(&dir.path().join("portrait.jpg")).unwrap();
         assert_eq!(img.dimensions(), (8, 16));
+        let img = load_rgb_binned(&dir.path().join("portrait.jpg"), 2).unwrap();
+        assert_eq!(img.dimensions(), (4, 8));
     }
 
     /// Replays the real cookie photos when the shared dataset is present.
