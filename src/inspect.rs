@@ -144,7 +144,7 @@ pub struct InspectedItem {
 impl InspectedItem {
     /// Map an item found on a frame binned by `n` to the pixels of the `frame` itself.
     pub fn unbin(&mut self, n: u32, frame: (u32, u32)) {
-        let up = |b: BBox| scale_bbox(b, n, frame);
+        let up = |b: BBox| binning::bbox_to_frame(b, n, frame);
         self.bbox = up(self.bbox);
         for p in &mut self.contour {
             *p = [binning::to_frame(p[0], n), binning::to_frame(p[1], n)];
@@ -162,17 +162,6 @@ impl InspectedItem {
         for r in &mut self.regions {
             *r = up(*r);
         }
-    }
-}
-
-/// A box on a frame binned by `n` as frame pixels (the blocks it covers, cut at the frame).
-fn scale_bbox(b: BBox, n: u32, (width, height): (u32, u32)) -> BBox {
-    let (x, y) = ((b.x * n).min(width), (b.y * n).min(height));
-    BBox {
-        x,
-        y,
-        w: (b.w * n).min(width - x),
-        h: (b.h * n).min(height - y),
     }
 }
 

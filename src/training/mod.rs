@@ -100,13 +100,7 @@ pub fn collect_good_items(
                     binning::to_frame(geo.centroid.0, n),
                     binning::to_frame(geo.centroid.1, n),
                 );
-                let b = region.bbox;
-                let bbox = BBox {
-                    x: b.x * n,
-                    y: b.y * n,
-                    w: b.w * n,
-                    h: b.h * n,
-                };
+                let bbox = binning::bbox_to_frame(region.bbox, n, frame.image.dimensions());
                 match match_truth(centroid, &bbox, truth) {
                     Some(t) if !t.is_defective() && seen_ids.insert(t.item_id) => {}
                     _ => continue,

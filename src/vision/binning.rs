@@ -11,6 +11,7 @@ use image::{GrayImage, RgbImage};
 
 use super::features;
 use super::segment::{SegmentConfig, Segmenter};
+use crate::capture::BBox;
 
 /// Binning factors a model may use, smallest first.
 pub const FACTORS: [u32; 3] = [1, 2, 4];
@@ -203,6 +204,18 @@ pub fn upsample_mask(mask: &GrayImage, n: u32, (width, height): (u32, u32)) -> G
     })
 }
 
+/// A box on a frame binned by `n` in the `width`×`height` frame's pixels: the blocks it
+/// covers, cut at the frame's edge.
+pub fn bbox_to_frame(b: BBox, n: u32, (width, height): (u32, u32)) -> BBox {
+    let (x, y) = ((b.x * n).min(width), (b.y * n).min(height));
+    BBox {
+        x,
+        y,
+        w: (b.w * n).min(width - x),
+        h: (b.h * n).min(height - y),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,5 +296,30 @@ mod tests {
         assert_eq!(to_frame(0.0, 2), 0.5);
         assert_eq!(to_frame(3.0, 2), 6.5);
         assert_eq!(to_frame(1.0, 4), 5.5);
+        let b = BBox {
+            x: 10,
+            y: 5,
+            w: 20,
+            h: 8,
+        };
+        assert_eq!(
+            bbox_to_frame(b, 2, (100, 100)),
+            BBox {
+                x: 20,
+                y: 10,
+                w: 40,
+                h: 16
+            }
+        );
+        // A partial edge block: cut at the frame.
+        assert_eq!(
+            bbox_to_frame(b, 2, (55, 25)),
+            BBox {
+                x: 20,
+                y: 10,
+                w: 35,
+                h: 15
+            }
+        );
     }
 }
