@@ -199,26 +199,11 @@ impl Segmenter {
         let fw = frame.width() as usize;
         let raw = frame.as_raw();
         let s = scale as usize;
-        if s == 2 {
-            // Two rows at a time, fixed block width: the loop vectorises. Same floor division.
-            for (sy, out) in self.small.chunks_exact_mut(sw).enumerate() {
-                let top = &raw[2 * sy * fw * 3..][..sw * 6];
-                let bottom = &raw[(2 * sy + 1) * fw * 3..][..sw * 6];
-                for ((o, t), b) in out
-                    .iter_mut()
-                    .zip(top.chunks_exact(6))
-                    .zip(bottom.chunks_exact(6))
-                {
-                    for c in 0..3 {
-                        let sum = u16::from(t[c])
-                            + u16::from(t[c + 3])
-                            + u16::from(b[c])
-                            + u16::from(b[c + 3]);
-                        o[c] = (sum >> 2) as u8;
-                    }
-                }
-            }
-            return;
+        match s {
+            2 => return downscale_fixed::<2>(raw, fw, &mut self.small, sw),
+            3 => return downscale_fixed::<3>(raw, fw, &mut self.small, sw),
+            4 => return downscale_fixed::<4>(raw, fw, &mut self.small, sw),
+            _ => {}
         }
         let n = (s * s) as u32;
         let div = ExactDiv::new(n);
@@ -240,6 +225,27 @@ impl Segmenter {
                 }
                 *o = [div.of(r) as u8, div.of(g) as u8, div.of(b) as u8];
             }
+        }
+    }
+}
+
+/// [`Segmenter::downscale`] for a block side known at compile time (the common 2, 3 and 4):
+/// the block loops unroll and the division is a constant one. The same floor means.
+fn downscale_fixed<const S: usize>(raw: &[u8], fw: usize, small: &mut [[u8; 3]], sw: usize) {
+    let div = ExactDiv::new((S * S) as u32);
+    for (sy, out) in small.chunks_exact_mut(sw).enumerate() {
+        let rows: [&[u8]; S] =
+            std::array::from_fn(|dy| &raw[(sy * S + dy) * fw * 3..][..sw * S * 3]);
+        for (ox, o) in out.iter_mut().enumerate() {
+            let mut sum = [0u32; 3];
+            for row in &rows {
+                for p in row[ox * S * 3..(ox + 1) * S * 3].chunks_exact(3) {
+                    sum[0] += u32::from(p[0]);
+                    sum[1] += u32::from(p[1]);
+                    sum[2] += u32::from(p[2]);
+                }
+            }
+            *o = sum.map(|v| div.of(v) as u8);
         }
     }
 }
