@@ -622,13 +622,21 @@ impl AnomalyModel {
     /// The model card as Markdown.
     pub fn card_markdown(&self) -> String {
         let mut s = format!(
-            "# Model card: {}\n\n- created: {}\n- trained on: {}\n- good items: {}, good patches: {}\n- training time: {:.2} s\n- feature set: `{}`\n  - item features: {}\n  - patch features: {}\n- reject threshold: {:.3} (score = max(item part, worst patch part); 1.0 = 95th percentile of held-out good items)\n- heat-map cell threshold: {:.2}\n\n## Metrics\n\n| metric | value |\n|---|---|\n",
+            "# Model card: {}\n\n- created: {}\n- trained on: {}\n- good items: {}, good patches: {}\n- training time: {:.2} s\n- resolution: {}\n- feature set: `{}`\n  - item features: {}\n  - patch features: {}\n- reject threshold: {:.3} (score = max(item part, worst patch part); 1.0 = 95th percentile of held-out good items)\n- heat-map cell threshold: {:.2}\n\n## Metrics\n\n| metric | value |\n|---|---|\n",
             self.version,
             self.created_at,
             self.card.trained_on,
             self.card.items,
             self.card.patches,
             self.card.training_seconds,
+            if self.binning > 1 {
+                format!(
+                    "frames binned {0}x{0} before inspection (items were large enough)",
+                    self.binning
+                )
+            } else {
+                "full (frames inspected as captured)".to_string()
+            },
             self.feature_set,
             self.item_features.join(", "),
             self.patch_features.join(", "),
@@ -928,6 +936,7 @@ mod tests {
         let m =
             AnomalyModel::train(&good, SegmentConfig::default(), &opts, "b", &|| false).unwrap();
         assert_eq!((m.binning, m.format_version), (2, 2));
+        assert!(m.card_markdown().contains("binned 2x2"));
         m.save(&path).unwrap();
         assert_eq!(AnomalyModel::load(&path).unwrap(), m);
         // Unbinned: still version 1, and a version 1 file without the field reads as 1.
