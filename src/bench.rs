@@ -334,7 +334,7 @@ pub fn train_on_photos(
         .take(binning::SAMPLE_FRAMES)
         .map(|b| decode_rgb(b))
         .collect::<Result<Vec<_>, _>>()?;
-    let n = binning::choose_for_frames(&sample.iter().collect::<Vec<_>>(), &seg);
+    let n = binning::choose_for_frames(&sample.iter().collect::<Vec<_>>(), &seg).unwrap_or(1);
     let per_image: Vec<anyhow::Result<Vec<ItemFeatures>>> = photos
         .par_iter()
         .map(|bytes| {

@@ -496,7 +496,7 @@ fn choose_binning(train_good: &[PathBuf], segment: &SegmentConfig) -> u32 {
         .filter_map(|p| load_rgb(p).ok())
         .collect();
     let refs: Vec<&image::RgbImage> = photos.iter().collect();
-    let n = binning::choose_for_frames(&refs, segment);
+    let n = binning::choose_for_frames(&refs, segment).unwrap_or(1);
     tracing::info!(
         "binning {n}x{n}, from the items of {} training photos",
         refs.len()

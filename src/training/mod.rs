@@ -74,16 +74,9 @@ pub fn collect_good_items(
         let n = match binning {
             Some(n) => n,
             None => {
-                let found = segmenter.segment(&frame.image);
-                if found.is_empty() {
+                let Some(n) = binning::choose_for_frames(&[&frame.image], segment) else {
                     continue;
-                }
-                let n = binning::choose(
-                    &found
-                        .iter()
-                        .map(|r| features::item_geometry(r).equiv_diameter)
-                        .collect::<Vec<_>>(),
-                );
+                };
                 tracing::info!("binning {n}x{n}, from the items of frame {}", frame.seq);
                 *binning.insert(n)
             }

@@ -10,6 +10,7 @@
 use image::{GrayImage, RgbImage};
 
 use super::features;
+use super::grid;
 use super::segment::{SegmentConfig, Segmenter};
 use crate::capture::BBox;
 
@@ -129,7 +130,8 @@ pub const SAMPLE_FRAMES: usize = 8;
 
 /// The binning for a product, from a few of its frames at full resolution: [`choose`] on the
 /// diameters of the items found whole (of all items when every one touches the border).
-pub fn choose_for_frames(frames: &[&RgbImage], segment: &SegmentConfig) -> u32 {
+/// None when the frames show no item at all.
+pub fn choose_for_frames(frames: &[&RgbImage], segment: &SegmentConfig) -> Option<u32> {
     let mut seg = Segmenter::new(segment.clone());
     let (mut whole, mut all) = (Vec::new(), Vec::new());
     for f in frames {
@@ -141,7 +143,10 @@ pub fn choose_for_frames(frames: &[&RgbImage], segment: &SegmentConfig) -> u32 {
             all.push(d);
         }
     }
-    choose(if whole.is_empty() { &all } else { &whole })
+    if all.is_empty() {
+        return None;
+    }
+    Some(choose(if whole.is_empty() { &all } else { &whole }))
 }
 
 /// Per-pixel values on an image binned by `n` (`bw`×`bh`, row-major) spread back over the
@@ -154,12 +159,8 @@ pub fn upsample(
 ) -> Vec<f32> {
     let (bw, bh) = (bw as usize, bh as usize);
     debug_assert_eq!(values.len(), bw * bh);
-    // Frame pixel x sits at binned coordinate (x + 0.5) / n - 0.5.
-    let axis = |x: u32, len: usize| -> (usize, usize, f32) {
-        let u = ((x as f32 + 0.5) / n as f32 - 0.5).clamp(0.0, (len - 1) as f32);
-        let i = (u as usize).min(len - 1);
-        (i, (i + 1).min(len - 1), u - i as f32)
-    };
+    // A block is a cell of n frame pixels, its value at its centre.
+    let axis = |x: u32, len: usize| grid::axis(x as usize, n as f32, len);
     let columns: Vec<_> = (0..width).map(|x| axis(x, bw)).collect();
     let mut out = Vec::with_capacity(width as usize * height as usize);
     let mut blended = vec![0f32; bw];
@@ -172,25 +173,10 @@ pub fn upsample(
         for ((o, a), b) in blended.iter_mut().zip(a).zip(b) {
             *o = a + (b - a) * fy;
         }
-        let start = out.len();
-        out.resize(start + width as usize, 0.0);
-        let row = &mut out[start..];
-        if n == 2 && width as usize == 2 * bw {
-            // Each block centre sits between two frame pixels, a quarter of a block from each:
-            // the weights are fixed.
-            for (i, o) in row.chunks_exact_mut(2).enumerate() {
-                let mid = blended[i];
-                let left = blended[i.saturating_sub(1)];
-                let right = blended[(i + 1).min(bw - 1)];
-                o[0] = mid + (left - mid) * 0.25;
-                o[1] = mid + (right - mid) * 0.25;
-            }
-        } else {
-            for (o, &(c0, c1, fx)) in row.iter_mut().zip(&columns) {
-                let (a, b) = (blended[c0], blended[c1]);
-                *o = a + (b - a) * fx;
-            }
-        }
+        out.extend(columns.iter().map(|&(c0, c1, fx)| {
+            let (a, b) = (blended[c0], blended[c1]);
+            a + (b - a) * fx
+        }));
     }
     out
 }
@@ -273,14 +259,14 @@ mod tests {
         let v = upsample(&[2.5; 6], (3, 2), 2, (5, 3));
         assert_eq!(v.len(), 15);
         assert!(v.iter().all(|x| *x == 2.5));
-        // The fixed-weight 2x path against the general interpolation (a 5-wide frame takes it).
+        // Pixels a frame has in common come out the same whatever its width.
         let v: Vec<f32> = (0..12).map(|i| ((i * 7) % 5) as f32).collect();
-        let fast = upsample(&v, (4, 3), 2, (8, 6));
-        let general = upsample(&v, (4, 3), 2, (7, 6));
+        let wide = upsample(&v, (4, 3), 2, (8, 6));
+        let narrow = upsample(&v, (4, 3), 2, (7, 6));
         for y in 0..6 {
             for x in 0..7 {
                 assert!(
-                    (fast[y * 8 + x] - general[y * 7 + x]).abs() < 1e-5,
+                    (wide[y * 8 + x] - narrow[y * 7 + x]).abs() < 1e-5,
                     "{x},{y}"
                 );
             }
