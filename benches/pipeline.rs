@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use foodqc::bench::{encode_jpeg, synthetic_jpegs};
-use foodqc::capture::folder::{decode_rgb, decode_rgb_binned};
+use foodqc::imageio::{decode_rgb, decode_rgb_binned};
 use foodqc::eval::{ScoredImage, main_items, pixels};
 use foodqc::inspect::{HeatMap, Inspector};
 use foodqc::model::AnomalyModel;
@@ -165,9 +165,9 @@ fn stages(c: &mut Criterion) {
             item_index: 0,
             track_id: None,
             score: 0.5,
-            verdict: foodqc::model::Verdict::Pass,
+            verdict: foodqc::domain::Verdict::Pass,
             defect_class: None,
-            bbox: foodqc::capture::BBox {
+            bbox: foodqc::domain::BBox {
                 x: 1,
                 y: 2,
                 w: 3,

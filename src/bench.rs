@@ -17,7 +17,7 @@ use image::RgbImage;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::capture::folder::{decode_rgb, decode_rgb_binned};
+use crate::imageio::{decode_rgb, decode_rgb_binned};
 use crate::capture::{SourceOptions, SourceSpec};
 use crate::eval::{Dataset, ScoredImage, main_items, pixels};
 use crate::inspect::{HeatMap, InspectedItem, Inspection};
@@ -26,7 +26,8 @@ use crate::model::{AnomalyModel, TrainOptions};
 use crate::store::{InspectionRecorder, InspectionRow, RecordItem, RecordSender, Store};
 use crate::vision::features::{self, ItemFeatures};
 use crate::vision::segment::{ItemRegion, Segmenter};
-use crate::vision::{binning, overlay};
+use crate::imageio::binning;
+use crate::inspect::overlay;
 
 /// Stage names, in pipeline order.
 pub const STAGES: [&str; 7] = [
@@ -331,10 +332,10 @@ pub fn train_on_photos(
     // As `foodqc eval`: the binning from the items of the first photos at full resolution.
     let sample = photos
         .iter()
-        .take(binning::SAMPLE_FRAMES)
+        .take(resolution::SAMPLE_FRAMES)
         .map(|b| decode_rgb(b))
         .collect::<Result<Vec<_>, _>>()?;
-    let n = binning::choose_for_frames(&sample.iter().collect::<Vec<_>>(), &seg).unwrap_or(1);
+    let n = resolution::choose_for_frames(&sample.iter().collect::<Vec<_>>(), &seg).unwrap_or(1);
     let per_image: Vec<anyhow::Result<Vec<ItemFeatures>>> = photos
         .par_iter()
         .map(|bytes| {

@@ -15,8 +15,9 @@
 
 pub mod bench;
 pub mod capture;
-pub mod config;
+pub mod domain;
 pub mod eval;
+pub mod imageio;
 pub mod inspect;
 pub mod labeling;
 pub mod model;

@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use foodqc::capture::{SourceOptions, SourceSpec};
-use foodqc::config::AppPaths;
+use foodqc::domain::AppPaths;
 use foodqc::model::{AnomalyModel, TrainOptions};
 use foodqc::station::{LotInfo, Station, StationConfig};
 use foodqc::vision::SegmentConfig;
@@ -723,7 +723,7 @@ fn snapshot(paths: &AppPaths, model: Option<&PathBuf>, a: SnapshotArgs) -> anyho
         if frame.seq < a.skip {
             continue;
         }
-        let img = foodqc::vision::overlay::draw(&insp, a.heat, model.thresholds.pixel as f32);
+        let img = foodqc::inspect::overlay::draw(&insp, a.heat, model.thresholds.pixel as f32);
         let path = a.out.join(format!("frame-{:05}.png", frame.seq));
         img.save(&path)
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -733,7 +733,7 @@ fn snapshot(paths: &AppPaths, model: Option<&PathBuf>, a: SnapshotArgs) -> anyho
                 format!(
                     "{:.2}{}",
                     i.score.unwrap_or(0.0),
-                    if i.verdict == Some(foodqc::model::Verdict::Reject) {
+                    if i.verdict == Some(foodqc::domain::Verdict::Reject) {
                         "R"
                     } else {
                         ""

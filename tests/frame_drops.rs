@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use foodqc::capture::synthetic::{SyntheticConfig, SyntheticLine};
 use foodqc::capture::{SourceOptions, SourceSpec};
-use foodqc::config::AppPaths;
+use foodqc::domain::AppPaths;
 use foodqc::model::AnomalyModel;
 use foodqc::station::{LotInfo, Station, StationConfig};
 use foodqc::store::Store;

@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use foodqc::capture::synthetic::{SyntheticConfig, SyntheticLine};
 use foodqc::capture::{FrameSource, SourceOptions, SourceSpec, TruthItem};
-use foodqc::config::AppPaths;
+use foodqc::domain::AppPaths;
 use foodqc::model::metrics::Confusion;
-use foodqc::model::{AnomalyModel, Verdict};
+use foodqc::domain::Verdict;
+use foodqc::model::AnomalyModel;
 use foodqc::station::{LotInfo, Station, StationConfig};
 use foodqc::store::Store;
 

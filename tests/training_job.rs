@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use common::{foodqc, run_ok};
 
 use foodqc::capture::{SourceOptions, SourceSpec};
-use foodqc::config::AppPaths;
+use foodqc::domain::AppPaths;
 use foodqc::model::{AnomalyModel, TrainOptions};
 use foodqc::store::Store;
 use foodqc::training::capture_truth_samples;

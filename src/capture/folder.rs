@@ -8,150 +8,13 @@ use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage, metadata::Orientation};
+use image::RgbImage;
 
 use super::{CaptureError, Frame, FrameSource, Pacing};
+use crate::imageio::decode::load_rgb;
 
 /// File extensions (lower case) that a folder replay picks up.
 const IMAGE_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
-
-/// A file that could not be read or decoded as an image; names the file and the reason.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot decode image {}: {source}", path.display())]
-pub struct ImageLoadError {
-    /// The file that failed.
-    pub path: PathBuf,
-    /// What went wrong (I/O, unknown format, corrupt data, too large).
-    #[source]
-    pub source: image::ImageError,
-}
-
-/// Decode one image file to 8-bit RGB.
-///
-/// The format is guessed from the content first and from the extension second, so a PNG saved
-/// as `.jpg` still loads. Any colour type (grey, RGBA, 16-bit, palette) is converted to RGB8;
-/// alpha is dropped. The EXIF orientation of JPEGs (phone photos) is applied, so the pixels come
-/// out the way the photo is meant to be viewed.
-///
-/// # Errors
-/// [`ImageLoadError`] naming the file when it cannot be opened or read, its format is unknown,
-/// its data is corrupt or truncated, or it would need more than the image crate's default memory
-/// limit (512 MiB) to decode.
-pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageLoadError> {
-    let err = |source: image::ImageError| ImageLoadError {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut decoder = ImageReader::open(path)
-        .and_then(ImageReader::with_guessed_format)
-        .map_err(|e| err(e.into()))?
-        .into_decoder()
-        .map_err(err)?;
-    // `into_decoder` (unlike `decode`) does not check the size against the memory limit; do it
-    // here so a corrupt header claiming a gigantic image fails cleanly instead of aborting.
-    Limits::default()
-        .reserve(decoder.total_bytes())
-        .map_err(err)?;
-    // A broken EXIF block should not cost us the pixels: fall back to "as stored".
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(err)?;
-    image.apply_orientation(orientation);
-    // `into_rgb8` moves the buffer without copying when the image is already RGB8.
-    Ok(image.into_rgb8())
-}
-
-/// Decode an image held in memory (JPEG or PNG bytes, e.g. from a camera or a network
-/// stream) to 8-bit RGB, with the same conversions as [`load_rgb`] (EXIF orientation applied,
-/// any colour type to RGB8).
-///
-/// # Errors
-/// The decoder's error when the format is unknown, the data corrupt, or the image would need
-/// more than the image crate's default memory limit.
-pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, image::ImageError> {
-    let mut decoder = ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()?
-        .into_decoder()?;
-    Limits::default().reserve(decoder.total_bytes())?;
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder)?;
-    image.apply_orientation(orientation);
-    Ok(image.into_rgb8())
-}
-
-/// [`load_rgb`] reduced by `binning` (1, 2 or 4; see [`crate::vision::binning`]). JPEGs are
-/// decoded straight to the reduced size by scaling in the DCT domain (libjpeg-turbo's
-/// scaled IDCT), which skips most of the decoder's pixel work; other formats are decoded and
-/// then binned.
-///
-/// # Errors
-/// As [`load_rgb`].
-pub fn load_rgb_binned(path: &Path, binning: u32) -> Result<RgbImage, ImageLoadError> {
-    if binning <= 1 {
-        return load_rgb(path);
-    }
-    let bytes = std::fs::read(path).map_err(|e| ImageLoadError {
-        path: path.to_path_buf(),
-        source: e.into(),
-    })?;
-    decode_rgb_binned(&bytes, binning).map_err(|source| ImageLoadError {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// [`decode_rgb`] reduced by `binning` (1, 2 or 4), JPEGs scaled while decoding (see
-/// [`load_rgb_binned`]).
-///
-/// # Errors
-/// As [`decode_rgb`]: a JPEG that libjpeg-turbo refuses is decoded again by the image crate,
-/// so the error (or a picture, where that decoder is more lenient) is the same as unbinned.
-pub fn decode_rgb_binned(bytes: &[u8], binning: u32) -> Result<RgbImage, image::ImageError> {
-    if binning <= 1 {
-        return decode_rgb(bytes);
-    }
-    if bytes.starts_with(&[0xFF, 0xD8])
-        && let Some((img, orientation)) = jpeg_scaled(bytes, binning)
-    {
-        let mut image = DynamicImage::ImageRgb8(img);
-        image.apply_orientation(orientation);
-        return Ok(image.into_rgb8());
-    }
-    Ok(crate::vision::binning::bin(&decode_rgb(bytes)?, binning))
-}
-
-/// A JPEG decoded at 1/`binning` scale with its EXIF orientation, or None when libjpeg-turbo
-/// cannot (corrupt data, a size over the memory limit, an unsupported colour space).
-fn jpeg_scaled(bytes: &[u8], binning: u32) -> Option<(RgbImage, Orientation)> {
-    let scale_num = u8::try_from(8 / binning.clamp(1, 8)).ok()?;
-    // libjpeg reports fatal errors by unwinding out of its error handler.
-    std::panic::catch_unwind(|| {
-        let mut d = mozjpeg::Decompress::builder()
-            .with_markers(&[mozjpeg::Marker::APP(1)])
-            .from_mem(bytes)
-            .ok()?;
-        // The EXIF block (APP1 after its "Exif\0\0" tag); a broken one means "as stored".
-        let orientation = d
-            .markers()
-            .find_map(|m| m.data.strip_prefix(b"Exif\0\0"))
-            .and_then(Orientation::from_exif_chunk)
-            .unwrap_or(Orientation::NoTransforms);
-        let (w, h) = d.size();
-        let (bw, bh) = crate::vision::binning::binned_size(w as u32, h as u32, binning);
-        if u64::from(bw) * u64::from(bh) * 3 > Limits::default().max_alloc.unwrap_or(u64::MAX) {
-            return None;
-        }
-        d.scale(scale_num);
-        let mut started = d.rgb().ok()?;
-        if (started.width() as u32, started.height() as u32) != (bw, bh) {
-            return None;
-        }
-        let pixels = started.read_scanlines::<u8>().ok()?;
-        started.finish().ok()?;
-        Some((RgbImage::from_raw(bw, bh, pixels)?, orientation))
-    })
-    .ok()
-    .flatten()
-}
 
 /// Compare two strings in natural order: runs of ASCII digits compare as numbers, so `img2.png`
 /// sorts before `img10.png`; other characters compare case-insensitively.
@@ -403,7 +266,9 @@ impl FrameSource for FolderSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::{GrayImage, ImageBuffer, ImageFormat, Luma, Rgb, Rgba, RgbaImage};
+    use crate::imageio::decode::{decode_rgb, decode_rgb_binned, load_rgb_binned};
+    use image::metadata::Orientation;
+    use image::{DynamicImage, GrayImage, ImageBuffer, ImageFormat, Luma, Rgb, Rgba, RgbaImage};
 
     /// Write `files` (name, bytes) into a fresh temp dir.
     fn folder_with(files: &[(&str, Vec<u8>)]) -> tempfile::TempDir {
@@ -422,7 +287,7 @@ mod tests {
 
     #[test]
     fn binned_decoding_scales_jpegs_in_the_dct_and_bins_other_formats() {
-        use crate::vision::binning;
+        use crate::imageio::binning;
         // A smooth gradient with a disc: what a JPEG keeps well.
         let img = RgbImage::from_fn(101, 77, |x, y| {
             let d = (x as i32 - 50).pow(2) + (y as i32 - 38).pow(2);

@@ -12,13 +12,15 @@ use anyhow::Context;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::capture::folder::{list_images, load_rgb, load_rgb_binned};
+use crate::capture::folder::list_images;
+use crate::imageio::{load_rgb, load_rgb_binned};
 use crate::inspect::HeatMap;
 use crate::model::grading::{GradingOptions, GradingReport, evaluate_grading, read_labels};
 use crate::model::metrics::{Confusion, auroc};
 use crate::model::operating::LabelledScore;
 use crate::model::{AnomalyModel, TrainOptions};
-use crate::vision::binning;
+use crate::imageio::binning;
+use crate::vision::resolution;
 use crate::vision::features::{self, ItemFeatures};
 use crate::vision::segment::{ItemRegion, SegmentConfig, Segmenter};
 
@@ -487,16 +489,16 @@ pub struct ScoredImage {
 }
 
 /// The binning for a dataset: from the items of its first few training photos at full
-/// resolution (see [`binning::choose_for_frames`]). Unreadable photos are skipped here; the
+/// resolution (see [`resolution::choose_for_frames`]). Unreadable photos are skipped here; the
 /// training pass reports them.
 fn choose_binning(train_good: &[PathBuf], segment: &SegmentConfig) -> u32 {
     let photos: Vec<image::RgbImage> = train_good
         .iter()
-        .take(binning::SAMPLE_FRAMES)
+        .take(resolution::SAMPLE_FRAMES)
         .filter_map(|p| load_rgb(p).ok())
         .collect();
     let refs: Vec<&image::RgbImage> = photos.iter().collect();
-    let n = binning::choose_for_frames(&refs, segment).unwrap_or(1);
+    let n = resolution::choose_for_frames(&refs, segment).unwrap_or(1);
     tracing::info!(
         "binning {n}x{n}, from the items of {} training photos",
         refs.len()

@@ -9,7 +9,7 @@ use super::ScoredImage;
 use crate::inspect::HeatMap;
 use crate::model::anomaly::ColourModel;
 use crate::vision::features::colour_bin;
-use crate::vision::grid;
+use crate::imageio::grid;
 
 /// Score bins per unit of calibrated anomaly; scores above `BINS / PER_UNIT` share the top bin.
 const PER_UNIT: f32 = 256.0;

@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::capture::folder::{load_rgb, natural_cmp};
+use crate::capture::folder::natural_cmp;
+use crate::imageio::load_rgb;
 use crate::store::{
     NewImport, NewLabel, NewSample, SavedSample, Store, StoreError, save_sample_png,
 };

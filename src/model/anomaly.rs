@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::Verdict;
+use crate::domain::{Thresholds, Verdict};
 use super::gaussian::{FitError, Gaussian};
 use super::metrics::quantile;
 use crate::vision::features::{
@@ -24,85 +24,6 @@ pub const MODEL_FORMAT_VERSION: u32 = 2;
 
 /// The model that ships inside the binary, so inspection works on first launch.
 pub const BUNDLED_MODEL_JSON: &str = include_str!("../../models/default.json");
-
-/// Where pass ends and reject begins.
-///
-/// Three bands: pass (score <= `review`), review (`review` < score <= `reject`, sent to a
-/// person) and reject (score > `reject`). Without a review threshold (or with one at or above
-/// `reject`) there is no review band. Files written before the review band and per-class
-/// thresholds existed still load: the new fields default to empty.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Thresholds {
-    /// Items scoring above this are rejected.
-    pub reject: f64,
-    /// Heat-map cells scoring above this are drawn as defect regions.
-    pub pixel: f64,
-    /// Items scoring above this (and not above `reject`) go to review.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review: Option<f64>,
-    /// Reject thresholds per defect class, used when a defect classifier names the class;
-    /// classes not listed use `reject`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub per_class: BTreeMap<String, f64>,
-}
-
-impl Thresholds {
-    /// Thresholds with a reject and pixel threshold only (no review band, no per-class).
-    pub fn new(reject: f64, pixel: f64) -> Self {
-        Self {
-            reject,
-            pixel,
-            review: None,
-            per_class: BTreeMap::new(),
-        }
-    }
-
-    /// The lower edge of the review band, when there is a band.
-    pub fn review_band(&self) -> Option<f64> {
-        self.review.filter(|r| *r < self.reject)
-    }
-
-    /// Pass, review or reject for a score, with the reject threshold of `class` when one is
-    /// set for it.
-    pub fn verdict(&self, score: f64, class: Option<&str>) -> Verdict {
-        let reject = class
-            .and_then(|c| self.per_class.get(c).copied())
-            .unwrap_or(self.reject);
-        if score > reject {
-            Verdict::Reject
-        } else if self.review.is_some_and(|r| r < reject && score > r) {
-            Verdict::Review
-        } else {
-            Verdict::Pass
-        }
-    }
-
-    /// Problems that make these thresholds unusable, in words (empty when fine).
-    pub fn validate(&self) -> Result<(), String> {
-        let finite = |name: &str, v: f64| {
-            if v.is_finite() {
-                Ok(())
-            } else {
-                Err(format!("{name} threshold must be a finite number, got {v}"))
-            }
-        };
-        finite("reject", self.reject)?;
-        finite("pixel", self.pixel)?;
-        if let Some(r) = self.review {
-            finite("review", r)?;
-            if r > self.reject {
-                return Err(format!(
-                    "review threshold {r} is above the reject threshold {}: the review band must lie below reject",
-                    self.reject
-                ));
-            }
-        }
-        for (c, v) in &self.per_class {
-            finite(&format!("`{c}` reject"), *v)?;
-        }
-        Ok(())
-    }
-}
 
 /// Scales that turn raw distances into scores where 1.0 is "as odd as the oddest few percent
 /// of good items".
@@ -153,7 +74,7 @@ pub struct AnomalyModel {
     /// How items are found in frames.
     pub segment: SegmentConfig,
     /// Frames are reduced by this factor per axis before inspection (1, 2 or 4; see
-    /// [`crate::vision::binning`]). Absent (1) in version 1 files.
+    /// [`crate::imageio::binning`]). Absent (1) in version 1 files.
     #[serde(default = "unbinned")]
     pub binning: u32,
     /// Item-level Gaussian.
@@ -314,7 +235,7 @@ pub struct TrainOptions {
     /// Heat-map cells above this calibrated score are defect regions.
     pub pixel_threshold: f64,
     /// Binning the items are measured at, and the model inspects at (1, 2 or 4). None: the
-    /// training code chooses it from the size of the items ([`crate::vision::binning`]).
+    /// training code chooses it from the size of the items ([`crate::imageio::binning`]).
     pub binning: Option<u32>,
 }
 
@@ -560,11 +481,11 @@ impl AnomalyModel {
             path: path.to_path_buf(),
             what,
         };
-        if !crate::vision::binning::FACTORS.contains(&self.binning) {
+        if !crate::imageio::binning::FACTORS.contains(&self.binning) {
             return Err(bad(format!(
                 "binning {} is not one of {:?}",
                 self.binning,
-                crate::vision::binning::FACTORS
+                crate::imageio::binning::FACTORS
             )));
         }
         if self.item_features != ITEM_FEATURES {

@@ -21,7 +21,7 @@ use ndarray::{Array1, Array2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::capture::BBox;
+use crate::domain::BBox;
 use crate::model::metrics::quantile;
 use crate::model::svm::{BinarySvm, gaussian_block, solve_c_svc, squared_distances};
 use crate::vision::components::Components;

@@ -16,7 +16,7 @@ use super::classifier::{
     ClassConfusion, ClassWeighting, DESCRIPTOR_FEATURES, DESCRIPTOR_SET, GradeClassifier,
     GradeTrainOptions, SelectionMetric, describe_image, grouped_folds,
 };
-use crate::capture::folder::load_rgb;
+use crate::imageio::load_rgb;
 use crate::vision::segment::{SegmentConfig, Segmenter};
 
 /// The grade classes of the evaluation, in report order.

@@ -15,8 +15,8 @@ use std::time::Instant;
 use image::{Rgb, RgbImage};
 use serde::Serialize;
 
-use crate::capture::BBox;
-use crate::model::Verdict;
+use crate::domain::BBox;
+use crate::domain::Verdict;
 use crate::store::{InspectionRow, NewModelVersion, NewSample, Store, StoreError, save_sample_png};
 
 /// What to generate.

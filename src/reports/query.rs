@@ -14,7 +14,7 @@ use super::filter::{ReportFilter, SqlWhere};
 use super::pareto::{ParetoBar, UNCLASSIFIED, pareto};
 use super::spc::PChart;
 use super::{ReportError, sql};
-use crate::capture::BBox;
+use crate::domain::BBox;
 use crate::store::LotStatus;
 
 /// One hour in ms: the period of hourly charts.

@@ -16,10 +16,12 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use serde::{Deserialize, Serialize};
 
 use crate::capture::{CaptureError, Frame, FrameSource, Pacing, SourceOptions, SourceSpec};
-use crate::config::AppPaths;
+use crate::domain::AppPaths;
 use crate::inspect::{Inspection, Inspector};
 use crate::model::classifier::GradeClassifier;
-use crate::model::{AnomalyModel, Thresholds, Verdict};
+use crate::domain::{Thresholds, Verdict};
+use crate::imageio::crop::crop_with_margin;
+use crate::model::AnomalyModel;
 use crate::store::{
     InspectionRecorder, InspectionRow, NewModelVersion, RecordItem, RecorderStats, SampleImage,
     Store,
@@ -682,17 +684,6 @@ fn inspect_loop(
         *lock(&shared.latest) = Some(Arc::new(insp));
     }
     Ok(())
-}
-
-/// Crop an item with a margin of a quarter of its size, for saved samples.
-pub fn crop_with_margin(frame: &image::RgbImage, b: crate::capture::BBox) -> image::RgbImage {
-    let (fw, fh) = frame.dimensions();
-    let m = (b.w.max(b.h) / 4).max(4);
-    let x0 = b.x.saturating_sub(m);
-    let y0 = b.y.saturating_sub(m);
-    let x1 = (b.x + b.w + m).min(fw);
-    let y1 = (b.y + b.h + m).min(fh);
-    image::imageops::crop_imm(frame, x0, y0, x1 - x0, y1 - y0).to_image()
 }
 
 /// Rate limit for automatic sample capture (token bucket refilled per minute).

@@ -109,8 +109,8 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::BBox;
-    use crate::model::Verdict;
+    use crate::domain::BBox;
+    use crate::domain::Verdict;
 
     fn item(x: f32, y: f32, partial: bool) -> InspectedItem {
         InspectedItem {

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::audit::limit_param;
 use super::{Store, StoreError, sql_err};
-use crate::capture::BBox;
-use crate::model::Verdict;
+use crate::domain::BBox;
+use crate::domain::Verdict;
 
 /// One inspection to record.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -1,7 +1,7 @@
 //! The SQLite store: every inspection, lot, sample, label, model version and audit entry.
 //!
 //! One [`Store`] wraps one SQLite connection to the database file (normally
-//! [`crate::config::AppPaths::db_path`]). The file is in WAL mode, so several `Store` values
+//! [`crate::domain::AppPaths::db_path`]). The file is in WAL mode, so several `Store` values
 //! may be open on the same file from different threads (the station's recorder, the UI, a
 //! report export): readers never block the writer, and writers wait for each other up to the
 //! busy timeout.

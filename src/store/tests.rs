@@ -8,8 +8,8 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use super::*;
-use crate::capture::BBox;
-use crate::model::Verdict;
+use crate::domain::BBox;
+use crate::domain::Verdict;
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()

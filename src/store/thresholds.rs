@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use serde::Serialize;
 
 use super::{Store, StoreError, audit::insert_audit, now_ms, sql_err};
-use crate::model::{Thresholds, Verdict};
+use crate::domain::{Thresholds, Verdict};
 
 /// One row of `model_thresholds`: a setting applied to a model version.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -261,7 +261,7 @@ impl Store {
 mod tests {
     use super::super::{InspectionRow, NewModelVersion, NewSample};
     use super::*;
-    use crate::capture::BBox;
+    use crate::domain::BBox;
 
     fn store(dir: &tempfile::TempDir) -> Store {
         Store::open(&dir.path().join("db.sqlite")).unwrap()

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::capture::folder::load_rgb;
+use crate::imageio::load_rgb;
 use crate::eval::main_items_measured;
 use crate::model::classifier::{
     DESCRIPTOR_FEATURES, DESCRIPTOR_SET, GradeClassifier, GradeTrainOptions, KnownItems,

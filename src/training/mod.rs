@@ -5,11 +5,12 @@ pub mod job;
 
 use std::sync::Arc;
 
-use crate::capture::{BBox, FrameSource, GroundTruth, TruthItem};
+use crate::capture::{FrameSource, GroundTruth, TruthItem};
+use crate::domain::{BBox, Verdict};
 use crate::inspect::Inspector;
 use crate::model::metrics::{Confusion, auroc};
-use crate::model::{AnomalyModel, Verdict};
-use crate::vision::binning;
+use crate::model::AnomalyModel;
+use crate::imageio::binning;
 use crate::vision::features::{self, ItemFeatures};
 use crate::vision::segment::{SegmentConfig, Segmenter};
 
@@ -41,7 +42,7 @@ pub fn match_truth<'a>(
 /// items known to be defective are left out and each physical item is taken once; without it
 /// (a folder of good photos) every item counts as good.
 ///
-/// The binning (see [`crate::vision::binning`]) is chosen from the items of the first frame
+/// The binning (see [`crate::imageio::binning`]) is chosen from the items of the first frame
 /// that has any, and every frame is measured at it; it is returned beside the items, for the
 /// model to inspect at the same.
 pub fn collect_good_items(
@@ -74,7 +75,7 @@ pub fn collect_good_items(
         let n = match binning {
             Some(n) => n,
             None => {
-                let Some(n) = binning::choose_for_frames(&[&frame.image], segment) else {
+                let Some(n) = crate::vision::resolution::choose_for_frames(&[&frame.image], segment) else {
                     continue;
                 };
                 tracing::info!("binning {n}x{n}, from the items of frame {}", frame.seq);
@@ -212,7 +213,7 @@ pub fn capture_truth_samples(
             if !seen.insert(t.item_id) {
                 continue;
             }
-            let crop = crate::station::crop_with_margin(&frame.image, region.bbox);
+            let crop = crate::imageio::crop::crop_with_margin(&frame.image, region.bbox);
             let saved = crate::store::save_sample_png(samples_dir, &crop)?;
             let id = store.insert_sample(&crate::store::NewSample {
                 path: saved.path,

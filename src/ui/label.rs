@@ -192,7 +192,7 @@ fn score_sample(model: &AnomalyModel, sample_id: i64, path: &std::path::Path) ->
         predicted: "none".into(),
         items: 0,
     };
-    let Ok(img) = foodqc::capture::folder::load_rgb(path) else {
+    let Ok(img) = foodqc::imageio::load_rgb(path) else {
         return out;
     };
     let mut seg = foodqc::vision::segment::Segmenter::new(model.segment.clone());
@@ -538,7 +538,7 @@ fn sample_view(st: &mut LabelState, ui: &mut egui::Ui) {
         .is_none_or(|(id, ..)| *id != entry.sample.id)
     {
         st.image = None;
-        match foodqc::capture::folder::load_rgb(&entry.sample.path) {
+        match foodqc::imageio::load_rgb(&entry.sample.path) {
             Ok(img) => {
                 let c = egui::ColorImage::from_rgb(
                     [img.width() as usize, img.height() as usize],

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use egui::{Align2, Color32, FontId, Pos2, Rect, Stroke, StrokeKind, TextureHandle, Vec2};
 use foodqc::inspect::{InspectedItem, Inspection};
-use foodqc::model::Verdict;
+use foodqc::domain::Verdict;
 
 use super::{FoodQcApp, theme};
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use foodqc::capture::{SourceOptions, SourceSpec};
-use foodqc::config::AppPaths;
+use foodqc::domain::AppPaths;
 use foodqc::model::AnomalyModel;
 use foodqc::station::{LotInfo, Station, StationCommand, StationConfig, StationStats};
 use serde::{Deserialize, Serialize};

@@ -1194,7 +1194,7 @@ mod tests {
     use egui_kittest::Harness;
     use egui_kittest::kittest::Queryable;
     use foodqc::capture::SourceSpec;
-    use foodqc::config::AppPaths;
+    use foodqc::domain::AppPaths;
     use foodqc::model::AnomalyModel;
     use foodqc::reports::demo::{GenerateOptions, generate};
 

@@ -1,7 +1,7 @@
 //! Design tokens: the few colours and sizes the UI uses. Colour is reserved for state.
 
 use egui::Color32;
-use foodqc::vision::overlay::palette;
+use foodqc::inspect::overlay::palette;
 
 const fn rgb(c: [u8; 3]) -> Color32 {
     Color32::from_rgb(c[0], c[1], c[2])

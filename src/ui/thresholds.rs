@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, bounded};
 use egui::{Color32, RichText};
 use egui_plot::{Bar, BarChart, Corner, Legend, Line, Plot, Points, Polygon, VLine};
-use foodqc::model::Thresholds;
+use foodqc::domain::Thresholds;
 use foodqc::model::operating::{GOOD, Histogram, LabelledScore, ScoreFile, ScoreSet};
 use foodqc::store::{Store, ThresholdSetting};
 
@@ -203,7 +203,7 @@ fn load_previews(
     let mut out = Vec::new();
     for (it, mask) in picked {
         let path = std::path::Path::new(&it.origin);
-        let img = foodqc::capture::folder::load_rgb(path).map_err(|e| e.to_string())?;
+        let img = foodqc::imageio::load_rgb(path).map_err(|e| e.to_string())?;
         let (w, h) = img.dimensions();
         let scale = (w.max(h) as f32 / PREVIEW_SIDE as f32).max(1.0);
         let (pw, ph) = ((w as f32 / scale) as u32, (h as f32 / scale) as u32);
@@ -1353,7 +1353,7 @@ mod tests {
     use egui_kittest::Harness;
     use egui_kittest::kittest::Queryable;
     use foodqc::capture::SourceSpec;
-    use foodqc::config::AppPaths;
+    use foodqc::domain::AppPaths;
     use foodqc::model::AnomalyModel;
     use std::time::Instant;
 

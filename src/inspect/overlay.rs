@@ -6,7 +6,7 @@ use imageproc::drawing::{draw_hollow_rect_mut, draw_line_segment_mut};
 use imageproc::rect::Rect;
 
 use crate::inspect::Inspection;
-use crate::model::Verdict;
+use crate::domain::Verdict;
 
 /// State colours (ISA-101 style: colour only for state).
 pub mod palette {

@@ -1,6 +1,11 @@
-//! Where foodqc keeps its files, and the settings users tune.
+//! Where foodqc keeps its files.
 
 use std::path::{Path, PathBuf};
+
+/// No `--data-dir` was given and the platform has no user data folder (no home directory).
+#[derive(Debug, thiserror::Error)]
+#[error("no home directory found; pass --data-dir to choose where foodqc keeps its data")]
+pub struct NoDataDir;
 
 /// The folders and files of one foodqc installation (or one `--data-dir`).
 #[derive(Clone, Debug)]
@@ -12,14 +17,12 @@ pub struct AppPaths {
 impl AppPaths {
     /// Use `data_dir` when given, else the user data dir of the platform
     /// (`~/.local/share/foodqc` on Linux).
-    pub fn resolve(data_dir: Option<&Path>) -> anyhow::Result<Self> {
+    pub fn resolve(data_dir: Option<&Path>) -> Result<Self, NoDataDir> {
         let data_dir = match data_dir {
             Some(d) => d.to_path_buf(),
             None => directories::ProjectDirs::from("", "", "foodqc")
                 .map(|p| p.data_dir().to_path_buf())
-                .ok_or_else(|| {
-                    anyhow::anyhow!("no home directory found; pass --data-dir to choose where foodqc keeps its data")
-                })?,
+                .ok_or(NoDataDir)?,
         };
         Ok(Self { data_dir })
     }

@@ -6,9 +6,12 @@ use std::time::{Instant, SystemTime};
 use image::RgbImage;
 use rayon::prelude::*;
 
-use crate::capture::BBox;
-use crate::model::{AnomalyModel, Verdict};
-use crate::vision::binning;
+pub mod overlay;
+
+use crate::domain::BBox;
+use crate::domain::Verdict;
+use crate::model::AnomalyModel;
+use crate::imageio::binning;
 use crate::vision::features::{self, PatchGrid};
 use crate::vision::segment::{ItemRegion, Segmenter};
 
