@@ -16,6 +16,7 @@ mod inspections;
 mod labeling;
 mod migrations;
 mod models;
+pub mod read_model;
 pub mod recorder;
 mod samples;
 mod stations;
@@ -27,10 +28,15 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use audit::AuditEntry;
-pub use inspections::{InspectionRow, InspectionView, LOT_INSPECTIONS_SQL};
+#[cfg(test)]
+pub(crate) use inspections::LOT_INSPECTIONS_SQL;
+pub use inspections::{InspectionRow, InspectionView};
 pub use labeling::{DefectClass, QueueEntry, QueueFilter, SampleScore, parse_hex_colour};
 pub use migrations::{SCHEMA_VERSION, migrations};
 pub use models::{ModelVersionRow, NewModelVersion};
+pub use read_model::{
+    FilterError, FilterOptions, LotDisposition, ReportFilter, Summary, UNCLASSIFIED,
+};
 pub use recorder::{
     InspectionRecorder, RecordItem, RecordSender, RecorderOptions, RecorderStats, SampleImage,
 };
@@ -411,9 +417,10 @@ impl Store {
         &self.path
     }
 
-    /// The underlying connection, for read-only ad-hoc queries (reports, exports). Writes must
-    /// go through the `Store` methods, which keep the audit log and invariants.
-    pub fn connection(&self) -> &Connection {
+    /// The underlying connection, for the store's own tests. Everything outside the store
+    /// goes through the `Store` methods (the report queries are in [`read_model`]).
+    #[cfg(test)]
+    pub(crate) fn connection(&self) -> &Connection {
         &self.conn
     }
 
