@@ -937,9 +937,9 @@ fn report(paths: &AppPaths, model: Option<&PathBuf>, a: ReportArgs) -> anyhow::R
         (None, None) => None,
     };
     if let Some((code, status)) = disposition {
-        let id: i64 = store
-            .lot_id(code)?
-            .ok_or_else(|| anyhow::anyhow!("lot {code:?} is not in {}", paths.db_path().display()))?;
+        let id: i64 = store.lot_id(code)?.ok_or_else(|| {
+            anyhow::anyhow!("lot {code:?} is not in {}", paths.db_path().display())
+        })?;
         let actor = a
             .actor
             .clone()

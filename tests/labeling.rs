@@ -63,7 +63,8 @@ fn import(s: &mut Setup, paths: &[PathBuf]) -> ImportReport {
 fn count(store: &Store, sql: &str) -> i64 {
     rusqlite::Connection::open(store.path())
         .unwrap()
-        .query_row(sql, [], |r| r.get(0)).unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
 }
 
 /// Files in a folder, recursively, as sorted relative paths.

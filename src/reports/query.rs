@@ -122,7 +122,6 @@ impl Report {
     }
 }
 
-
 /// Format an hour start as `2026-11-20 08:00`.
 pub fn hour_label(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)

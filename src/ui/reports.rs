@@ -13,13 +13,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use egui::{Color32, TextureHandle};
 use egui_plot::{Bar, BarChart, Line, LineStyle, MarkerShape, Plot, PlotPoints, Points};
+use foodqc::domain::Verdict;
 use foodqc::reports::drift::DriftReference;
 use foodqc::reports::pdf::PdfMeta;
 use foodqc::reports::query;
 use foodqc::reports::spc::{LiveAlarm, LiveMonitor};
 use foodqc::reports::{GroupBy, Report, ReportFilter, filter::parse_time};
 use foodqc::station::StationStats;
-use foodqc::domain::Verdict;
 use foodqc::store::{FilterOptions, InspectionView, LotStatus, Store};
 
 use super::{FoodQcApp, theme};
@@ -46,7 +46,11 @@ enum Job {
 enum Reply {
     Options(FilterOptions),
     Report(Box<Report>, f64),
-    Drill(String, Vec<InspectionView>, Vec<(PathBuf, egui::ColorImage)>),
+    Drill(
+        String,
+        Vec<InspectionView>,
+        Vec<(PathBuf, egui::ColorImage)>,
+    ),
     Done(String),
     Progress(String),
     Error(String),
@@ -287,8 +291,7 @@ fn worker(
                 Job::Options => Reply::Options(st.filter_options().map_err(|e| e.to_string())?),
                 Job::Build(f, by, reference) => {
                     let t = std::time::Instant::now();
-                    let r = foodqc::reports::build_report(st, &f, by, &reference)
-                        .map_err(e)?;
+                    let r = foodqc::reports::build_report(st, &f, by, &reference).map_err(e)?;
                     Reply::Report(Box::new(r), t.elapsed().as_secs_f64() * 1000.0)
                 }
                 Job::Drill(title, f, images_only) => {
@@ -325,19 +328,12 @@ fn worker(
                         let _ = replies.send(Reply::Progress(format!("CSV: {n} rows written")));
                         repaint();
                     };
-                    let n = foodqc::reports::export::write_csv(
-                        st,
-                        &f,
-                        &path,
-                        &progress,
-                        &cancel,
-                    )
-                    .map_err(e)?;
+                    let n = foodqc::reports::export::write_csv(st, &f, &path, &progress, &cancel)
+                        .map_err(e)?;
                     Reply::Done(format!("Wrote {n} rows to {}", path.display()))
                 }
                 Job::Pdf(r, meta, path) => {
-                    let bytes = foodqc::reports::pdf::write_pdf(st, &r, &meta, &path)
-                        .map_err(e)?;
+                    let bytes = foodqc::reports::pdf::write_pdf(st, &r, &meta, &path).map_err(e)?;
                     Reply::Done(format!("Wrote {} ({} kB)", path.display(), bytes / 1024))
                 }
                 Job::Alarm(details) => {
@@ -900,7 +896,11 @@ fn drill_down(v: &mut ReportsView, ui: &mut egui::Ui) {
                                             egui::vec2(56.0, 56.0),
                                         )));
                                     // Overlay: verdict outline (thick for rejects) like the live view.
-                                    let w = if it.verdict == Verdict::Reject { 3.0 } else { 1.5 };
+                                    let w = if it.verdict == Verdict::Reject {
+                                        3.0
+                                    } else {
+                                        1.5
+                                    };
                                     ui.painter().rect_stroke(
                                         r.rect,
                                         2.0,
@@ -1287,9 +1287,9 @@ mod tests {
         let items = h.state().reports.drill.items.clone();
         assert_eq!(items.len() as u64, r.summary.rejects.min(300));
         assert!(
-            items
-                .iter()
-                .all(|i| i.lot_code.as_deref() == Some(lot.as_str()) && i.verdict == Verdict::Reject)
+            items.iter().all(
+                |i| i.lot_code.as_deref() == Some(lot.as_str()) && i.verdict == Verdict::Reject
+            )
         );
         assert_eq!(h.state().reports.disposition_lot, lot);
 

@@ -237,10 +237,7 @@ impl Store {
     }
 
     /// Rejected items per defect class ([`UNCLASSIFIED`] for none), in no particular order.
-    pub fn report_defect_counts(
-        &self,
-        f: &ReportFilter,
-    ) -> Result<Vec<(String, u64)>, StoreError> {
+    pub fn report_defect_counts(&self, f: &ReportFilter) -> Result<Vec<(String, u64)>, StoreError> {
         let w = f.where_clause().and("i.verdict = 'reject'", []);
         let q = format!(
             "SELECT coalesce(i.defect_class, '{UNCLASSIFIED}'), count(*)
