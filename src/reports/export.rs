@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::filter::ReportFilter;
 use super::query::for_each_item;
 use super::{ReportError, fmt_ts};
-use crate::store::Store;
+use crate::store::{InspectionView, Store};
 
 /// The CSV header: one column per exported [`crate::store::InspectionView`] field (bbox split in
 /// four).
@@ -28,6 +28,30 @@ pub const CSV_HEADER: [&str; 16] = [
     "bbox_h",
     "sample_path",
 ];
+
+/// One inspection as a CSV record, in [`CSV_HEADER`] order.
+fn csv_record(r: InspectionView) -> [String; 16] {
+    [
+        r.id.to_string(),
+        fmt_ts(r.ts_ms),
+        r.ts_ms.to_string(),
+        r.station,
+        r.lot_code.unwrap_or_default(),
+        r.model_version.unwrap_or_default(),
+        r.frame_seq.to_string(),
+        r.item_index.to_string(),
+        format!("{:.4}", r.score),
+        r.verdict.as_str().to_string(),
+        r.defect_class.unwrap_or_default(),
+        r.bbox.x.to_string(),
+        r.bbox.y.to_string(),
+        r.bbox.w.to_string(),
+        r.bbox.h.to_string(),
+        r.sample_path
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    ]
+}
 
 /// Write every filtered inspection to `path` as CSV (oldest first), through a temporary file
 /// renamed into place, so a failed or cancelled export leaves no half file. `progress` gets
@@ -59,26 +83,7 @@ pub fn write_csv(
                 });
                 return false;
             }
-            let rec = [
-                r.id.to_string(),
-                fmt_ts(r.ts_ms),
-                r.ts_ms.to_string(),
-                r.station,
-                r.lot_code.unwrap_or_default(),
-                r.model_version.unwrap_or_default(),
-                r.frame_seq.to_string(),
-                r.item_index.to_string(),
-                format!("{:.4}", r.score),
-                r.verdict.as_str().to_string(),
-                r.defect_class.unwrap_or_default(),
-                r.bbox.x.to_string(),
-                r.bbox.y.to_string(),
-                r.bbox.w.to_string(),
-                r.bbox.h.to_string(),
-                r.sample_path
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-            ];
+            let rec = csv_record(r);
             if let Err(e) = w.write_record(&rec) {
                 failure = Some(werr(e.to_string()));
                 return false;

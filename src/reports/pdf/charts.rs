@@ -3,6 +3,7 @@
 
 use super::layout::{AMBER, BLACK, BLUE, GREY, Page, RED, pct, text_width};
 use crate::reports::query::{Report, hour_label};
+use crate::reports::spc::PPoint;
 
 /// A chart frame: plot area (x, y, w, h) in top-down coordinates with y axis `[y0, y1]`.
 struct Frame {
@@ -97,22 +98,7 @@ pub(super) fn p_chart(p: &mut Page, r: &Report, x: f32, y: f32, w: f32, h: f32) 
         return;
     }
     let n = pts.len();
-    // Limits as steps (each subgroup has its own width).
-    let half = if n > 1 {
-        w / (n - 1) as f32 / 2.0
-    } else {
-        w / 2.0
-    };
-    p.rgb(RED);
-    for q in pts.iter().enumerate() {
-        let (i, q) = q;
-        let cx = f.px(i, n);
-        let (a, b) = ((cx - half).max(x), (cx + half).min(x + w));
-        p.line(&[(a, f.py(q.ucl)), (b, f.py(q.ucl))], 0.6, true);
-        if q.lcl > 0.0 {
-            p.line(&[(a, f.py(q.lcl)), (b, f.py(q.lcl))], 0.6, true);
-        }
-    }
+    control_limits(p, &f, pts);
     p.rgb(GREY);
     p.line(
         &[(x, f.py(r.chart.p_bar)), (x + w, f.py(r.chart.p_bar))],
@@ -145,6 +131,26 @@ pub(super) fn p_chart(p: &mut Page, r: &Report, x: f32, y: f32, w: f32, h: f32) 
         false,
         "blue: reject proportion; grey: centre line; red dashed: control limits; big red squares: out of control (Western Electric rules 1-4)",
     );
+}
+
+/// The control limits of each subgroup as dashed steps (each subgroup has its own width).
+fn control_limits(p: &mut Page, f: &Frame, pts: &[PPoint]) {
+    let (x, w) = (f.x, f.w);
+    let n = pts.len();
+    let half = if n > 1 {
+        w / (n - 1) as f32 / 2.0
+    } else {
+        w / 2.0
+    };
+    p.rgb(RED);
+    for (i, q) in pts.iter().enumerate() {
+        let cx = f.px(i, n);
+        let (a, b) = ((cx - half).max(x), (cx + half).min(x + w));
+        p.line(&[(a, f.py(q.ucl)), (b, f.py(q.ucl))], 0.6, true);
+        if q.lcl > 0.0 {
+            p.line(&[(a, f.py(q.lcl)), (b, f.py(q.lcl))], 0.6, true);
+        }
+    }
 }
 
 /// The Pareto of defect classes in the box (x, y, w, h).
