@@ -13,10 +13,16 @@ pub(super) const FONT: Name<'static> = Name(b"F1");
 /// Resource name of Helvetica-Bold.
 pub(super) const BOLD: Name<'static> = Name(b"F2");
 
+// Design tokens of the report's colours (RGB, 0..1).
+/// Text and frames.
 pub(super) const BLACK: [f32; 3] = [0.0, 0.0, 0.0];
+/// Axes, centre lines, reference lines.
 pub(super) const GREY: [f32; 3] = [0.55, 0.55, 0.55];
+/// Control limits and out-of-control or drifting points.
 pub(super) const RED: [f32; 3] = [0.82, 0.12, 0.12];
+/// Data series and bars.
 pub(super) const BLUE: [f32; 3] = [0.15, 0.35, 0.7];
+/// The Pareto's cumulative line.
 pub(super) const AMBER: [f32; 3] = [0.85, 0.55, 0.05];
 
 /// Text as WinAnsi bytes for the base-14 fonts: Latin-1 characters pass, a few common
