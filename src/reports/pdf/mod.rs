@@ -5,9 +5,9 @@
 //! searchable), charts drawn as vectors, crop images embedded as Flate-compressed RGB.
 //! Two A4 pages.
 //!
-//! - [`layout`]: page size, text helpers and the drawing surface.
-//! - [`charts`]: p-chart, Pareto and drift trend.
-//! - [`summary_page`] (page 1) and [`detail_page`] (page 2).
+//! - `layout`: page size, text helpers and the drawing surface.
+//! - `charts`: p-chart, Pareto and drift trend.
+//! - `summary_page` (page 1) and `detail_page` (page 2).
 
 mod charts;
 mod detail_page;
