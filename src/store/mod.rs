@@ -9,6 +9,10 @@
 //! Writes from the live line go through the [`InspectionRecorder`] (see [`recorder`]), which
 //! batches them on its own thread so the inspector never waits for the disk.
 //!
+//! Reports read through [`read_model`]: every SQL statement of foodqc lives in this module,
+//! and callers get plain rows ([`InspectionView`] is the one read type of an inspection,
+//! [`InspectionRow`] the one to insert).
+//!
 //! Timestamps are `INTEGER` unix milliseconds (UTC) everywhere; see [`now_ms`].
 
 mod audit;
