@@ -937,10 +937,9 @@ fn report(paths: &AppPaths, model: Option<&PathBuf>, a: ReportArgs) -> anyhow::R
         (None, None) => None,
     };
     if let Some((code, status)) = disposition {
-        let id: i64 = store
-            .connection()
-            .query_row("SELECT id FROM lots WHERE code = ?1", [code], |r| r.get(0))
-            .map_err(|_| anyhow::anyhow!("lot {code:?} is not in {}", paths.db_path().display()))?;
+        let id: i64 = store.lot_id(code)?.ok_or_else(|| {
+            anyhow::anyhow!("lot {code:?} is not in {}", paths.db_path().display())
+        })?;
         let actor = a
             .actor
             .clone()
@@ -972,8 +971,7 @@ fn report(paths: &AppPaths, model: Option<&PathBuf>, a: ReportArgs) -> anyhow::R
     let by = reports::GroupBy::parse(&a.by)
         .ok_or_else(|| anyhow::anyhow!("--by {:?}: use lot, hour, shift or station", a.by))?;
     let reference = DriftReference::for_model(&*load_model(paths, model)?);
-    let conn = store.connection();
-    let r = reports::build_report(conn, &filter, by, &reference)?;
+    let r = reports::build_report(&store, &filter, by, &reference)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
@@ -1040,7 +1038,7 @@ fn report(paths: &AppPaths, model: Option<&PathBuf>, a: ReportArgs) -> anyhow::R
     }
     if let Some(path) = &a.csv {
         let t = Instant::now();
-        let n = reports::export::write_csv(conn, &filter, path, &|_| {}, &Default::default())?;
+        let n = reports::export::write_csv(&store, &filter, path, &|_| {}, &Default::default())?;
         eprintln!(
             "wrote {n} rows to {} in {:.2} s",
             path.display(),
@@ -1054,7 +1052,7 @@ fn report(paths: &AppPaths, model: Option<&PathBuf>, a: ReportArgs) -> anyhow::R
             generated_at_ms: foodqc::store::now_ms(),
             author: std::env::var("USER").unwrap_or_else(|_| "foodqc".into()),
         };
-        let bytes = reports::pdf::write_pdf(conn, &r, &meta, path)?;
+        let bytes = reports::pdf::write_pdf(&store, &r, &meta, path)?;
         eprintln!(
             "wrote {} ({bytes} bytes) in {:.2} s",
             path.display(),

@@ -61,7 +61,10 @@ fn import(s: &mut Setup, paths: &[PathBuf]) -> ImportReport {
 }
 
 fn count(store: &Store, sql: &str) -> i64 {
-    store.connection().query_row(sql, [], |r| r.get(0)).unwrap()
+    rusqlite::Connection::open(store.path())
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
 }
 
 /// Files in a folder, recursively, as sorted relative paths.

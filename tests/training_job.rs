@@ -167,8 +167,8 @@ fn killing_a_training_run_leaves_the_database_and_live_model_consistent() {
         let _ = child.kill(); // SIGKILL: no cleanup code runs
         let _ = child.wait();
         let store = Store::open(&paths.db_path()).unwrap();
-        let ok: String = store
-            .connection()
+        let ok: String = rusqlite::Connection::open(store.path())
+            .unwrap()
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap();
         assert_eq!(ok, "ok");
@@ -204,8 +204,9 @@ fn a_promoted_classifier_names_the_defects_the_station_records() {
         "400",
     ]));
     let store = Store::open(&paths.db_path()).unwrap();
-    let (rejects, named): (i64, i64) = store
-        .connection()
+    // A connection of its own: the store keeps SQL to itself.
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    let (rejects, named): (i64, i64) = conn
         .query_row(
             "SELECT count(*), count(defect_class) FROM inspections WHERE verdict = 'reject'",
             [],
@@ -215,8 +216,7 @@ fn a_promoted_classifier_names_the_defects_the_station_records() {
     assert!(rejects > 0);
     // Most rejects get a defect class from the classifier (some it may call good).
     assert!(named * 2 >= rejects, "{named} of {rejects} rejects named");
-    let classes: Vec<String> = store
-        .connection()
+    let classes: Vec<String> = conn
         .prepare("SELECT DISTINCT defect_class FROM inspections WHERE defect_class IS NOT NULL")
         .unwrap()
         .query_map([], |r| r.get(0))

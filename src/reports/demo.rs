@@ -122,61 +122,15 @@ pub fn generate(
     let six = 6 * 3_600_000;
     let start = (opts.start_ms - six).div_euclid(day_ms) * day_ms + six;
 
-    let station_ids = STATIONS
-        .iter()
-        .map(|(name, _, _)| store.upsert_station(name, "synthetic:demo"))
-        .collect::<Result<Vec<_>, _>>()?;
-    let model_ids = ["demo-v1", "demo-v2"]
-        .iter()
-        .map(|v| {
-            store.register_model_version(&NewModelVersion {
-                version: (*v).to_string(),
-                path: format!("models/{v}.json").into(),
-                kind: "gaussian-anomaly".into(),
-                params: serde_json::json!({}),
-                metrics: serde_json::json!({"generated": true}),
-                data_snapshot: serde_json::json!({}),
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-
-    // Crop images per defect class: a few each.
-    let mut sample_ids: Vec<Vec<i64>> = vec![Vec::new(); DEFECT_CLASSES.len()];
-    let mut samples = 0;
-    if let Some(dir) = samples_dir {
-        for (c, ids) in sample_ids.iter_mut().enumerate() {
-            for k in 0..4 {
-                let img = crop_image(c, &mut rng, k);
-                let saved = save_sample_png(dir, &img)?;
-                ids.push(store.insert_sample(&NewSample {
-                    path: saved.path,
-                    hash: saved.hash,
-                    width: saved.width,
-                    height: saved.height,
-                    source: "demo".into(),
-                })?);
-                samples += 1;
-            }
-        }
-    }
-
+    let ids = register(store)?;
+    let (sample_ids, samples) = make_samples(store, samples_dir, &mut rng)?;
     let bad_lot = lots * 2 / 3;
     let drift_lot = lots / 2;
     let mut lot_codes = Vec::new();
     let mut written = 0u64;
     let mut batch: Vec<InspectionRow> = Vec::with_capacity(50_000);
     for k in 0..lots {
-        let st = (k % 3) as usize;
-        let shift_index = (k / 3) as i64;
-        let shift_start = start + shift_index * SHIFT_MS;
-        let shift = ["A", "B", "C"][(shift_index % 3) as usize];
-        let day = jiff::Timestamp::from_millisecond(shift_start)
-            .map(|t| t.strftime("%m%d").to_string())
-            .unwrap_or_default();
-        let code = format!("L{day}-{shift}-{}", st + 1);
-        let (_, line, product) = STATIONS[st];
-        let lot_id = store.get_or_create_lot(&code, product, line, shift)?;
-        lot_codes.push(code);
+        let lot = LotPlan::open(store, &ids, k, start, &mut lot_codes)?;
         let n = per_lot.min(opts.rows - written);
         // A process in control: 1.9 % to 2.1 % defects from lot to lot; the bad lot 6 %.
         let defect_p = if k == bad_lot {
@@ -184,60 +138,14 @@ pub fn generate(
         } else {
             0.019 + 0.002 * rng.f()
         };
-        let model_version_id = Some(model_ids[usize::from(k >= lots / 2)]);
+        let plan = LotPlan {
+            defect_p,
+            drifting: k == drift_lot,
+            model_version_id: Some(ids.models[usize::from(k >= lots / 2)]),
+            ..lot
+        };
         for j in 0..n {
-            let frac = j as f64 / n as f64;
-            let ts = shift_start + (frac * SHIFT_MS as f64) as i64 + rng.below(500) as i64;
-            // Drift: good items score up to 0.35 higher by the end of the lot.
-            let drift = if k == drift_lot { 0.35 * frac } else { 0.0 };
-            let (score, verdict, class) = if rng.f() < defect_p {
-                let u = rng.f();
-                let mut acc = 0.0;
-                let mut class = None;
-                for (i, (_, share)) in DEFECT_CLASSES.iter().enumerate() {
-                    acc += share;
-                    if u < acc {
-                        class = Some(i);
-                        break;
-                    }
-                }
-                (THRESHOLD + 0.05 + 2.0 * rng.f(), Verdict::Reject, class)
-            } else {
-                let s = (0.55 + drift + 0.27 * rng.normal()).max(0.02);
-                let v = if s > THRESHOLD {
-                    Verdict::Reject
-                } else if s > 1.3 {
-                    Verdict::Review
-                } else {
-                    Verdict::Pass
-                };
-                (s, v, None)
-            };
-            let sample_id = match class {
-                Some(c) if !sample_ids[c].is_empty() && rng.below(40) == 0 => {
-                    Some(sample_ids[c][rng.below(sample_ids[c].len() as u64) as usize])
-                }
-                _ => None,
-            };
-            batch.push(InspectionRow {
-                ts_ms: ts,
-                station_id: station_ids[st],
-                lot_id: Some(lot_id),
-                model_version_id,
-                frame_seq: (j / 4) as i64,
-                item_index: (j % 4) as i64,
-                track_id: Some(j as i64),
-                score,
-                verdict,
-                defect_class: class.map(|c| DEFECT_CLASSES[c].0.to_string()),
-                bbox: BBox {
-                    x: 40 + rng.below(1000) as u32,
-                    y: 40 + rng.below(500) as u32,
-                    w: 90 + rng.below(30) as u32,
-                    h: 90 + rng.below(30) as u32,
-                },
-                sample_id,
-            });
+            batch.push(plan.item(&mut rng, j, n, &sample_ids));
             if batch.len() == batch.capacity() {
                 written += flush(store, &mut batch)?;
                 progress(written);
@@ -255,6 +163,167 @@ pub fn generate(
         samples,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Row ids of the generated stations and model versions.
+struct Ids {
+    stations: Vec<i64>,
+    models: Vec<i64>,
+}
+
+/// Register the three stations and the two model versions.
+fn register(store: &mut Store) -> Result<Ids, StoreError> {
+    let stations = STATIONS
+        .iter()
+        .map(|(name, _, _)| store.upsert_station(name, "synthetic:demo"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let models = ["demo-v1", "demo-v2"]
+        .iter()
+        .map(|v| {
+            store.register_model_version(&NewModelVersion {
+                version: (*v).to_string(),
+                path: format!("models/{v}.json").into(),
+                kind: "gaussian-anomaly".into(),
+                params: serde_json::json!({}),
+                metrics: serde_json::json!({"generated": true}),
+                data_snapshot: serde_json::json!({}),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Ids { stations, models })
+}
+
+/// Crop images per defect class (a few each) saved in `samples_dir`: their sample ids by
+/// class, and how many were written.
+fn make_samples(
+    store: &mut Store,
+    samples_dir: Option<&Path>,
+    rng: &mut Rng,
+) -> Result<(Vec<Vec<i64>>, u64), StoreError> {
+    let mut sample_ids: Vec<Vec<i64>> = vec![Vec::new(); DEFECT_CLASSES.len()];
+    let mut samples = 0;
+    if let Some(dir) = samples_dir {
+        for (c, ids) in sample_ids.iter_mut().enumerate() {
+            for k in 0..4 {
+                let img = crop_image(c, rng, k);
+                let saved = save_sample_png(dir, &img)?;
+                ids.push(store.insert_sample(&NewSample {
+                    path: saved.path,
+                    hash: saved.hash,
+                    width: saved.width,
+                    height: saved.height,
+                    source: "demo".into(),
+                })?);
+                samples += 1;
+            }
+        }
+    }
+    Ok((sample_ids, samples))
+}
+
+/// One lot being generated: where, when and how it behaves.
+struct LotPlan {
+    station_id: i64,
+    lot_id: i64,
+    shift_start: i64,
+    /// Share of defective items.
+    defect_p: f64,
+    /// Good items' scores creep up through the lot.
+    drifting: bool,
+    model_version_id: Option<i64>,
+}
+
+impl LotPlan {
+    /// Create lot `k` (station `k % 3`, shift `k / 3` from `start`) and push its code.
+    fn open(
+        store: &mut Store,
+        ids: &Ids,
+        k: u64,
+        start: i64,
+        lot_codes: &mut Vec<String>,
+    ) -> Result<Self, StoreError> {
+        let st = (k % 3) as usize;
+        let shift_index = (k / 3) as i64;
+        let shift_start = start + shift_index * SHIFT_MS;
+        let shift = ["A", "B", "C"][(shift_index % 3) as usize];
+        let day = jiff::Timestamp::from_millisecond(shift_start)
+            .map(|t| t.strftime("%m%d").to_string())
+            .unwrap_or_default();
+        let code = format!("L{day}-{shift}-{}", st + 1);
+        let (_, line, product) = STATIONS[st];
+        let lot_id = store.get_or_create_lot(&code, product, line, shift)?;
+        lot_codes.push(code);
+        Ok(LotPlan {
+            station_id: ids.stations[st],
+            lot_id,
+            shift_start,
+            defect_p: 0.0,
+            drifting: false,
+            model_version_id: None,
+        })
+    }
+
+    /// Item `j` of the lot's `n`.
+    fn item(&self, rng: &mut Rng, j: u64, n: u64, sample_ids: &[Vec<i64>]) -> InspectionRow {
+        let frac = j as f64 / n as f64;
+        let ts = self.shift_start + (frac * SHIFT_MS as f64) as i64 + rng.below(500) as i64;
+        let (score, verdict, class) = self.judge(rng, frac);
+        let sample_id = match class {
+            Some(c) if !sample_ids[c].is_empty() && rng.below(40) == 0 => {
+                Some(sample_ids[c][rng.below(sample_ids[c].len() as u64) as usize])
+            }
+            _ => None,
+        };
+        InspectionRow {
+            ts_ms: ts,
+            station_id: self.station_id,
+            lot_id: Some(self.lot_id),
+            model_version_id: self.model_version_id,
+            frame_seq: (j / 4) as i64,
+            item_index: (j % 4) as i64,
+            track_id: Some(j as i64),
+            score,
+            verdict,
+            defect_class: class.map(|c| DEFECT_CLASSES[c].0.to_string()),
+            bbox: BBox {
+                x: 40 + rng.below(1000) as u32,
+                y: 40 + rng.below(500) as u32,
+                w: 90 + rng.below(30) as u32,
+                h: 90 + rng.below(30) as u32,
+            },
+            sample_id,
+        }
+    }
+
+    /// Score, verdict and defect class (index into [`DEFECT_CLASSES`]) of an item `frac` of
+    /// the way through the lot.
+    fn judge(&self, rng: &mut Rng, frac: f64) -> (f64, Verdict, Option<usize>) {
+        // Drift: good items score up to 0.35 higher by the end of the lot.
+        let drift = if self.drifting { 0.35 * frac } else { 0.0 };
+        if rng.f() < self.defect_p {
+            let u = rng.f();
+            let mut acc = 0.0;
+            let mut class = None;
+            for (i, (_, share)) in DEFECT_CLASSES.iter().enumerate() {
+                acc += share;
+                if u < acc {
+                    class = Some(i);
+                    break;
+                }
+            }
+            (THRESHOLD + 0.05 + 2.0 * rng.f(), Verdict::Reject, class)
+        } else {
+            let s = (0.55 + drift + 0.27 * rng.normal()).max(0.02);
+            let v = if s > THRESHOLD {
+                Verdict::Reject
+            } else if s > 1.3 {
+                Verdict::Review
+            } else {
+                Verdict::Pass
+            };
+            (s, v, None)
+        }
+    }
 }
 
 /// Insert a batch in one transaction and empty it; the number of rows written.

@@ -3,13 +3,13 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rusqlite::Connection;
-
 use super::filter::ReportFilter;
 use super::query::for_each_item;
 use super::{ReportError, fmt_ts};
+use crate::store::{InspectionView, Store};
 
-/// The CSV header, one column per [`super::query::ItemRow`] field (bbox split in four).
+/// The CSV header: one column per exported [`crate::store::InspectionView`] field (bbox split in
+/// four).
 pub const CSV_HEADER: [&str; 16] = [
     "id",
     "time_utc",
@@ -29,12 +29,36 @@ pub const CSV_HEADER: [&str; 16] = [
     "sample_path",
 ];
 
+/// One inspection as a CSV record, in [`CSV_HEADER`] order.
+fn csv_record(r: InspectionView) -> [String; 16] {
+    [
+        r.id.to_string(),
+        fmt_ts(r.ts_ms),
+        r.ts_ms.to_string(),
+        r.station,
+        r.lot_code.unwrap_or_default(),
+        r.model_version.unwrap_or_default(),
+        r.frame_seq.to_string(),
+        r.item_index.to_string(),
+        format!("{:.4}", r.score),
+        r.verdict.as_str().to_string(),
+        r.defect_class.unwrap_or_default(),
+        r.bbox.x.to_string(),
+        r.bbox.y.to_string(),
+        r.bbox.w.to_string(),
+        r.bbox.h.to_string(),
+        r.sample_path
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    ]
+}
+
 /// Write every filtered inspection to `path` as CSV (oldest first), through a temporary file
 /// renamed into place, so a failed or cancelled export leaves no half file. `progress` gets
 /// the rows written so far (every 10,000 rows); setting `cancel` stops the export. Returns
 /// the number of rows written.
 pub fn write_csv(
-    conn: &Connection,
+    store: &Store,
     f: &ReportFilter,
     path: &Path,
     progress: &dyn Fn(u64),
@@ -44,7 +68,7 @@ pub fn write_csv(
         path: path.to_path_buf(),
         reason,
     };
-    f.validate(conn)?;
+    f.validate(store)?;
     let tmp = path.with_extension("csv.part");
     let mut w = csv::Writer::from_path(&tmp).map_err(|e| werr(e.to_string()))?;
     let result = (|| {
@@ -52,33 +76,14 @@ pub fn write_csv(
             .map_err(|e| werr(e.to_string()))?;
         let mut written = 0u64;
         let mut failure: Option<ReportError> = None;
-        for_each_item(conn, f, |r| {
+        for_each_item(store, f, |r| {
             if cancel.load(Ordering::Relaxed) {
                 failure = Some(ReportError::Cancelled {
                     path: path.to_path_buf(),
                 });
                 return false;
             }
-            let rec = [
-                r.id.to_string(),
-                fmt_ts(r.ts_ms),
-                r.ts_ms.to_string(),
-                r.station,
-                r.lot.unwrap_or_default(),
-                r.model_version.unwrap_or_default(),
-                r.frame_seq.to_string(),
-                r.item_index.to_string(),
-                format!("{:.4}", r.score),
-                r.verdict,
-                r.defect_class.unwrap_or_default(),
-                r.bbox.x.to_string(),
-                r.bbox.y.to_string(),
-                r.bbox.w.to_string(),
-                r.bbox.h.to_string(),
-                r.sample_path
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-            ];
+            let rec = csv_record(r);
             if let Err(e) = w.write_record(&rec) {
                 failure = Some(werr(e.to_string()));
                 return false;

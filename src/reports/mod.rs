@@ -9,8 +9,8 @@
 //! - [`export`]: CSV of the filtered inspections; [`pdf`]: the printable report.
 //! - [`demo`]: a generator of realistic inspection databases (to measure and test).
 //!
-//! Nothing here depends on egui; every function takes a connection (or a store) and can run on
-//! any thread.
+//! Nothing here depends on egui or SQL: every function takes a [`crate::store::Store`], whose
+//! read model ([`crate::store::read_model`]) runs the queries, and can run on any thread.
 
 pub mod demo;
 pub mod drift;
@@ -35,16 +35,8 @@ pub enum ReportError {
     /// A filter value is wrong.
     #[error(transparent)]
     Filter(#[from] filter::FilterError),
-    /// A query failed.
-    #[error("report query ({what}) failed: {source}")]
-    Sql {
-        /// Which query.
-        what: &'static str,
-        /// What SQLite said.
-        #[source]
-        source: rusqlite::Error,
-    },
-    /// The store failed (opening the database, changing a lot).
+    /// The store failed (a report query, opening the database, changing a lot); the message
+    /// names the query and the database.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     /// Writing an export file failed.
@@ -61,11 +53,6 @@ pub enum ReportError {
         /// The file that was not written.
         path: PathBuf,
     },
-}
-
-/// `map_err` helper naming the query.
-pub(crate) fn sql(what: &'static str) -> impl Fn(rusqlite::Error) -> ReportError {
-    move |source| ReportError::Sql { what, source }
 }
 
 /// A unix-ms timestamp as `2026-11-20 08:15:02` (UTC).

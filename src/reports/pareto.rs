@@ -16,7 +16,7 @@ pub struct ParetoBar {
 }
 
 /// Name used for rejected items without a defect class.
-pub const UNCLASSIFIED: &str = "unclassified";
+pub use crate::store::UNCLASSIFIED;
 
 /// Sort `(class, count)` by count (largest first, then by name for a stable order) and add the
 /// shares and the cumulative line. Zero counts are dropped.

@@ -1,50 +1,20 @@
-//! The report queries: counts, subgroups for the p-chart, defect counts, the drift trend, the
-//! items behind a point, and lot dispositions. All read-only, on any connection to the
-//! database (run them off the UI thread).
+//! The report: counts, subgroups for the p-chart, defect counts, the drift trend, the items
+//! behind a point, and lot dispositions, from the store's read model
+//! ([`crate::store::read_model`]). All read-only (run them off the UI thread).
 
-use std::path::PathBuf;
 use std::time::Instant;
 
-use rusqlite::types::Value;
-use rusqlite::{Connection, Row};
 use serde::Serialize;
 
+use super::ReportError;
 use super::drift::{DriftPoint, DriftReference, drift_points};
-use super::filter::{ReportFilter, SqlWhere};
-use super::pareto::{ParetoBar, UNCLASSIFIED, pareto};
+use super::filter::ReportFilter;
+use super::pareto::{ParetoBar, pareto};
 use super::spc::PChart;
-use super::{ReportError, sql};
-use crate::domain::BBox;
-use crate::store::LotStatus;
+use crate::store::read_model::{GroupCounts, HourScan};
+use crate::store::{InspectionView, LotStatus, Store};
 
-/// One hour in ms: the period of hourly charts.
-pub const HOUR_MS: i64 = 3_600_000;
-
-/// Totals of the filtered inspections.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Summary {
-    /// Items inspected.
-    pub items: u64,
-    /// Rejected.
-    pub rejects: u64,
-    /// Sent to review.
-    pub reviews: u64,
-    /// First inspection (unix ms).
-    pub first_ts_ms: Option<i64>,
-    /// Last inspection (unix ms).
-    pub last_ts_ms: Option<i64>,
-}
-
-impl Summary {
-    /// `rejects / items`, 0 without items.
-    pub fn reject_rate(&self) -> f64 {
-        if self.items == 0 {
-            0.0
-        } else {
-            self.rejects as f64 / self.items as f64
-        }
-    }
-}
+pub use crate::store::read_model::{HOUR_MS, LotDisposition, Summary};
 
 /// How to cut the inspections into subgroups.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
@@ -115,50 +85,6 @@ impl Group {
     }
 }
 
-/// One inspection with the names it refers to, for the drill-down and the CSV export.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ItemRow {
-    /// Row id.
-    pub id: i64,
-    /// When (unix ms).
-    pub ts_ms: i64,
-    /// Station name.
-    pub station: String,
-    /// Lot code.
-    pub lot: Option<String>,
-    /// Model version.
-    pub model_version: Option<String>,
-    /// Frame sequence number.
-    pub frame_seq: i64,
-    /// Index of the item in the frame.
-    pub item_index: i64,
-    /// Anomaly score.
-    pub score: f64,
-    /// `pass`, `reject` or `review`.
-    pub verdict: String,
-    /// Defect class, if named.
-    pub defect_class: Option<String>,
-    /// Where the item was in the frame.
-    pub bbox: BBox,
-    /// The saved crop, if any.
-    pub sample_path: Option<PathBuf>,
-}
-
-/// A lot's QC status and its last status change (from the audit log).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct LotDisposition {
-    /// Lot row id.
-    pub lot_id: i64,
-    /// Lot code.
-    pub code: String,
-    /// Product.
-    pub product: String,
-    /// Current status.
-    pub status: LotStatus,
-    /// Who last changed the status, when (unix ms) and with what comment.
-    pub last_change: Option<(String, i64, String)>,
-}
-
 /// Everything a report shows, computed in one go.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Report {
@@ -203,477 +129,217 @@ pub fn hour_label(ms: i64) -> String {
         .unwrap_or_else(|_| ms.to_string())
 }
 
-fn u(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
+impl Group {
+    /// A subgroup from its counts.
+    fn from_counts(
+        key: String,
+        c: GroupCounts,
+        lot_status: Option<LotStatus>,
+        drill: ReportFilter,
+    ) -> Self {
+        Group {
+            key,
+            items: c.items,
+            rejects: c.rejects,
+            first_ts_ms: c.first_ts_ms,
+            last_ts_ms: c.last_ts_ms,
+            lot_status,
+            drill,
+        }
+    }
 
-/// Totals of the filtered inspections.
-pub fn summary(conn: &Connection, f: &ReportFilter) -> Result<Summary, ReportError> {
-    let w = f.where_clause();
-    let q = format!(
-        "SELECT count(*), coalesce(sum(i.verdict = 'reject'), 0),
-                coalesce(sum(i.verdict = 'review'), 0), min(i.ts), max(i.ts)
-         FROM inspections AS i {}",
-        w.sql
-    );
-    conn.prepare_cached(&q)
-        .and_then(|mut s| {
-            s.query_row(w.params(), |r| {
-                Ok(Summary {
-                    items: u(r.get(0)?),
-                    rejects: u(r.get(1)?),
-                    reviews: u(r.get(2)?),
-                    first_ts_ms: r.get(3)?,
-                    last_ts_ms: r.get(4)?,
-                })
-            })
-        })
-        .map_err(sql("summary of inspections"))
-}
-
-/// The subgroups of the filtered inspections.
-pub fn groups(conn: &Connection, f: &ReportFilter, by: GroupBy) -> Result<Vec<Group>, ReportError> {
-    let w = f.where_clause();
-    match by {
-        GroupBy::Hour => {
-            let q = format!(
-                "SELECT i.ts / {HOUR_MS} AS h, count(*), sum(i.verdict = 'reject'), min(i.ts), max(i.ts)
-                 FROM inspections AS i {} GROUP BY h ORDER BY h",
-                w.sql
-            );
-            query(conn, &q, &w, "inspections by hour", |r| {
-                let h: i64 = r.get(0)?;
-                Ok(Group {
-                    key: hour_label(h * HOUR_MS),
-                    items: u(r.get(1)?),
-                    rejects: u(r.get(2)?),
-                    first_ts_ms: r.get(3)?,
-                    last_ts_ms: r.get(4)?,
-                    lot_status: None,
-                    drill: f.with_time(h * HOUR_MS, (h + 1) * HOUR_MS),
-                })
-            })
-        }
-        GroupBy::Lot | GroupBy::Shift => {
-            // Aggregate by lot id first (index order), then name the few result rows.
-            let q = format!(
-                "SELECT l.code, l.status, l.shift, g.n, g.r, g.t0, g.t1 FROM
-                   (SELECT i.lot_id AS lot_id, count(*) AS n, sum(i.verdict = 'reject') AS r,
-                           min(i.ts) AS t0, max(i.ts) AS t1
-                    FROM inspections AS i {} GROUP BY i.lot_id) AS g
-                 LEFT JOIN lots AS l ON l.id = g.lot_id
-                 ORDER BY g.t0",
-                w.sql
-            );
-            let rows = query(conn, &q, &w, "inspections by lot", |r| {
-                Ok((
-                    r.get::<_, Option<String>>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    u(r.get(3)?),
-                    u(r.get(4)?),
-                    r.get::<_, i64>(5)?,
-                    r.get::<_, i64>(6)?,
-                ))
-            })?;
-            if by == GroupBy::Lot {
-                // Inspections recorded without a lot cannot be selected by a lot filter, so
-                // they are left out of the per-lot chart.
-                Ok(rows
-                    .into_iter()
-                    .filter_map(|(code, status, _, n, r, t0, t1)| {
-                        let code = code?;
-                        Some(Group {
-                            drill: f.with_lot(&code),
-                            lot_status: status.as_deref().and_then(LotStatus::parse),
-                            key: code,
-                            items: n,
-                            rejects: r,
-                            first_ts_ms: t0,
-                            last_ts_ms: t1,
-                        })
-                    })
-                    .collect())
-            } else {
-                let mut shifts: Vec<Group> = Vec::new();
-                for (_, _, shift, n, r, t0, t1) in rows {
-                    let Some(shift) = shift else { continue };
-                    match shifts.iter_mut().find(|g| g.key == shift) {
-                        Some(g) => {
-                            g.items += n;
-                            g.rejects += r;
-                            g.first_ts_ms = g.first_ts_ms.min(t0);
-                            g.last_ts_ms = g.last_ts_ms.max(t1);
-                        }
-                        None => shifts.push(Group {
-                            drill: ReportFilter {
-                                shift: Some(shift.clone()),
-                                ..f.clone()
-                            },
-                            key: shift,
-                            items: n,
-                            rejects: r,
-                            first_ts_ms: t0,
-                            last_ts_ms: t1,
-                            lot_status: None,
-                        }),
-                    }
-                }
-                Ok(shifts)
-            }
-        }
-        GroupBy::Station => {
-            let q = format!(
-                "SELECT s.name, g.n, g.r, g.t0, g.t1 FROM
-                   (SELECT i.station_id AS sid, count(*) AS n, sum(i.verdict = 'reject') AS r,
-                           min(i.ts) AS t0, max(i.ts) AS t1
-                    FROM inspections AS i {} GROUP BY i.station_id) AS g
-                 JOIN stations AS s ON s.id = g.sid
-                 ORDER BY s.name",
-                w.sql
-            );
-            query(conn, &q, &w, "inspections by station", |r| {
-                let name: String = r.get(0)?;
-                Ok(Group {
-                    drill: ReportFilter {
-                        station: Some(name.clone()),
-                        ..f.clone()
-                    },
-                    key: name,
-                    items: u(r.get(1)?),
-                    rejects: u(r.get(2)?),
-                    first_ts_ms: r.get(3)?,
-                    last_ts_ms: r.get(4)?,
-                    lot_status: None,
-                })
-            })
-        }
+    /// The subgroup of the hour starting at `start_ms`.
+    fn hour(f: &ReportFilter, start_ms: i64, c: GroupCounts) -> Self {
+        let drill = f.with_time(start_ms, start_ms + HOUR_MS);
+        Group::from_counts(hour_label(start_ms), c, None, drill)
     }
 }
 
-/// Rejected items per defect class (`unclassified` for none), for the Pareto chart.
-pub fn defect_counts(
-    conn: &Connection,
-    f: &ReportFilter,
-) -> Result<Vec<(String, u64)>, ReportError> {
-    let w = f.where_clause().and("i.verdict = 'reject'", []);
-    let q = format!(
-        "SELECT coalesce(i.defect_class, '{UNCLASSIFIED}'), count(*)
-         FROM inspections AS i {} GROUP BY 1",
-        w.sql
-    );
-    query(conn, &q, &w, "defect classes of rejects", |r| {
-        Ok((r.get(0)?, u(r.get(1)?)))
+/// Totals of the filtered inspections.
+pub fn summary(store: &Store, f: &ReportFilter) -> Result<Summary, ReportError> {
+    Ok(store.report_summary(f)?)
+}
+
+/// The subgroups of the filtered inspections.
+pub fn groups(store: &Store, f: &ReportFilter, by: GroupBy) -> Result<Vec<Group>, ReportError> {
+    Ok(match by {
+        GroupBy::Hour => store
+            .report_counts_by_hour(f)?
+            .into_iter()
+            .map(|h| Group::hour(f, h.start_ms, h.counts))
+            .collect(),
+        // Inspections recorded without a lot cannot be selected by a lot filter, so they are
+        // left out of the per-lot chart.
+        GroupBy::Lot => store
+            .report_counts_by_lot(f)?
+            .into_iter()
+            .filter_map(|l| {
+                let code = l.code?;
+                Some(Group::from_counts(
+                    code.clone(),
+                    l.counts,
+                    l.status,
+                    f.with_lot(&code),
+                ))
+            })
+            .collect(),
+        GroupBy::Shift => shifts(f, store.report_counts_by_lot(f)?),
+        GroupBy::Station => store
+            .report_counts_by_station(f)?
+            .into_iter()
+            .map(|s| {
+                let drill = ReportFilter {
+                    station: Some(s.station.clone()),
+                    ..f.clone()
+                };
+                Group::from_counts(s.station, s.counts, None, drill)
+            })
+            .collect(),
     })
+}
+
+/// The per-lot counts merged by shift, in order of each shift's first lot.
+fn shifts(f: &ReportFilter, lots: Vec<crate::store::read_model::LotCounts>) -> Vec<Group> {
+    let mut shifts: Vec<Group> = Vec::new();
+    for l in lots {
+        let Some(shift) = l.shift else { continue };
+        let c = l.counts;
+        match shifts.iter_mut().find(|g| g.key == shift) {
+            Some(g) => {
+                g.items += c.items;
+                g.rejects += c.rejects;
+                g.first_ts_ms = g.first_ts_ms.min(c.first_ts_ms);
+                g.last_ts_ms = g.last_ts_ms.max(c.last_ts_ms);
+            }
+            None => {
+                let drill = ReportFilter {
+                    shift: Some(shift.clone()),
+                    ..f.clone()
+                };
+                shifts.push(Group::from_counts(shift, c, None, drill));
+            }
+        }
+    }
+    shifts
+}
+
+/// Rejected items per defect class (`unclassified` for none), for the Pareto chart.
+pub fn defect_counts(store: &Store, f: &ReportFilter) -> Result<Vec<(String, u64)>, ReportError> {
+    Ok(store.report_defect_counts(f)?)
 }
 
 /// The hourly drift trend of the passed items' scores.
 pub fn drift(
-    conn: &Connection,
+    store: &Store,
     f: &ReportFilter,
     reference: &DriftReference,
 ) -> Result<Vec<DriftPoint>, ReportError> {
-    // The verdict goes into the aggregates, not the WHERE clause: a `verdict = 'pass'` term
-    // would lure the planner onto the verdict index (most rows are passes) even when a lot or
-    // time filter selects a few thousand rows through a better index.
-    let w = f.where_clause();
-    let q = format!(
-        "SELECT i.ts / {HOUR_MS} AS h, sum(i.verdict = 'pass'),
-                avg(CASE WHEN i.verdict = 'pass' THEN i.score END),
-                sum(i.verdict = 'pass' AND i.score > ?)
-         FROM inspections AS i {} GROUP BY h ORDER BY h",
-        w.sql
-    );
-    // The reference score is the first parameter (it comes before the WHERE clause).
-    let mut params = vec![Value::Real(reference.score_quantile)];
-    params.extend(w.params.iter().cloned());
-    let w2 = SqlWhere {
-        sql: w.sql.clone(),
-        params,
-    };
-    let rows = query(conn, &q, &w2, "score drift by hour", |r| {
-        Ok((
-            r.get::<_, i64>(0)? * HOUR_MS,
-            u(r.get(1)?),
-            r.get::<_, Option<f64>>(2)?.unwrap_or(0.0),
-            u(r.get(3)?),
-        ))
-    })?;
-    Ok(drift_points(reference, rows))
-}
-
-/// The SELECT of an [`ItemRow`].
-const ITEM_SELECT: &str = "SELECT i.id, i.ts, st.name, l.code, mv.version, i.frame_seq,
-        i.item_index, i.score, i.verdict, i.defect_class, i.bbox_x, i.bbox_y, i.bbox_w,
-        i.bbox_h, sa.path
-    FROM inspections AS i
-    JOIN stations AS st ON st.id = i.station_id
-    LEFT JOIN lots AS l ON l.id = i.lot_id
-    LEFT JOIN model_versions AS mv ON mv.id = i.model_version_id
-    LEFT JOIN samples AS sa ON sa.id = i.sample_id";
-
-fn item_row(r: &Row<'_>) -> rusqlite::Result<ItemRow> {
-    Ok(ItemRow {
-        id: r.get(0)?,
-        ts_ms: r.get(1)?,
-        station: r.get(2)?,
-        lot: r.get(3)?,
-        model_version: r.get(4)?,
-        frame_seq: r.get(5)?,
-        item_index: r.get(6)?,
-        score: r.get(7)?,
-        verdict: r.get(8)?,
-        defect_class: r.get(9)?,
-        bbox: BBox {
-            x: r.get(10)?,
-            y: r.get(11)?,
-            w: r.get(12)?,
-            h: r.get(13)?,
-        },
-        sample_path: r.get::<_, Option<String>>(14)?.map(PathBuf::from),
-    })
+    let rows = store.report_pass_scores_by_hour(f, reference.score_quantile)?;
+    Ok(drift_points(
+        reference,
+        rows.into_iter()
+            .map(|p| (p.start_ms, p.passed, p.mean_score, p.above)),
+    ))
 }
 
 /// The latest `limit` filtered items, newest first; with `with_image`, only items that have
 /// a saved crop.
 pub fn items(
-    conn: &Connection,
+    store: &Store,
     f: &ReportFilter,
     with_image: bool,
     limit: usize,
-) -> Result<Vec<ItemRow>, ReportError> {
-    let mut w = f.where_clause();
-    if with_image {
-        w = w.and("i.sample_id IS NOT NULL", []);
-    }
-    let q = format!(
-        "{ITEM_SELECT} {} ORDER BY i.ts DESC, i.id DESC LIMIT ?",
-        w.sql
-    );
-    // The LIMIT placeholder comes after the WHERE clause's.
-    w.params
-        .push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-    query(conn, &q, &w, "items of the report", item_row)
+) -> Result<Vec<InspectionView>, ReportError> {
+    Ok(store.report_items(f, with_image, limit)?)
 }
 
 /// Call `each` for every filtered item, oldest first (streams: nothing is collected).
 /// Stops early when `each` returns false. Returns the number of rows visited.
 pub fn for_each_item(
-    conn: &Connection,
+    store: &Store,
     f: &ReportFilter,
-    mut each: impl FnMut(ItemRow) -> bool,
+    each: impl FnMut(InspectionView) -> bool,
 ) -> Result<u64, ReportError> {
-    let w = f.where_clause();
-    let q = format!("{ITEM_SELECT} {} ORDER BY i.ts, i.id", w.sql);
-    let err = sql("export of inspections");
-    let mut stmt = conn.prepare(&q).map_err(&err)?;
-    let mut rows = stmt.query(w.params()).map_err(&err)?;
-    let mut n = 0;
-    while let Some(r) = rows.next().map_err(&err)? {
-        n += 1;
-        if !each(item_row(r).map_err(&err)?) {
-            break;
-        }
-    }
-    Ok(n)
+    Ok(store.for_each_report_item(f, each)?)
 }
 
-/// The lots the filter touches, with their status and last status change.
+/// The lots with these codes, with their status and last status change.
 pub fn lot_dispositions(
-    conn: &Connection,
+    store: &Store,
     codes: &[String],
 ) -> Result<Vec<LotDisposition>, ReportError> {
-    let mut out = Vec::new();
-    let err = sql("lot dispositions");
-    let mut lot_stmt = conn
-        .prepare_cached("SELECT id, code, product, status FROM lots WHERE code = ?1")
-        .map_err(&err)?;
-    let mut audit_stmt = conn
-        .prepare_cached(
-            "SELECT actor, ts, coalesce(json_extract(details_json, '$.comment'), '')
-             FROM audit_log
-             WHERE action = 'lot.status' AND json_extract(details_json, '$.lot_id') = ?1
-             ORDER BY id DESC LIMIT 1",
-        )
-        .map_err(&err)?;
-    for code in codes {
-        let lot = lot_stmt.query_row([code], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-            ))
-        });
-        let (lot_id, code, product, status) = match lot {
-            Ok(v) => v,
-            Err(rusqlite::Error::QueryReturnedNoRows) => continue,
-            Err(e) => return Err(err(e)),
-        };
-        let last_change =
-            match audit_stmt.query_row([lot_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))) {
-                Ok(v) => Some(v),
-                Err(rusqlite::Error::QueryReturnedNoRows) => None,
-                Err(e) => return Err(err(e)),
-            };
-        out.push(LotDisposition {
-            lot_id,
-            code,
-            product,
-            status: LotStatus::parse(&status).unwrap_or(LotStatus::Open),
-            last_change,
-        });
+    Ok(store.lot_dispositions(codes)?)
+}
+
+/// The summary of the hourly scan.
+fn summary_of(hours: &[HourScan]) -> Summary {
+    Summary {
+        items: hours.iter().map(|h| h.counts.items).sum(),
+        rejects: hours.iter().map(|h| h.counts.rejects).sum(),
+        reviews: hours.iter().map(|h| h.reviews).sum(),
+        first_ts_ms: hours.first().map(|h| h.counts.first_ts_ms),
+        last_ts_ms: hours.last().map(|h| h.counts.last_ts_ms),
     }
-    Ok(out)
 }
 
-/// One clock hour of the filtered inspections, with everything the hourly charts, the
-/// summary and the drift trend need.
-#[derive(Clone, Debug, PartialEq)]
-struct HourRow {
-    hour: i64,
-    items: u64,
-    rejects: u64,
-    reviews: u64,
-    first_ts: i64,
-    last_ts: i64,
-    passed: u64,
-    pass_mean: f64,
-    pass_above: u64,
-}
+/// Query times, by query, in ms.
+#[derive(Default)]
+struct Timings(Vec<(String, f64)>);
 
-/// One scan, grouped by hour, shared by the summary, the hourly p-chart and the drift trend.
-///
-/// The rows are aggregated here rather than with SQL `GROUP BY ts / 3600000`: SQLite cannot
-/// see that the hour follows the index order and sorts every row in a temporary B-tree, which
-/// at a million rows took 5x the scan itself (1.3 s against 0.22 s in the sqlite3 shell).
-fn hourly(
-    conn: &Connection,
-    f: &ReportFilter,
-    reference: &DriftReference,
-) -> Result<Vec<HourRow>, ReportError> {
-    let w = f.where_clause();
-    let q = format!(
-        "SELECT i.ts, i.verdict, i.score FROM inspections AS i {}",
-        w.sql
-    );
-    let err = sql("inspections by hour");
-    let mut stmt = conn.prepare_cached(&q).map_err(&err)?;
-    let mut rows = stmt.query(w.params()).map_err(&err)?;
-    let mut hours: std::collections::BTreeMap<i64, (HourRow, f64)> = Default::default();
-    while let Some(r) = rows.next().map_err(&err)? {
-        let ts: i64 = r.get(0).map_err(&err)?;
-        let verdict = r.get_ref(1).map_err(&err)?;
-        let verdict = verdict.as_bytes().map_err(|e| err(e.into()))?;
-        let score: f64 = r.get(2).map_err(&err)?;
-        let hour = ts.div_euclid(HOUR_MS);
-        let (h, score_sum) = hours.entry(hour).or_insert_with(|| {
-            (
-                HourRow {
-                    hour,
-                    items: 0,
-                    rejects: 0,
-                    reviews: 0,
-                    first_ts: ts,
-                    last_ts: ts,
-                    passed: 0,
-                    pass_mean: 0.0,
-                    pass_above: 0,
-                },
-                0.0,
-            )
-        });
-        h.items += 1;
-        h.first_ts = h.first_ts.min(ts);
-        h.last_ts = h.last_ts.max(ts);
-        match verdict {
-            b"reject" => h.rejects += 1,
-            b"review" => h.reviews += 1,
-            _ => {
-                h.passed += 1;
-                *score_sum += score;
-                if score > reference.score_quantile {
-                    h.pass_above += 1;
-                }
-            }
-        }
+impl Timings {
+    /// Run `query`, recording its time under `name`.
+    fn run<T>(&mut self, name: &str, query: impl FnOnce() -> T) -> T {
+        let t = Instant::now();
+        let out = query();
+        self.0
+            .push((name.to_string(), t.elapsed().as_secs_f64() * 1000.0));
+        out
     }
-    Ok(hours
-        .into_values()
-        .map(|(mut h, sum)| {
-            if h.passed > 0 {
-                h.pass_mean = sum / h.passed as f64;
-            }
-            h
-        })
-        .collect())
-}
-
-fn groups_by_lot(conn: &Connection, f: &ReportFilter) -> Result<Vec<Group>, ReportError> {
-    groups(conn, f, GroupBy::Lot)
 }
 
 /// Run every report query for `f` and put the results together, timing each query.
 pub fn build_report(
-    conn: &Connection,
+    store: &Store,
     f: &ReportFilter,
     group_by: GroupBy,
     drift_reference: &DriftReference,
 ) -> Result<Report, ReportError> {
-    f.validate(conn)?;
-    let mut timings_ms = Vec::new();
-    let mut timed = |name: &str, t0: Instant| {
-        timings_ms.push((name.to_string(), t0.elapsed().as_secs_f64() * 1000.0));
-    };
-    let t = Instant::now();
-    let hours = hourly(conn, f, drift_reference)?;
-    timed("by hour (summary, drift)", t);
-    let summary = Summary {
-        items: hours.iter().map(|h| h.items).sum(),
-        rejects: hours.iter().map(|h| h.rejects).sum(),
-        reviews: hours.iter().map(|h| h.reviews).sum(),
-        first_ts_ms: hours.first().map(|h| h.first_ts),
-        last_ts_ms: hours.last().map(|h| h.last_ts),
-    };
+    f.validate(store)?;
+    let mut timings = Timings::default();
+    let hours = timings.run("by hour (summary, drift)", || {
+        store.report_hours(f, drift_reference.score_quantile)
+    })?;
+    let summary = summary_of(&hours);
     let drift = drift_points(
         drift_reference,
         hours
             .iter()
-            .map(|h| (h.hour * HOUR_MS, h.passed, h.pass_mean, h.pass_above)),
+            .map(|h| (h.start_ms, h.pass.passed, h.pass.mean_score, h.pass.above)),
     );
     let groups = if group_by == GroupBy::Hour {
         hours
             .iter()
-            .map(|h| Group {
-                key: hour_label(h.hour * HOUR_MS),
-                items: h.items,
-                rejects: h.rejects,
-                first_ts_ms: h.first_ts,
-                last_ts_ms: h.last_ts,
-                lot_status: None,
-                drill: f.with_time(h.hour * HOUR_MS, (h.hour + 1) * HOUR_MS),
-            })
+            .map(|h| Group::hour(f, h.start_ms, h.counts.clone()))
             .collect()
     } else {
-        let t = Instant::now();
-        let g = groups(conn, f, group_by)?;
-        timed(&format!("by {}", group_by.title()), t);
-        g
+        let name = format!("by {}", group_by.title());
+        timings.run(&name, || groups(store, f, group_by))?
     };
-    let t = Instant::now();
-    let pareto = pareto(defect_counts(conn, f)?);
-    timed("pareto", t);
-    let t = Instant::now();
-    // The lots behind the report: the lot groups, or the lots of the filtered items. (An
-    // EXISTS probe per lot looks cheaper but is not: with a station or time filter SQLite
-    // walks that filter's index once per lot.)
-    let codes: Vec<String> = if group_by == GroupBy::Lot {
-        groups.iter().map(|g| g.key.clone()).collect()
-    } else {
-        groups_by_lot(conn, f)?.into_iter().map(|g| g.key).collect()
-    };
-    let lots = lot_dispositions(conn, &codes)?;
-    timed("lots", t);
+    let pareto = timings.run("pareto", || defect_counts(store, f).map(pareto))?;
+    let lots = timings.run("lots", || {
+        // The lots behind the report: the lot groups, or the lots of the filtered items. (An
+        // EXISTS probe per lot looks cheaper but is not: with a station or time filter SQLite
+        // walks that filter's index once per lot.)
+        let codes: Vec<String> = if group_by == GroupBy::Lot {
+            groups.iter().map(|g| g.key.clone()).collect()
+        } else {
+            self::groups(store, f, GroupBy::Lot)?
+                .into_iter()
+                .map(|g| g.key)
+                .collect()
+        };
+        lot_dispositions(store, &codes)
+    })?;
     let chart = PChart::new(groups.iter().map(|g| (g.key.clone(), g.items, g.rejects)));
     Ok(Report {
         filter: f.clone(),
@@ -685,19 +351,6 @@ pub fn build_report(
         drift,
         drift_reference: drift_reference.clone(),
         lots,
-        timings_ms,
+        timings_ms: timings.0,
     })
-}
-
-fn query<T>(
-    conn: &Connection,
-    q: &str,
-    w: &SqlWhere,
-    what: &'static str,
-    map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Vec<T>, ReportError> {
-    let err = sql(what);
-    let mut stmt = conn.prepare_cached(q).map_err(&err)?;
-    let rows = stmt.query_map(w.params(), map).map_err(&err)?;
-    rows.collect::<Result<Vec<_>, _>>().map_err(&err)
 }

@@ -6,7 +6,8 @@ use super::demo::{GenerateOptions, GenerateStats, generate};
 use super::drift::DriftReference;
 use super::query::{self, GroupBy};
 use super::*;
-use crate::store::{LotStatus, Store};
+use crate::domain::Verdict;
+use crate::store::{InspectionView, LotRow, LotStatus, Store};
 
 fn demo_db(rows: u64) -> (tempfile::TempDir, Store, GenerateStats) {
     let dir = tempfile::tempdir().unwrap();
@@ -25,12 +26,26 @@ fn demo_db(rows: u64) -> (tempfile::TempDir, Store, GenerateStats) {
     (dir, store, stats)
 }
 
-/// Counts straight from the table, to check the report queries against.
-fn count(store: &Store, sql: &str) -> u64 {
+/// Every inspection, row by row, to count in Rust what the report queries aggregate.
+fn all_items(store: &Store) -> Vec<InspectionView> {
+    let mut all = Vec::new();
     store
-        .connection()
-        .query_row(sql, [], |r| r.get::<_, i64>(0))
-        .unwrap() as u64
+        .for_each_report_item(&ReportFilter::default(), |v| {
+            all.push(v);
+            true
+        })
+        .unwrap();
+    all
+}
+
+/// How many of `items` satisfy `keep`.
+fn count(items: &[InspectionView], keep: impl Fn(&InspectionView) -> bool) -> u64 {
+    items.iter().filter(|v| keep(v)).count() as u64
+}
+
+/// The lot row of an inspection.
+fn lot_of<'a>(lots: &'a [LotRow], v: &InspectionView) -> Option<&'a LotRow> {
+    lots.iter().find(|l| v.lot_id == Some(l.id))
 }
 
 #[test]
@@ -38,28 +53,25 @@ fn report_counts_match_the_table_and_find_the_bad_lot() {
     let (_dir, store, gen_stats) = demo_db(40_000);
     assert_eq!(gen_stats.rows, 40_000);
     assert_eq!(gen_stats.lots, 20);
-    let conn = store.connection();
     let r = build_report(
-        conn,
+        &store,
         &ReportFilter::default(),
         GroupBy::Lot,
         &DriftReference::default(),
     )
     .unwrap();
+    let all = all_items(&store);
+    assert_eq!(all.len(), 40_000);
     assert_eq!(r.summary.items, 40_000);
+    let (_, rejects) = store.count_inspections().unwrap();
+    assert_eq!(r.summary.rejects, rejects as u64);
     assert_eq!(
         r.summary.rejects,
-        count(
-            &store,
-            "SELECT count(*) FROM inspections WHERE verdict = 'reject'"
-        )
+        count(&all, |v| v.verdict == Verdict::Reject)
     );
     assert_eq!(
         r.summary.reviews,
-        count(
-            &store,
-            "SELECT count(*) FROM inspections WHERE verdict = 'review'"
-        )
+        count(&all, |v| v.verdict == Verdict::Review)
     );
     assert!(r.summary.reviews > 0);
     // One subgroup per lot, adding up to the total, in time order.
@@ -116,21 +128,19 @@ fn filters_and_drill_down_select_the_right_items() {
     let (_dir, mut store, gen_stats) = demo_db(24_000);
     let lot = gen_stats.lot_codes[4].clone();
     {
-        let conn = store.connection();
+        let all = all_items(&store);
+        let lots = store.list_lots().unwrap();
         // By lot + verdict.
         let f = ReportFilter {
             lot: Some(lot.clone()),
             verdict: Some("reject".into()),
             ..Default::default()
         };
-        let s = query::summary(conn, &f).unwrap();
-        let expected = count(
-            &store,
-            &format!(
-                "SELECT count(*) FROM inspections i JOIN lots l ON l.id = i.lot_id
-                 WHERE l.code = '{lot}' AND verdict = 'reject'"
-            ),
-        );
+        let s = query::summary(&store, &f).unwrap();
+        let expected = count(&all, |v| {
+            v.lot_code.as_deref() == Some(lot.as_str()) && v.verdict == Verdict::Reject
+        });
+        assert!(expected > 0);
         assert_eq!(s.items, expected);
         assert_eq!(s.rejects, expected);
         // Shift + product + defect class.
@@ -140,18 +150,17 @@ fn filters_and_drill_down_select_the_right_items() {
             defect_class: Some("burnt".into()),
             ..Default::default()
         };
-        let s = query::summary(conn, &f).unwrap();
-        let expected = count(
-            &store,
-            "SELECT count(*) FROM inspections i JOIN lots l ON l.id = i.lot_id
-             WHERE l.shift = 'B' AND l.product = 'choc chip cookies' AND i.defect_class = 'burnt'",
-        );
+        let s = query::summary(&store, &f).unwrap();
+        let expected = count(&all, |v| {
+            lot_of(&lots, v).is_some_and(|l| l.shift == "B" && l.product == "choc chip cookies")
+                && v.defect_class.as_deref() == Some("burnt")
+        });
         assert!(expected > 0);
         assert_eq!(s.items, expected);
         // Hourly groups: 8 hours per shift, drill-down of an hour returns that hour's items.
-        let by_hour = query::groups(conn, &ReportFilter::default(), GroupBy::Hour).unwrap();
+        let by_hour = query::groups(&store, &ReportFilter::default(), GroupBy::Hour).unwrap();
         let h = &by_hour[3];
-        let items = query::items(conn, &h.drill, false, 100_000).unwrap();
+        let items = query::items(&store, &h.drill, false, 100_000).unwrap();
         assert_eq!(items.len() as u64, h.items);
         assert!(
             items
@@ -159,10 +168,10 @@ fn filters_and_drill_down_select_the_right_items() {
                 .all(|i| i.ts_ms >= h.first_ts_ms && i.ts_ms <= h.last_ts_ms)
         );
         // Lot drill-down with images only: every row has a crop file on disk.
-        let g = query::groups(conn, &ReportFilter::default(), GroupBy::Lot).unwrap();
+        let g = query::groups(&store, &ReportFilter::default(), GroupBy::Lot).unwrap();
         let with_images: Vec<_> = g
             .iter()
-            .flat_map(|g| query::items(conn, &g.drill, true, 10).unwrap())
+            .flat_map(|g| query::items(&store, &g.drill, true, 10).unwrap())
             .collect();
         assert!(!with_images.is_empty());
         assert!(
@@ -171,14 +180,14 @@ fn filters_and_drill_down_select_the_right_items() {
                 .all(|i| i.sample_path.as_ref().unwrap().is_file())
         );
         // Shifts and stations add up.
-        let shifts = query::groups(conn, &ReportFilter::default(), GroupBy::Shift).unwrap();
+        let shifts = query::groups(&store, &ReportFilter::default(), GroupBy::Shift).unwrap();
         assert_eq!(shifts.len(), 3);
         assert_eq!(shifts.iter().map(|g| g.items).sum::<u64>(), 24_000);
-        let stations = query::groups(conn, &ReportFilter::default(), GroupBy::Station).unwrap();
+        let stations = query::groups(&store, &ReportFilter::default(), GroupBy::Station).unwrap();
         assert_eq!(stations.len(), 3);
         // Unknown names are errors naming the field and value.
         let e = build_report(
-            conn,
+            &store,
             &ReportFilter {
                 lot: Some("NOPE".into()),
                 ..Default::default()
@@ -203,7 +212,7 @@ fn filters_and_drill_down_select_the_right_items() {
         )
         .unwrap();
     let r = build_report(
-        store.connection(),
+        &store,
         &ReportFilter::default().with_lot(&lot),
         GroupBy::Lot,
         &DriftReference::default(),
@@ -222,14 +231,13 @@ fn filters_and_drill_down_select_the_right_items() {
 #[test]
 fn csv_and_pdf_exports_are_complete() {
     let (dir, store, _) = demo_db(12_000);
-    let conn = store.connection();
     let f = ReportFilter {
         shift: Some("A".into()),
         ..Default::default()
     };
     let csv_path = dir.path().join("out.csv");
-    let n = export::write_csv(conn, &f, &csv_path, &|_| {}, &AtomicBool::new(false)).unwrap();
-    let expected = query::summary(conn, &f).unwrap().items;
+    let n = export::write_csv(&store, &f, &csv_path, &|_| {}, &AtomicBool::new(false)).unwrap();
+    let expected = query::summary(&store, &f).unwrap().items;
     assert_eq!(n, expected);
     let mut rd = csv::Reader::from_path(&csv_path).unwrap();
     assert_eq!(
@@ -239,12 +247,12 @@ fn csv_and_pdf_exports_are_complete() {
     assert_eq!(rd.records().count() as u64, expected);
     // A cancelled export leaves no file.
     let cancelled = dir.path().join("cancelled.csv");
-    let e = export::write_csv(conn, &f, &cancelled, &|_| {}, &AtomicBool::new(true)).unwrap_err();
+    let e = export::write_csv(&store, &f, &cancelled, &|_| {}, &AtomicBool::new(true)).unwrap_err();
     assert!(matches!(e, ReportError::Cancelled { .. }));
     assert!(!cancelled.exists() && !cancelled.with_extension("csv.part").exists());
 
     let r = build_report(
-        conn,
+        &store,
         &ReportFilter::default(),
         GroupBy::Lot,
         &DriftReference::default(),
@@ -256,7 +264,7 @@ fn csv_and_pdf_exports_are_complete() {
         generated_at_ms: 0,
         author: "test".into(),
     };
-    let bytes = pdf::write_pdf(conn, &r, &meta, &pdf_path).unwrap();
+    let bytes = pdf::write_pdf(&store, &r, &meta, &pdf_path).unwrap();
     assert!(bytes > 1000);
     // Check the file with poppler when it is installed: two pages, the text is there.
     let info = std::process::Command::new("pdfinfo")

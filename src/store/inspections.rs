@@ -40,7 +40,8 @@ pub struct InspectionRow {
     pub sample_id: Option<i64>,
 }
 
-/// An inspection joined with the names it refers to, for display.
+/// One recorded inspection joined with the names it refers to: the one read type of an
+/// inspection, for the UI, the report drill-down and the CSV export.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct InspectionView {
     /// Row id.
@@ -121,23 +122,42 @@ macro_rules! view_select {
     };
 }
 
+/// The SELECT of an [`InspectionView`] without conditions (the report queries add theirs).
+pub(crate) const VIEW_SELECT_SQL: &str = view_select!();
+
 const RECENT_INSPECTIONS_SQL: &str =
     concat!(view_select!(), "ORDER BY i.ts DESC, i.id DESC LIMIT ?1");
 
 /// The inspections of one lot (`?1`), newest first, at most `?2`: reads the
 /// `inspections_lot_ts` index (checked by a test with `EXPLAIN QUERY PLAN`).
-pub const LOT_INSPECTIONS_SQL: &str = concat!(
+pub(crate) const LOT_INSPECTIONS_SQL: &str = concat!(
     view_select!(),
     "WHERE i.lot_id = ?1 ORDER BY i.ts DESC, i.id DESC LIMIT ?2"
 );
 
 /// A view row with the verdict still as text.
-struct RawView {
+pub(crate) struct RawView {
     view: InspectionView,
     verdict: String,
 }
 
-fn raw_view(r: &Row<'_>) -> rusqlite::Result<RawView> {
+impl RawView {
+    /// The view with its verdict parsed; a verdict that is not pass/reject/review is an
+    /// [`StoreError::InvalidValue`] naming the value.
+    pub(crate) fn parse(self, path: &std::path::Path) -> Result<InspectionView, StoreError> {
+        let RawView { mut view, verdict } = self;
+        view.verdict = Verdict::parse(&verdict).ok_or_else(|| StoreError::InvalidValue {
+            path: path.to_path_buf(),
+            table: "inspections",
+            column: "verdict",
+            value: verdict,
+        })?;
+        Ok(view)
+    }
+}
+
+/// Read a row of [`VIEW_SELECT_SQL`].
+pub(crate) fn raw_view(r: &Row<'_>) -> rusqlite::Result<RawView> {
     Ok(RawView {
         verdict: r.get(11)?,
         view: InspectionView {
@@ -208,7 +228,8 @@ impl Store {
         self.query_views(RECENT_INSPECTIONS_SQL, params![limit_param(limit)])
     }
 
-    /// The latest `limit` inspections of one lot, newest first (see [`LOT_INSPECTIONS_SQL`]).
+    /// The latest `limit` inspections of one lot, newest first (reads the `inspections_lot_ts`
+    /// index).
     pub fn lot_inspections(
         &self,
         lot_id: i64,
@@ -229,17 +250,6 @@ impl Store {
             .map_err(err())?
             .collect::<Result<Vec<_>, _>>()
             .map_err(err())?;
-        raw.into_iter()
-            .map(|RawView { mut view, verdict }| {
-                view.verdict =
-                    Verdict::parse(&verdict).ok_or_else(|| StoreError::InvalidValue {
-                        path: self.path.clone(),
-                        table: "inspections",
-                        column: "verdict",
-                        value: verdict,
-                    })?;
-                Ok(view)
-            })
-            .collect()
+        raw.into_iter().map(|r| r.parse(&self.path)).collect()
     }
 }

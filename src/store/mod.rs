@@ -9,6 +9,10 @@
 //! Writes from the live line go through the [`InspectionRecorder`] (see [`recorder`]), which
 //! batches them on its own thread so the inspector never waits for the disk.
 //!
+//! Reports read through [`read_model`]: every SQL statement of foodqc lives in this module,
+//! and callers get plain rows ([`InspectionView`] is the one read type of an inspection,
+//! [`InspectionRow`] the one to insert).
+//!
 //! Timestamps are `INTEGER` unix milliseconds (UTC) everywhere; see [`now_ms`].
 
 mod audit;
@@ -16,6 +20,7 @@ mod inspections;
 mod labeling;
 mod migrations;
 mod models;
+pub mod read_model;
 pub mod recorder;
 mod samples;
 mod stations;
@@ -27,10 +32,15 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use audit::AuditEntry;
-pub use inspections::{InspectionRow, InspectionView, LOT_INSPECTIONS_SQL};
+#[cfg(test)]
+pub(crate) use inspections::LOT_INSPECTIONS_SQL;
+pub use inspections::{InspectionRow, InspectionView};
 pub use labeling::{DefectClass, QueueEntry, QueueFilter, SampleScore, parse_hex_colour};
 pub use migrations::{SCHEMA_VERSION, migrations};
 pub use models::{ModelVersionRow, NewModelVersion};
+pub use read_model::{
+    FilterError, FilterOptions, LotDisposition, ReportFilter, Summary, UNCLASSIFIED,
+};
 pub use recorder::{
     InspectionRecorder, RecordItem, RecordSender, RecorderOptions, RecorderStats, SampleImage,
 };
@@ -321,84 +331,9 @@ impl Store {
         .map_err(open_err)?;
         conn.busy_timeout(busy_timeout).map_err(open_err)?;
 
-        // Look at the file before changing anything in it: reading the header is what detects
-        // a file that is not a database, and a newer schema must stay untouched (switching to
-        // WAL already rewrites the header).
-        // One statement, so the version and the table count come from the same snapshot
-        // (another connection may be migrating the file right now).
-        let (found, tables): (i64, i64) = conn
-            .query_row(
-                "SELECT user_version, (SELECT count(*) FROM sqlite_schema) FROM pragma_user_version",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(open_err)?;
-        let supported = SCHEMA_VERSION;
-        if found > supported as i64 {
-            return Err(StoreError::TooNew {
-                path: path_buf,
-                found,
-                supported,
-            });
-        }
-        if found <= 0 && tables > 0 {
-            return Err(StoreError::ForeignDatabase { path: path_buf });
-        }
-        if conn.is_readonly(rusqlite::MAIN_DB).map_err(open_err)? {
-            return Err(StoreError::Open {
-                path: path_buf,
-                cause: "the file is read-only".into(),
-            });
-        }
-
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-            .map_err(open_err)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Open {
-                path: path_buf,
-                cause: format!("could not switch to WAL journal mode (got {mode:?})"),
-            });
-        }
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(open_err)?;
-        // Room for every statement we prepare (the recorder and the queries).
-        conn.set_prepared_statement_cache_capacity(64);
-
-        // Several threads or processes may open a brand-new file at once (GUI, recorder,
-        // report worker): the first to commit migrates it and the others fail on the tables it
-        // created. So after a failure, look again: a schema now up to date is success.
-        let mut attempt = 0;
-        loop {
-            let Err(source) = migrations().to_latest(&mut conn) else {
-                break;
-            };
-            attempt += 1;
-            let now: i64 = conn
-                .query_row("PRAGMA user_version", [], |r| r.get(0))
-                .unwrap_or(-1);
-            if now == SCHEMA_VERSION as i64 {
-                break;
-            }
-            if attempt < 5
-                && !matches!(&source, rusqlite_migration::Error::RusqliteError { err, .. } if is_open_failure(err))
-            {
-                std::thread::sleep(Duration::from_millis(50 * attempt));
-                continue;
-            }
-            return Err(match source {
-                rusqlite_migration::Error::RusqliteError { err, .. } if is_open_failure(&err) => {
-                    classify_open_error(path, err)
-                }
-                source => StoreError::Migration {
-                    path: path_buf.clone(),
-                    target: SCHEMA_VERSION,
-                    source,
-                },
-            });
-        }
+        check_before_writing(&conn, path)?;
+        configure(&conn, path)?;
+        migrate(&mut conn, path)?;
         tracing::debug!(path = %path.display(), "store opened");
         Ok(Store {
             conn,
@@ -411,9 +346,10 @@ impl Store {
         &self.path
     }
 
-    /// The underlying connection, for read-only ad-hoc queries (reports, exports). Writes must
-    /// go through the `Store` methods, which keep the audit log and invariants.
-    pub fn connection(&self) -> &Connection {
+    /// The underlying connection, for the store's own tests. Everything outside the store
+    /// goes through the `Store` methods (the report queries are in [`read_model`]).
+    #[cfg(test)]
+    pub(crate) fn connection(&self) -> &Connection {
         &self.conn
     }
 
@@ -423,6 +359,102 @@ impl Store {
             .busy_timeout(timeout)
             .map_err(sql_err(&self.path, "set busy timeout"))
     }
+}
+
+/// Look at the file before changing anything in it: refuse a file that is not a database, a
+/// database of another program, a newer schema and a read-only file.
+fn check_before_writing(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let path_buf = path.to_path_buf();
+    let open_err = |e: rusqlite::Error| classify_open_error(path, e);
+    // Look at the file before changing anything in it: reading the header is what detects
+    // a file that is not a database, and a newer schema must stay untouched (switching to
+    // WAL already rewrites the header).
+    // One statement, so the version and the table count come from the same snapshot
+    // (another connection may be migrating the file right now).
+    let (found, tables): (i64, i64) = conn
+        .query_row(
+            "SELECT user_version, (SELECT count(*) FROM sqlite_schema) FROM pragma_user_version",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(open_err)?;
+    let supported = SCHEMA_VERSION;
+    if found > supported as i64 {
+        return Err(StoreError::TooNew {
+            path: path_buf,
+            found,
+            supported,
+        });
+    }
+    if found <= 0 && tables > 0 {
+        return Err(StoreError::ForeignDatabase { path: path_buf });
+    }
+    if conn.is_readonly(rusqlite::MAIN_DB).map_err(open_err)? {
+        return Err(StoreError::Open {
+            path: path_buf,
+            cause: "the file is read-only".into(),
+        });
+    }
+    Ok(())
+}
+
+/// WAL journal, `synchronous=NORMAL`, foreign keys on, a statement cache for the recorder and
+/// the queries.
+fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let open_err = |e: rusqlite::Error| classify_open_error(path, e);
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .map_err(open_err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Open {
+            path: path.to_path_buf(),
+            cause: format!("could not switch to WAL journal mode (got {mode:?})"),
+        });
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(open_err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(open_err)?;
+    // Room for every statement we prepare (the recorder and the queries).
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// Bring the schema up to date, tolerating another connection that migrates at the same time.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    // Several threads or processes may open a brand-new file at once (GUI, recorder,
+    // report worker): the first to commit migrates it and the others fail on the tables it
+    // created. So after a failure, look again: a schema now up to date is success.
+    let mut attempt = 0;
+    loop {
+        let Err(source) = migrations().to_latest(conn) else {
+            break;
+        };
+        attempt += 1;
+        let now: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap_or(-1);
+        if now == SCHEMA_VERSION as i64 {
+            break;
+        }
+        if attempt < 5
+            && !matches!(&source, rusqlite_migration::Error::RusqliteError { err, .. } if is_open_failure(err))
+        {
+            std::thread::sleep(Duration::from_millis(50 * attempt));
+            continue;
+        }
+        return Err(match source {
+            rusqlite_migration::Error::RusqliteError { err, .. } if is_open_failure(&err) => {
+                classify_open_error(path, err)
+            }
+            source => StoreError::Migration {
+                path: path.to_path_buf(),
+                target: SCHEMA_VERSION,
+                source,
+            },
+        });
+    }
+    Ok(())
 }
 
 /// Errors that mean "could not open / write the file" rather than "bad SQL".

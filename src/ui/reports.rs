@@ -13,34 +13,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use egui::{Color32, TextureHandle};
 use egui_plot::{Bar, BarChart, Line, LineStyle, MarkerShape, Plot, PlotPoints, Points};
+use foodqc::domain::Verdict;
 use foodqc::reports::drift::DriftReference;
 use foodqc::reports::pdf::PdfMeta;
-use foodqc::reports::query::{self, ItemRow};
+use foodqc::reports::query;
 use foodqc::reports::spc::{LiveAlarm, LiveMonitor};
 use foodqc::reports::{GroupBy, Report, ReportFilter, filter::parse_time};
 use foodqc::station::StationStats;
-use foodqc::store::{LotStatus, Store};
+use foodqc::store::{FilterOptions, InspectionView, LotStatus, Store};
 
 use super::{FoodQcApp, theme};
-
-/// Values offered by the filter menus.
-#[derive(Clone, Debug, Default)]
-pub struct FilterOptions {
-    /// Station names.
-    pub stations: Vec<String>,
-    /// Lines.
-    pub lines: Vec<String>,
-    /// Lot codes, newest first.
-    pub lots: Vec<String>,
-    /// Products.
-    pub products: Vec<String>,
-    /// Shifts.
-    pub shifts: Vec<String>,
-    /// Defect classes seen.
-    pub defects: Vec<String>,
-    /// Model versions.
-    pub models: Vec<String>,
-}
 
 /// Work for the report thread.
 enum Job {
@@ -64,7 +46,11 @@ enum Job {
 enum Reply {
     Options(FilterOptions),
     Report(Box<Report>, f64),
-    Drill(String, Vec<ItemRow>, Vec<(PathBuf, egui::ColorImage)>),
+    Drill(
+        String,
+        Vec<InspectionView>,
+        Vec<(PathBuf, egui::ColorImage)>,
+    ),
     Done(String),
     Progress(String),
     Error(String),
@@ -74,7 +60,7 @@ enum Reply {
 #[derive(Default)]
 struct Drill {
     title: String,
-    items: Vec<ItemRow>,
+    items: Vec<InspectionView>,
     loading: bool,
 }
 
@@ -302,15 +288,14 @@ fn worker(
             };
             let e = |e: foodqc::reports::ReportError| e.to_string();
             Ok(Some(match job {
-                Job::Options => Reply::Options(options(st).map_err(|e| e.to_string())?),
+                Job::Options => Reply::Options(st.filter_options().map_err(|e| e.to_string())?),
                 Job::Build(f, by, reference) => {
                     let t = std::time::Instant::now();
-                    let r = foodqc::reports::build_report(st.connection(), &f, by, &reference)
-                        .map_err(e)?;
+                    let r = foodqc::reports::build_report(st, &f, by, &reference).map_err(e)?;
                     Reply::Report(Box::new(r), t.elapsed().as_secs_f64() * 1000.0)
                 }
                 Job::Drill(title, f, images_only) => {
-                    let items = query::items(st.connection(), &f, images_only, 300).map_err(e)?;
+                    let items = query::items(st, &f, images_only, 300).map_err(e)?;
                     let images = items
                         .iter()
                         .filter_map(|i| i.sample_path.clone())
@@ -327,9 +312,9 @@ fn worker(
                     comment,
                 } => {
                     let id: i64 = st
-                        .connection()
-                        .query_row("SELECT id FROM lots WHERE code = ?1", [&code], |r| r.get(0))
-                        .map_err(|_| format!("lot {code:?} is not in the database"))?;
+                        .lot_id(&code)
+                        .map_err(|e| e.to_string())?
+                        .ok_or_else(|| format!("lot {code:?} is not in the database"))?;
                     st.set_lot_status(id, status, &actor, &comment)
                         .map_err(|e| e.to_string())?;
                     Reply::Done(format!(
@@ -343,19 +328,12 @@ fn worker(
                         let _ = replies.send(Reply::Progress(format!("CSV: {n} rows written")));
                         repaint();
                     };
-                    let n = foodqc::reports::export::write_csv(
-                        st.connection(),
-                        &f,
-                        &path,
-                        &progress,
-                        &cancel,
-                    )
-                    .map_err(e)?;
+                    let n = foodqc::reports::export::write_csv(st, &f, &path, &progress, &cancel)
+                        .map_err(e)?;
                     Reply::Done(format!("Wrote {n} rows to {}", path.display()))
                 }
                 Job::Pdf(r, meta, path) => {
-                    let bytes = foodqc::reports::pdf::write_pdf(st.connection(), &r, &meta, &path)
-                        .map_err(e)?;
+                    let bytes = foodqc::reports::pdf::write_pdf(st, &r, &meta, &path).map_err(e)?;
                     Reply::Done(format!("Wrote {} ({} kB)", path.display(), bytes / 1024))
                 }
                 Job::Alarm(details) => {
@@ -398,28 +376,6 @@ fn open_with_retry(path: &std::path::Path) -> Result<Store, foodqc::store::Store
             Err(e) => return Err(e),
         }
     }
-}
-
-fn options(st: &Store) -> rusqlite::Result<FilterOptions> {
-    let conn = st.connection();
-    let list = |sql: &str| -> rusqlite::Result<Vec<String>> {
-        let mut s = conn.prepare_cached(sql)?;
-        let rows = s.query_map([], |r| r.get::<_, String>(0))?;
-        rows.collect()
-    };
-    Ok(FilterOptions {
-        stations: list("SELECT name FROM stations ORDER BY name")?,
-        lines: list("SELECT DISTINCT line FROM lots ORDER BY 1")?,
-        lots: list("SELECT code FROM lots ORDER BY created_at DESC, id DESC LIMIT 500")?,
-        products: list("SELECT DISTINCT product FROM lots ORDER BY 1")?,
-        shifts: list("SELECT DISTINCT shift FROM lots ORDER BY 1")?,
-        // Reads the verdict-first report index: only rejects carry classes.
-        defects: list(
-            "SELECT DISTINCT defect_class FROM inspections
-             WHERE verdict = 'reject' AND defect_class IS NOT NULL ORDER BY 1",
-        )?,
-        models: list("SELECT version FROM model_versions ORDER BY created_at DESC")?,
-    })
 }
 
 /// A menu of `values` with "any" for `None`.
@@ -940,7 +896,11 @@ fn drill_down(v: &mut ReportsView, ui: &mut egui::Ui) {
                                             egui::vec2(56.0, 56.0),
                                         )));
                                     // Overlay: verdict outline (thick for rejects) like the live view.
-                                    let w = if it.verdict == "reject" { 3.0 } else { 1.5 };
+                                    let w = if it.verdict == Verdict::Reject {
+                                        3.0
+                                    } else {
+                                        1.5
+                                    };
                                     ui.painter().rect_stroke(
                                         r.rect,
                                         2.0,
@@ -953,10 +913,10 @@ fn drill_down(v: &mut ReportsView, ui: &mut egui::Ui) {
                                 }
                             }
                             ui.label(foodqc::reports::fmt_ts(it.ts_ms));
-                            ui.label(it.lot.as_deref().unwrap_or("-"));
+                            ui.label(it.lot_code.as_deref().unwrap_or("-"));
                             let text = match &it.defect_class {
-                                Some(c) => format!("{} / {c}", it.verdict.to_uppercase()),
-                                None => it.verdict.to_uppercase(),
+                                Some(c) => format!("{} / {c}", it.verdict.as_str().to_uppercase()),
+                                None => it.verdict.as_str().to_uppercase(),
                             };
                             ui.colored_label(color, text);
                             ui.label(format!("{:.2}", it.score));
@@ -1327,9 +1287,9 @@ mod tests {
         let items = h.state().reports.drill.items.clone();
         assert_eq!(items.len() as u64, r.summary.rejects.min(300));
         assert!(
-            items
-                .iter()
-                .all(|i| i.lot.as_deref() == Some(lot.as_str()) && i.verdict == "reject")
+            items.iter().all(
+                |i| i.lot_code.as_deref() == Some(lot.as_str()) && i.verdict == Verdict::Reject
+            )
         );
         assert_eq!(h.state().reports.disposition_lot, lot);
 
