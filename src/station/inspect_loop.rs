@@ -94,14 +94,17 @@ impl InspectThread {
     /// Apply what a UI queued since the last frame: model, classifier, thresholds, lot (in
     /// that order, so a model sent with its classifier judges the next frame with it).
     fn apply_pending_commands(&mut self) {
-        if let Some(m) = lock(&self.shared.pending_model).take() {
+        let model = lock(&self.shared.pending_model).take();
+        if let Some(m) = model {
             self.swap_model(m);
         }
-        if let Some(c) = lock(&self.shared.pending_classifier).take() {
+        let classifier = lock(&self.shared.pending_classifier).take();
+        if let Some(c) = classifier {
             self.inspector.set_classifier(c);
             self.publish_classifier();
         }
-        if let Some(t) = lock(&self.shared.pending_thresholds).take() {
+        let thresholds = lock(&self.shared.pending_thresholds).take();
+        if let Some(t) = thresholds {
             // Same model version, new operating point: the model row stays, the history of
             // settings lives in model_thresholds (written by whoever applied them).
             let m = Arc::new(self.inspector.model().with_thresholds(t));
@@ -113,7 +116,8 @@ impl InspectThread {
             );
             self.inspector.set_model(m);
         }
-        if let Some(lot) = lock(&self.shared.pending_lot).take() {
+        let lot = lock(&self.shared.pending_lot).take();
+        if let Some(lot) = lot {
             match self
                 .ctx
                 .store

@@ -12,7 +12,6 @@ pub mod tracker;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::bounded;
 use serde::{Deserialize, Serialize};

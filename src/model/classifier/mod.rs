@@ -23,6 +23,8 @@ mod train;
 
 use serde::{Deserialize, Serialize};
 
+use train::argmax;
+
 pub use bundled::BUNDLED_CLASSIFIER_JSON;
 pub use cv::{ClassConfusion, grouped_folds};
 pub use descriptor::{

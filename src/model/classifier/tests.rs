@@ -1,7 +1,11 @@
-use image::{GrayImage, Luma, Rgb, RgbImage};
+use std::collections::BTreeMap;
+
+use image::{GrayImage, Luma, Rgb, RgbImage, imageops};
+use ndarray::Array2;
 
 use super::descriptor::{lbp_histogram, lbp_histogram_reference};
 use super::descriptor_item::main_item;
+use super::train::{Candidate, fit_machines};
 use super::*;
 use crate::domain::BBox;
 use crate::vision::features::ITEM_FEATURES;

@@ -152,7 +152,7 @@ pub(super) fn solve_machines(
 /// The settings were chosen with the precomputed-kernel solver in [`crate::model::svm`],
 /// which agrees with linfa-svm to 1e-5 (tested); the machines that are saved and run on the
 /// line are linfa's own, fitted once.
-fn fit_machines(
+pub(super) fn fit_machines(
     x: &Array2<f64>,
     y: &[usize],
     n_classes: usize,
