@@ -157,7 +157,8 @@ fn train_bundled() -> GradeClassifier {
 #[ignore = "writes models/default.classifier.json"]
 fn regenerate_bundled_classifier() {
     let c = train_bundled();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default.classifier.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default.classifier.json");
     let json = serde_json::to_string(&c).unwrap();
     std::fs::write(&path, format!("{json}\n")).unwrap();
     eprintln!(
@@ -167,7 +168,10 @@ fn regenerate_bundled_classifier() {
         c.classes,
         c.c,
         c.kernel_width,
-        c.machines.iter().map(|m| m.support.len()).collect::<Vec<_>>()
+        c.machines
+            .iter()
+            .map(|m| m.support.len())
+            .collect::<Vec<_>>()
     );
 }
 
@@ -187,7 +191,11 @@ fn bundled_classifier_is_small_and_loads_with_the_bundled_model() {
         version: "other".into(),
         ..AnomalyModel::bundled().unwrap()
     };
-    assert!(InspectionModel::paired(Arc::new(other)).classifier.is_none());
+    assert!(
+        InspectionModel::paired(Arc::new(other))
+            .classifier
+            .is_none()
+    );
 }
 
 /// Items of another seed, never seen in training: the bundled classifier names a defect of

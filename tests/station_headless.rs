@@ -102,9 +102,16 @@ fn synthetic_line_records_every_item_once_with_correct_verdicts() {
     eprintln!("synthetic line, {} items: {confusion:?}", rows.len());
     // The bundled model comes with its defect classifier: rejected items name their class.
     assert!(stats.classifier.is_some(), "{stats:?}");
-    let rejected: Vec<_> = rows.iter().filter(|r| r.verdict == Verdict::Reject).collect();
+    let rejected: Vec<_> = rows
+        .iter()
+        .filter(|r| r.verdict == Verdict::Reject)
+        .collect();
     let named = rejected.iter().filter(|r| r.defect_class.is_some()).count();
-    assert!(named * 10 >= rejected.len() * 7, "{named} of {} rejects named", rejected.len());
+    assert!(
+        named * 10 >= rejected.len() * 7,
+        "{named} of {} rejects named",
+        rejected.len()
+    );
     assert!(
         rows.iter()
             .filter(|r| r.verdict == Verdict::Pass)

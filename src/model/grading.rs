@@ -11,11 +11,11 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::classifier::ClassifierError;
 use super::classifier::{
     ClassConfusion, ClassWeighting, DESCRIPTOR_FEATURES, DESCRIPTOR_SET, GradeClassifier,
     GradeTrainOptions, SelectionMetric, describe_image, grouped_folds,
 };
-use super::classifier::ClassifierError;
 use crate::domain::GOOD;
 use crate::imageio::{ImageLoadError, load_rgb};
 use crate::vision::segment::{SegmentConfig, Segmenter};
@@ -130,9 +130,8 @@ pub fn read_labels(dir: &Path, subset: &str) -> Result<Vec<LabelledImage>, Gradi
         if line.trim().is_empty() {
             continue;
         }
-        let row = parse_label_row(line, &columns, &prefix).map_err(|what| {
-            bad(format!("line {}: {what}", i + 2))
-        })?;
+        let row = parse_label_row(line, &columns, &prefix)
+            .map_err(|what| bad(format!("line {}: {what}", i + 2)))?;
         if let Some((image, class, group)) = row {
             out.push(LabelledImage {
                 path: dir.join(image),
@@ -163,7 +162,11 @@ fn parse_label_row<'a>(
 ) -> Result<Option<(&'a str, &'static str, u64)>, String> {
     // The file has no quoted fields (paths and class names only).
     let f: Vec<&str> = line.split(',').map(str::trim).collect();
-    let at = |c: usize| f.get(c).copied().ok_or_else(|| "too few columns".to_string());
+    let at = |c: usize| {
+        f.get(c)
+            .copied()
+            .ok_or_else(|| "too few columns".to_string())
+    };
     let image = at(c.image)?;
     if !image.starts_with(prefix) {
         return Ok(None);
@@ -472,8 +475,15 @@ fn evaluate_descriptors(
     // The inner cross-validation optimises the measure each problem is judged by.
     let mut train = opts.train.clone();
     train.selection = SelectionMetric::MacroF1;
-    let three_class =
-        cross_validate(images, descriptors, &folds, k, &all, &train, "good / medium / rotten")?;
+    let three_class = cross_validate(
+        images,
+        descriptors,
+        &folds,
+        k,
+        &all,
+        &train,
+        "good / medium / rotten",
+    )?;
     let good_rotten: Vec<usize> = (0..total)
         .filter(|&i| images[i].class != "medium")
         .collect();
@@ -570,7 +580,9 @@ fn cross_validate(
                     step: format!("predicting fold {}", f + 1),
                     source,
                 })?;
-            let missing = |what: &str| GradingError::Inconsistent(format!("{what} missing from the class list"));
+            let missing = |what: &str| {
+                GradingError::Inconsistent(format!("{what} missing from the class list"))
+            };
             let truth = classes
                 .iter()
                 .position(|c| c == images[i].class)

@@ -78,11 +78,7 @@ pub(super) fn capture_loop(
 
 /// Open the source a UI asked for; on failure the old one keeps running and the status says
 /// why.
-fn switch_source_if_asked(
-    cfg: &StationConfig,
-    source: &mut Box<dyn FrameSource>,
-    shared: &Shared,
-) {
+fn switch_source_if_asked(cfg: &StationConfig, source: &mut Box<dyn FrameSource>, shared: &Shared) {
     let Some(spec) = lock(&shared.pending_source).take() else {
         return;
     };

@@ -179,9 +179,9 @@ impl InspectThread {
             ..
         } = frame;
         let continuous = self.ctx.continuous;
-        let mut insp = self
-            .inspector
-            .inspect(seq, captured_at, Arc::new(image), origin, !continuous);
+        let mut insp =
+            self.inspector
+                .inspect(seq, captured_at, Arc::new(image), origin, !continuous);
         if continuous {
             self.tracker.update(&mut insp.items);
         }
@@ -211,8 +211,7 @@ impl InspectThread {
             // threshold) teach the most when labelled; they share the rate limit so a bad run
             // cannot flood the queue.
             let uncertain = review || score >= UNCERTAIN_FRACTION * reject;
-            let want_sample =
-                capture_all || ((rejected || uncertain) && self.sample_budget.take());
+            let want_sample = capture_all || ((rejected || uncertain) && self.sample_budget.take());
             let sample = want_sample.then(|| SampleImage {
                 image: crop_with_margin(&insp.frame, it.bbox),
                 source: insp

@@ -190,13 +190,13 @@ impl Station {
         cfg: StationConfig,
         model: impl Into<InspectionModel>,
     ) -> Result<Station, StationError> {
-        let source = cfg
-            .source
-            .open(&cfg.source_options)
-            .map_err(|source| StationError::Source {
-                spec: cfg.source.to_string(),
-                source,
-            })?;
+        let source =
+            cfg.source
+                .open(&cfg.source_options)
+                .map_err(|source| StationError::Source {
+                    spec: cfg.source.to_string(),
+                    source,
+                })?;
         Self::start_with_source(cfg, source, model)
     }
 
@@ -252,9 +252,7 @@ impl Station {
             let cfg = cfg.clone();
             std::thread::Builder::new()
                 .name("foodqc-capture".into())
-                .spawn(move || {
-                    capture_loop::capture_loop(cfg, source, frame_tx, drop_rx, shared)
-                })
+                .spawn(move || capture_loop::capture_loop(cfg, source, frame_tx, drop_rx, shared))
                 .map_err(spawn_error("capture"))?
         };
         let inspector = {
@@ -334,7 +332,8 @@ impl Station {
             h.join().map_err(|_| StationError::Panicked("capture"))?;
         }
         if let Some(h) = self.inspector.take() {
-            h.join().map_err(|_| StationError::Panicked("inspector"))??;
+            h.join()
+                .map_err(|_| StationError::Panicked("inspector"))??;
         }
         let mut stats = self.stats();
         if let Some(r) = self.recorder.take() {
@@ -355,4 +354,3 @@ impl Drop for Station {
         }
     }
 }
-

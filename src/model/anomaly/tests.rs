@@ -198,8 +198,7 @@ fn binned_models_are_version_2_and_unbinned_ones_stay_readable_as_version_1() {
         binning: Some(2),
         ..TrainOptions::default()
     };
-    let m =
-        AnomalyModel::train(&good, SegmentConfig::default(), &opts, "b", &|| false).unwrap();
+    let m = AnomalyModel::train(&good, SegmentConfig::default(), &opts, "b", &|| false).unwrap();
     assert_eq!((m.binning, m.format_version), (2, 2));
     assert!(m.card_markdown().contains("binned 2x2"));
     m.save(&path).unwrap();

@@ -358,7 +358,12 @@ fn lbp_ring(r: i64) -> [(i64, i64); 8] {
 
 /// Rotation-invariant uniform LBP histogram (10 bins) over the set pixels of `mask`, with
 /// the 8 neighbours on the square ring at Chebyshev distance `radius`.
-pub(super) fn lbp_histogram(grey: &GrayImage, bb: BBox, mask: &GrayImage, radius: i64) -> [f64; 10] {
+pub(super) fn lbp_histogram(
+    grey: &GrayImage,
+    bb: BBox,
+    mask: &GrayImage,
+    radius: i64,
+) -> [f64; 10] {
     let r = radius;
     let ring = lbp_ring(r);
     let (gw, gh) = (i64::from(grey.width()), i64::from(grey.height()));
@@ -411,7 +416,12 @@ pub(super) fn lbp_histogram(grey: &GrayImage, bb: BBox, mask: &GrayImage, radius
 /// The LBP histogram as first written (one pixel look-up per neighbour): the reference the
 /// fast one is tested against.
 #[cfg(test)]
-pub(super) fn lbp_histogram_reference(grey: &GrayImage, bb: BBox, mask: &GrayImage, radius: i64) -> [f64; 10] {
+pub(super) fn lbp_histogram_reference(
+    grey: &GrayImage,
+    bb: BBox,
+    mask: &GrayImage,
+    radius: i64,
+) -> [f64; 10] {
     let r = radius;
     let ring = lbp_ring(r);
     let (gw, gh) = (i64::from(grey.width()), i64::from(grey.height()));

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::cv::{ClassConfusion, grouped_folds, inner_cv};
 use super::{
-    CLASSIFIER_FORMAT, CLASSIFIER_FORMAT_VERSION, ClassifierCard, ClassifierError,
-    GradeClassifier, MIN_PER_CLASS, Machine,
+    CLASSIFIER_FORMAT, CLASSIFIER_FORMAT_VERSION, ClassifierCard, ClassifierError, GradeClassifier,
+    MIN_PER_CLASS, Machine,
 };
 use crate::model::svm::{BinarySvm, solve_c_svc, squared_distances};
 
@@ -234,7 +234,7 @@ impl GradeClassifier {
         let started = Instant::now();
         let d = feature_names.len();
         check_training_data(samples, labels, groups, d)?;
-        let (classes, y, counts) = class_indexes(labels)?;
+        let ClassIndex { classes, y, counts } = class_indexes(labels)?;
         // Standardisation from the training data only.
         let (mean, scale) = standardisation(samples, d);
         let rows: Vec<&[f64]> = samples.iter().map(Vec::as_slice).collect();
@@ -324,11 +324,19 @@ fn check_training_data(
     Ok(())
 }
 
+/// The classes of a training set.
+struct ClassIndex {
+    /// Class names, sorted.
+    classes: Vec<String>,
+    /// Class index of each sample.
+    y: Vec<usize>,
+    /// Examples per class.
+    counts: Vec<usize>,
+}
+
 /// The classes sorted by name, the class index of each label and the examples per class;
 /// refuses fewer than two classes or fewer than [`MIN_PER_CLASS`] examples of one.
-fn class_indexes(
-    labels: &[String],
-) -> Result<(Vec<String>, Vec<usize>, Vec<usize>), ClassifierError> {
+fn class_indexes(labels: &[String]) -> Result<ClassIndex, ClassifierError> {
     let mut classes: Vec<String> = labels.to_vec();
     classes.sort();
     classes.dedup();
@@ -351,7 +359,7 @@ fn class_indexes(
             });
         }
     }
-    Ok((classes, y, counts))
+    Ok(ClassIndex { classes, y, counts })
 }
 
 /// Mean and standard deviation of each of the `d` features (1 for a constant feature).
