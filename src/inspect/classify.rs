@@ -23,7 +23,13 @@ pub fn lowest_alarm(t: &Thresholds) -> f64 {
 /// Name the class of each scored item above [`lowest_alarm`] with `classifier` and decide its
 /// verdict with that class's threshold. An item keeps its class only when it is rejected or
 /// reviewed; the classifier's `good` names no class. Clearly good items cost nothing.
-pub(super) fn classify_suspects(
+///
+/// `frame` is the full-resolution frame and the items' boxes are in its pixels; each item is
+/// cropped with [`crop_with_margin`] and described with [`describe_image`] on `describer` (a
+/// segmenter with the anomaly model's settings), as the crops a classifier is trained on.
+/// [`super::Inspector::inspect`] runs this step; a caller with its own pipeline (a bench)
+/// can run the same step.
+pub fn classify_suspects(
     classifier: &GradeClassifier,
     describer: &mut Segmenter,
     thresholds: &Thresholds,

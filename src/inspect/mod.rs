@@ -10,7 +10,7 @@ use rayon::prelude::*;
 mod classify;
 pub mod overlay;
 
-pub use classify::lowest_alarm;
+pub use classify::{classify_suspects, lowest_alarm};
 
 use crate::domain::BBox;
 use crate::domain::Verdict;

@@ -443,19 +443,7 @@ fn evaluate_descriptors(
     opts: &GradingOptions,
 ) -> Result<GradingReport, GradingError> {
     let total = images.len();
-    if descriptors.len() != total {
-        return Err(GradingError::Inconsistent(format!(
-            "{} descriptors for {total} images",
-            descriptors.len()
-        )));
-    }
-    let found_at = DESCRIPTOR_FEATURES
-        .iter()
-        .position(|n| *n == "item_found")
-        .ok_or_else(|| GradingError::Inconsistent("descriptor has no item_found value".into()))?;
-    let item_found_share =
-        descriptors.iter().filter(|d| d[found_at] > 0.5).count() as f64 / total as f64;
-
+    let item_found_share = item_found_share(descriptors, total)?;
     let class_idx: Vec<usize> = images
         .iter()
         .map(|i| {
@@ -517,6 +505,21 @@ fn evaluate_descriptors(
         descriptor_seconds,
         training_seconds,
     })
+}
+
+/// Share of the `total` images whose descriptor found an item (not the whole image).
+fn item_found_share(descriptors: &[Vec<f64>], total: usize) -> Result<f64, GradingError> {
+    if descriptors.len() != total {
+        return Err(GradingError::Inconsistent(format!(
+            "{} descriptors for {total} images",
+            descriptors.len()
+        )));
+    }
+    let found_at = DESCRIPTOR_FEATURES
+        .iter()
+        .position(|n| *n == "item_found")
+        .ok_or_else(|| GradingError::Inconsistent("descriptor has no item_found value".into()))?;
+    Ok(descriptors.iter().filter(|d| d[found_at] > 0.5).count() as f64 / total as f64)
 }
 
 /// Train on all folds but one, predict the one left out, for every fold; only the samples

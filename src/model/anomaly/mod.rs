@@ -291,6 +291,50 @@ fn raw_distances(item: &Gaussian, rings: &[Gaussian], f: &ItemFeatures) -> (f64,
     (d_item, cells)
 }
 
+/// Raw distances of every good item from a model fitted without it.
+struct OutOfFold {
+    /// Whole-item distance per item.
+    item: Vec<f64>,
+    /// Largest patch distance per item.
+    max: Vec<f64>,
+    /// Every patch distance.
+    cells: Vec<f64>,
+}
+
+/// Out-of-fold raw distances (K-fold: each fit sees most of the data, as the final model
+/// will, so the calibration is not inflated by small folds).
+fn out_of_fold(
+    good: &[ItemFeatures],
+    shrink: f64,
+    cancel: &dyn Fn() -> bool,
+) -> Result<OutOfFold, TrainError> {
+    let folds = TRAIN_FOLDS.min(good.len());
+    let (mut oof_item, mut oof_max, mut oof_cells) = (Vec::new(), Vec::new(), Vec::new());
+    for fold in 0..folds {
+        if cancel() {
+            return Err(TrainError::Cancelled);
+        }
+        let fit: Vec<&ItemFeatures> = good
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % folds != fold)
+            .map(|(_, f)| f)
+            .collect();
+        let (item, rings) = fit_parts(&fit, shrink)?;
+        for f in good.iter().skip(fold).step_by(folds) {
+            let (d, cells) = raw_distances(&item, &rings, f);
+            oof_item.push(d);
+            oof_max.push(cells.iter().copied().fold(0.0, f64::max));
+            oof_cells.extend(cells);
+        }
+    }
+    Ok(OutOfFold {
+        item: oof_item,
+        max: oof_max,
+        cells: oof_cells,
+    })
+}
+
 impl AnomalyModel {
     /// Train on good items. Calibration and the threshold come from held-out items (two-fold
     /// cross-fitting), so they are not flattered by scoring the training data itself.
@@ -310,28 +354,11 @@ impl AnomalyModel {
                 got: good.len(),
             });
         }
-        // Out-of-fold raw distances (K-fold: each fit sees most of the data, as the final
-        // model will, so the calibration is not inflated by small folds).
-        let folds = TRAIN_FOLDS.min(good.len());
-        let (mut oof_item, mut oof_max, mut oof_cells) = (Vec::new(), Vec::new(), Vec::new());
-        for fold in 0..folds {
-            if cancel() {
-                return Err(TrainError::Cancelled);
-            }
-            let fit: Vec<&ItemFeatures> = good
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| i % folds != fold)
-                .map(|(_, f)| f)
-                .collect();
-            let (item, rings) = fit_parts(&fit, opts.shrink)?;
-            for f in good.iter().skip(fold).step_by(folds) {
-                let (d, cells) = raw_distances(&item, &rings, f);
-                oof_item.push(d);
-                oof_max.push(cells.iter().copied().fold(0.0, f64::max));
-                oof_cells.extend(cells);
-            }
-        }
+        let OutOfFold {
+            item: oof_item,
+            max: oof_max,
+            cells: oof_cells,
+        } = out_of_fold(good, opts.shrink, cancel)?;
         let calibration = Calibration {
             item_scale: quantile(&oof_item, 0.95).max(1e-6),
             patch_max_scale: quantile(&oof_max, 0.95).max(1e-6),
