@@ -281,3 +281,27 @@ fn a_fresh_inspector_names_defect_classes() {
     assert!(named * 10 >= rejects * 8, "{named} of {rejects} named");
     assert!(right * 10 >= named * 8, "{right} of {named} right");
 }
+
+/// What naming classes costs on the default line (about 6 items a frame, a quarter of them
+/// defective, each seen on some 90 frames): printed for the bench, not asserted.
+#[test]
+fn classification_cost_on_the_default_line() {
+    let mut inspector = Inspector::new(Arc::new(AnomalyModel::bundled().unwrap()));
+    let mut source = SyntheticLine::new(SyntheticConfig::default());
+    let (mut classify_ms, mut total_ms, mut classified) = (0.0, 0.0, 0);
+    let frames = 90;
+    for _ in 0..frames {
+        let f = source.next_frame().unwrap().unwrap();
+        let insp = inspector.inspect(f.seq, f.captured_at, Arc::new(f.image), None, false);
+        classify_ms += insp.timings.classify_ms;
+        total_ms += insp.timings.total_ms;
+        let lowest = foodqc::inspect::lowest_alarm(&inspector.model().thresholds);
+        classified += insp.judged().filter(|i| i.score > Some(lowest)).count();
+    }
+    eprintln!(
+        "default line: {:.2} suspects a frame, classification {:.2} ms of {:.2} ms per frame",
+        classified as f64 / frames as f64,
+        classify_ms / frames as f64,
+        total_ms / frames as f64
+    );
+}

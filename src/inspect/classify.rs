@@ -2,12 +2,13 @@
 //! threshold.
 
 use image::RgbImage;
+use rayon::prelude::*;
 
 use super::InspectedItem;
 use crate::domain::{BBox, GOOD, Thresholds, Verdict};
 use crate::imageio::crop::crop_with_margin;
 use crate::model::classifier::{GradeClassifier, describe_image};
-use crate::vision::segment::Segmenter;
+use crate::vision::segment::{SegmentConfig, Segmenter};
 
 /// The lowest score at which any of `t` could reject or review an item: the smallest of the
 /// review, reject and every per-class reject threshold. At or below it an item passes
@@ -25,27 +26,32 @@ pub fn lowest_alarm(t: &Thresholds) -> f64 {
 /// reviewed; the classifier's `good` names no class. Clearly good items cost nothing.
 ///
 /// `frame` is the full-resolution frame and the items' boxes are in its pixels; each item is
-/// cropped with [`crop_with_margin`] and described with [`describe_image`] on `describer` (a
-/// segmenter with the anomaly model's settings), as the crops a classifier is trained on.
+/// cropped with [`crop_with_margin`] and described with [`describe_image`] (segmented with
+/// `segment`, the anomaly model's settings), as the crops a classifier is trained on; in
+/// parallel across the suspects.
 /// [`super::Inspector::inspect`] runs this step; a caller with its own pipeline (a bench)
 /// can run the same step.
 pub fn classify_suspects(
     classifier: &GradeClassifier,
-    describer: &mut Segmenter,
+    segment: &SegmentConfig,
     thresholds: &Thresholds,
     frame: &RgbImage,
     items: &mut [InspectedItem],
 ) {
     let lowest = lowest_alarm(thresholds);
-    for it in items.iter_mut() {
-        let Some(score) = it.score.filter(|s| *s > lowest) else {
-            continue;
-        };
-        let class = name_class(classifier, describer, frame, it.bbox);
-        let verdict = thresholds.verdict(score, class.as_deref());
-        it.verdict = Some(verdict);
-        it.defect_class = class.filter(|_| verdict != Verdict::Pass);
-    }
+    items
+        .par_iter_mut()
+        .filter(|it| it.score.is_some_and(|s| s > lowest))
+        .for_each_init(
+            || Segmenter::new(segment.clone()),
+            |describer, it| {
+                let Some(score) = it.score else { return };
+                let class = name_class(classifier, describer, frame, it.bbox);
+                let verdict = thresholds.verdict(score, class.as_deref());
+                it.verdict = Some(verdict);
+                it.defect_class = class.filter(|_| verdict != Verdict::Pass);
+            },
+        );
 }
 
 /// The defect class of the item in `bbox` (frame pixels), `None` when the classifier calls it

@@ -217,8 +217,6 @@ impl Inspection {
 /// classifier; keeps scratch buffers between frames.
 pub struct Inspector {
     segmenter: Segmenter,
-    /// Finds the item in a crop for the classifier's descriptor.
-    describer: Segmenter,
     model: Arc<AnomalyModel>,
     classifier: Option<Arc<GradeClassifier>>,
 }
@@ -234,7 +232,6 @@ impl Inspector {
         } = model.into();
         Self {
             segmenter: Segmenter::new(anomaly.segment.clone()),
-            describer: Segmenter::new(anomaly.segment.clone()),
             model: anomaly,
             classifier,
         }
@@ -259,7 +256,6 @@ impl Inspector {
         }
         if model.segment != *self.segmenter.config() {
             self.segmenter = Segmenter::new(model.segment.clone());
-            self.describer = Segmenter::new(model.segment.clone());
         }
         self.model = model;
     }
@@ -306,8 +302,7 @@ impl Inspector {
         let t2 = Instant::now();
         if let Some(c) = &self.classifier {
             // On the full-resolution frame, as the crops a classifier is trained on.
-            let (describer, t) = (&mut self.describer, &model.thresholds);
-            classify::classify_suspects(c, describer, t, &frame, &mut items);
+            classify::classify_suspects(c, &model.segment, &model.thresholds, &frame, &mut items);
         }
         let t3 = Instant::now();
         let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
