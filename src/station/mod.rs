@@ -88,7 +88,12 @@ pub enum StationCommand {
     SetSource(SourceSpec),
     /// Start recording into another lot.
     SetLot(LotInfo),
-    /// Judge from the next frame on with this model (hot swap, no frame lost).
+    /// Judge from the next frame on with this anomaly model and this classifier together
+    /// (`SetModel` then `SetClassifier` in one command).
+    SetInspectionModel(InspectionModel),
+    /// Judge from the next frame on with this model (hot swap, no frame lost). Another
+    /// version drops the classifier of the old one and takes its paired one (the bundled
+    /// classifier for the bundled model, see [`InspectionModel::paired`]).
     SetModel(Arc<AnomalyModel>),
     /// Name the defect class of suspicious items with this grade classifier from the next
     /// frame on (None: no classifier); the inspector's verdicts then use per-class
@@ -288,6 +293,10 @@ impl Station {
             StationCommand::Resume => s.paused.store(false, Ordering::SeqCst),
             StationCommand::SetSource(spec) => *lock(&s.pending_source) = Some(spec),
             StationCommand::SetLot(lot) => *lock(&s.pending_lot) = Some(lot),
+            StationCommand::SetInspectionModel(m) => {
+                *lock(&s.pending_model) = Some(m.anomaly);
+                *lock(&s.pending_classifier) = Some(m.classifier);
+            }
             StationCommand::SetModel(m) => *lock(&s.pending_model) = Some(m),
             StationCommand::SetClassifier(c) => *lock(&s.pending_classifier) = Some(c),
             StationCommand::CaptureNext => s.capture_next.store(true, Ordering::SeqCst),
