@@ -100,6 +100,23 @@ fn synthetic_line_records_every_item_once_with_correct_verdicts() {
         "{unmatched} rows match no item"
     );
     eprintln!("synthetic line, {} items: {confusion:?}", rows.len());
+    // The bundled model comes with its defect classifier: rejected items name their class.
+    assert!(stats.classifier.is_some(), "{stats:?}");
+    let rejected: Vec<_> = rows
+        .iter()
+        .filter(|r| r.verdict == Verdict::Reject)
+        .collect();
+    let named = rejected.iter().filter(|r| r.defect_class.is_some()).count();
+    assert!(
+        named * 10 >= rejected.len() * 7,
+        "{named} of {} rejects named",
+        rejected.len()
+    );
+    assert!(
+        rows.iter()
+            .filter(|r| r.verdict == Verdict::Pass)
+            .all(|r| r.defect_class.is_none())
+    );
     assert!(confusion.true_pos + confusion.false_neg >= 10);
     assert!(confusion.recall() >= 0.85, "{confusion:?}");
     assert!(confusion.false_reject_rate() <= 0.08, "{confusion:?}");

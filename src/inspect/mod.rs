@@ -1,4 +1,5 @@
-//! Inspection of one frame: find items, measure them, score them, decide.
+//! Inspection of one frame: find items, measure them, score them, name the defect of the
+//! suspicious ones, decide.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -6,12 +7,16 @@ use std::time::{Instant, SystemTime};
 use image::RgbImage;
 use rayon::prelude::*;
 
+mod classify;
 pub mod overlay;
+
+pub use classify::{classify_suspects, lowest_alarm};
 
 use crate::domain::BBox;
 use crate::domain::Verdict;
 use crate::imageio::binning;
-use crate::model::AnomalyModel;
+use crate::model::classifier::GradeClassifier;
+use crate::model::{AnomalyModel, InspectionModel};
 use crate::vision::features::{self, PatchGrid};
 use crate::vision::segment::{ItemRegion, Segmenter};
 
@@ -137,8 +142,9 @@ pub struct InspectedItem {
     pub regions: Vec<BBox>,
     /// Track id on continuous sources (same physical item across frames).
     pub track_id: Option<u64>,
-    /// Defect class named by the grade classifier (rejected and review items, when the
-    /// live model has a classifier).
+    /// Defect class named by the inspector's defect classifier, on rejected and review items
+    /// (when it has a classifier and the class is not `good`); the verdict used that class's
+    /// reject threshold.
     pub defect_class: Option<String>,
     /// True on the one frame where this tracked item is recorded.
     pub record: bool,
@@ -175,6 +181,8 @@ pub struct StageTimings {
     pub segment_ms: f64,
     /// Measuring and scoring items (parallel across items).
     pub score_ms: f64,
+    /// Naming the defect class of suspicious items (0 without a classifier).
+    pub classify_ms: f64,
     /// The whole inspection.
     pub total_ms: f64,
 }
@@ -205,36 +213,67 @@ impl Inspection {
     }
 }
 
-/// Turns frames into inspections with one model; keeps scratch buffers between frames.
+/// Turns frames into inspections with one anomaly model and, optionally, a defect
+/// classifier; keeps scratch buffers between frames.
 pub struct Inspector {
     segmenter: Segmenter,
     model: Arc<AnomalyModel>,
+    classifier: Option<Arc<GradeClassifier>>,
 }
 
 impl Inspector {
-    /// An inspector using `model` (its segmentation settings included).
-    pub fn new(model: Arc<AnomalyModel>) -> Self {
+    /// An inspector judging with `model` (its segmentation settings included): an
+    /// [`InspectionModel`], or an `Arc<AnomalyModel>` with its paired classifier
+    /// ([`InspectionModel::paired`]: the bundled classifier for the bundled model).
+    pub fn new(model: impl Into<InspectionModel>) -> Self {
+        let InspectionModel {
+            anomaly,
+            classifier,
+        } = model.into();
         Self {
-            segmenter: Segmenter::new(model.segment.clone()),
-            model,
+            segmenter: Segmenter::new(anomaly.segment.clone()),
+            model: anomaly,
+            classifier,
         }
     }
 
-    /// The model in use.
+    /// The anomaly model in use.
     pub fn model(&self) -> &Arc<AnomalyModel> {
         &self.model
     }
 
-    /// Swap the model between two frames (hot swap: no frame is lost).
+    /// The defect classifier in use, if any.
+    pub fn classifier(&self) -> Option<&Arc<GradeClassifier>> {
+        self.classifier.as_ref()
+    }
+
+    /// Swap the anomaly model between two frames (hot swap: no frame is lost). The same
+    /// version (new thresholds) keeps the classifier; another version takes its paired one
+    /// ([`InspectionModel::paired`]), which [`Inspector::set_classifier`] can then replace.
     pub fn set_model(&mut self, model: Arc<AnomalyModel>) {
+        if model.version != self.model.version {
+            self.classifier = InspectionModel::paired(model.clone()).classifier;
+        }
         if model.segment != *self.segmenter.config() {
             self.segmenter = Segmenter::new(model.segment.clone());
         }
         self.model = model;
     }
 
+    /// Name defect classes with `classifier` from the next frame on (`None`: name none).
+    pub fn set_classifier(&mut self, classifier: Option<Arc<GradeClassifier>>) {
+        self.classifier = classifier;
+    }
+
+    /// Swap the anomaly model and the classifier together.
+    pub fn set_inspection_model(&mut self, model: InspectionModel) {
+        self.set_model(model.anomaly);
+        self.classifier = model.classifier;
+    }
+
     /// Inspect one frame. Items cut by the border are scored only when `score_partial` is set
-    /// (still photos); on a moving line they are judged once fully in view.
+    /// (still photos); on a moving line they are judged once fully in view. With a classifier,
+    /// items scoring above [`lowest_alarm`] get a defect class and the verdict of its threshold.
     pub fn inspect(
         &mut self,
         seq: u64,
@@ -261,6 +300,11 @@ impl Inspector {
             }
         }
         let t2 = Instant::now();
+        if let Some(c) = &self.classifier {
+            // On the full-resolution frame, as the crops a classifier is trained on.
+            classify::classify_suspects(c, &model.segment, &model.thresholds, &frame, &mut items);
+        }
+        let t3 = Instant::now();
         let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
         Inspection {
             seq,
@@ -271,7 +315,8 @@ impl Inspector {
             timings: StageTimings {
                 segment_ms: ms(t0, t1),
                 score_ms: ms(t1, t2),
-                total_ms: ms(t0, t2),
+                classify_ms: ms(t2, t3),
+                total_ms: ms(t0, t3),
             },
             model_version: model.version.clone(),
         }

@@ -8,19 +8,59 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Context;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::classifier::ClassifierError;
 use super::classifier::{
     ClassConfusion, ClassWeighting, DESCRIPTOR_FEATURES, DESCRIPTOR_SET, GradeClassifier,
     GradeTrainOptions, SelectionMetric, describe_image, grouped_folds,
 };
-use crate::imageio::load_rgb;
+use crate::domain::GOOD;
+use crate::imageio::{ImageLoadError, load_rgb};
 use crate::vision::segment::{SegmentConfig, Segmenter};
 
+/// Errors of the grading evaluation; each names the file, line or fold concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum GradingError {
+    /// `labels.csv` could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `labels.csv` is malformed.
+    #[error("{path}: {what}")]
+    Labels {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the line number.
+        what: String,
+    },
+    /// An image could not be decoded.
+    #[error(transparent)]
+    Image(#[from] ImageLoadError),
+    /// Training or using a classifier failed on one problem and fold.
+    #[error("{problem}, {step}: {source}")]
+    Classifier {
+        /// The problem (`good / medium / rotten`, `good vs rotten`).
+        problem: &'static str,
+        /// What was being done.
+        step: String,
+        /// The classifier's error.
+        #[source]
+        source: ClassifierError,
+    },
+    /// The data handed in do not fit together (a bug in the caller).
+    #[error("{0}")]
+    Inconsistent(String),
+}
+
 /// The grade classes of the evaluation, in report order.
-pub const GRADE_CLASSES: [&str; 3] = ["good", "medium", "rotten"];
+pub const GRADE_CLASSES: [&str; 3] = [GOOD, "medium", "rotten"];
 
 /// Map a row of `labels.csv` to a grade class.
 ///
@@ -30,11 +70,11 @@ pub const GRADE_CLASSES: [&str; 3] = ["good", "medium", "rotten"];
 pub fn grade_class(original_class: &str, label: &str) -> Option<&'static str> {
     let prefix = original_class.split('_').next().unwrap_or("");
     match prefix {
-        "fresh" => Some("good"),
+        "fresh" => Some(GOOD),
         "normal" => Some("medium"),
         "rotten" => Some("rotten"),
         _ => match label {
-            "good" => Some("good"),
+            GOOD => Some(GOOD),
             "medium" => Some("medium"),
             "defect" => Some("rotten"),
             _ => None,
@@ -55,14 +95,20 @@ pub struct LabelledImage {
 
 /// Read `labels.csv` of `dir` and keep the rows whose image lies under `<subset>/` (e.g.
 /// `apple`), every split included. Errors name the file and line.
-pub fn read_labels(dir: &Path, subset: &str) -> anyhow::Result<Vec<LabelledImage>> {
+pub fn read_labels(dir: &Path, subset: &str) -> Result<Vec<LabelledImage>, GradingError> {
     let csv = dir.join("labels.csv");
-    let text =
-        std::fs::read_to_string(&csv).with_context(|| format!("cannot read {}", csv.display()))?;
+    let text = std::fs::read_to_string(&csv).map_err(|source| GradingError::Read {
+        path: csv.clone(),
+        source,
+    })?;
+    let bad = |what: String| GradingError::Labels {
+        path: csv.clone(),
+        what,
+    };
     let mut lines = text.lines();
     let header: Vec<&str> = lines
         .next()
-        .with_context(|| format!("{} is empty", csv.display()))?
+        .ok_or_else(|| bad("the file is empty".into()))?
         .split(',')
         .map(str::trim)
         .collect();
@@ -70,57 +116,72 @@ pub fn read_labels(dir: &Path, subset: &str) -> anyhow::Result<Vec<LabelledImage
         header
             .iter()
             .position(|h| *h == name)
-            .with_context(|| format!("{} has no `{name}` column", csv.display()))
+            .ok_or_else(|| bad(format!("no `{name}` column")))
     };
-    let (c_image, c_label, c_orig, c_group) = (
-        col("image")?,
-        col("label")?,
-        col("original_class")?,
-        col("neardup_group")?,
-    );
+    let columns = LabelColumns {
+        image: col("image")?,
+        label: col("label")?,
+        original: col("original_class")?,
+        group: col("neardup_group")?,
+    };
     let prefix = format!("{subset}/");
     let mut out = Vec::new();
     for (i, line) in lines.enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        // The file has no quoted fields (paths and class names only).
-        let f: Vec<&str> = line.split(',').map(str::trim).collect();
-        let at = |c: usize| {
-            f.get(c)
-                .copied()
-                .with_context(|| format!("{} line {}: too few columns", csv.display(), i + 2))
-        };
-        let image = at(c_image)?;
-        if !image.starts_with(&prefix) {
-            continue;
+        let row = parse_label_row(line, &columns, &prefix)
+            .map_err(|what| bad(format!("line {}: {what}", i + 2)))?;
+        if let Some((image, class, group)) = row {
+            out.push(LabelledImage {
+                path: dir.join(image),
+                class,
+                group,
+            });
         }
-        let class = grade_class(at(c_orig)?, at(c_label)?).with_context(|| {
-            format!(
-                "{} line {}: unknown class `{}` / label `{}`",
-                csv.display(),
-                i + 2,
-                f.get(c_orig).copied().unwrap_or(""),
-                f.get(c_label).copied().unwrap_or("")
-            )
-        })?;
-        let group = at(c_group)?.parse::<u64>().with_context(|| {
-            format!(
-                "{} line {}: neardup_group is not a number",
-                csv.display(),
-                i + 2
-            )
-        })?;
-        out.push(LabelledImage {
-            path: dir.join(image),
-            class,
-            group,
-        });
     }
     if out.is_empty() {
-        anyhow::bail!("{} lists no images under `{prefix}`", csv.display());
+        return Err(bad(format!("lists no images under `{prefix}`")));
     }
     Ok(out)
+}
+
+/// Column positions of `labels.csv`.
+struct LabelColumns {
+    image: usize,
+    label: usize,
+    original: usize,
+    group: usize,
+}
+
+/// One row of `labels.csv`: `None` when its image is not under `prefix`; an error in words.
+fn parse_label_row<'a>(
+    line: &'a str,
+    c: &LabelColumns,
+    prefix: &str,
+) -> Result<Option<(&'a str, &'static str, u64)>, String> {
+    // The file has no quoted fields (paths and class names only).
+    let f: Vec<&str> = line.split(',').map(str::trim).collect();
+    let at = |c: usize| {
+        f.get(c)
+            .copied()
+            .ok_or_else(|| "too few columns".to_string())
+    };
+    let image = at(c.image)?;
+    if !image.starts_with(prefix) {
+        return Ok(None);
+    }
+    let class = grade_class(at(c.original)?, at(c.label)?).ok_or_else(|| {
+        format!(
+            "unknown class `{}` / label `{}`",
+            f.get(c.original).copied().unwrap_or(""),
+            f.get(c.label).copied().unwrap_or("")
+        )
+    })?;
+    let group = at(c.group)?
+        .parse::<u64>()
+        .map_err(|_| "neardup_group is not a number".to_string())?;
+    Ok(Some((image, class, group)))
 }
 
 /// Evaluation settings; the defaults are the same for every dataset.
@@ -327,7 +388,7 @@ pub fn evaluate_grading(
     fruit: &str,
     opts: &GradingOptions,
     progress: &dyn Fn(usize, usize),
-) -> anyhow::Result<GradingReport> {
+) -> Result<GradingReport, GradingError> {
     let images = read_labels(fruit_dir, fruit)?;
     let started = Instant::now();
     let descriptors = describe_images(&images, &opts.segment, progress)?;
@@ -351,7 +412,7 @@ pub fn describe_images(
     images: &[LabelledImage],
     segment: &SegmentConfig,
     progress: &dyn Fn(usize, usize),
-) -> anyhow::Result<Vec<Vec<f64>>> {
+) -> Result<Vec<Vec<f64>>, GradingError> {
     let total = images.len();
     let mut descriptors: Vec<Vec<f64>> = Vec::with_capacity(total);
     progress(0, total);
@@ -360,12 +421,12 @@ pub fn describe_images(
             .par_iter()
             .map_init(
                 || Segmenter::new(segment.clone()),
-                |seg, item| -> anyhow::Result<Vec<f64>> {
+                |seg, item| -> Result<Vec<f64>, GradingError> {
                     let img = load_rgb(&item.path)?;
                     Ok(describe_image(&img, seg))
                 },
             )
-            .collect::<anyhow::Result<_>>()?;
+            .collect::<Result<_, GradingError>>()?;
         descriptors.extend(part);
         progress(descriptors.len(), total);
     }
@@ -380,18 +441,9 @@ fn evaluate_descriptors(
     descriptors: &[Vec<f64>],
     descriptor_seconds: f64,
     opts: &GradingOptions,
-) -> anyhow::Result<GradingReport> {
+) -> Result<GradingReport, GradingError> {
     let total = images.len();
-    if descriptors.len() != total {
-        anyhow::bail!("{} descriptors for {total} images", descriptors.len());
-    }
-    let found_at = DESCRIPTOR_FEATURES
-        .iter()
-        .position(|n| *n == "item_found")
-        .context("descriptor has no item_found value")?;
-    let item_found_share =
-        descriptors.iter().filter(|d| d[found_at] > 0.5).count() as f64 / total as f64;
-
+    let item_found_share = item_found_share(descriptors, total)?;
     let class_idx: Vec<usize> = images
         .iter()
         .map(|i| {
@@ -411,14 +463,28 @@ fn evaluate_descriptors(
     // The inner cross-validation optimises the measure each problem is judged by.
     let mut train = opts.train.clone();
     train.selection = SelectionMetric::MacroF1;
-    let three_class = cross_validate(images, descriptors, &folds, k, &all, &train)
-        .context("good / medium / rotten")?;
+    let three_class = cross_validate(
+        images,
+        descriptors,
+        &folds,
+        k,
+        &all,
+        &train,
+        "good / medium / rotten",
+    )?;
     let good_rotten: Vec<usize> = (0..total)
         .filter(|&i| images[i].class != "medium")
         .collect();
     train.selection = SelectionMetric::Accuracy;
-    let good_vs_rotten = cross_validate(images, descriptors, &folds, k, &good_rotten, &train)
-        .context("good vs rotten")?;
+    let good_vs_rotten = cross_validate(
+        images,
+        descriptors,
+        &folds,
+        k,
+        &good_rotten,
+        &train,
+        "good vs rotten",
+    )?;
     let training_seconds = started.elapsed().as_secs_f64();
 
     Ok(GradingReport {
@@ -441,6 +507,21 @@ fn evaluate_descriptors(
     })
 }
 
+/// Share of the `total` images whose descriptor found an item (not the whole image).
+fn item_found_share(descriptors: &[Vec<f64>], total: usize) -> Result<f64, GradingError> {
+    if descriptors.len() != total {
+        return Err(GradingError::Inconsistent(format!(
+            "{} descriptors for {total} images",
+            descriptors.len()
+        )));
+    }
+    let found_at = DESCRIPTOR_FEATURES
+        .iter()
+        .position(|n| *n == "item_found")
+        .ok_or_else(|| GradingError::Inconsistent("descriptor has no item_found value".into()))?;
+    Ok(descriptors.iter().filter(|d| d[found_at] > 0.5).count() as f64 / total as f64)
+}
+
 /// Train on all folds but one, predict the one left out, for every fold; only the samples
 /// listed in `subset` take part. Folds run one after another: each training already uses
 /// all cores for its inner cross-validation.
@@ -451,7 +532,8 @@ fn cross_validate(
     k: usize,
     subset: &[usize],
     train_opts: &GradeTrainOptions,
-) -> anyhow::Result<ProblemReport> {
+    problem: &'static str,
+) -> Result<ProblemReport, GradingError> {
     let started = Instant::now();
     let present: BTreeSet<&str> = subset.iter().map(|&i| images[i].class).collect();
     let classes: Vec<String> = GRADE_CLASSES
@@ -479,7 +561,11 @@ fn cross_validate(
             train_opts,
             &format!("fold {} of {k}", f + 1),
         )
-        .with_context(|| format!("training on the folds other than fold {}", f + 1))?;
+        .map_err(|source| GradingError::Classifier {
+            problem,
+            step: format!("training on the folds other than fold {}", f + 1),
+            source,
+        })?;
         chosen.push(format!(
             "C={} w={} {}",
             model.c,
@@ -490,15 +576,24 @@ fn cross_validate(
             }
         ));
         for &i in &test {
-            let p = model.predict(&descriptors[i])?;
+            let p = model
+                .predict(&descriptors[i])
+                .map_err(|source| GradingError::Classifier {
+                    problem,
+                    step: format!("predicting fold {}", f + 1),
+                    source,
+                })?;
+            let missing = |what: &str| {
+                GradingError::Inconsistent(format!("{what} missing from the class list"))
+            };
             let truth = classes
                 .iter()
                 .position(|c| c == images[i].class)
-                .context("class missing from the class list")?;
+                .ok_or_else(|| missing("class"))?;
             let pred = classes
                 .iter()
                 .position(|c| *c == p.class)
-                .context("predicted class missing from the class list")?;
+                .ok_or_else(|| missing("predicted class"))?;
             cm.add(truth, pred);
         }
     }

@@ -1,14 +1,17 @@
-//! Scoring items against good product, verdicts, and model files.
+//! Scoring items against good product, naming their defects, and model files.
 
 pub mod anomaly;
 pub mod classifier;
 pub mod gaussian;
 pub mod grading;
+pub mod inspection_model;
 pub mod metrics;
 pub mod operating;
 mod svm;
 
 pub use anomaly::{AnomalyModel, ItemScore, ModelError, TrainError, TrainOptions};
+pub use classifier::GradeClassifier;
+pub use inspection_model::InspectionModel;
 
 /// Write `bytes` to `path` through a temporary file and a rename, so a crash or a full disk
 /// never leaves a half-written model behind; creates the parent folder.

@@ -9,12 +9,13 @@
 //! Conventions (the same as [`crate::model::AnomalyModel::verdict`]): an item is rejected when
 //! its score is strictly above the threshold; "positive" means defective.
 
+use std::path::{Path, PathBuf};
+
 use serde::{Deserialize, Serialize};
 
 use super::metrics::Confusion;
-
-/// Class name of good product in score files and datasets.
-pub const GOOD: &str = "good";
+/// Class name of good product in score files and datasets (the domain's [`crate::domain::GOOD`]).
+pub use crate::domain::GOOD;
 
 /// One scored item with its true class (`good` or a defect class).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,36 +45,88 @@ pub struct ScoreFile {
 /// Value of [`ScoreFile::format`].
 pub const SCORE_FILE_FORMAT: &str = "foodqc-scores";
 
+/// Errors reading or writing a score file; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreFileError {
+    /// The file could not be read or written.
+    #[error("cannot {action} score file {path}: {source}")]
+    Io {
+        /// `read` or `write`.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid JSON of a score file.
+    #[error("score file {path} is not valid: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The file is some other kind of file.
+    #[error("{path} is not a foodqc score file (format field is `{found}`)")]
+    WrongFormat {
+        /// The file.
+        path: PathBuf,
+        /// Its format field.
+        found: String,
+    },
+    /// A score is NaN or infinite.
+    #[error("score file {path} has a non-finite score ({score}) for `{origin}`")]
+    NonFinite {
+        /// The file.
+        path: PathBuf,
+        /// The score.
+        score: f64,
+        /// The item it belongs to.
+        origin: String,
+    },
+}
+
 impl ScoreFile {
     /// Read a score file; errors name the file and what is wrong with it.
-    pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read score file {}: {e}", path.display()))?;
-        let f: ScoreFile = serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("score file {} is not valid: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Self, ScoreFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScoreFileError::Io {
+            action: "read",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let f: ScoreFile = serde_json::from_str(&text).map_err(|source| ScoreFileError::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
         if f.format != SCORE_FILE_FORMAT {
-            anyhow::bail!(
-                "{} is not a foodqc score file (format field is `{}`)",
-                path.display(),
-                f.format
-            );
+            return Err(ScoreFileError::WrongFormat {
+                path: path.to_path_buf(),
+                found: f.format,
+            });
         }
         if let Some(bad) = f.items.iter().find(|i| !i.score.is_finite()) {
-            anyhow::bail!(
-                "score file {} has a non-finite score ({}) for `{}`",
-                path.display(),
-                bad.score,
-                bad.origin
-            );
+            return Err(ScoreFileError::NonFinite {
+                path: path.to_path_buf(),
+                score: bad.score,
+                origin: bad.origin.clone(),
+            });
         }
         Ok(f)
     }
 
     /// Write the file (through a temporary file, so it is never half-written).
-    pub fn save(&self, path: &std::path::Path) -> anyhow::Result<()> {
-        let json = serde_json::to_vec_pretty(self)?;
-        super::write_atomically(path, &json)
-            .map_err(|e| anyhow::anyhow!("cannot write score file {}: {e}", path.display()))
+    pub fn save(&self, path: &Path) -> Result<(), ScoreFileError> {
+        let json = serde_json::to_vec_pretty(self).map_err(|source| ScoreFileError::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        super::write_atomically(path, &json).map_err(|source| ScoreFileError::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// The score file that belongs to a model file: `<stem>_scores.json` beside it.

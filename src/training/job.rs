@@ -588,9 +588,7 @@ pub fn load_version(path: &Path, version: &str) -> Result<AnomalyModel, String> 
 /// The grade classifier saved beside a model file (`<name>.classifier.json` next to
 /// `<name>.json`): `None` when there is none; an error names the file.
 pub fn classifier_beside(model_path: &Path) -> Option<Result<GradeClassifier, String>> {
-    let path = model_path.with_extension("classifier.json");
-    path.is_file()
-        .then(|| GradeClassifier::load_for_images(&path).map_err(|e| e.to_string()))
+    GradeClassifier::beside(model_path).map(|r| r.map_err(|e| e.to_string()))
 }
 
 /// The grade classifier of a registered model version, if it has one (looked up by version

@@ -1,0 +1,353 @@
+//! The inspector thread: applies the commands a UI queued, inspects each frame (the
+//! [`Inspector`] judges it whole, defect classes included), tracks items on a moving line,
+//! records the judged items and updates the counters.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use super::tracker::Tracker;
+use super::{Shared, StationError, UNCERTAIN_FRACTION, lock};
+use crate::capture::Frame;
+use crate::domain::Verdict;
+use crate::imageio::crop::crop_with_margin;
+use crate::inspect::{Inspection, Inspector};
+use crate::model::{AnomalyModel, InspectionModel};
+use crate::store::{InspectionRow, NewModelVersion, RecordItem, RecordSender, SampleImage, Store};
+
+/// What the inspector thread writes to and records under.
+pub(super) struct InspectCtx {
+    pub(super) store: Store,
+    pub(super) station_name: String,
+    pub(super) station_id: i64,
+    pub(super) lot_id: i64,
+    pub(super) model_id: i64,
+    pub(super) continuous: bool,
+    pub(super) reject_samples_per_minute: u32,
+}
+
+/// Items of one frame that were recorded, by verdict.
+#[derive(Default)]
+struct Counts {
+    items: u64,
+    rejects: u64,
+    reviews: u64,
+}
+
+/// The inspector thread's state between frames.
+struct InspectThread {
+    ctx: InspectCtx,
+    inspector: Inspector,
+    tracker: Tracker,
+    sender: RecordSender,
+    fps_window: VecDeque<Instant>,
+    sample_budget: SampleBudget,
+    shared: Arc<Shared>,
+}
+
+pub(super) fn inspect_loop(
+    ctx: InspectCtx,
+    model: InspectionModel,
+    rx: Receiver<Frame>,
+    sender: RecordSender,
+    shared: Arc<Shared>,
+) -> Result<(), StationError> {
+    let mut t = InspectThread {
+        sample_budget: SampleBudget::new(ctx.reject_samples_per_minute),
+        ctx,
+        inspector: Inspector::new(model),
+        tracker: Tracker::new(),
+        sender,
+        fps_window: VecDeque::new(),
+        shared,
+    };
+    while let Some(frame) = next_frame(&rx, &t.shared) {
+        t.apply_pending_commands();
+        let capture_all = t.shared.capture_next.swap(false, Ordering::SeqCst);
+        let insp = t.inspect(frame);
+        let counts = t.record(&insp, capture_all)?;
+        t.update_stats(&counts, &insp);
+        *lock(&t.shared.latest) = Some(Arc::new(insp));
+    }
+    Ok(())
+}
+
+/// The next frame; `None` when the station stops or the source has ended.
+fn next_frame(rx: &Receiver<Frame>, shared: &Shared) -> Option<Frame> {
+    loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(f) => return Some(f),
+            Err(RecvTimeoutError::Timeout) => {
+                if shared.stop.load(Ordering::SeqCst) {
+                    return None;
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => return None,
+        }
+    }
+}
+
+impl InspectThread {
+    /// Apply what a UI queued since the last frame: model, classifier, thresholds, lot (in
+    /// that order, so a model sent with its classifier judges the next frame with it).
+    fn apply_pending_commands(&mut self) {
+        let model = lock(&self.shared.pending_model).take();
+        if let Some(m) = model {
+            self.swap_model(m);
+        }
+        let classifier = lock(&self.shared.pending_classifier).take();
+        if let Some(c) = classifier {
+            self.inspector.set_classifier(c);
+            self.publish_classifier();
+        }
+        let thresholds = lock(&self.shared.pending_thresholds).take();
+        if let Some(t) = thresholds {
+            // Same model version, new operating point: the model row stays, the history of
+            // settings lives in model_thresholds (written by whoever applied them).
+            let m = Arc::new(self.inspector.model().with_thresholds(t));
+            tracing::info!(
+                "thresholds now reject {:.3}, review {:?}, pixel {:.2}",
+                m.thresholds.reject,
+                m.thresholds.review,
+                m.thresholds.pixel
+            );
+            self.inspector.set_model(m);
+        }
+        let lot = lock(&self.shared.pending_lot).take();
+        if let Some(lot) = lot {
+            match self
+                .ctx
+                .store
+                .get_or_create_lot(&lot.code, &lot.product, &lot.line, &lot.shift)
+            {
+                Ok(id) => {
+                    self.ctx.lot_id = id;
+                    lock(&self.shared.stats).lot = lot.code.clone();
+                }
+                Err(e) => tracing::error!("cannot open lot {}: {e}", lot.code),
+            }
+        }
+    }
+
+    /// Register a new model version and judge with it from the next frame on.
+    fn swap_model(&mut self, m: Arc<AnomalyModel>) {
+        let ctx = &mut self.ctx;
+        let registered = register_model(&mut ctx.store, &m)
+            .and_then(|id| Ok((id, with_applied_thresholds(&ctx.store, id, m.clone())?)));
+        let (id, m) = match registered {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("cannot register model {}: {e}", m.version);
+                return;
+            }
+        };
+        ctx.model_id = id;
+        let from = lock(&self.shared.stats).model_version.clone();
+        if let Err(e) = ctx.store.audit(
+            &ctx.station_name,
+            "station.model_swap",
+            serde_json::json!({ "from": from, "to": m.version }),
+        ) {
+            tracing::error!("cannot write the audit log: {e}");
+        }
+        lock(&self.shared.stats).model_version = m.version.clone();
+        tracing::info!("model {} is live", m.version);
+        self.inspector.set_model(m);
+        self.publish_classifier();
+    }
+
+    /// Show the inspector's classifier classes in the counters and the log.
+    fn publish_classifier(&self) {
+        let classes = self.inspector.classifier().map(|c| c.classes().join(", "));
+        tracing::info!(
+            "defect classifier: {}",
+            classes.as_deref().unwrap_or("none")
+        );
+        lock(&self.shared.stats).classifier = classes;
+    }
+
+    /// Judge one frame (defect classes included) and follow its items along the line.
+    fn inspect(&mut self, frame: Frame) -> Inspection {
+        let Frame {
+            seq,
+            captured_at,
+            image,
+            origin,
+            ..
+        } = frame;
+        let continuous = self.ctx.continuous;
+        let mut insp =
+            self.inspector
+                .inspect(seq, captured_at, Arc::new(image), origin, !continuous);
+        if continuous {
+            self.tracker.update(&mut insp.items);
+        }
+        insp
+    }
+
+    /// Send the judged items to be recorded (each physical item once), with a crop of the
+    /// ones worth labelling.
+    fn record(&mut self, insp: &Inspection, capture_all: bool) -> Result<Counts, StationError> {
+        let ts_ms = insp
+            .captured_at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let reject = self.inspector.model().thresholds.reject;
+        let mut counts = Counts::default();
+        for it in insp.items.iter().filter(|i| i.record) {
+            let (Some(score), Some(verdict)) = (it.score, it.verdict) else {
+                continue;
+            };
+            counts.items += 1;
+            let rejected = verdict == Verdict::Reject;
+            let review = verdict == Verdict::Review;
+            counts.rejects += u64::from(rejected);
+            counts.reviews += u64::from(review);
+            // Rejects, review-band items and near misses (within 20 % below the reject
+            // threshold) teach the most when labelled; they share the rate limit so a bad run
+            // cannot flood the queue.
+            let uncertain = review || score >= UNCERTAIN_FRACTION * reject;
+            let want_sample = capture_all || ((rejected || uncertain) && self.sample_budget.take());
+            let sample = want_sample.then(|| SampleImage {
+                image: crop_with_margin(&insp.frame, it.bbox),
+                source: insp
+                    .origin
+                    .clone()
+                    .unwrap_or_else(|| format!("frame {}", insp.seq)),
+            });
+            let ctx = &self.ctx;
+            let row = InspectionRow {
+                ts_ms,
+                station_id: ctx.station_id,
+                lot_id: Some(ctx.lot_id),
+                model_version_id: Some(ctx.model_id),
+                frame_seq: insp.seq as i64,
+                item_index: it.index as i64,
+                track_id: it.track_id.map(|t| t as i64),
+                score,
+                verdict,
+                defect_class: it.defect_class.clone(),
+                bbox: it.bbox,
+                sample_id: None,
+            };
+            if self.sender.send(RecordItem { row, sample }).is_err() {
+                return Err(StationError::RecorderStopped);
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Count the frame and its items; frame rate over the last second.
+    fn update_stats(&mut self, counts: &Counts, insp: &Inspection) {
+        let now = Instant::now();
+        let window = &mut self.fps_window;
+        window.push_back(now);
+        while window
+            .front()
+            .is_some_and(|t| now - *t > Duration::from_secs(1))
+        {
+            window.pop_front();
+        }
+        let mut st = lock(&self.shared.stats);
+        st.frames_inspected += 1;
+        st.items += counts.items;
+        st.rejects += counts.rejects;
+        st.reviews += counts.reviews;
+        st.last_inspect_ms = insp.timings.total_ms;
+        if st.recent_inspect_ms.len() >= 4096 {
+            st.recent_inspect_ms.pop_front();
+        }
+        st.recent_inspect_ms.push_back(insp.timings.total_ms);
+        st.fps = if window.len() >= 2 {
+            let span = (now - window[0]).as_secs_f64();
+            (window.len() - 1) as f64 / span.max(1e-3)
+        } else {
+            0.0
+        };
+    }
+}
+
+/// Register `model`'s version in the database (once per version); its row id.
+pub(super) fn register_model(store: &mut Store, model: &AnomalyModel) -> Result<i64, StationError> {
+    let json = |v: Result<serde_json::Value, serde_json::Error>| {
+        v.map_err(|source| StationError::ModelJson {
+            version: model.version.clone(),
+            source,
+        })
+    };
+    Ok(store.register_model_version(&NewModelVersion {
+        version: model.version.clone(),
+        path: std::path::PathBuf::new(),
+        kind: "anomaly".into(),
+        params: json(serde_json::to_value(&model.thresholds))?,
+        metrics: json(serde_json::to_value(&model.card.metrics))?,
+        data_snapshot: serde_json::json!({ "trained_on": model.card.trained_on, "items": model.card.items }),
+    })?)
+}
+
+/// The model with the threshold setting last applied to its version, when there is one.
+pub(super) fn with_applied_thresholds(
+    store: &Store,
+    model_id: i64,
+    model: Arc<AnomalyModel>,
+) -> Result<Arc<AnomalyModel>, StationError> {
+    Ok(match store.current_thresholds(model_id)? {
+        Some(s) if s.thresholds != model.thresholds => {
+            tracing::info!(
+                "model {}: using thresholds set by {} (setting #{})",
+                model.version,
+                s.set_by,
+                s.id
+            );
+            Arc::new(model.with_thresholds(s.thresholds))
+        }
+        _ => model,
+    })
+}
+
+/// Rate limit for automatic sample capture (token bucket refilled per minute).
+struct SampleBudget {
+    per_minute: u32,
+    tokens: f64,
+    last: Instant,
+}
+
+impl SampleBudget {
+    fn new(per_minute: u32) -> Self {
+        Self {
+            per_minute,
+            tokens: f64::from(per_minute),
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = (now - self.last).as_secs_f64() / 60.0 * f64::from(self.per_minute);
+        self.tokens = (self.tokens + refill).min(f64::from(self.per_minute));
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_budget_limits_rate() {
+        let mut b = SampleBudget::new(3);
+        assert!(b.take() && b.take() && b.take());
+        assert!(!b.take());
+        assert!(!SampleBudget::new(0).take());
+    }
+}
