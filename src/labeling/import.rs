@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::capture::folder::natural_cmp;
+use crate::domain::GOOD;
 use crate::imageio::load_rgb;
 use crate::store::{
     NewImport, NewLabel, NewSample, SavedSample, Store, StoreError, save_sample_png,
@@ -172,7 +173,7 @@ pub fn detect_layout(dir: &Path) -> Result<FolderLayout, ImportFailure> {
     {
         return Ok(FolderLayout::Export { labels });
     }
-    if dir.join("train").join("good").is_dir() {
+    if dir.join("train").join(GOOD).is_dir() {
         return Ok(FolderLayout::MvTec);
     }
     let test_has_class = std::fs::read_dir(dir.join("test"))
@@ -285,49 +286,8 @@ fn walk_folder(
         if !entry.file_type().is_file() || !has_image_extension(path) {
             continue;
         }
-        let rel = path.strip_prefix(dir).unwrap_or(path);
-        let parts: Vec<String> = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
-        let in_ground_truth = parts.first().is_some_and(|p| p.starts_with("ground_truth"));
-        let (label, mask) = match layout {
-            FolderLayout::Plain => (None, None),
-            FolderLayout::MvTec => {
-                if in_ground_truth {
-                    continue; // masks, not samples
-                }
-                let split = parts.first().map(String::as_str).unwrap_or_default();
-                let is_split = ["train", "test", "valid"]
-                    .iter()
-                    .any(|s| split.starts_with(s));
-                if parts.len() == 3 && is_split {
-                    let class = &parts[1];
-                    (
-                        Some(class.to_lowercase()),
-                        find_mask(dir, class, path).filter(|m| m.is_file()),
-                    )
-                } else {
-                    (None, None)
-                }
-            }
-            FolderLayout::Export { labels } => {
-                if in_ground_truth {
-                    continue;
-                }
-                let key = rel_text(rel).unwrap_or_default();
-                match labels.get(&key) {
-                    Some(label) => {
-                        listed.insert(key);
-                        let folder = parts.len().checked_sub(2).map(|i| parts[i].as_str());
-                        let mask = folder
-                            .and_then(|folder| find_mask(dir, folder, path))
-                            .filter(|m| m.is_file());
-                        (Some(label.clone()), mask)
-                    }
-                    None => (None, None),
-                }
-            }
+        let Some((label, mask)) = label_and_mask(layout, dir, path, &mut listed) else {
+            continue;
         };
         out.push(Candidate {
             path: path.to_path_buf(),
@@ -341,14 +301,78 @@ fn walk_folder(
         walk_folder(&root, &inner, source, out, failed);
     }
     if let FolderLayout::Export { labels } = layout {
-        let mut missing: Vec<&String> = labels.keys().filter(|k| !listed.contains(*k)).collect();
-        missing.sort_by(|a, b| natural_cmp(a, b));
-        for file in missing {
-            failed.push(ImportFailure {
-                path: dir.join(file),
-                reason: format!("listed in {LABELS_CSV} but not found (or not a PNG/JPEG file)"),
-            });
+        report_unlisted(dir, labels, &listed, failed);
+    }
+}
+
+/// The label and mask of the image `path` below `dir` as `layout` says; `None` when the file
+/// is not a sample (a mask under `ground_truth*`). Export labels found go into `listed`.
+fn label_and_mask(
+    layout: &FolderLayout,
+    dir: &Path,
+    path: &Path,
+    listed: &mut HashSet<String>,
+) -> Option<(Option<String>, Option<PathBuf>)> {
+    let rel = path.strip_prefix(dir).unwrap_or(path);
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let in_ground_truth = parts.first().is_some_and(|p| p.starts_with("ground_truth"));
+    Some(match layout {
+        FolderLayout::Plain => (None, None),
+        FolderLayout::MvTec => {
+            if in_ground_truth {
+                return None; // masks, not samples
+            }
+            let split = parts.first().map(String::as_str).unwrap_or_default();
+            let is_split = ["train", "test", "valid"]
+                .iter()
+                .any(|s| split.starts_with(s));
+            if parts.len() == 3 && is_split {
+                let class = &parts[1];
+                (
+                    Some(class.to_lowercase()),
+                    find_mask(dir, class, path).filter(|m| m.is_file()),
+                )
+            } else {
+                (None, None)
+            }
         }
+        FolderLayout::Export { labels } => {
+            if in_ground_truth {
+                return None;
+            }
+            let key = rel_text(rel).unwrap_or_default();
+            match labels.get(&key) {
+                Some(label) => {
+                    listed.insert(key);
+                    let folder = parts.len().checked_sub(2).map(|i| parts[i].as_str());
+                    let mask = folder
+                        .and_then(|folder| find_mask(dir, folder, path))
+                        .filter(|m| m.is_file());
+                    (Some(label.clone()), mask)
+                }
+                None => (None, None),
+            }
+        }
+    })
+}
+
+/// A failure for every file of an export's `labels.csv` that the walk did not find.
+fn report_unlisted(
+    dir: &Path,
+    labels: &HashMap<String, String>,
+    listed: &HashSet<String>,
+    failed: &mut Vec<ImportFailure>,
+) {
+    let mut missing: Vec<&String> = labels.keys().filter(|k| !listed.contains(*k)).collect();
+    missing.sort_by(|a, b| natural_cmp(a, b));
+    for file in missing {
+        failed.push(ImportFailure {
+            path: dir.join(file),
+            reason: format!("listed in {LABELS_CSV} but not found (or not a PNG/JPEG file)"),
+        });
     }
 }
 
@@ -400,18 +424,44 @@ fn collect_candidates(paths: &[PathBuf], failed: &mut Vec<ImportFailure>) -> Vec
     out
 }
 
+/// Why one file is skipped (the import goes on; the reason goes into the report).
+#[derive(Debug, thiserror::Error)]
+enum Unusable {
+    /// The image cannot be decoded.
+    #[error("{0}")]
+    Image(image::ImageError),
+    /// Its mask cannot be read.
+    #[error("mask {}: {source}", path.display())]
+    Mask {
+        path: PathBuf,
+        #[source]
+        source: image::ImageError,
+    },
+    /// Its mask is not the image's size.
+    #[error("mask {} is {}x{} but the image is {}x{}", path.display(), mask.0, mask.1, image.0, image.1)]
+    MaskSize {
+        path: PathBuf,
+        mask: (u32, u32),
+        image: (u32, u32),
+    },
+}
+
 /// Check that a mask can be read and is as large as its image.
-fn check_mask(mask: &Path, width: u32, height: u32) -> Result<(), String> {
+fn check_mask(mask: &Path, width: u32, height: u32) -> Result<(), Unusable> {
     let (w, h) = image::ImageReader::open(mask)
         .and_then(image::ImageReader::with_guessed_format)
-        .map_err(|e| format!("mask {}: {e}", mask.display()))?
-        .into_dimensions()
-        .map_err(|e| format!("mask {}: {e}", mask.display()))?;
+        .map_err(image::ImageError::from)
+        .and_then(|r| r.into_dimensions())
+        .map_err(|source| Unusable::Mask {
+            path: mask.to_path_buf(),
+            source,
+        })?;
     if (w, h) != (width, height) {
-        return Err(format!(
-            "mask {} is {w}x{h} but the image is {width}x{height}",
-            mask.display()
-        ));
+        return Err(Unusable::MaskSize {
+            path: mask.to_path_buf(),
+            mask: (w, h),
+            image: (width, height),
+        });
     }
     Ok(())
 }
@@ -510,35 +560,11 @@ pub fn import_paths(
             return Err(e);
         }
     };
-    if !batch.is_empty() {
-        let mut sources: Vec<&str> = Vec::new();
-        for c in &candidates {
-            if !sources.contains(&c.source.as_str()) {
-                sources.push(&c.source);
-            }
-        }
-        let summary = serde_json::json!({
-            "sources": sources,
-            "found": report.found,
-            "failed": report.failed.len(),
-        });
-        match store.import_batch(&batch, actor, summary) {
-            Ok(ids) => {
-                for (id, item) in ids.iter().zip(&batch) {
-                    if id.is_some() {
-                        report.imported += 1;
-                        report.labelled += usize::from(item.label.is_some());
-                    } else {
-                        // Registered by someone else since we looked (e.g. the live line).
-                        report.duplicates += 1;
-                    }
-                }
-            }
-            Err(e) => {
-                written.remove_all();
-                return Err(e.into());
-            }
-        }
+    if !batch.is_empty()
+        && let Err(e) = commit(store, &batch, &candidates, actor, &mut report)
+    {
+        written.remove_all();
+        return Err(e);
     }
     progress(Progress {
         done: candidates.len(),
@@ -554,15 +580,48 @@ pub fn import_paths(
     Ok(report)
 }
 
+/// Registers `batch` in one transaction with an import summary, counting into `report` the
+/// samples imported (and labelled) and those someone else registered meanwhile.
+fn commit(
+    store: &mut Store,
+    batch: &[NewImport],
+    candidates: &[Candidate],
+    actor: &str,
+    report: &mut ImportReport,
+) -> Result<(), ImportError> {
+    let mut sources: Vec<&str> = Vec::new();
+    for c in candidates {
+        if !sources.contains(&c.source.as_str()) {
+            sources.push(&c.source);
+        }
+    }
+    let summary = serde_json::json!({
+        "sources": sources,
+        "found": report.found,
+        "failed": report.failed.len(),
+    });
+    let ids = store.import_batch(batch, actor, summary)?;
+    for (id, item) in ids.iter().zip(batch) {
+        if id.is_some() {
+            report.imported += 1;
+            report.labelled += usize::from(item.label.is_some());
+        } else {
+            // Registered by someone else since we looked (e.g. the live line).
+            report.duplicates += 1;
+        }
+    }
+    Ok(())
+}
+
 /// Decode one candidate, check its mask and save it as a sample PNG. `Ok(Err(reason))` when
 /// the file (or its mask) cannot be read; `Err` when the samples folder cannot be written.
 fn decode_and_save(
     c: &Candidate,
     samples_dir: &Path,
-) -> Result<Result<SavedSample, String>, StoreError> {
+) -> Result<Result<SavedSample, Unusable>, StoreError> {
     let image = match load_rgb(&c.path) {
         Ok(img) => img,
-        Err(e) => return Ok(Err(e.source.to_string())),
+        Err(e) => return Ok(Err(Unusable::Image(e.source))),
     };
     if let Some(mask) = &c.mask
         && let Err(reason) = check_mask(mask, image.width(), image.height())
@@ -620,7 +679,7 @@ fn decode_all(
                 Err(reason) => {
                     report.failed.push(ImportFailure {
                         path: c.path.clone(),
-                        reason,
+                        reason: reason.to_string(),
                     });
                     continue;
                 }
@@ -630,18 +689,7 @@ fn decode_all(
                 continue;
             }
             let mask_path = match &c.mask {
-                Some(mask) => {
-                    let to = samples_dir.join(format!("{}_mask.png", saved.hash));
-                    let new = copy_new_file(mask, &to).map_err(|source| ImportError::CopyMask {
-                        from: mask.clone(),
-                        to: to.clone(),
-                        source,
-                    })?;
-                    if new {
-                        written.0.push(to.clone());
-                    }
-                    Some(to)
-                }
+                Some(mask) => Some(copy_mask(mask, samples_dir, &saved.hash, written)?),
                 None => None,
             };
             batch.push(NewImport {
@@ -657,4 +705,24 @@ fn decode_all(
         }
     }
     Ok(Some(batch))
+}
+
+/// Copies an image's mask to `samples_dir/<hash>_mask.png` (recording the file in `written`
+/// when new) and returns that path.
+fn copy_mask(
+    mask: &Path,
+    samples_dir: &Path,
+    hash: &str,
+    written: &mut NewFiles,
+) -> Result<PathBuf, ImportError> {
+    let to = samples_dir.join(format!("{hash}_mask.png"));
+    let new = copy_new_file(mask, &to).map_err(|source| ImportError::CopyMask {
+        from: mask.to_path_buf(),
+        to: to.clone(),
+        source,
+    })?;
+    if new {
+        written.0.push(to.clone());
+    }
+    Ok(to)
 }
