@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use egui::{Align2, Color32, FontId, Pos2, Rect, Stroke, StrokeKind, TextureHandle, Vec2};
-use foodqc::inspect::{InspectedItem, Inspection};
 use foodqc::domain::Verdict;
+use foodqc::inspect::{InspectedItem, Inspection};
 
 use super::{FoodQcApp, theme};
 

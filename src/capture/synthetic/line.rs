@@ -5,7 +5,8 @@ use std::time::SystemTime;
 
 use image::{GrayImage, RgbImage};
 
-use super::super::{BBox, CaptureError, DefectKind, Frame, FrameSource, GroundTruth, Pacing, TruthItem};
+use super::super::{CaptureError, DefectKind, Frame, FrameSource, GroundTruth, Pacing, TruthItem};
+use crate::domain::BBox;
 use super::belt::{Belt, light_gains};
 use super::config::{Params, SyntheticConfig};
 use super::noise::{Rng, mix64};

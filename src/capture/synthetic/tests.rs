@@ -2,7 +2,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::super::{BBox, DefectKind, Frame, FrameSource, GroundTruth, Pacing, TruthItem};
+use super::super::{DefectKind, Frame, FrameSource, GroundTruth, Pacing, TruthItem};
+use crate::domain::BBox;
 use super::config::Params;
 use super::noise::Rng;
 use super::spec::ItemSpec;
