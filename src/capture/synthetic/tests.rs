@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use super::super::{DefectKind, Frame, FrameSource, GroundTruth, Pacing, TruthItem};
 use crate::domain::BBox;
 use super::config::Params;
+use super::look::BELT_RGB;
 use super::noise::Rng;
 use super::spec::ItemSpec;
 use super::sprite::Sprite;
