@@ -9,8 +9,8 @@ use std::time::SystemTime;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use foodqc::bench::{encode_jpeg, synthetic_jpegs};
-use foodqc::imageio::{decode_rgb, decode_rgb_binned};
 use foodqc::eval::{ScoredImage, main_items, pixels};
+use foodqc::imageio::{decode_rgb, decode_rgb_binned};
 use foodqc::inspect::{HeatMap, Inspector, overlay};
 use foodqc::model::AnomalyModel;
 use foodqc::vision::{Segmenter, extract};

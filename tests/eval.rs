@@ -78,10 +78,7 @@ fn cookies_image_auroc_gate() {
     assert!(model.thresholds.reject > 0.0);
     // The per-image scores saved for the threshold workbench agree with the report.
     assert_eq!(report.scores.len(), 54);
-    assert_eq!(
-        report.scores.iter().filter(|s| s.class == GOOD).count(),
-        14
-    );
+    assert_eq!(report.scores.iter().filter(|s| s.class == GOOD).count(), 14);
     let set = foodqc::model::operating::ScoreSet::from_labelled(&report.scores);
     assert!((set.auroc().unwrap() - a.image_auroc.unwrap()).abs() < 1e-9);
     let at_model = set.at(model.thresholds.reject);

@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use image::{GrayImage, Luma, Rgb, RgbImage};
 
+use foodqc::domain::GOOD;
 use foodqc::labeling::{ExportError, FolderLayout, Progress, detect_layout, export_labelled};
 use foodqc::labeling::{ImportReport, import_paths};
 use foodqc::store::Store;
-use foodqc::domain::GOOD;
 
 /// A small image whose pixels depend on `seed`, so different seeds give different samples.
 fn picture(seed: u8) -> RgbImage {

@@ -10,11 +10,11 @@ use common::{foodqc, run_ok};
 
 use foodqc::capture::{SourceOptions, SourceSpec};
 use foodqc::domain::AppPaths;
+use foodqc::domain::GOOD;
 use foodqc::model::{AnomalyModel, TrainOptions};
 use foodqc::store::Store;
 use foodqc::training::capture_truth_samples;
 use foodqc::training::job::{TrainJob, TrainJobConfig, TrainJobError, run_training};
-use foodqc::domain::GOOD;
 
 fn setup(n: usize) -> (tempfile::TempDir, AppPaths, TrainJobConfig) {
     let dir = tempfile::tempdir().unwrap();

@@ -40,4 +40,3 @@ pub fn encode_jpeg(img: &RgbImage) -> Result<Vec<u8>, BenchError> {
         .map_err(BenchError::Encode)?;
     Ok(buf)
 }
-

@@ -239,4 +239,3 @@ mod tests {
         assert!(err.contains("/no/such/dataset"), "{err}");
     }
 }
-

@@ -16,7 +16,6 @@ pub fn process_cpu_ms() -> f64 {
     f64::NAN
 }
 
-
 /// `/proc/loadavg`: load over 1, 5 and 15 minutes (Linux only).
 pub fn load_avg() -> Option<[f64; 3]> {
     let s = std::fs::read_to_string("/proc/loadavg").ok()?;
@@ -31,4 +30,3 @@ pub fn peak_memory_mib() -> Option<f64> {
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
-

@@ -147,10 +147,7 @@ pub(super) fn bench_labelled(n: usize, dir: &Path) -> Result<LabelledTrainingBen
         )?;
     }
     let labelled = Store::open(&db)?.labelled_samples()?;
-    let good = labelled
-        .iter()
-        .filter(|(_, l)| l.label == GOOD)
-        .count();
+    let good = labelled.iter().filter(|(_, l)| l.label == GOOD).count();
     let cfg = TrainJobConfig {
         db_path: db,
         models_dir: dir.join("models"),
@@ -190,4 +187,3 @@ pub(super) fn bench_labelled(n: usize, dir: &Path) -> Result<LabelledTrainingBen
         stage_cpu_seconds,
     })
 }
-

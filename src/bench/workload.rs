@@ -42,7 +42,6 @@ impl Timing {
     }
 }
 
-
 /// Timings of one workload (photos or frames).
 #[derive(Clone, Debug, Serialize)]
 pub struct Workload {
@@ -170,4 +169,3 @@ pub(super) fn bench_workload(
         end_to_end: e2e,
     })
 }
-

@@ -16,7 +16,10 @@ pub fn main_items(regions: &[ItemRegion]) -> Vec<usize> {
 }
 
 /// Measure the product items of one image: features for each main item.
-pub(super) fn image_items(seg: &mut Segmenter, img: &image::RgbImage) -> (Vec<ItemRegion>, Vec<usize>) {
+pub(super) fn image_items(
+    seg: &mut Segmenter,
+    img: &image::RgbImage,
+) -> (Vec<ItemRegion>, Vec<usize>) {
     let regions = seg.segment(img);
     let main = main_items(&regions);
     (regions, main)
@@ -47,4 +50,3 @@ pub fn main_items_measured(
         .collect();
     (regions, measured)
 }
-

@@ -92,12 +92,9 @@ fn grade(
     let Some((dir, subset)) = grading_labels(&ds.root) else {
         return Ok(None);
     };
-    evaluate_grading(
-        &dir,
-        &subset,
-        &GradingOptions::default(),
-        &|done, total| progress(done, total, "grading"),
-    )
+    evaluate_grading(&dir, &subset, &GradingOptions::default(), &|done, total| {
+        progress(done, total, "grading")
+    })
     .map(Some)
     .map_err(|e| EvalError::Grading {
         dir,

@@ -87,11 +87,10 @@ pub(super) fn score_image(
     scored.pixel_scores = pixels::score_map(&scored, &img, model.colour.as_ref());
     if model.binning > 1 {
         // Pixel scores are judged against the masks at the photo's own resolution.
-        let (w, h) =
-            image::image_dimensions(&t.path).map_err(|source| EvalError::ImageSize {
-                path: t.path.clone(),
-                source,
-            })?;
+        let (w, h) = image::image_dimensions(&t.path).map_err(|source| EvalError::ImageSize {
+            path: t.path.clone(),
+            source,
+        })?;
         let n = model.binning;
         // The stored size is before the EXIF rotation, which the pixels have had.
         let full = if binning::binned_size(w, h, n) == img.dimensions() {
@@ -106,7 +105,6 @@ pub(super) fn score_image(
     scored.ms = started.elapsed().as_secs_f64() * 1000.0;
     Ok(scored)
 }
-
 
 /// Trains the anomaly model on the dataset's `train/good` photos (binned as `train.binning`
 /// says, else as [`choose_binning`] finds); unreadable photos are skipped with a warning.

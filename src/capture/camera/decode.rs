@@ -160,4 +160,3 @@ pub(super) fn nv12_to_rgb(data: &[u8], width: u32, height: u32) -> Result<RgbIma
     }
     into_image(rgb, width, height)
 }
-

@@ -90,4 +90,3 @@ pub(super) fn choose_format(
         .min_by_key(|(key, _)| *key)
         .map(|(_, f)| f)
 }
-

@@ -180,11 +180,9 @@ fn wait_until_open(
                 ),
             })
         }
-        Err(RecvTimeoutError::Disconnected) => {
-            Err(CaptureError::CameraOpen {
-                index,
-                reason: "the camera thread ended while opening (the driver panicked)".into(),
-            })
-        }
+        Err(RecvTimeoutError::Disconnected) => Err(CaptureError::CameraOpen {
+            index,
+            reason: "the camera thread ended while opening (the driver panicked)".into(),
+        }),
     }
 }

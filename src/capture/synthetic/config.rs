@@ -4,7 +4,6 @@ use serde::{Deserialize, Serialize};
 
 use super::look::{ECC_MAX, EDGE, HARM_MAX};
 
-
 /// Frame height in pixels at which the pixel sizes of [`SyntheticConfig`] are given; at other
 /// heights they scale linearly (an item of 140 px at 720 px is 93 px at 480 px).
 pub const REFERENCE_HEIGHT: u32 = 720;

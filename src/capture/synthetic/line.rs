@@ -6,12 +6,12 @@ use std::time::SystemTime;
 use image::{GrayImage, RgbImage};
 
 use super::super::{CaptureError, DefectKind, Frame, FrameSource, GroundTruth, Pacing, TruthItem};
-use crate::domain::BBox;
 use super::belt::{Belt, light_gains};
 use super::config::{Params, SyntheticConfig};
 use super::noise::{Rng, mix64};
 use super::spec::ItemSpec;
 use super::sprite::Sprite;
+use crate::domain::BBox;
 
 /// One item on the belt.
 #[derive(Clone, Debug)]

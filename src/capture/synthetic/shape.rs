@@ -52,7 +52,14 @@ pub(super) struct Blob {
 }
 
 impl Blob {
-    pub(super) fn random(rng: &mut Rng, x: f32, y: f32, radius: f32, orders: [u32; 2], amp: f32) -> Self {
+    pub(super) fn random(
+        rng: &mut Rng,
+        x: f32,
+        y: f32,
+        radius: f32,
+        orders: [u32; 2],
+        amp: f32,
+    ) -> Self {
         let mut harm = [(0, 0.0, 1.0, 0.0); 2];
         for (h, k) in harm.iter_mut().zip(orders) {
             let (pc, ps) = rng.phase();

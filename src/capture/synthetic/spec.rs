@@ -111,7 +111,6 @@ impl ItemSpec {
     }
 }
 
-
 /// The outline of an item of nominal diameter `d`, and its extent (largest outline radius
 /// including the antialiased edge), px.
 fn random_outline(rng: &mut Rng, d: f32) -> (Shape, f32) {

@@ -200,8 +200,7 @@ impl Layers {
             if w <= 0.0 {
                 return;
             }
-            let char_noise =
-                1.0 + (hash01(dx as i32, dy as i32, spec.tex_seed ^ 0xB0) - 0.5) * 0.4;
+            let char_noise = 1.0 + (hash01(dx as i32, dy as i32, spec.tex_seed ^ 0xB0) - 0.5) * 0.4;
             let target = lerp3(BURNT_HALO_RGB, BURNT_RGB.map(|v| v * char_noise), w);
             rgb[idx] = lerp3(rgb[idx], target, w * (2.0 - w) * 0.97);
             if w >= 0.5 && alpha[idx] >= 0.5 {

@@ -3,13 +3,13 @@
 use std::collections::{HashMap, HashSet};
 
 use super::super::{DefectKind, Frame, FrameSource, GroundTruth, Pacing, TruthItem};
-use crate::domain::BBox;
 use super::config::Params;
 use super::look::BELT_RGB;
 use super::noise::Rng;
 use super::spec::ItemSpec;
 use super::sprite::Sprite;
 use super::{SyntheticConfig, SyntheticLine};
+use crate::domain::BBox;
 
 fn line(cfg: SyntheticConfig) -> SyntheticLine {
     SyntheticLine::new(cfg)
@@ -134,8 +134,7 @@ fn unusable_config_values_are_replaced() {
 
 #[test]
 fn config_deserialises_with_defaults() {
-    let cfg: SyntheticConfig =
-        serde_json::from_str(r#"{"seed": 3, "defect_rate": 0.5}"#).unwrap();
+    let cfg: SyntheticConfig = serde_json::from_str(r#"{"seed": 3, "defect_rate": 0.5}"#).unwrap();
     assert_eq!(cfg.seed, 3);
     assert_eq!(cfg.defect_rate, 0.5);
     assert_eq!(cfg.width, 1280);
@@ -175,8 +174,7 @@ fn items_keep_their_id_and_move_with_the_belt() {
     let mut checked = 0;
     for _ in 0..40 {
         let (_, truth) = next(&mut src);
-        let before: HashMap<u64, &TruthItem> =
-            prev.items.iter().map(|i| (i.item_id, i)).collect();
+        let before: HashMap<u64, &TruthItem> = prev.items.iter().map(|i| (i.item_id, i)).collect();
         for item in &truth.items {
             if let Some(old) = before.get(&item.item_id) {
                 assert!((item.center.0 - old.center.0 - speed).abs() < 1e-3);

@@ -25,6 +25,9 @@ pub(super) struct Measured {
     pub(super) descriptor: Option<Vec<f64>>,
 }
 
+/// Samples that could not be used, with the reason.
+pub(super) type Skipped = Vec<(std::path::PathBuf, String)>;
+
 /// Why a sample cannot be used (it is skipped, the job goes on).
 #[derive(Debug, thiserror::Error)]
 pub(super) enum MeasureError {
@@ -75,7 +78,7 @@ pub(super) fn measure_all(
     described: Option<&[String]>,
     rep: &Reporter<'_>,
     cancelled: &(dyn Fn() -> bool + Sync),
-) -> Result<(Vec<Measured>, Vec<(std::path::PathBuf, String)>), TrainJobError> {
+) -> Result<(Vec<Measured>, Skipped), TrainJobError> {
     rep.stage(Stage::Measuring, labelled.len());
     let done = AtomicUsize::new(0);
     let measured: Vec<Option<Result<Measured, MeasureError>>> = labelled

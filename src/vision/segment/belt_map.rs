@@ -183,7 +183,11 @@ impl CellStats {
 
 /// Fills cells hidden by items from their neighbours, ring by ring (all with `fallback` when
 /// no cell shows belt).
-fn fill_hidden_cells(colors: &mut [Option<[f32; 3]>], (cols, rows): (u32, u32), fallback: [f32; 3]) {
+fn fill_hidden_cells(
+    colors: &mut [Option<[f32; 3]>],
+    (cols, rows): (u32, u32),
+    fallback: [f32; 3],
+) {
     if colors.iter().all(Option::is_none) {
         colors.iter_mut().for_each(|c| *c = Some(fallback));
     }
@@ -293,4 +297,3 @@ fn nth_in_histogram(hist: &[u32; 256], k: u32) -> u8 {
     }
     255
 }
-

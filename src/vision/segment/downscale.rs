@@ -43,7 +43,6 @@ impl Segmenter {
     }
 }
 
-
 /// [`Segmenter::downscale`] for a block side known at compile time (the common 2, 3 and 4):
 /// the block loops unroll and the division is a constant one. The same floor means.
 fn downscale_fixed<const S: usize>(raw: &[u8], fw: usize, small: &mut [[u8; 3]], sw: usize) {

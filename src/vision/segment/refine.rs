@@ -24,7 +24,10 @@ pub(super) struct ComponentStats {
 }
 
 /// The stats of every component; `strength` (distance image, level) counts strong pixels.
-pub(super) fn component_stats(comps: &Components, strength: Option<(&GrayImage, u8)>) -> Vec<ComponentStats> {
+pub(super) fn component_stats(
+    comps: &Components,
+    strength: Option<(&GrayImage, u8)>,
+) -> Vec<ComponentStats> {
     let mut stats: Vec<ComponentStats> = comps
         .components
         .iter()
