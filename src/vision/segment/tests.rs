@@ -12,18 +12,23 @@ fn belt_with_discs(discs: &[(i32, i32, i32)]) -> RgbImage {
     img
 }
 
+/// The item's area is that of a disc of radius `r`, within 5 %.
+fn assert_disc_area(item: &ItemRegion, r: f32) {
+    let expected = std::f32::consts::PI * r * r;
+    assert!(
+        (item.area as f32 - expected).abs() / expected < 0.05,
+        "{} vs {expected}: {:?}",
+        item.area,
+        item.bbox
+    );
+}
+
 #[test]
 fn finds_each_disc_once() {
     let img = belt_with_discs(&[(100, 100, 40), (300, 200, 50), (520, 120, 35)]);
     let items = Segmenter::new(SegmentConfig::default()).segment(&img);
     assert_eq!(items.len(), 3, "{items:?}");
-    let expected = std::f32::consts::PI * 40.0 * 40.0;
-    assert!(
-        (items[0].area as f32 - expected).abs() / expected < 0.05,
-        "{} vs {expected}: {:?}",
-        items[0].area,
-        items[0].bbox
-    );
+    assert_disc_area(&items[0], 40.0);
     assert!(items.iter().all(|i| !i.touches_border));
     assert!(items[1].contour.len() > 8);
 }
@@ -61,13 +66,7 @@ fn dark_crack_does_not_split_or_hole_the_item() {
     );
     let items = Segmenter::new(SegmentConfig::default()).segment(&img);
     assert_eq!(items.len(), 1);
-    let expected = std::f32::consts::PI * 80.0 * 80.0;
-    assert!(
-        (items[0].area as f32 - expected).abs() / expected < 0.05,
-        "{} vs {expected}: {:?}",
-        items[0].area,
-        items[0].bbox
-    );
+    assert_disc_area(&items[0], 80.0);
 }
 
 #[test]
