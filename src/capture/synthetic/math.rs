@@ -1,6 +1,7 @@
 //! Small numeric helpers of the renderer: rounding, interpolation, outline harmonics and
 //! segment distance.
 
+/// `floor` as an integer without a libm call (baseline x86-64 has no rounding instruction).
 #[inline]
 pub(super) fn floor_i32(v: f32) -> i32 {
     let i = v as i32;
@@ -13,11 +14,13 @@ pub(super) fn to_u8(v: f32) -> u8 {
     (v.clamp(0.0, 255.0) + 0.5) as u8
 }
 
+/// Linear interpolation from `a` (t = 0) to `b` (t = 1).
 #[inline]
 pub(super) fn lerp(a: f32, b: f32, t: f32) -> f32 {
     a + (b - a) * t
 }
 
+/// [`lerp`] of each channel.
 #[inline]
 pub(super) fn lerp3(a: [f32; 3], b: [f32; 3], t: f32) -> [f32; 3] {
     [
@@ -27,6 +30,7 @@ pub(super) fn lerp3(a: [f32; 3], b: [f32; 3], t: f32) -> [f32; 3] {
     ]
 }
 
+/// Hermite step from 0 (at `e0`) to 1 (at `e1`).
 #[inline]
 pub(super) fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
     let t = ((x - e0) / (e1 - e0)).clamp(0.0, 1.0);
