@@ -79,6 +79,7 @@ pub(super) fn hash01(x: i32, y: i32, seed: u32) -> f32 {
 }
 
 /// Smooth value noise in [-1, 1] at `(x, y)` in lattice cells.
+#[inline]
 pub(super) fn value_noise(x: f32, y: f32, seed: u32) -> f32 {
     let (ix, iy) = (floor_i32(x), floor_i32(y));
     let (tx, ty) = (x - ix as f32, y - iy as f32);

@@ -100,6 +100,7 @@ impl BackgroundMap {
     }
 
     /// Belt colour at a work-resolution pixel.
+    #[inline]
     pub(super) fn at_work(&self, x: u32, y: u32) -> [u8; 3] {
         self.work[(y * self.work_w + x) as usize]
     }
