@@ -11,13 +11,15 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use foodqc::bench::{encode_jpeg, synthetic_jpegs};
 use foodqc::eval::{ScoredImage, main_items, pixels};
 use foodqc::imageio::{decode_rgb, decode_rgb_binned};
-use foodqc::inspect::overlay;
-use foodqc::inspect::{HeatMap, Inspector};
+use foodqc::inspect::{HeatMap, Inspector, overlay};
 use foodqc::model::AnomalyModel;
 use foodqc::vision::{Segmenter, extract};
 
-/// (name, JPEG bytes, score cut-border items) of each input.
-fn inputs() -> Vec<(&'static str, Vec<u8>, bool)> {
+/// One input: name, JPEG bytes, and whether cut-border items are scored (photos).
+type Input = (&'static str, Vec<u8>, bool);
+
+/// Each input: a synthetic frame, and a cookie photo when there is one.
+fn inputs() -> Vec<Input> {
     let mut out = vec![(
         "frame_1280x720",
         synthetic_jpegs(1).expect("synthetic frame").remove(0),
@@ -35,12 +37,25 @@ fn inputs() -> Vec<(&'static str, Vec<u8>, bool)> {
     out
 }
 
+/// Every group, on the bundled model and the inputs.
 fn stages(c: &mut Criterion) {
     let model = Arc::new(AnomalyModel::bundled().expect("bundled model"));
     let inputs = inputs();
+    bench_decode(c, &inputs);
+    bench_segment(c, &model, &inputs);
+    bench_features(c, &model, &inputs);
+    bench_score(c, &model, &inputs);
+    bench_heat_map(c, &model, &inputs);
+    bench_overlay(c, &model, &inputs);
+    bench_inspect(c, &model, &inputs);
+    bench_record(c);
+    bench_encode_jpeg(c, &inputs);
+}
 
+/// Decoding JPEG bytes, at full size and binned 2x2.
+fn bench_decode(c: &mut Criterion, inputs: &[Input]) {
     let mut g = c.benchmark_group("decode");
-    for (name, bytes, _) in &inputs {
+    for (name, bytes, _) in inputs {
         g.bench_function(*name, |b| b.iter(|| decode_rgb(black_box(bytes)).unwrap()));
         // What a model binned 2x2 decodes (JPEG scaled in the DCT domain).
         g.bench_function(format!("{name}_binned_2x2"), |b| {
@@ -48,17 +63,23 @@ fn stages(c: &mut Criterion) {
         });
     }
     g.finish();
+}
 
+/// Finding the items.
+fn bench_segment(c: &mut Criterion, model: &Arc<AnomalyModel>, inputs: &[Input]) {
     let mut g = c.benchmark_group("segment");
-    for (name, bytes, _) in &inputs {
+    for (name, bytes, _) in inputs {
         let img = decode_rgb(bytes).unwrap();
         let mut seg = Segmenter::new(model.segment.clone());
         g.bench_function(*name, |b| b.iter(|| seg.segment(black_box(&img))));
     }
     g.finish();
+}
 
+/// Measuring every item found.
+fn bench_features(c: &mut Criterion, model: &Arc<AnomalyModel>, inputs: &[Input]) {
     let mut g = c.benchmark_group("features");
-    for (name, bytes, _) in &inputs {
+    for (name, bytes, _) in inputs {
         let img = decode_rgb(bytes).unwrap();
         let regions = Segmenter::new(model.segment.clone()).segment(&img);
         g.bench_function(*name, |b| {
@@ -71,9 +92,12 @@ fn stages(c: &mut Criterion) {
         });
     }
     g.finish();
+}
 
+/// Scoring the measured items.
+fn bench_score(c: &mut Criterion, model: &Arc<AnomalyModel>, inputs: &[Input]) {
     let mut g = c.benchmark_group("score");
-    for (name, bytes, _) in &inputs {
+    for (name, bytes, _) in inputs {
         let img = decode_rgb(bytes).unwrap();
         let regions = Segmenter::new(model.segment.clone()).segment(&img);
         let feats: Vec<_> = regions.iter().map(|r| extract(&img, r)).collect();
@@ -82,9 +106,12 @@ fn stages(c: &mut Criterion) {
         });
     }
     g.finish();
+}
 
+/// Heat maps and their hot regions (and, for photos, the pixel heat map of `foodqc eval`).
+fn bench_heat_map(c: &mut Criterion, model: &Arc<AnomalyModel>, inputs: &[Input]) {
     let mut g = c.benchmark_group("heat_map");
-    for (name, bytes, photo) in &inputs {
+    for (name, bytes, photo) in inputs {
         let img = decode_rgb(bytes).unwrap();
         let regions = Segmenter::new(model.segment.clone()).segment(&img);
         let main = if *photo {
@@ -129,9 +156,12 @@ fn stages(c: &mut Criterion) {
         });
     }
     g.finish();
+}
 
+/// Drawing the overlay of an inspection.
+fn bench_overlay(c: &mut Criterion, model: &Arc<AnomalyModel>, inputs: &[Input]) {
     let mut g = c.benchmark_group("overlay");
-    for (name, bytes, photo) in &inputs {
+    for (name, bytes, photo) in inputs {
         let img = Arc::new(decode_rgb(bytes).unwrap());
         let insp = Inspector::new(model.clone()).inspect(0, SystemTime::now(), img, None, *photo);
         g.bench_function(*name, |b| {
@@ -139,9 +169,12 @@ fn stages(c: &mut Criterion) {
         });
     }
     g.finish();
+}
 
+/// The whole inspection of a frame.
+fn bench_inspect(c: &mut Criterion, model: &Arc<AnomalyModel>, inputs: &[Input]) {
     let mut g = c.benchmark_group("inspect");
-    for (name, bytes, photo) in &inputs {
+    for (name, bytes, photo) in inputs {
         let img = Arc::new(decode_rgb(bytes).unwrap());
         let mut inspector = Inspector::new(model.clone());
         g.bench_function(*name, |b| {
@@ -149,9 +182,11 @@ fn stages(c: &mut Criterion) {
         });
     }
     g.finish();
+}
 
-    // What the recorder thread does with a batch: one transaction of inspection rows (the
-    // station only queues rows; this is the work behind the queue), per 64 rows.
+/// What the recorder thread does with a batch: one transaction of inspection rows (the
+/// station only queues rows; this is the work behind the queue), per 64 rows.
+fn bench_record(c: &mut Criterion) {
     let mut g = c.benchmark_group("record");
     let dir = tempfile::tempdir().expect("temp dir");
     let mut store = foodqc::store::Store::open(&dir.path().join("bench.sqlite3")).unwrap();
@@ -181,8 +216,10 @@ fn stages(c: &mut Criterion) {
         b.iter(|| store.insert_inspections(black_box(&rows)).unwrap())
     });
     g.finish();
+}
 
-    // Encoding is not a pipeline stage; it shows what a JPEG camera stream costs to produce.
+/// Encoding is not a pipeline stage; it shows what a JPEG camera stream costs to produce.
+fn bench_encode_jpeg(c: &mut Criterion, inputs: &[Input]) {
     let mut g = c.benchmark_group("encode_jpeg");
     let img = decode_rgb(&inputs[0].1).unwrap();
     g.bench_function(inputs[0].0, |b| {

@@ -2,9 +2,22 @@
 
 mod common;
 
-use foodqc::eval::{Dataset, evaluate, gate};
-use foodqc::model::TrainOptions;
+use foodqc::domain::GOOD;
+use foodqc::eval::{Dataset, EvalReport, evaluate, gate};
+use foodqc::model::{AnomalyModel, TrainOptions};
 use foodqc::vision::SegmentConfig;
+
+/// Evaluates `ds` with the default segmentation and training settings, no previews.
+fn evaluate_with_defaults(ds: &Dataset) -> (EvalReport, AnomalyModel) {
+    evaluate(
+        ds,
+        &SegmentConfig::default(),
+        &TrainOptions::default(),
+        None,
+        &|_, _, _| {},
+    )
+    .unwrap()
+}
 
 #[test]
 fn cookies_image_auroc_gate() {
@@ -15,14 +28,7 @@ fn cookies_image_auroc_gate() {
     assert_eq!(ds.train_good.len(), 31);
     assert_eq!(ds.test.len(), 54, "14 good + 32 masked cracks + 8 unmasked");
     assert_eq!(ds.test.iter().filter(|t| t.mask.is_some()).count(), 32);
-    let (report, model) = evaluate(
-        &ds,
-        &SegmentConfig::default(),
-        &TrainOptions::default(),
-        None,
-        &|_, _, _| {},
-    )
-    .unwrap();
+    let (report, model) = evaluate_with_defaults(&ds);
     let a = &report.anomaly;
     eprintln!("{}", report.to_text());
     // Target: image AUROC >= 0.995 (classical pipeline: 0.973).
@@ -72,10 +78,7 @@ fn cookies_image_auroc_gate() {
     assert!(model.thresholds.reject > 0.0);
     // The per-image scores saved for the threshold workbench agree with the report.
     assert_eq!(report.scores.len(), 54);
-    assert_eq!(
-        report.scores.iter().filter(|s| s.class == "good").count(),
-        14
-    );
+    assert_eq!(report.scores.iter().filter(|s| s.class == GOOD).count(), 14);
     let set = foodqc::model::operating::ScoreSet::from_labelled(&report.scores);
     assert!((set.auroc().unwrap() - a.image_auroc.unwrap()).abs() < 1e-9);
     let at_model = set.at(model.thresholds.reject);
@@ -109,14 +112,7 @@ fn apple_eval_meets_grading_targets() {
         return;
     };
     let ds = Dataset::open(&dir).unwrap();
-    let (report, _) = evaluate(
-        &ds,
-        &SegmentConfig::default(),
-        &TrainOptions::default(),
-        None,
-        &|_, _, _| {},
-    )
-    .unwrap();
+    let (report, _) = evaluate_with_defaults(&ds);
     eprintln!("{}", report.to_text());
     let g = report.grading.expect("fruit/labels.csv gives grade labels");
     // Targets: 3-class macro-F1 >= 0.80 (classical 0.654); good vs rotten accuracy >= 0.98

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use image::{GrayImage, Luma, Rgb, RgbImage};
 
+use foodqc::domain::GOOD;
 use foodqc::labeling::{ExportError, FolderLayout, Progress, detect_layout, export_labelled};
 use foodqc::labeling::{ImportReport, import_paths};
 use foodqc::store::Store;
@@ -223,9 +224,9 @@ fn mvtec_tree_import_labels_from_folders_and_copies_masks() {
         [
             ("crack".to_string(), true),
             ("crack_nomask".to_string(), false),
-            ("good".to_string(), false),
-            ("good".to_string(), false),
-            ("good".to_string(), false),
+            (GOOD.to_string(), false),
+            (GOOD.to_string(), false),
+            (GOOD.to_string(), false),
         ]
     );
     let (sample, label) = rows.iter().find(|(_, l)| l.label == "crack").unwrap();
@@ -339,7 +340,7 @@ fn export_then_reimport_round_trips_labels_and_masks() {
     assert_eq!((report.exported, report.masks), (5, 1), "{report}");
     assert!(report.failed.is_empty());
     assert_eq!(calls, 6);
-    assert_eq!(report.per_label["good"], 3);
+    assert_eq!(report.per_label[GOOD], 3);
     let files = files_in(&out);
     assert!(files.contains(&"labels.csv".to_string()), "{files:?}");
     assert!(
@@ -423,7 +424,7 @@ fn export_refuses_a_non_empty_folder_and_overwrite_replaces_the_old_export() {
     let old_file = format!("crack/{}.png", id.id);
     assert!(files_in(&out).contains(&old_file));
     // Relabelled as good: a second export moves it and removes the old copy and its mask.
-    s.store.add_label(id.id, "good", None, "bob").unwrap();
+    s.store.add_label(id.id, GOOD, None, "bob").unwrap();
     let report = export_labelled(&s.store, &out, true, &never, &mut |_| {}).unwrap();
     assert_eq!(report.masks, 0);
     let files = files_in(&out);
@@ -500,7 +501,7 @@ fn import_the_cookie_dataset_tree() {
     assert_eq!(total as usize, report.imported);
     let labels: Vec<&str> = counts.iter().map(|(l, _)| l.as_str()).collect();
     assert_eq!(labels.len(), 2, "{counts:?}");
-    assert!(labels.contains(&"good") && labels.contains(&"crack"));
+    assert!(labels.contains(&GOOD) && labels.contains(&"crack"));
     assert_eq!(
         count(
             &s.store,
@@ -527,7 +528,7 @@ fn trees_inside_a_plain_folder_keep_their_labels() {
     assert_eq!((report.imported, report.labelled), (9, 7), "{report}");
     let counts = s.store.label_counts().unwrap();
     assert!(counts.contains(&("mould".to_string(), 1)), "{counts:?}");
-    assert!(counts.contains(&("good".to_string(), 4)), "{counts:?}");
+    assert!(counts.contains(&(GOOD.to_string(), 4)), "{counts:?}");
     assert_eq!(
         count(
             &s.store,

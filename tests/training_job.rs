@@ -10,6 +10,7 @@ use common::{foodqc, run_ok};
 
 use foodqc::capture::{SourceOptions, SourceSpec};
 use foodqc::domain::AppPaths;
+use foodqc::domain::GOOD;
 use foodqc::model::{AnomalyModel, TrainOptions};
 use foodqc::store::Store;
 use foodqc::training::capture_truth_samples;
@@ -51,7 +52,7 @@ fn job_trains_evaluates_and_registers_a_version_without_activating_it() {
     let (_dir, paths, cfg) = setup(60);
     let store = Store::open(&paths.db_path()).unwrap();
     let counts = store.label_counts().unwrap();
-    let good = counts.iter().find(|(l, _)| l == "good").unwrap().1;
+    let good = counts.iter().find(|(l, _)| l == GOOD).unwrap().1;
     assert!(good >= 30, "{counts:?}");
 
     let mut job = TrainJob::spawn(cfg, || {}).unwrap();

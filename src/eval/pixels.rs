@@ -5,7 +5,7 @@ use std::path::Path;
 
 use image::{GrayImage, Luma};
 
-use super::ScoredImage;
+use super::{EvalError, ScoredImage};
 use crate::imageio::grid;
 use crate::inspect::HeatMap;
 use crate::model::anomaly::ColourModel;
@@ -60,17 +60,19 @@ impl PixelAuroc {
 }
 
 /// Read a defect mask: any non-black pixel is a defect. It must have the photo's size.
-pub fn load_mask(path: &Path, width: u32, height: u32) -> anyhow::Result<GrayImage> {
+pub fn load_mask(path: &Path, width: u32, height: u32) -> Result<GrayImage, EvalError> {
     let img = image::open(path)
-        .map_err(|e| anyhow::anyhow!("cannot read mask {}: {e}", path.display()))?
+        .map_err(|source| EvalError::Mask {
+            path: path.to_path_buf(),
+            source,
+        })?
         .into_rgb8();
     if img.dimensions() != (width, height) {
-        anyhow::bail!(
-            "mask {} is {}x{} but its photo is {width}x{height}",
-            path.display(),
-            img.width(),
-            img.height()
-        );
+        return Err(EvalError::MaskSize {
+            path: path.to_path_buf(),
+            size: img.dimensions(),
+            photo: (width, height),
+        });
     }
     Ok(GrayImage::from_fn(width, height, |x, y| {
         let p = img.get_pixel(x, y).0;

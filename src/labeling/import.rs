@@ -6,7 +6,9 @@
 //! row is registered in one transaction ([`Store::import_batch`]). A cancel or an error before
 //! the commit leaves the database untouched and removes the files this import wrote.
 
-use std::collections::{HashMap, HashSet};
+mod walk;
+
+use std::collections::HashSet;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,11 +17,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::capture::folder::natural_cmp;
 use crate::imageio::load_rgb;
 use crate::store::{
     NewImport, NewLabel, NewSample, SavedSample, Store, StoreError, save_sample_png,
 };
+use walk::{Candidate, collect_candidates};
+
+pub use walk::{FolderLayout, detect_layout};
 
 /// File extensions (lower case) picked up when walking a folder: the formats the `image`
 /// crate is built with here (PNG and JPEG). A file given by name is tried whatever its
@@ -134,284 +138,44 @@ pub enum ImportError {
     },
 }
 
-/// How a folder given to [`import_paths`] is read.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FolderLayout {
-    /// Images anywhere below, unlabelled; sub-folders that are MVTec-style trees or export
-    /// folders are read as such.
-    Plain,
-    /// `train*/<class>/`, `test*/<class>/`, `valid*/<class>/` images labelled with the class
-    /// folder name (lower-cased); masks in `ground_truth/<class>/<stem>_mask.png`; the
-    /// `ground_truth*` folders themselves are not imported.
-    MvTec,
-    /// A folder written by [`crate::labeling::export`]: labels from `labels.csv` (keyed by its
-    /// `file` column), masks in `ground_truth/<folder>/<stem>_mask.png`.
-    Export {
-        /// `file` (relative, `/`-separated) -> label.
-        labels: HashMap<String, String>,
+/// Why one file is skipped (the import goes on; the reason goes into the report).
+#[derive(Debug, thiserror::Error)]
+enum Unusable {
+    /// The image cannot be decoded.
+    #[error("{0}")]
+    Image(image::ImageError),
+    /// Its mask cannot be read.
+    #[error("mask {}: {source}", path.display())]
+    Mask {
+        path: PathBuf,
+        #[source]
+        source: image::ImageError,
+    },
+    /// Its mask is not the image's size.
+    #[error("mask {} is {}x{} but the image is {}x{}", path.display(), mask.0, mask.1, image.0, image.1)]
+    MaskSize {
+        path: PathBuf,
+        mask: (u32, u32),
+        image: (u32, u32),
     },
 }
 
-impl FolderLayout {
-    /// A short name for logs: `plain`, `mvtec` or `export`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            FolderLayout::Plain => "plain",
-            FolderLayout::MvTec => "mvtec",
-            FolderLayout::Export { .. } => "export",
-        }
-    }
-}
-
-/// Decide how to read `dir`: an export folder (a `labels.csv` with `file` and `label`
-/// columns), an MVTec-style tree (`train/good/` or `test/<class>/` folders), or plain.
-pub fn detect_layout(dir: &Path) -> Result<FolderLayout, ImportFailure> {
-    let csv_path = dir.join(LABELS_CSV);
-    if csv_path.is_file()
-        && let Some(labels) = read_export_labels(&csv_path)?
-    {
-        return Ok(FolderLayout::Export { labels });
-    }
-    if dir.join("train").join("good").is_dir() {
-        return Ok(FolderLayout::MvTec);
-    }
-    let test_has_class = std::fs::read_dir(dir.join("test"))
-        .map(|rd| rd.filter_map(Result::ok).any(|e| e.path().is_dir()))
-        .unwrap_or(false);
-    Ok(if test_has_class {
-        FolderLayout::MvTec
-    } else {
-        FolderLayout::Plain
-    })
-}
-
-/// Read the `file` -> `label` map of an export's `labels.csv`; `Ok(None)` when the file has no
-/// `file` and `label` columns (another program's CSV, e.g. a dataset's own metadata).
-fn read_export_labels(csv_path: &Path) -> Result<Option<HashMap<String, String>>, ImportFailure> {
-    let fail = |reason: String| ImportFailure {
-        path: csv_path.to_path_buf(),
-        reason,
-    };
-    let mut reader = csv::Reader::from_path(csv_path).map_err(|e| fail(e.to_string()))?;
-    let headers = reader.headers().map_err(|e| fail(e.to_string()))?.clone();
-    let col = |name: &str| headers.iter().position(|h| h == name);
-    let (Some(file_col), Some(label_col)) = (col("file"), col("label")) else {
-        return Ok(None);
-    };
-    let mut labels = HashMap::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| fail(e.to_string()))?;
-        let line = record.position().map_or(0, |p| p.line());
-        let (Some(file), Some(label)) = (record.get(file_col), record.get(label_col)) else {
-            return Err(fail(format!("line {line} lacks the file or label column")));
-        };
-        if label.is_empty() {
-            return Err(fail(format!("line {line} ({file}) has an empty label")));
-        }
-        labels.insert(file.to_string(), label.to_string());
-    }
-    Ok(Some(labels))
-}
-
-/// One image file to import, with what its place in the tree says about it.
-#[derive(Clone, Debug)]
-struct Candidate {
-    path: PathBuf,
-    source: String,
-    label: Option<String>,
-    mask: Option<PathBuf>,
-}
-
-fn has_image_extension(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMPORT_EXTENSIONS.iter().any(|k| e.eq_ignore_ascii_case(k)))
-}
-
-/// `a/b/c` as text with `/` separators (the form `labels.csv` uses), if it is UTF-8.
-fn rel_text(rel: &Path) -> Option<String> {
-    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
-    parts.map(|p| p.join("/"))
-}
-
-/// The image files below `dir` (natural order, following links), with labels and masks as
-/// `layout` says. Unreadable folders are reported in `failed`.
-fn walk_folder(
-    dir: &Path,
-    layout: &FolderLayout,
-    source: &str,
-    out: &mut Vec<Candidate>,
-    failed: &mut Vec<ImportFailure>,
-) {
-    let mut listed: HashSet<String> = HashSet::new();
-    let walker = walkdir::WalkDir::new(dir)
-        .follow_links(true)
-        .sort_by(|a, b| {
-            natural_cmp(
-                &a.file_name().to_string_lossy(),
-                &b.file_name().to_string_lossy(),
-            )
-        });
-    // Labelled trees inside a plain folder (e.g. the category folders of an MVTec AD download)
-    // are read with their own layout, after the plain images.
-    let mut nested: Vec<(PathBuf, FolderLayout)> = Vec::new();
-    let mut entries = walker.into_iter();
-    while let Some(entry) = entries.next() {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                failed.push(ImportFailure {
-                    path: e.path().unwrap_or(dir).to_path_buf(),
-                    reason: e.to_string(),
-                });
-                continue;
-            }
-        };
-        let path = entry.path();
-        if *layout == FolderLayout::Plain && entry.depth() > 0 && entry.file_type().is_dir() {
-            match detect_layout(path) {
-                Ok(FolderLayout::Plain) => {}
-                Ok(inner) => {
-                    nested.push((path.to_path_buf(), inner));
-                    entries.skip_current_dir();
-                }
-                Err(f) => {
-                    failed.push(f);
-                    entries.skip_current_dir();
-                }
-            }
-            continue;
-        }
-        if !entry.file_type().is_file() || !has_image_extension(path) {
-            continue;
-        }
-        let rel = path.strip_prefix(dir).unwrap_or(path);
-        let parts: Vec<String> = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
-        let in_ground_truth = parts.first().is_some_and(|p| p.starts_with("ground_truth"));
-        let (label, mask) = match layout {
-            FolderLayout::Plain => (None, None),
-            FolderLayout::MvTec => {
-                if in_ground_truth {
-                    continue; // masks, not samples
-                }
-                let split = parts.first().map(String::as_str).unwrap_or_default();
-                let is_split = ["train", "test", "valid"]
-                    .iter()
-                    .any(|s| split.starts_with(s));
-                if parts.len() == 3 && is_split {
-                    let class = &parts[1];
-                    (
-                        Some(class.to_lowercase()),
-                        find_mask(dir, class, path).filter(|m| m.is_file()),
-                    )
-                } else {
-                    (None, None)
-                }
-            }
-            FolderLayout::Export { labels } => {
-                if in_ground_truth {
-                    continue;
-                }
-                let key = rel_text(rel).unwrap_or_default();
-                match labels.get(&key) {
-                    Some(label) => {
-                        listed.insert(key);
-                        let folder = parts.len().checked_sub(2).map(|i| parts[i].as_str());
-                        let mask = folder
-                            .and_then(|folder| find_mask(dir, folder, path))
-                            .filter(|m| m.is_file());
-                        (Some(label.clone()), mask)
-                    }
-                    None => (None, None),
-                }
-            }
-        };
-        out.push(Candidate {
-            path: path.to_path_buf(),
-            source: source.to_string(),
-            label,
-            mask,
-        });
-    }
-    for (root, inner) in nested {
-        tracing::info!(folder = %root.display(), layout = inner.name(), "importing labelled tree");
-        walk_folder(&root, &inner, source, out, failed);
-    }
-    if let FolderLayout::Export { labels } = layout {
-        let mut missing: Vec<&String> = labels.keys().filter(|k| !listed.contains(*k)).collect();
-        missing.sort_by(|a, b| natural_cmp(a, b));
-        for file in missing {
-            failed.push(ImportFailure {
-                path: dir.join(file),
-                reason: format!("listed in {LABELS_CSV} but not found (or not a PNG/JPEG file)"),
-            });
-        }
-    }
-}
-
-/// `root/ground_truth/<class>/<stem>_mask.png` for the image `path` (whether or not it exists).
-fn find_mask(root: &Path, class: &str, path: &Path) -> Option<PathBuf> {
-    let stem = path.file_stem()?.to_string_lossy();
-    Some(
-        root.join("ground_truth")
-            .join(class)
-            .join(format!("{stem}_mask.png")),
-    )
-}
-
-/// `import:<name>` for a given file or folder.
-fn source_for(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string());
-    format!("import:{name}")
-}
-
-/// Every image file to import from `paths` (files and folders), in the order given.
-fn collect_candidates(paths: &[PathBuf], failed: &mut Vec<ImportFailure>) -> Vec<Candidate> {
-    let mut out = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            match detect_layout(path) {
-                Ok(layout) => {
-                    tracing::info!(folder = %path.display(), layout = layout.name(), "importing folder");
-                    walk_folder(path, &layout, &source_for(path), &mut out, failed);
-                }
-                Err(f) => failed.push(f),
-            }
-        } else if path.is_file() {
-            out.push(Candidate {
-                path: path.clone(),
-                source: source_for(path),
-                label: None,
-                mask: None,
-            });
-        } else {
-            failed.push(ImportFailure {
-                path: path.clone(),
-                reason: "no such file or folder".into(),
-            });
-        }
-    }
-    out
-}
-
 /// Check that a mask can be read and is as large as its image.
-fn check_mask(mask: &Path, width: u32, height: u32) -> Result<(), String> {
+fn check_mask(mask: &Path, width: u32, height: u32) -> Result<(), Unusable> {
     let (w, h) = image::ImageReader::open(mask)
         .and_then(image::ImageReader::with_guessed_format)
-        .map_err(|e| format!("mask {}: {e}", mask.display()))?
-        .into_dimensions()
-        .map_err(|e| format!("mask {}: {e}", mask.display()))?;
+        .map_err(image::ImageError::from)
+        .and_then(|r| r.into_dimensions())
+        .map_err(|source| Unusable::Mask {
+            path: mask.to_path_buf(),
+            source,
+        })?;
     if (w, h) != (width, height) {
-        return Err(format!(
-            "mask {} is {w}x{h} but the image is {width}x{height}",
-            mask.display()
-        ));
+        return Err(Unusable::MaskSize {
+            path: mask.to_path_buf(),
+            mask: (w, h),
+            image: (width, height),
+        });
     }
     Ok(())
 }
@@ -510,35 +274,11 @@ pub fn import_paths(
             return Err(e);
         }
     };
-    if !batch.is_empty() {
-        let mut sources: Vec<&str> = Vec::new();
-        for c in &candidates {
-            if !sources.contains(&c.source.as_str()) {
-                sources.push(&c.source);
-            }
-        }
-        let summary = serde_json::json!({
-            "sources": sources,
-            "found": report.found,
-            "failed": report.failed.len(),
-        });
-        match store.import_batch(&batch, actor, summary) {
-            Ok(ids) => {
-                for (id, item) in ids.iter().zip(&batch) {
-                    if id.is_some() {
-                        report.imported += 1;
-                        report.labelled += usize::from(item.label.is_some());
-                    } else {
-                        // Registered by someone else since we looked (e.g. the live line).
-                        report.duplicates += 1;
-                    }
-                }
-            }
-            Err(e) => {
-                written.remove_all();
-                return Err(e.into());
-            }
-        }
+    if !batch.is_empty()
+        && let Err(e) = commit(store, &batch, &candidates, actor, &mut report)
+    {
+        written.remove_all();
+        return Err(e);
     }
     progress(Progress {
         done: candidates.len(),
@@ -554,15 +294,48 @@ pub fn import_paths(
     Ok(report)
 }
 
+/// Registers `batch` in one transaction with an import summary, counting into `report` the
+/// samples imported (and labelled) and those someone else registered meanwhile.
+fn commit(
+    store: &mut Store,
+    batch: &[NewImport],
+    candidates: &[Candidate],
+    actor: &str,
+    report: &mut ImportReport,
+) -> Result<(), ImportError> {
+    let mut sources: Vec<&str> = Vec::new();
+    for c in candidates {
+        if !sources.contains(&c.source.as_str()) {
+            sources.push(&c.source);
+        }
+    }
+    let summary = serde_json::json!({
+        "sources": sources,
+        "found": report.found,
+        "failed": report.failed.len(),
+    });
+    let ids = store.import_batch(batch, actor, summary)?;
+    for (id, item) in ids.iter().zip(batch) {
+        if id.is_some() {
+            report.imported += 1;
+            report.labelled += usize::from(item.label.is_some());
+        } else {
+            // Registered by someone else since we looked (e.g. the live line).
+            report.duplicates += 1;
+        }
+    }
+    Ok(())
+}
+
 /// Decode one candidate, check its mask and save it as a sample PNG. `Ok(Err(reason))` when
 /// the file (or its mask) cannot be read; `Err` when the samples folder cannot be written.
 fn decode_and_save(
     c: &Candidate,
     samples_dir: &Path,
-) -> Result<Result<SavedSample, String>, StoreError> {
+) -> Result<Result<SavedSample, Unusable>, StoreError> {
     let image = match load_rgb(&c.path) {
         Ok(img) => img,
-        Err(e) => return Ok(Err(e.source.to_string())),
+        Err(e) => return Ok(Err(Unusable::Image(e.source))),
     };
     if let Some(mask) = &c.mask
         && let Err(reason) = check_mask(mask, image.width(), image.height())
@@ -620,7 +393,7 @@ fn decode_all(
                 Err(reason) => {
                     report.failed.push(ImportFailure {
                         path: c.path.clone(),
-                        reason,
+                        reason: reason.to_string(),
                     });
                     continue;
                 }
@@ -630,18 +403,7 @@ fn decode_all(
                 continue;
             }
             let mask_path = match &c.mask {
-                Some(mask) => {
-                    let to = samples_dir.join(format!("{}_mask.png", saved.hash));
-                    let new = copy_new_file(mask, &to).map_err(|source| ImportError::CopyMask {
-                        from: mask.clone(),
-                        to: to.clone(),
-                        source,
-                    })?;
-                    if new {
-                        written.0.push(to.clone());
-                    }
-                    Some(to)
-                }
+                Some(mask) => Some(copy_mask(mask, samples_dir, &saved.hash, written)?),
                 None => None,
             };
             batch.push(NewImport {
@@ -657,4 +419,24 @@ fn decode_all(
         }
     }
     Ok(Some(batch))
+}
+
+/// Copies an image's mask to `samples_dir/<hash>_mask.png` (recording the file in `written`
+/// when new) and returns that path.
+fn copy_mask(
+    mask: &Path,
+    samples_dir: &Path,
+    hash: &str,
+    written: &mut NewFiles,
+) -> Result<PathBuf, ImportError> {
+    let to = samples_dir.join(format!("{hash}_mask.png"));
+    let new = copy_new_file(mask, &to).map_err(|source| ImportError::CopyMask {
+        from: mask.to_path_buf(),
+        to: to.clone(),
+        source,
+    })?;
+    if new {
+        written.0.push(to.clone());
+    }
+    Ok(to)
 }

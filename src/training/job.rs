@@ -7,29 +7,30 @@
 //! nothing here changes the active model. A kill at any point leaves the live model and the
 //! database as they were (at worst an unregistered file in the models folder).
 
+mod classify;
+mod evaluate;
+mod measure;
+mod progress;
+mod save;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::eval::main_items_measured;
-use crate::imageio::load_rgb;
-use crate::model::classifier::{
-    DESCRIPTOR_FEATURES, DESCRIPTOR_SET, GradeClassifier, GradeTrainOptions, KnownItems,
-    MIN_PER_CLASS, describe_image_known,
-};
-use crate::model::metrics::auroc;
-use crate::model::{AnomalyModel, TrainError, TrainOptions};
-use crate::store::{LabelRow, NewModelVersion, SampleRow, Store, StoreError};
+use crate::model::anomaly::MIN_TRAIN_ITEMS;
+use crate::model::classifier::GradeClassifier;
+use crate::model::{AnomalyModel, ModelError, TrainError, TrainOptions};
+use crate::store::{LabelRow, SampleRow, Store, StoreError};
 use crate::vision::features::ItemFeatures;
-use crate::vision::segment::Segmenter;
+use measure::{Measured, sample_score};
+use progress::Reporter;
 
 /// The label that means "good product"; every other label is a defect class.
-pub const GOOD: &str = "good";
+pub use crate::domain::GOOD;
 
 /// Folds of the cross-validation that measures a new model.
 const EVAL_FOLDS: usize = 5;
@@ -148,75 +149,6 @@ pub struct TrainOutcome {
     pub seconds: f64,
 }
 
-/// One labelled sample, measured.
-struct Measured {
-    sample_id: i64,
-    label_id: i64,
-    label: String,
-    items: Vec<ItemFeatures>,
-    descriptor: Option<Vec<f64>>,
-}
-
-fn measure(
-    (sample, label): &(SampleRow, LabelRow),
-    seg: &crate::vision::segment::SegmentConfig,
-    describe: bool,
-) -> Result<Measured, String> {
-    let img = load_rgb(&sample.path).map_err(|e| e.to_string())?;
-    let mut segmenter = Segmenter::new(seg.clone());
-    let (regions, measured) = main_items_measured(&mut segmenter, &img);
-    if measured.is_empty() {
-        return Err("no item found in the image".into());
-    }
-    // The descriptor reuses this segmentation and these features (no second pass).
-    let descriptor = describe.then(|| {
-        let known = KnownItems {
-            regions: &regions,
-            features: &measured,
-        };
-        describe_image_known(&img, &mut segmenter, Some(known))
-    });
-    let items = measured.into_iter().map(|(_, f)| f).collect();
-    Ok(Measured {
-        sample_id: sample.id,
-        label_id: label.id,
-        label: label.label.clone(),
-        items,
-        descriptor,
-    })
-}
-
-/// Progress reporting with a per-stage rate-based ETA.
-struct Reporter<'a> {
-    started: Instant,
-    stage_started: Mutex<Instant>,
-    sink: &'a (dyn Fn(JobProgress) + Sync),
-}
-
-impl Reporter<'_> {
-    fn stage(&self, stage: Stage, total: usize) {
-        *self.stage_started.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-        self.report(stage, 0, total);
-    }
-
-    fn report(&self, stage: Stage, done: usize, total: usize) {
-        let in_stage = self
-            .stage_started
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .elapsed();
-        let eta = (done > 0 && total > done)
-            .then(|| in_stage.mul_f64((total - done) as f64 / done as f64));
-        (self.sink)(JobProgress {
-            stage,
-            done,
-            total,
-            elapsed: self.started.elapsed(),
-            eta,
-        });
-    }
-}
-
 /// Run a training job to the end (call it on a worker thread; see [`TrainJob`]).
 /// `cancel` is checked between samples and stages.
 pub fn run_training(
@@ -240,68 +172,26 @@ pub fn run_training(
     }
 }
 
+/// The job itself, inside its pool: gather, measure, cross-validate, fit, save.
 fn run_in_pool(
     cfg: &TrainJobConfig,
     progress: &(dyn Fn(JobProgress) + Sync),
     cancel: &AtomicBool,
 ) -> Result<TrainOutcome, TrainJobError> {
-    let rep = Reporter {
-        started: Instant::now(),
-        stage_started: Mutex::new(Instant::now()),
-        sink: progress,
-    };
+    let rep = Reporter::new(progress);
     let cancelled = || cancel.load(Ordering::Relaxed);
     rep.stage(Stage::Gathering, 1);
     let labelled = Store::open(&cfg.db_path)?.labelled_samples()?;
-    let n_good = labelled.iter().filter(|(_, l)| l.label == GOOD).count();
-    let min = crate::model::anomaly::MIN_TRAIN_ITEMS;
-    if n_good < min {
-        let defects = labelled.len() - n_good;
-        return Err(TrainJobError::NotEnoughData(format!(
-            "the anomaly detector learns what good product looks like and needs at least {min} samples labelled good; there are {n_good} (and {defects} labelled as defects). Label {} more good samples (key 0 in the Label tab) or import a folder of good product.",
-            min - n_good
-        )));
-    }
+    let min = MIN_TRAIN_ITEMS;
+    check_enough_good(&labelled)?;
     let mut per_class: BTreeMap<&str, usize> = BTreeMap::new();
     for (_, l) in &labelled {
         *per_class.entry(l.label.as_str()).or_default() += 1;
     }
-    let classifier_classes: Vec<String> = per_class
-        .iter()
-        .filter(|(_, n)| **n >= MIN_PER_CLASS)
-        .map(|(c, _)| c.to_string())
-        .collect();
-    let want_classifier = classifier_classes.len() >= 2;
-
-    // Measure every sample in parallel.
-    rep.stage(Stage::Measuring, labelled.len());
-    let done = AtomicUsize::new(0);
+    let classifier_classes = classify::classifier_classes(&per_class);
     let seg = cfg.base.segment.clone();
-    let measured: Vec<Option<Result<Measured, String>>> = labelled
-        .par_iter()
-        .map(|s| {
-            if cancelled() {
-                return None;
-            }
-            let describe = want_classifier && classifier_classes.contains(&s.1.label);
-            let m = measure(s, &seg, describe);
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            rep.report(Stage::Measuring, n, labelled.len());
-            Some(m)
-        })
-        .collect();
-    if cancelled() {
-        return Err(TrainJobError::Cancelled);
-    }
-    let mut samples = Vec::new();
-    let mut skipped = Vec::new();
-    for (s, m) in labelled.iter().zip(measured) {
-        match m {
-            Some(Ok(m)) => samples.push(m),
-            Some(Err(reason)) => skipped.push((s.0.path.clone(), reason)),
-            None => return Err(TrainJobError::Cancelled),
-        }
-    }
+    let described = classifier_classes.as_deref();
+    let (samples, skipped) = measure::measure_all(&labelled, &seg, described, &rep, &cancelled)?;
     let good: Vec<&Measured> = samples.iter().filter(|m| m.label == GOOD).collect();
     let defects: Vec<&Measured> = samples.iter().filter(|m| m.label != GOOD).collect();
     if good.len() < min {
@@ -315,105 +205,27 @@ fn run_in_pool(
                 .unwrap_or_default()
         )));
     }
-    let never = || cancelled();
 
     // Cross-validation over good samples: each fold's model scores its held-out good samples;
     // every defect is scored by the final model, which has never seen a defect.
-    let folds = EVAL_FOLDS.min(good.len() / min).max(1);
-    let mut oof_good: Vec<(f64, bool)> = Vec::new(); // (score, rejected)
-    if folds >= 2 {
-        rep.stage(Stage::Evaluating, folds);
-        for fold in 0..folds {
-            if cancelled() {
-                return Err(TrainJobError::Cancelled);
-            }
-            let fit: Vec<ItemFeatures> = good
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| i % folds != fold)
-                .flat_map(|(_, m)| m.items.iter().cloned())
-                .collect();
-            let model = AnomalyModel::train(&fit, seg.clone(), &cfg.options, "fold", &never)
-                .map_err(cancel_or)?;
-            for m in good.iter().skip(fold).step_by(folds) {
-                let s = sample_score(&model, m);
-                oof_good.push((s, s > model.thresholds.reject));
-            }
-            rep.report(Stage::Evaluating, fold + 1, folds);
-        }
-    }
+    let oof_good = evaluate::cross_validate(&good, &seg, &cfg.options, &rep, &cancelled)?;
     rep.stage(Stage::Fitting, 1);
     let all_good: Vec<ItemFeatures> = good.iter().flat_map(|m| m.items.iter().cloned()).collect();
     let trained_on = format!("{} labelled samples", samples.len());
-    let mut model = AnomalyModel::train(&all_good, seg.clone(), &cfg.options, "labelled", &never)
-        .map_err(cancel_or)?;
+    let mut model =
+        AnomalyModel::train(&all_good, seg.clone(), &cfg.options, "labelled", &cancelled)
+            .map_err(cancel_or)?;
     model.card.trained_on = trained_on;
     let defect_scores: Vec<f64> = defects.iter().map(|m| sample_score(&model, m)).collect();
-
-    let mut metrics = BTreeMap::new();
-    metrics.insert("good_samples".into(), good.len() as f64);
-    metrics.insert("defect_samples".into(), defects.len() as f64);
-    metrics.insert("threshold".into(), model.thresholds.reject);
-    if !oof_good.is_empty() {
-        let fr = oof_good.iter().filter(|(_, r)| *r).count();
-        metrics.insert(
-            "cv_false_reject_rate".into(),
-            fr as f64 / oof_good.len() as f64,
-        );
-        metrics.insert("cv_good_rejected".into(), fr as f64);
-        metrics.insert("cv_good_passed".into(), (oof_good.len() - fr) as f64);
-    }
-    if !defect_scores.is_empty() {
-        let caught = defect_scores
-            .iter()
-            .filter(|s| **s > model.thresholds.reject)
-            .count();
-        metrics.insert("defects_rejected".into(), caught as f64);
-        metrics.insert(
-            "defects_passed".into(),
-            (defect_scores.len() - caught) as f64,
-        );
-        metrics.insert("recall".into(), caught as f64 / defect_scores.len() as f64);
-        if !oof_good.is_empty() {
-            let mut scores: Vec<f64> = oof_good.iter().map(|(s, _)| *s).collect();
-            let mut positive = vec![false; scores.len()];
-            scores.extend(&defect_scores);
-            positive.resize(scores.len(), true);
-            if let Some(a) = auroc(&scores, &positive) {
-                metrics.insert("cv_auroc".into(), a);
-            }
-        }
-    }
+    let mut metrics = evaluate::version_metrics(&model, good.len(), &oof_good, &defect_scores);
 
     let mut classifier = None;
-    if want_classifier {
+    if classifier_classes.is_some() {
         if cancelled() {
             return Err(TrainJobError::Cancelled);
         }
         rep.stage(Stage::Classifier, 1);
-        let (x, y): (Vec<Vec<f64>>, Vec<String>) = samples
-            .iter()
-            .filter_map(|m| Some((m.descriptor.clone()?, m.label.clone())))
-            .unzip();
-        match GradeClassifier::train(
-            &x,
-            &y,
-            None,
-            DESCRIPTOR_SET,
-            &DESCRIPTOR_FEATURES,
-            &GradeTrainOptions::default(),
-            "labelled samples",
-        ) {
-            Ok(c) => {
-                if let Some(f1) = c.card.inner_cv_score {
-                    metrics.insert("classifier_cv_score".into(), f1);
-                }
-                metrics.insert("classifier_classes".into(), c.classes().len() as f64);
-                classifier = Some(c);
-            }
-            // A classifier is a bonus: say why there is none and keep the detector.
-            Err(e) => tracing::warn!("grade classifier not trained: {e}"),
-        }
+        classifier = classify::train_classifier(&samples, &mut metrics);
     }
     if cancelled() {
         return Err(TrainJobError::Cancelled);
@@ -423,75 +235,46 @@ fn run_in_pool(
     let seconds = rep.started.elapsed().as_secs_f64();
     metrics.insert("training_seconds".into(), seconds);
     model.card.metrics.extend(metrics.clone());
-    let model_path = cfg.models_dir.join(format!("{}.json", model.version));
-    model.save(&model_path).map_err(|e| TrainJobError::Save {
-        path: model_path.clone(),
-        reason: e.to_string(),
-    })?;
-    let card_path = model_path.with_extension("card.md");
-    let _ = std::fs::write(&card_path, model.card_markdown()); // the card is a convenience copy
-    let classifier_path = match &classifier {
-        Some(c) => {
-            let p = cfg
-                .models_dir
-                .join(format!("{}.classifier.json", model.version));
-            c.save(&p).map_err(|e| TrainJobError::Save {
-                path: p.clone(),
-                reason: e.to_string(),
-            })?;
-            Some(p)
-        }
-        None => None,
+    let parts = save::VersionParts {
+        classifier: classifier.as_ref(),
+        metrics: &metrics,
+        samples: &samples,
+        skipped: &skipped,
+        per_class: &per_class,
     };
-    let snapshot = serde_json::json!({
-        "sample_ids": samples.iter().map(|m| m.sample_id).collect::<Vec<_>>(),
-        "label_ids": samples.iter().map(|m| m.label_id).collect::<Vec<_>>(),
-        "label_counts": per_class,
-        "skipped": skipped.iter().map(|(p, r)| format!("{}: {r}", p.display())).collect::<Vec<_>>(),
-    });
-    let params = serde_json::json!({
-        "train_options": cfg.options,
-        "segment": cfg.base.segment,
-        "classifier": classifier_path.as_ref().map(|p| p.display().to_string()),
-        "trained_by": cfg.actor,
-    });
-    let version_id = Store::open(&cfg.db_path)?.register_model_version(&NewModelVersion {
-        version: model.version.clone(),
-        path: model_path.clone(),
-        kind: if classifier.is_some() {
-            "anomaly+classifier".into()
-        } else {
-            "anomaly".into()
-        },
-        params,
-        metrics: serde_json::to_value(&metrics).unwrap_or_default(),
-        data_snapshot: snapshot,
-    })?;
+    let saved = save::save_version(cfg, &model, parts)?;
     rep.report(Stage::Saving, 1, 1);
     Ok(TrainOutcome {
-        version_id,
+        version_id: saved.version_id,
         version: model.version,
-        model_path,
-        classifier_path,
+        model_path: saved.model_path,
+        classifier_path: saved.classifier_path,
         metrics,
         skipped,
         seconds,
     })
 }
 
+/// `NotEnoughData` when fewer than [`MIN_TRAIN_ITEMS`] samples are labelled good.
+fn check_enough_good(labelled: &[(SampleRow, LabelRow)]) -> Result<(), TrainJobError> {
+    let min = MIN_TRAIN_ITEMS;
+    let n_good = labelled.iter().filter(|(_, l)| l.label == GOOD).count();
+    if n_good < min {
+        let defects = labelled.len() - n_good;
+        return Err(TrainJobError::NotEnoughData(format!(
+            "the anomaly detector learns what good product looks like and needs at least {min} samples labelled good; there are {n_good} (and {defects} labelled as defects). Label {} more good samples (key 0 in the Label tab) or import a folder of good product.",
+            min - n_good
+        )));
+    }
+    Ok(())
+}
+
+/// A cancelled fit is a cancelled job; any other failure is a training error.
 fn cancel_or(e: TrainError) -> TrainJobError {
     match e {
         TrainError::Cancelled => TrainJobError::Cancelled,
         e => TrainJobError::Train(e),
     }
-}
-
-/// A sample's score: its worst item.
-fn sample_score(model: &AnomalyModel, m: &Measured) -> f64 {
-    m.items
-        .iter()
-        .map(|f| model.score(f).score)
-        .fold(0.0, f64::max)
 }
 
 /// A training job on its own thread: poll [`TrainJob::progress`] and [`TrainJob::try_finish`]
@@ -572,17 +355,40 @@ impl TrainJob {
     }
 }
 
+/// Why a registered model version cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadVersionError {
+    /// The file cannot be read or is not a valid model (the error names it).
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The file holds another version than the database row says.
+    #[error("{} holds model {found} but the database registered it as {expected}", path.display())]
+    Mismatch {
+        /// The model file.
+        path: PathBuf,
+        /// The version in the file.
+        found: String,
+        /// The version the database registered.
+        expected: String,
+    },
+}
+
 /// Load a registered model version's file, checking it is the version the row says.
-pub fn load_version(path: &Path, version: &str) -> Result<AnomalyModel, String> {
-    let m = AnomalyModel::load(path).map_err(|e| e.to_string())?;
+pub fn load_model_version(path: &Path, version: &str) -> Result<AnomalyModel, LoadVersionError> {
+    let m = AnomalyModel::load(path)?;
     if m.version != version {
-        return Err(format!(
-            "{} holds model {} but the database registered it as {version}",
-            path.display(),
-            m.version
-        ));
+        return Err(LoadVersionError::Mismatch {
+            path: path.to_path_buf(),
+            found: m.version,
+            expected: version.to_string(),
+        });
     }
     Ok(m)
+}
+
+/// [`load_model_version`] with the error as text, for callers that only show it.
+pub fn load_version(path: &Path, version: &str) -> Result<AnomalyModel, String> {
+    load_model_version(path, version).map_err(|e| e.to_string())
 }
 
 /// The grade classifier saved beside a model file (`<name>.classifier.json` next to

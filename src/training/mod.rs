@@ -5,14 +5,38 @@ pub mod job;
 
 use std::sync::Arc;
 
-use crate::capture::{FrameSource, GroundTruth, TruthItem};
-use crate::domain::{BBox, Verdict};
+use crate::capture::{CaptureError, FrameSource, GroundTruth, TruthItem};
+use crate::domain::{BBox, ClassLabel, Verdict};
 use crate::imageio::binning;
 use crate::inspect::Inspector;
 use crate::model::AnomalyModel;
 use crate::model::metrics::{Confusion, auroc};
+use crate::store::StoreError;
 use crate::vision::features::{self, ItemFeatures};
 use crate::vision::segment::{SegmentConfig, Segmenter};
+
+/// Why gathering items or samples from a source, or measuring a model on it, failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainingError {
+    /// The user cancelled.
+    #[error("cancelled")]
+    Cancelled,
+    /// The source failed (the error names the camera, folder or file).
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    /// The source has no ground truth, which this needs.
+    #[error("source {source_name} has no ground truth")]
+    NoTruth {
+        /// The source, as it describes itself.
+        source_name: String,
+    },
+    /// The source kept giving frames without new items with ground truth.
+    #[error("the source gave too few items with ground truth")]
+    TooFewTruthItems,
+    /// A sample could not be saved or labelled.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// Progress callback: (done, total) frames.
 pub type Progress<'a> = &'a dyn Fn(u64, u64);
@@ -52,7 +76,7 @@ pub fn collect_good_items(
     segment: &SegmentConfig,
     progress: Progress,
     cancel: &dyn Fn() -> bool,
-) -> anyhow::Result<(Vec<ItemFeatures>, u32)> {
+) -> Result<(Vec<ItemFeatures>, u32), TrainingError> {
     let mut binning = None;
     let mut segmenter = Segmenter::new(segment.clone());
     let continuous = source.is_continuous();
@@ -60,7 +84,7 @@ pub fn collect_good_items(
     let mut out = Vec::new();
     for n in 0..frames {
         if cancel() {
-            anyhow::bail!("cancelled");
+            return Err(TrainingError::Cancelled);
         }
         let Some(frame) = source.next_frame()? else {
             break;
@@ -129,7 +153,7 @@ pub fn evaluate_on_truth(
     source: &mut dyn FrameSource,
     frames: u64,
     stride: u64,
-) -> anyhow::Result<TruthReport> {
+) -> Result<TruthReport, TrainingError> {
     let mut inspector = Inspector::new(model);
     let continuous = source.is_continuous();
     let (mut scores, mut labels) = (Vec::new(), Vec::new());
@@ -143,7 +167,9 @@ pub fn evaluate_on_truth(
             continue;
         }
         let Some(truth) = frame.truth.clone() else {
-            anyhow::bail!("source {} has no ground truth", source.describe());
+            return Err(TrainingError::NoTruth {
+                source_name: source.describe(),
+            });
         };
         let insp = inspector.inspect(
             frame.seq,
@@ -187,7 +213,7 @@ pub fn capture_truth_samples(
     samples_dir: &std::path::Path,
     max_samples: usize,
     actor: Option<&str>,
-) -> anyhow::Result<Vec<i64>> {
+) -> Result<Vec<i64>, TrainingError> {
     let mut segmenter = Segmenter::new(segment.clone());
     let mut seen = std::collections::HashSet::new();
     let mut ids = Vec::new();
@@ -197,12 +223,13 @@ pub fn capture_truth_samples(
             break;
         };
         frames += 1;
-        anyhow::ensure!(
-            frames < 100 + max_samples as u64 * 50,
-            "the source gave too few items with ground truth"
-        );
+        if frames >= 100 + max_samples as u64 * 50 {
+            return Err(TrainingError::TooFewTruthItems);
+        }
         let Some(truth) = &frame.truth else {
-            anyhow::bail!("the source has no ground truth to label from");
+            return Err(TrainingError::NoTruth {
+                source_name: source.describe(),
+            });
         };
         for region in segmenter.segment(&frame.image) {
             if region.touches_border || ids.len() >= max_samples {
@@ -225,7 +252,7 @@ pub fn capture_truth_samples(
                 source: "synthetic-truth".into(),
             })?;
             let label = match t.defects.first() {
-                None => "good".to_string(),
+                None => ClassLabel::good().to_string(),
                 Some(k) => k.name().replace('_', " "),
             };
             if let Some(actor) = actor {
