@@ -9,6 +9,8 @@
 //! - [`labeling`] imports images from disk as samples and exports the labelled set.
 //! - [`station`] runs the line: capture, inspection and recording on their own threads.
 //! - [`reports`] aggregates the records for QC managers.
+//! - [`services`] holds rules both front ends apply: which model judges, judging frames
+//!   outside the station.
 //! - [`bench`] times every stage of the pipeline (`foodqc bench`).
 //!
 //! Nothing here depends on egui; the GUI in `src/ui` is a thin layer over this library.
@@ -22,6 +24,7 @@ pub mod inspect;
 pub mod labeling;
 pub mod model;
 pub mod reports;
+pub mod services;
 pub mod station;
 pub mod store;
 pub mod training;

@@ -166,3 +166,110 @@ fn import_then_export_through_the_binary() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("bad.png"), "{text}");
 }
+
+/// `inspect --json` on a couple of synthetic frames: the model version that judged.
+fn judging_version(data: &std::path::Path, extra: &[&std::ffi::OsStr]) -> (String, String) {
+    let out = run_ok(
+        foodqc()
+            .args(["inspect", "--frames", "2", "--json"])
+            .args(extra)
+            .arg("--data-dir")
+            .arg(data),
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        summary["model"].as_str().unwrap().to_string(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_promoted_version_judges_unless_a_model_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundled = foodqc::model::AnomalyModel::bundled().unwrap().version;
+    assert_eq!(judging_version(dir.path(), &[]).0, bundled);
+
+    common::promote_bundled_copy(dir.path(), "promoted-7");
+    assert_eq!(judging_version(dir.path(), &[]).0, "promoted-7");
+
+    let other = tempfile::tempdir().unwrap();
+    let file = common::promote_bundled_copy(other.path(), "named-3");
+    let args = ["--model".as_ref(), file.as_os_str()];
+    assert_eq!(judging_version(dir.path(), &args).0, "named-3");
+
+    // A promoted file that is gone: the line keeps running on the bundled model and says why.
+    let gone = common::promote_bundled_copy(dir.path(), "promoted-8");
+    std::fs::remove_file(&gone).unwrap();
+    let (version, stderr) = judging_version(dir.path(), &[]);
+    assert_eq!(version, bundled);
+    assert!(
+        stderr.contains("promoted model promoted-8 cannot be used")
+            && stderr.contains("running the bundled model"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_actor_is_the_named_one_else_the_os_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let tree = dir.path().join("tree");
+    for (rel, n) in [("good/a.png", 1u8), ("crack/b.png", 2)] {
+        let p = tree.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        image::RgbImage::from_pixel(8, 8, image::Rgb([n, 0, 0]))
+            .save(&p)
+            .unwrap();
+    }
+    // A blank --actor counts as none: the OS user is recorded.
+    run_ok(
+        foodqc()
+            .arg("import")
+            .arg(tree.join("good"))
+            .args(["--actor", "  "])
+            .env("USER", "os.user.1")
+            .arg("--data-dir")
+            .arg(&data),
+    );
+    run_ok(
+        foodqc()
+            .arg("import")
+            .arg(tree.join("crack"))
+            .args(["--actor", "qa.named"])
+            .env("USER", "os.user.1")
+            .arg("--data-dir")
+            .arg(&data),
+    );
+    let store = foodqc::store::Store::open(&data.join("foodqc.sqlite")).unwrap();
+    let audit = store.audit_entries(100).unwrap();
+    let actors: Vec<&str> = audit
+        .iter()
+        .filter(|e| e.action == "samples.import")
+        .map(|e| e.actor.as_str())
+        .collect();
+    assert!(actors.contains(&"os.user.1"), "{actors:?}");
+    assert!(actors.contains(&"qa.named"), "{actors:?}");
+}
+
+#[test]
+fn snapshot_saves_tracked_frames_with_overlays() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("shots");
+    let out = run_ok(
+        foodqc()
+            .args(["snapshot", "--frames", "2", "--skip", "3", "--out"])
+            .arg(&out_dir)
+            .arg("--data-dir")
+            .arg(dir.path()),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].contains("frame-00003.png") && lines[0].contains(" items ["));
+    assert!(lines[1].contains("frame-00004.png"), "{stdout}");
+    for seq in [3, 4] {
+        let img = image::open(out_dir.join(format!("frame-{seq:05}.png"))).unwrap();
+        assert_eq!((img.width(), img.height()), (1280, 720));
+    }
+    assert!(!out_dir.join("frame-00002.png").exists());
+}

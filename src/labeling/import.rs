@@ -33,16 +33,6 @@ pub const IMPORT_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 /// The file name that marks a folder written by [`crate::labeling::export`].
 pub const LABELS_CSV: &str = "labels.csv";
 
-/// The name of the logged-in OS user (`USER`, else `USERNAME`), else `operator`: the default
-/// actor of an import.
-pub fn os_user() -> String {
-    ["USER", "USERNAME"]
-        .iter()
-        .filter_map(|v| std::env::var(v).ok())
-        .find(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "operator".to_string())
-}
-
 /// Where a long import or export is: `done` of `total` files, working on `current`
 /// (`None` in the final call, when `done == total`).
 #[derive(Clone, Copy, Debug)]

@@ -35,3 +35,26 @@ pub fn dataset(rel: &str) -> Option<PathBuf> {
         None
     }
 }
+
+/// Save a copy of the bundled model as `version` in `data_dir/models`, register it in the data
+/// folder's database and make it the active (promoted) version; returns the model file.
+pub fn promote_bundled_copy(data_dir: &std::path::Path, version: &str) -> PathBuf {
+    let mut model = foodqc::model::AnomalyModel::bundled().expect("the bundled model loads");
+    model.version = version.to_string();
+    let path = data_dir.join("models").join(format!("{version}.json"));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    model.save(&path).unwrap();
+    let mut store = foodqc::store::Store::open(&data_dir.join("foodqc.sqlite")).unwrap();
+    let id = store
+        .register_model_version(&foodqc::store::NewModelVersion {
+            version: version.to_string(),
+            path: path.clone(),
+            kind: "anomaly".into(),
+            params: serde_json::json!({}),
+            metrics: serde_json::json!({}),
+            data_snapshot: serde_json::json!({}),
+        })
+        .unwrap();
+    store.set_active_model(id, "tester").unwrap();
+    path
+}

@@ -1,0 +1,57 @@
+//! `foodqc import`: images from disk as samples for labelling.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use foodqc::domain::{Actor, AppPaths};
+
+use super::{file_bar, update_bar};
+
+/// Arguments of `foodqc import`.
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// Image files and folders to import.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Who imports (recorded with the labels and in the audit log) [default: the OS user].
+    #[arg(long, value_name = "NAME")]
+    actor: Option<String>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Import the given paths into the data folder and print what was imported, skipped and
+/// failed. Fails when nothing could be imported.
+pub fn run(paths: &AppPaths, a: ImportArgs) -> anyhow::Result<()> {
+    let actor = Actor::resolve(a.actor.as_deref());
+    let mut store = foodqc::store::Store::open(&paths.db_path())?;
+    let bar = file_bar("importing");
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let report = foodqc::labeling::import_paths(
+        &mut store,
+        &paths.samples_dir(),
+        &a.paths,
+        actor.as_str(),
+        &never,
+        &mut |p| update_bar(&bar, p),
+    )?;
+    bar.finish_and_clear();
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report}");
+        println!("database {}", paths.db_path().display());
+    }
+    if report.all_failed() {
+        anyhow::bail!(
+            "every file failed to import ({} files)",
+            report.failed.len()
+        );
+    }
+    if report.found == 0 && report.failed.is_empty() {
+        anyhow::bail!("no PNG or JPEG image found in the given paths");
+    }
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! `foodqc inspect`: the station headless on a source, every inspection recorded.
+
+use std::path::Path;
+use std::time::Instant;
+
+use clap::Args;
+
+use foodqc::domain::AppPaths;
+use foodqc::services::model_choice;
+use foodqc::station::{LotInfo, Station, StationCommand, StationConfig, StationStats};
+
+use super::source::SourceArgs;
+
+/// Arguments of `foodqc inspect`.
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    src: SourceArgs,
+    /// Stop after N frames (a folder stops at its end anyway).
+    #[arg(long, value_name = "N")]
+    frames: Option<u64>,
+    /// Lot code to record under.
+    #[arg(long, default_value = "DEMO-LOT")]
+    lot: String,
+    /// Product of the lot.
+    #[arg(long, default_value = "cookies")]
+    product: String,
+    /// Production line.
+    #[arg(long, default_value = "line 1")]
+    line: String,
+    /// Shift.
+    #[arg(long, default_value = "A")]
+    shift: String,
+    /// Station name (one per line PC / camera).
+    #[arg(long, default_value = "station-1")]
+    station: String,
+    /// Pace to the source FPS and drop frames when behind, as on a live line (default:
+    /// inspect every frame as fast as possible).
+    #[arg(long)]
+    live: bool,
+    /// Replay a folder again from the start when it ends (needs --frames to stop).
+    #[arg(long = "loop")]
+    loop_folder: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Run the station until the source ends (or `--frames`), then print the summary. Fails when
+/// no frame could be inspected.
+pub fn run(paths: &AppPaths, model: Option<&Path>, a: InspectArgs) -> anyhow::Result<()> {
+    let model = super::load_model(paths, model)?;
+    let spec = a.src.spec()?;
+    if a.loop_folder && a.frames.is_none() {
+        anyhow::bail!("--loop replays forever: give --frames N to stop");
+    }
+    let cfg = StationConfig {
+        station_name: a.station.clone(),
+        source: spec.clone(),
+        source_options: a.src.options(a.loop_folder),
+        lot: LotInfo {
+            code: a.lot.clone(),
+            product: a.product.clone(),
+            line: a.line.clone(),
+            shift: a.shift.clone(),
+        },
+        live: a.live,
+        max_frames: a.frames,
+        paths: paths.clone(),
+        reject_samples_per_minute: 60,
+    };
+    let started = Instant::now();
+    let station = Station::start(cfg, model.clone())?;
+    if let Some(c) = model_choice::classifier_for(paths, &model.version) {
+        station.send(StationCommand::SetClassifier(Some(c)));
+    }
+    let stats = station.wait()?;
+    let run = Run {
+        source: spec.to_string(),
+        model: &model.version,
+        lot: &a.lot,
+        stats: &stats,
+        wall: started.elapsed().as_secs_f64(),
+        database: paths.db_path().display().to_string(),
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&run.json())?);
+    } else {
+        run.print();
+    }
+    if stats.frames_inspected == 0 {
+        anyhow::bail!("no frame could be inspected from {spec}");
+    }
+    Ok(())
+}
+
+/// What a finished run reports.
+struct Run<'a> {
+    source: String,
+    model: &'a str,
+    lot: &'a str,
+    stats: &'a StationStats,
+    /// Wall-clock seconds from start to end.
+    wall: f64,
+    database: String,
+}
+
+impl Run<'_> {
+    /// Quantile `q` of the recent inspection times (ms).
+    fn inspect_ms(&self, q: f64) -> f64 {
+        let times: Vec<f64> = self.stats.recent_inspect_ms.iter().copied().collect();
+        foodqc::model::metrics::quantile(&times, q)
+    }
+
+    fn frames_per_second(&self) -> f64 {
+        self.stats.frames_inspected as f64 / self.wall.max(1e-9)
+    }
+
+    /// The summary as one JSON object.
+    fn json(&self) -> serde_json::Value {
+        let stats = self.stats;
+        serde_json::json!({
+            "source": self.source,
+            "model": self.model,
+            "lot": self.lot,
+            "frames": stats.frames_inspected,
+            "frames_dropped": stats.frames_dropped,
+            "files_skipped": stats.skipped_files,
+            "items": stats.items,
+            "rejects": stats.rejects,
+            "reject_rate": stats.reject_rate(),
+            "recorded": stats.recorder.recorded,
+            "wall_seconds": self.wall,
+            "frames_per_second": self.frames_per_second(),
+            "inspect_ms_median": self.inspect_ms(0.5),
+            "inspect_ms_p95": self.inspect_ms(0.95),
+            "database": self.database,
+        })
+    }
+
+    /// The summary as text.
+    fn print(&self) {
+        let stats = self.stats;
+        println!("foodqc inspect: {}", self.source);
+        println!("  model            {}", self.model);
+        println!("  lot              {}", self.lot);
+        println!(
+            "  frames           {} inspected, {} dropped, {} files skipped",
+            stats.frames_inspected, stats.frames_dropped, stats.skipped_files
+        );
+        println!(
+            "  items            {} judged, {} rejected ({:.1} %)",
+            stats.items,
+            stats.rejects,
+            100.0 * stats.reject_rate()
+        );
+        println!("  recorded         {} rows", stats.recorder.recorded);
+        println!(
+            "  speed            {:.1} frames/s over {:.2} s; inspection {:.2} ms median, {:.2} ms p95",
+            self.frames_per_second(),
+            self.wall,
+            self.inspect_ms(0.5),
+            self.inspect_ms(0.95)
+        );
+        println!("  database         {}", self.database);
+    }
+}

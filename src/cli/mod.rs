@@ -1,0 +1,64 @@
+//! The subcommands, one file each: its clap arguments and its `run`. What they share (the
+//! model choice, progress bars) lives here.
+
+pub mod bench;
+pub mod demo_samples;
+pub mod eval;
+pub mod export;
+pub mod import;
+pub mod inspect;
+pub mod report;
+pub mod snapshot;
+pub mod source;
+pub mod train;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use foodqc::domain::{Actor, AppPaths};
+use foodqc::model::AnomalyModel;
+use foodqc::services::model_choice;
+
+/// The model to run, by the library's rule ([`model_choice::resolve`]): `--model FILE` if
+/// given, else the data folder's active (promoted) version, else the bundled default. A
+/// promoted version that cannot be used is reported and the bundled model runs, so the line
+/// keeps running.
+pub fn load_model(paths: &AppPaths, explicit: Option<&Path>) -> anyhow::Result<Arc<AnomalyModel>> {
+    let choice = model_choice::resolve(paths, explicit)?;
+    if let Some(why) = &choice.fallback {
+        tracing::error!("{why}; running the bundled model");
+    }
+    Ok(choice.model)
+}
+
+/// The OS user as a name, for the window's labelling and training (which take a `String`).
+pub fn os_user() -> String {
+    Actor::resolve(None).as_str().to_string()
+}
+
+/// A progress bar with `template`, falling back to the default style if it does not parse.
+pub fn bar(len: u64, template: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// A progress bar over files for import and export (drawn on stderr, hidden when not a TTY).
+pub fn file_bar(what: &str) -> indicatif::ProgressBar {
+    bar(
+        0,
+        &format!("{what} [{{bar:40}}] {{pos}}/{{len}} files, eta {{eta}} {{wide_msg}}"),
+    )
+}
+
+/// Show an import or export's progress on its bar.
+pub fn update_bar(bar: &indicatif::ProgressBar, p: foodqc::labeling::Progress<'_>) {
+    bar.set_length(p.total as u64);
+    bar.set_position(p.done as u64);
+    if let Some(name) = p.current.and_then(|c| c.file_name()) {
+        bar.set_message(name.to_string_lossy().into_owned());
+    }
+}

@@ -1,0 +1,197 @@
+//! `foodqc train`: a model from the good items of a source (`--out FILE`), or a new model
+//! version from the data folder's labelled samples.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use foodqc::capture::SourceSpec;
+use foodqc::domain::{Actor, AppPaths};
+use foodqc::model::{AnomalyModel, TrainOptions};
+use foodqc::training::job::{TrainJob, TrainJobConfig, TrainOutcome};
+use foodqc::vision::SegmentConfig;
+
+use super::source::SourceArgs;
+
+/// Arguments of `foodqc train`.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    src: SourceArgs,
+    /// Frames to take good items from (with --out).
+    #[arg(long, default_value_t = 400)]
+    frames: u64,
+    /// Look at every Nth frame only (on a conveyor an item stays in view for many frames).
+    #[arg(long, default_value_t = 1)]
+    stride: u64,
+    /// Train on the good items of --source and write the model to FILE. Without --out, train
+    /// on the labelled samples of the data folder and register a new model version there.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Also check the model against ground truth on this many frames of synthetic:SEED+1000
+    /// (with --out and a synthetic source).
+    #[arg(long, default_value_t = 600)]
+    eval_frames: u64,
+    /// Make the new version the live model (labelled-sample training only).
+    #[arg(long)]
+    promote: bool,
+    /// Who is training (for the audit log); defaults to the OS user.
+    #[arg(long)]
+    actor: Option<String>,
+}
+
+/// Train from a source into `--out`, or from the labelled samples of the data folder.
+pub fn run(paths: &AppPaths, model: Option<&Path>, a: TrainArgs) -> anyhow::Result<()> {
+    match a.out.clone() {
+        Some(out) => from_source(a, &out),
+        None => from_labels(paths, model, a),
+    }
+}
+
+/// Train on the labelled samples of the data folder, register the version, maybe promote it.
+fn from_labels(paths: &AppPaths, model: Option<&Path>, a: TrainArgs) -> anyhow::Result<()> {
+    let actor = Actor::resolve(a.actor.as_deref());
+    let cfg = TrainJobConfig {
+        db_path: paths.db_path(),
+        models_dir: paths.models_dir(),
+        base: super::load_model(paths, model)?,
+        options: TrainOptions::default(),
+        actor: actor.as_str().to_string(),
+        threads: None,
+    };
+    let outcome = run_job(cfg)?;
+    print_outcome(paths, &outcome);
+    if a.promote {
+        let mut store = foodqc::store::Store::open(&paths.db_path())?;
+        store.set_active_model(outcome.version_id, actor.as_str())?;
+        println!("promoted {} to live", outcome.version);
+    } else {
+        println!("not promoted (use --promote, or the Train tab)");
+    }
+    Ok(())
+}
+
+/// Run a training job to its end with a progress bar.
+fn run_job(cfg: TrainJobConfig) -> anyhow::Result<TrainOutcome> {
+    let bar = super::bar(1, "{msg:32} [{bar:40}] {pos}/{len}, eta {eta}");
+    let mut job = TrainJob::spawn(cfg, || {})?;
+    let outcome = loop {
+        if let Some(p) = job.progress() {
+            bar.set_message(p.stage.title());
+            bar.set_length(p.total as u64);
+            bar.set_position(p.done as u64);
+        }
+        if let Some(r) = job.try_finish() {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    bar.finish_and_clear();
+    Ok(outcome?)
+}
+
+fn print_outcome(paths: &AppPaths, outcome: &TrainOutcome) {
+    println!(
+        "model {} trained in {:.1} s from {}",
+        outcome.version,
+        outcome.seconds,
+        paths.db_path().display()
+    );
+    for (k, v) in &outcome.metrics {
+        println!("  {k:24} {v:.4}");
+    }
+    for (p, why) in &outcome.skipped {
+        println!("  skipped {}: {why}", p.display());
+    }
+    println!(
+        "  file                     {}",
+        outcome.model_path.display()
+    );
+}
+
+/// Train on the good items of `--source`, check a synthetic model on unseen frames, and write
+/// the model with its card to `out`.
+fn from_source(a: TrainArgs, out: &Path) -> anyhow::Result<()> {
+    let spec = a.src.spec()?;
+    let mut source = spec.open(&a.src.options(false))?;
+    let bar = super::bar(a.frames, "{msg} [{bar:40}] {pos}/{len} frames, eta {eta}");
+    bar.set_message("measuring good items");
+    let segment = SegmentConfig::default();
+    let (good, binning) = foodqc::training::collect_good_items(
+        source.as_mut(),
+        a.frames,
+        a.stride,
+        &segment,
+        &|done, _| bar.set_position(done),
+        &|| false,
+    )?;
+    bar.finish_and_clear();
+    println!("{} good items from {}", good.len(), source.describe());
+    let mut model = AnomalyModel::train(
+        &good,
+        segment,
+        &TrainOptions {
+            binning: Some(binning),
+            ..TrainOptions::default()
+        },
+        &source.describe(),
+        &|| false,
+    )?;
+    if let SourceSpec::Synthetic { seed } = spec
+        && a.eval_frames > 0
+    {
+        check_on_truth(&mut model, &a, seed)?;
+    }
+    model.save(out)?;
+    let card = out.with_extension("card.md");
+    std::fs::write(&card, model.card_markdown())
+        .with_context(|| format!("cannot write model card {}", card.display()))?;
+    println!(
+        "model {} written to {} (card: {})",
+        model.version,
+        out.display(),
+        card.display()
+    );
+    Ok(())
+}
+
+/// Judge `--eval-frames` frames of synthetic:SEED+1000 (items never seen in training) against
+/// their ground truth; the results go into the model card's metrics and are printed.
+fn check_on_truth(model: &mut AnomalyModel, a: &TrainArgs, seed: u64) -> anyhow::Result<()> {
+    let eval_spec = SourceSpec::Synthetic { seed: seed + 1000 };
+    let mut eval_source = eval_spec.open(&a.src.options(false))?;
+    let r = foodqc::training::evaluate_on_truth(
+        Arc::new(model.clone()),
+        eval_source.as_mut(),
+        a.eval_frames,
+        a.stride,
+    )?;
+    let m = &mut model.card.metrics;
+    m.insert("eval_items".into(), r.items as f64);
+    m.insert("eval_defective".into(), r.defective as f64);
+    m.insert("eval_recall".into(), r.confusion.recall());
+    m.insert(
+        "eval_false_reject_rate".into(),
+        r.confusion.false_reject_rate(),
+    );
+    m.insert("eval_precision".into(), r.confusion.precision());
+    if let Some(auc) = r.auroc {
+        m.insert("eval_auroc".into(), auc);
+    }
+    model.card.notes.push(format!(
+        "eval_* metrics: every {}th of {} frames of {} (ground truth of the synthetic line, items never seen in training)",
+        a.stride, a.eval_frames, eval_spec
+    ));
+    println!(
+        "ground truth check on {eval_spec}: {} items, {} defective; recall {:.3}, false rejects {:.3}, AUROC {:.4}",
+        r.items,
+        r.defective,
+        r.confusion.recall(),
+        r.confusion.false_reject_rate(),
+        r.auroc.unwrap_or(f64::NAN)
+    );
+    Ok(())
+}
