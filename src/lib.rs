@@ -22,6 +22,7 @@ pub mod inspect;
 pub mod labeling;
 pub mod model;
 pub mod reports;
+pub mod services;
 pub mod station;
 pub mod store;
 pub mod training;
