@@ -9,11 +9,12 @@ use std::time::SystemTime;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use foodqc::bench::{encode_jpeg, synthetic_jpegs};
-use foodqc::imageio::{decode_rgb, decode_rgb_binned};
 use foodqc::eval::{ScoredImage, main_items, pixels};
+use foodqc::imageio::{decode_rgb, decode_rgb_binned};
+use foodqc::inspect::overlay;
 use foodqc::inspect::{HeatMap, Inspector};
 use foodqc::model::AnomalyModel;
-use foodqc::vision::{Segmenter, extract, overlay};
+use foodqc::vision::{Segmenter, extract};
 
 /// (name, JPEG bytes, score cut-border items) of each input.
 fn inputs() -> Vec<(&'static str, Vec<u8>, bool)> {

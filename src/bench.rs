@@ -17,17 +17,17 @@ use image::RgbImage;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::imageio::{decode_rgb, decode_rgb_binned};
 use crate::capture::{SourceOptions, SourceSpec};
 use crate::eval::{Dataset, ScoredImage, main_items, pixels};
+use crate::imageio::{decode_rgb, decode_rgb_binned};
+use crate::inspect::overlay;
 use crate::inspect::{HeatMap, InspectedItem, Inspection};
 use crate::model::metrics::quantile;
 use crate::model::{AnomalyModel, TrainOptions};
 use crate::store::{InspectionRecorder, InspectionRow, RecordItem, RecordSender, Store};
 use crate::vision::features::{self, ItemFeatures};
+use crate::vision::resolution;
 use crate::vision::segment::{ItemRegion, Segmenter};
-use crate::imageio::binning;
-use crate::inspect::overlay;
 
 /// Stage names, in pipeline order.
 pub const STAGES: [&str; 7] = [

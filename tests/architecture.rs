@@ -236,15 +236,25 @@ fn sql_lives_only_in_the_store() {
         }
         let text = std::fs::read_to_string(&file).expect("readable source");
         for (n, line) in text.lines().enumerate() {
-            let sql = ["SELECT ", "INSERT INTO", "UPDATE ", "DELETE FROM", "rusqlite"]
-                .iter()
-                .any(|k| line.contains(k));
+            let sql = [
+                "SELECT ",
+                "INSERT INTO",
+                "UPDATE ",
+                "DELETE FROM",
+                "rusqlite",
+            ]
+            .iter()
+            .any(|k| line.contains(k));
             if sql {
                 found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
             }
         }
     }
-    assert!(found.is_empty(), "SQL outside src/store:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "SQL outside src/store:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]
@@ -278,11 +288,7 @@ fn the_checker_names_an_upward_import_and_a_cycle() {
          #[cfg(test)]\nmod tests {\n    use crate::station::Station;\n}\n",
     )
     .unwrap();
-    std::fs::write(
-        src.join("store/mod.rs"),
-        "use crate::reports::Report;\n",
-    )
-    .unwrap();
+    std::fs::write(src.join("store/mod.rs"), "use crate::reports::Report;\n").unwrap();
     std::fs::write(src.join("reports.rs"), "use crate::store::Store;\n").unwrap();
     let problems = upward_imports(src);
     assert_eq!(problems.len(), 2, "{problems:?}");

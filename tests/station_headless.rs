@@ -9,9 +9,9 @@ use std::sync::Arc;
 use foodqc::capture::synthetic::{SyntheticConfig, SyntheticLine};
 use foodqc::capture::{FrameSource, SourceOptions, SourceSpec, TruthItem};
 use foodqc::domain::AppPaths;
-use foodqc::model::metrics::Confusion;
 use foodqc::domain::Verdict;
 use foodqc::model::AnomalyModel;
+use foodqc::model::metrics::Confusion;
 use foodqc::station::{LotInfo, Station, StationConfig};
 use foodqc::store::Store;
 

@@ -16,6 +16,8 @@ use std::time::SystemTime;
 use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::BBox;
+
 /// One image from a source, with what is known about it.
 #[derive(Clone, Debug)]
 pub struct Frame {

@@ -26,7 +26,8 @@ use std::time::SystemTime;
 use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
-use super::{BBox, CaptureError, DefectKind, Frame, FrameSource, GroundTruth, Pacing, TruthItem};
+use super::{CaptureError, DefectKind, Frame, FrameSource, GroundTruth, Pacing, TruthItem};
+use crate::domain::BBox;
 
 /// Frame height in pixels at which the pixel sizes of [`SyntheticConfig`] are given; at other
 /// heights they scale linearly (an item of 140 px at 720 px is 93 px at 480 px).

@@ -13,15 +13,15 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::capture::folder::list_images;
+use crate::imageio::binning;
 use crate::imageio::{load_rgb, load_rgb_binned};
 use crate::inspect::HeatMap;
 use crate::model::grading::{GradingOptions, GradingReport, evaluate_grading, read_labels};
 use crate::model::metrics::{Confusion, auroc};
 use crate::model::operating::LabelledScore;
 use crate::model::{AnomalyModel, TrainOptions};
-use crate::imageio::binning;
-use crate::vision::resolution;
 use crate::vision::features::{self, ItemFeatures};
+use crate::vision::resolution;
 use crate::vision::segment::{ItemRegion, SegmentConfig, Segmenter};
 
 /// One test image with its class and, when the dataset has one, its defect mask.

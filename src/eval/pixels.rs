@@ -6,10 +6,10 @@ use std::path::Path;
 use image::{GrayImage, Luma};
 
 use super::ScoredImage;
+use crate::imageio::grid;
 use crate::inspect::HeatMap;
 use crate::model::anomaly::ColourModel;
 use crate::vision::features::colour_bin;
-use crate::imageio::grid;
 
 /// Score bins per unit of calibrated anomaly; scores above `BINS / PER_UNIT` share the top bin.
 const PER_UNIT: f32 = 256.0;

@@ -142,3 +142,115 @@ fn jpeg_scaled(bytes: &[u8], binning: u32) -> Option<(RgbImage, Orientation)> {
     .ok()
     .flatten()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{GrayImage, ImageFormat, Luma, Rgb};
+
+    /// Write `files` (name, bytes) into a fresh temp dir.
+    fn folder_with(files: &[(&str, Vec<u8>)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes) in files {
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        dir
+    }
+
+    fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        image.write_to(&mut out, format).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn binned_decoding_scales_jpegs_in_the_dct_and_bins_other_formats() {
+        use crate::imageio::binning;
+        // A smooth gradient with a disc: what a JPEG keeps well.
+        let img = RgbImage::from_fn(101, 77, |x, y| {
+            let d = (x as i32 - 50).pow(2) + (y as i32 - 38).pow(2);
+            if d < 400 {
+                Rgb([200, 150, 60])
+            } else {
+                Rgb([(x * 2) as u8, (y * 3) as u8, 90])
+            }
+        });
+        let jpeg = encode(&DynamicImage::ImageRgb8(img.clone()), ImageFormat::Jpeg);
+        for n in [2, 4] {
+            let scaled = decode_rgb_binned(&jpeg, n).unwrap();
+            let reference = binning::bin(&decode_rgb(&jpeg).unwrap(), n);
+            assert_eq!(scaled.dimensions(), binning::binned_size(101, 77, n));
+            assert_eq!(scaled.dimensions(), reference.dimensions());
+            let diffs: Vec<i32> = scaled
+                .as_raw()
+                .iter()
+                .zip(reference.as_raw())
+                .map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs())
+                .collect();
+            let mean = diffs.iter().sum::<i32>() as f64 / diffs.len() as f64;
+            assert!(mean < 2.0, "binning {n}: mean difference {mean}");
+        }
+        // PNG: decoded, then binned exactly.
+        let png = encode(&DynamicImage::ImageRgb8(img.clone()), ImageFormat::Png);
+        assert_eq!(decode_rgb_binned(&png, 2).unwrap(), binning::bin(&img, 2));
+        assert_eq!(decode_rgb_binned(&png, 1).unwrap(), img);
+        // Broken data is still an error (from the image crate, which names the problem).
+        let mut broken = jpeg[..200].to_vec();
+        broken.extend_from_slice(&[0u8; 50]);
+        assert!(decode_rgb_binned(&broken, 2).is_err());
+        assert!(decode_rgb_binned(b"\xFF\xD8 not a jpeg", 2).is_err());
+        // A file: its name in the error.
+        let dir = folder_with(&[("bad.jpg", broken)]);
+        let err = load_rgb_binned(&dir.path().join("bad.jpg"), 2).unwrap_err();
+        assert!(err.to_string().contains("bad.jpg"), "{err}");
+    }
+
+    #[test]
+    fn load_rgb_handles_colour_types_and_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let grey = dir.path().join("grey.png");
+        GrayImage::from_pixel(2, 2, Luma([77])).save(&grey).unwrap();
+        let img = load_rgb(&grey).unwrap();
+        assert_eq!(img.get_pixel(1, 1).0, [77, 77, 77]);
+
+        // Content wins over the extension: a PNG saved as .jpg still loads.
+        let disguised = dir.path().join("really-a-png.jpg");
+        std::fs::copy(&grey, &disguised).unwrap();
+        assert_eq!(load_rgb(&disguised).unwrap().dimensions(), (2, 2));
+
+        let missing = dir.path().join("gone.png");
+        let err = load_rgb(&missing).unwrap_err().to_string();
+        assert!(err.contains("gone.png"), "{err}");
+    }
+
+    #[test]
+    fn load_rgb_applies_exif_orientation() {
+        use image::ImageEncoder;
+        use image::codecs::jpeg::JpegEncoder;
+        // Minimal little-endian TIFF/EXIF block: one IFD entry, Orientation (0x0112) = 6,
+        // i.e. "rotate 90 degrees clockwise to view", as phones write for portrait shots.
+        let exif = vec![
+            b'I', b'I', 42, 0, 8, 0, 0, 0, // header, IFD at offset 8
+            1, 0, // one entry
+            0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, // tag, SHORT, count 1, value 6
+            0, 0, 0, 0, // no next IFD
+        ];
+        let pixels = RgbImage::from_pixel(16, 8, Rgb([50, 100, 150]));
+        let mut bytes = Vec::new();
+        let mut encoder = JpegEncoder::new(&mut bytes);
+        encoder.set_exif_metadata(exif).unwrap();
+        encoder
+            .write_image(pixels.as_raw(), 16, 8, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        // libjpeg-turbo's scaled decode reads the same EXIF turn.
+        assert_eq!(
+            jpeg_scaled(&bytes, 2).map(|(img, o)| (img.dimensions(), o)),
+            Some(((8, 4), Orientation::Rotate90))
+        );
+        let dir = folder_with(&[("portrait.jpg", bytes)]);
+        let img = load_rgb(&dir.path().join("portrait.jpg")).unwrap();
+        assert_eq!(img.dimensions(), (8, 16));
+        let img = load_rgb_binned(&dir.path().join("portrait.jpg"), 2).unwrap();
+        assert_eq!(img.dimensions(), (4, 8));
+    }
+}

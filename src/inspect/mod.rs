@@ -10,8 +10,8 @@ pub mod overlay;
 
 use crate::domain::BBox;
 use crate::domain::Verdict;
-use crate::model::AnomalyModel;
 use crate::imageio::binning;
+use crate::model::AnomalyModel;
 use crate::vision::features::{self, PatchGrid};
 use crate::vision::segment::{ItemRegion, Segmenter};
 

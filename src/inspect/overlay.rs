@@ -5,8 +5,8 @@ use image::{Rgb, RgbImage};
 use imageproc::drawing::{draw_hollow_rect_mut, draw_line_segment_mut};
 use imageproc::rect::Rect;
 
-use crate::inspect::Inspection;
 use crate::domain::Verdict;
+use crate::inspect::Inspection;
 
 /// State colours (ISA-101 style: colour only for state).
 pub mod palette {

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Thresholds, Verdict};
 use super::gaussian::{FitError, Gaussian};
 use super::metrics::quantile;
+use crate::domain::{Thresholds, Verdict};
 use crate::vision::features::{
     COLOUR_BINS, FEATURE_SET, ITEM_FEATURE_MIN_STD, ITEM_FEATURES, ItemFeatures,
     PATCH_FEATURE_MIN_STD, PATCH_FEATURES, PATCH_RINGS, colour_bin,

@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::capture::{CaptureError, Frame, FrameSource, Pacing, SourceOptions, SourceSpec};
 use crate::domain::AppPaths;
-use crate::inspect::{Inspection, Inspector};
-use crate::model::classifier::GradeClassifier;
 use crate::domain::{Thresholds, Verdict};
 use crate::imageio::crop::crop_with_margin;
+use crate::inspect::{Inspection, Inspector};
 use crate::model::AnomalyModel;
+use crate::model::classifier::GradeClassifier;
 use crate::store::{
     InspectionRecorder, InspectionRow, NewModelVersion, RecordItem, RecorderStats, SampleImage,
     Store,

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::imageio::load_rgb;
 use crate::eval::main_items_measured;
+use crate::imageio::load_rgb;
 use crate::model::classifier::{
     DESCRIPTOR_FEATURES, DESCRIPTOR_SET, GradeClassifier, GradeTrainOptions, KnownItems,
     MIN_PER_CLASS, describe_image_known,

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use crate::capture::{FrameSource, GroundTruth, TruthItem};
 use crate::domain::{BBox, Verdict};
-use crate::inspect::Inspector;
-use crate::model::metrics::{Confusion, auroc};
-use crate::model::AnomalyModel;
 use crate::imageio::binning;
+use crate::inspect::Inspector;
+use crate::model::AnomalyModel;
+use crate::model::metrics::{Confusion, auroc};
 use crate::vision::features::{self, ItemFeatures};
 use crate::vision::segment::{SegmentConfig, Segmenter};
 
@@ -75,7 +75,9 @@ pub fn collect_good_items(
         let n = match binning {
             Some(n) => n,
             None => {
-                let Some(n) = crate::vision::resolution::choose_for_frames(&[&frame.image], segment) else {
+                let Some(n) =
+                    crate::vision::resolution::choose_for_frames(&[&frame.image], segment)
+                else {
                     continue;
                 };
                 tracing::info!("binning {n}x{n}, from the items of frame {}", frame.seq);

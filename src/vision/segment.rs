@@ -9,9 +9,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::components::Components;
-use crate::imageio::grid;
 use super::morph::{self, Outside};
 use crate::domain::BBox;
+use crate::imageio::grid;
 
 /// Settings of the item finder. Defaults fit any product that contrasts with its belt.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
