@@ -71,7 +71,7 @@ impl Workbench {
         if all.is_empty() {
             all.extend_from_slice(&production);
         }
-        let hi = foodqc::model::metrics::quantile(&all, 0.98);
+        let hi = crate::model::metrics::quantile(&all, 0.98);
         let hi = if hi.is_finite() && hi > 0.0 {
             hi * 1.25
         } else {

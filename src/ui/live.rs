@@ -217,7 +217,7 @@ impl LiveTab {
     }
 
     fn feed(&mut self, ui: &mut egui::Ui, ctx: &TabCtx) {
-        let (Some(tex), Some(insp)) = (&self.texture, self.current.clone()) else {
+        let (Some(tex), Some(insp)) = (&self.texture, self.current().cloned()) else {
             ui.centered_and_justified(|ui| {
                 match ctx.station_error {
                     Some(e) => {

@@ -25,7 +25,6 @@ use foodqc::domain::AppPaths;
 use foodqc::model::AnomalyModel;
 use serde::{Deserialize, Serialize};
 
-pub use action::{Action, TabCtx};
 pub use app::FoodQcApp;
 
 /// Open the window and run until it is closed.

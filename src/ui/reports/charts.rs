@@ -12,7 +12,7 @@ use crate::ui::action::Action;
 use crate::ui::theme;
 
 impl ReportsTab {
-    fn charts(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+    pub(super) fn charts(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         match &self.status {
             Status::Done(msg) => {
                 ui.colored_label(theme::PASS, msg);

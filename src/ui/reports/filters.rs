@@ -7,7 +7,7 @@ use super::ReportsTab;
 use crate::ui::action::{Action, TabCtx};
 
 impl ReportsTab {
-    fn filters(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
+    pub(super) fn filters(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
         ui.heading("Filters");
         egui::Grid::new("report_filter_grid")
             .num_columns(2)
@@ -105,5 +105,3 @@ fn choice(ui: &mut egui::Ui, label: &str, value: &mut Option<String>, values: &[
         });
     ui.end_row();
 }
-
-/// Draw the Reports tab.

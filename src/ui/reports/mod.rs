@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use egui::TextureHandle;
-use foodqc::domain::Actor;
 use foodqc::reports::drift::DriftReference;
 use foodqc::reports::filter::parse_time;
 use foodqc::reports::query::ItemRow;
@@ -62,9 +61,8 @@ pub struct ReportsTab {
     started: bool,
 }
 
-impl ReportsTab {
-    /// A tab whose decisions are signed by `actor` unless changed.
-    pub fn new(actor: &Actor) -> Self {
+impl Default for ReportsTab {
+    fn default() -> Self {
         Self {
             filter: ReportFilter::default(),
             from_text: String::new(),
@@ -80,10 +78,13 @@ impl ReportsTab {
             thumbs: HashMap::new(),
             disposition_lot: String::new(),
             comment: String::new(),
-            actor: actor.to_string(),
+            actor: String::new(),
             started: false,
         }
     }
+}
+
+impl ReportsTab {
 
     /// Ask for `cmd`, telling the user `busy` (when not empty) meanwhile.
     fn ask(&mut self, actions: &mut Vec<Action>, cmd: Command, busy: &str) {
@@ -183,6 +184,8 @@ impl ReportsTab {
         let mut actions = Vec::new();
         if !self.started {
             self.started = true;
+            // Decisions are signed by the user at the keyboard unless changed.
+            self.actor = ctx.actor.to_string();
             self.run(ctx.model, &mut actions);
         }
         egui::Panel::left("report_filters")

@@ -1,7 +1,5 @@
 //! The Reports tab driven like a user: filter, drill down, hold a lot, export.
 //! (The live alarm is tested in `foodqc::services::line_alarm` and the desk's tests.)
-use std::time::{Duration, Instant};
-
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use foodqc::capture::SourceSpec;
@@ -114,10 +112,7 @@ fn filter_drill_down_hold_and_export() {
     // Quick PDF export runs in the background and writes the file.
     h.get_by_label("Quick PDF").click();
     step_until(&mut h, "PDF written", |app| {
-        app.reports
-            .message
-            .as_ref()
-            .is_some_and(|(err, m)| !err && m.starts_with("Wrote"))
+        matches!(&app.reports.status, Status::Done(m) if m.starts_with("Wrote"))
     });
     let pdfs: Vec<_> = std::fs::read_dir(paths.data_dir.join("exports"))
         .unwrap()

@@ -55,9 +55,8 @@ pub struct ThresholdsTab {
     started: bool,
 }
 
-impl ThresholdsTab {
-    /// A tab whose settings are signed by `actor` unless changed.
-    pub fn new(actor: &Actor) -> Self {
+impl Default for ThresholdsTab {
+    fn default() -> Self {
         Self {
             score_file: String::new(),
             data: None,
@@ -68,7 +67,7 @@ impl ThresholdsTab {
             per_class: BTreeMap::new(),
             target_escape: 0.005,
             target_frr: 0.01,
-            who: actor.to_string(),
+            who: String::new(),
             why: String::new(),
             history: Vec::new(),
             status: Status::Idle,
@@ -77,7 +76,9 @@ impl ThresholdsTab {
             started: false,
         }
     }
+}
 
+impl ThresholdsTab {
     /// Take the live model's thresholds as the starting point.
     pub fn take_thresholds(&mut self, t: &Thresholds) {
         self.reject = t.reject;
@@ -189,6 +190,10 @@ impl ThresholdsTab {
     /// Draw the tab.
     pub fn ui(&mut self, ui: &mut egui::Ui, ctx: &TabCtx) -> Vec<Action> {
         let mut actions = Vec::new();
+        if self.who.is_empty() {
+            // Settings are signed by the user at the keyboard unless changed.
+            self.who = ctx.actor.to_string();
+        }
         if !self.started {
             self.started = true;
             self.take_thresholds(&ctx.model.thresholds);
