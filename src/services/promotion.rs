@@ -110,7 +110,9 @@ mod tests {
         let path = dir.path().join("v.json");
         model.save(&path).unwrap();
         let row = register(&mut store, "not-the-file", &path);
-        let e = promote(&mut store, &row, &Actor::named("qc")).err().unwrap();
+        let e = promote(&mut store, &row, &Actor::named("qc"))
+            .err()
+            .unwrap();
         assert!(matches!(e, PromotionError::File(_)), "{e}");
         assert!(store.active_model().unwrap().is_none());
         let missing = register(&mut store, "gone", &dir.path().join("gone.json"));
@@ -124,7 +126,10 @@ mod tests {
         let a = register(&mut store, "a", &dir.path().join("a.json"));
         let b = register(&mut store, "b", &dir.path().join("b.json"));
         let models = vec![a.clone(), b];
-        assert_eq!(rollback_target(&models, Some(a.id)).map(|m| m.id), Some(a.id));
+        assert_eq!(
+            rollback_target(&models, Some(a.id)).map(|m| m.id),
+            Some(a.id)
+        );
         assert!(rollback_target(&models, None).is_none());
         assert!(rollback_target(&models, Some(999)).is_none());
     }

@@ -218,7 +218,9 @@ fn preview_image(
     let mask = match mask {
         Some(m) => {
             let gray = image::open(m)
-                .map_err(|e| ThresholdError::Image(format!("cannot read mask {}: {e}", m.display())))?
+                .map_err(|e| {
+                    ThresholdError::Image(format!("cannot read mask {}: {e}", m.display()))
+                })?
                 .into_rgb8();
             Some(resize(&gray, pw, ph, FilterType::Nearest))
         }
@@ -285,7 +287,10 @@ mod tests {
         let (t, h) = apply(&mut store, "v1", new.clone(), &old, &who, "tighter").unwrap();
         assert_eq!(t, new);
         assert_eq!(h.len(), 1);
-        assert_eq!((h[0].set_by.as_str(), h[0].reason.as_str()), ("qc.anna", "tighter"));
+        assert_eq!(
+            (h[0].set_by.as_str(), h[0].reason.as_str()),
+            ("qc.anna", "tighter")
+        );
         assert_eq!(history(&store, "v1").unwrap(), h);
     }
 

@@ -161,7 +161,10 @@ mod tests {
         assert_eq!(w.range.0, 0.0);
         assert!(w.range.1 > 0.9);
         assert_eq!(w.production_hist.iter().sum::<u32>(), 3);
-        assert_eq!(w.hist.classes.iter().map(|(_, c)| c.len()).max(), Some(BINS));
+        assert_eq!(
+            w.hist.classes.iter().map(|(_, c)| c.len()).max(),
+            Some(BINS)
+        );
     }
 
     #[test]

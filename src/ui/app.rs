@@ -209,10 +209,7 @@ impl FoodQcApp {
 
     /// Ask for a fresh snapshot when the last one is older than `max_age` (one at a time).
     fn refresh_snapshot_if_older(&mut self, max_age: Duration) {
-        let stale = self
-            .snapshot
-            .taken_at
-            .is_none_or(|t| t.elapsed() > max_age);
+        let stale = self.snapshot.taken_at.is_none_or(|t| t.elapsed() > max_age);
         if stale && !self.snapshot_pending {
             self.snapshot_pending = self.desk.send(Command::RefreshSnapshot);
         }

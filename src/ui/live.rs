@@ -241,8 +241,7 @@ impl LiveTab {
             Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
             Color32::WHITE,
         );
-        let to_screen =
-            |x: f32, y: f32| Pos2::new(rect.left() + x * scale, rect.top() + y * scale);
+        let to_screen = |x: f32, y: f32| Pos2::new(rect.left() + x * scale, rect.top() + y * scale);
         let pixel_threshold = ctx.model.thresholds.pixel as f32;
         for item in &insp.items {
             if self.show_heat {

@@ -9,7 +9,6 @@ mod label;
 mod live;
 mod reports;
 mod status_bar;
-mod tabs;
 mod theme;
 mod thresholds;
 mod top_bar;

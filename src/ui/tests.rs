@@ -44,7 +44,9 @@ fn live_view_counts_pauses_and_switches_tabs() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(dir.path());
     step_until(&mut h, "items judged and a frame on screen", |app| {
-        app.stats.items >= 3 && app.stats.frames_inspected >= 5 && app.settings.live.current().is_some()
+        app.stats.items >= 3
+            && app.stats.frames_inspected >= 5
+            && app.settings.live.current().is_some()
     });
     assert!(h.state().station_error.is_none());
     h.get_by_label("Items inspected");
@@ -105,7 +107,9 @@ fn live_view_counts_pauses_and_switches_tabs() {
 fn lot_change_reaches_the_station() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(dir.path());
-    step_until(&mut h, "first frame", |app| app.settings.live.current().is_some());
+    step_until(&mut h, "first frame", |app| {
+        app.settings.live.current().is_some()
+    });
     h.state_mut().settings.live.lot.code = "LOT-7".into();
     h.step();
     h.get_by_label("Apply").click();
@@ -122,7 +126,9 @@ fn lot_change_reaches_the_station() {
 fn space_toggles_pause_and_h_toggles_heat() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(dir.path());
-    step_until(&mut h, "first frame", |app| app.settings.live.current().is_some());
+    step_until(&mut h, "first frame", |app| {
+        app.settings.live.current().is_some()
+    });
     let heat = h.state().settings.live.show_heat;
     h.key_press(egui::Key::H);
     h.step();
@@ -170,7 +176,9 @@ fn label_tab_labels_by_keys_moves_and_undoes() {
     seed_samples(dir.path(), 12, false);
     let mut h = harness(dir.path());
     // Pause the line so no new capture reorders the queue under the test.
-    step_until(&mut h, "first frame", |app| app.settings.live.current().is_some());
+    step_until(&mut h, "first frame", |app| {
+        app.settings.live.current().is_some()
+    });
     h.key_press(egui::Key::Space);
     h.key_press(egui::Key::F2);
     h.step();
@@ -241,7 +249,9 @@ fn training_job_starts_cancels_finishes_and_promotes() {
     let dir = tempfile::tempdir().unwrap();
     seed_samples(dir.path(), 40, true);
     let mut h = harness(dir.path());
-    step_until(&mut h, "first frame", |app| app.settings.live.current().is_some());
+    step_until(&mut h, "first frame", |app| {
+        app.settings.live.current().is_some()
+    });
     h.key_press(egui::Key::F3);
     h.step();
     h.get_by_label("Train new model").click();
@@ -272,7 +282,12 @@ fn training_job_starts_cancels_finishes_and_promotes() {
     let deadline = Instant::now() + Duration::from_secs(120);
     while h.state().train.job.is_some() {
         assert!(Instant::now() < deadline, "training did not finish");
-        if let Some(p) = h.state().train.job.as_ref().and_then(|j| j.progress.clone())
+        if let Some(p) = h
+            .state()
+            .train
+            .job
+            .as_ref()
+            .and_then(|j| j.progress.clone())
             && stages.last() != Some(&p.stage)
         {
             stages.push(p.stage);
@@ -291,10 +306,7 @@ fn training_job_starts_cancels_finishes_and_promotes() {
 
     // Promote it: the station swaps to it.
     step_until(&mut h, "version listed", |app| {
-        app.snapshot
-            .models
-            .iter()
-            .any(|m| m.version == version)
+        app.snapshot.models.iter().any(|m| m.version == version)
     });
     h.step();
     h.get_by_label("Promote").click();

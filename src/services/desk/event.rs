@@ -13,9 +13,7 @@ use crate::reports::query::ItemRow;
 use crate::services::promotion::Promoted;
 use crate::services::threshold_settings::PreviewImage;
 use crate::services::workbench::Workbench;
-use crate::store::{
-    DefectClass, LotSummary, ModelVersionRow, QueueEntry, ThresholdSetting,
-};
+use crate::store::{DefectClass, LotSummary, ModelVersionRow, QueueEntry, ThresholdSetting};
 use crate::training::job::{JobProgress, TrainOutcome};
 
 /// What the front end shows from the database, refreshed on request.

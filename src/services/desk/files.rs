@@ -52,35 +52,45 @@ impl Worker {
         let db = self.cfg.paths.db_path();
         let samples_dir = self.cfg.paths.samples_dir();
         let actor = self.cfg.actor.clone();
-        run_files_job(&self.sink, &self.files_cancel, "import", move |cancel, report| {
-            let paths = match (paths.is_empty(), pick) {
-                (false, _) => paths,
-                (true, Some(pick)) => pick().ok_or("nothing chosen")?,
-                (true, None) => return Err("nothing to import".into()),
-            };
-            let mut store = open_with_retry(&db).map_err(|e| e.to_string())?;
-            let r = crate::labeling::import_paths(
-                &mut store,
-                &samples_dir,
-                &paths,
-                actor.as_str(),
-                cancel,
-                report,
-            )
-            .map_err(|e| e.to_string())?;
-            Ok(r.to_string())
-        });
+        run_files_job(
+            &self.sink,
+            &self.files_cancel,
+            "import",
+            move |cancel, report| {
+                let paths = match (paths.is_empty(), pick) {
+                    (false, _) => paths,
+                    (true, Some(pick)) => pick().ok_or("nothing chosen")?,
+                    (true, None) => return Err("nothing to import".into()),
+                };
+                let mut store = open_with_retry(&db).map_err(|e| e.to_string())?;
+                let r = crate::labeling::import_paths(
+                    &mut store,
+                    &samples_dir,
+                    &paths,
+                    actor.as_str(),
+                    cancel,
+                    report,
+                )
+                .map_err(|e| e.to_string())?;
+                Ok(r.to_string())
+            },
+        );
     }
 
     /// Export the labelled set into the folder `pick` asks for.
     pub(super) fn export_labelled(&mut self, pick: PickPath) {
         let db = self.cfg.paths.db_path();
-        run_files_job(&self.sink, &self.files_cancel, "export", move |cancel, report| {
-            let out = pick().ok_or("no folder chosen")?;
-            let store = open_with_retry(&db).map_err(|e| e.to_string())?;
-            let r = crate::labeling::export_labelled(&store, &out, false, cancel, report)
-                .map_err(|e| e.to_string())?;
-            Ok(r.to_string())
-        });
+        run_files_job(
+            &self.sink,
+            &self.files_cancel,
+            "export",
+            move |cancel, report| {
+                let out = pick().ok_or("no folder chosen")?;
+                let store = open_with_retry(&db).map_err(|e| e.to_string())?;
+                let r = crate::labeling::export_labelled(&store, &out, false, cancel, report)
+                    .map_err(|e| e.to_string())?;
+                Ok(r.to_string())
+            },
+        );
     }
 }

@@ -108,7 +108,10 @@ impl Worker {
         cancel.store(false, Ordering::Relaxed);
         self.export_job("CSV", to, move |store, path, sink| {
             let progress = |n: u64| {
-                sink.status(Topic::Reports, Status::busy(format!("CSV: {n} rows written")));
+                sink.status(
+                    Topic::Reports,
+                    Status::busy(format!("CSV: {n} rows written")),
+                );
             };
             let n = crate::reports::export::write_csv(
                 store.connection(),

@@ -46,10 +46,14 @@ fn snapshot_and_alarm_log() {
     });
     assert!(snap.error.is_none(), "{:?}", snap.error);
     assert!(snap.taken_at.is_some());
-    d.send(Command::LogAlarm(serde_json::json!({"lot": "L9", "rules": [1]})));
+    d.send(Command::LogAlarm(
+        serde_json::json!({"lot": "L9", "rules": [1]}),
+    ));
     // Commands run in order: once the next snapshot arrives, the alarm is logged.
     d.send(Command::RefreshSnapshot);
-    wait_for(&d, "second snapshot", |e| matches!(e, Event::Snapshot(_)).then_some(()));
+    wait_for(&d, "second snapshot", |e| {
+        matches!(e, Event::Snapshot(_)).then_some(())
+    });
     let store = Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
     let e: Vec<_> = store
         .audit_entries(10)

@@ -91,12 +91,8 @@ impl Worker {
         let sink = self.sink.clone();
         sink.status(Topic::Thresholds, Status::busy("scoring preview images"));
         spawn_job(&self.sink, Topic::Thresholds, "previews", move || {
-            let r = settings::load_previews(
-                &workbench.items,
-                workbench.dataset.as_deref(),
-                model,
-                n,
-            );
+            let r =
+                settings::load_previews(&workbench.items, workbench.dataset.as_deref(), model, n);
             match r {
                 Ok(p) => {
                     let msg = format!("Scored {} preview images.", p.len());

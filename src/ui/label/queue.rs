@@ -64,7 +64,11 @@ impl LabelTab {
                 changed |= self.since_combo(ui);
                 ui.end_row();
                 ui.label("Predicted");
-                let p = self.filter.predicted.clone().unwrap_or_else(|| "any".into());
+                let p = self
+                    .filter
+                    .predicted
+                    .clone()
+                    .unwrap_or_else(|| "any".into());
                 egui::ComboBox::from_id_salt("f_pred")
                     .selected_text(p)
                     .show_ui(ui, |ui| {
@@ -143,7 +147,8 @@ impl LabelTab {
                     q.predicted.as_deref().unwrap_or(""),
                     q.sample.source
                 );
-                let r = ui.selectable_label(i == self.selected, egui::RichText::new(text).monospace());
+                let r =
+                    ui.selectable_label(i == self.selected, egui::RichText::new(text).monospace());
                 if r.clicked() {
                     self.selected = i;
                 }

@@ -115,7 +115,9 @@ impl ReportsTab {
 
     fn export_buttons(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
         ui.heading("Export");
-        ui.label(egui::RichText::new("The filtered inspections as CSV; the report as PDF.").small());
+        ui.label(
+            egui::RichText::new("The filtered inspections as CSV; the report as PDF.").small(),
+        );
         let can = self.report.is_some() && !self.status.is_busy();
         let mut asked = None;
         ui.horizontal(|ui| {

@@ -45,7 +45,11 @@ impl ReportsTab {
         let clicked = p_chart(ui, &r, chart_h);
         if let Some(i) = clicked {
             let g = &r.groups[i];
-            self.drill(format!("{} {}", r.group_by.title(), g.key), g.drill.clone(), actions);
+            self.drill(
+                format!("{} {}", r.group_by.title(), g.key),
+                g.drill.clone(),
+                actions,
+            );
         }
         ui.columns(2, |cols| {
             self.pareto(&mut cols[0], &r, actions);
@@ -55,8 +59,10 @@ impl ReportsTab {
 
     fn pareto(&mut self, ui: &mut egui::Ui, r: &Report, actions: &mut Vec<Action>) {
         ui.label(
-            egui::RichText::new("Pareto of defect classes (rejects); line: cumulative %. Click a bar.")
-                .strong(),
+            egui::RichText::new(
+                "Pareto of defect classes (rejects); line: cumulative %. Click a bar.",
+            )
+            .strong(),
         );
         let max = r.pareto.iter().map(|b| b.count).max().unwrap_or(1) as f64;
         let bars: Vec<Bar> = r
@@ -196,7 +202,6 @@ fn p_chart(ui: &mut egui::Ui, r: &Report, chart_h: f32) -> Option<usize> {
 /// Data series colour (neutral blue: colour is reserved for state).
 const SERIES: Color32 = Color32::from_rgb(70, 130, 220);
 
-
 fn summary_line(ui: &mut egui::Ui, r: &Report) {
     let s = &r.summary;
     ui.horizontal_wrapped(|ui| {
@@ -241,7 +246,6 @@ fn summary_line(ui: &mut egui::Ui, r: &Report) {
         );
     }
 }
-
 
 fn drift(ui: &mut egui::Ui, r: &Report) {
     ui.label(

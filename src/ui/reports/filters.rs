@@ -77,7 +77,9 @@ impl ReportsTab {
         }
         if let Some(r) = &self.report {
             ui.separator();
-            ui.label(egui::RichText::new(format!("Queries took {:.0} ms:", self.report_ms)).small());
+            ui.label(
+                egui::RichText::new(format!("Queries took {:.0} ms:", self.report_ms)).small(),
+            );
             for (q, ms) in &r.timings_ms {
                 ui.label(egui::RichText::new(format!("  {q}: {ms:.0} ms")).small());
             }

@@ -85,7 +85,6 @@ impl Default for ReportsTab {
 }
 
 impl ReportsTab {
-
     /// Ask for `cmd`, telling the user `busy` (when not empty) meanwhile.
     fn ask(&mut self, actions: &mut Vec<Action>, cmd: Command, busy: &str) {
         actions.push(cmd.into());

@@ -9,11 +9,11 @@ use foodqc::reports::demo::{GenerateOptions, generate};
 
 use std::sync::Arc;
 
-use foodqc::store::{LotStatus, Store};
 use foodqc::services::desk::Status;
+use foodqc::store::{LotStatus, Store};
 
-use crate::ui::{FoodQcApp, Tab};
 use crate::ui::tests::step_until;
+use crate::ui::{FoodQcApp, Tab};
 
 #[test]
 fn filter_drill_down_hold_and_export() {
@@ -111,9 +111,11 @@ fn filter_drill_down_hold_and_export() {
 
     // Quick PDF export runs in the background and writes the file.
     h.get_by_label("Quick PDF").click();
-    step_until(&mut h, "PDF written", |app| {
-        matches!(&app.reports.status, Status::Done(m) if m.starts_with("Wrote"))
-    });
+    step_until(
+        &mut h,
+        "PDF written",
+        |app| matches!(&app.reports.status, Status::Done(m) if m.starts_with("Wrote")),
+    );
     let pdfs: Vec<_> = std::fs::read_dir(paths.data_dir.join("exports"))
         .unwrap()
         .filter_map(Result::ok)

@@ -3,6 +3,7 @@
 
 use egui::RichText;
 use foodqc::domain::Thresholds;
+use foodqc::model::operating::ConfusionCounts;
 use foodqc::services::desk::Status;
 use foodqc::services::workbench::Workbench;
 
@@ -180,44 +181,7 @@ impl ThresholdsTab {
         let op = data.set.at(self.reject);
         let c = op.confusion;
         ui.strong(format!("At {:.3}", self.reject));
-        egui::Grid::new("confusion")
-            .num_columns(3)
-            .striped(true)
-            .min_col_width(90.0)
-            .show(ui, |ui| {
-                ui.label("");
-                ui.label("rejected");
-                ui.label("passed");
-                ui.end_row();
-                ui.label("defective");
-                ui.label(RichText::new(c.true_pos.to_string()).size(20.0).strong());
-                ui.label(
-                    RichText::new(c.false_neg.to_string())
-                        .size(20.0)
-                        .strong()
-                        .color(if c.false_neg > 0 {
-                            theme::REJECT
-                        } else {
-                            ui.visuals().text_color()
-                        }),
-                )
-                .on_hover_text("escapes: defective items that pass");
-                ui.end_row();
-                ui.label("good");
-                ui.label(
-                    RichText::new(c.false_pos.to_string())
-                        .size(20.0)
-                        .strong()
-                        .color(if c.false_pos > 0 {
-                            theme::WARN
-                        } else {
-                            ui.visuals().text_color()
-                        }),
-                )
-                .on_hover_text("false rejects: good items thrown away");
-                ui.label(RichText::new(c.true_neg.to_string()).size(20.0).strong());
-                ui.end_row();
-            });
+        confusion_grid(ui, &c);
         ui.label(
             RichText::new(format!(
                 "TP {} FP {} TN {} FN {}",
@@ -240,7 +204,11 @@ impl ThresholdsTab {
             ui.strong(pct(op.escape_rate));
             ui.end_row();
         });
-        let review = if self.review_on { self.review } else { self.reject };
+        let review = if self.review_on {
+            self.review
+        } else {
+            self.reject
+        };
         let b = data.set.bands(review, self.reject);
         ui.label(format!(
             "Bands (good / defective): pass {} / {} · review {} / {} · reject {} / {}",
@@ -363,39 +331,7 @@ impl ThresholdsTab {
             self.take_thresholds(&live);
         }
         self.status_line(ui);
-        let mut revert: Option<(Thresholds, String)> = None;
-        if !self.history.is_empty() {
-            ui.separator();
-            ui.strong("History of this model version");
-            egui::Grid::new("threshold_history")
-                .num_columns(4)
-                .striped(true)
-                .show(ui, |ui| {
-                    for (i, s) in self.history.iter().enumerate() {
-                        ui.label(format!("#{}", s.id));
-                        ui.label(format!(
-                            "{:.3}{}",
-                            s.thresholds.reject,
-                            s.thresholds
-                                .review_band()
-                                .map(|r| format!(" / {r:.3}"))
-                                .unwrap_or_default()
-                        ))
-                        .on_hover_text(format!("pixel {:.2}", s.thresholds.pixel));
-                        ui.label(format!("{}: {}", s.set_by, s.reason))
-                            .on_hover_text(crate::ui::tabs::fmt_ts(s.created_at_ms));
-                        if i == 0 {
-                            ui.label("in force");
-                        } else if ui
-                            .add_enabled(!self.is_busy(), egui::Button::new("Revert").small())
-                            .clicked()
-                        {
-                            revert = Some((s.thresholds.clone(), format!("revert to #{}", s.id)));
-                        }
-                        ui.end_row();
-                    }
-                });
-        }
+        let revert = self.history_table(ui);
         if apply_clicked {
             let why = if self.why.trim().is_empty() {
                 "no reason given".to_string()
@@ -409,6 +345,45 @@ impl ThresholdsTab {
         }
     }
 
+    /// The setting history of the live version; the setting to revert to, when clicked.
+    fn history_table(&self, ui: &mut egui::Ui) -> Option<(Thresholds, String)> {
+        let mut revert = None;
+        if self.history.is_empty() {
+            return None;
+        }
+        ui.separator();
+        ui.strong("History of this model version");
+        egui::Grid::new("threshold_history")
+            .num_columns(4)
+            .striped(true)
+            .show(ui, |ui| {
+                for (i, s) in self.history.iter().enumerate() {
+                    ui.label(format!("#{}", s.id));
+                    ui.label(format!(
+                        "{:.3}{}",
+                        s.thresholds.reject,
+                        s.thresholds
+                            .review_band()
+                            .map(|r| format!(" / {r:.3}"))
+                            .unwrap_or_default()
+                    ))
+                    .on_hover_text(format!("pixel {:.2}", s.thresholds.pixel));
+                    ui.label(format!("{}: {}", s.set_by, s.reason))
+                        .on_hover_text(foodqc::reports::fmt_ts(s.created_at_ms));
+                    if i == 0 {
+                        ui.label("in force");
+                    } else if ui
+                        .add_enabled(!self.is_busy(), egui::Button::new("Revert").small())
+                        .clicked()
+                    {
+                        revert = Some((s.thresholds.clone(), format!("revert to #{}", s.id)));
+                    }
+                    ui.end_row();
+                }
+            });
+        revert
+    }
+
     fn status_line(&self, ui: &mut egui::Ui) {
         match &self.status {
             Status::Done(msg) => {
@@ -420,4 +395,46 @@ impl ThresholdsTab {
             _ => {}
         }
     }
+}
+
+/// The confusion matrix at the reject threshold, escapes and false rejects marked.
+fn confusion_grid(ui: &mut egui::Ui, c: &ConfusionCounts) {
+    egui::Grid::new("confusion")
+        .num_columns(3)
+        .striped(true)
+        .min_col_width(90.0)
+        .show(ui, |ui| {
+            ui.label("");
+            ui.label("rejected");
+            ui.label("passed");
+            ui.end_row();
+            ui.label("defective");
+            ui.label(RichText::new(c.true_pos.to_string()).size(20.0).strong());
+            ui.label(
+                RichText::new(c.false_neg.to_string())
+                    .size(20.0)
+                    .strong()
+                    .color(if c.false_neg > 0 {
+                        theme::REJECT
+                    } else {
+                        ui.visuals().text_color()
+                    }),
+            )
+            .on_hover_text("escapes: defective items that pass");
+            ui.end_row();
+            ui.label("good");
+            ui.label(
+                RichText::new(c.false_pos.to_string())
+                    .size(20.0)
+                    .strong()
+                    .color(if c.false_pos > 0 {
+                        theme::WARN
+                    } else {
+                        ui.visuals().text_color()
+                    }),
+            )
+            .on_hover_text("false rejects: good items thrown away");
+            ui.label(RichText::new(c.true_neg.to_string()).size(20.0).strong());
+            ui.end_row();
+        });
 }

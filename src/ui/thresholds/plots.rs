@@ -12,7 +12,9 @@ use crate::ui::theme;
 impl ThresholdsTab {
     pub(super) fn plots(&mut self, ui: &mut egui::Ui) {
         let Some(data) = self.data.clone() else {
-            ui.centered_and_justified(|ui| ui.label("Load scores to see their histograms and curves."));
+            ui.centered_and_justified(|ui| {
+                ui.label("Load scores to see their histograms and curves.")
+            });
             return;
         };
         let review = self.review_on.then_some(self.review.min(self.reject));
@@ -36,7 +38,13 @@ impl ThresholdsTab {
 
 /// The score histogram per class with the production line and the thresholds; the
 /// threshold clicked or dragged to, if any.
-fn score_histogram(ui: &mut egui::Ui, data: &Workbench, review: Option<f64>, reject: f64, h: f32) -> Option<f64> {
+fn score_histogram(
+    ui: &mut egui::Ui,
+    data: &Workbench,
+    review: Option<f64>,
+    reject: f64,
+    h: f32,
+) -> Option<f64> {
     let mut ymax = 1.0f64;
     for (_, counts) in &data.hist.classes {
         ymax = ymax.max(counts.iter().copied().max().unwrap_or(0) as f64);
@@ -52,7 +60,6 @@ fn score_histogram(ui: &mut egui::Ui, data: &Workbench, review: Option<f64>, rej
             .unwrap_or(1)
             .max(1) as f64
     };
-    let hist = &data.hist;
     let resp = Plot::new("score_hist")
         .height(h * 0.48)
         .legend(Legend::default().position(Corner::RightTop))
@@ -79,39 +86,7 @@ fn score_histogram(ui: &mut egui::Ui, data: &Workbench, review: Option<f64>, rej
                     .stroke(egui::Stroke::NONE),
                 );
             }
-            if prod_scale > 0.0 {
-                let pts: Vec<[f64; 2]> = data
-                    .production_hist
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| {
-                        [
-                            hist.lo + (i as f64 + 0.5) * hist.width,
-                            *n as f64 * prod_scale,
-                        ]
-                    })
-                    .collect();
-                p.line(
-                    Line::new("production (scaled)", pts)
-                        .color(Color32::GRAY)
-                        .width(1.5),
-                );
-            }
-            for (i, (class, counts)) in hist.classes.iter().enumerate() {
-                let colour = class_colour(i.saturating_sub(1), class);
-                let bars = counts
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, n)| **n > 0)
-                    .map(|(b, n)| {
-                        Bar::new(hist.lo + (b as f64 + 0.5) * hist.width, *n as f64)
-                            .width(hist.width * 0.9)
-                            .fill(colour.gamma_multiply(0.55))
-                            .stroke(egui::Stroke::new(1.0, colour))
-                    })
-                    .collect();
-                p.bar_chart(BarChart::new(class.clone(), bars).color(colour));
-            }
+            histogram_series(p, data, prod_scale);
             if let Some(r) = review {
                 p.vline(
                     VLine::new("review threshold", r)
@@ -134,6 +109,44 @@ fn score_histogram(ui: &mut egui::Ui, data: &Workbench, review: Option<f64>, rej
             }
         });
     resp.inner
+}
+
+/// The production line (scaled to the labelled bars) and one bar series per class.
+fn histogram_series(p: &mut egui_plot::PlotUi<'_>, data: &Workbench, prod_scale: f64) {
+    let hist = &data.hist;
+    if prod_scale > 0.0 {
+        let pts: Vec<[f64; 2]> = data
+            .production_hist
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                [
+                    hist.lo + (i as f64 + 0.5) * hist.width,
+                    *n as f64 * prod_scale,
+                ]
+            })
+            .collect();
+        p.line(
+            Line::new("production (scaled)", pts)
+                .color(Color32::GRAY)
+                .width(1.5),
+        );
+    }
+    for (i, (class, counts)) in hist.classes.iter().enumerate() {
+        let colour = class_colour(i.saturating_sub(1), class);
+        let bars = counts
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(b, n)| {
+                Bar::new(hist.lo + (b as f64 + 0.5) * hist.width, *n as f64)
+                    .width(hist.width * 0.9)
+                    .fill(colour.gamma_multiply(0.55))
+                    .stroke(egui::Stroke::new(1.0, colour))
+            })
+            .collect();
+        p.bar_chart(BarChart::new(class.clone(), bars).color(colour));
+    }
 }
 
 /// ROC and precision-recall curves with the operating point at `reject`.

@@ -53,9 +53,10 @@ impl PreviewView {
         {
             let name = &self.name;
             let t = ctx.load_texture(format!("pv-{name}"), photo, egui::TextureOptions::LINEAR);
-            let m = self.mask.take().map(|m| {
-                ctx.load_texture(format!("pvm-{name}"), m, egui::TextureOptions::NEAREST)
-            });
+            let m = self
+                .mask
+                .take()
+                .map(|m| ctx.load_texture(format!("pvm-{name}"), m, egui::TextureOptions::NEAREST));
             self.textures = Some((t, m));
         }
         self.textures.as_ref()
@@ -83,8 +84,10 @@ impl PreviewView {
                 let at = |x: u32, y: u32| rect.min + egui::vec2(x as f32 * k, y as f32 * k);
                 for h in &self.heats {
                     for (x, y, val) in h.cells_above(pixel * 0.5) {
-                        let cell =
-                            egui::Rect::from_min_size(at(x, y), egui::Vec2::splat(h.cell as f32 * k));
+                        let cell = egui::Rect::from_min_size(
+                            at(x, y),
+                            egui::Vec2::splat(h.cell as f32 * k),
+                        );
                         let a = if val > pixel { 0.6 } else { 0.2 };
                         painter.rect_filled(cell, 0.0, theme::HEAT.gamma_multiply(a));
                     }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use foodqc::model::operating::LabelledScore;
 use foodqc::services::workbench::Workbench;
 
-use crate::ui::{FoodQcApp, Tab};
 use crate::ui::tests::step_until;
+use crate::ui::{FoodQcApp, Tab};
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;

@@ -106,7 +106,7 @@ impl TrainTab {
         } else {
             ui.label(&m.version);
         }
-        ui.label(crate::ui::tabs::fmt_ts(m.created_at_ms));
+        ui.label(foodqc::reports::fmt_ts(m.created_at_ms));
         ui.label(&m.kind);
         let mut promote = false;
         if live {
