@@ -27,9 +27,6 @@ pub(super) enum DeskError {
     /// A report query or export failed.
     #[error(transparent)]
     Report(#[from] crate::reports::ReportError),
-    /// A threshold setting could not be loaded or applied.
-    #[error(transparent)]
-    Thresholds(#[from] crate::services::threshold_settings::ThresholdError),
     /// Anything else, said in words.
     #[error("{0}")]
     Other(String),
