@@ -9,8 +9,6 @@ use clap::{Parser, Subcommand};
 
 use foodqc::domain::AppPaths;
 
-pub(crate) use cli::os_user;
-
 /// foodqc: inspection workstation for food processing lines.
 ///
 /// Without a subcommand the workstation window opens (camera 0 if one is attached, else the

@@ -15,7 +15,7 @@ pub mod train;
 use std::path::Path;
 use std::sync::Arc;
 
-use foodqc::domain::{Actor, AppPaths};
+use foodqc::domain::AppPaths;
 use foodqc::model::AnomalyModel;
 use foodqc::services::model_choice;
 
@@ -29,11 +29,6 @@ pub fn load_model(paths: &AppPaths, explicit: Option<&Path>) -> anyhow::Result<A
         tracing::error!("{why}; running the bundled model");
     }
     Ok(choice.model)
-}
-
-/// The OS user as a name, for the window's labelling and training (which take a `String`).
-pub fn os_user() -> String {
-    Actor::resolve(None).as_str().to_string()
 }
 
 /// A progress bar with `template`, falling back to the default style if it does not parse.

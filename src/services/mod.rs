@@ -1,5 +1,13 @@
-//! Library services that the command line and the workstation window share: rules that both
-//! front ends apply the same way, so neither re-implements them.
+//! Services the front ends call, so neither the command line nor the workstation window
+//! re-implements a rule: which model judges, judging frames with tracking, the desk worker behind
+//! the window and the business rules it runs (promotion, the score workbench, single-image
+//! scoring, threshold settings, the line alarm). Nothing here depends on egui.
 
+pub mod desk;
+pub mod line_alarm;
 pub mod model_choice;
+pub mod promotion;
+pub mod sample_score;
+pub mod threshold_settings;
 pub mod tracked_inspection;
+pub mod workbench;

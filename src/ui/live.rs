@@ -1,24 +1,56 @@
 //! Live tab: the line feed with verdict overlays and the big counters.
 
+//! Live tab: the line feed with verdict overlays, the big counters, the lot being produced,
+//! and the alarm banner while the line is out of control.
+
 use std::sync::Arc;
 
 use egui::{Align2, Color32, FontId, Pos2, Rect, Stroke, StrokeKind, TextureHandle, Vec2};
 use foodqc::domain::Verdict;
 use foodqc::inspect::{InspectedItem, Inspection};
+use foodqc::station::{LotInfo, StationCommand};
+use foodqc::store::LotStatus;
+use serde::{Deserialize, Serialize};
 
-use super::{FoodQcApp, theme};
+use super::action::{Action, TabCtx};
+use super::theme;
 
-/// The latest inspection and its uploaded texture.
-#[derive(Default)]
-pub struct LiveView {
+/// The Live tab: what persists (overlay switches, lot) and the latest inspection on screen.
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
+pub struct LiveTab {
+    /// Draw the anomaly heat map on the live view.
+    pub show_heat: bool,
+    /// Draw score labels on the live view.
+    pub show_scores: bool,
+    /// Lot being produced.
+    pub lot: LotInfo,
+    #[serde(skip)]
     texture: Option<TextureHandle>,
+    #[serde(skip)]
     current: Option<Arc<Inspection>>,
     /// Reject rate history (one point per second-ish) for the sparkline.
+    #[serde(skip)]
     history: std::collections::VecDeque<f32>,
+    #[serde(skip)]
     last_history: Option<std::time::Instant>,
 }
 
-impl LiveView {
+impl Default for LiveTab {
+    fn default() -> Self {
+        Self {
+            show_heat: true,
+            show_scores: true,
+            lot: LotInfo::default(),
+            texture: None,
+            current: None,
+            history: Default::default(),
+            last_history: None,
+        }
+    }
+}
+
+impl LiveTab {
     /// Take a new inspection; uploads the frame only when it changed.
     pub fn update(&mut self, ctx: &egui::Context, insp: Arc<Inspection>) {
         if self.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &insp)) {
@@ -45,16 +77,18 @@ impl LiveView {
     pub fn current(&self) -> Option<&Arc<Inspection>> {
         self.current.as_ref()
     }
-}
 
-/// Draw the Live tab.
-pub fn show(app: &mut FoodQcApp, ui: &mut egui::Ui) {
-    super::reports::alarm_banner(app, ui);
-    egui::Panel::right("counters")
-        .resizable(false)
-        .exact_size(250.0)
-        .show(ui, |ui| counters(app, ui));
-    egui::CentralPanel::default().show(ui, |ui| feed(app, ui));
+    /// Draw the tab.
+    pub fn ui(&mut self, ui: &mut egui::Ui, ctx: &TabCtx) -> Vec<Action> {
+        let mut actions = Vec::new();
+        alarm_banner(ui, ctx);
+        egui::Panel::right("counters")
+            .resizable(false)
+            .exact_size(250.0)
+            .show(ui, |ui| self.counters(ui, ctx, &mut actions));
+        egui::CentralPanel::default().show(ui, |ui| self.feed(ui, ctx));
+        actions
+    }
 }
 
 fn big_number(ui: &mut egui::Ui, label: &str, value: String, color: Option<Color32>) {
@@ -67,78 +101,167 @@ fn big_number(ui: &mut egui::Ui, label: &str, value: String, color: Option<Color
     ui.add_space(4.0);
 }
 
-fn counters(app: &mut FoodQcApp, ui: &mut egui::Ui) {
-    ui.add_space(6.0);
-    lot_editor(app, ui);
-    let s = &app.stats;
-    egui::Grid::new("line_ids").num_columns(2).show(ui, |ui| {
-        ui.label("Model");
-        ui.add(egui::Label::new(egui::RichText::new(&s.model_version).small()).truncate())
-            .on_hover_text(&s.model_version);
-        ui.end_row();
-    });
-    ui.separator();
-    big_number(ui, "Items inspected", s.items.to_string(), None);
-    big_number(
-        ui,
-        "Rejected",
-        s.rejects.to_string(),
-        (s.rejects > 0).then_some(theme::REJECT),
-    );
-    big_number(
-        ui,
-        "To review",
-        s.reviews.to_string(),
-        (s.reviews > 0).then_some(theme::REVIEW),
-    );
-    big_number(
-        ui,
-        "Reject rate",
-        format!("{:.1} %", 100.0 * s.reject_rate()),
-        None,
-    );
-    // Sparkline of the reject rate, one point per second.
-    let lv = &mut app.live;
-    if lv
-        .last_history
-        .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1))
-    {
-        lv.history.push_back(s.reject_rate() as f32);
-        if lv.history.len() > 120 {
-            lv.history.pop_front();
+impl LiveTab {
+    fn counters(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
+        ui.add_space(6.0);
+        self.lot_editor(ui, ctx, actions);
+        let s = ctx.stats;
+        egui::Grid::new("line_ids").num_columns(2).show(ui, |ui| {
+            ui.label("Model");
+            ui.add(egui::Label::new(egui::RichText::new(&s.model_version).small()).truncate())
+                .on_hover_text(&s.model_version);
+            ui.end_row();
+        });
+        ui.separator();
+        big_number(ui, "Items inspected", s.items.to_string(), None);
+        big_number(
+            ui,
+            "Rejected",
+            s.rejects.to_string(),
+            (s.rejects > 0).then_some(theme::REJECT),
+        );
+        big_number(
+            ui,
+            "To review",
+            s.reviews.to_string(),
+            (s.reviews > 0).then_some(theme::REVIEW),
+        );
+        big_number(
+            ui,
+            "Reject rate",
+            format!("{:.1} %", 100.0 * s.reject_rate()),
+            None,
+        );
+        self.sparkline(ui, s.reject_rate() as f32);
+        ui.label(egui::RichText::new("reject rate, last 2 min").small());
+        ui.add_space(8.0);
+        ui.separator();
+        line_stats(ui, s);
+        ui.separator();
+        ui.checkbox(&mut self.show_heat, "Heat map (H)");
+        ui.checkbox(&mut self.show_scores, "Scores");
+        if ui
+            .button("📷 Capture for labelling (C)")
+            .on_hover_text("Save the items of the next frame as samples for the Label tab")
+            .clicked()
+        {
+            actions.push(StationCommand::CaptureNext.into());
         }
-        lv.last_history = Some(std::time::Instant::now());
+        ui.separator();
+        legend_block(ui);
     }
-    let (rect, _) =
-        ui.allocate_exact_size(Vec2::new(ui.available_width(), 36.0), egui::Sense::hover());
-    ui.painter().rect_stroke(
-        rect,
-        2.0,
-        ui.visuals().widgets.noninteractive.bg_stroke,
-        StrokeKind::Inside,
-    );
-    if lv.history.len() >= 2 {
-        let max = lv.history.iter().copied().fold(0.05f32, f32::max);
-        let n = lv.history.len();
-        let pts: Vec<Pos2> = lv
-            .history
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                Pos2::new(
-                    rect.left() + rect.width() * i as f32 / (n - 1) as f32,
-                    rect.bottom() - rect.height() * (v / max),
-                )
-            })
-            .collect();
-        ui.painter().add(egui::Shape::line(
-            pts,
-            Stroke::new(1.5, ui.visuals().text_color()),
-        ));
+
+    /// Sparkline of the reject rate, one point per second.
+    fn sparkline(&mut self, ui: &mut egui::Ui, rate: f32) {
+        if self
+            .last_history
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1))
+        {
+            self.history.push_back(rate);
+            if self.history.len() > 120 {
+                self.history.pop_front();
+            }
+            self.last_history = Some(std::time::Instant::now());
+        }
+        let (rect, _) =
+            ui.allocate_exact_size(Vec2::new(ui.available_width(), 36.0), egui::Sense::hover());
+        ui.painter().rect_stroke(
+            rect,
+            2.0,
+            ui.visuals().widgets.noninteractive.bg_stroke,
+            StrokeKind::Inside,
+        );
+        if self.history.len() >= 2 {
+            let max = self.history.iter().copied().fold(0.05f32, f32::max);
+            let n = self.history.len();
+            let pts: Vec<Pos2> = self
+                .history
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    Pos2::new(
+                        rect.left() + rect.width() * i as f32 / (n - 1) as f32,
+                        rect.bottom() - rect.height() * (v / max),
+                    )
+                })
+                .collect();
+            ui.painter().add(egui::Shape::line(
+                pts,
+                Stroke::new(1.5, ui.visuals().text_color()),
+            ));
+        }
     }
-    ui.label(egui::RichText::new("reject rate, last 2 min").small());
-    ui.add_space(8.0);
-    ui.separator();
+
+    /// The lot being produced: shown, and changed with Enter or the Apply button.
+    fn lot_editor(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
+        ui.horizontal(|ui| {
+            ui.label("Lot");
+            let edit = ui.add(
+                egui::TextEdit::singleline(&mut self.lot.code)
+                    .desired_width(110.0)
+                    .hint_text("lot code"),
+            );
+            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            let changed = self.lot.code.trim() != ctx.stats.lot;
+            if (ui
+                .add_enabled(changed, egui::Button::new("Apply"))
+                .on_hover_text("Record the next items under this lot")
+                .clicked()
+                || (enter && changed))
+                && !self.lot.code.trim().is_empty()
+            {
+                self.lot.code = self.lot.code.trim().to_string();
+                actions.push(StationCommand::SetLot(self.lot.clone()).into());
+            }
+        });
+    }
+
+    fn feed(&mut self, ui: &mut egui::Ui, ctx: &TabCtx) {
+        let (Some(tex), Some(insp)) = (&self.texture, self.current().cloned()) else {
+            ui.centered_and_justified(|ui| {
+                match ctx.station_error {
+                    Some(e) => {
+                        ui.colored_label(theme::REJECT, format!("The line is not running:\n{e}"))
+                    }
+                    None => ui.label("Waiting for the first frame…"),
+                };
+            });
+            return;
+        };
+        let avail = ui.available_rect_before_wrap();
+        let (fw, fh) = (insp.frame.width() as f32, insp.frame.height() as f32);
+        let scale = (avail.width() / fw).min(avail.height() / fh);
+        let size = Vec2::new(fw * scale, fh * scale);
+        let rect = Rect::from_center_size(avail.center(), size);
+        ui.allocate_rect(avail, egui::Sense::hover());
+        let painter = ui.painter_at(avail);
+        painter.image(
+            tex.id(),
+            rect,
+            Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+            Color32::WHITE,
+        );
+        let to_screen = |x: f32, y: f32| Pos2::new(rect.left() + x * scale, rect.top() + y * scale);
+        let pixel_threshold = ctx.model.thresholds.pixel as f32;
+        for item in &insp.items {
+            if self.show_heat {
+                draw_heat(&painter, item, &to_screen, scale, pixel_threshold);
+            }
+            draw_item(&painter, item, &to_screen, self.show_scores);
+        }
+        if ctx.stats.paused {
+            painter.text(
+                rect.left_top() + Vec2::new(12.0, 12.0),
+                Align2::LEFT_TOP,
+                "⏸ PAUSED",
+                FontId::proportional(28.0),
+                theme::WARN,
+            );
+        }
+    }
+}
+
+fn line_stats(ui: &mut egui::Ui, s: &foodqc::station::StationStats) {
     egui::Grid::new("line_stats").num_columns(2).show(ui, |ui| {
         ui.label("Frames / s");
         ui.strong(format!("{:.1}", s.fps));
@@ -158,17 +281,9 @@ fn counters(app: &mut FoodQcApp, ui: &mut egui::Ui) {
             ui.end_row();
         }
     });
-    ui.separator();
-    ui.checkbox(&mut app.settings.show_heat, "Heat map (H)");
-    ui.checkbox(&mut app.settings.show_scores, "Scores");
-    if ui
-        .button("📷 Capture for labelling (C)")
-        .on_hover_text("Save the items of the next frame as samples for the Label tab")
-        .clicked()
-    {
-        app.send(foodqc::station::StationCommand::CaptureNext);
-    }
-    ui.separator();
+}
+
+fn legend_block(ui: &mut egui::Ui) {
     ui.label(egui::RichText::new("Legend").small());
     legend(ui, theme::PASS, "solid outline: pass");
     legend(ui, theme::REJECT, "thick dashed outline: reject");
@@ -181,32 +296,6 @@ fn counters(app: &mut FoodQcApp, ui: &mut egui::Ui) {
     legend(ui, theme::HEAT, "magenta: defect region");
 }
 
-/// The lot being produced: shown, and changed with Enter or the Apply button.
-fn lot_editor(app: &mut FoodQcApp, ui: &mut egui::Ui) {
-    ui.horizontal(|ui| {
-        ui.label("Lot");
-        let edit = ui.add(
-            egui::TextEdit::singleline(&mut app.settings.lot.code)
-                .desired_width(110.0)
-                .hint_text("lot code"),
-        );
-        let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-        let changed = app.settings.lot.code.trim() != app.stats.lot;
-        if (ui
-            .add_enabled(changed, egui::Button::new("Apply"))
-            .on_hover_text("Record the next items under this lot")
-            .clicked()
-            || (enter && changed))
-            && !app.settings.lot.code.trim().is_empty()
-        {
-            app.settings.lot.code = app.settings.lot.code.trim().to_string();
-            app.send(foodqc::station::StationCommand::SetLot(
-                app.settings.lot.clone(),
-            ));
-        }
-    });
-}
-
 fn legend(ui: &mut egui::Ui, color: Color32, text: &str) {
     ui.horizontal(|ui| {
         let (r, _) = ui.allocate_exact_size(Vec2::splat(12.0), egui::Sense::hover());
@@ -215,48 +304,42 @@ fn legend(ui: &mut egui::Ui, color: Color32, text: &str) {
     });
 }
 
-fn feed(app: &mut FoodQcApp, ui: &mut egui::Ui) {
-    let (Some(tex), Some(insp)) = (&app.live.texture, app.live.current().cloned()) else {
-        ui.centered_and_justified(|ui| {
-            match &app.station_error {
-                Some(e) => {
-                    ui.colored_label(theme::REJECT, format!("The line is not running:\n{e}"))
-                }
-                None => ui.label("Waiting for the first frame…"),
-            };
-        });
+/// The banner above the live view while the line is out of control or its lot is on hold.
+fn alarm_banner(ui: &mut egui::Ui, ctx: &TabCtx) {
+    let held = ctx
+        .snapshot
+        .lots
+        .iter()
+        .any(|l| l.code == ctx.stats.lot && l.status == LotStatus::Hold);
+    if ctx.alarm.is_none() && !held {
         return;
-    };
-    let avail = ui.available_rect_before_wrap();
-    let (fw, fh) = (insp.frame.width() as f32, insp.frame.height() as f32);
-    let scale = (avail.width() / fw).min(avail.height() / fh);
-    let size = Vec2::new(fw * scale, fh * scale);
-    let rect = Rect::from_center_size(avail.center(), size);
-    ui.allocate_rect(avail, egui::Sense::hover());
-    let painter = ui.painter_at(avail);
-    painter.image(
-        tex.id(),
-        rect,
-        Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
-        Color32::WHITE,
-    );
-    let to_screen = |x: f32, y: f32| Pos2::new(rect.left() + x * scale, rect.top() + y * scale);
-    let pixel_threshold = app.model.thresholds.pixel as f32;
-    for item in &insp.items {
-        if app.settings.show_heat {
-            draw_heat(&painter, item, &to_screen, scale, pixel_threshold);
+    }
+    egui::Panel::top("line_alarm").show(ui, |ui| {
+        if let Some(a) = ctx.alarm {
+            egui::Frame::new()
+                .fill(theme::REJECT)
+                .inner_margin(6.0)
+                .show(ui, |ui| {
+                    ui.set_width(ui.available_width());
+                    ui.label(
+                        egui::RichText::new(format!("ALARM  {}", a.message()))
+                            .color(Color32::WHITE)
+                            .size(18.0)
+                            .strong(),
+                    );
+                });
         }
-        draw_item(&painter, item, &to_screen, app.settings.show_scores);
-    }
-    if app.stats.paused {
-        painter.text(
-            rect.left_top() + Vec2::new(12.0, 12.0),
-            Align2::LEFT_TOP,
-            "⏸ PAUSED",
-            FontId::proportional(28.0),
-            theme::WARN,
-        );
-    }
+        if held {
+            ui.colored_label(
+                theme::WARN,
+                egui::RichText::new(format!(
+                    "LOT {} IS ON HOLD: its product must not ship until QC releases it",
+                    ctx.stats.lot
+                ))
+                .strong(),
+            );
+        }
+    });
 }
 
 fn draw_heat(

@@ -1,0 +1,189 @@
+//! Everything a front end may ask of the desk worker: one enum, sent through one
+//! [`CommandSender`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crossbeam_channel::Sender;
+use image::GrayImage;
+
+use crate::domain::{Actor, Thresholds};
+use crate::model::AnomalyModel;
+use crate::reports::drift::DriftReference;
+use crate::reports::pdf::PdfMeta;
+use crate::reports::{GroupBy, Report, ReportFilter};
+use crate::services::workbench::Workbench;
+use crate::store::{DefectClass, LotStatus, ModelVersionRow, QueueFilter};
+
+/// Asks the user for files (a native dialog); run on a job thread, never on the UI's.
+/// `None` when the user chose nothing.
+pub type PickPaths = Box<dyn FnOnce() -> Option<Vec<PathBuf>> + Send>;
+
+/// Asks the user for one file to write; run on a job thread. `None` when cancelled.
+pub type PickPath = Box<dyn FnOnce() -> Option<PathBuf> + Send>;
+
+/// Where an export goes.
+pub enum SaveTarget {
+    /// This file (its folder is created).
+    Path(PathBuf),
+    /// The file the user picks (a save dialog run by the job).
+    Ask(PickPath),
+}
+
+/// One request of the front end. Replies come back as [`super::Event`]s.
+pub enum Command {
+    /// Read lots, model versions and label counts again ([`super::Event::Snapshot`]).
+    RefreshSnapshot,
+
+    /// Score a few samples the model has not seen, then publish the labelling queue,
+    /// taxonomy, counts and sources ([`super::Event::LabelQueue`]).
+    RefreshLabelQueue {
+        /// Which samples.
+        filter: QueueFilter,
+        /// The model in use (scores and queue order).
+        model: Arc<AnomalyModel>,
+    },
+    /// Read a sample's image ([`super::Event::SampleImage`]).
+    LoadSampleImage {
+        /// The sample.
+        sample_id: i64,
+        /// Its file.
+        path: PathBuf,
+    },
+    /// Give a sample a label, with an optional defect mask saved to the path given.
+    Label {
+        /// The sample.
+        sample_id: i64,
+        /// `good` or a defect class.
+        label: String,
+        /// Where to save the painted mask, and the mask.
+        mask: Option<(PathBuf, GrayImage)>,
+    },
+    /// Undo a label (by label id).
+    UndoLabel(i64),
+    /// Add (id 0) or change a defect class.
+    SaveDefectClass(DefectClass),
+    /// Remove a defect class.
+    DeleteDefectClass(i64),
+    /// Import images or folders as samples: the paths given, or (when empty) what `pick` asks.
+    Import {
+        /// Files or folders to import.
+        paths: Vec<PathBuf>,
+        /// Asks for them when `paths` is empty.
+        pick: Option<PickPaths>,
+    },
+    /// Export the labelled set into the folder `pick` asks for.
+    ExportLabelled {
+        /// Asks for the (empty) target folder.
+        pick: PickPath,
+    },
+    /// Stop the running import or export at the next file.
+    CancelFiles,
+
+    /// Read the values of the report filter menus ([`super::Event::ReportOptions`]).
+    ReportOptions,
+    /// Run the report queries ([`super::Event::Report`]).
+    BuildReport {
+        /// Which inspections.
+        filter: ReportFilter,
+        /// p-chart subgroups.
+        group_by: GroupBy,
+        /// Drift reference of the model in use.
+        reference: DriftReference,
+    },
+    /// Read the items behind a chart point or bar ([`super::Event::Drill`]).
+    Drill {
+        /// Title it is shown under (echoed back).
+        title: String,
+        /// Which items.
+        filter: ReportFilter,
+        /// Only items with a saved crop.
+        images_only: bool,
+    },
+    /// Hold or release a lot (audit log).
+    SetLotStatus {
+        /// Lot code.
+        code: String,
+        /// New status.
+        status: LotStatus,
+        /// Who decides.
+        actor: Actor,
+        /// Why.
+        comment: String,
+    },
+    /// Write the filtered inspections as CSV (progress, cancel with [`Command::CancelExport`]).
+    ExportCsv {
+        /// Which inspections.
+        filter: ReportFilter,
+        /// Where.
+        to: SaveTarget,
+    },
+    /// Write the report as PDF.
+    ExportPdf {
+        /// The report.
+        report: Box<Report>,
+        /// Title, time, author.
+        meta: PdfMeta,
+        /// Where.
+        to: SaveTarget,
+    },
+    /// Stop a running CSV export.
+    CancelExport,
+    /// Record a raised line alarm in the audit log.
+    LogAlarm(serde_json::Value),
+
+    /// Load the scores for the threshold workbench and the setting history of `version`
+    /// ([`super::Event::ThresholdsLoaded`]).
+    LoadThresholds {
+        /// The score file; `None` = production scores only, unless `find_default`.
+        score_file: Option<PathBuf>,
+        /// Look for the model's score file in the models folder when none is given.
+        find_default: bool,
+        /// The live model version.
+        version: String,
+    },
+    /// Save a threshold setting for `version` ([`super::Event::ThresholdsApplied`]).
+    ApplyThresholds {
+        /// The live model version.
+        version: String,
+        /// The new setting.
+        new: Thresholds,
+        /// The setting it replaces.
+        old: Thresholds,
+        /// Who applies.
+        who: Actor,
+        /// Why.
+        why: String,
+    },
+    /// Score a few test images of the workbench for the pixel preview
+    /// ([`super::Event::Previews`]).
+    ScorePreviews {
+        /// The loaded scores (their files and dataset).
+        workbench: Arc<Workbench>,
+        /// The model in use.
+        model: Arc<AnomalyModel>,
+        /// Defective images wanted.
+        n: usize,
+    },
+
+    /// Start a training job on the labelled samples, based on `base` (progress events).
+    StartTraining {
+        /// The model in use: its segmentation settings are kept.
+        base: Arc<AnomalyModel>,
+    },
+    /// Cancel the running training job.
+    CancelTraining,
+    /// Make a registered version live ([`super::Event::Promoted`]).
+    Promote(ModelVersionRow),
+}
+
+/// The sending end of the desk's command channel; cheap to clone.
+#[derive(Clone)]
+pub struct CommandSender(pub(super) Sender<Command>);
+
+impl CommandSender {
+    /// Queue a command; false when the worker has stopped.
+    pub fn send(&self, cmd: Command) -> bool {
+        self.0.send(cmd).is_ok()
+    }
+}

@@ -1,0 +1,123 @@
+//! What the desk worker answers: typed events, taken by the front end each frame.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use image::RgbImage;
+
+use super::status::{Status, Topic};
+use crate::domain::Thresholds;
+use crate::reports::Report;
+use crate::services::promotion::Promoted;
+use crate::services::threshold_settings::PreviewImage;
+use crate::services::workbench::Workbench;
+use crate::store::InspectionView;
+use crate::store::{DefectClass, LotSummary, ModelVersionRow, QueueEntry, ThresholdSetting};
+use crate::training::job::{JobProgress, TrainOutcome};
+
+/// What the front end shows from the database, refreshed on request.
+#[derive(Clone, Debug, Default)]
+pub struct DbSnapshot {
+    /// Per-lot counts.
+    pub lots: Vec<LotSummary>,
+    /// Registered model versions.
+    pub models: Vec<ModelVersionRow>,
+    /// Label counts per class.
+    pub label_counts: Vec<(String, i64)>,
+    /// The version live before the current one (for roll back).
+    pub previous_active: Option<i64>,
+    /// When this snapshot was taken.
+    pub taken_at: Option<Instant>,
+    /// Query time in ms.
+    pub query_ms: f64,
+    /// Why the queries failed, if they did.
+    pub error: Option<String>,
+}
+
+/// The labelling queue and what goes with it.
+#[derive(Clone, Debug, Default)]
+pub struct LabelQueue {
+    /// Unlabelled samples, most uncertain first.
+    pub queue: Vec<QueueEntry>,
+    /// The defect taxonomy.
+    pub classes: Vec<DefectClass>,
+    /// Samples per current label.
+    pub counts: Vec<(String, i64)>,
+    /// Sources for the filter menu.
+    pub sources: Vec<String>,
+    /// Samples scored by the model during this refresh.
+    pub scored: usize,
+}
+
+/// One answer of the desk worker.
+pub enum Event {
+    /// What the user is told about a piece of work.
+    Status(Topic, Status),
+    /// Fresh database snapshot.
+    Snapshot(DbSnapshot),
+    /// Fresh labelling queue.
+    LabelQueue(LabelQueue),
+    /// A label was stored.
+    Labelled {
+        /// Its id (for undo).
+        label_id: i64,
+        /// The sample.
+        sample_id: i64,
+        /// Label counts after it.
+        counts: Vec<(String, i64)>,
+    },
+    /// A label was undone.
+    Unlabelled {
+        /// Its id.
+        label_id: i64,
+        /// Label counts after it.
+        counts: Vec<(String, i64)>,
+    },
+    /// The taxonomy after a change.
+    DefectClasses(Vec<DefectClass>),
+    /// A sample's image, or why it cannot be read.
+    SampleImage {
+        /// The sample.
+        sample_id: i64,
+        /// The pixels.
+        image: Result<Arc<RgbImage>, String>,
+    },
+    /// Values for the report filter menus.
+    ReportOptions(crate::store::FilterOptions),
+    /// A report and its query time (ms).
+    Report(Box<Report>, f64),
+    /// Items of a drill-down, with thumbnails (at most 128 px) of crops not sent before.
+    Drill {
+        /// The title it was asked under.
+        title: String,
+        /// The items, latest first.
+        items: Vec<InspectionView>,
+        /// New thumbnails.
+        thumbs: Vec<(PathBuf, RgbImage)>,
+    },
+    /// Scores loaded for the threshold workbench.
+    ThresholdsLoaded {
+        /// The score file used (found or given).
+        score_file: Option<PathBuf>,
+        /// The workbench.
+        workbench: Arc<Workbench>,
+        /// The settings of the model version, newest (in force) first.
+        history: Vec<ThresholdSetting>,
+    },
+    /// A threshold setting was saved: now in force.
+    ThresholdsApplied {
+        /// The thresholds in force.
+        thresholds: Thresholds,
+        /// The new history, newest first.
+        history: Vec<ThresholdSetting>,
+    },
+    /// Preview images scored (empty when none could be).
+    Previews(Vec<PreviewImage>),
+    /// Training progress.
+    TrainProgress(JobProgress),
+    /// A training job ended.
+    TrainFinished(Result<TrainOutcome, String>),
+    /// A version was made live: hand it to the station.
+    Promoted(Promoted),
+}

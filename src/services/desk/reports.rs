@@ -1,0 +1,176 @@
+//! Report commands: filter menus, report queries and drill-downs on the worker's store; lot
+//! status changes and the alarm log; CSV and PDF exports on job threads.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use image::RgbImage;
+
+use super::command::SaveTarget;
+use super::event::Event;
+use super::status::{Status, Topic};
+use super::worker::{DeskError, Worker, open_with_retry, spawn_job};
+use crate::domain::Actor;
+use crate::reports::drift::DriftReference;
+use crate::reports::pdf::PdfMeta;
+use crate::reports::{GroupBy, Report, ReportFilter, query};
+use crate::services::line_alarm::{ALARM_ACTION, ALARM_ACTOR};
+use crate::store::LotStatus;
+
+/// Drill-down rows read at most.
+pub(super) const DRILL_ROWS: usize = 300;
+/// New thumbnails sent per drill-down at most.
+const DRILL_THUMBS: usize = 60;
+
+/// Load a crop as a thumbnail (at most 128 px).
+fn thumbnail(path: &Path) -> Option<RgbImage> {
+    let img = image::open(path)
+        .map_err(|e| tracing::warn!("drill-down: cannot read {}: {e}", path.display()))
+        .ok()?;
+    Some(img.thumbnail(128, 128).to_rgb8())
+}
+
+impl Worker {
+    pub(super) fn report_options(&mut self) -> Result<(), DeskError> {
+        let o = self.store()?.filter_options()?;
+        self.sink.emit(Event::ReportOptions(o));
+        Ok(())
+    }
+
+    pub(super) fn build_report(
+        &mut self,
+        f: &ReportFilter,
+        by: GroupBy,
+        reference: &DriftReference,
+    ) -> Result<(), DeskError> {
+        let st = self.store()?;
+        let t = Instant::now();
+        let r = crate::reports::build_report(st, f, by, reference)?;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        self.sink.emit(Event::Report(Box::new(r), ms));
+        Ok(())
+    }
+
+    pub(super) fn drill(
+        &mut self,
+        title: String,
+        f: &ReportFilter,
+        images_only: bool,
+    ) -> Result<(), DeskError> {
+        let st = self.store()?;
+        let items = query::items(st, f, images_only, DRILL_ROWS)?;
+        let thumbs = items
+            .iter()
+            .filter_map(|i| i.sample_path.clone())
+            .filter(|p| self.thumbs_sent.insert(p.clone()))
+            .take(DRILL_THUMBS)
+            .filter_map(|p| thumbnail(&p).map(|img| (p, img)))
+            .collect();
+        self.sink.emit(Event::Drill {
+            title,
+            items,
+            thumbs,
+        });
+        Ok(())
+    }
+
+    pub(super) fn set_lot_status(
+        &mut self,
+        code: &str,
+        status: LotStatus,
+        actor: &Actor,
+        comment: &str,
+    ) -> Result<(), DeskError> {
+        let st = self.store()?;
+        let id = st
+            .lot_id(code)?
+            .ok_or_else(|| DeskError::Other(format!("lot {code:?} is not in the database")))?;
+        st.set_lot_status(id, status, actor.as_str(), comment)?;
+        let msg = format!(
+            "Lot {code} set to {} by {actor}",
+            status.as_str().to_uppercase()
+        );
+        self.sink.status(Topic::Reports, Status::Done(msg));
+        Ok(())
+    }
+
+    pub(super) fn log_alarm(&mut self, details: serde_json::Value) -> Result<(), DeskError> {
+        // The banner already shows the alarm: nothing to answer.
+        self.store()?.audit(ALARM_ACTOR, ALARM_ACTION, details)?;
+        Ok(())
+    }
+
+    /// Write the filtered inspections as CSV on a job thread (progress, cancel).
+    pub(super) fn export_csv(&mut self, f: ReportFilter, to: SaveTarget) {
+        let cancel = self.export_cancel.clone();
+        cancel.store(false, Ordering::Relaxed);
+        self.export_job("CSV", to, move |store, path, sink| {
+            let progress = |n: u64| {
+                sink.status(
+                    Topic::Reports,
+                    Status::busy(format!("CSV: {n} rows written")),
+                );
+            };
+            let n = crate::reports::export::write_csv(store, &f, path, &progress, &cancel)?;
+            Ok(format!("Wrote {n} rows to {}", path.display()))
+        });
+    }
+
+    /// Write the report as PDF on a job thread.
+    pub(super) fn export_pdf(&mut self, report: Box<Report>, meta: PdfMeta, to: SaveTarget) {
+        self.export_job("PDF", to, move |store, path, _| {
+            let bytes = crate::reports::pdf::write_pdf(store, &report, &meta, path)?;
+            Ok(format!("Wrote {} ({} kB)", path.display(), bytes / 1024))
+        });
+    }
+
+    /// An export job: ask where (when asked to), make the folder, open a store, write.
+    fn export_job(
+        &mut self,
+        kind: &'static str,
+        to: SaveTarget,
+        write: impl FnOnce(&crate::store::Store, &Path, &super::EventSink) -> Result<String, DeskError>
+        + Send
+        + 'static,
+    ) {
+        let db = self.cfg.paths.db_path();
+        let sink = self.sink.clone();
+        let what = match &to {
+            SaveTarget::Ask(_) => format!("{kind} export: choose a file"),
+            SaveTarget::Path(_) => format!("{kind} export running"),
+        };
+        sink.status(Topic::Reports, Status::busy(what));
+        spawn_job(&self.sink.clone(), Topic::Reports, "export", move || {
+            let path: PathBuf = match to {
+                SaveTarget::Path(p) => p,
+                SaveTarget::Ask(pick) => match pick() {
+                    Some(p) => p,
+                    None => {
+                        // Cancelled, or no file dialog available (no desktop portal): say so.
+                        let msg = "Export cancelled (no file chosen; without a file dialog use Quick export)";
+                        sink.status(Topic::Reports, Status::Done(msg.into()));
+                        return;
+                    }
+                },
+            };
+            let result = (|| {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        DeskError::Other(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                let store = open_with_retry(&db)?;
+                write(&store, &path, &sink)
+            })();
+            let status = match result {
+                Ok(msg) => Status::Done(msg),
+                Err(e) => {
+                    tracing::error!("reports: {e}");
+                    Status::Failed(e.to_string())
+                }
+            };
+            sink.status(Topic::Reports, status);
+        });
+    }
+}

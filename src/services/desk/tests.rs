@@ -1,0 +1,174 @@
+//! The desk worker end to end on a temporary data folder.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::capture::{SourceOptions, SourceSpec};
+use crate::model::AnomalyModel;
+use crate::store::{DefectClass, QueueFilter, Store};
+
+fn desk(dir: &std::path::Path) -> Desk {
+    let cfg = DeskConfig {
+        paths: AppPaths {
+            data_dir: dir.to_path_buf(),
+        },
+        actor: Actor::named("tester"),
+    };
+    Desk::spawn(cfg, Arc::new(|| {}))
+}
+
+/// Take events until one matches `pick`; fails after a timeout or on a failed status.
+fn wait_for<T>(d: &Desk, what: &str, mut pick: impl FnMut(Event) -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        for ev in d.poll() {
+            if let Event::Status(t, Status::Failed(e)) = &ev {
+                panic!("{what}: {t:?} failed: {e}");
+            }
+            if let Some(v) = pick(ev) {
+                return v;
+            }
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn snapshot_and_alarm_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = desk(dir.path());
+    d.send(Command::RefreshSnapshot);
+    let snap = wait_for(&d, "snapshot", |e| match e {
+        Event::Snapshot(s) => Some(s),
+        _ => None,
+    });
+    assert!(snap.error.is_none(), "{:?}", snap.error);
+    assert!(snap.taken_at.is_some());
+    d.send(Command::LogAlarm(
+        serde_json::json!({"lot": "L9", "rules": [1]}),
+    ));
+    // Commands run in order: once the next snapshot arrives, the alarm is logged.
+    d.send(Command::RefreshSnapshot);
+    wait_for(&d, "second snapshot", |e| {
+        matches!(e, Event::Snapshot(_)).then_some(())
+    });
+    let store = Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
+    let e: Vec<_> = store
+        .audit_entries(10)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "line.alarm")
+        .collect();
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].actor, "system");
+    assert_eq!(e[0].details["lot"], "L9");
+}
+
+#[test]
+fn label_queue_label_undo_and_taxonomy() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = AppPaths {
+        data_dir: dir.path().to_path_buf(),
+    };
+    {
+        let mut store = Store::open(&paths.db_path()).unwrap();
+        let mut source = SourceSpec::Synthetic { seed: 41 }
+            .open(&SourceOptions::default())
+            .unwrap();
+        crate::training::capture_truth_samples(
+            source.as_mut(),
+            &crate::vision::segment::SegmentConfig::default(),
+            &mut store,
+            &paths.samples_dir(),
+            4,
+            None,
+        )
+        .unwrap();
+    }
+    let d = desk(dir.path());
+    let model = Arc::new(AnomalyModel::bundled().unwrap());
+    d.send(Command::RefreshLabelQueue {
+        filter: QueueFilter::default(),
+        model: model.clone(),
+    });
+    let q = wait_for(&d, "queue", |e| match e {
+        Event::LabelQueue(q) => Some(q),
+        _ => None,
+    });
+    assert_eq!(q.queue.len(), 4);
+    assert_eq!(q.scored, 4);
+    let first = q.queue[0].sample.id;
+    d.send(Command::LoadSampleImage {
+        sample_id: first,
+        path: q.queue[0].sample.path.clone(),
+    });
+    let img = wait_for(&d, "image", |e| match e {
+        Event::SampleImage { sample_id, image } => Some((sample_id, image)),
+        _ => None,
+    });
+    assert_eq!(img.0, first);
+    assert!(img.1.is_ok());
+    d.send(Command::Label {
+        sample_id: first,
+        label: "crack".into(),
+        mask: None,
+    });
+    let (label_id, counts) = wait_for(&d, "label", |e| match e {
+        Event::Labelled {
+            label_id,
+            sample_id,
+            counts,
+        } if sample_id == first => Some((label_id, counts)),
+        _ => None,
+    });
+    assert_eq!(counts, vec![("crack".to_string(), 1)]);
+    d.send(Command::UndoLabel(label_id));
+    let counts = wait_for(&d, "undo", |e| match e {
+        Event::Unlabelled { counts, .. } => Some(counts),
+        _ => None,
+    });
+    assert!(counts.is_empty());
+    d.send(Command::SaveDefectClass(DefectClass {
+        id: 0,
+        name: "mould".into(),
+        colour: "#8c8c8c".into(),
+        hotkey: None,
+        position: 99,
+    }));
+    let classes = wait_for(&d, "taxonomy", |e| match e {
+        Event::DefectClasses(c) => Some(c),
+        _ => None,
+    });
+    assert!(classes.iter().any(|c| c.name == "mould"));
+    let store = Store::open(&paths.db_path()).unwrap();
+    let actors: Vec<String> = store
+        .audit_entries(20)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action.starts_with("label."))
+        .map(|e| e.actor)
+        .collect();
+    assert_eq!(actors, ["tester", "tester"]);
+}
+
+#[test]
+fn a_failure_is_reported_under_its_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = desk(dir.path());
+    d.send(Command::UndoLabel(12345));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let failed = d.poll().into_iter().find_map(|e| match e {
+            Event::Status(Topic::Label, Status::Failed(m)) => Some(m),
+            _ => None,
+        });
+        if let Some(m) = failed {
+            assert!(!m.is_empty());
+            break;
+        }
+        assert!(Instant::now() < deadline, "no failure reported");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

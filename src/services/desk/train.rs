@@ -1,0 +1,86 @@
+//! Training and promotion: the job runs on its own thread (one worker thread, so the line's
+//! inspection never waits behind it); the desk polls it for progress between commands.
+
+use std::sync::Arc;
+
+use super::event::Event;
+use super::status::{Status, Topic};
+use super::worker::{DeskError, Worker};
+use crate::model::AnomalyModel;
+use crate::services::promotion;
+use crate::store::ModelVersionRow;
+use crate::training::job::{JobProgress, TrainJob, TrainJobConfig};
+
+/// A running training job and the last progress sent.
+pub(super) struct TrainRun {
+    pub(super) job: TrainJob,
+    last: Option<JobProgress>,
+}
+
+impl Worker {
+    pub(super) fn start_training(&mut self, base: Arc<AnomalyModel>) -> Result<(), DeskError> {
+        if self.train.is_some() {
+            return Err(DeskError::Other("a training job is already running".into()));
+        }
+        let cfg = TrainJobConfig {
+            db_path: self.cfg.paths.db_path(),
+            models_dir: self.cfg.paths.models_dir(),
+            base,
+            options: Default::default(),
+            actor: self.cfg.actor.as_str().to_string(),
+            threads: Some(1),
+        };
+        match TrainJob::spawn(cfg, || {}) {
+            Ok(job) => {
+                self.train = Some(TrainRun { job, last: None });
+                Ok(())
+            }
+            Err(e) => {
+                let msg = format!("cannot start training: {e}");
+                self.sink.emit(Event::TrainFinished(Err(msg.clone())));
+                Err(DeskError::Other(msg))
+            }
+        }
+    }
+
+    pub(super) fn cancel_training(&mut self) {
+        if let Some(t) = &self.train {
+            t.job.cancel();
+        }
+    }
+
+    /// Send new progress; when the job has ended, its outcome and a fresh snapshot.
+    pub(super) fn poll_training(&mut self) {
+        let Some(run) = &mut self.train else {
+            return;
+        };
+        if let Some(p) = run.job.progress()
+            && run.last.as_ref() != Some(&p)
+        {
+            run.last = Some(p.clone());
+            self.sink.emit(Event::TrainProgress(p));
+        }
+        if let Some(r) = run.job.try_finish() {
+            self.train = None;
+            let status = match &r {
+                Ok(o) => Status::Done(format!("trained {}", o.version)),
+                Err(e) => Status::Failed(e.to_string()),
+            };
+            self.sink
+                .emit(Event::TrainFinished(r.map_err(|e| e.to_string())));
+            self.sink.status(Topic::Train, status);
+            self.publish_snapshot();
+        }
+    }
+
+    pub(super) fn promote(&mut self, row: &ModelVersionRow) -> Result<(), DeskError> {
+        let actor = self.cfg.actor.clone();
+        let promoted = promotion::promote(self.store()?, row, &actor)
+            .map_err(|e| DeskError::Other(e.to_string()))?;
+        let msg = format!("{} is live", promoted.model.version);
+        self.sink.emit(Event::Promoted(promoted));
+        self.sink.status(Topic::Promotion, Status::Done(msg));
+        self.publish_snapshot();
+        Ok(())
+    }
+}

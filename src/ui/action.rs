@@ -1,0 +1,48 @@
+//! What a tab may see ([`TabCtx`]) and what it may ask for ([`Action`]).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use foodqc::domain::Actor;
+use foodqc::model::AnomalyModel;
+use foodqc::reports::spc::LiveAlarm;
+use foodqc::services::desk::{Command, DbSnapshot};
+use foodqc::station::{StationCommand, StationStats};
+
+/// A request of a tab: work for the desk worker or a command for the running station.
+pub enum Action {
+    /// For the desk worker (database, files, long jobs).
+    Desk(Command),
+    /// For the station (pause, lot, capture...).
+    Station(StationCommand),
+}
+
+impl From<Command> for Action {
+    fn from(c: Command) -> Self {
+        Self::Desk(c)
+    }
+}
+
+impl From<StationCommand> for Action {
+    fn from(c: StationCommand) -> Self {
+        Self::Station(c)
+    }
+}
+
+/// The read-only things a tab may look at while it draws.
+pub struct TabCtx<'a> {
+    /// The station counters of this frame.
+    pub stats: &'a StationStats,
+    /// The model the line judges with.
+    pub model: &'a Arc<AnomalyModel>,
+    /// The latest database snapshot (lots, versions, label counts).
+    pub snapshot: &'a DbSnapshot,
+    /// Who is at the keyboard.
+    pub actor: &'a Actor,
+    /// Why the station is not running, if it is not.
+    pub station_error: Option<&'a str>,
+    /// The quick-export folder.
+    pub exports_dir: &'a Path,
+    /// The line's out-of-control alarm, while raised.
+    pub alarm: Option<&'a LiveAlarm>,
+}

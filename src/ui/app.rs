@@ -1,0 +1,340 @@
+//! The app: settings, the running station, the desk worker, and the tabs. Each frame it
+//! reads the station, takes the worker's events to the tabs, draws the shell and the current
+//! tab, and forwards the tab's actions.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use foodqc::capture::{SourceOptions, SourceSpec};
+use foodqc::domain::{Actor, AppPaths};
+use foodqc::model::AnomalyModel;
+use foodqc::services::desk::{Command, DbSnapshot, Desk, DeskConfig, Event, Status, Topic};
+use foodqc::services::line_alarm::LineWatch;
+use foodqc::station::{Station, StationCommand, StationConfig, StationStats};
+
+use super::action::{Action, TabCtx};
+use super::{Settings, Tab, label, reports, thresholds, train};
+
+/// The app: settings, the running station and what the UI shows of it.
+pub struct FoodQcApp {
+    pub(crate) settings: Settings,
+    pub(crate) paths: AppPaths,
+    pub(crate) station: Option<Station>,
+    pub(crate) station_error: Option<String>,
+    pub(crate) model: Arc<AnomalyModel>,
+    pub(crate) source: SourceSpec,
+    pub(crate) cameras: Vec<(u32, String)>,
+    pub(crate) notice: Option<String>,
+    pub(crate) stats: StationStats,
+    pub(crate) desk: Desk,
+    /// What the worker said about itself (shown when it failed).
+    pub(crate) desk_status: Status,
+    /// The latest database snapshot, and whether a refresh is on its way.
+    pub(crate) snapshot: DbSnapshot,
+    snapshot_pending: bool,
+    pub(crate) line_watch: LineWatch,
+    pub(crate) frame_times: FrameTimes,
+    pub(crate) show_help: bool,
+    pub(crate) label: label::LabelTab,
+    pub(crate) train: train::TrainTab,
+    pub(crate) reports: reports::ReportsTab,
+    pub(crate) thresholds: thresholds::ThresholdsTab,
+    /// Who is at the keyboard, resolved once: labels, decisions and the audit log.
+    pub(crate) actor: Actor,
+}
+
+/// UI frame times (the time our `ui` took), for the status bar and measurements.
+#[derive(Default)]
+pub struct FrameTimes {
+    recent: std::collections::VecDeque<f64>,
+}
+
+impl FrameTimes {
+    fn push(&mut self, ms: f64) {
+        if self.recent.len() >= 600 {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(ms);
+    }
+
+    /// The `q` quantile of recent UI frame times, ms.
+    pub fn quantile(&self, q: f64) -> f64 {
+        let v: Vec<f64> = self.recent.iter().copied().collect();
+        foodqc::model::metrics::quantile(&v, q)
+    }
+}
+
+impl FoodQcApp {
+    /// Build the app, start the desk worker and the station. `source` overrides the default
+    /// choice (camera 0 when one is found, else the synthetic line).
+    pub fn new(
+        cc: &eframe::CreationContext<'_>,
+        paths: AppPaths,
+        model: Arc<AnomalyModel>,
+        source: Option<SourceSpec>,
+    ) -> Self {
+        let settings: Settings = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        let cameras = foodqc::capture::list_cameras();
+        let mut notice = None;
+        let source = source.unwrap_or_else(|| {
+            if cameras.is_empty() {
+                notice = Some(
+                    "No camera found: running the built-in synthetic line. Pick a camera or a folder in the source menu."
+                        .to_string(),
+                );
+                SourceSpec::default()
+            } else {
+                SourceSpec::Camera { index: cameras[0].0 }
+            }
+        });
+        let actor = Actor::os_user();
+        let ctx = cc.egui_ctx.clone();
+        let desk = Desk::spawn(
+            DeskConfig {
+                paths: paths.clone(),
+                actor: actor.clone(),
+            },
+            Arc::new(move || ctx.request_repaint()),
+        );
+        let mut app = Self {
+            settings,
+            station: None,
+            station_error: None,
+            source,
+            cameras,
+            notice,
+            stats: StationStats::default(),
+            desk,
+            desk_status: Status::Idle,
+            snapshot: DbSnapshot::default(),
+            snapshot_pending: false,
+            line_watch: LineWatch::default(),
+            frame_times: FrameTimes::default(),
+            show_help: false,
+            label: label::LabelTab::default(),
+            train: train::TrainTab::default(),
+            reports: reports::ReportsTab::default(),
+            thresholds: thresholds::ThresholdsTab::default(),
+            model,
+            paths,
+            actor,
+        };
+        app.start_station();
+        app
+    }
+
+    /// (Re)start the station on `self.source`.
+    pub(crate) fn start_station(&mut self) {
+        if let Some(old) = self.station.take()
+            && let Err(e) = old.stop()
+        {
+            tracing::error!("stopping the station: {e:#}");
+        }
+        let cfg = StationConfig {
+            station_name: self.settings.station_name.clone(),
+            source: self.source.clone(),
+            source_options: SourceOptions {
+                loop_folder: true,
+                ..Default::default()
+            },
+            lot: self.settings.live.lot.clone(),
+            live: true,
+            max_frames: None,
+            paths: self.paths.clone(),
+            reject_samples_per_minute: 30,
+        };
+        match Station::start(cfg, self.model.clone()) {
+            Ok(s) => {
+                let classifier = foodqc::training::job::classifier_for_version(
+                    &self.paths.db_path(),
+                    &self.model.version,
+                );
+                if classifier.is_some() {
+                    s.send(StationCommand::SetClassifier(classifier));
+                }
+                self.station = Some(s);
+                self.station_error = None;
+            }
+            Err(e) => {
+                tracing::error!("{e:#}");
+                self.station_error = Some(format!("{e:#}"));
+            }
+        }
+    }
+
+    /// Switch source: the running station switches in its capture thread; when there is no
+    /// station yet (it failed to start), start one.
+    pub(crate) fn switch_source(&mut self, spec: SourceSpec) {
+        self.source = spec.clone();
+        match &self.station {
+            Some(st) => st.send(StationCommand::SetSource(spec)),
+            None => self.start_station(),
+        }
+        self.settings.live.reset();
+    }
+
+    pub(crate) fn send(&self, cmd: StationCommand) {
+        if let Some(st) = &self.station {
+            st.send(cmd);
+        }
+    }
+
+    /// Forward the actions of a tab.
+    fn act(&mut self, actions: Vec<Action>) {
+        for a in actions {
+            match a {
+                Action::Desk(c) => {
+                    if !self.desk.send(c) {
+                        self.desk_status = Status::Failed("the desk worker has stopped".into());
+                    }
+                }
+                Action::Station(c) => self.send(c),
+            }
+        }
+    }
+
+    pub(crate) fn toggle_pause(&mut self) {
+        let cmd = if self.stats.paused {
+            StationCommand::Resume
+        } else {
+            StationCommand::Pause
+        };
+        self.send(cmd);
+        // Show the new state at once; the next stats read confirms it.
+        self.stats.paused = !self.stats.paused;
+    }
+
+    /// Ask for a fresh snapshot when the last one is older than `max_age` (one at a time).
+    fn refresh_snapshot_if_older(&mut self, max_age: Duration) {
+        let stale = self.snapshot.taken_at.is_none_or(|t| t.elapsed() > max_age);
+        if stale && !self.snapshot_pending {
+            self.snapshot_pending = self.desk.send(Command::RefreshSnapshot);
+        }
+    }
+
+    /// Take the worker's events to the tabs (and the model and station, for promotions and
+    /// threshold settings).
+    fn take_events(&mut self, ctx: &egui::Context) {
+        for ev in self.desk.poll() {
+            match ev {
+                Event::Snapshot(s) => {
+                    self.snapshot = s;
+                    self.snapshot_pending = false;
+                }
+                Event::Status(Topic::Desk | Topic::Snapshot, s) => self.desk_status = s,
+                Event::Status(Topic::Label | Topic::Files, _)
+                | Event::LabelQueue(_)
+                | Event::Labelled { .. }
+                | Event::Unlabelled { .. }
+                | Event::DefectClasses(_)
+                | Event::SampleImage { .. } => self.label.on_event(ev, ctx),
+                Event::Status(Topic::Reports, _)
+                | Event::ReportOptions(_)
+                | Event::Report(..)
+                | Event::Drill { .. } => self.reports.on_event(ev, ctx),
+                Event::ThresholdsLoaded { ref history, .. } => {
+                    // The setting in force (the station applies it at start) is the start.
+                    if let Some(cur) = history.first()
+                        && cur.thresholds != self.model.thresholds
+                    {
+                        self.model = Arc::new(self.model.with_thresholds(cur.thresholds.clone()));
+                        self.thresholds.take_thresholds(&cur.thresholds);
+                    }
+                    self.thresholds.on_event(ev);
+                }
+                Event::ThresholdsApplied { ref thresholds, .. } => {
+                    self.model = Arc::new(self.model.with_thresholds(thresholds.clone()));
+                    self.send(StationCommand::SetThresholds(thresholds.clone()));
+                    self.thresholds.on_event(ev);
+                }
+                Event::Status(Topic::Thresholds, _) | Event::Previews(_) => {
+                    self.thresholds.on_event(ev)
+                }
+                Event::Promoted(p) => {
+                    self.model = p.model.clone();
+                    self.send(StationCommand::SetModel(p.model));
+                    self.send(StationCommand::SetClassifier(p.classifier));
+                }
+                Event::Status(Topic::Train | Topic::Promotion, _)
+                | Event::TrainProgress(_)
+                | Event::TrainFinished(_) => self.train.on_event(ev),
+            }
+        }
+    }
+
+    /// Draw the selected tab and forward what it asks for.
+    fn tab_ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = TabCtx {
+            stats: &self.stats,
+            model: &self.model,
+            snapshot: &self.snapshot,
+            actor: &self.actor,
+            station_error: self.station_error.as_deref(),
+            exports_dir: &self.paths.data_dir.join("exports"),
+            alarm: self.line_watch.alarm(),
+        };
+        let actions = match self.settings.tab {
+            Tab::Live => self.settings.live.ui(ui, &ctx),
+            Tab::Label => self.label.ui(ui, &ctx),
+            Tab::Train => self.train.ui(ui, &ctx),
+            Tab::Reports => self.reports.ui(ui, &ctx),
+            Tab::Thresholds => self.thresholds.ui(ui, &ctx),
+        };
+        self.act(actions);
+    }
+}
+
+impl eframe::App for FoodQcApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        if let Some(st) = &self.station {
+            self.stats = st.stats();
+            if let Some(latest) = st.latest() {
+                self.settings.live.update(ctx, latest);
+            }
+        }
+        // The out-of-control alarm watches the line whichever tab is shown.
+        if let Some(details) = self.line_watch.watch(&self.stats) {
+            self.desk.send(Command::LogAlarm(details));
+        }
+        self.take_events(ctx);
+        self.handle_keys(ctx);
+        ctx.set_visuals(if self.settings.dark {
+            egui::Visuals::dark()
+        } else {
+            egui::Visuals::light()
+        });
+        let db_age = if self.settings.tab == Tab::Live {
+            Duration::from_secs(5)
+        } else {
+            Duration::from_secs(2)
+        };
+        self.refresh_snapshot_if_older(db_age);
+        // The line moves: keep repainting at the camera rate while running.
+        if !self.stats.paused {
+            ctx.request_repaint_after(Duration::from_millis(15));
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        let started = Instant::now();
+        egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
+        egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
+        self.tab_ui(ui);
+        let ctx = ui.ctx().clone();
+        if self.show_help {
+            self.help_window(&ctx);
+        }
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        self.frame_times.push(ms);
+        // The previous frame as a whole: ui, tessellation and painting.
+        let whole = frame.info().cpu_usage.map(|s| f64::from(s) * 1000.0);
+        self.train.record_frame(ms, whole);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+    }
+}

@@ -1,0 +1,196 @@
+//! The right panel of the Reports tab: lot disposition (hold / release with who and why) and
+//! the CSV / PDF exports.
+
+use foodqc::domain::Actor;
+use foodqc::reports::pdf::PdfMeta;
+use foodqc::services::desk::{Command, SaveTarget, Status};
+use foodqc::store::LotStatus;
+
+use super::ReportsTab;
+use crate::ui::action::{Action, TabCtx};
+use crate::ui::theme;
+
+impl ReportsTab {
+    pub(super) fn actions(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
+        ui.heading("Lot disposition");
+        self.lot_picker(ui);
+        ui.horizontal(|ui| {
+            ui.label("By");
+            ui.add(egui::TextEdit::singleline(&mut self.actor).desired_width(200.0));
+        });
+        ui.add(
+            egui::TextEdit::multiline(&mut self.comment)
+                .hint_text("comment (required): why hold or release")
+                .desired_rows(2)
+                .desired_width(f32::INFINITY),
+        );
+        let ready = !self.disposition_lot.is_empty()
+            && !self.comment.trim().is_empty()
+            && !self.actor.trim().is_empty();
+        ui.horizontal(|ui| {
+            for (label, status) in [
+                ("Hold lot", LotStatus::Hold),
+                ("Release lot", LotStatus::Released),
+            ] {
+                if ui
+                    .add_enabled(ready, egui::Button::new(label))
+                    .on_disabled_hover_text("Choose a lot and write a comment first")
+                    .clicked()
+                {
+                    self.set_lot_status(status, actions);
+                }
+            }
+        });
+        ui.separator();
+        self.export_buttons(ui, ctx, actions);
+    }
+
+    /// The lot menu and the chosen lot's status.
+    fn lot_picker(&mut self, ui: &mut egui::Ui) {
+        let lots: Vec<(String, LotStatus)> = self
+            .report
+            .as_ref()
+            .map(|r| r.lots.iter().map(|l| (l.code.clone(), l.status)).collect())
+            .unwrap_or_default();
+        egui::ComboBox::from_id_salt("disposition_lot")
+            .selected_text(if self.disposition_lot.is_empty() {
+                "choose a lot"
+            } else {
+                &self.disposition_lot
+            })
+            .width(200.0)
+            .show_ui(ui, |ui| {
+                for (code, status) in &lots {
+                    let label = if *status == LotStatus::Hold {
+                        format!("{code} (HOLD)")
+                    } else {
+                        code.clone()
+                    };
+                    ui.selectable_value(&mut self.disposition_lot, code.clone(), label);
+                }
+            });
+        let Some(l) = self
+            .report
+            .as_ref()
+            .and_then(|r| r.lots.iter().find(|l| l.code == self.disposition_lot))
+        else {
+            return;
+        };
+        let status = l.status.as_str().to_uppercase();
+        if l.status == LotStatus::Hold {
+            ui.colored_label(theme::WARN, format!("Status: {status} (must not ship)"));
+        } else {
+            ui.label(format!("Status: {status}"));
+        }
+        if let Some((who, when, comment)) = &l.last_change {
+            ui.label(
+                egui::RichText::new(format!(
+                    "last change by {who}, {} UTC: {comment}",
+                    foodqc::reports::fmt_ts(*when)
+                ))
+                .small(),
+            );
+        }
+    }
+
+    fn set_lot_status(&mut self, status: LotStatus, actions: &mut Vec<Action>) {
+        let cmd = Command::SetLotStatus {
+            code: self.disposition_lot.clone(),
+            status,
+            actor: Actor::resolve(Some(&self.actor)),
+            comment: self.comment.trim().to_string(),
+        };
+        self.ask(actions, cmd, "changing the lot status");
+        self.comment.clear();
+        // Refresh the report so the new status shows everywhere in it.
+        if let Some(r) = &self.report {
+            let cmd = Command::BuildReport {
+                filter: r.filter.clone(),
+                group_by: r.group_by,
+                reference: r.drift_reference.clone(),
+            };
+            self.ask(actions, cmd, "changing the lot status");
+        }
+    }
+
+    fn export_buttons(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
+        ui.heading("Export");
+        ui.label(
+            egui::RichText::new("The filtered inspections as CSV; the report as PDF.").small(),
+        );
+        let can = self.report.is_some() && !self.status.is_busy();
+        let mut asked = None;
+        ui.horizontal(|ui| {
+            if ui.add_enabled(can, egui::Button::new("CSV…")).clicked() {
+                asked = Some(("csv", false));
+            }
+            if ui.add_enabled(can, egui::Button::new("PDF…")).clicked() {
+                asked = Some(("pdf", false));
+            }
+        });
+        let into = format!("Save into {}", ctx.exports_dir.display());
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(can, egui::Button::new("Quick CSV"))
+                .on_hover_text(&into)
+                .clicked()
+            {
+                asked = Some(("csv", true));
+            }
+            if ui
+                .add_enabled(can, egui::Button::new("Quick PDF"))
+                .on_hover_text(&into)
+                .clicked()
+            {
+                asked = Some(("pdf", true));
+            }
+        });
+        if let Some((ext, quick)) = asked {
+            self.export(ext, quick, ctx, actions);
+        }
+        let csv_running =
+            matches!(&self.status, Status::Busy { what, .. } if what.starts_with("CSV"));
+        if csv_running && ui.button("Cancel export").clicked() {
+            actions.push(Command::CancelExport.into());
+        }
+    }
+
+    /// Export as `ext`: with `quick` into the exports folder, else where the user picks (the
+    /// dialog runs on the worker's job thread).
+    fn export(&mut self, ext: &'static str, quick: bool, ctx: &TabCtx, actions: &mut Vec<Action>) {
+        let Some(report) = self.report.clone() else {
+            return;
+        };
+        let stamp = jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S").to_string();
+        let name = format!("foodqc-report-{stamp}.{ext}");
+        let to = if quick {
+            SaveTarget::Path(ctx.exports_dir.join(name))
+        } else {
+            let dir = ctx.exports_dir.to_path_buf();
+            SaveTarget::Ask(Box::new(move || {
+                rfd::FileDialog::new()
+                    .set_directory(&dir)
+                    .set_file_name(&name)
+                    .add_filter(ext.to_uppercase(), &[ext])
+                    .save_file()
+            }))
+        };
+        let cmd = match ext {
+            "csv" => Command::ExportCsv {
+                filter: report.filter.clone(),
+                to,
+            },
+            _ => Command::ExportPdf {
+                meta: PdfMeta {
+                    title: "foodqc quality report".into(),
+                    generated_at_ms: foodqc::store::now_ms(),
+                    author: Actor::resolve(Some(&self.actor)).to_string(),
+                },
+                report: Box::new(report),
+                to,
+            },
+        };
+        let busy = format!("{} export running", ext.to_uppercase());
+        self.ask(actions, cmd, &busy);
+    }
+}

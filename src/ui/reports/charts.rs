@@ -1,0 +1,312 @@
+//! The charts of the Reports tab: the summary line, the p-chart, the Pareto of defect classes
+//! and the score drift.
+
+use egui::Color32;
+use egui_plot::{Bar, BarChart, Line, LineStyle, MarkerShape, Plot, PlotPoints, Points};
+use foodqc::reports::query;
+use foodqc::reports::{Report, ReportFilter};
+use foodqc::services::desk::Status;
+
+use super::{ReportsTab, pct};
+use crate::ui::action::Action;
+use crate::ui::theme;
+
+impl ReportsTab {
+    pub(super) fn charts(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        match &self.status {
+            Status::Done(msg) => {
+                ui.colored_label(theme::PASS, msg);
+            }
+            Status::Failed(msg) => {
+                ui.colored_label(theme::REJECT, msg);
+            }
+            _ => {}
+        }
+        let Some(r) = self.report.clone() else {
+            ui.centered_and_justified(|ui| ui.label("Running the report…"));
+            return;
+        };
+        ui.heading(format!("Quality report: {}", r.filter.describe()));
+        summary_line(ui, &r);
+        if r.summary.items == 0 {
+            ui.label("No inspections match these filters.");
+            return;
+        }
+        let avail = ui.available_height();
+        let chart_h = (avail * 0.5).max(160.0);
+        ui.label(
+            egui::RichText::new(format!(
+                "p-chart by {} (centre {}; 3-sigma limits per subgroup size; red squares: out of control). Click a point for its items.",
+                r.group_by.title(),
+                pct(r.chart.p_bar)
+            ))
+            .strong(),
+        );
+        let clicked = p_chart(ui, &r, chart_h);
+        if let Some(i) = clicked {
+            let g = &r.groups[i];
+            self.drill(
+                format!("{} {}", r.group_by.title(), g.key),
+                g.drill.clone(),
+                actions,
+            );
+        }
+        ui.columns(2, |cols| {
+            self.pareto(&mut cols[0], &r, actions);
+            drift(&mut cols[1], &r);
+        });
+    }
+
+    fn pareto(&mut self, ui: &mut egui::Ui, r: &Report, actions: &mut Vec<Action>) {
+        ui.label(
+            egui::RichText::new(
+                "Pareto of defect classes (rejects); line: cumulative %. Click a bar.",
+            )
+            .strong(),
+        );
+        let max = r.pareto.iter().map(|b| b.count).max().unwrap_or(1) as f64;
+        let bars: Vec<Bar> = r
+            .pareto
+            .iter()
+            .enumerate()
+            .map(|(i, b)| Bar::new(i as f64, b.count as f64).name(&b.class).width(0.7))
+            .collect();
+        let names: Vec<String> = r.pareto.iter().map(|b| b.class.clone()).collect();
+        let mut clicked = None;
+        Plot::new("pareto")
+            .height(ui.available_height().max(120.0))
+            .allow_drag(false)
+            .allow_scroll(false)
+            .include_y(0.0)
+            .x_axis_formatter(move |mark, _| {
+                let i = mark.value.round();
+                if (mark.value - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+                    names[i as usize].clone()
+                } else {
+                    String::new()
+                }
+            })
+            .show(ui, |p| {
+                p.bar_chart(BarChart::new("rejects", bars).color(SERIES));
+                let cum: PlotPoints = r
+                    .pareto
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| [i as f64, b.cumulative * max])
+                    .collect();
+                p.line(Line::new("cumulative", cum).color(theme::WARN));
+                if p.response().clicked()
+                    && let Some(c) = p.pointer_coordinate()
+                {
+                    let i = c.x.round();
+                    if i >= 0.0 && (i as usize) < r.pareto.len() {
+                        clicked = Some(i as usize);
+                    }
+                }
+            });
+        if let Some(i) = clicked {
+            let class = r.pareto[i].class.clone();
+            let f = ReportFilter {
+                defect_class: Some(class.clone()),
+                verdict: Some("reject".into()),
+                ..r.filter.clone()
+            };
+            self.drill(format!("defect {class}"), f, actions);
+        }
+    }
+}
+
+/// The p-chart; the index of the point clicked, if any.
+fn p_chart(ui: &mut egui::Ui, r: &Report, chart_h: f32) -> Option<usize> {
+    let mut clicked: Option<usize> = None;
+    let labels: Vec<String> = r.chart.points.iter().map(|p| p.label.clone()).collect();
+    let n = r.chart.points.len();
+    let resp = Plot::new("p_chart")
+        .height(chart_h)
+        .allow_drag(false)
+        .allow_scroll(false)
+        .include_y(0.0)
+        .y_axis_label("reject proportion")
+        .x_axis_formatter(move |mark, _| {
+            let i = mark.value.round();
+            if (mark.value - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() {
+                labels[i as usize].clone()
+            } else {
+                String::new()
+            }
+        })
+        .show(ui, |p| {
+            let pts = &r.chart.points;
+            let xy = |f: &dyn Fn(&foodqc::reports::spc::PPoint) -> f64| -> PlotPoints<'static> {
+                pts.iter()
+                    .enumerate()
+                    .map(|(i, q)| [i as f64, f(q)])
+                    .collect()
+            };
+            // Limits as steps: each subgroup has its own width.
+            let steps = |f: &dyn Fn(&foodqc::reports::spc::PPoint) -> f64| -> PlotPoints<'static> {
+                pts.iter()
+                    .enumerate()
+                    .flat_map(|(i, q)| [[i as f64 - 0.5, f(q)], [i as f64 + 0.5, f(q)]])
+                    .collect()
+            };
+            p.line(
+                Line::new("UCL", steps(&|q| q.ucl))
+                    .color(theme::REJECT)
+                    .style(LineStyle::dashed_loose()),
+            );
+            p.line(
+                Line::new("LCL", steps(&|q| q.lcl))
+                    .color(theme::REJECT)
+                    .style(LineStyle::dashed_loose()),
+            );
+            p.line(
+                Line::new(
+                    "centre",
+                    PlotPoints::from(vec![[-0.5, r.chart.p_bar], [n as f64 - 0.5, r.chart.p_bar]]),
+                )
+                .color(Color32::GRAY),
+            );
+            p.line(Line::new("reject proportion", xy(&|q| q.p)).color(SERIES));
+            p.points(
+                Points::new("in control", xy(&|q| q.p))
+                    .radius(3.0)
+                    .color(SERIES),
+            );
+            let ooc: PlotPoints = pts
+                .iter()
+                .enumerate()
+                .filter(|(_, q)| q.out_of_control())
+                .map(|(i, q)| [i as f64, q.p])
+                .collect();
+            p.points(
+                Points::new("out of control", ooc)
+                    .radius(7.0)
+                    .shape(MarkerShape::Square)
+                    .color(theme::REJECT),
+            );
+            if p.response().clicked()
+                && let Some(c) = p.pointer_coordinate()
+            {
+                let i = c.x.round();
+                if i >= 0.0 && (i as usize) < n {
+                    clicked = Some(i as usize);
+                }
+            }
+        });
+    resp.response
+        .on_hover_text("Click a point to see the items behind it");
+    clicked
+}
+
+/// Data series colour (neutral blue: colour is reserved for state).
+const SERIES: Color32 = Color32::from_rgb(70, 130, 220);
+
+fn summary_line(ui: &mut egui::Ui, r: &Report) {
+    let s = &r.summary;
+    ui.horizontal_wrapped(|ui| {
+        for (label, value) in [
+            ("Items inspected", s.items.to_string()),
+            ("Rejected", s.rejects.to_string()),
+            ("Reject rate", pct(s.reject_rate())),
+            ("Review", s.reviews.to_string()),
+        ] {
+            ui.vertical(|ui| {
+                ui.label(egui::RichText::new(label).small());
+                ui.label(egui::RichText::new(value).size(22.0).strong());
+            });
+            ui.add_space(14.0);
+        }
+        ui.vertical(|ui| {
+            let n = r.chart.out_of_control().count();
+            ui.label(egui::RichText::new("Out of control").small());
+            let text = egui::RichText::new(format!(
+                "{n} of {} {}s",
+                r.chart.points.len(),
+                r.group_by.title()
+            ))
+            .size(22.0)
+            .strong();
+            ui.label(if n > 0 {
+                text.color(theme::REJECT)
+            } else {
+                text
+            });
+        });
+    });
+    if r.drifting() {
+        let hours = r.drift.iter().filter(|d| d.drifting).count();
+        ui.colored_label(
+            theme::WARN,
+            format!(
+                "WARNING: score drift in {hours} hour(s): more than {:.0} % of passed items score above the training 95th percentile (expected {:.0} %). Check lighting, camera and product, or retrain.",
+                100.0 * r.drift_reference.warn_ratio * r.drift_reference.expected_share,
+                100.0 * r.drift_reference.expected_share
+            ),
+        );
+    }
+}
+
+fn drift(ui: &mut egui::Ui, r: &Report) {
+    ui.label(
+        egui::RichText::new(
+            "Drift: mean score of passed items per hour; dashed: training 95th percentile",
+        )
+        .strong(),
+    );
+    // One line per run of consecutive hours: no line across the hours without production.
+    let mut runs: Vec<Vec<[f64; 2]>> = Vec::new();
+    let mut last_hour = i64::MIN;
+    for d in &r.drift {
+        let h = d.start_ms / query::HOUR_MS;
+        if h > last_hour.saturating_add(1) || runs.is_empty() {
+            runs.push(Vec::new());
+        }
+        if let Some(run) = runs.last_mut() {
+            run.push([h as f64, d.mean_score]);
+        }
+        last_hour = h;
+    }
+    let warn: PlotPoints = r
+        .drift
+        .iter()
+        .filter(|d| d.drifting)
+        .map(|d| [(d.start_ms / query::HOUR_MS) as f64, d.mean_score])
+        .collect();
+    let (x0, x1) = (
+        r.drift
+            .first()
+            .map_or(0.0, |d| (d.start_ms / query::HOUR_MS) as f64),
+        r.drift
+            .last()
+            .map_or(1.0, |d| (d.start_ms / query::HOUR_MS) as f64),
+    );
+    let q = r.drift_reference.score_quantile;
+    Plot::new("drift")
+        .height(ui.available_height().max(120.0))
+        .allow_drag(false)
+        .allow_scroll(false)
+        .include_y(0.0)
+        .include_y(q * 1.1)
+        .x_axis_formatter(|mark, _| query::hour_label((mark.value * query::HOUR_MS as f64) as i64))
+        .show(ui, |p| {
+            p.line(
+                Line::new("training p95", PlotPoints::from(vec![[x0, q], [x1, q]]))
+                    .color(Color32::GRAY)
+                    .style(LineStyle::dashed_loose()),
+            );
+            for run in runs {
+                if run.len() == 1 {
+                    p.points(Points::new("mean score", run).radius(2.0).color(SERIES));
+                } else {
+                    p.line(Line::new("mean score", run).color(SERIES));
+                }
+            }
+            p.points(
+                Points::new("drifting", warn)
+                    .radius(5.0)
+                    .shape(MarkerShape::Diamond)
+                    .color(theme::WARN),
+            );
+        });
+}

@@ -1,0 +1,214 @@
+//! Reports tab: filters on the left, p-chart, Pareto and drift in the middle, the drill-down
+//! below, export and lot disposition on the right. Every query, export and status change is
+//! a command to the desk worker; the tab shows its answers.
+
+mod actions;
+mod charts;
+mod drill;
+mod filters;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use egui::TextureHandle;
+use foodqc::reports::drift::DriftReference;
+use foodqc::reports::filter::parse_time;
+use foodqc::reports::{GroupBy, Report, ReportFilter};
+use foodqc::services::desk::{Command, Event, FilterOptions, Status};
+use foodqc::store::InspectionView;
+
+use super::action::{Action, TabCtx};
+
+/// The drill-down: the items behind a clicked point or bar.
+#[derive(Default)]
+pub struct Drill {
+    /// What was clicked.
+    pub title: String,
+    /// Its items, latest first.
+    pub items: Vec<InspectionView>,
+    /// Asked, not answered yet.
+    pub loading: bool,
+}
+
+/// State of the Reports tab.
+pub struct ReportsTab {
+    /// Filter being edited.
+    pub filter: ReportFilter,
+    /// From / to as typed.
+    from_text: String,
+    to_text: String,
+    /// Subgroups of the p-chart.
+    pub group_by: GroupBy,
+    /// Drill-down shows rejected items only.
+    pub rejects_only: bool,
+    /// Drill-down shows items with a saved crop only.
+    pub images_only: bool,
+    /// The last report.
+    pub report: Option<Report>,
+    report_ms: f64,
+    /// Queries and exports: running, or the last message.
+    pub status: Status,
+    options: FilterOptions,
+    /// The drill-down.
+    pub drill: Drill,
+    thumbs: HashMap<PathBuf, TextureHandle>,
+    /// Lot chosen for disposition.
+    pub disposition_lot: String,
+    /// Comment for the disposition.
+    pub comment: String,
+    /// Who decides (stored in the audit log); starts as the user at the keyboard.
+    pub actor: String,
+    started: bool,
+}
+
+impl Default for ReportsTab {
+    fn default() -> Self {
+        Self {
+            filter: ReportFilter::default(),
+            from_text: String::new(),
+            to_text: String::new(),
+            group_by: GroupBy::Lot,
+            rejects_only: true,
+            images_only: false,
+            report: None,
+            report_ms: 0.0,
+            status: Status::Idle,
+            options: FilterOptions::default(),
+            drill: Drill::default(),
+            thumbs: HashMap::new(),
+            disposition_lot: String::new(),
+            comment: String::new(),
+            actor: String::new(),
+            started: false,
+        }
+    }
+}
+
+impl ReportsTab {
+    /// Ask for `cmd`, telling the user `busy` (when not empty) meanwhile.
+    fn ask(&mut self, actions: &mut Vec<Action>, cmd: Command, busy: &str) {
+        actions.push(cmd.into());
+        if !busy.is_empty() {
+            self.status = Status::busy(busy);
+        }
+    }
+
+    /// Run the report for the current filter (and refresh the menus).
+    fn run(&mut self, model: &foodqc::model::AnomalyModel, actions: &mut Vec<Action>) {
+        let time = |s: &str| {
+            let s = s.trim();
+            (!s.is_empty()).then(|| parse_time(s)).transpose()
+        };
+        match (time(&self.from_text), time(&self.to_text)) {
+            (Ok(from), Ok(to)) => {
+                self.filter.from_ms = from;
+                self.filter.to_ms = to;
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                self.status = Status::Failed(e.to_string());
+                return;
+            }
+        }
+        self.ask(actions, Command::ReportOptions, "");
+        let cmd = Command::BuildReport {
+            filter: self.filter.clone(),
+            group_by: self.group_by,
+            reference: DriftReference::for_model(model),
+        };
+        self.ask(actions, cmd, "running the report queries");
+    }
+
+    /// Show the items behind `filter` in the drill-down.
+    fn drill(&mut self, title: String, mut filter: ReportFilter, actions: &mut Vec<Action>) {
+        if self.rejects_only && filter.verdict.is_none() {
+            filter.verdict = Some("reject".into());
+        }
+        self.drill.loading = true;
+        self.drill.title = title.clone();
+        if let Some(code) = &filter.lot {
+            self.disposition_lot = code.clone();
+        }
+        let cmd = Command::Drill {
+            title,
+            filter,
+            images_only: self.images_only,
+        };
+        self.ask(actions, cmd, "");
+    }
+
+    /// Take an event of the worker (reports).
+    pub fn on_event(&mut self, ev: Event, ctx: &egui::Context) {
+        match ev {
+            Event::ReportOptions(o) => self.options = o,
+            Event::Report(r, ms) => {
+                self.report = Some(*r);
+                self.report_ms = ms;
+                // Keep a message (a lot status change, an export) on screen.
+                if self.status.is_busy() {
+                    self.status = Status::Idle;
+                }
+            }
+            Event::Drill {
+                title,
+                items,
+                thumbs,
+            } => {
+                for (path, img) in thumbs {
+                    let name = path.display().to_string();
+                    let c = egui::ColorImage::from_rgb(
+                        [img.width() as usize, img.height() as usize],
+                        img.as_raw(),
+                    );
+                    self.thumbs
+                        .entry(path)
+                        .or_insert_with(|| ctx.load_texture(name, c, egui::TextureOptions::LINEAR));
+                }
+                if title == self.drill.title {
+                    self.drill.items = items;
+                    self.drill.loading = false;
+                }
+            }
+            Event::Status(_, s) => {
+                if matches!(s, Status::Failed(_)) {
+                    self.drill.loading = false;
+                }
+                self.status = s;
+            }
+            _ => {}
+        }
+    }
+
+    /// Draw the tab.
+    pub fn ui(&mut self, ui: &mut egui::Ui, ctx: &TabCtx) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if !self.started {
+            self.started = true;
+            // Decisions are signed by the user at the keyboard unless changed.
+            self.actor = ctx.actor.to_string();
+            self.run(ctx.model, &mut actions);
+        }
+        egui::Panel::left("report_filters")
+            .resizable(false)
+            .exact_size(270.0)
+            .show(ui, |ui| self.filters(ui, ctx, &mut actions));
+        egui::Panel::right("report_actions")
+            .resizable(false)
+            .exact_size(300.0)
+            .show(ui, |ui| self.actions(ui, ctx, &mut actions));
+        egui::Panel::bottom("report_drill")
+            .resizable(true)
+            .min_size(200.0)
+            .default_size(320.0)
+            .show(ui, |ui| self.drill_down(ui, &mut actions));
+        egui::CentralPanel::default().show(ui, |ui| self.charts(ui, &mut actions));
+        actions
+    }
+}
+
+/// `1.23 %`.
+fn pct(v: f64) -> String {
+    format!("{:.2} %", 100.0 * v)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,283 @@
+//! Train tab: start a retraining job (progress, ETA, cancel), list the model versions with
+//! their cross-validated metrics, compare two side by side, promote one to the live station
+//! (hot swap) or roll back to the previous one. The live view keeps running meanwhile.
+
+mod versions;
+
+use foodqc::domain::GOOD;
+use foodqc::services::desk::{Command, Event, Status, Topic};
+use foodqc::training::job::{JobProgress, TrainOutcome};
+
+use super::action::{Action, TabCtx};
+use super::theme;
+
+/// A training job as the tab sees it.
+#[derive(Clone, Debug, Default)]
+pub struct TrainView {
+    /// The latest progress, once the job reported one.
+    pub progress: Option<JobProgress>,
+    /// Cancel was asked.
+    pub cancelling: bool,
+}
+
+/// The Train tab's state.
+#[derive(Default)]
+pub struct TrainTab {
+    /// The running job, if any.
+    pub job: Option<TrainView>,
+    /// How the last job ended (text shown to the user).
+    pub last: Option<Result<TrainOutcome, String>>,
+    /// The last promotion or roll back: busy while the worker loads the version.
+    pub promotion: Status,
+    /// Versions ticked for comparison.
+    pub compare: Vec<i64>,
+    /// UI frame times (ms) while the current job runs: our `ui` alone, and the whole
+    /// frame as eframe reports it (ui, tessellation and painting, without the vsync wait).
+    pub frame_ms: Vec<f64>,
+    pub whole_frame_ms: Vec<f64>,
+    /// Frame times during the last job: our `ui`, then the whole frame.
+    pub last_frame_stats: Option<(FrameStats, FrameStats)>,
+}
+
+/// Median, 95th percentile and maximum of frame times (ms) over `frames` frames.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FrameStats {
+    pub median: f64,
+    pub p95: f64,
+    pub max: f64,
+    pub frames: usize,
+}
+
+impl FrameStats {
+    fn of(ms: &[f64]) -> Self {
+        let q = |p: f64| foodqc::model::metrics::quantile(ms, p);
+        Self {
+            median: q(0.5),
+            p95: q(0.95),
+            max: ms.iter().copied().fold(0.0, f64::max),
+            frames: ms.len(),
+        }
+    }
+}
+
+impl std::fmt::Display for FrameStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "median {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+            self.median, self.p95, self.max
+        )
+    }
+}
+
+impl TrainTab {
+    /// Note the time of a UI frame (and of the previous whole frame) while a job runs.
+    pub fn record_frame(&mut self, ui_ms: f64, whole_ms: Option<f64>) {
+        if self.job.is_none() {
+            return;
+        }
+        self.frame_ms.push(ui_ms);
+        if let Some(w) = whole_ms {
+            self.whole_frame_ms.push(w);
+        }
+    }
+
+    /// Take an event of the worker (training and promotion).
+    pub fn on_event(&mut self, ev: Event) {
+        match ev {
+            Event::TrainProgress(p) => {
+                if let Some(j) = &mut self.job {
+                    j.progress = Some(p);
+                }
+            }
+            Event::TrainFinished(r) => self.finished(r),
+            Event::Status(Topic::Promotion, s) => self.promotion = s,
+            // The outcome (TrainFinished) says it all.
+            _ => {}
+        }
+    }
+
+    fn finished(&mut self, r: Result<TrainOutcome, String>) {
+        self.job = None;
+        let ui = FrameStats::of(&std::mem::take(&mut self.frame_ms));
+        let whole = FrameStats::of(&std::mem::take(&mut self.whole_frame_ms));
+        self.last_frame_stats = Some((ui, whole));
+        tracing::info!(
+            ok = r.is_ok(),
+            ui_ms_median = ui.median,
+            ui_ms_p95 = ui.p95,
+            ui_ms_max = ui.max,
+            frame_ms_median = whole.median,
+            frame_ms_p95 = whole.p95,
+            frame_ms_max = whole.max,
+            frames = ui.frames,
+            "training job ended; frame times while it ran"
+        );
+        self.last = Some(r);
+    }
+
+    /// Draw the tab.
+    pub fn ui(&mut self, ui: &mut egui::Ui, ctx: &TabCtx) -> Vec<Action> {
+        let mut actions = Vec::new();
+        egui::Panel::right("model_card")
+            .resizable(true)
+            .default_size(420.0)
+            .show(ui, |ui| {
+                ui.heading("Live model");
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    ui.add(
+                        egui::Label::new(
+                            egui::RichText::new(ctx.model.card_markdown()).monospace(),
+                        )
+                        .wrap(),
+                    );
+                });
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.job_panel(ui, ctx, &mut actions);
+            ui.separator();
+            self.versions_panel(ui, ctx, &mut actions);
+        });
+        actions
+    }
+
+    fn job_panel(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
+        ui.heading("Retrain from labelled samples");
+        let counts = &ctx.snapshot.label_counts;
+        let good = counts
+            .iter()
+            .find(|(l, _)| l == GOOD)
+            .map(|c| c.1)
+            .unwrap_or(0);
+        let total: i64 = counts.iter().map(|c| c.1).sum();
+        ui.label(format!(
+            "{total} labelled samples ({good} good, {} defective). The anomaly detector learns good product; with three or more samples in two classes a grade classifier is trained too.",
+            total - good
+        ));
+        match &mut self.job {
+            Some(job) => {
+                if progress_line(ui, job) {
+                    job.cancelling = true;
+                    actions.push(Command::CancelTraining.into());
+                }
+            }
+            None => {
+                if ui
+                    .button(egui::RichText::new("Train new model").strong())
+                    .on_hover_text("Runs in the background; the line keeps running")
+                    .clicked()
+                {
+                    self.job = Some(TrainView::default());
+                    self.last = None;
+                    actions.push(
+                        Command::StartTraining {
+                            base: ctx.model.clone(),
+                        }
+                        .into(),
+                    );
+                }
+            }
+        }
+        self.outcome(ui);
+    }
+
+    /// How the last job ended, and the frame times while it ran.
+    fn outcome(&self, ui: &mut egui::Ui) {
+        match &self.last {
+            Some(Ok(o)) => {
+                ui.colored_label(
+                    theme::PASS,
+                    format!(
+                        "Trained {} in {:.1} s: {}. Promote it below to make it live.",
+                        o.version,
+                        o.seconds,
+                        summary(&serde_json::to_value(&o.metrics).unwrap_or_default())
+                    ),
+                );
+                if !o.skipped.is_empty() {
+                    ui.colored_label(
+                        theme::WARN,
+                        format!(
+                            "{} samples skipped (no item found or unreadable)",
+                            o.skipped.len()
+                        ),
+                    );
+                }
+            }
+            Some(Err(e)) => {
+                ui.colored_label(theme::WARN, format!("⚠ {e}"));
+            }
+            None => {}
+        }
+        if let Some((ui_ms, whole)) = self.last_frame_stats
+            && self.job.is_none()
+        {
+            ui.weak(format!(
+                "Frame time while it ran ({} frames): whole frame {whole}; of which our UI code {ui_ms}",
+                ui_ms.frames
+            ));
+        }
+    }
+}
+
+/// The progress bar of a running job; true when Cancel was clicked.
+fn progress_line(ui: &mut egui::Ui, job: &TrainView) -> bool {
+    let mut cancel = false;
+    ui.horizontal(|ui| {
+        let (frac, text) = match &job.progress {
+            Some(p) => (
+                p.fraction(),
+                format!(
+                    "{} {}/{} · {:.0} s{}",
+                    p.stage.title(),
+                    p.done,
+                    p.total,
+                    p.elapsed.as_secs_f64(),
+                    p.eta
+                        .map(|e| format!(" · about {:.0} s left in this step", e.as_secs_f64()))
+                        .unwrap_or_default()
+                ),
+            ),
+            None => (0.0, "starting".to_string()),
+        };
+        ui.add(
+            egui::ProgressBar::new(frac)
+                .text(text)
+                .desired_width(520.0)
+                .animate(true),
+        );
+        cancel = ui
+            .add_enabled(!job.cancelling, egui::Button::new("Cancel training"))
+            .clicked();
+    });
+    cancel
+}
+
+/// `recall 0.95 · false rejects 0.01 · AUROC 0.99` from stored metrics.
+fn summary(m: &serde_json::Value) -> String {
+    let g = |k: &str| m.get(k).and_then(|v| v.as_f64());
+    let mut parts = Vec::new();
+    if let (Some(good), Some(def)) = (g("good_samples"), g("defect_samples")) {
+        parts.push(format!("{good:.0} good / {def:.0} defective"));
+    }
+    if let Some(v) = g("recall") {
+        parts.push(format!("recall {v:.3}"));
+    }
+    if let Some(v) = g("cv_false_reject_rate") {
+        parts.push(format!("false rejects {v:.3}"));
+    }
+    if let Some(v) = g("cv_auroc") {
+        parts.push(format!("AUROC {v:.3}"));
+    }
+    if let Some(v) = g("eval_recall") {
+        parts.push(format!("recall {v:.3}"));
+    }
+    if let Some(v) = g("eval_auroc") {
+        parts.push(format!("AUROC {v:.3}"));
+    }
+    if parts.is_empty() {
+        "no metrics".into()
+    } else {
+        parts.join(" · ")
+    }
+}

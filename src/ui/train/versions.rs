@@ -1,0 +1,196 @@
+//! The model versions of the Train tab: the list with promote buttons, roll back, and the
+//! side-by-side comparison of two versions.
+
+use foodqc::services::desk::{Command, Status};
+use foodqc::services::promotion::rollback_target;
+use foodqc::store::ModelVersionRow;
+
+use super::{TrainTab, summary};
+use crate::ui::action::{Action, TabCtx};
+use crate::ui::theme;
+
+impl TrainTab {
+    /// Ask the worker to make `row` live.
+    fn promote(&mut self, row: &ModelVersionRow, actions: &mut Vec<Action>) {
+        self.promotion = Status::busy(format!("making {} live", row.version));
+        actions.push(Command::Promote(row.clone()).into());
+    }
+
+    pub(super) fn versions_panel(
+        &mut self,
+        ui: &mut egui::Ui,
+        ctx: &TabCtx,
+        actions: &mut Vec<Action>,
+    ) {
+        let snap = ctx.snapshot;
+        ui.horizontal(|ui| {
+            ui.heading("Model versions");
+            let busy = self.promotion.is_busy();
+            let prev_row = rollback_target(&snap.models, snap.previous_active);
+            let r = ui
+                .add_enabled(prev_row.is_some() && !busy, egui::Button::new("Roll back"))
+                .on_hover_text(match prev_row {
+                    Some(r) => format!("Make {} live again", r.version),
+                    None => "No earlier live version".into(),
+                });
+            if r.clicked()
+                && let Some(row) = prev_row
+            {
+                self.promote(row, actions);
+            }
+            match &self.promotion {
+                Status::Done(m) => {
+                    ui.colored_label(theme::PASS, m);
+                }
+                Status::Failed(e) => {
+                    ui.colored_label(theme::REJECT, format!("⚠ {e}"));
+                }
+                Status::Busy { .. } => {
+                    ui.spinner();
+                }
+                Status::Idle => {}
+            }
+        });
+        if let Some(e) = &snap.error {
+            ui.colored_label(theme::REJECT, format!("⚠ Database: {e}"));
+            return;
+        }
+        if snap.models.is_empty() {
+            ui.label(format!(
+                "No trained versions yet: the live model is {} (bundled).",
+                ctx.model.version
+            ));
+        }
+        let mut to_promote = None;
+        egui::ScrollArea::vertical()
+            .max_height(ui.available_height() * 0.55)
+            .show(ui, |ui| {
+                egui::Grid::new("models")
+                    .striped(true)
+                    .num_columns(6)
+                    .show(ui, |ui| {
+                        for h in ["compare", "version", "trained", "kind", "", "metrics"] {
+                            ui.strong(h);
+                        }
+                        ui.end_row();
+                        for m in &snap.models {
+                            if self.version_row(ui, ctx, m) {
+                                to_promote = Some(m.clone());
+                            }
+                            ui.end_row();
+                        }
+                    });
+            });
+        if let Some(row) = to_promote {
+            self.promote(&row, actions);
+        }
+        self.compare_panel(&snap.models, ui);
+    }
+
+    /// One row of the versions grid; true when Promote was clicked.
+    fn version_row(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, m: &ModelVersionRow) -> bool {
+        let mut ticked = self.compare.contains(&m.id);
+        if ui.checkbox(&mut ticked, "").changed() {
+            if ticked {
+                self.compare.push(m.id);
+                if self.compare.len() > 2 {
+                    self.compare.remove(0);
+                }
+            } else {
+                self.compare.retain(|id| *id != m.id);
+            }
+        }
+        let live = m.version == ctx.stats.model_version;
+        if live {
+            ui.colored_label(theme::PASS, format!("▶ {} (live)", m.version));
+        } else {
+            ui.label(&m.version);
+        }
+        ui.label(foodqc::reports::fmt_ts(m.created_at_ms));
+        ui.label(&m.kind);
+        let mut promote = false;
+        if live {
+            ui.label("");
+        } else {
+            promote = ui
+                .add_enabled(!self.promotion.is_busy(), egui::Button::new("Promote"))
+                .on_hover_text("Make this version live now (hot swap)")
+                .clicked();
+        }
+        ui.label(summary(&m.metrics));
+        promote
+    }
+
+    fn compare_panel(&self, models: &[ModelVersionRow], ui: &mut egui::Ui) {
+        let picked: Vec<&ModelVersionRow> = self
+            .compare
+            .iter()
+            .filter_map(|id| models.iter().find(|m| m.id == *id))
+            .collect();
+        if picked.len() < 2 {
+            ui.weak("Tick two versions to compare them side by side.");
+            return;
+        }
+        ui.separator();
+        ui.heading("Comparison");
+        let keys: std::collections::BTreeSet<String> = picked
+            .iter()
+            .filter_map(|m| m.metrics.as_object())
+            .flat_map(|o| o.keys().cloned())
+            .collect();
+        egui::Grid::new("compare")
+            .striped(true)
+            .num_columns(3)
+            .show(ui, |ui| {
+                ui.strong("metric");
+                for m in &picked {
+                    ui.strong(&m.version);
+                }
+                ui.end_row();
+                for k in &keys {
+                    ui.label(k);
+                    for m in &picked {
+                        let v = m.metrics.get(k).and_then(|v| v.as_f64());
+                        ui.monospace(v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "—".into()));
+                    }
+                    ui.end_row();
+                }
+            });
+        ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            for m in &picked {
+                ui.vertical(|ui| {
+                    ui.strong(format!("{}: decisions", m.version));
+                    confusion(ui, &m.metrics);
+                });
+                ui.add_space(24.0);
+            }
+        });
+    }
+}
+
+/// The confusion matrix from stored metrics (cross-validated good, defects vs the model).
+fn confusion(ui: &mut egui::Ui, m: &serde_json::Value) {
+    let g = |k: &str| {
+        m.get(k)
+            .and_then(|v| v.as_f64())
+            .map(|v| format!("{v:.0}"))
+            .unwrap_or_else(|| "—".into())
+    };
+    egui::Grid::new(ui.next_auto_id())
+        .striped(true)
+        .show(ui, |ui| {
+            ui.label("");
+            ui.strong("rejected");
+            ui.strong("passed");
+            ui.end_row();
+            ui.strong("defective");
+            ui.monospace(g("defects_rejected"));
+            ui.monospace(g("defects_passed"));
+            ui.end_row();
+            ui.strong("good");
+            ui.monospace(g("cv_good_rejected"));
+            ui.monospace(g("cv_good_passed"));
+            ui.end_row();
+        });
+}
