@@ -1,19 +1,21 @@
 //! foodqc: the core of a food inspection workstation.
 //!
-//! Data flows one way: **capture -> inspect -> record -> show**.
-//! - [`capture`] turns a camera, a folder of images or the built-in synthetic line into
-//!   [`capture::Frame`]s behind one [`capture::FrameSource`] trait.
-//! - [`vision`] finds items in a frame, measures them and draws overlays.
-//! - [`model`] scores items against what good product looks like and decides pass/reject.
-//! - [`store`] keeps every inspection, lot, sample, label, model version and audit entry in SQLite.
-//! - [`labeling`] imports images from disk as samples and exports the labelled set.
-//! - [`station`] runs the line: capture, inspection and recording on their own threads.
-//! - [`reports`] aggregates the records for QC managers.
-//! - [`services`] holds rules both front ends apply: which model judges, judging frames
-//!   outside the station.
-//! - [`bench`] times every stage of the pipeline (`foodqc bench`).
+//! Data flows one way: **capture -> inspect -> record -> show**. The modules are layers, and a
+//! module imports only from its own layer or below (`tests/architecture.rs` checks it):
 //!
-//! Nothing here depends on egui; the GUI in `src/ui` is a thin layer over this library.
+//! 0. [`domain`]: types every layer shares (BBox, Verdict, ClassLabel, Thresholds, Actor, AppPaths).
+//! 1. [`imageio`]: decoding (full size or DCT-scaled), binning, crops, grid interpolation.
+//! 2. [`vision`]: segmentation (belt map, refinement, outlines), features, the binning choice.
+//! 3. [`model`]: the anomaly model, the defect classifier, metrics, model files.
+//! 4. [`inspect`]: frame -> [`inspect::Inspection`]: items, scores, defect classes, verdicts,
+//!    heat maps, and the overlay drawn from them.
+//! 5. [`store`]: SQLite, the only place with SQL: migrations, recorder, report read model.
+//! 6. Services: [`capture`] (frame sources), [`station`] (the line's threads), [`training`],
+//!    [`eval`], [`labeling`], [`reports`], [`services`] (model choice, the desk worker behind the
+//!    window, promotion, threshold workbench, line alarm) and [`bench`].
+//! 7. Front ends, in the binary: `src/cli` (one file per subcommand) and `src/ui` (egui).
+//!
+//! Nothing here depends on egui.
 
 pub mod bench;
 pub mod capture;

@@ -1,4 +1,5 @@
-//! Vision: finding items in a frame, measuring them, and drawing what was found.
+//! Vision: finding items in a frame, measuring them, and choosing the resolution a model
+//! inspects at.
 
 pub mod components;
 pub mod features;
