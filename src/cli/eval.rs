@@ -38,10 +38,11 @@ pub struct EvalArgs {
     /// False-reject target for --threshold-report (share of good items rejected).
     #[arg(long, default_value_t = 0.01, value_name = "RATE")]
     target_false_reject: f64,
-    /// Fail (non-zero exit status) when a measure is below its floor, e.g.
-    /// `--require image-auroc=0.995`. Measures: image-auroc, pixel-auroc, pixel-auroc-item,
-    /// grade-macro-f1, good-vs-rotten-accuracy. Repeat for several.
-    #[arg(long, value_name = "NAME=MIN")]
+    /// Fail (non-zero exit status) when a measure misses its bound, e.g.
+    /// `--require image-auroc=0.995`. Floors: image-auroc, pixel-auroc, pixel-auroc-item,
+    /// grade-macro-f1, good-vs-rotten-accuracy. Ceilings, at the model's own threshold:
+    /// escape-rate, false-reject-rate. Repeat for several.
+    #[arg(long, value_name = "NAME=BOUND")]
     require: Vec<Requirement>,
 }
 

@@ -44,12 +44,12 @@ impl Thresholds {
     }
 
     /// Pass, review or reject for a score, with the reject threshold of `class` when one is
-    /// set for it.
+    /// set for it. A score that is not finite is rejected, never passed.
     pub fn verdict(&self, score: f64, class: Option<&str>) -> Verdict {
         let reject = class
             .and_then(|c| self.per_class.get(c).copied())
             .unwrap_or(self.reject);
-        if score > reject {
+        if !score.is_finite() || score > reject {
             Verdict::Reject
         } else if self.review.is_some_and(|r| r < reject && score > r) {
             Verdict::Review
@@ -82,5 +82,22 @@ impl Thresholds {
             finite(&format!("`{c}` reject"), *v)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_score_that_is_not_finite_is_never_a_pass() {
+        let mut t = Thresholds::new(1.5, 1.5);
+        t.review = Some(1.0);
+        assert_eq!(t.verdict(f64::NAN, None), Verdict::Reject);
+        assert_eq!(t.verdict(f64::INFINITY, None), Verdict::Reject);
+        assert_eq!(t.verdict(f64::NEG_INFINITY, None), Verdict::Reject);
+        assert_eq!(t.verdict(1.2, None), Verdict::Review);
+        assert_eq!(t.verdict(1.6, None), Verdict::Reject);
+        assert_eq!(t.verdict(0.5, None), Verdict::Pass);
     }
 }

@@ -1,6 +1,7 @@
 //! Quality gates on an evaluation: `foodqc eval --require image-auroc=0.995` fails (non-zero
-//! exit) when a measured value is below its floor, so CI can stop a regression from landing
-//! and an engineer can check a new product's dataset before a line goes live.
+//! exit) when a measured value is below its floor (or, for the rates at the model's own
+//! threshold, `--require escape-rate=0.05`, above its ceiling), so CI can stop a regression
+//! from landing and an engineer can check a new product's dataset before a line goes live.
 
 use std::fmt;
 use std::str::FromStr;
@@ -20,17 +21,28 @@ pub enum Metric {
     GradeMacroF1,
     /// Accuracy of good vs rotten (grouped cross-validation).
     GoodVsRottenAccuracy,
+    /// Share of defective test images passed at the model's own threshold (a ceiling).
+    EscapeRate,
+    /// Share of good test images rejected at the model's own threshold (a ceiling).
+    FalseRejectRate,
 }
 
 impl Metric {
     /// Every metric with its command-line name.
-    pub const ALL: [(Metric, &'static str); 5] = [
+    pub const ALL: [(Metric, &'static str); 7] = [
         (Metric::ImageAuroc, "image-auroc"),
         (Metric::PixelAuroc, "pixel-auroc"),
         (Metric::PixelAurocItem, "pixel-auroc-item"),
         (Metric::GradeMacroF1, "grade-macro-f1"),
         (Metric::GoodVsRottenAccuracy, "good-vs-rotten-accuracy"),
+        (Metric::EscapeRate, "escape-rate"),
+        (Metric::FalseRejectRate, "false-reject-rate"),
     ];
+
+    /// True for the rates, whose required value is a ceiling rather than a floor.
+    pub fn lower_is_better(self) -> bool {
+        matches!(self, Metric::EscapeRate | Metric::FalseRejectRate)
+    }
 
     /// The command-line name.
     pub fn name(self) -> &'static str {
@@ -52,23 +64,40 @@ impl Metric {
             Metric::PixelAurocItem => a.pixel_auroc_item,
             Metric::GradeMacroF1 => g.map(|g| g.three_class.macro_f1),
             Metric::GoodVsRottenAccuracy => g.map(|g| g.good_vs_rotten.accuracy),
+            // Rates need both kinds of test image to mean anything.
+            Metric::EscapeRate => (a.confusion.true_pos + a.confusion.false_neg > 0)
+                .then_some(a.confusion.escape_rate),
+            Metric::FalseRejectRate => (a.confusion.true_neg + a.confusion.false_pos > 0)
+                .then_some(a.confusion.false_reject_rate),
         }
     }
 }
 
-/// One floor: `metric` must be at least `min`.
+/// One bound: `metric` must be at least `min`, or at most it for a rate
+/// ([`Metric::lower_is_better`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Requirement {
     /// What is measured.
     pub metric: Metric,
-    /// The lowest acceptable value.
+    /// The lowest acceptable value (the highest, for a rate).
     pub min: f64,
+}
+
+impl Requirement {
+    /// Whether `value` meets the bound.
+    pub fn met_by(&self, value: f64) -> bool {
+        if self.metric.lower_is_better() {
+            value <= self.min
+        } else {
+            value >= self.min
+        }
+    }
 }
 
 impl FromStr for Requirement {
     type Err = String;
 
-    /// Parse `NAME=MIN`, e.g. `image-auroc=0.995`.
+    /// Parse `NAME=BOUND`, e.g. `image-auroc=0.995`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let names = || {
             Metric::ALL
@@ -79,7 +108,7 @@ impl FromStr for Requirement {
         };
         let (name, min) = s
             .split_once('=')
-            .ok_or_else(|| format!("`{s}` is not NAME=MIN (names: {})", names()))?;
+            .ok_or_else(|| format!("`{s}` is not NAME=BOUND (names: {})", names()))?;
         let metric = Metric::ALL
             .iter()
             .find(|(_, n)| *n == name.trim())
@@ -111,6 +140,14 @@ impl fmt::Display for Miss {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = self.requirement;
         match self.value {
+            Some(v) if r.metric.lower_is_better() => {
+                write!(
+                    f,
+                    "{} {v:.4} is above the ceiling {}",
+                    r.metric.name(),
+                    r.min
+                )
+            }
             Some(v) => write!(f, "{} {v:.4} is below the floor {}", r.metric.name(), r.min),
             None => write!(
                 f,
@@ -129,7 +166,7 @@ pub fn check(report: &EvalReport, requirements: &[Requirement]) -> Vec<Miss> {
         .filter_map(|r| {
             let value = r.metric.value(report);
             match value {
-                Some(v) if v >= r.min => None,
+                Some(v) if r.met_by(v) => None,
                 _ => Some(Miss {
                     requirement: *r,
                     value,
@@ -154,7 +191,7 @@ mod tests {
             "{e}"
         );
         let e = "image-auroc".parse::<Requirement>().unwrap_err();
-        assert!(e.contains("NAME=MIN"), "{e}");
+        assert!(e.contains("NAME=BOUND"), "{e}");
         let e = "image-auroc=high".parse::<Requirement>().unwrap_err();
         assert!(e.contains("`high`"), "{e}");
         let e = "image-auroc=99".parse::<Requirement>().unwrap_err();
@@ -162,5 +199,25 @@ mod tests {
         for (m, n) in Metric::ALL {
             assert_eq!(m.name(), n);
         }
+        let r: Requirement = "escape-rate=0.05".parse().unwrap();
+        assert!(r.metric.lower_is_better());
+        assert!(r.met_by(0.05) && r.met_by(0.0) && !r.met_by(0.051));
+        let r: Requirement = "image-auroc=0.9".parse().unwrap();
+        assert!(r.met_by(0.9) && !r.met_by(0.89));
+        let miss = Miss {
+            requirement: "false-reject-rate=0.08".parse().unwrap(),
+            value: Some(0.1),
+        };
+        assert!(
+            miss.to_string().contains("above the ceiling 0.08"),
+            "{miss}"
+        );
+        assert!(!r.met_by(f64::NAN));
+        assert!(
+            !"escape-rate=0.05"
+                .parse::<Requirement>()
+                .unwrap()
+                .met_by(f64::NAN)
+        );
     }
 }

@@ -52,7 +52,8 @@ impl ImageMetrics {
         }
         let mut confusion = Confusion::default();
         for (t, s) in ds.test.iter().zip(scores) {
-            confusion.add(!t.is_good(), *s > reject);
+            // A score that is not finite is never a pass.
+            confusion.add(!t.is_good(), !(s.is_finite() && *s <= reject));
         }
         Self {
             image_auroc,

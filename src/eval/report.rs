@@ -54,6 +54,10 @@ pub struct ConfusionReport {
     pub good_precision: f64,
     pub good_recall: f64,
     pub good_f1: f64,
+    /// Share of defective items passed at the model's threshold (1 - defect recall).
+    pub escape_rate: f64,
+    /// Share of good items rejected at the model's threshold (1 - good recall).
+    pub false_reject_rate: f64,
 }
 
 impl From<Confusion> for ConfusionReport {
@@ -87,6 +91,8 @@ impl From<Confusion> for ConfusionReport {
             good_precision: gp,
             good_recall: gr,
             good_f1: f1(gp, gr),
+            escape_rate: ratio(c.false_neg, c.true_pos),
+            false_reject_rate: ratio(c.false_pos, c.true_neg),
         }
     }
 }
@@ -170,6 +176,10 @@ impl EvalReport {
             c.good_precision,
             c.good_recall,
             c.good_f1
+        );
+        s += &format!(
+            "  at the threshold   escape rate {:.3} (defective passed), false-reject rate {:.3} (good rejected)\n",
+            c.escape_rate, c.false_reject_rate
         );
         for (class, r) in &a.recall_per_class {
             s += &format!("    rejected {class:<10} {r:.3}\n");
