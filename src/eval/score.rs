@@ -13,7 +13,7 @@ use crate::imageio::binning;
 use crate::imageio::{load_rgb, load_rgb_binned};
 use crate::inspect::HeatMap;
 use crate::model::{AnomalyModel, TrainOptions};
-use crate::vision::features::{self, ItemFeatures};
+use crate::vision::features::ItemFeatures;
 use crate::vision::resolution;
 use crate::vision::segment::{ItemRegion, SegmentConfig, Segmenter};
 
@@ -66,13 +66,9 @@ pub(super) fn score_image(
     let mut score: f64 = 0.0;
     let mut items = Vec::new();
     for i in main {
-        let f = features::extract(&img, &regions[i]);
-        let s = model.score(&f);
-        score = score.max(s.score);
-        items.push((
-            regions[i].clone(),
-            HeatMap::from_cells(&f.patches, &s.cells),
-        ));
+        let a = model.assess(&img, &regions[i]);
+        score = score.max(a.score.score);
+        items.push((regions[i].clone(), a.heat));
     }
     let mut scored = ScoredImage {
         score,

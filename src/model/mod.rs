@@ -4,6 +4,7 @@ pub mod anomaly;
 pub mod classifier;
 pub mod gaussian;
 pub mod grading;
+pub mod heat;
 pub mod inspection_model;
 pub mod metrics;
 pub mod operating;

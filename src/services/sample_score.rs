@@ -25,9 +25,11 @@ pub fn score_sample(model: &AnomalyModel, sample_id: i64, path: &Path) -> Sample
     let Ok(img) = crate::imageio::load_rgb(path) else {
         return out;
     };
+    let img = crate::imageio::binning::bin(&img, model.binning);
     let mut seg = Segmenter::new(model.segment.clone());
-    for f in crate::eval::main_item_features(&mut seg, &img) {
-        out.score = out.score.max(model.score(&f).score);
+    let regions = seg.segment(&img);
+    for i in crate::eval::main_items(&regions) {
+        out.score = out.score.max(model.assess(&img, &regions[i]).score.score);
         out.items += 1;
     }
     if out.items > 0 {

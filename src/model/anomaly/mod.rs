@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod assess;
+
+pub use assess::Assessment;
+
 use super::gaussian::{FitError, Gaussian};
 use super::metrics::quantile;
 use crate::domain::{Thresholds, Verdict};
