@@ -9,10 +9,12 @@ pub mod inspection_model;
 pub mod metrics;
 pub mod operating;
 mod svm;
+pub mod tier;
 
 pub use anomaly::{AnomalyModel, ItemScore, ModelError, TrainError, TrainOptions};
 pub use classifier::GradeClassifier;
 pub use inspection_model::InspectionModel;
+pub use tier::{Tier, TierChoice};
 
 /// Write `bytes` to `path` through a temporary file and a rename, so a crash or a full disk
 /// never leaves a half-written model behind; creates the parent folder.

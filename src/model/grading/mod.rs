@@ -4,6 +4,9 @@
 //! predictions. The classifier's own settings are picked by an inner cross-validation on
 //! the training folds only; nothing is chosen by looking at the test folds.
 
+mod cv;
+mod report;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -11,11 +14,15 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use cv::DescriptorSet;
+pub use report::{ClassMetrics, GradingReport, ProblemReport, TierReport};
+
 use super::classifier::ClassifierError;
 use super::classifier::{
-    ClassConfusion, ClassWeighting, DESCRIPTOR_FEATURES, DESCRIPTOR_SET, GradeClassifier,
-    GradeTrainOptions, SelectionMetric, describe_image, grouped_folds,
+    DESCRIPTOR_FEATURES, DESCRIPTOR_SET, GradeTrainOptions, SelectionMetric, describe_image,
+    grouped_folds,
 };
+use super::tier::{Tier, TierChoice};
 use crate::domain::GOOD;
 use crate::imageio::{ImageLoadError, load_rgb};
 use crate::vision::segment::{SegmentConfig, Segmenter};
@@ -196,6 +203,9 @@ pub struct GradingOptions {
     /// `selection` is set per problem: macro-F1 for the three classes, accuracy for good
     /// vs rotten, the measures each problem is reported with.
     pub train: GradeTrainOptions,
+    /// Which descriptor tiers to evaluate; `auto` keeps, per outer fold, the one the inner
+    /// cross-validation scores higher.
+    pub tier: TierChoice,
 }
 
 impl Default for GradingOptions {
@@ -204,168 +214,8 @@ impl Default for GradingOptions {
             folds: 5,
             segment: SegmentConfig::default(),
             train: GradeTrainOptions::default(),
+            tier: TierChoice::Classical,
         }
-    }
-}
-
-/// Precision, recall and F1 of one class.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ClassMetrics {
-    /// Class name.
-    pub class: String,
-    /// Items of this class.
-    pub support: u64,
-    /// Share of the items predicted as this class that are of it.
-    pub precision: f64,
-    /// Share of the items of this class predicted as it.
-    pub recall: f64,
-    /// Harmonic mean of precision and recall.
-    pub f1: f64,
-}
-
-/// Pooled out-of-fold results of one classification problem.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ProblemReport {
-    /// Class names, in matrix order.
-    pub classes: Vec<String>,
-    /// Images per class.
-    pub n_per_class: Vec<usize>,
-    /// Per-class measures.
-    pub per_class: Vec<ClassMetrics>,
-    /// Unweighted mean F1 over the classes.
-    pub macro_f1: f64,
-    /// Share of images classified right.
-    pub accuracy: f64,
-    /// Confusion matrix: rows are the true classes, columns the predicted ones.
-    pub confusion: Vec<Vec<u64>>,
-    /// Settings the inner cross-validation chose in each outer fold (`C`, kernel width).
-    pub chosen: Vec<String>,
-    /// Seconds spent training (all folds, inner cross-validation included).
-    pub training_seconds: f64,
-}
-
-impl ProblemReport {
-    fn from_confusion(
-        cm: &ClassConfusion,
-        chosen: Vec<String>,
-        training_seconds: f64,
-    ) -> ProblemReport {
-        let per_class = (0..cm.classes.len())
-            .map(|k| ClassMetrics {
-                class: cm.classes[k].clone(),
-                support: cm.support(k),
-                precision: cm.precision(k),
-                recall: cm.recall(k),
-                f1: cm.f1(k),
-            })
-            .collect();
-        ProblemReport {
-            classes: cm.classes.clone(),
-            n_per_class: (0..cm.classes.len())
-                .map(|k| cm.support(k) as usize)
-                .collect(),
-            per_class,
-            macro_f1: cm.macro_f1(),
-            accuracy: cm.accuracy(),
-            confusion: cm.counts.clone(),
-            chosen,
-            training_seconds,
-        }
-    }
-
-    fn to_text(&self, title: &str) -> String {
-        let mut s = format!(
-            "{title}: macro-F1 {:.3}, accuracy {:.3} ({} images)\n",
-            self.macro_f1,
-            self.accuracy,
-            self.n_per_class.iter().sum::<usize>()
-        );
-        s.push_str("  class        n   precision  recall     F1\n");
-        for m in &self.per_class {
-            s.push_str(&format!(
-                "  {:<8} {:>5}   {:>9.3}  {:>6.3}  {:>5.3}\n",
-                m.class, m.support, m.precision, m.recall, m.f1
-            ));
-        }
-        s.push_str("  confusion (rows = truth, columns = predicted):\n");
-        s.push_str(&format!("  {:<8}", ""));
-        for c in &self.classes {
-            s.push_str(&format!(" {c:>7}"));
-        }
-        s.push('\n');
-        for (c, row) in self.classes.iter().zip(&self.confusion) {
-            s.push_str(&format!("  {c:<8}"));
-            for v in row {
-                s.push_str(&format!(" {v:>7}"));
-            }
-            s.push('\n');
-        }
-        s.push_str(&format!(
-            "  chosen per fold: {}; training {:.1} s\n",
-            self.chosen.join(", "),
-            self.training_seconds
-        ));
-        s
-    }
-}
-
-/// Result of [`evaluate_grading`].
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct GradingReport {
-    /// Dataset folder.
-    pub dataset: String,
-    /// Subset evaluated (e.g. `apple`).
-    pub subset: String,
-    /// How the numbers were obtained.
-    pub protocol: String,
-    /// Descriptor definitions used.
-    pub descriptor_set: String,
-    /// Number of descriptor values per image.
-    pub n_features: usize,
-    /// Images evaluated.
-    pub images: usize,
-    /// Near-duplicate groups among them.
-    pub groups: usize,
-    /// Outer folds.
-    pub folds: usize,
-    /// Share of images in which the segmenter found an item (else the whole image was used).
-    pub item_found_share: f64,
-    /// Good / medium / rotten.
-    pub three_class: ProblemReport,
-    /// Good against rotten, medium left out (trained on good and rotten only).
-    pub good_vs_rotten: ProblemReport,
-    /// Seconds spent loading and describing the images.
-    pub descriptor_seconds: f64,
-    /// Seconds spent training both problems over all folds.
-    pub training_seconds: f64,
-}
-
-impl GradingReport {
-    /// A readable summary with tables.
-    pub fn to_text(&self) -> String {
-        let mut s = format!(
-            "Grading evaluation of {} ({}): {} images in {} near-duplicate groups\n{}\ndescriptor `{}` ({} values), item found in {:.1} % of images\n\n",
-            self.subset,
-            self.dataset,
-            self.images,
-            self.groups,
-            self.protocol,
-            self.descriptor_set,
-            self.n_features,
-            100.0 * self.item_found_share,
-        );
-        s.push_str(&self.three_class.to_text("good / medium / rotten"));
-        s.push('\n');
-        s.push_str(
-            &self
-                .good_vs_rotten
-                .to_text("good vs rotten (medium left out)"),
-        );
-        s.push_str(&format!(
-            "\ntime: descriptors {:.1} s, training {:.1} s\n",
-            self.descriptor_seconds, self.training_seconds
-        ));
-        s
     }
 }
 
@@ -390,17 +240,39 @@ pub fn evaluate_grading(
     progress: &dyn Fn(usize, usize),
 ) -> Result<GradingReport, GradingError> {
     let images = read_labels(fruit_dir, fruit)?;
+    let sets = opts
+        .tier
+        .tiers()
+        .into_iter()
+        .map(|tier| describe_tier(tier, &images, &opts.segment, progress))
+        .collect::<Result<Vec<_>, _>>()?;
+    evaluate_descriptors(fruit_dir, fruit, &images, &sets, opts)
+}
+
+/// The images described by one tier.
+fn describe_tier(
+    tier: Tier,
+    images: &[LabelledImage],
+    segment: &SegmentConfig,
+    progress: &dyn Fn(usize, usize),
+) -> Result<DescriptorSet, GradingError> {
     let started = Instant::now();
-    let descriptors = describe_images(&images, &opts.segment, progress)?;
-    let descriptor_seconds = started.elapsed().as_secs_f64();
-    evaluate_descriptors(
-        fruit_dir,
-        fruit,
-        &images,
-        &descriptors,
-        descriptor_seconds,
-        opts,
-    )
+    match tier {
+        Tier::Classical => {
+            let rows = describe_images(images, segment, progress)?;
+            Ok(DescriptorSet {
+                tier,
+                name: DESCRIPTOR_SET.to_string(),
+                feature_names: DESCRIPTOR_FEATURES.iter().map(|n| n.to_string()).collect(),
+                item_found_share: item_found_share(&rows, images.len())?,
+                rows,
+                seconds: started.elapsed().as_secs_f64(),
+            })
+        }
+        Tier::Deep => Err(GradingError::Inconsistent(
+            "the deep tier is not built into this binary".into(),
+        )),
+    }
 }
 
 /// Describe every image with [`describe_image`], in parallel (one segmenter per worker);
@@ -438,12 +310,19 @@ fn evaluate_descriptors(
     fruit_dir: &Path,
     fruit: &str,
     images: &[LabelledImage],
-    descriptors: &[Vec<f64>],
-    descriptor_seconds: f64,
+    sets: &[DescriptorSet],
     opts: &GradingOptions,
 ) -> Result<GradingReport, GradingError> {
     let total = images.len();
-    let item_found_share = item_found_share(descriptors, total)?;
+    for set in sets {
+        if set.rows.len() != total {
+            return Err(GradingError::Inconsistent(format!(
+                "{} {} descriptors for {total} images",
+                set.rows.len(),
+                set.tier
+            )));
+        }
+    }
     let class_idx: Vec<usize> = images
         .iter()
         .map(|i| {
@@ -463,46 +342,62 @@ fn evaluate_descriptors(
     // The inner cross-validation optimises the measure each problem is judged by.
     let mut train = opts.train.clone();
     train.selection = SelectionMetric::MacroF1;
-    let three_class = cross_validate(
-        images,
-        descriptors,
-        &folds,
-        k,
-        &all,
-        &train,
-        "good / medium / rotten",
+    let three_class = cv::cross_validate(
+        &cv::Problem {
+            images,
+            folds: &folds,
+            k,
+            subset: &all,
+            train: &train,
+            name: "good / medium / rotten",
+        },
+        sets,
     )?;
     let good_rotten: Vec<usize> = (0..total)
         .filter(|&i| images[i].class != "medium")
         .collect();
     train.selection = SelectionMetric::Accuracy;
-    let good_vs_rotten = cross_validate(
-        images,
-        descriptors,
-        &folds,
-        k,
-        &good_rotten,
-        &train,
-        "good vs rotten",
+    let good_vs_rotten = cv::cross_validate(
+        &cv::Problem {
+            images,
+            folds: &folds,
+            k,
+            subset: &good_rotten,
+            train: &train,
+            name: "good vs rotten",
+        },
+        sets,
     )?;
     let training_seconds = started.elapsed().as_secs_f64();
+    let tiers = sets
+        .iter()
+        .enumerate()
+        .map(|(s, set)| TierReport {
+            tier: set.tier,
+            descriptor_set: set.name.clone(),
+            n_features: set.feature_names.len(),
+            item_found_share: set.item_found_share,
+            three_class: three_class.per_tier[s].clone(),
+            good_vs_rotten: good_vs_rotten.per_tier[s].clone(),
+            descriptor_seconds: set.seconds,
+            ms_per_image: 1000.0 * set.seconds / total.max(1) as f64,
+        })
+        .collect();
 
     Ok(GradingReport {
         dataset: fruit_dir.display().to_string(),
         subset: fruit.to_string(),
         protocol: format!(
-            "grouped {k}-fold cross-validation over all splits (each near-duplicate group in one fold, folds balanced by class, deterministic); pooled out-of-fold predictions; C, kernel width and class weighting chosen by a grouped {}-fold inner cross-validation on the training folds only (maximising macro-F1 for 3 classes, accuracy for 2)",
+            "grouped {k}-fold cross-validation over all splits (each near-duplicate group in one fold, folds balanced by class, deterministic); pooled out-of-fold predictions; C, kernel width, class weighting and (auto) the tier chosen by a grouped {}-fold inner cross-validation on the training folds only (maximising macro-F1 for 3 classes, accuracy for 2)",
             opts.train.inner_folds
         ),
-        descriptor_set: DESCRIPTOR_SET.to_string(),
-        n_features: DESCRIPTOR_FEATURES.len(),
         images: total,
         groups: n_groups,
         folds: k,
-        item_found_share,
-        three_class,
-        good_vs_rotten,
-        descriptor_seconds,
+        tiers,
+        choice: opts.tier.as_str().to_string(),
+        three_class: three_class.kept,
+        good_vs_rotten: good_vs_rotten.kept,
         training_seconds,
     })
 }
@@ -520,88 +415,6 @@ fn item_found_share(descriptors: &[Vec<f64>], total: usize) -> Result<f64, Gradi
         .position(|n| *n == "item_found")
         .ok_or_else(|| GradingError::Inconsistent("descriptor has no item_found value".into()))?;
     Ok(descriptors.iter().filter(|d| d[found_at] > 0.5).count() as f64 / total as f64)
-}
-
-/// Train on all folds but one, predict the one left out, for every fold; only the samples
-/// listed in `subset` take part. Folds run one after another: each training already uses
-/// all cores for its inner cross-validation.
-fn cross_validate(
-    images: &[LabelledImage],
-    descriptors: &[Vec<f64>],
-    folds: &[usize],
-    k: usize,
-    subset: &[usize],
-    train_opts: &GradeTrainOptions,
-    problem: &'static str,
-) -> Result<ProblemReport, GradingError> {
-    let started = Instant::now();
-    let present: BTreeSet<&str> = subset.iter().map(|&i| images[i].class).collect();
-    let classes: Vec<String> = GRADE_CLASSES
-        .iter()
-        .filter(|c| present.contains(*c))
-        .map(|c| c.to_string())
-        .collect();
-    let mut cm = ClassConfusion::new(&classes);
-    let mut chosen = Vec::with_capacity(k);
-    for f in 0..k {
-        let (train, test): (Vec<usize>, Vec<usize>) =
-            subset.iter().copied().partition(|&i| folds[i] != f);
-        if test.is_empty() {
-            continue;
-        }
-        let x: Vec<Vec<f64>> = train.iter().map(|&i| descriptors[i].clone()).collect();
-        let y: Vec<String> = train.iter().map(|&i| images[i].class.to_string()).collect();
-        let g: Vec<u64> = train.iter().map(|&i| images[i].group).collect();
-        let model = GradeClassifier::train(
-            &x,
-            &y,
-            Some(&g),
-            DESCRIPTOR_SET,
-            &DESCRIPTOR_FEATURES,
-            train_opts,
-            &format!("fold {} of {k}", f + 1),
-        )
-        .map_err(|source| GradingError::Classifier {
-            problem,
-            step: format!("training on the folds other than fold {}", f + 1),
-            source,
-        })?;
-        chosen.push(format!(
-            "C={} w={} {}",
-            model.c,
-            model.kernel_width / DESCRIPTOR_FEATURES.len() as f64,
-            match model.weighting {
-                ClassWeighting::Balanced => "balanced",
-                ClassWeighting::Equal => "equal",
-            }
-        ));
-        for &i in &test {
-            let p = model
-                .predict(&descriptors[i])
-                .map_err(|source| GradingError::Classifier {
-                    problem,
-                    step: format!("predicting fold {}", f + 1),
-                    source,
-                })?;
-            let missing = |what: &str| {
-                GradingError::Inconsistent(format!("{what} missing from the class list"))
-            };
-            let truth = classes
-                .iter()
-                .position(|c| c == images[i].class)
-                .ok_or_else(|| missing("class"))?;
-            let pred = classes
-                .iter()
-                .position(|c| *c == p.class)
-                .ok_or_else(|| missing("predicted class"))?;
-            cm.add(truth, pred);
-        }
-    }
-    Ok(ProblemReport::from_confusion(
-        &cm,
-        chosen,
-        started.elapsed().as_secs_f64(),
-    ))
 }
 
 #[cfg(test)]
