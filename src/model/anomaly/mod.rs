@@ -373,13 +373,7 @@ impl AnomalyModel {
             .zip(&oof_max)
             .map(|(i, m)| (i / calibration.item_scale).max(m / calibration.patch_max_scale))
             .collect();
-        // With enough items in the tail the empirical quantile is best; with a few dozen it is
-        // just the largest score, so fit the tail instead.
-        let reject = if combined.len() as f64 * opts.target_false_reject >= 5.0 {
-            quantile(&combined, 1.0 - opts.target_false_reject)
-        } else {
-            robust_upper_quantile(&combined, opts.target_false_reject)
-        };
+        let reject = reject_threshold(&combined, opts.target_false_reject);
         if cancel() {
             return Err(TrainError::Cancelled);
         }
@@ -605,6 +599,17 @@ impl AnomalyModel {
             }
         }
         s
+    }
+}
+
+/// The reject threshold that a share `target_false_reject` of held-out good scores exceed.
+/// With enough items in the tail the empirical quantile is best; with a few dozen it is just
+/// the largest score, so the tail is fitted instead.
+pub(crate) fn reject_threshold(good_scores: &[f64], target_false_reject: f64) -> f64 {
+    if good_scores.len() as f64 * target_false_reject >= 5.0 {
+        quantile(good_scores, 1.0 - target_false_reject)
+    } else {
+        robust_upper_quantile(good_scores, target_false_reject)
     }
 }
 
