@@ -1,19 +1,8 @@
 //! Which items of a photo are the product, and their features.
 
 use crate::vision::features::{self, ItemFeatures};
+pub use crate::vision::segment::main_items;
 use crate::vision::segment::{ItemRegion, Segmenter};
-
-/// Which items of a photo are the product: those at least a quarter the size of the largest
-/// (half, for items cut by the photo's border). Crumbs, tray rims and reflections are not.
-pub fn main_items(regions: &[ItemRegion]) -> Vec<usize> {
-    let largest = regions.iter().map(|r| r.area).max().unwrap_or(0);
-    (0..regions.len())
-        .filter(|&i| {
-            let need = if regions[i].touches_border { 2 } else { 4 };
-            regions[i].area * need >= largest
-        })
-        .collect()
-}
 
 /// Measure the product items of one image: features for each main item.
 pub(super) fn image_items(

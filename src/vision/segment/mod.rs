@@ -76,6 +76,18 @@ pub struct ItemRegion {
     pub touches_border: bool,
 }
 
+/// Which items of a photo are the product: those at least a quarter the size of the largest
+/// (half, for items cut by the photo's border). Crumbs, tray rims and reflections are not.
+pub fn main_items(regions: &[ItemRegion]) -> Vec<usize> {
+    let largest = regions.iter().map(|r| r.area).max().unwrap_or(0);
+    (0..regions.len())
+        .filter(|&i| {
+            let need = if regions[i].touches_border { 2 } else { 4 };
+            regions[i].area * need >= largest
+        })
+        .collect()
+}
+
 /// Finds items; keeps its scratch buffers between frames.
 #[derive(Debug, Default)]
 pub struct Segmenter {
