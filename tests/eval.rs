@@ -3,20 +3,13 @@
 mod common;
 
 use foodqc::domain::GOOD;
-use foodqc::eval::{Dataset, EvalReport, evaluate, gate};
-use foodqc::model::{AnomalyModel, TrainOptions};
-use foodqc::vision::SegmentConfig;
+use foodqc::eval::{Dataset, EvalOptions, EvalReport, evaluate, gate};
+use foodqc::model::AnomalyModel;
 
-/// Evaluates `ds` with the default segmentation and training settings, no previews.
+/// Evaluates `ds` with the default settings (both tiers, the kept one chosen on the training
+/// data), no previews.
 fn evaluate_with_defaults(ds: &Dataset) -> (EvalReport, AnomalyModel) {
-    evaluate(
-        ds,
-        &SegmentConfig::default(),
-        &TrainOptions::default(),
-        None,
-        &|_, _, _| {},
-    )
-    .unwrap()
+    evaluate(ds, &EvalOptions::default(), None, &|_, _, _| {}).unwrap()
 }
 
 #[test]

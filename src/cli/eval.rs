@@ -8,8 +8,7 @@ use clap::Args;
 
 use foodqc::domain::AppPaths;
 use foodqc::eval::gate::Requirement;
-use foodqc::model::TrainOptions;
-use foodqc::vision::SegmentConfig;
+use foodqc::model::TierChoice;
 
 /// Arguments of `foodqc eval`.
 #[derive(Args, Debug)]
@@ -20,6 +19,11 @@ pub struct EvalArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Which detector tier: classical (hand-made features), deep (pretrained network
+    /// patches), or auto (both evaluated, the kept one chosen by synthetic defects on the
+    /// training images).
+    #[arg(long, default_value = "auto", value_name = "classical|deep|auto")]
+    tier: TierChoice,
     /// Where to save the trained model; its evaluation is written next to it as
     /// `<name>_metrics.json` and `<name>_metrics.txt` [default: DATA_DIR/models/<dataset>.json].
     #[arg(long, value_name = "FILE")]
@@ -63,17 +67,16 @@ pub fn run(paths: &AppPaths, a: EvalArgs) -> anyhow::Result<()> {
         ds.train_good.len() as u64,
         "{msg:>9} [{bar:40}] {pos}/{len} images",
     );
-    let (report, model) = foodqc::eval::evaluate(
-        &ds,
-        &SegmentConfig::default(),
-        &TrainOptions::default(),
-        a.previews.as_deref(),
-        &|done, total, stage| {
+    let opts = foodqc::eval::EvalOptions {
+        tier: a.tier,
+        ..Default::default()
+    };
+    let (report, model) =
+        foodqc::eval::evaluate(&ds, &opts, a.previews.as_deref(), &|done, total, stage| {
             bar.set_length(total as u64);
             bar.set_message(stage.to_string());
             bar.set_position(done as u64);
-        },
-    )?;
+        })?;
     bar.finish_and_clear();
     let out = a
         .out

@@ -76,6 +76,15 @@ pub enum EvalError {
     /// The anomaly model could not be trained on `train/good`.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// The deep tier could not be trained on `train/good`.
+    #[error("deep tier: {0}")]
+    Deep(#[from] crate::model::deep::DeepTrainError),
+    /// A step of the evaluation found what should not be (a bug).
+    #[error("{0}")]
+    Inconsistent(String),
+    /// The synthetic-defect validation that chooses the tier failed.
+    #[error("choosing the tier: {0}")]
+    Selection(#[from] crate::model::selection::SelectionError),
     /// The grade classification of the dataset's labels failed.
     #[error("grading {} failed: {source}", dir.display())]
     Grading {

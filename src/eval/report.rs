@@ -4,13 +4,17 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::model::Tier;
 use crate::model::grading::{GradingReport, read_labels};
 use crate::model::metrics::Confusion;
 use crate::model::operating::LabelledScore;
+use crate::model::selection::Selection;
 
 /// Results of the anomaly detector on the test images.
 #[derive(Clone, Debug, Serialize)]
 pub struct AnomalyReport {
+    /// The tier of the model.
+    pub tier: Tier,
     /// Good training images and the items found in them.
     pub train_images: usize,
     pub train_items: usize,
@@ -37,6 +41,8 @@ pub struct AnomalyReport {
     pub test_seconds: f64,
     /// Median time per test image from decoded pixels to verdict and heat map, ms.
     pub ms_per_image_median: f64,
+    /// Size of the model file (JSON), bytes.
+    pub model_bytes: usize,
 }
 
 /// A 2x2 confusion matrix with the derived rates, for reports.
@@ -104,8 +110,14 @@ pub struct EvalReport {
     pub dataset: String,
     /// Model version trained for this evaluation.
     pub model_version: String,
-    /// Anomaly detection (trained on good images only).
+    /// Anomaly detection (trained on good images only) by the kept tier.
     pub anomaly: AnomalyReport,
+    /// Every tier trained, the classical first.
+    pub tiers: Vec<AnomalyReport>,
+    /// What was asked for: `classical`, `deep` or `auto`.
+    pub choice: String,
+    /// With `auto`: the synthetic-defect validation on the training items that chose.
+    pub selection: Option<Selection>,
     /// Grade classification, when the dataset has labels with near-duplicate groups
     /// (`labels.csv` beside the tree, rows under `<dataset name>/`).
     pub grading: Option<GradingReport>,
@@ -140,8 +152,31 @@ impl EvalReport {
         let a = &self.anomaly;
         let opt = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "n/a".into());
         let mut s = format!(
-            "foodqc eval: {}\nmodel {}\n\nanomaly detector (trained on {} good images, {} items)\n",
-            self.dataset, self.model_version, a.train_images, a.train_items
+            "foodqc eval: {}\nmodel {}\n\n",
+            self.dataset, self.model_version
+        );
+        s += "tier       image AUROC  pixel AUROC all / item  escape  false-reject  ms per image  train s  model size\n";
+        for t in &self.tiers {
+            s += &format!(
+                "{:<10} {:>11}  {:>11} / {:<8}  {:>6.3}  {:>12.3}  {:>12.1}  {:>7.1}  {:>7.0} kB\n",
+                t.tier.as_str(),
+                opt(t.image_auroc),
+                opt(t.pixel_auroc_all),
+                opt(t.pixel_auroc_item),
+                t.confusion.escape_rate,
+                t.confusion.false_reject_rate,
+                t.ms_per_image_median,
+                t.train_seconds,
+                t.model_bytes as f64 / 1000.0,
+            );
+        }
+        match &self.selection {
+            Some(sel) => s += &format!("kept ({}): {}\n", self.choice, sel.summary()),
+            None => s += &format!("kept: {}\n", self.choice),
+        }
+        s += &format!(
+            "\nanomaly detector, {} tier (trained on {} good images, {} items)\n",
+            a.tier, a.train_images, a.train_items
         );
         let classes: Vec<String> = a
             .test_images

@@ -5,15 +5,18 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use image::RgbImage;
 use rayon::prelude::*;
 
-use super::items::{image_items, main_item_features};
+use super::items::image_items;
 use super::{Dataset, EvalError, TestImage, pixels};
 use crate::imageio::binning;
 use crate::imageio::{load_rgb, load_rgb_binned};
 use crate::inspect::HeatMap;
+use crate::model::deep::{DeepDetector, DeepOptions, measure_items};
+use crate::model::selection::GoodItem;
 use crate::model::{AnomalyModel, TrainOptions};
-use crate::vision::features::ItemFeatures;
+use crate::vision::features::{self, ItemFeatures};
 use crate::vision::resolution;
 use crate::vision::segment::{ItemRegion, SegmentConfig, Segmenter};
 
@@ -102,51 +105,106 @@ pub(super) fn score_image(
     Ok(scored)
 }
 
-/// Trains the anomaly model on the dataset's `train/good` photos (binned as `train.binning`
-/// says, else as [`choose_binning`] finds); unreadable photos are skipped with a warning.
-/// Returns the model and the number of items it was trained on.
-pub(super) fn train_on_good(
+/// A good training photo at the model's binning and the product items found in it.
+pub(super) struct TrainPhoto {
+    /// The photo, binned.
+    pub frame: RgbImage,
+    /// Every item the segmenter found.
+    pub regions: Vec<ItemRegion>,
+    /// The product items among them ([`crate::vision::segment::main_items`]).
+    pub main: Vec<usize>,
+}
+
+/// Loads the dataset's `train/good` photos at `binning` and finds their items; unreadable
+/// photos are skipped with a warning.
+pub(super) fn load_train_photos(
     ds: &Dataset,
     segment: &SegmentConfig,
-    train: &TrainOptions,
+    binning: u32,
     progress: &(dyn Fn(usize, usize, &str) + Sync),
-) -> Result<(AnomalyModel, usize), EvalError> {
+) -> Vec<TrainPhoto> {
     let n_train = ds.train_good.len();
-    let binning = match train.binning {
-        Some(n) => n,
-        None => choose_binning(&ds.train_good, segment),
-    };
-    let train = &TrainOptions {
-        binning: Some(binning),
-        ..train.clone()
-    };
     let done = AtomicUsize::new(0);
-    let per_image: Vec<Result<Vec<ItemFeatures>, EvalError>> = ds
+    let per_image: Vec<Result<TrainPhoto, EvalError>> = ds
         .train_good
         .par_iter()
         .map(|path| {
-            let img = load_rgb_binned(path, binning)?;
+            let frame = load_rgb_binned(path, binning)?;
             let mut seg = Segmenter::new(segment.clone());
-            let items = main_item_features(&mut seg, &img);
+            let (regions, main) = image_items(&mut seg, &frame);
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            progress(n, n_train, "training");
-            Ok(items)
+            progress(n, n_train, "reading");
+            Ok(TrainPhoto {
+                frame,
+                regions,
+                main,
+            })
         })
         .collect();
-    let mut good = Vec::new();
+    let mut photos = Vec::new();
     for r in per_image {
         match r {
-            Ok(items) => good.extend(items),
+            Ok(p) => photos.push(p),
             Err(e) => tracing::warn!("skipped a training image: {e:#}"),
         }
     }
-    let name = ds
-        .root
+    photos
+}
+
+/// The product items of the training photos.
+pub(super) fn good_items(photos: &[TrainPhoto]) -> Vec<GoodItem<'_>> {
+    photos
+        .iter()
+        .flat_map(|p| {
+            p.main.iter().map(|&i| GoodItem {
+                frame: &p.frame,
+                region: &p.regions[i],
+            })
+        })
+        .collect()
+}
+
+/// The classical model trained on `items`.
+pub(super) fn train_classical(
+    ds: &Dataset,
+    items: &[GoodItem],
+    segment: &SegmentConfig,
+    train: &TrainOptions,
+) -> Result<AnomalyModel, EvalError> {
+    let good: Vec<ItemFeatures> = items
+        .par_iter()
+        .map(|g| features::extract(g.frame, g.region))
+        .collect();
+    Ok(AnomalyModel::train(
+        &good,
+        segment.clone(),
+        train,
+        &dataset_name(ds),
+        &|| false,
+    )?)
+}
+
+/// `classical` with a deep detector trained on `items`.
+pub(super) fn train_deep(
+    classical: &AnomalyModel,
+    items: &[GoodItem],
+    train: &TrainOptions,
+    deep: &DeepOptions,
+    progress: &(dyn Fn(usize, usize, &str) + Sync),
+) -> Result<AnomalyModel, EvalError> {
+    progress(0, items.len(), "deep tier");
+    let pairs: Vec<(&RgbImage, &ItemRegion)> = items.iter().map(|g| (g.frame, g.region)).collect();
+    let patches = measure_items(&pairs, deep.crop_size, &|| false)?;
+    let (detector, held_out) = DeepDetector::train(&patches, deep, &|| false)?;
+    progress(items.len(), items.len(), "deep tier");
+    Ok(classical.with_deep(detector, &held_out, train.target_false_reject))
+}
+
+fn dataset_name(ds: &Dataset) -> String {
+    ds.root
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "dataset".into());
-    let model = AnomalyModel::train(&good, segment.clone(), train, &name, &|| false)?;
-    Ok((model, good.len()))
+        .unwrap_or_else(|| "dataset".into())
 }
 
 /// Scores every test photo in parallel, in the dataset's order.

@@ -1,13 +1,17 @@
 //! Scoring items against good product, naming their defects, and model files.
 
 pub mod anomaly;
+pub mod backbone;
 pub mod classifier;
+pub mod deep;
 pub mod gaussian;
 pub mod grading;
 pub mod heat;
 pub mod inspection_model;
 pub mod metrics;
 pub mod operating;
+pub mod patchcore;
+pub mod selection;
 mod svm;
 pub mod tier;
 

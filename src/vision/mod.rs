@@ -6,6 +6,7 @@ pub mod features;
 pub mod morph;
 pub mod resolution;
 pub mod segment;
+pub mod synthetic_defects;
 
 pub use features::{ItemFeatures, extract};
 pub use segment::{ItemRegion, SegmentConfig, Segmenter};

@@ -4,6 +4,7 @@ use image::RgbImage;
 
 use super::{AnomalyModel, ItemScore};
 use crate::model::heat::HeatMap;
+use crate::model::tier::Tier;
 use crate::vision::features;
 use crate::vision::segment::ItemRegion;
 
@@ -17,8 +18,13 @@ pub struct Assessment {
 }
 
 impl AnomalyModel {
-    /// Judge the item `region` of `frame` (the frame at the model's binning).
+    /// Judge the item `region` of `frame` (the frame at the model's binning) with the model's
+    /// tier: the classical features and Gaussians, or the pretrained network's patches and
+    /// the memory bank of good patches.
     pub fn assess(&self, frame: &RgbImage, region: &ItemRegion) -> Assessment {
+        if let (Tier::Deep, Some(deep)) = (self.tier, &self.deep) {
+            return deep.assess(frame, region);
+        }
         let f = features::extract(frame, region);
         let score = self.score(&f);
         let heat = HeatMap::from_cells(&f.patches, &score.cells);

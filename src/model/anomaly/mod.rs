@@ -10,8 +10,10 @@ mod assess;
 
 pub use assess::Assessment;
 
+use super::deep::DeepDetector;
 use super::gaussian::{FitError, Gaussian};
 use super::metrics::quantile;
+use super::tier::Tier;
 use crate::domain::{Thresholds, Verdict};
 use crate::vision::features::{
     COLOUR_BINS, FEATURE_SET, ITEM_FEATURE_MIN_STD, ITEM_FEATURES, ItemFeatures,
@@ -23,8 +25,10 @@ use crate::vision::segment::SegmentConfig;
 pub const MODEL_FORMAT: &str = "foodqc-model";
 /// Newest model file layout this build reads and writes. Version 2 added `binning`; a model
 /// without binning is still written as version 1, so older builds keep reading it, while
-/// they refuse a binned one (they would judge it at the wrong resolution).
-pub const MODEL_FORMAT_VERSION: u32 = 2;
+/// they refuse a binned one (they would judge it at the wrong resolution). Version 3 added
+/// the deep tier (`tier`, `deep`): only deep models are written as 3, so older builds refuse
+/// them instead of judging with the classical parts.
+pub const MODEL_FORMAT_VERSION: u32 = 3;
 
 /// The model that ships inside the binary, so inspection works on first launch.
 pub const BUNDLED_MODEL_JSON: &str = include_str!("../../../models/default.json");
@@ -92,6 +96,13 @@ pub struct AnomalyModel {
     /// Colours of good product, for pixel-level scores (absent in older files).
     #[serde(default)]
     pub colour: Option<ColourModel>,
+    /// Which tier judges items: the classical parts above, or `deep` (absent: classical).
+    #[serde(default)]
+    pub tier: Tier,
+    /// The deep tier's detector, when the model has one. The classical parts are always
+    /// trained too: they are small, and the model stays readable without them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deep: Option<DeepDetector>,
     /// Model card.
     pub card: ModelCard,
 }
@@ -399,6 +410,8 @@ impl AnomalyModel {
             calibration,
             thresholds: Thresholds::new(reject, opts.pixel_threshold),
             colour: ColourModel::fit(good),
+            tier: Tier::Classical,
+            deep: None,
             card: ModelCard {
                 trained_on: trained_on.to_string(),
                 items: good.len(),
@@ -410,7 +423,35 @@ impl AnomalyModel {
         })
     }
 
-    /// Score one item.
+    /// This model judging with the deep tier: `detector`, with the reject threshold set from
+    /// its held-out good scores at the model's false-reject target (`target_false_reject`).
+    pub fn with_deep(
+        &self,
+        detector: DeepDetector,
+        held_out: &[f64],
+        target_false_reject: f64,
+    ) -> Self {
+        let mut m = self.clone();
+        let reject = reject_threshold(held_out, target_false_reject);
+        m.thresholds = Thresholds::new(reject, m.thresholds.pixel);
+        let fr =
+            held_out.iter().filter(|s| **s > reject).count() as f64 / held_out.len().max(1) as f64;
+        m.card
+            .metrics
+            .insert("heldout_false_reject_rate".to_string(), fr);
+        m.card.metrics.insert(
+            "deep_bank_patches".to_string(),
+            detector.patchcore.bank.len() as f64,
+        );
+        m.card.patches = detector.patchcore.bank.len();
+        m.tier = Tier::Deep;
+        m.deep = Some(detector);
+        m.format_version = 3;
+        m.version = format!("{}-deep", self.version);
+        m
+    }
+
+    /// Score one item with the classical parts.
     pub fn score(&self, f: &ItemFeatures) -> ItemScore {
         let (d_item, cells) = raw_distances(&self.item, &self.patch_rings, f);
         let c = &self.calibration;
@@ -549,6 +590,11 @@ impl AnomalyModel {
             return Err(bad("calibration scales must be positive".into()));
         }
         self.thresholds.validate().map_err(bad)?;
+        if self.tier == Tier::Deep && self.deep.is_none() {
+            return Err(bad(
+                "tier is `deep` but the file holds no deep detector".into()
+            ));
+        }
         Ok(())
     }
 

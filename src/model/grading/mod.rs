@@ -5,6 +5,7 @@
 //! the training folds only; nothing is chosen by looking at the test folds.
 
 mod cv;
+pub mod deep;
 mod report;
 
 use std::collections::BTreeSet;
@@ -61,6 +62,9 @@ pub enum GradingError {
         #[source]
         source: ClassifierError,
     },
+    /// The pretrained network failed (on the named image).
+    #[error("pretrained network: {0}")]
+    Network(String),
     /// The data handed in do not fit together (a bug in the caller).
     #[error("{0}")]
     Inconsistent(String),
@@ -214,13 +218,13 @@ impl Default for GradingOptions {
             folds: 5,
             segment: SegmentConfig::default(),
             train: GradeTrainOptions::default(),
-            tier: TierChoice::Classical,
+            tier: TierChoice::Auto,
         }
     }
 }
 
 /// Images described per progress report.
-const PROGRESS_CHUNK: usize = 16;
+pub(super) const PROGRESS_CHUNK: usize = 16;
 
 /// Evaluate the grade classifier on the images of `fruit_dir/labels.csv` under `fruit/`
 /// (every split), with a grouped K-fold cross-validation: every `neardup_group` lies entirely
@@ -269,9 +273,7 @@ fn describe_tier(
                 seconds: started.elapsed().as_secs_f64(),
             })
         }
-        Tier::Deep => Err(GradingError::Inconsistent(
-            "the deep tier is not built into this binary".into(),
-        )),
+        Tier::Deep => deep::describe_images_deep(images, segment, progress),
     }
 }
 

@@ -1,0 +1,169 @@
+//! The deep anomaly tier: patches of an ImageNet-pretrained network (EfficientNet-Lite0) on a
+//! square crop of each item, a memory bank of good patches (PatchCore), and the distance of
+//! each patch to its nearest good patch as the heat map; the worst patch is the item score.
+//! Scores are calibrated like the classical tier's (1.0 = the 95th percentile of held-out
+//! good items), so thresholds, the workbench and reports treat both tiers alike.
+
+mod patches;
+
+use image::RgbImage;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use patches::{CROP_MARGIN, DeepItemError, ItemPatches, heat_map, item_patches};
+
+use super::anomaly::{Assessment, ItemScore};
+use super::backbone::{Backbone, BackboneError};
+use super::patchcore::{PatchCoreError, PatchCoreModel, PatchCoreOptions};
+use crate::vision::segment::ItemRegion;
+
+/// Name of the network the deep tier runs, as written to model files.
+pub const BACKBONE_NAME: &str = "efficientnet-lite0-imagenet-f16";
+
+/// Side of the square crop the network sees, pixels: the stride-8 grid is then 20 x 20 cells,
+/// and network plus memory bank take about 13 ms of one core per item (224 px took about
+/// 25 ms, the whole budget).
+pub const DEFAULT_CROP_SIZE: u32 = 160;
+
+/// Errors training the deep tier.
+#[derive(Debug, thiserror::Error)]
+pub enum DeepTrainError {
+    /// An item could not be measured.
+    #[error("item {index}: {source}")]
+    Item {
+        /// Position of the item in the training set.
+        index: usize,
+        /// What failed.
+        #[source]
+        source: DeepItemError,
+    },
+    /// The memory bank could not be built.
+    #[error("memory bank: {0}")]
+    Bank(#[from] PatchCoreError),
+    /// The network is not available.
+    #[error("pretrained network: {0}")]
+    Backbone(#[from] BackboneError),
+    /// Stopped on request.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Settings of the deep tier.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeepOptions {
+    /// Side of the square crop the network sees.
+    pub crop_size: u32,
+    /// Memory bank settings.
+    pub patchcore: PatchCoreOptions,
+}
+
+impl Default for DeepOptions {
+    fn default() -> Self {
+        Self {
+            crop_size: DEFAULT_CROP_SIZE,
+            patchcore: PatchCoreOptions::default(),
+        }
+    }
+}
+
+/// A trained deep detector, saved inside the model file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DeepDetector {
+    /// The network the patches come from ([`BACKBONE_NAME`]).
+    pub backbone: String,
+    /// Side of the square crop the network sees.
+    pub crop_size: u32,
+    /// The memory bank of good patches and its calibration.
+    pub patchcore: PatchCoreModel,
+}
+
+impl PartialEq for DeepDetector {
+    fn eq(&self, other: &Self) -> bool {
+        // Banks are compared by what they decide with; two trainings are never equal anyway.
+        self.backbone == other.backbone
+            && self.crop_size == other.crop_size
+            && self.patchcore.bank.len() == other.patchcore.bank.len()
+    }
+}
+
+/// Measure every item in parallel: `items` are (frame, region) pairs.
+pub fn measure_items(
+    items: &[(&RgbImage, &ItemRegion)],
+    crop_size: u32,
+    cancel: &(dyn Fn() -> bool + Sync),
+) -> Result<Vec<ItemPatches>, DeepTrainError> {
+    let backbone = Backbone::bundled()?;
+    items
+        .par_iter()
+        .enumerate()
+        .map(|(index, (frame, region))| {
+            if cancel() {
+                return Err(DeepTrainError::Cancelled);
+            }
+            item_patches(backbone, frame, region, crop_size)
+                .map_err(|source| DeepTrainError::Item { index, source })
+        })
+        .collect()
+}
+
+impl DeepDetector {
+    /// Train on the patches of good items. Returns the detector and the calibrated scores of
+    /// the good items from banks that did not hold them (the caller sets thresholds from
+    /// them).
+    pub fn train(
+        items: &[ItemPatches],
+        opts: &DeepOptions,
+        cancel: &dyn Fn() -> bool,
+    ) -> Result<(Self, Vec<f64>), DeepTrainError> {
+        let grids: Vec<_> = items.iter().map(|p| p.grid.clone()).collect();
+        let (patchcore, held_out) = PatchCoreModel::train(&grids, &opts.patchcore, cancel)?;
+        let detector = Self {
+            backbone: BACKBONE_NAME.to_string(),
+            crop_size: opts.crop_size,
+            patchcore,
+        };
+        Ok((detector, held_out.images))
+    }
+
+    /// Calibrated item score and per-cell scores of measured patches.
+    pub fn score_patches(&self, p: &ItemPatches) -> (f64, Vec<f32>) {
+        let s = self.patchcore.score(&p.grid);
+        (s.score, s.cells)
+    }
+
+    /// Judge one item of `frame`. A failure of the network is logged and the item gets an
+    /// infinite score: it is rejected, never passed.
+    pub fn assess(&self, frame: &RgbImage, region: &ItemRegion) -> Assessment {
+        let measured = Backbone::bundled()
+            .map_err(DeepItemError::from)
+            .and_then(|b| item_patches(b, frame, region, self.crop_size));
+        match measured {
+            Ok(p) => {
+                let (score, cells) = self.score_patches(&p);
+                let heat = heat_map(region, &p, &cells);
+                Assessment {
+                    score: ItemScore {
+                        score,
+                        item_part: score,
+                        patch_part: score,
+                        cells,
+                    },
+                    heat,
+                }
+            }
+            Err(e) => {
+                tracing::warn!("deep tier could not judge an item: {e}");
+                Assessment {
+                    score: ItemScore {
+                        score: f64::INFINITY,
+                        item_part: f64::INFINITY,
+                        patch_part: f64::INFINITY,
+                        cells: Vec::new(),
+                    },
+                    heat: crate::model::heat::HeatMap::default(),
+                }
+            }
+        }
+    }
+}
