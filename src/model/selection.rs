@@ -1,8 +1,8 @@
 //! Choosing a detector without defect examples: synthetic defects on held-out good items.
 //!
 //! A one-class model never sees a defect, so its settings cannot be validated on real ones
-//! without peeking at test data. Instead half of the good training items fit each candidate
-//! detector, the other half are kept back, and defects are made on the kept-back items
+//! without peeking at test data. Instead the first half of the good training items fits each
+//! candidate detector, the second half is kept back, and defects are made on the kept-back items
 //! (patches pasted from other items, cracks, colour and texture blobs, missing pieces, spots:
 //! [`crate::vision::synthetic_defects`]). Each candidate scores the kept-back items as they
 //! are and with their synthetic defects, through the same segmentation and scoring as the
@@ -114,7 +114,10 @@ pub fn select_tier(
     deep: &DeepOptions,
     cancel: &(dyn Fn() -> bool + Sync),
 ) -> Result<Selection, SelectionError> {
-    let (fit, kept): (Vec<usize>, Vec<usize>) = (0..items.len()).partition(|i| i % 2 == 0);
+    // The first half fits, the second is kept back: consecutive items are often
+    // near-duplicates, and alternating would validate each item against its own twin.
+    let half = items.len() / 2;
+    let (fit, kept): (Vec<usize>, Vec<usize>) = (0..items.len()).partition(|&i| i < half);
     if kept.len() < MIN_VALIDATION_ITEMS {
         return Err(SelectionError::TooFewItems {
             needed: 2 * MIN_VALIDATION_ITEMS,

@@ -118,6 +118,10 @@ impl PatchCoreModel {
         };
         let n = items.len();
         let folds = opts.folds.min(n);
+        // Contiguous blocks, not every k-th item: items that follow each other (burst photos,
+        // one item over consecutive frames) are near-duplicates, and a held-out item whose
+        // twin is in the bank scores too low, which sets the threshold too low.
+        let fold_of = |i: usize| i * folds / n;
         let mut raw_images = vec![0f64; n];
         let mut raw_cells: Vec<Vec<f32>> = vec![Vec::new(); n];
         for fold in 0..folds {
@@ -125,11 +129,11 @@ impl PatchCoreModel {
                 return Err(PatchCoreError::Cancelled);
             }
             let fit: Vec<&PatchGrid> = (0..n)
-                .filter(|i| i % folds != fold)
+                .filter(|&i| fold_of(i) != fold)
                 .map(|i| items[i])
                 .collect();
             let bank = MemoryBank::build_from(&fit, opts, cancel)?;
-            for i in (fold..n).step_by(folds) {
+            for i in (0..n).filter(|&i| fold_of(i) == fold) {
                 (raw_images[i], raw_cells[i]) = raw_score(&bank, items[i], opts);
             }
         }
