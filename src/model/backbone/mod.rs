@@ -5,7 +5,7 @@
 //! The weights (`models/efficientnet-lite0/`, Apache-2.0, see its PROVENANCE.md) are embedded
 //! in the binary as f16 with the batch norms folded in, and loaded once, as f32, on first use.
 //! The network is the one the weights were trained as: TensorFlow `SAME` padding, ReLU6, input
-//! `(x - 127) / 128`. Its kernels are in [`kernels`](self) (depthwise conv, stem im2col, fused
+//! `(x - 127) / 128`. Its kernels are in `kernels.rs` (depthwise conv, stem im2col, fused
 //! bias + ReLU6) and every 1x1 conv is one matrix product (`gemm`).
 //!
 //! Taps: [`FeatureMap`]s are channels-last.
@@ -19,6 +19,23 @@
 //! after the residual add, before the next stage's expansion.
 //!
 //! One call runs on the calling thread only; callers parallelise over items.
+//!
+//! Why these kernels and not a framework's stock ops (measured on the project's 2-core
+//! machine, dev profile, one thread, medians):
+//! - candle-core 0.11.1's `conv2d(groups = C)` splits a depthwise conv into one conv per
+//!   channel: the 16 depthwise convs at 160x160 took 80.6 ms there, 3.1 ms here;
+//! - its matmul is the same `gemm` call as `kernels.rs` makes (7.2 against 7.8 ms for the
+//!   31 1x1 convs at 160x160, within the noise), so we call `gemm` directly and leave out
+//!   candle, whose own build is ~3 min of CPU (plus tokenizers, zip, ...);
+//! - `matrixmultiply` (already in the tree through ndarray): stride 8 at 160x160 in 7.6 ms
+//!   against 4.6 ms with `gemm`; `gemm`'s AVX-512 kernels (feature `x86-v4`) gained nothing.
+//! - glibc's malloc tunables (see `tune_malloc`): 224x224 stride 8 in 9.4 ms with them, 12.2 ms
+//!   without.
+//!
+//! Whole network, median ms of thread CPU time per call (`tests::timings`; the lower figure on
+//! a quiet machine, the higher with other builds running): 160x160: stride 8 4.5-5.1,
+//! stride 16 7.9-8.9, embedding 11.5-14.0; 224x224: 9.4-10.3, 16.3-17.6, 24.3-25.0. About 55%
+//! of it is the 1x1 convs (`gemm`), 27% the depthwise convs.
 
 mod kernels;
 mod net;

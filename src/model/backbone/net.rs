@@ -208,8 +208,8 @@ pub struct Activation {
     pub data: Vec<f32>,
 }
 
-/// Scratch buffers of one forward pass, reused from layer to layer so a call allocates a
-/// handful of times instead of three times per block.
+/// Scratch buffers of one forward pass, reused from block to block: the expanded and the
+/// depthwise activations (the largest, 6x the block's input) are allocated once per call.
 #[derive(Default)]
 struct Scratch {
     expanded: Vec<f32>,

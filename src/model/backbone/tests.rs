@@ -280,21 +280,23 @@ fn backbone_is_send_and_sync() {
 }
 
 /// The dataset folder, or None (with the reason printed) when it is missing and
-/// `FOODQC_REQUIRE_DATASETS` is not set.
+/// `FOODQC_REQUIRE_DATASETS` is not set. Looked for where the project keeps it
+/// (`shared/datasets` beside the repository, as CI lays it) and at `/work/shared/datasets`
+/// (where a work tree one level deeper finds it).
 fn dataset(rel: &str) -> Option<std::path::PathBuf> {
-    let dir = Path::new("/work/shared/datasets").join(rel);
-    if dir.is_dir() {
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
+    let candidates = [beside, Path::new("/work/shared/datasets").to_path_buf()];
+    if let Some(dir) = candidates.iter().map(|d| d.join(rel)).find(|d| d.is_dir()) {
         return Some(dir);
     }
+    let looked = candidates
+        .map(|d| d.join(rel).display().to_string())
+        .join(", ");
     if std::env::var_os("FOODQC_REQUIRE_DATASETS").is_some() {
-        panic!(
-            "{} is missing and FOODQC_REQUIRE_DATASETS is set",
-            dir.display()
-        );
+        panic!("dataset {rel} is missing ({looked}) and FOODQC_REQUIRE_DATASETS is set");
     }
     eprintln!(
-        "skipped: {} is missing (set FOODQC_REQUIRE_DATASETS to fail instead)",
-        dir.display()
+        "skipped: dataset {rel} is missing ({looked}); set FOODQC_REQUIRE_DATASETS to fail instead"
     );
     None
 }
