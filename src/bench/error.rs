@@ -60,6 +60,9 @@ pub enum BenchError {
     /// The one-class training failed.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// The deep tier could not be trained on the dataset.
+    #[error("deep tier: {0}")]
+    Deep(#[from] crate::model::deep::DeepTrainError),
     /// Labelled samples could not be captured from the synthetic line.
     #[error(transparent)]
     Samples(#[from] TrainingError),

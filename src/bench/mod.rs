@@ -52,6 +52,9 @@ pub struct BenchOptions {
     pub train_runs: usize,
     /// Labelled synthetic samples for the labelled-training measurement (0 = skip it).
     pub labelled: usize,
+    /// The tier the dataset's photos are judged with (the synthetic frames always use the
+    /// bundled classical model).
+    pub tier: crate::model::Tier,
 }
 
 impl Default for BenchOptions {
@@ -63,6 +66,7 @@ impl Default for BenchOptions {
             frames: 60,
             train_runs: 3,
             labelled: 0,
+            tier: crate::model::Tier::Classical,
         }
     }
 }
@@ -156,6 +160,12 @@ fn run_in_pool(
         progress("training on train/good");
         let (t, model) = bench_training(&train_bytes, opts.train_runs.max(1))?;
         training = Some(t);
+        let model = if opts.tier == crate::model::Tier::Deep {
+            progress("training the deep tier on train/good");
+            Arc::new(training::with_deep_tier(&train_bytes, &model)?)
+        } else {
+            model
+        };
         progress("timing photos");
         photos = Some(bench_workload(
             "photos",
@@ -197,6 +207,28 @@ fn run_in_pool(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_deep_tier_judges_frames_through_every_stage() {
+        // The items of a few synthetic frames (some defective: only the timing matters here)
+        // train the deep tier; the frames are then timed with it, the network and the memory
+        // bank as their own stages.
+        let frames = synthetic_jpegs(4).unwrap();
+        let classical = AnomalyModel::bundled().unwrap();
+        let deep = Arc::new(training::with_deep_tier(&frames, &classical).unwrap());
+        assert_eq!(deep.tier, crate::model::Tier::Deep);
+        assert!(deep.thresholds.reject.is_finite() && deep.thresholds.reject > 0.0);
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Recorder::open(dir.path()).unwrap();
+        let w = bench_workload("frames", &frames, &deep, false, 2, &recorder).unwrap();
+        recorder.finish().unwrap();
+        assert!(w.items_per_run > 0.0, "{w:?}");
+        assert!(
+            w.stages[2].median_ms > 0.0 && w.stages[3].median_ms >= 0.0,
+            "{w:?}"
+        );
+        assert!(w.end_to_end.median_ms.is_finite());
+    }
 
     #[test]
     fn times_every_stage_of_synthetic_frames() {

@@ -13,7 +13,9 @@ use crate::domain::BBox;
 use crate::eval::{ScoredImage, main_items, pixels};
 use crate::imageio::decode_rgb_binned;
 use crate::inspect::{HeatMap, InspectedItem, Inspection, overlay};
-use crate::model::{AnomalyModel, ItemScore};
+use crate::model::backbone::Backbone;
+use crate::model::deep::{DeepDetector, DeepTrainError, ItemPatches, heat_map, item_patches};
+use crate::model::{AnomalyModel, ItemScore, Tier};
 use crate::store::{InspectionRow, RecordItem};
 use crate::vision::features::{self, ItemFeatures, ItemGeometry};
 use crate::vision::segment::{ItemRegion, Segmenter};
@@ -56,19 +58,11 @@ pub(super) fn pipeline_once(
             .collect()
     };
     lap(1, &mut t);
-    let feats: Vec<ItemFeatures> = judged
-        .par_iter()
-        .map(|&i| features::extract(&frame, &regions[i]))
-        .collect();
     let geos: Vec<_> = regions.iter().map(features::item_geometry).collect();
-    lap(2, &mut t);
-    let scores: Vec<_> = feats.par_iter().map(|f| model.score(f)).collect();
-    lap(3, &mut t);
-    let heats: Vec<HeatMap> = feats
-        .iter()
-        .zip(&scores)
-        .map(|(f, s)| HeatMap::from_cells(&f.patches, &s.cells))
-        .collect();
+    let (scores, heats) = match (&model.deep, model.tier) {
+        (Some(deep), Tier::Deep) => deep_stages(deep, &frame, &regions, &judged, &mut lap, &mut t)?,
+        _ => classical_stages(model, &frame, &regions, &judged, &mut lap, &mut t),
+    };
     let hot: Vec<_> = heats
         .iter()
         .map(|h| h.regions(model.thresholds.pixel as f32))
@@ -99,6 +93,67 @@ pub(super) fn pipeline_once(
     record(&inspection, seq, recorder)?;
     lap(6, &mut t);
     Ok((t, cpu, judged.len()))
+}
+
+/// Features (stage 2), scores (3) and heat maps of the classical tier.
+fn classical_stages(
+    model: &AnomalyModel,
+    frame: &RgbImage,
+    regions: &[ItemRegion],
+    judged: &[usize],
+    lap: &mut impl FnMut(usize, &mut [f64; 7]),
+    t: &mut [f64; 7],
+) -> (Vec<ItemScore>, Vec<HeatMap>) {
+    let feats: Vec<ItemFeatures> = judged
+        .par_iter()
+        .map(|&i| features::extract(frame, &regions[i]))
+        .collect();
+    lap(2, t);
+    let scores: Vec<_> = feats.par_iter().map(|f| model.score(f)).collect();
+    lap(3, t);
+    let heats = feats
+        .iter()
+        .zip(&scores)
+        .map(|(f, s)| HeatMap::from_cells(&f.patches, &s.cells))
+        .collect();
+    (scores, heats)
+}
+
+/// The deep tier's stages: the network and patch descriptors (stage 2), the memory bank
+/// (3), and heat maps.
+fn deep_stages(
+    deep: &DeepDetector,
+    frame: &RgbImage,
+    regions: &[ItemRegion],
+    judged: &[usize],
+    lap: &mut impl FnMut(usize, &mut [f64; 7]),
+    t: &mut [f64; 7],
+) -> Result<(Vec<ItemScore>, Vec<HeatMap>), BenchError> {
+    let backbone = Backbone::bundled().map_err(|e| BenchError::Deep(e.into()))?;
+    let patches: Vec<ItemPatches> = judged
+        .par_iter()
+        .map(|&i| item_patches(backbone, frame, &regions[i], deep.crop_size))
+        .collect::<Result<_, _>>()
+        .map_err(|source| BenchError::Deep(DeepTrainError::Item { index: 0, source }))?;
+    lap(2, t);
+    let scored: Vec<(f64, Vec<f32>)> = patches.par_iter().map(|p| deep.score_patches(p)).collect();
+    lap(3, t);
+    let heats = judged
+        .iter()
+        .zip(&patches)
+        .zip(&scored)
+        .map(|((&i, p), (_, cells))| heat_map(&regions[i], p, cells))
+        .collect();
+    let scores = scored
+        .into_iter()
+        .map(|(score, cells)| ItemScore {
+            score,
+            item_part: score,
+            patch_part: score,
+            cells,
+        })
+        .collect();
+    Ok((scores, heats))
 }
 
 /// The pixel heat map of `foodqc eval`: heat spread over the pixels, colour anomaly inside

@@ -14,6 +14,7 @@ use crate::capture::{SourceOptions, SourceSpec};
 use crate::domain::GOOD;
 use crate::eval::main_items;
 use crate::imageio::{decode_rgb, decode_rgb_binned};
+use crate::model::deep::{DeepDetector, DeepOptions, measure_items};
 use crate::model::metrics::quantile;
 use crate::model::{AnomalyModel, TrainOptions};
 use crate::store::Store;
@@ -95,6 +96,39 @@ pub fn train_on_photos(
     };
     let model = AnomalyModel::train(&good, seg, &opts, model_name, &|| false)?;
     Ok((model, good.len(), measure_s, t1.elapsed().as_secs_f64()))
+}
+
+/// `classical` with a deep detector trained on the product items of `photos` (decoded at the
+/// classical model's binning, as `foodqc eval` trains it).
+pub(super) fn with_deep_tier(
+    photos: &[Vec<u8>],
+    classical: &AnomalyModel,
+) -> Result<AnomalyModel, BenchError> {
+    let seg = crate::vision::SegmentConfig::default();
+    let frames: Vec<(image::RgbImage, Vec<crate::vision::segment::ItemRegion>)> = photos
+        .par_iter()
+        .map(|bytes| {
+            let img = decode_rgb_binned(bytes, classical.binning).map_err(BenchError::Decode)?;
+            let regions = Segmenter::new(seg.clone()).segment(&img);
+            Ok((img, regions))
+        })
+        .collect::<Result<_, BenchError>>()?;
+    let pairs: Vec<(&image::RgbImage, &crate::vision::segment::ItemRegion)> = frames
+        .iter()
+        .flat_map(|(img, regions)| {
+            main_items(regions)
+                .into_iter()
+                .map(move |i| (img, &regions[i]))
+        })
+        .collect();
+    let opts = DeepOptions::default();
+    let patches = measure_items(&pairs, opts.crop_size, &|| false)?;
+    let (detector, held_out) = DeepDetector::train(&patches, &opts, &|| false)?;
+    Ok(classical.with_deep(
+        detector,
+        &held_out,
+        TrainOptions::default().target_false_reject,
+    ))
 }
 
 /// Trains on `photos` `runs` times; the medians, and the last model.

@@ -26,6 +26,10 @@ pub struct BenchArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Tier the dataset's photos are judged with: classical or deep (the synthetic frames
+    /// always use the bundled classical model).
+    #[arg(long, default_value = "classical", value_name = "classical|deep")]
+    tier: String,
 }
 
 /// Run the benchmark and print its report.
@@ -36,6 +40,11 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         runs: a.runs,
         train_runs: a.train_runs,
         labelled: a.labelled,
+        tier: match a.tier.as_str() {
+            "classical" => foodqc::model::Tier::Classical,
+            "deep" => foodqc::model::Tier::Deep,
+            other => anyhow::bail!("unknown --tier `{other}` for bench (classical or deep)"),
+        },
         ..Default::default()
     };
     let report = foodqc::bench::run(&opts, &|msg| tracing::info!("{msg}"))?;
