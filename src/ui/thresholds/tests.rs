@@ -136,7 +136,24 @@ fn apply_reaches_the_line_and_the_database_and_revert_restores() {
         v.why = "review everything (test)".into();
     }
     h.step();
-    h.get_by_label("Apply to the line").click();
+    // The button is disabled while the tab waits for the worker (its preview load may start
+    // on any frame): click when the tab is idle, until the apply has started or is done.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        step_until(&mut h, "the thresholds tab idle", |app| {
+            !app.thresholds.is_busy()
+        });
+        h.get_by_label("Apply to the line").click();
+        h.step();
+        let app = h.state();
+        if app.thresholds.is_busy() || !app.thresholds.history.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the apply never started"
+        );
+    }
     step_until(&mut h, "applied", |app| {
         app.thresholds.history.len() == 1 && !app.thresholds.is_busy()
     });
