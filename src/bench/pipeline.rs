@@ -132,9 +132,11 @@ fn deep_stages(
     let backbone = Backbone::bundled().map_err(|e| BenchError::Deep(e.into()))?;
     let patches: Vec<ItemPatches> = judged
         .par_iter()
-        .map(|&i| item_patches(backbone, frame, &regions[i], deep.crop_size))
-        .collect::<Result<_, _>>()
-        .map_err(|source| BenchError::Deep(DeepTrainError::Item { index: 0, source }))?;
+        .map(|&i| {
+            item_patches(backbone, frame, &regions[i], deep.crop_size)
+                .map_err(|source| BenchError::Deep(DeepTrainError::Item { index: i, source }))
+        })
+        .collect::<Result<_, _>>()?;
     lap(2, t);
     let scored: Vec<(f64, Vec<f32>)> = patches.par_iter().map(|p| deep.score_patches(p)).collect();
     lap(3, t);

@@ -14,7 +14,7 @@ use crate::capture::{SourceOptions, SourceSpec};
 use crate::domain::GOOD;
 use crate::eval::main_items;
 use crate::imageio::{decode_rgb, decode_rgb_binned};
-use crate::model::deep::{DeepDetector, DeepOptions, measure_items};
+use crate::model::deep::{DeepOptions, train_deep_tier};
 use crate::model::metrics::quantile;
 use crate::model::{AnomalyModel, TrainOptions};
 use crate::store::Store;
@@ -121,14 +121,13 @@ pub(super) fn with_deep_tier(
                 .map(move |i| (img, &regions[i]))
         })
         .collect();
-    let opts = DeepOptions::default();
-    let patches = measure_items(&pairs, opts.crop_size, &|| false)?;
-    let (detector, held_out) = DeepDetector::train(&patches, &opts, &|| false)?;
-    Ok(classical.with_deep(
-        detector,
-        &held_out,
+    Ok(train_deep_tier(
+        classical,
+        &pairs,
+        &DeepOptions::default(),
         TrainOptions::default().target_false_reject,
-    ))
+        &|| false,
+    )?)
 }
 
 /// Trains on `photos` `runs` times; the medians, and the last model.

@@ -29,7 +29,7 @@ pub struct BenchArgs {
     /// Tier the dataset's photos are judged with: classical or deep (the synthetic frames
     /// always use the bundled classical model).
     #[arg(long, default_value = "classical", value_name = "classical|deep")]
-    tier: String,
+    tier: foodqc::model::Tier,
 }
 
 /// Run the benchmark and print its report.
@@ -40,11 +40,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         runs: a.runs,
         train_runs: a.train_runs,
         labelled: a.labelled,
-        tier: match a.tier.as_str() {
-            "classical" => foodqc::model::Tier::Classical,
-            "deep" => foodqc::model::Tier::Deep,
-            other => anyhow::bail!("unknown --tier `{other}` for bench (classical or deep)"),
-        },
+        tier: a.tier,
         ..Default::default()
     };
     let report = foodqc::bench::run(&opts, &|msg| tracing::info!("{msg}"))?;

@@ -13,7 +13,7 @@ use super::{Dataset, EvalError, TestImage, pixels};
 use crate::imageio::binning;
 use crate::imageio::{load_rgb, load_rgb_binned};
 use crate::inspect::HeatMap;
-use crate::model::deep::{DeepDetector, DeepOptions, measure_items};
+use crate::model::deep::{DeepOptions, train_deep_tier};
 use crate::model::selection::GoodItem;
 use crate::model::{AnomalyModel, TrainOptions};
 use crate::vision::features::{self, ItemFeatures};
@@ -194,10 +194,11 @@ pub(super) fn train_deep(
 ) -> Result<AnomalyModel, EvalError> {
     progress(0, items.len(), "deep tier");
     let pairs: Vec<(&RgbImage, &ItemRegion)> = items.iter().map(|g| (g.frame, g.region)).collect();
-    let patches = measure_items(&pairs, deep.crop_size, &|| false)?;
-    let (detector, held_out) = DeepDetector::train(&patches, deep, &|| false)?;
+    let model = train_deep_tier(classical, &pairs, deep, train.target_false_reject, &|| {
+        false
+    })?;
     progress(items.len(), items.len(), "deep tier");
-    Ok(classical.with_deep(detector, &held_out, train.target_false_reject))
+    Ok(model)
 }
 
 fn dataset_name(ds: &Dataset) -> String {

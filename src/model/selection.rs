@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::anomaly::{AnomalyModel, TrainError, TrainOptions};
-use super::deep::{DeepDetector, DeepOptions, DeepTrainError, measure_items};
+use super::deep::{DeepOptions, DeepTrainError, train_deep_tier};
 use super::metrics::{auroc, quantile};
 use super::tier::{Tier, pick_tier};
 use crate::vision::features;
@@ -165,9 +165,13 @@ fn fit_candidate(
         Tier::Deep => {
             let pairs: Vec<(&RgbImage, &ItemRegion)> =
                 items.iter().map(|g| (g.frame, g.region)).collect();
-            let patches = measure_items(&pairs, deep.crop_size, cancel)?;
-            let (detector, held_out) = DeepDetector::train(&patches, deep, &|| cancel())?;
-            Ok(base.with_deep(detector, &held_out, classical.target_false_reject))
+            Ok(train_deep_tier(
+                &base,
+                &pairs,
+                deep,
+                classical.target_false_reject,
+                cancel,
+            )?)
         }
     }
 }

@@ -30,6 +30,17 @@ impl Tier {
     }
 }
 
+impl FromStr for Tier {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Tier::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s.trim())
+            .ok_or_else(|| format!("unknown tier `{}` (classical or deep)", s.trim()))
+    }
+}
+
 impl fmt::Display for Tier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -124,5 +135,7 @@ mod tests {
         assert_eq!("auto".parse::<TierChoice>(), Ok(TierChoice::Auto));
         assert!("gpu".parse::<TierChoice>().unwrap_err().contains("`gpu`"));
         assert_eq!(TierChoice::Auto.tiers(), vec![Classical, Deep]);
+        assert_eq!("deep".parse::<Tier>(), Ok(Deep));
+        assert!("auto".parse::<Tier>().unwrap_err().contains("`auto`"));
     }
 }

@@ -68,7 +68,7 @@ impl Default for DeepOptions {
 }
 
 /// A trained deep detector, saved inside the model file.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeepDetector {
     /// The network the patches come from ([`BACKBONE_NAME`]).
     pub backbone: String,
@@ -76,15 +76,6 @@ pub struct DeepDetector {
     pub crop_size: u32,
     /// The memory bank of good patches and its calibration.
     pub patchcore: PatchCoreModel,
-}
-
-impl PartialEq for DeepDetector {
-    fn eq(&self, other: &Self) -> bool {
-        // Banks are compared by what they decide with; two trainings are never equal anyway.
-        self.backbone == other.backbone
-            && self.crop_size == other.crop_size
-            && self.patchcore.bank.len() == other.patchcore.bank.len()
-    }
 }
 
 /// Measure every item in parallel: `items` are (frame, region) pairs.
@@ -105,6 +96,21 @@ pub fn measure_items(
                 .map_err(|source| DeepTrainError::Item { index, source })
         })
         .collect()
+}
+
+/// `classical` judging with a deep detector trained on the good items `items` ((frame,
+/// region) pairs), its reject threshold set at `target_false_reject` of the held-out good
+/// scores: what eval, the tier selection and the bench train.
+pub fn train_deep_tier(
+    classical: &super::AnomalyModel,
+    items: &[(&RgbImage, &ItemRegion)],
+    opts: &DeepOptions,
+    target_false_reject: f64,
+    cancel: &(dyn Fn() -> bool + Sync),
+) -> Result<super::AnomalyModel, DeepTrainError> {
+    let patches = measure_items(items, opts.crop_size, cancel)?;
+    let (detector, held_out) = DeepDetector::train(&patches, opts, &|| cancel())?;
+    Ok(classical.with_deep(detector, &held_out, target_false_reject))
 }
 
 impl DeepDetector {
