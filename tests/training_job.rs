@@ -41,6 +41,7 @@ fn setup(n: usize) -> (tempfile::TempDir, AppPaths, TrainJobConfig) {
         models_dir: paths.models_dir(),
         base,
         options: TrainOptions::default(),
+        tier: foodqc::model::TierChoice::Classical,
         actor: "tester".into(),
         threads: None,
     };
@@ -90,6 +91,40 @@ fn job_trains_evaluates_and_registers_a_version_without_activating_it() {
         60
     );
     assert!(store.active_model().unwrap().is_none());
+}
+
+/// The deep tier through the job: asked for, it is trained on the same labelled samples, its
+/// model file loads as deep, its card says so, and it scores the defects it never saw.
+#[test]
+fn job_trains_the_deep_tier_when_asked_and_auto_states_its_choice() {
+    let (_dir, _paths, mut cfg) = setup(60);
+    cfg.tier = foodqc::model::TierChoice::Deep;
+    let outcome = run_training(&cfg, &|_| {}, &AtomicBool::new(false)).unwrap();
+    let model = AnomalyModel::load(&outcome.model_path).unwrap();
+    assert_eq!(model.tier, foodqc::model::Tier::Deep);
+    assert!(model.deep.is_some());
+    let m = &outcome.metrics;
+    assert_eq!(m["tier_deep"], 1.0, "{m:?}");
+    assert!(m["cv_auroc"] >= 0.8, "{m:?}");
+    assert!(m["recall"] >= 0.5, "{m:?}");
+    assert!(
+        model
+            .card
+            .notes
+            .iter()
+            .any(|n| n.contains("tier deep (deep requested)"))
+    );
+
+    cfg.tier = foodqc::model::TierChoice::Auto;
+    let outcome = run_training(&cfg, &|_| {}, &AtomicBool::new(false)).unwrap();
+    let model = AnomalyModel::load(&outcome.model_path).unwrap();
+    let card = model.card_markdown();
+    assert!(
+        card.contains("kept by synthetic-defect validation"),
+        "{card}"
+    );
+    assert!(model.card.metrics.contains_key("deep_synthetic_auroc"));
+    assert!(model.card.metrics.contains_key("classical_synthetic_auroc"));
 }
 
 #[test]

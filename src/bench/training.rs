@@ -124,10 +124,12 @@ pub(super) fn with_deep_tier(
     Ok(train_deep_tier(
         classical,
         &pairs,
+        None,
         &DeepOptions::default(),
         TrainOptions::default().target_false_reject,
         &|| false,
-    )?)
+    )?
+    .0)
 }
 
 /// Trains on `photos` `runs` times; the medians, and the last model.
@@ -186,6 +188,7 @@ pub(super) fn bench_labelled(n: usize, dir: &Path) -> Result<LabelledTrainingBen
         models_dir: dir.join("models"),
         base,
         options: TrainOptions::default(),
+        tier: crate::model::TierChoice::Classical,
         actor: "bench".into(),
         // All threads of the bench's own pool (`--threads`).
         threads: None,

@@ -10,7 +10,9 @@ use clap::Args;
 
 use foodqc::capture::SourceSpec;
 use foodqc::domain::{Actor, AppPaths};
-use foodqc::model::{AnomalyModel, TrainOptions};
+use foodqc::model::deep::DeepOptions;
+use foodqc::model::tiered::train_with_tier;
+use foodqc::model::{AnomalyModel, TierChoice, TrainOptions};
 use foodqc::training::job::{TrainJob, TrainJobConfig, TrainOutcome};
 use foodqc::vision::SegmentConfig;
 
@@ -41,6 +43,11 @@ pub struct TrainArgs {
     /// Who is training (for the audit log); defaults to the OS user.
     #[arg(long)]
     actor: Option<String>,
+    /// Detector tier: classical (hand-made features), deep (pretrained network patches), or
+    /// auto (both fitted on half the good items, the one that best finds synthetic defects
+    /// made on the other half is kept; the faster on a tie). The choice is on the model card.
+    #[arg(long, value_name = "classical|deep|auto", default_value = "auto")]
+    tier: TierChoice,
 }
 
 /// Train from a source into `--out`, or from the labelled samples of the data folder.
@@ -59,6 +66,7 @@ fn from_labels(paths: &AppPaths, model: Option<&Path>, a: TrainArgs) -> anyhow::
         models_dir: paths.models_dir(),
         base: super::load_model(paths, model)?,
         options: TrainOptions::default(),
+        tier: a.tier,
         actor: actor.as_str().to_string(),
         threads: None,
     };
@@ -120,26 +128,57 @@ fn from_source(a: TrainArgs, out: &Path) -> anyhow::Result<()> {
     let bar = super::bar(a.frames, "{msg} [{bar:40}] {pos}/{len} frames, eta {eta}");
     bar.set_message("measuring good items");
     let segment = SegmentConfig::default();
-    let (good, binning) = foodqc::training::collect_good_items(
+    let good = foodqc::training::collect_good_items(
         source.as_mut(),
         a.frames,
         a.stride,
         &segment,
+        a.tier != TierChoice::Classical,
         &|done, _| bar.set_position(done),
         &|| false,
     )?;
     bar.finish_and_clear();
-    println!("{} good items from {}", good.len(), source.describe());
-    let mut model = AnomalyModel::train(
-        &good,
-        segment,
-        &TrainOptions {
-            binning: Some(binning),
-            ..TrainOptions::default()
-        },
+    println!(
+        "{} good items from {}",
+        good.features.len(),
+        source.describe()
+    );
+    let options = TrainOptions {
+        binning: Some(good.binning),
+        ..TrainOptions::default()
+    };
+    let classical = AnomalyModel::train(
+        &good.features,
+        segment.clone(),
+        &options,
         &source.describe(),
         &|| false,
     )?;
+    let items: Vec<_> = good.views.iter().map(|v| v.as_good_item()).collect();
+    let tiered = if a.tier == TierChoice::Classical {
+        None
+    } else {
+        println!("choosing the detector tier ({})", a.tier.as_str());
+        Some(train_with_tier(
+            classical.clone(),
+            &items,
+            a.tier,
+            &segment,
+            &options,
+            &DeepOptions::default(),
+            &|| false,
+        )?)
+    };
+    let mut model = match tiered {
+        Some(t) => {
+            if let Some(s) = &t.selection {
+                println!("{}", s.summary());
+            }
+            t.model
+        }
+        None => classical,
+    };
+    println!("tier: {}", model.tier);
     if let SourceSpec::Synthetic { seed } = spec
         && a.eval_frames > 0
     {

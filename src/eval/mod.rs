@@ -113,13 +113,7 @@ pub fn evaluate(
         )));
     };
     if let Some(s) = &selection {
-        model.card.notes.push(s.summary());
-        for c in &s.candidates {
-            model
-                .card
-                .metrics
-                .insert(format!("{}_synthetic_auroc", c.tier), c.synthetic_auroc);
-        }
+        s.annotate(&mut model.card);
     }
     let anomaly = reports
         .iter()

@@ -113,6 +113,26 @@ pub(super) struct TrainPhoto {
     pub regions: Vec<ItemRegion>,
     /// The product items among them ([`crate::vision::segment::main_items`]).
     pub main: Vec<usize>,
+    /// Its near-duplicate group (see [`train_groups`]).
+    pub group: u64,
+}
+
+/// The near-duplicate group of each `train/good` photo: the dataset's `labels.csv`
+/// `neardup_group` where it lists the photo (training metadata, never test scores), else a
+/// group of its own.
+pub(super) fn train_groups(ds: &Dataset) -> Vec<u64> {
+    let listed: std::collections::HashMap<std::path::PathBuf, u64> =
+        super::report::grading_labels(&ds.root)
+            .and_then(|(dir, subset)| crate::model::grading::read_labels(&dir, &subset).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| (l.path, l.group))
+            .collect();
+    ds.train_good
+        .iter()
+        .enumerate()
+        .map(|(i, p)| listed.get(p).copied().unwrap_or(u64::MAX - i as u64))
+        .collect()
 }
 
 /// Loads the dataset's `train/good` photos at `binning` and finds their items; unreadable
@@ -125,10 +145,12 @@ pub(super) fn load_train_photos(
 ) -> Vec<TrainPhoto> {
     let n_train = ds.train_good.len();
     let done = AtomicUsize::new(0);
+    let groups = train_groups(ds);
     let per_image: Vec<Result<TrainPhoto, EvalError>> = ds
         .train_good
         .par_iter()
-        .map(|path| {
+        .zip(groups)
+        .map(|(path, group)| {
             let frame = load_rgb_binned(path, binning)?;
             let mut seg = Segmenter::new(segment.clone());
             let (regions, main) = image_items(&mut seg, &frame);
@@ -138,6 +160,7 @@ pub(super) fn load_train_photos(
                 frame,
                 regions,
                 main,
+                group,
             })
         })
         .collect();
@@ -159,6 +182,7 @@ pub(super) fn good_items(photos: &[TrainPhoto]) -> Vec<GoodItem<'_>> {
             p.main.iter().map(|&i| GoodItem {
                 frame: &p.frame,
                 region: &p.regions[i],
+                group: p.group,
             })
         })
         .collect()
@@ -194,9 +218,16 @@ pub(super) fn train_deep(
 ) -> Result<AnomalyModel, EvalError> {
     progress(0, items.len(), "deep tier");
     let pairs: Vec<(&RgbImage, &ItemRegion)> = items.iter().map(|g| (g.frame, g.region)).collect();
-    let model = train_deep_tier(classical, &pairs, deep, train.target_false_reject, &|| {
-        false
-    })?;
+    let groups = crate::model::selection::groups_of(items);
+    let model = train_deep_tier(
+        classical,
+        &pairs,
+        Some(&groups),
+        deep,
+        train.target_false_reject,
+        &|| false,
+    )?
+    .0;
     progress(items.len(), items.len(), "deep tier");
     Ok(model)
 }

@@ -14,6 +14,7 @@ pub mod patchcore;
 pub mod selection;
 mod svm;
 pub mod tier;
+pub mod tiered;
 
 pub use anomaly::{AnomalyModel, ItemScore, ModelError, TrainError, TrainOptions};
 pub use classifier::GradeClassifier;

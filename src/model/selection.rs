@@ -52,6 +52,39 @@ pub struct GoodItem<'a> {
     pub frame: &'a RgbImage,
     /// The item.
     pub region: &'a ItemRegion,
+    /// Its near-duplicate group: items showing the same physical item (or near-identical
+    /// photos of it) share one, and validation never splits a group between fitting and
+    /// checking. Without better knowledge, the index of its photo or frame.
+    pub group: u64,
+}
+
+/// The groups of `items`, one per item, for the calibration folds.
+pub fn groups_of(items: &[GoodItem]) -> Vec<u64> {
+    items.iter().map(|g| g.group).collect()
+}
+
+/// Split `items` into (fit, kept back) index lists: whole groups, in the order they first
+/// appear, go to the fitting side until it holds half the items; the rest is kept back.
+/// Consecutive items are often near-duplicates, and alternating would validate each item
+/// against its own twin.
+fn split_by_group(items: &[GoodItem]) -> (Vec<usize>, Vec<usize>) {
+    let half = items.len() / 2;
+    let mut order: Vec<u64> = Vec::new();
+    for g in items {
+        if !order.contains(&g.group) {
+            order.push(g.group);
+        }
+    }
+    let mut fit_groups = std::collections::HashSet::new();
+    let mut fitted = 0;
+    for group in order {
+        if fitted >= half {
+            break;
+        }
+        fitted += items.iter().filter(|g| g.group == group).count();
+        fit_groups.insert(group);
+    }
+    (0..items.len()).partition(|&i| fit_groups.contains(&items[i].group))
 }
 
 /// How one candidate did on the synthetic validation.
@@ -114,10 +147,7 @@ pub fn select_tier(
     deep: &DeepOptions,
     cancel: &(dyn Fn() -> bool + Sync),
 ) -> Result<Selection, SelectionError> {
-    // The first half fits, the second is kept back: consecutive items are often
-    // near-duplicates, and alternating would validate each item against its own twin.
-    let half = items.len() / 2;
-    let (fit, kept): (Vec<usize>, Vec<usize>) = (0..items.len()).partition(|&i| i < half);
+    let (fit, kept) = split_by_group(items);
     if kept.len() < MIN_VALIDATION_ITEMS {
         return Err(SelectionError::TooFewItems {
             needed: 2 * MIN_VALIDATION_ITEMS,
@@ -165,13 +195,16 @@ fn fit_candidate(
         Tier::Deep => {
             let pairs: Vec<(&RgbImage, &ItemRegion)> =
                 items.iter().map(|g| (g.frame, g.region)).collect();
+            let groups = groups_of(items);
             Ok(train_deep_tier(
                 &base,
                 &pairs,
+                Some(&groups),
                 deep,
                 classical.target_false_reject,
                 cancel,
-            )?)
+            )?
+            .0)
         }
     }
 }
@@ -310,10 +343,12 @@ mod tests {
         }
         let items: Vec<GoodItem> = photos
             .iter()
-            .flat_map(|(f, r)| {
+            .enumerate()
+            .flat_map(|(k, (f, r))| {
                 main_items(r).into_iter().map(move |i| GoodItem {
                     frame: f,
                     region: &r[i],
+                    group: k as u64,
                 })
             })
             .collect();

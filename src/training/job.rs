@@ -23,7 +23,10 @@ use serde::Serialize;
 
 use crate::model::anomaly::MIN_TRAIN_ITEMS;
 use crate::model::classifier::GradeClassifier;
-use crate::model::{AnomalyModel, ModelError, TrainError, TrainOptions};
+use crate::model::deep::DeepOptions;
+use crate::model::selection::{GoodItem, SelectionError};
+use crate::model::tiered::train_with_tier;
+use crate::model::{AnomalyModel, ModelError, Tier, TierChoice, TrainError, TrainOptions};
 use crate::store::{LabelRow, SampleRow, Store, StoreError};
 use crate::vision::features::ItemFeatures;
 use measure::{Measured, sample_score};
@@ -46,6 +49,9 @@ pub struct TrainJobConfig {
     pub base: Arc<AnomalyModel>,
     /// Training settings.
     pub options: TrainOptions,
+    /// Which detector tier to train (`auto`: the one synthetic defects on held-back good
+    /// samples favour, see [`crate::model::tiered`]).
+    pub tier: TierChoice,
     /// Who started it (audit and model metadata).
     pub actor: String,
     /// Worker threads for the job; `None` = all cores. The workstation gives a background
@@ -65,6 +71,8 @@ pub enum Stage {
     Evaluating,
     /// Fitting the final anomaly detector.
     Fitting,
+    /// Choosing the detector tier and fitting the deep one.
+    Tier,
     /// Fitting the grade classifier.
     Classifier,
     /// Writing the model files and registering the version.
@@ -79,6 +87,7 @@ impl Stage {
             Stage::Measuring => "measuring items",
             Stage::Evaluating => "cross-validating",
             Stage::Fitting => "fitting the anomaly detector",
+            Stage::Tier => "choosing the detector tier",
             Stage::Classifier => "fitting the grade classifier",
             Stage::Saving => "saving the model version",
         }
@@ -125,6 +134,9 @@ pub enum TrainJobError {
     /// Fitting failed.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// Choosing the tier or fitting the deep tier failed.
+    #[error(transparent)]
+    Tier(#[from] SelectionError),
     /// A model file could not be written.
     #[error("cannot save the model to {path}: {reason}")]
     Save { path: PathBuf, reason: String },
@@ -191,7 +203,9 @@ fn run_in_pool(
     let classifier_classes = classify::classifier_classes(&per_class);
     let seg = cfg.base.segment.clone();
     let described = classifier_classes.as_deref();
-    let (samples, skipped) = measure::measure_all(&labelled, &seg, described, &rep, &cancelled)?;
+    let keep_views = cfg.tier != TierChoice::Classical;
+    let (samples, skipped) =
+        measure::measure_all(&labelled, &seg, described, keep_views, &rep, &cancelled)?;
     let good: Vec<&Measured> = samples.iter().filter(|m| m.label == GOOD).collect();
     let defects: Vec<&Measured> = samples.iter().filter(|m| m.label != GOOD).collect();
     if good.len() < min {
@@ -216,8 +230,13 @@ fn run_in_pool(
         AnomalyModel::train(&all_good, seg.clone(), &cfg.options, "labelled", &cancelled)
             .map_err(cancel_or)?;
     model.card.trained_on = trained_on;
+    let (mut model, oof_good) = choose_tier(cfg, model, &good, oof_good, &rep, &cancelled)?;
     let defect_scores: Vec<f64> = defects.iter().map(|m| sample_score(&model, m)).collect();
     let mut metrics = evaluate::version_metrics(&model, good.len(), &oof_good, &defect_scores);
+    metrics.insert(
+        "tier_deep".into(),
+        f64::from(u8::from(model.tier == Tier::Deep)),
+    );
 
     let mut classifier = None;
     if classifier_classes.is_some() {
@@ -253,6 +272,61 @@ fn run_in_pool(
         skipped,
         seconds,
     })
+}
+
+/// The model of the tier `cfg.tier` asks for (see [`train_with_tier`]) and the cross-validated
+/// `(score, rejected)` of the good samples for that tier: the classical folds' as given, or
+/// the deep tier's out-of-fold calibration scores (per item) when it is kept.
+fn choose_tier(
+    cfg: &TrainJobConfig,
+    classical: AnomalyModel,
+    good: &[&Measured],
+    oof_classical: Vec<(f64, bool)>,
+    rep: &Reporter<'_>,
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<(AnomalyModel, Vec<(f64, bool)>), TrainJobError> {
+    if cfg.tier == TierChoice::Classical {
+        return Ok((classical, oof_classical));
+    }
+    rep.stage(Stage::Tier, 1);
+    // Each sample is its own group: nothing says two samples show the same item.
+    let items: Vec<GoodItem> = good
+        .iter()
+        .enumerate()
+        .filter_map(|(k, m)| m.view.as_ref().map(|v| (k, v)))
+        .flat_map(|(k, (img, regions))| {
+            regions.iter().map(move |region| GoodItem {
+                frame: img,
+                region,
+                group: k as u64,
+            })
+        })
+        .collect();
+    let tiered = train_with_tier(
+        classical,
+        &items,
+        cfg.tier,
+        &cfg.base.segment,
+        &cfg.options,
+        &DeepOptions::default(),
+        cancelled,
+    )
+    .map_err(|e| {
+        if cancelled() {
+            TrainJobError::Cancelled
+        } else {
+            TrainJobError::Tier(e)
+        }
+    })?;
+    rep.report(Stage::Tier, 1, 1);
+    let oof = match tiered.deep_held_out {
+        Some(held_out) => {
+            let reject = tiered.model.thresholds.reject;
+            held_out.into_iter().map(|s| (s, s > reject)).collect()
+        }
+        None => oof_classical,
+    };
+    Ok((tiered.model, oof))
 }
 
 /// `NotEnoughData` when fewer than [`MIN_TRAIN_ITEMS`] samples are labelled good.

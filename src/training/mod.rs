@@ -5,15 +5,18 @@ pub mod job;
 
 use std::sync::Arc;
 
+use image::RgbImage;
+
 use crate::capture::{CaptureError, FrameSource, GroundTruth, TruthItem};
 use crate::domain::{BBox, ClassLabel, Verdict};
 use crate::imageio::binning;
 use crate::inspect::Inspector;
 use crate::model::AnomalyModel;
 use crate::model::metrics::{Confusion, auroc};
+use crate::model::selection::GoodItem;
 use crate::store::StoreError;
 use crate::vision::features::{self, ItemFeatures};
-use crate::vision::segment::{SegmentConfig, Segmenter};
+use crate::vision::segment::{ItemRegion, SegmentConfig, Segmenter};
 
 /// Why gathering items or samples from a source, or measuring a model on it, failed.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +64,42 @@ pub fn match_truth<'a>(
         .max_by(|a, b| a.bbox.iou(bbox).total_cmp(&b.bbox.iou(bbox)))
 }
 
+/// One good item as training keeps it for the deep tier: the part of its frame around it (at
+/// the model's binning) and where it is in that part.
+pub struct ItemView {
+    /// The item with its surroundings ([`crate::vision::segment::ItemRegion::view_in`]).
+    pub image: RgbImage,
+    /// The item in `image`.
+    pub region: ItemRegion,
+    /// The physical item (its ground-truth id) or, without truth, its index.
+    pub group: u64,
+}
+
+impl ItemView {
+    /// As a [`GoodItem`] for [`crate::model::tiered::train_with_tier`].
+    pub fn as_good_item(&self) -> GoodItem<'_> {
+        GoodItem {
+            frame: &self.image,
+            region: &self.region,
+            group: self.group,
+        }
+    }
+}
+
+/// Margin of an [`ItemView`] around the item, in item sizes: room for the deep tier's crop
+/// (15 %) and for the segmenter to see the belt around it.
+const VIEW_MARGIN: f32 = 0.5;
+
+/// What [`collect_good_items`] gathered.
+pub struct GoodItems {
+    /// The features of every good item.
+    pub features: Vec<ItemFeatures>,
+    /// The items themselves (with `keep_views`), one per entry of `features`.
+    pub views: Vec<ItemView>,
+    /// The binning every frame was measured at.
+    pub binning: u32,
+}
+
 /// Measure the good items of up to `frames` frames, looking at every `stride`-th frame only
 /// (a conveyor shows the same item in dozens of consecutive frames). With ground truth,
 /// items known to be defective are left out and each physical item is taken once; without it
@@ -68,20 +107,23 @@ pub fn match_truth<'a>(
 ///
 /// The binning (see [`crate::imageio::binning`]) is chosen from the items of the first frame
 /// that has any, and every frame is measured at it; it is returned beside the items, for the
-/// model to inspect at the same.
+/// model to inspect at the same. With `keep_views`, each item's surroundings are kept too
+/// (for the deep tier).
 pub fn collect_good_items(
     source: &mut dyn FrameSource,
     frames: u64,
     stride: u64,
     segment: &SegmentConfig,
+    keep_views: bool,
     progress: Progress,
     cancel: &dyn Fn() -> bool,
-) -> Result<(Vec<ItemFeatures>, u32), TrainingError> {
+) -> Result<GoodItems, TrainingError> {
     let mut binning = None;
     let mut segmenter = Segmenter::new(segment.clone());
     let continuous = source.is_continuous();
     let mut seen_ids = std::collections::HashSet::new();
     let mut out = Vec::new();
+    let mut views = Vec::new();
     for n in 0..frames {
         if cancel() {
             return Err(TrainingError::Cancelled);
@@ -114,6 +156,7 @@ pub fn collect_good_items(
             if continuous && region.touches_border {
                 continue;
             }
+            let mut group = None;
             if let Some(truth) = &frame.truth {
                 let geo = features::item_geometry(&region);
                 let centroid = (
@@ -122,14 +165,28 @@ pub fn collect_good_items(
                 );
                 let bbox = binning::bbox_to_frame(region.bbox, n, frame.image.dimensions());
                 match match_truth(centroid, &bbox, truth) {
-                    Some(t) if !t.is_defective() && seen_ids.insert(t.item_id) => {}
+                    Some(t) if !t.is_defective() && seen_ids.insert(t.item_id) => {
+                        group = Some(t.item_id);
+                    }
                     _ => continue,
                 }
+            }
+            if keep_views {
+                let (image, region) = region.view_in(image, VIEW_MARGIN);
+                views.push(ItemView {
+                    image,
+                    region,
+                    group: group.unwrap_or(out.len() as u64),
+                });
             }
             out.push(features::extract(image, &region));
         }
     }
-    Ok((out, binning.unwrap_or(1)))
+    Ok(GoodItems {
+        features: out,
+        views,
+        binning: binning.unwrap_or(1),
+    })
 }
 
 /// How a model did against ground truth.

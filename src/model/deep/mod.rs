@@ -99,31 +99,73 @@ pub fn measure_items(
 }
 
 /// `classical` judging with a deep detector trained on the good items `items` ((frame,
-/// region) pairs), its reject threshold set at `target_false_reject` of the held-out good
-/// scores: what eval, the tier selection and the bench train.
+/// region) pairs, with their near-duplicate `groups` when known), its reject threshold set at
+/// `target_false_reject` of the held-out good scores: what eval, the tier selection, training
+/// and the bench train. Also returns the calibrated out-of-fold scores of the good items (with
+/// groups, one per group: [`group_medians`]).
 pub fn train_deep_tier(
     classical: &super::AnomalyModel,
     items: &[(&RgbImage, &ItemRegion)],
+    groups: Option<&[u64]>,
     opts: &DeepOptions,
     target_false_reject: f64,
     cancel: &(dyn Fn() -> bool + Sync),
-) -> Result<super::AnomalyModel, DeepTrainError> {
+) -> Result<(super::AnomalyModel, Vec<f64>), DeepTrainError> {
     let patches = measure_items(items, opts.crop_size, cancel)?;
-    let (detector, held_out) = DeepDetector::train(&patches, opts, &|| cancel())?;
-    Ok(classical.with_deep(detector, &held_out, target_false_reject))
+    let (detector, held_out) = DeepDetector::train(&patches, groups, opts, &|| cancel())?;
+    let held_out = match groups {
+        Some(g) => group_medians(&held_out, g),
+        None => held_out,
+    };
+    let model = classical.with_deep(detector, &held_out, target_false_reject);
+    Ok((model, held_out))
+}
+
+/// One score per group, its median, in the order groups first appear. The reject threshold
+/// is a quantile of held-out good scores; counted per item, a group of 60 video frames of
+/// one scene would weigh as 60 independent items and pull the quantile towards itself (up
+/// when its scene is unlike the rest, down when it is alike), while a new item on the line is
+/// one draw. Per group, each scene or physical item counts once.
+pub fn group_medians(scores: &[f64], groups: &[u64]) -> Vec<f64> {
+    let mut order: Vec<u64> = Vec::new();
+    let mut members: std::collections::HashMap<u64, Vec<f64>> = Default::default();
+    for (&s, &g) in scores.iter().zip(groups) {
+        members
+            .entry(g)
+            .or_insert_with(|| {
+                order.push(g);
+                Vec::new()
+            })
+            .push(s);
+    }
+    order
+        .iter()
+        .map(|g| {
+            let v = members.remove(g).unwrap_or_default();
+            // A group with an item that could not be scored counts as the worst.
+            if v.iter().any(|s| !s.is_finite()) {
+                f64::INFINITY
+            } else {
+                super::metrics::quantile(&v, 0.5)
+            }
+        })
+        .collect()
 }
 
 impl DeepDetector {
     /// Train on the patches of good items. Returns the detector and the calibrated scores of
     /// the good items from banks that did not hold them (the caller sets thresholds from
-    /// them).
+    /// them). `groups` (one per item) keeps near-duplicates on one side of the calibration
+    /// folds; see [`PatchCoreModel::train_grouped`].
     pub fn train(
         items: &[ItemPatches],
+        groups: Option<&[u64]>,
         opts: &DeepOptions,
         cancel: &dyn Fn() -> bool,
     ) -> Result<(Self, Vec<f64>), DeepTrainError> {
         let grids: Vec<_> = items.iter().map(|p| p.grid.clone()).collect();
-        let (patchcore, held_out) = PatchCoreModel::train(&grids, &opts.patchcore, cancel)?;
+        let (patchcore, held_out) =
+            PatchCoreModel::train_grouped(&grids, groups, &opts.patchcore, cancel)?;
         let detector = Self {
             backbone: BACKBONE_NAME.to_string(),
             crop_size: opts.crop_size,
@@ -171,5 +213,20 @@ impl DeepDetector {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::group_medians;
+
+    #[test]
+    fn each_group_counts_once_and_an_unscored_item_makes_its_group_worst() {
+        let scores = [1.0, 5.0, 3.0, 2.0, 0.5, f64::NAN];
+        let groups = [7, 7, 7, 9, 4, 11];
+        assert_eq!(group_medians(&scores, &groups)[..3], [3.0, 2.0, 0.5]);
+        assert_eq!(group_medians(&scores, &groups)[3], f64::INFINITY);
+        // Singletons: the scores as they are.
+        assert_eq!(group_medians(&[0.2, 0.1], &[1, 2]), vec![0.2, 0.1]);
     }
 }

@@ -74,6 +74,24 @@ pub struct PatchCoreModel {
     pub bank: MemoryBank,
 }
 
+/// The calibration fold of each of `n` items. With groups (some shared), a group stays in
+/// one fold (the grouped K-fold of the classifier). Without, contiguous blocks, not every k-th item: items
+/// that follow each other (burst photos, one item over consecutive frames) are
+/// near-duplicates, and a held-out item whose twin is in the bank scores too low, which sets
+/// the threshold too low.
+fn calibration_folds(n: usize, folds: usize, groups: Option<&[u64]>) -> Vec<usize> {
+    match groups {
+        // One group cannot be held out; all groups distinct tells nothing (and grouped folds
+        // of singletons would interleave neighbours); fewer groups than folds leave fewer
+        // folds.
+        Some(g) if (2..n).contains(&g.iter().collect::<std::collections::BTreeSet<_>>().len()) => {
+            let distinct = g.iter().collect::<std::collections::BTreeSet<_>>().len();
+            crate::model::classifier::grouped_folds(g, &vec![0; n], folds.min(distinct))
+        }
+        _ => (0..n).map(|i| i * folds / n).collect(),
+    }
+}
+
 impl PatchCoreModel {
     /// Train on good items, one [`PatchGrid`] each (all of one dimension). K-fold (the
     /// options' `folds`, fewer with fewer items): each item is scored by a bank built on the
@@ -87,7 +105,29 @@ impl PatchCoreModel {
         opts: &PatchCoreOptions,
         cancel: &dyn Fn() -> bool,
     ) -> Result<(PatchCoreModel, OutOfFoldScores), PatchCoreError> {
+        Self::train_grouped(grids, None, opts, cancel)
+    }
+
+    /// [`Self::train`] with the items' groups (one per grid): items that show the same
+    /// physical item or near-duplicate photos of it share a group, and a group is never split
+    /// between the bank and the held-out fold of the calibration. Without groups the folds are
+    /// contiguous blocks.
+    pub fn train_grouped(
+        grids: &[PatchGrid],
+        groups: Option<&[u64]>,
+        opts: &PatchCoreOptions,
+        cancel: &dyn Fn() -> bool,
+    ) -> Result<(PatchCoreModel, OutOfFoldScores), PatchCoreError> {
         opts.validate()?;
+        if let Some(g) = groups
+            && g.len() != grids.len()
+        {
+            return Err(PatchCoreError::Options(format!(
+                "{} groups given for {} training items",
+                g.len(),
+                grids.len()
+            )));
+        }
         if grids.len() < MIN_TRAIN_ITEMS {
             return Err(PatchCoreError::TooFewItems {
                 needed: MIN_TRAIN_ITEMS,
@@ -117,11 +157,9 @@ impl PatchCoreModel {
             None => grids.iter().collect(),
         };
         let n = items.len();
-        let folds = opts.folds.min(n);
-        // Contiguous blocks, not every k-th item: items that follow each other (burst photos,
-        // one item over consecutive frames) are near-duplicates, and a held-out item whose
-        // twin is in the bank scores too low, which sets the threshold too low.
-        let fold_of = |i: usize| i * folds / n;
+        let fold_of = calibration_folds(n, opts.folds.min(n), groups);
+        let folds = fold_of.iter().max().map_or(1, |m| m + 1);
+        let fold_of = |i: usize| fold_of[i];
         let mut raw_images = vec![0f64; n];
         let mut raw_cells: Vec<Vec<f32>> = vec![Vec::new(); n];
         for fold in 0..folds {

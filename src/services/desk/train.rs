@@ -27,6 +27,7 @@ impl Worker {
             models_dir: self.cfg.paths.models_dir(),
             base,
             options: Default::default(),
+            tier: crate::model::TierChoice::Auto,
             actor: self.cfg.actor.as_str().to_string(),
             threads: Some(1),
         };

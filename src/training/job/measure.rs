@@ -9,11 +9,12 @@ use super::progress::Reporter;
 use super::{Stage, TrainJobError};
 use crate::eval::main_items_measured;
 use crate::imageio::{ImageLoadError, load_rgb};
-use crate::model::AnomalyModel;
 use crate::model::classifier::{KnownItems, describe_image_known};
+use crate::model::{AnomalyModel, Tier};
 use crate::store::{LabelRow, SampleRow};
 use crate::vision::features::ItemFeatures;
-use crate::vision::segment::{SegmentConfig, Segmenter};
+use crate::vision::segment::{ItemRegion, SegmentConfig, Segmenter};
+use image::RgbImage;
 
 /// One labelled sample, measured.
 pub(super) struct Measured {
@@ -23,6 +24,8 @@ pub(super) struct Measured {
     pub(super) items: Vec<ItemFeatures>,
     /// The grade descriptor, when the sample's class trains the classifier.
     pub(super) descriptor: Option<Vec<f64>>,
+    /// The sample image and its main items, when the deep tier may be trained or measured.
+    pub(super) view: Option<(RgbImage, Vec<ItemRegion>)>,
 }
 
 /// Samples that could not be used, with the reason.
@@ -44,6 +47,7 @@ fn measure(
     (sample, label): &(SampleRow, LabelRow),
     seg: &SegmentConfig,
     describe: bool,
+    keep_view: bool,
 ) -> Result<Measured, MeasureError> {
     let img = load_rgb(&sample.path)?;
     let mut segmenter = Segmenter::new(seg.clone());
@@ -59,6 +63,10 @@ fn measure(
         };
         describe_image_known(&img, &mut segmenter, Some(known))
     });
+    let view = keep_view.then(|| {
+        let main = measured.iter().map(|(i, _)| regions[*i].clone()).collect();
+        (img, main)
+    });
     let items = measured.into_iter().map(|(_, f)| f).collect();
     Ok(Measured {
         sample_id: sample.id,
@@ -66,16 +74,18 @@ fn measure(
         label: label.label.clone(),
         items,
         descriptor,
+        view,
     })
 }
 
 /// Measures every labelled sample in parallel (those of `described` classes with their
-/// descriptor). Returns the usable samples and the skipped ones with the reason; `Cancelled`
+/// descriptor; with `keep_views`, each with its image and main items). Returns the usable samples and the skipped ones with the reason; `Cancelled`
 /// when `cancelled()` turns true.
 pub(super) fn measure_all(
     labelled: &[(SampleRow, LabelRow)],
     seg: &SegmentConfig,
     described: Option<&[String]>,
+    keep_views: bool,
     rep: &Reporter<'_>,
     cancelled: &(dyn Fn() -> bool + Sync),
 ) -> Result<(Vec<Measured>, Skipped), TrainJobError> {
@@ -88,7 +98,7 @@ pub(super) fn measure_all(
                 return None;
             }
             let describe = described.is_some_and(|classes| classes.contains(&s.1.label));
-            let m = measure(s, seg, describe);
+            let m = measure(s, seg, describe, keep_views);
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             rep.report(Stage::Measuring, n, labelled.len());
             Some(m)
@@ -109,10 +119,23 @@ pub(super) fn measure_all(
     Ok((samples, skipped))
 }
 
-/// A sample's score: its worst item.
+/// A sample's score: its worst item, judged by the model's own tier (the deep tier needs the
+/// sample's view; without one the sample is scored as unjudgeable, infinity). NaN is never
+/// lost to `max`: a non-finite item score makes the sample's score infinite.
 pub(super) fn sample_score(model: &AnomalyModel, m: &Measured) -> f64 {
-    m.items
-        .iter()
-        .map(|f| model.score(f).score)
-        .fold(0.0, f64::max)
+    let scores: Vec<f64> = match (model.tier, &m.view) {
+        (Tier::Deep, Some((img, regions))) => regions
+            .iter()
+            .map(|r| model.assess(img, r).score.score)
+            .collect(),
+        (Tier::Deep, None) => vec![f64::INFINITY],
+        (Tier::Classical, _) => m.items.iter().map(|f| model.score(f).score).collect(),
+    };
+    scores.into_iter().fold(f64::NEG_INFINITY, |worst, s| {
+        if s.is_finite() {
+            worst.max(s)
+        } else {
+            f64::INFINITY
+        }
+    })
 }

@@ -76,6 +76,40 @@ pub struct ItemRegion {
     pub touches_border: bool,
 }
 
+impl ItemRegion {
+    /// The item with its surroundings: the part of `frame` around its box, widened by
+    /// `margin` times the box's size on every side (clipped to the frame), and the region
+    /// moved into that crop's coordinates. What training keeps of an item instead of the
+    /// whole frame, enough for the deep tier's crop and for re-finding the item.
+    pub fn view_in(&self, frame: &RgbImage, margin: f32) -> (RgbImage, ItemRegion) {
+        let b = self.bbox;
+        let (fw, fh) = frame.dimensions();
+        let mx = (b.w as f32 * margin.max(0.0)).ceil() as u32;
+        let my = (b.h as f32 * margin.max(0.0)).ceil() as u32;
+        let x0 = b.x.saturating_sub(mx);
+        let y0 = b.y.saturating_sub(my);
+        let x1 = (b.x + b.w + mx).min(fw);
+        let y1 = (b.y + b.h + my).min(fh);
+        let crop = image::imageops::crop_imm(frame, x0, y0, x1 - x0, y1 - y0).to_image();
+        let region = ItemRegion {
+            bbox: BBox {
+                x: b.x - x0,
+                y: b.y - y0,
+                ..b
+            },
+            mask: self.mask.clone(),
+            area: self.area,
+            contour: self
+                .contour
+                .iter()
+                .map(|[x, y]| [x - x0 as f32, y - y0 as f32])
+                .collect(),
+            touches_border: self.touches_border,
+        };
+        (crop, region)
+    }
+}
+
 /// Which items of a photo are the product: those at least a quarter the size of the largest
 /// (half, for items cut by the photo's border). Crumbs, tray rims and reflections are not.
 pub fn main_items(regions: &[ItemRegion]) -> Vec<usize> {

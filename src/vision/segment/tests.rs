@@ -214,3 +214,26 @@ fn tiny_and_odd_frames_do_not_panic() {
         let _ = Segmenter::new(SegmentConfig::default()).segment(&img);
     }
 }
+
+#[test]
+fn view_in_moves_the_region_into_the_crop() {
+    let mut img = belt_with_deep_shadow();
+    imageproc::drawing::draw_filled_circle_mut(&mut img, (480, 360), 50, Rgb([220, 170, 100]));
+    let regions = Segmenter::new(SegmentConfig::default()).segment(&img);
+    let r = &regions[0];
+    let (crop, moved) = r.view_in(&img, 0.25);
+    assert!(crop.width() >= r.bbox.w && crop.height() >= r.bbox.h);
+    assert_eq!(moved.mask, r.mask);
+    assert_eq!((moved.bbox.w, moved.bbox.h), (r.bbox.w, r.bbox.h));
+    // Every pixel of the item is the same in the crop as in the frame.
+    let (dx, dy) = (r.bbox.x - moved.bbox.x, r.bbox.y - moved.bbox.y);
+    for (x, y, m) in r.mask.enumerate_pixels() {
+        if m[0] > 0 {
+            let (fx, fy) = (r.bbox.x + x, r.bbox.y + y);
+            assert_eq!(img.get_pixel(fx, fy), crop.get_pixel(fx - dx, fy - dy));
+        }
+    }
+    // The crop finds the same item again.
+    let again = Segmenter::new(SegmentConfig::default()).segment(&crop);
+    assert!(again.iter().any(|a| a.bbox.iou(&moved.bbox) > 0.8));
+}

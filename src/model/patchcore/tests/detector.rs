@@ -219,3 +219,33 @@ fn training_refuses_bad_input_and_honours_cancel() {
     goods[2] = random_grid(&mut rng, 5, 7, DIM, 0.0, 1.0);
     assert!(PatchCoreModel::train(&goods, &opts, &never).is_ok());
 }
+
+/// Near-duplicates in the training set (the same item photographed twice, not next to each
+/// other): without groups a held-out twin finds its copy in the bank, the calibration scale
+/// collapses and new good items are rejected; with the groups the calibration holds.
+#[test]
+fn groups_keep_near_duplicates_out_of_their_own_calibration() {
+    let mut synth = Synth::new(33);
+    let originals = synth.goods(20);
+    let twice: Vec<PatchGrid> = originals.iter().chain(&originals).cloned().collect();
+    let groups: Vec<u64> = (0..40).map(|i| (i % 20) as u64).collect();
+    let fresh: Vec<PatchGrid> = (0..100).map(|_| synth.good()).collect();
+    let above = |m: &PatchCoreModel| fresh.iter().filter(|g| m.score(g).score > 1.0).count();
+
+    let opts = PatchCoreOptions::default();
+    let (blind, _) = PatchCoreModel::train(&twice, &opts, &never).unwrap();
+    let (grouped, oof) =
+        PatchCoreModel::train_grouped(&twice, Some(&groups), &opts, &never).unwrap();
+    println!(
+        "new good items above 1.0: {} of 100 without groups, {} with",
+        above(&blind),
+        above(&grouped)
+    );
+    assert!(above(&blind) >= 50, "{} of 100", above(&blind));
+    assert!(above(&grouped) <= 15, "{} of 100", above(&grouped));
+    assert_eq!(oof.images.len(), 40);
+
+    // A wrong number of groups is refused, naming the counts.
+    let e = PatchCoreModel::train_grouped(&twice, Some(&groups[..39]), &opts, &never).unwrap_err();
+    assert!(e.to_string().contains("39 groups given for 40"), "{e}");
+}
