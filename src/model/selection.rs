@@ -354,6 +354,13 @@ mod tests {
             .collect();
         for (k, v) in validation_frames(&items).iter().enumerate() {
             v.defective.save(format!("/tmp/valframe-{k}.png")).unwrap();
+            let changed = v
+                .defective
+                .pixels()
+                .zip(v.good.frame.pixels())
+                .filter(|(a, b)| a != b)
+                .count();
+            println!("frame {k}: {changed} pixels changed, item area {}", v.good.region.area);
         }
     }
 }
