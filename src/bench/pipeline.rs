@@ -169,7 +169,7 @@ fn pixel_heat_map(
     model: &AnomalyModel,
 ) {
     let mut scored = ScoredImage {
-        score: scores.iter().map(|s| s.score).fold(0.0, f64::max),
+        score: crate::model::anomaly::worst(scores.iter().map(|s| s.score)),
         width: frame.width(),
         height: frame.height(),
         items: judged

@@ -193,7 +193,7 @@ impl FolderSource {
         let reason = error.to_string();
         if !self.warned[index] {
             self.warned[index] = true;
-            tracing::warn!("skipped {reason}");
+            // Logged once, by whoever takes the warnings (the station, training).
             self.warnings.push(format!("skipped {reason}"));
         }
         self.last_error = reason;

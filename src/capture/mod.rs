@@ -156,6 +156,16 @@ pub enum CaptureError {
         count: usize,
         last: String,
     },
+    /// A frame size or rate outside what a line camera can deliver.
+    #[error("{option} = {value} is out of range: {allowed}")]
+    OutOfRange {
+        /// The option (`--width`, `--height`, `--fps`).
+        option: &'static str,
+        /// The value given.
+        value: String,
+        /// What is allowed.
+        allowed: String,
+    },
     #[error("invalid source `{spec}`: {reason}")]
     BadSpec { spec: String, reason: String },
 }
@@ -252,9 +262,49 @@ impl Default for SourceOptions {
     }
 }
 
+/// Frame sides a source may be asked for, in pixels: 16 up to 8K (a 8192 x 8192 RGB frame is
+/// 192 MiB; more is a typing mistake, not a camera).
+pub const FRAME_SIDE_RANGE: std::ops::RangeInclusive<u32> = 16..=8192;
+/// Frame rates a source may be asked for, per second.
+pub const FPS_RANGE: std::ops::RangeInclusive<f64> = 0.01..=1000.0;
+
+impl SourceOptions {
+    /// Refuses sizes and rates no line camera has (`--width 100000` would allocate
+    /// gigabytes, `--fps 1e-300` would wait forever), naming the option and the range.
+    pub fn validate(&self) -> Result<(), CaptureError> {
+        for (option, v) in [("--width", self.width), ("--height", self.height)] {
+            if !FRAME_SIDE_RANGE.contains(&v) {
+                return Err(CaptureError::OutOfRange {
+                    option,
+                    value: v.to_string(),
+                    allowed: format!(
+                        "{} to {} pixels",
+                        FRAME_SIDE_RANGE.start(),
+                        FRAME_SIDE_RANGE.end()
+                    ),
+                });
+            }
+        }
+        if !FPS_RANGE.contains(&self.fps) {
+            return Err(CaptureError::OutOfRange {
+                option: "--fps",
+                value: self.fps.to_string(),
+                allowed: format!(
+                    "{} to {} frames per second",
+                    FPS_RANGE.start(),
+                    FPS_RANGE.end()
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
 impl SourceSpec {
-    /// Open the source. Errors are clear and name the device or path.
+    /// Open the source. Errors are clear and name the device or path, or the size or rate
+    /// out of range ([`SourceOptions::validate`]).
     pub fn open(&self, opts: &SourceOptions) -> Result<Box<dyn FrameSource>, CaptureError> {
+        opts.validate()?;
         match self {
             SourceSpec::Synthetic { seed } => Ok(Box::new(synthetic::SyntheticLine::new(
                 synthetic::SyntheticConfig {

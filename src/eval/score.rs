@@ -70,7 +70,7 @@ pub(super) fn score_image(
     let mut items = Vec::new();
     for i in main {
         let a = model.assess(&img, &regions[i]);
-        score = score.max(a.score.score);
+        score = crate::model::anomaly::worst([score, a.score.score]);
         items.push((regions[i].clone(), a.heat));
     }
     let mut scored = ScoredImage {

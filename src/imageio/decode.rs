@@ -32,8 +32,10 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageLoadError> {
         path: path.to_path_buf(),
         source,
     };
-    let mut decoder = ImageReader::open(path)
-        .and_then(ImageReader::with_guessed_format)
+    let bytes = std::fs::read(path).map_err(|e| err(e.into()))?;
+    check_complete(&bytes).map_err(err)?;
+    let mut decoder = ImageReader::new(std::io::Cursor::new(&bytes))
+        .with_guessed_format()
         .map_err(|e| err(e.into()))?
         .into_decoder()
         .map_err(err)?;
@@ -58,6 +60,7 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageLoadError> {
 /// The decoder's error when the format is unknown, the data corrupt, or the image would need
 /// more than the image crate's default memory limit.
 pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, image::ImageError> {
+    check_complete(bytes)?;
     let mut decoder = ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()?
         .into_decoder()?;
@@ -99,6 +102,7 @@ pub fn decode_rgb_binned(bytes: &[u8], binning: u32) -> Result<RgbImage, image::
     if binning <= 1 {
         return decode_rgb(bytes);
     }
+    check_complete(bytes)?;
     if bytes.starts_with(&[0xFF, 0xD8])
         && let Some((img, orientation)) = jpeg_scaled(bytes, binning)
     {
@@ -107,6 +111,34 @@ pub fn decode_rgb_binned(bytes: &[u8], binning: u32) -> Result<RgbImage, image::
         return Ok(image.into_rgb8());
     }
     Ok(super::binning::bin(&decode_rgb(bytes)?, binning))
+}
+
+/// How far from the end of a JPEG its end-of-image marker may lie (some cameras pad files).
+const JPEG_EOI_SEARCH: usize = 1024;
+
+/// Refuses a JPEG without its end-of-image marker near the end: a file cut short (a camera
+/// still writing it, a copy that broke off) would otherwise decode with its missing part grey,
+/// and its items would be judged and recorded. Inside a JPEG's compressed data every 0xFF byte
+/// is followed by 0x00, so the marker (0xFF 0xD9) cannot appear there by chance. PNGs need no
+/// check: their decoder fails on missing data.
+fn check_complete(bytes: &[u8]) -> Result<(), image::ImageError> {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return Ok(());
+    }
+    let tail = &bytes[bytes.len().saturating_sub(JPEG_EOI_SEARCH)..];
+    if tail.windows(2).any(|w| w == [0xFF, 0xD9]) {
+        return Ok(());
+    }
+    Err(image::ImageError::Decoding(
+        image::error::DecodingError::new(
+            image::error::ImageFormatHint::Exact(image::ImageFormat::Jpeg),
+            format!(
+                "truncated JPEG: no end-of-image marker in its last {} of {} bytes (cut short, or still being written)",
+                tail.len(),
+                bytes.len()
+            ),
+        ),
+    ))
 }
 
 /// A JPEG decoded at 1/`binning` scale with its EXIF orientation, or None when libjpeg-turbo
@@ -203,6 +235,39 @@ mod tests {
         let dir = folder_with(&[("bad.jpg", broken)]);
         let err = load_rgb_binned(&dir.path().join("bad.jpg"), 2).unwrap_err();
         assert!(err.to_string().contains("bad.jpg"), "{err}");
+    }
+
+    /// A photo cut in half (a camera still writing it) is refused, naming the file and why,
+    /// at full size and binned; a PNG cut in half too.
+    #[test]
+    fn truncated_images_are_refused_not_filled_grey() {
+        let mut img = RgbImage::new(320, 240);
+        for (x, y, p) in img.enumerate_pixels_mut() {
+            *p = Rgb([(x % 251) as u8, (y % 241) as u8, ((x * y) % 239) as u8]);
+        }
+        let dynamic = DynamicImage::ImageRgb8(img);
+        let jpeg = encode(&dynamic, ImageFormat::Jpeg);
+        let png = encode(&dynamic, ImageFormat::Png);
+        let dir = folder_with(&[
+            ("cut.jpg", jpeg[..jpeg.len() / 2].to_vec()),
+            ("cut.png", png[..png.len() / 2].to_vec()),
+            ("whole.jpg", jpeg.clone()),
+        ]);
+        for name in ["cut.jpg", "cut.png"] {
+            let path = dir.path().join(name);
+            for binning in [1, 2] {
+                let e = load_rgb_binned(&path, binning).unwrap_err().to_string();
+                assert!(e.contains(name), "{e}");
+                if name.ends_with("jpg") {
+                    assert!(e.contains("truncated JPEG"), "{e}");
+                }
+            }
+        }
+        assert!(load_rgb(&dir.path().join("whole.jpg")).is_ok());
+        // Padding after the end marker is fine.
+        let mut padded = jpeg.clone();
+        padded.extend([0u8; 200]);
+        assert!(decode_rgb(&padded).is_ok());
     }
 
     #[test]

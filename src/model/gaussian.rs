@@ -29,6 +29,12 @@ pub enum FitError {
     NotFinite { index: usize },
 }
 
+/// Smallest feature scale (standard deviation) a trained model can hold: training floors
+/// every scale far above this; a smaller one in a file makes every distance infinite or NaN.
+pub const MIN_SANE_SCALE: f64 = 1e-12;
+/// Largest feature scale a trained model can hold: a larger one makes every item look good.
+pub const MAX_SANE_SCALE: f64 = 1e12;
+
 impl Gaussian {
     /// Fit on `samples` (each of length `min_std.len()`); the covariance is shrunk toward the
     /// identity by `shrink` (0..1) so that a few dozen samples give a stable inverse.
@@ -127,7 +133,45 @@ impl Gaussian {
             }
             d2 += z[a] * s;
         }
+        // Fail closed: a NaN or infinity (absurd model values, broken features) is the
+        // farthest distance, never 0 (`NaN.max(0.0)` is 0.0 and would pass the item).
+        if !d2.is_finite() {
+            return f64::INFINITY;
+        }
         (d2.max(0.0) / dim as f64).sqrt()
+    }
+
+    /// The first value of the stored model that no training could have produced, named as
+    /// `field[index] = value: why`: non-finite numbers, scales outside
+    /// [`MIN_SANE_SCALE`, `MAX_SANE_SCALE`]. `None` when all are sane.
+    pub fn insane_value(&self) -> Option<String> {
+        let named =
+            |field: &str, i: usize, v: f64, why: &str| format!("{field}[{i}] = {v:e}: {why}");
+        if let Some((i, v)) = self.mean.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Some(named("mean", i, *v, "not a finite number"));
+        }
+        if let Some((i, v)) = self
+            .scale
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !(MIN_SANE_SCALE..=MAX_SANE_SCALE).contains(*v))
+        {
+            return Some(named(
+                "scale",
+                i,
+                *v,
+                &format!("outside [{MIN_SANE_SCALE:e}, {MAX_SANE_SCALE:e}]"),
+            ));
+        }
+        if let Some((i, v)) = self
+            .inv_cov
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !v.is_finite())
+        {
+            return Some(named("inv_cov", i, *v, "not a finite number"));
+        }
+        None
     }
 
     /// True when the stored arrays have consistent sizes (checked after loading a file).

@@ -360,7 +360,10 @@ mod tests {
                 .zip(v.good.frame.pixels())
                 .filter(|(a, b)| a != b)
                 .count();
-            println!("frame {k}: {changed} pixels changed, item area {}", v.good.region.area);
+            println!(
+                "frame {k}: {changed} pixels changed, item area {}",
+                v.good.region.area
+            );
         }
     }
 }

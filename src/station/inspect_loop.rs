@@ -35,6 +35,7 @@ struct Counts {
     items: u64,
     rejects: u64,
     reviews: u64,
+    unscored: u64,
 }
 
 /// The inspector thread's state between frames.
@@ -207,6 +208,7 @@ impl InspectThread {
             let review = verdict == Verdict::Review;
             counts.rejects += u64::from(rejected);
             counts.reviews += u64::from(review);
+            counts.unscored += u64::from(!score.is_finite());
             // Rejects, review-band items and near misses (within 20 % below the reject
             // threshold) teach the most when labelled; they share the rate limit so a bad run
             // cannot flood the queue.
@@ -257,6 +259,7 @@ impl InspectThread {
         st.items += counts.items;
         st.rejects += counts.rejects;
         st.reviews += counts.reviews;
+        st.unscored += counts.unscored;
         st.last_inspect_ms = insp.timings.total_ms;
         if st.recent_inspect_ms.len() >= 4096 {
             st.recent_inspect_ms.pop_front();

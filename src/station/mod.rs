@@ -122,6 +122,9 @@ pub struct StationStats {
     pub rejects: u64,
     /// Of those, sent to review (between the review and reject thresholds).
     pub reviews: u64,
+    /// Of those, items whose score was not a finite number (the model or the features
+    /// failed): each is rejected, never passed, and counted here so a broken model shows.
+    pub unscored: u64,
     /// Inspected frames per second over the last second or so.
     pub fps: f64,
     /// Inspection time of the last frame, ms.

@@ -11,7 +11,7 @@ mod assess;
 pub use assess::Assessment;
 
 use super::deep::DeepDetector;
-use super::gaussian::{FitError, Gaussian};
+use super::gaussian::{FitError, Gaussian, MAX_SANE_SCALE, MIN_SANE_SCALE};
 use super::metrics::quantile;
 use super::tier::Tier;
 use crate::domain::{Thresholds, Verdict};
@@ -295,6 +295,18 @@ fn fit_parts(
     Ok((item, rings))
 }
 
+/// The largest of `values`, where a NaN or infinity is the worst of all (infinity): `f64::max`
+/// drops NaN, which would turn an item that cannot be scored into a pass. 0 when empty.
+pub fn worst(values: impl IntoIterator<Item = f64>) -> f64 {
+    values.into_iter().fold(0.0, |acc, v| {
+        if v.is_finite() {
+            acc.max(v)
+        } else {
+            f64::INFINITY
+        }
+    })
+}
+
 fn raw_distances(item: &Gaussian, rings: &[Gaussian], f: &ItemFeatures) -> (f64, Vec<f64>) {
     let d_item = item.distance(&f.item);
     let cells = f
@@ -339,7 +351,7 @@ fn out_of_fold(
         for f in good.iter().skip(fold).step_by(folds) {
             let (d, cells) = raw_distances(&item, &rings, f);
             oof_item.push(d);
-            oof_max.push(cells.iter().copied().fold(0.0, f64::max));
+            oof_max.push(worst(cells.iter().copied()));
             oof_cells.extend(cells);
         }
     }
@@ -456,9 +468,9 @@ impl AnomalyModel {
         let (d_item, cells) = raw_distances(&self.item, &self.patch_rings, f);
         let c = &self.calibration;
         let item_part = d_item / c.item_scale;
-        let patch_part = cells.iter().copied().fold(0.0, f64::max) / c.patch_max_scale;
+        let patch_part = worst(cells.iter().copied()) / c.patch_max_scale;
         ItemScore {
-            score: item_part.max(patch_part),
+            score: worst([item_part, patch_part]),
             item_part,
             patch_part,
             cells: cells.iter().map(|d| (d / c.cell_scale) as f32).collect(),
@@ -569,6 +581,14 @@ impl AnomalyModel {
         if self.item.dim() != ITEM_FEATURES.len() || !self.item.is_consistent() {
             return Err(bad("item model arrays have the wrong size".into()));
         }
+        if let Some(why) = self.item.insane_value() {
+            return Err(bad(format!("item model {why}")));
+        }
+        for (ring, g) in self.patch_rings.iter().enumerate() {
+            if let Some(why) = g.insane_value() {
+                return Err(bad(format!("patch model ring {ring}: {why}")));
+            }
+        }
         if self.patch_rings.len() != PATCH_RINGS
             || self
                 .patch_rings
@@ -583,11 +603,16 @@ impl AnomalyModel {
             return Err(bad("colour model arrays have the wrong size".into()));
         }
         let c = &self.calibration;
-        if ![c.item_scale, c.patch_max_scale, c.cell_scale]
-            .iter()
-            .all(|v| v.is_finite() && *v > 0.0)
-        {
-            return Err(bad("calibration scales must be positive".into()));
+        for (name, v) in [
+            ("item_scale", c.item_scale),
+            ("patch_max_scale", c.patch_max_scale),
+            ("cell_scale", c.cell_scale),
+        ] {
+            if !(MIN_SANE_SCALE..=MAX_SANE_SCALE).contains(&v) {
+                return Err(bad(format!(
+                    "calibration.{name} = {v:e} is outside [{MIN_SANE_SCALE:e}, {MAX_SANE_SCALE:e}] (not finite or absurd)"
+                )));
+            }
         }
         self.thresholds.validate().map_err(bad)?;
         if self.tier == Tier::Deep && self.deep.is_none() {

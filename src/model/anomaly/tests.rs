@@ -226,3 +226,39 @@ fn bundled_model_loads() {
     let m = AnomalyModel::bundled().unwrap();
     assert!(m.thresholds.reject > 0.0);
 }
+
+/// Finite but absurd model values (a feature scale of 1e-300) make distances infinite or NaN:
+/// the item is scored infinite and rejected, never passed; and such a file is refused on load
+/// with the field named.
+#[test]
+fn absurd_model_values_fail_closed_and_are_refused_on_load() {
+    let mut m = trained();
+    m.item.scale[0] = 1e-300;
+    let s = m.score(&fake_item(3, 0.0));
+    assert_eq!(s.score, f64::INFINITY, "{s:?}");
+    assert_eq!(m.verdict(s.score), crate::domain::Verdict::Reject);
+
+    let json = serde_json::to_string(&m).unwrap();
+    let e = AnomalyModel::from_json(&json, Path::new("absurd.json")).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("absurd.json") && msg.contains("scale[0] = 1e-300"),
+        "{msg}"
+    );
+
+    let mut m = trained();
+    m.calibration.item_scale = 1e300;
+    let json = serde_json::to_string(&m).unwrap();
+    let msg = AnomalyModel::from_json(&json, Path::new("x.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("calibration.item_scale = 1e300"), "{msg}");
+}
+
+#[test]
+fn worst_takes_nan_and_infinity_as_the_worst() {
+    assert_eq!(worst([0.2, 0.9, 0.5]), 0.9);
+    assert_eq!(worst([0.2, f64::NAN, 0.5]), f64::INFINITY);
+    assert_eq!(worst([f64::NEG_INFINITY]), f64::INFINITY);
+    assert_eq!(worst(std::iter::empty()), 0.0);
+}
