@@ -6,8 +6,15 @@
 //! about 5 % should score above 1.0 (a little less, since good items above the reject
 //! threshold are rejected). When lighting, the camera or the product changes, the whole score
 //! distribution moves up and that share grows long before the reject rate does. Each period's
-//! share is compared with the expected one; a period drifts when its share is both clearly
-//! larger (at least `warn_ratio` times) and significantly so (3 sigma of a binomial).
+//! share is compared with the expected one.
+//!
+//! A period drifts when three things hold: it has at least `min_items` passed items (a
+//! handful proves nothing), its share is at least `warn_ratio` times the expected one (a
+//! change worth acting on, not a statistically detectable 1 % shift of a million items), and
+//! an exact one-sided binomial test puts the chance of so many items above the reference, if
+//! nothing had changed, at most `false_alarm_rate`. That rate is the stated cost of the rule:
+//! with 0.001, a stable line raises a false drift warning about once in 1,000 periods (hours),
+//! less where the ratio or the minimum count also holds the warning back.
 
 use serde::Serialize;
 
@@ -20,6 +27,11 @@ pub struct DriftReference {
     pub expected_share: f64,
     /// A period drifts when its share is at least this many times the expected one.
     pub warn_ratio: f64,
+    /// Largest chance, for a period of a stable line, of a drift warning: the p-value a
+    /// period's count must reach in the one-sided exact binomial test.
+    pub false_alarm_rate: f64,
+    /// Fewest passed items a period needs before it can drift.
+    pub min_items: u64,
 }
 
 impl Default for DriftReference {
@@ -28,6 +40,8 @@ impl Default for DriftReference {
             score_quantile: 1.0,
             expected_share: 0.05,
             warn_ratio: 2.0,
+            false_alarm_rate: 0.001,
+            min_items: 30,
         }
     }
 }
@@ -44,15 +58,44 @@ impl DriftReference {
     }
 
     /// Is a period with `n` passed items, `above` of them over the reference score, drifting?
+    /// See the module documentation for the three conditions.
     pub fn drifting(&self, n: u64, above: u64) -> bool {
-        if n == 0 {
+        if n < self.min_items.max(1) || above > n {
             return false;
         }
         let p0 = self.expected_share;
         let share = above as f64 / n as f64;
-        let sigma = (p0 * (1.0 - p0) / n as f64).sqrt();
-        share >= self.warn_ratio * p0 && share > p0 + 3.0 * sigma
+        share >= self.warn_ratio * p0 && binomial_upper_tail(n, above, p0) <= self.false_alarm_rate
     }
+}
+
+/// P(X >= k) for X ~ Binomial(n, p), exact: the terms from k up, each from the one before
+/// (`pmf(i+1) = pmf(i) (n-i)/(i+1) p/(1-p)`), the first through log-gamma-free sums of logs.
+/// Accurate to a few ulps of the result for the sizes of a production hour (up to millions).
+pub fn binomial_upper_tail(n: u64, k: u64, p: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n || p <= 0.0 {
+        return 0.0;
+    }
+    if p >= 1.0 {
+        return 1.0;
+    }
+    // ln C(n, k) = sum over i < k of ln((n - i) / (i + 1)).
+    let ln_choose: f64 = (0..k).map(|i| ((n - i) as f64 / (i + 1) as f64).ln()).sum();
+    let mut term = (ln_choose + k as f64 * p.ln() + (n - k) as f64 * (-p).ln_1p()).exp();
+    let ratio = p / (1.0 - p);
+    let mut sum = 0.0;
+    for i in k..=n {
+        sum += term;
+        term *= (n - i) as f64 / (i + 1) as f64 * ratio;
+        // Past the mode the terms only shrink; stop when they no longer count.
+        if term < sum * 1e-17 && i as f64 > n as f64 * p {
+            break;
+        }
+    }
+    sum.min(1.0)
 }
 
 /// One period of the drift trend.
@@ -92,14 +135,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn drift_needs_a_large_and_significant_share() {
+    fn binomial_tail_matches_known_values() {
+        // Exact sums of C(n, i) p^i (1-p)^(n-i) in Python integers and floats.
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 + 1e-6 * b;
+        assert!(close(binomial_upper_tail(10, 2, 0.05), 0.086_138_355_9));
+        assert!(close(binomial_upper_tail(85, 11, 0.05), 0.003_405_002_1));
+        assert!(close(binomial_upper_tail(1000, 70, 0.05), 0.003_474_358_7));
+        assert_eq!(binomial_upper_tail(50, 0, 0.05), 1.0);
+        assert_eq!(binomial_upper_tail(5, 6, 0.05), 0.0);
+    }
+
+    #[test]
+    fn drift_needs_enough_items_a_doubling_and_a_small_p_value() {
         let r = DriftReference::default();
         // 5 % above: in distribution.
         assert!(!r.drifting(1000, 50));
-        // 12 % of 1000: 2.4x and far beyond 3 sigma (0.05 + 3 * 0.00689 = 0.0707).
+        // 12 % of 1000: 2.4x, p far below 0.001.
         assert!(r.drifting(1000, 120));
-        // 2 of 10 is 4x, but 3 sigma at n = 10 is 0.05 + 0.2068: not significant.
-        assert!(!r.drifting(10, 2));
+        // 11 of 85 (2.6x) has p = 0.0034: about one stable hour in 300 would cry wolf.
+        assert!(!r.drifting(85, 11));
+        // 15 of 85 has p below 0.001.
+        assert!(r.drifting(85, 15));
+        // 8 of 20 is 8x but 20 items are below the minimum count.
+        assert!(!r.drifting(20, 8));
         // 8 % of a million is significant but not a doubling: no warning.
         assert!(!r.drifting(1_000_000, 80_000));
         assert!(!r.drifting(0, 0));
