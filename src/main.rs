@@ -70,6 +70,10 @@ enum Command {
     /// the synthetic line. Prints median and p95 per stage and end to end, frames per second,
     /// training time and peak memory.
     Bench(cli::bench::BenchArgs),
+    /// Run the live station on the synthetic line at its frame rate for N minutes, recording
+    /// every inspection, sampling memory, rows and the recorder queue: prints the memory
+    /// slope and the rows lost (fails when a judged item is not in the database).
+    Soak(cli::soak::SoakArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -113,5 +117,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Export(a)) => cli::export::run(&paths, a),
         Some(Command::Report(a)) => cli::report::run(&paths, model, *a),
         Some(Command::Bench(a)) => cli::bench::run(a),
+        Some(Command::Soak(a)) => cli::soak::run(&paths, model, a),
     }
 }

@@ -42,6 +42,9 @@ pub enum BenchError {
     /// The synthetic line failed or ended.
     #[error(transparent)]
     Capture(#[from] CaptureError),
+    /// The station of a soak failed.
+    #[error(transparent)]
+    Station(#[from] crate::station::StationError),
     /// The synthetic line gave no frame.
     #[error("the synthetic line ended unexpectedly")]
     SourceEnded,

@@ -11,6 +11,7 @@ mod error;
 mod inputs;
 mod pipeline;
 mod report;
+pub mod soak;
 mod system;
 mod training;
 mod workload;

@@ -9,6 +9,7 @@ pub mod import;
 pub mod inspect;
 pub mod report;
 pub mod snapshot;
+pub mod soak;
 pub mod source;
 pub mod train;
 
