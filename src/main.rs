@@ -70,6 +70,12 @@ enum Command {
     /// the synthetic line. Prints median and p95 per stage and end to end, frames per second,
     /// training time and peak memory.
     Bench(cli::bench::BenchArgs),
+    /// Write a consistent copy of the database (SQLite's online backup API; the station may
+    /// keep recording). A daily copy is also kept in <data dir>/backups (the last 7).
+    Backup(cli::backup::BackupArgs),
+    /// Replace the database by a backup (checked first: a damaged or non-foodqc file is
+    /// refused); the database replaced is kept beside it.
+    Restore(cli::backup::RestoreArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -113,5 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Export(a)) => cli::export::run(&paths, a),
         Some(Command::Report(a)) => cli::report::run(&paths, model, *a),
         Some(Command::Bench(a)) => cli::bench::run(a),
+        Some(Command::Backup(a)) => cli::backup::backup(&paths, a),
+        Some(Command::Restore(a)) => cli::backup::restore(&paths, a),
     }
 }

@@ -116,6 +116,7 @@ impl Store {
     /// Create the station `name` or, when it exists, update its `source`. Returns its id,
     /// which stays the same across calls.
     pub fn upsert_station(&mut self, name: &str, source: &str) -> Result<i64, StoreError> {
+        super::validate_code("station name", name)?;
         self.conn
             .query_row(
                 "INSERT INTO stations (name, source, created_at) VALUES (?1, ?2, ?3)
@@ -156,6 +157,8 @@ impl Store {
         line: &str,
         shift: &str,
     ) -> Result<i64, StoreError> {
+        super::validate_code("lot code", code)?;
+        super::validate_code("product", product)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
