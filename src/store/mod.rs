@@ -35,10 +35,10 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use audit::AuditEntry;
 pub use backup::{DAILY_BACKUPS_KEPT, RestoreOutcome, daily_backup, guard_output_path, restore};
-pub use journal::{JournalEntry, ReplayOutcome};
 #[cfg(test)]
 pub(crate) use inspections::LOT_INSPECTIONS_SQL;
 pub use inspections::{InspectionRow, InspectionView};
+pub use journal::{JournalEntry, ReplayOutcome};
 pub use labeling::{DefectClass, QueueEntry, QueueFilter, SampleScore, parse_hex_colour};
 pub use migrations::{SCHEMA_VERSION, migrations};
 pub use models::{ModelVersionRow, NewModelVersion};
@@ -412,7 +412,9 @@ impl Store {
         };
         // Rows that could not reach the database last time wait in the journal: bring them
         // in now. A failure leaves them there for the recorder's next attempt.
-        if journal::journal_path(path).metadata().is_ok_and(|m| m.len() > 0)
+        if journal::journal_path(path)
+            .metadata()
+            .is_ok_and(|m| m.len() > 0)
             && let Err(e) = store.replay_journal()
         {
             tracing::warn!(error = %e, "rows in the journal not replayed yet");
@@ -430,15 +432,22 @@ impl Store {
             return Err(StoreError::IsDirectory { path: path_buf });
         }
         let open_err = |e: rusqlite::Error| classify_open_error(path, e);
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(open_err)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let version = |c: &Connection| c.query_row("PRAGMA user_version", [], |r| r.get(0));
+        let mut conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
         conn.busy_timeout(DEFAULT_BUSY_TIMEOUT).map_err(open_err)?;
-        let found: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(open_err)?;
+        let found: i64 = match version(&conn) {
+            Ok(v) => v,
+            // A WAL database on a read-only file system cannot create its `-shm` index: no
+            // one can write there, so the file may be read as immutable.
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::CannotOpen) => {
+                let uri = format!("file:{}?immutable=1", uri_path(path));
+                conn = Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
+                    .map_err(open_err)?;
+                version(&conn).map_err(open_err)?
+            }
+            Err(e) => return Err(open_err(e)),
+        };
         if found > SCHEMA_VERSION as i64 {
             return Err(StoreError::TooNew {
                 path: path_buf,
@@ -534,6 +543,15 @@ fn check_before_writing(conn: &Connection, path: &Path) -> Result<(), StoreError
         });
     }
     Ok(())
+}
+
+/// `path` for an SQLite `file:` URI (`%`, `?` and `#` escaped).
+fn uri_path(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    abs.to_string_lossy()
+        .replace('%', "%25")
+        .replace('?', "%3f")
+        .replace('#', "%23")
 }
 
 /// `PRAGMA quick_check` before the first write of this process into the file: refuse a damaged

@@ -101,6 +101,9 @@ pub struct RecorderOptions {
     pub finish_timeout: Duration,
     /// How long a batch may keep failing before it goes to the pending journal.
     pub journal_after: Duration,
+    /// Crops are not saved while the samples folder's file system has less free space than
+    /// this: the room left is kept for the inspection rows (and their journal).
+    pub disk_reserve_bytes: u64,
 }
 
 impl Default for RecorderOptions {
@@ -116,6 +119,7 @@ impl Default for RecorderOptions {
             backoff_max: Duration::from_secs(5),
             finish_timeout: Duration::from_secs(30),
             journal_after: super::DEFAULT_BUSY_TIMEOUT,
+            disk_reserve_bytes: 64 << 20,
         }
     }
 }
@@ -614,14 +618,26 @@ impl Worker {
     fn write_batch(&mut self, batch: &mut [Prepared]) -> Result<Outcome, StoreError> {
         for s in batch.iter_mut().filter_map(|p| p.sample.as_mut()) {
             if !s.on_disk && s.missing.is_none() {
-                // The crop is optional: failing to save it never holds the row back.
-                match write_png_file(&self.samples_dir, &s.hash, &s.png) {
-                    Ok(_) => s.on_disk = true,
+                // The crop is optional: failing to save it never holds the row back, and
+                // crops never eat the last room the records need.
+                let saved = match free_bytes(&self.samples_dir) {
+                    Some(free) if free < self.opts.disk_reserve_bytes + s.png.len() as u64 => {
+                        Err(format!(
+                            "disk almost full ({free} bytes free under {}): crop not saved, the room is kept for the records",
+                            self.samples_dir.display()
+                        ))
+                    }
+                    _ => write_png_file(&self.samples_dir, &s.hash, &s.png)
+                        .map(drop)
+                        .map_err(|e| e.to_string()),
+                };
+                match saved {
+                    Ok(()) => s.on_disk = true,
                     Err(e) => {
                         tracing::error!(error = %e, "sample crop not saved; the inspection is recorded without it");
-                        self.shared.set_error(e.to_string());
+                        self.shared.set_error(e.clone());
                         self.shared.samples_missing.fetch_add(1, Ordering::AcqRel);
-                        s.missing = Some(e.to_string());
+                        s.missing = Some(e);
                     }
                 }
                 s.png = Vec::new(); // on disk now (or given up); free the memory
@@ -698,6 +714,29 @@ impl Worker {
         tx.commit()
             .map_err(sql_err(&db_path, "commit (inspections)"))?;
         Ok(outcome)
+    }
+}
+
+/// Free bytes for an unprivileged writer on the file system of `dir` (or of its nearest
+/// existing ancestor); `None` when it cannot be told.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let existing = dir.ancestors().find(|p| p.exists())?;
+        let c = std::ffi::CString::new(existing.as_os_str().as_bytes()).ok()?;
+        // SAFETY: `c` is a valid NUL-terminated path and `st` a properly sized out-parameter.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+            return None;
+        }
+        #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+        Some(st.f_bavail as u64 * st.f_frsize as u64)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
     }
 }
 
