@@ -175,6 +175,30 @@ fn sigterm_flushes_prints_the_summary_and_exits_0() {
 }
 
 #[test]
+fn sigterm_with_the_database_locked_journals_and_exits_0_within_2_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let mut child = spawn_live(data);
+    wait_for_rows(data, 0, &mut child);
+    let lock = rusqlite::Connection::open(db(data)).unwrap();
+    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let t = Instant::now();
+    signal(&child, libc::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    let took = t.elapsed();
+    lock.execute_batch("ROLLBACK").unwrap();
+    drop(lock);
+    assert!(out.status.success(), "{}\n{}", out.status, stderr(&out));
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    let items = summary(&out)["items"].as_i64().unwrap();
+    let (in_db, in_journal) = (db_rows(data), journal_rows(data));
+    assert!(in_journal > 0, "the lock did not hold anything back");
+    assert_eq!(items, in_db + in_journal);
+    eprintln!("SIGTERM locked: {items} in, {in_db} DB + {in_journal} journal, exit 0 in {took:?}");
+}
+
+#[test]
 fn sigint_too() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
