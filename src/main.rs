@@ -74,6 +74,12 @@ enum Command {
     /// every inspection, sampling memory, rows and the recorder queue: prints the memory
     /// slope and the rows lost (fails when a judged item is not in the database).
     Soak(cli::soak::SoakArgs),
+    /// Write a consistent copy of the database (SQLite's online backup API; the station may
+    /// keep recording). A daily copy is also kept in <data dir>/backups (the last 7).
+    Backup(cli::backup::BackupArgs),
+    /// Replace the database by a backup (checked first: a damaged or non-foodqc file is
+    /// refused); the database replaced is kept beside it.
+    Restore(cli::backup::RestoreArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -118,5 +124,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Report(a)) => cli::report::run(&paths, model, *a),
         Some(Command::Bench(a)) => cli::bench::run(a),
         Some(Command::Soak(a)) => cli::soak::run(&paths, model, a),
+        Some(Command::Backup(a)) => cli::backup::backup(&paths, a),
+        Some(Command::Restore(a)) => cli::backup::restore(&paths, a),
     }
 }

@@ -122,9 +122,7 @@ pub fn soak(
         progress(&s);
         samples.push(s);
     }
-    let stats = station
-        .stop()
-        ?;
+    let stats = station.stop()?;
     let rows = Store::open(&opts.paths.db_path())?.count_inspections()?.0 as u64;
     let warm = samples.len() / 5;
     let tail = &samples[warm.min(samples.len().saturating_sub(2))..];

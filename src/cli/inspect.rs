@@ -1,7 +1,9 @@
 //! `foodqc inspect`: the station headless on a source, every inspection recorded.
 
 use std::path::Path;
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use clap::Args;
 
@@ -46,7 +48,8 @@ pub struct InspectArgs {
     json: bool,
 }
 
-/// Run the station until the source ends (or `--frames`), then print the summary. Fails when
+/// Run the station until the source ends (or `--frames`, or SIGTERM/SIGINT: then it stops,
+/// flushes the recorder and prints the summary, exiting 0), then print the summary. Fails when
 /// no frame could be inspected.
 pub fn run(paths: &AppPaths, model: Option<&Path>, a: InspectArgs) -> anyhow::Result<()> {
     let model = super::load_model(paths, model)?;
@@ -69,12 +72,26 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: InspectArgs) -> anyhow::Re
         paths: paths.clone(),
         reject_samples_per_minute: 60,
     };
+    // A signal only sets the flag; the loop below sees it within 50 ms and stops the station
+    // cleanly (the recorder journals what the database cannot take at once).
+    let signalled = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&signalled))?;
+    }
     let started = Instant::now();
     let station = Station::start(cfg, model.clone())?;
     if let Some(c) = model_choice::classifier_for(paths, &model.version) {
         station.send(StationCommand::SetClassifier(Some(c)));
     }
-    let stats = station.wait()?;
+    while !station.is_finished() && !signalled.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let interrupted = signalled.load(Ordering::SeqCst);
+    let stats = if interrupted {
+        station.stop()?
+    } else {
+        station.wait()?
+    };
     let run = Run {
         source: spec.to_string(),
         model: &model.version,
@@ -82,13 +99,17 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: InspectArgs) -> anyhow::Re
         stats: &stats,
         wall: started.elapsed().as_secs_f64(),
         database: paths.db_path().display().to_string(),
+        journal: foodqc::store::journal::journal_path(&paths.db_path())
+            .display()
+            .to_string(),
+        interrupted,
     };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&run.json())?);
     } else {
         run.print();
     }
-    if stats.frames_inspected == 0 {
+    if stats.frames_inspected == 0 && !interrupted {
         anyhow::bail!("no frame could be inspected from {spec}");
     }
     Ok(())
@@ -103,6 +124,10 @@ struct Run<'a> {
     /// Wall-clock seconds from start to end.
     wall: f64,
     database: String,
+    /// The pending journal beside the database.
+    journal: String,
+    /// Stopped by SIGTERM/SIGINT.
+    interrupted: bool,
 }
 
 impl Run<'_> {
@@ -128,12 +153,19 @@ impl Run<'_> {
             "files_skipped": stats.skipped_files,
             "items": stats.items,
             "rejects": stats.rejects,
+            "unscored": stats.unscored,
             "reject_rate": stats.reject_rate(),
             "recorded": stats.recorder.recorded,
+            "journaled": stats.recorder.journaled,
+            "in_journal": stats.recorder.in_journal,
+            "samples_missing": stats.recorder.samples_missing,
+            "interrupted": self.interrupted,
+            "journal": self.journal,
             "wall_seconds": self.wall,
             "frames_per_second": self.frames_per_second(),
-            "inspect_ms_median": self.inspect_ms(0.5),
-            "inspect_ms_p95": self.inspect_ms(0.95),
+            // null, not NaN, when nothing was inspected.
+            "inspect_ms_median": Some(self.inspect_ms(0.5)).filter(|v| v.is_finite()),
+            "inspect_ms_p95": Some(self.inspect_ms(0.95)).filter(|v| v.is_finite()),
             "database": self.database,
         })
     }
@@ -154,14 +186,43 @@ impl Run<'_> {
             stats.rejects,
             100.0 * stats.reject_rate()
         );
-        println!("  recorded         {} rows", stats.recorder.recorded);
+        if stats.unscored > 0 {
+            println!(
+                "  unscored         {} items could not be scored (rejected, never passed): check the model",
+                stats.unscored
+            );
+        }
+        let r = &stats.recorder;
         println!(
-            "  speed            {:.1} frames/s over {:.2} s; inspection {:.2} ms median, {:.2} ms p95",
-            self.frames_per_second(),
-            self.wall,
-            self.inspect_ms(0.5),
-            self.inspect_ms(0.95)
+            "  recorded         {} rows in the database, {} to the pending journal",
+            r.recorded, r.journaled
         );
+        if r.in_journal > 0 {
+            println!(
+                "  journal          {} rows wait in {} (replayed when the database takes writes again)",
+                r.in_journal, self.journal
+            );
+        }
+        if r.samples_missing > 0 {
+            println!(
+                "  crops missing    {} crops could not be saved (their rows say why)",
+                r.samples_missing
+            );
+        }
+        if self.interrupted {
+            println!("  stopped          by a signal (SIGTERM/SIGINT)");
+        }
+        if stats.frames_inspected == 0 {
+            println!("  speed            nothing inspected in {:.2} s", self.wall);
+        } else {
+            println!(
+                "  speed            {:.1} frames/s over {:.2} s; inspection {:.2} ms median, {:.2} ms p95",
+                self.frames_per_second(),
+                self.wall,
+                self.inspect_ms(0.5),
+                self.inspect_ms(0.95)
+            );
+        }
         println!("  database         {}", self.database);
     }
 }

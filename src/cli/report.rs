@@ -111,7 +111,13 @@ impl ReportArgs {
 /// the PDF.
 pub fn run(paths: &AppPaths, model: Option<&Path>, a: ReportArgs) -> anyhow::Result<()> {
     let actor = Actor::resolve(a.actor.as_deref());
-    let mut store = Store::open(&paths.db_path())?;
+    // A report only reads: a read-only database still gets one (holding or releasing a lot,
+    // or --generate, then fail with the read-only error).
+    let mut store = if a.generate.is_some() || a.disposition().is_some() {
+        Store::open(&paths.db_path())?
+    } else {
+        Store::open_for_reading(&paths.db_path())?
+    };
     if let Some(rows) = a.generate {
         generate(&mut store, paths, rows)?;
     }

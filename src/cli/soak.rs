@@ -29,10 +29,16 @@ pub struct SoakArgs {
 /// Run the soak into the data folder (use a fresh `--data-dir` for exact row counts).
 pub fn run(paths: &AppPaths, model: Option<&Path>, a: SoakArgs) -> anyhow::Result<()> {
     if !(a.minutes.is_finite() && a.minutes > 0.0 && a.minutes <= 7.0 * 24.0 * 60.0) {
-        anyhow::bail!("--minutes = {} is out of range: more than 0, at most a week", a.minutes);
+        anyhow::bail!(
+            "--minutes = {} is out of range: more than 0, at most a week",
+            a.minutes
+        );
     }
     if !(a.every.is_finite() && a.every >= 0.1) {
-        anyhow::bail!("--every = {} is out of range: at least 0.1 seconds", a.every);
+        anyhow::bail!(
+            "--every = {} is out of range: at least 0.1 seconds",
+            a.every
+        );
     }
     let model = super::load_model(paths, model)?;
     let opts = SoakOptions {
@@ -55,7 +61,9 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: SoakArgs) -> anyhow::Resul
     } else {
         let (captured, inspected, dropped) = report.frames;
         println!("foodqc soak: {:.1} min at {} fps", a.minutes, a.fps);
-        println!("  frames           {captured} captured, {inspected} inspected, {dropped} dropped");
+        println!(
+            "  frames           {captured} captured, {inspected} inspected, {dropped} dropped"
+        );
         println!(
             "  items            {} judged, {} rows in the database, {} lost",
             report.items, report.rows, report.rows_lost

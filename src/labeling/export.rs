@@ -192,6 +192,7 @@ pub fn export_labelled(
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<ExportReport, ExportError> {
+    crate::store::guard_output_path(store.path(), out)?;
     let existed = out.exists();
     if existed && !out.is_dir() {
         return Err(ExportError::NotAFolder {

@@ -35,22 +35,35 @@ fn csv_record(r: InspectionView) -> [String; 16] {
         r.id.to_string(),
         fmt_ts(r.ts_ms),
         r.ts_ms.to_string(),
-        r.station,
-        r.lot_code.unwrap_or_default(),
-        r.model_version.unwrap_or_default(),
+        text_cell(r.station),
+        text_cell(r.lot_code.unwrap_or_default()),
+        text_cell(r.model_version.unwrap_or_default()),
         r.frame_seq.to_string(),
         r.item_index.to_string(),
         format!("{:.4}", r.score),
         r.verdict.as_str().to_string(),
-        r.defect_class.unwrap_or_default(),
+        text_cell(r.defect_class.unwrap_or_default()),
         r.bbox.x.to_string(),
         r.bbox.y.to_string(),
         r.bbox.w.to_string(),
         r.bbox.h.to_string(),
-        r.sample_path
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
+        text_cell(
+            r.sample_path
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
     ]
+}
+
+/// A text cell made safe for spreadsheets: a cell starting with `=`, `+`, `-`, `@`, tab or
+/// carriage return would be run as a formula by Excel or LibreOffice (CSV injection), so it
+/// gets a leading `'`, which they show as text. Numeric columns are never passed here.
+pub fn text_cell(s: String) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s
+    }
 }
 
 /// Write every filtered inspection to `path` as CSV (oldest first), through a temporary file
@@ -68,6 +81,7 @@ pub fn write_csv(
         path: path.to_path_buf(),
         reason,
     };
+    crate::store::guard_output_path(store.path(), path)?;
     f.validate(store)?;
     let tmp = path.with_extension("csv.part");
     let mut w = csv::Writer::from_path(&tmp).map_err(|e| werr(e.to_string()))?;

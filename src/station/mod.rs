@@ -238,6 +238,20 @@ impl Station {
                 "live": cfg.live,
             }),
         )?;
+        // Today's backup, if not made yet, beside the database; the line does not wait for it.
+        {
+            let db = db_path.clone();
+            let spawned = std::thread::Builder::new()
+                .name("foodqc-backup".into())
+                .spawn(move || match crate::store::daily_backup(&db) {
+                    Ok(Some(f)) => tracing::info!(file = %f.display(), "daily backup written"),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "daily backup not written"),
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "daily backup not started");
+            }
+        }
         let recorder = Arc::new(InspectionRecorder::spawn(
             db_path,
             cfg.paths.samples_dir(),

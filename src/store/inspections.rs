@@ -12,7 +12,7 @@ use crate::domain::BBox;
 use crate::domain::Verdict;
 
 /// One inspection to record.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct InspectionRow {
     /// When the item was inspected (unix ms, UTC); normally the frame's capture time.
     pub ts_ms: i64,
@@ -76,18 +76,24 @@ pub struct InspectionView {
     pub sample_id: Option<i64>,
     /// Path of the saved crop, if any.
     pub sample_path: Option<PathBuf>,
+    /// Why the crop that should have been kept with this item is missing (disk full,
+    /// read-only samples folder...); `None` when none was wanted or it was saved.
+    pub sample_missing: Option<String>,
 }
 
 pub(crate) const INSERT_INSPECTION_SQL: &str = "
     INSERT INTO inspections (ts, station_id, lot_id, model_version_id, frame_seq, item_index,
-        track_id, score, verdict, defect_class, bbox_x, bbox_y, bbox_w, bbox_h, sample_id)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+        track_id, score, verdict, defect_class, bbox_x, bbox_y, bbox_w, bbox_h, sample_id,
+        sample_missing)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 
-/// Run the cached insert statement for one row, with `sample_id` overriding the row's.
+/// Run the cached insert statement for one row, with `sample_id` overriding the row's and
+/// `sample_missing` saying why a wanted crop is not there.
 pub(crate) fn insert_one(
     stmt: &mut CachedStatement<'_>,
     r: &InspectionRow,
     sample_id: Option<i64>,
+    sample_missing: Option<&str>,
 ) -> rusqlite::Result<usize> {
     stmt.execute(params![
         r.ts_ms,
@@ -105,6 +111,7 @@ pub(crate) fn insert_one(
         r.bbox.w,
         r.bbox.h,
         sample_id,
+        sample_missing,
     ])
 }
 
@@ -113,7 +120,7 @@ macro_rules! view_select {
     () => {
         "SELECT i.id, i.ts, i.station_id, st.name, i.lot_id, l.code, mv.version, i.frame_seq,
                 i.item_index, i.track_id, i.score, i.verdict, i.defect_class,
-                i.bbox_x, i.bbox_y, i.bbox_w, i.bbox_h, i.sample_id, sa.path
+                i.bbox_x, i.bbox_y, i.bbox_w, i.bbox_h, i.sample_id, sa.path, i.sample_missing
          FROM inspections AS i
          JOIN stations AS st ON st.id = i.station_id
          LEFT JOIN lots AS l ON l.id = i.lot_id
@@ -184,6 +191,7 @@ pub(crate) fn raw_view(r: &Row<'_>) -> rusqlite::Result<RawView> {
             },
             sample_id: r.get(17)?,
             sample_path: r.get::<_, Option<String>>(18)?.map(PathBuf::from),
+            sample_missing: r.get(19)?,
         },
     })
 }
@@ -201,7 +209,7 @@ impl Store {
                 .prepare_cached(INSERT_INSPECTION_SQL)
                 .map_err(sql_err(&self.path, "insert into inspections"))?;
             for r in rows {
-                insert_one(&mut stmt, r, r.sample_id)
+                insert_one(&mut stmt, r, r.sample_id, None)
                     .map_err(sql_err(&self.path, "insert into inspections"))?;
             }
         }

@@ -172,12 +172,26 @@ CREATE INDEX inspections_report_ts ON inspections
 CREATE INDEX inspections_report_verdict ON inspections (verdict, ts, score, defect_class);
 "#;
 
+/// Faults: an inspection whose crop could not be saved (disk full, read-only samples folder)
+/// is still recorded and says why its crop is missing; rows replayed from the pending journal
+/// (see [`super::journal`]) leave their key here, so replaying a journal twice inserts nothing
+/// twice.
+const SCHEMA_FAULTS: &str = r#"
+ALTER TABLE inspections ADD COLUMN sample_missing TEXT
+    CHECK (sample_missing IS NULL OR length(sample_missing) > 0);
+CREATE TABLE journal_replayed (
+    key          TEXT    PRIMARY KEY,
+    replayed_at  INTEGER NOT NULL
+) STRICT;
+"#;
+
 /// Every migration, oldest first. Index + 1 is the schema version it produces.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_V1).comment("initial schema"),
     M::up(SCHEMA_LABELING).comment("defect taxonomy and sample scores"),
     M::up(SCHEMA_THRESHOLDS).comment("threshold settings per model version"),
     M::up(SCHEMA_REPORTS).comment("report indexes"),
+    M::up(SCHEMA_FAULTS).comment("missing crops and the pending journal"),
 ];
 
 /// The schema version this build creates and understands (highest `user_version`).

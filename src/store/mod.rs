@@ -16,7 +16,9 @@
 //! Timestamps are `INTEGER` unix milliseconds (UTC) everywhere; see [`now_ms`].
 
 mod audit;
+mod backup;
 mod inspections;
+pub mod journal;
 mod labeling;
 mod migrations;
 mod models;
@@ -32,9 +34,11 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use audit::AuditEntry;
+pub use backup::{DAILY_BACKUPS_KEPT, RestoreOutcome, daily_backup, guard_output_path, restore};
 #[cfg(test)]
 pub(crate) use inspections::LOT_INSPECTIONS_SQL;
 pub use inspections::{InspectionRow, InspectionView};
+pub use journal::{JournalEntry, ReplayOutcome};
 pub use labeling::{DefectClass, QueueEntry, QueueFilter, SampleScore, parse_hex_colour};
 pub use migrations::{SCHEMA_VERSION, migrations};
 pub use models::{ModelVersionRow, NewModelVersion};
@@ -218,6 +222,46 @@ pub enum StoreError {
         /// What happened.
         reason: String,
     },
+    /// `PRAGMA quick_check` found damage: nothing is written into the file.
+    #[error(
+        "database {path} is damaged ({detail}); foodqc will not write into it. Restore the latest backup with `foodqc restore FILE` (daily backups are in {backups}), or move the damaged file away to start a new database"
+    )]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// The first problems quick_check reported.
+        detail: String,
+        /// Where the daily backups are.
+        backups: PathBuf,
+    },
+    /// A lot, product or other code typed by a person is not acceptable.
+    #[error("{field} {value:?} is not valid: {reason}")]
+    InvalidCode {
+        /// The field, e.g. `lot code`.
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An export, report or backup was asked to write over the database or one of its files.
+    #[error(
+        "refusing to write {path}: it is the database {db} or one of its own files; choose another file name"
+    )]
+    WouldOverwriteDatabase {
+        /// The output path asked for.
+        path: PathBuf,
+        /// The database.
+        db: PathBuf,
+    },
+    /// A file given to restore is not a usable foodqc database.
+    #[error("cannot restore from {path}: {reason}; the current database was not changed")]
+    BadBackup {
+        /// The file.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: String,
+    },
     /// The recorder was finished while it still could not write some items.
     #[error(
         "inspection recorder for {path} gave up with {unrecorded} item(s) not recorded; last error: {last_error}"
@@ -241,6 +285,32 @@ impl StoreError {
             _ => false,
         }
     }
+}
+
+/// Maximum length, in characters, of a lot or product code.
+pub const MAX_CODE_CHARS: usize = 64;
+
+/// Check a code typed by a person (lot code, product, line, shift, station name) before it
+/// reaches the database: not empty or blank, at most [`MAX_CODE_CHARS`] characters, no control
+/// characters (newlines, tabs, escapes). The error names the field and the value.
+pub fn validate_code(field: &'static str, value: &str) -> Result<(), StoreError> {
+    let bad = |reason| {
+        Err(StoreError::InvalidCode {
+            field,
+            value: value.to_string(),
+            reason,
+        })
+    };
+    if value.trim().is_empty() {
+        return bad("it is empty");
+    }
+    if value.chars().count() > MAX_CODE_CHARS {
+        return bad("it is longer than 64 characters");
+    }
+    if value.chars().any(char::is_control) {
+        return bad("it contains control characters (newline, tab, escape...)");
+    }
+    Ok(())
 }
 
 /// A connection to the foodqc database. `Send` (not `Sync`): give each thread its own `Store`.
@@ -332,13 +402,90 @@ impl Store {
         conn.busy_timeout(busy_timeout).map_err(open_err)?;
 
         check_before_writing(&conn, path)?;
+        check_integrity(&conn, path)?;
         configure(&conn, path)?;
         migrate(&mut conn, path)?;
         tracing::debug!(path = %path.display(), "store opened");
+        let mut store = Store {
+            conn,
+            path: path_buf,
+        };
+        // Rows that could not reach the database last time wait in the journal: bring them
+        // in now. A failure leaves them there for the recorder's next attempt.
+        if journal::journal_path(path)
+            .metadata()
+            .is_ok_and(|m| m.len() > 0)
+            && let Err(e) = store.replay_journal()
+        {
+            tracing::warn!(error = %e, "rows in the journal not replayed yet");
+        }
+        Ok(store)
+    }
+
+    /// Open an existing database for reading only: for reports on a read-only file or
+    /// folder. Refuses what [`Store::open`] refuses (not a database, another program's, newer),
+    /// and a database whose schema is older than this build's (open it writable once to
+    /// upgrade it). Nothing in the file is changed.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let path_buf = path.to_path_buf();
+        if path.is_dir() {
+            return Err(StoreError::IsDirectory { path: path_buf });
+        }
+        let open_err = |e: rusqlite::Error| classify_open_error(path, e);
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let version = |c: &Connection| c.query_row("PRAGMA user_version", [], |r| r.get(0));
+        let mut conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        conn.busy_timeout(DEFAULT_BUSY_TIMEOUT).map_err(open_err)?;
+        let found: i64 = match version(&conn) {
+            Ok(v) => v,
+            // A WAL database on a read-only file system cannot create its `-shm` index: no
+            // one can write there, so the file may be read as immutable.
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::CannotOpen) => {
+                let uri = format!("file:{}?immutable=1", uri_path(path));
+                conn = Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
+                    .map_err(open_err)?;
+                version(&conn).map_err(open_err)?
+            }
+            Err(e) => return Err(open_err(e)),
+        };
+        if found > SCHEMA_VERSION as i64 {
+            return Err(StoreError::TooNew {
+                path: path_buf,
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if found != SCHEMA_VERSION as i64 {
+            return Err(StoreError::Open {
+                path: path_buf,
+                cause: format!(
+                    "it is read-only and has schema version {found} (this foodqc reads {SCHEMA_VERSION}); open it once where it is writable to upgrade it"
+                ),
+            });
+        }
+        conn.set_prepared_statement_cache_capacity(64);
         Ok(Store {
             conn,
             path: path_buf,
         })
+    }
+
+    /// Open for writing, or for reading only when the file or its folder is read-only (for
+    /// commands that only read, like reports). Says on stderr's log which it did.
+    pub fn open_for_reading(path: &Path) -> Result<Store, StoreError> {
+        match Self::open(path) {
+            Err(StoreError::Open { cause, .. })
+                if path.is_file()
+                    && (cause.contains("read-only")
+                        || cause.contains("readonly")
+                        || cause.contains("unable to open")
+                        || cause.contains("permission")) =>
+            {
+                tracing::warn!(path = %path.display(), "database is read-only: opened for reading only");
+                Self::open_read_only(path)
+            }
+            other => other,
+        }
     }
 
     /// The database file this store writes to.
@@ -395,6 +542,55 @@ fn check_before_writing(conn: &Connection, path: &Path) -> Result<(), StoreError
             cause: "the file is read-only".into(),
         });
     }
+    Ok(())
+}
+
+/// `path` for an SQLite `file:` URI (`%`, `?` and `#` escaped).
+fn uri_path(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    abs.to_string_lossy()
+        .replace('%', "%25")
+        .replace('?', "%3f")
+        .replace('#', "%23")
+}
+
+/// `PRAGMA quick_check` before the first write of this process into the file: refuse a damaged
+/// database. Once per path per process (it reads the whole file).
+fn check_integrity(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    static CHECKED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    if CHECKED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .contains(&key)
+    {
+        return Ok(());
+    }
+    let problems: Vec<String> = conn
+        .prepare("PRAGMA quick_check(5)")
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseCorrupt) => StoreError::Damaged {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+                backups: backup::backups_dir(path),
+            },
+            _ => classify_open_error(path, e),
+        })?;
+    if problems.len() != 1 || problems[0] != "ok" {
+        return Err(StoreError::Damaged {
+            path: path.to_path_buf(),
+            detail: problems.join("; "),
+            backups: backup::backups_dir(path),
+        });
+    }
+    CHECKED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(key);
     Ok(())
 }
 
@@ -475,6 +671,11 @@ fn classify_open_error(path: &Path, e: rusqlite::Error) -> StoreError {
     let path_buf = path.to_path_buf();
     match e.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => StoreError::NotADatabase { path: path_buf },
+        Some(ErrorCode::DatabaseCorrupt) => StoreError::Damaged {
+            detail: e.to_string(),
+            backups: backup::backups_dir(path),
+            path: path_buf,
+        },
         _ if path.is_dir() => StoreError::IsDirectory { path: path_buf },
         _ => StoreError::Open {
             path: path_buf,

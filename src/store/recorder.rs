@@ -4,12 +4,17 @@
 //! The recorder thread owns its own [`Store`]. It collects up to `max_batch` items (512) or
 //! `max_wait` (100 ms) from the first one, whichever comes first, saves the crops as
 //! `samples_dir/<blake3>.png` (atomically, once per distinct image), and writes the batch in
-//! one transaction. When that fails (database locked beyond the busy timeout, disk full, a
-//! read-only samples folder...) the batch is kept, the error is logged and shown in
+//! one transaction. A crop that cannot be saved (disk full, read-only samples folder) never
+//! holds its inspection back: the row is written without it and says why
+//! (`inspections.sample_missing`). When the transaction fails (database locked, disk full,
+//! read-only) the batch is kept, the error is logged and shown in
 //! [`RecorderStats::last_error`], and the batch is retried with backoff (0.2 s doubling to
-//! 5 s), so nothing is lost while the problem is fixed. Only rows the database refuses for
-//! good (a constraint violation, e.g. an unknown station id) are dropped, each with an error
-//! log, and counted in [`RecorderStats::dropped`].
+//! 5 s); once it has failed for `journal_after` (5 s), or when the recorder is finishing, the
+//! batch goes to the pending journal beside the database (see [`super::journal`]: fsync'd,
+//! checksummed lines) and is replayed into the database as soon as a write succeeds again (or
+//! at the next open). Only rows the database refuses for good (a constraint violation, e.g.
+//! an unknown station id) are dropped, each with an error log, and counted in
+//! [`RecorderStats::dropped`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +29,7 @@ use rusqlite::{ErrorCode, TransactionBehavior};
 use serde::Serialize;
 
 use super::inspections::{INSERT_INSPECTION_SQL, InspectionRow, insert_one};
+use super::journal::{self, JournalEntry};
 use super::samples::{NewSample, encode_png, get_or_create_sample, sample_file, write_png_file};
 use super::{Store, StoreError, sql_err};
 
@@ -48,10 +54,22 @@ pub struct RecordItem {
 /// Counters of a recorder, cheap to read every frame.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RecorderStats {
-    /// Inspections written to the database.
+    /// Inspections written to the database directly.
     pub recorded: u64,
-    /// Inspections sent but not yet written (queued, or in a batch being retried).
+    /// Inspections sent but neither written nor journaled yet (queued, or in a batch being
+    /// retried).
     pub pending: u64,
+    /// Inspections of this recorder that went to the pending journal (the database could not
+    /// take them).
+    pub journaled: u64,
+    /// Rows replayed from the journal into the database by this recorder (its own and any
+    /// left by earlier runs).
+    pub replayed: u64,
+    /// Rows waiting in the journal now, as far as this recorder knows.
+    pub in_journal: u64,
+    /// Crops that could not be saved (their inspections are recorded without them, saying
+    /// why).
+    pub samples_missing: u64,
     /// Transactions committed.
     pub batches: u64,
     /// Inspections the database refused for good (constraint violations), each logged.
@@ -81,6 +99,11 @@ pub struct RecorderOptions {
     /// How long [`InspectionRecorder::finish`] keeps retrying a failing batch before giving
     /// up and reporting the unrecorded items.
     pub finish_timeout: Duration,
+    /// How long a batch may keep failing before it goes to the pending journal.
+    pub journal_after: Duration,
+    /// Crops are not saved while the samples folder's file system has less free space than
+    /// this: the room left is kept for the inspection rows (and their journal).
+    pub disk_reserve_bytes: u64,
 }
 
 impl Default for RecorderOptions {
@@ -89,10 +112,14 @@ impl Default for RecorderOptions {
             capacity: 8192,
             max_batch: 512,
             max_wait: Duration::from_millis(100),
-            busy_timeout: super::DEFAULT_BUSY_TIMEOUT,
+            // Short, so a shutdown never waits long on a lock: a locked database is retried
+            // (and journaled after `journal_after`) rather than waited for in SQLite.
+            busy_timeout: Duration::from_millis(500),
             backoff_min: Duration::from_millis(200),
             backoff_max: Duration::from_secs(5),
             finish_timeout: Duration::from_secs(30),
+            journal_after: super::DEFAULT_BUSY_TIMEOUT,
+            disk_reserve_bytes: 64 << 20,
         }
     }
 }
@@ -103,6 +130,10 @@ struct Shared {
     sent: AtomicU64,
     recorded: AtomicU64,
     dropped: AtomicU64,
+    journaled: AtomicU64,
+    replayed: AtomicU64,
+    in_journal: AtomicU64,
+    samples_missing: AtomicU64,
     batches: AtomicU64,
     failing: AtomicBool,
     last_error: Mutex<Option<String>>,
@@ -114,10 +145,15 @@ impl Shared {
     fn stats(&self) -> RecorderStats {
         let recorded = self.recorded.load(Ordering::Acquire);
         let dropped = self.dropped.load(Ordering::Acquire);
+        let journaled = self.journaled.load(Ordering::Acquire);
         let sent = self.sent.load(Ordering::Acquire);
         RecorderStats {
             recorded,
-            pending: sent.saturating_sub(recorded + dropped),
+            pending: sent.saturating_sub(recorded + dropped + journaled),
+            journaled,
+            replayed: self.replayed.load(Ordering::Acquire),
+            in_journal: self.in_journal.load(Ordering::Acquire),
+            samples_missing: self.samples_missing.load(Ordering::Acquire),
             batches: self.batches.load(Ordering::Acquire),
             dropped,
             failing: self.failing.load(Ordering::Acquire),
@@ -231,10 +267,15 @@ impl InspectionRecorder {
         samples_dir: PathBuf,
         opts: RecorderOptions,
     ) -> Result<InspectionRecorder, StoreError> {
+        // Opening replays what an earlier run left in the journal.
         let store = Store::open_with_busy_timeout(&db_path, opts.busy_timeout)?;
         let (tx, rx) = crossbeam_channel::bounded(opts.capacity.max(1));
         let (close_tx, close_rx) = crossbeam_channel::bounded::<()>(0);
         let shared = Arc::new(Shared::default());
+        shared.in_journal.store(
+            journal::pending_rows(&db_path).unwrap_or(0),
+            Ordering::Release,
+        );
         let thread_shared = Arc::clone(&shared);
         let finish_timeout = opts.finish_timeout;
         let thread = std::thread::Builder::new()
@@ -245,6 +286,8 @@ impl InspectionRecorder {
                     samples_dir,
                     shared: thread_shared,
                     opts,
+                    key_prefix: journal::new_key_prefix(),
+                    next_key: 0,
                 }
                 .run(rx, close_rx)
             })
@@ -350,6 +393,8 @@ struct PreparedSample {
     source: String,
     /// Set once the file is known to be on disk, so a retry does not touch it again.
     on_disk: bool,
+    /// Why the file could not be saved: the inspection is recorded without it.
+    missing: Option<String>,
 }
 
 struct Prepared {
@@ -363,6 +408,9 @@ struct Worker {
     samples_dir: PathBuf,
     shared: Arc<Shared>,
     opts: RecorderOptions,
+    /// Journal keys are `<prefix>-<n>`: unique to this recorder.
+    key_prefix: String,
+    next_key: u64,
 }
 
 /// What one committed batch did.
@@ -416,6 +464,7 @@ impl Worker {
                 height: s.image.height(),
                 source: s.source,
                 on_disk: false,
+                missing: None,
             }),
             Err(source) => {
                 // The inspection still counts; only its crop is lost.
@@ -435,6 +484,7 @@ impl Worker {
 
     fn write_with_retry(&mut self, batch: &mut Vec<Prepared>) -> Result<(), StoreError> {
         let mut backoff = self.opts.backoff_min;
+        let first_failure = Instant::now();
         loop {
             match self.write_batch(batch) {
                 Ok(outcome) => {
@@ -450,14 +500,26 @@ impl Worker {
                         tracing::info!(path = %self.store.path().display(), "recording works again");
                     }
                     batch.clear();
+                    self.replay_if_waiting();
                     return Ok(());
                 }
                 Err(e) => {
                     let msg = e.to_string();
-                    tracing::error!(error = %msg, items = batch.len(), retry_in = ?backoff,
-                        "recording inspections failed; keeping the batch and retrying");
                     self.shared.set_error(msg.clone());
                     self.shared.failing.store(true, Ordering::Release);
+                    let finishing = self.shared.give_up_at().is_some();
+                    if finishing || first_failure.elapsed() >= self.opts.journal_after {
+                        match self.journal_batch(batch) {
+                            Ok(()) => return Ok(()),
+                            Err(je) => {
+                                tracing::error!(error = %je, items = batch.len(),
+                                    "the pending journal cannot take the batch either; keeping it in memory");
+                                self.shared.set_error(format!("{msg}; journal: {je}"));
+                            }
+                        }
+                    }
+                    tracing::error!(error = %msg, items = batch.len(), retry_in = ?backoff,
+                        "recording inspections failed; keeping the batch and retrying");
                     if !self.sleep_unless_giving_up(backoff) {
                         let stats = self.shared.stats();
                         return Err(StoreError::Unrecorded {
@@ -469,6 +531,68 @@ impl Worker {
                     backoff = (backoff * 2).min(self.opts.backoff_max);
                 }
             }
+        }
+    }
+
+    /// Append the batch to the pending journal (fsync'd); on success the batch is cleared
+    /// and counted as journaled.
+    fn journal_batch(&mut self, batch: &mut Vec<Prepared>) -> Result<(), StoreError> {
+        let entries: Vec<JournalEntry> = batch
+            .iter()
+            .map(|p| {
+                self.next_key += 1;
+                let (sample, sample_missing) = match &p.sample {
+                    None => (None, None),
+                    Some(s) if s.on_disk => (
+                        Some(NewSample {
+                            path: sample_file(&self.samples_dir, &s.hash),
+                            hash: s.hash.clone(),
+                            width: s.width,
+                            height: s.height,
+                            source: s.source.clone(),
+                        }),
+                        None,
+                    ),
+                    Some(s) => (
+                        None,
+                        Some(
+                            s.missing
+                                .clone()
+                                .unwrap_or_else(|| "crop not saved".to_string()),
+                        ),
+                    ),
+                };
+                JournalEntry {
+                    key: format!("{}-{}", self.key_prefix, self.next_key),
+                    row: p.row.clone(),
+                    sample,
+                    sample_missing,
+                }
+            })
+            .collect();
+        journal::append(self.store.path(), &entries)?;
+        let n = entries.len() as u64;
+        self.shared.in_journal.fetch_add(n, Ordering::AcqRel);
+        self.shared.journaled.fetch_add(n, Ordering::AcqRel);
+        tracing::warn!(rows = n, journal = %journal::journal_path(self.store.path()).display(),
+            "database unavailable: rows kept in the pending journal");
+        batch.clear();
+        Ok(())
+    }
+
+    /// After a successful write: bring in what waits in the journal.
+    fn replay_if_waiting(&mut self) {
+        if self.shared.in_journal.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        match self.store.replay_journal() {
+            Ok(out) => {
+                self.shared
+                    .replayed
+                    .fetch_add(out.replayed, Ordering::AcqRel);
+                self.shared.in_journal.store(0, Ordering::Release);
+            }
+            Err(e) => tracing::warn!(error = %e, "journal not replayed yet; retrying later"),
         }
     }
 
@@ -493,10 +617,30 @@ impl Worker {
     /// Save the crops not yet on disk, then write the batch in one transaction.
     fn write_batch(&mut self, batch: &mut [Prepared]) -> Result<Outcome, StoreError> {
         for s in batch.iter_mut().filter_map(|p| p.sample.as_mut()) {
-            if !s.on_disk {
-                write_png_file(&self.samples_dir, &s.hash, &s.png)?;
-                s.on_disk = true;
-                s.png = Vec::new(); // on disk now; free the memory
+            if !s.on_disk && s.missing.is_none() {
+                // The crop is optional: failing to save it never holds the row back, and
+                // crops never eat the last room the records need.
+                let saved = match free_bytes(&self.samples_dir) {
+                    Some(free) if free < self.opts.disk_reserve_bytes + s.png.len() as u64 => {
+                        Err(format!(
+                            "disk almost full ({free} bytes free under {}): crop not saved, the room is kept for the records",
+                            self.samples_dir.display()
+                        ))
+                    }
+                    _ => write_png_file(&self.samples_dir, &s.hash, &s.png)
+                        .map(drop)
+                        .map_err(|e| e.to_string()),
+                };
+                match saved {
+                    Ok(()) => s.on_disk = true,
+                    Err(e) => {
+                        tracing::error!(error = %e, "sample crop not saved; the inspection is recorded without it");
+                        self.shared.set_error(e.clone());
+                        self.shared.samples_missing.fetch_add(1, Ordering::AcqRel);
+                        s.missing = Some(e);
+                    }
+                }
+                s.png = Vec::new(); // on disk now (or given up); free the memory
             }
         }
 
@@ -516,8 +660,10 @@ impl Worker {
                 .prepare_cached(INSERT_INSPECTION_SQL)
                 .map_err(sql_err(&db_path, "insert into inspections"))?;
             for p in batch.iter() {
+                let missing = p.sample.as_ref().and_then(|s| s.missing.as_deref());
                 let sample_id = match &p.sample {
                     None => p.row.sample_id,
+                    Some(s) if s.missing.is_some() => None,
                     Some(s) => match sample_ids.get(s.hash.as_str()) {
                         Some(&id) => Some(id),
                         None => {
@@ -545,7 +691,7 @@ impl Worker {
                     },
                 };
                 // A failed INSERT only undoes itself; the transaction goes on.
-                match insert_one(&mut stmt, &p.row, sample_id) {
+                match insert_one(&mut stmt, &p.row, sample_id, missing) {
                     Ok(_) => outcome.recorded += 1,
                     Err(e) if is_constraint(&e) => {
                         let e = StoreError::InvalidValue {
@@ -568,6 +714,29 @@ impl Worker {
         tx.commit()
             .map_err(sql_err(&db_path, "commit (inspections)"))?;
         Ok(outcome)
+    }
+}
+
+/// Free bytes for an unprivileged writer on the file system of `dir` (or of its nearest
+/// existing ancestor); `None` when it cannot be told.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let existing = dir.ancestors().find(|p| p.exists())?;
+        let c = std::ffi::CString::new(existing.as_os_str().as_bytes()).ok()?;
+        // SAFETY: `c` is a valid NUL-terminated path and `st` a properly sized out-parameter.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+            return None;
+        }
+        #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+        Some(st.f_bavail as u64 * st.f_frsize as u64)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
     }
 }
 

@@ -17,7 +17,7 @@ use super::audit::{insert_audit, limit_param};
 use super::{Store, StoreError, now_ms, path_text, sql_err};
 
 /// A sample to register (the PNG file is already on disk).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct NewSample {
     /// Where the PNG file is.
     pub path: PathBuf,

@@ -116,6 +116,7 @@ impl Store {
     /// Create the station `name` or, when it exists, update its `source`. Returns its id,
     /// which stays the same across calls.
     pub fn upsert_station(&mut self, name: &str, source: &str) -> Result<i64, StoreError> {
+        super::validate_code("station name", name)?;
         self.conn
             .query_row(
                 "INSERT INTO stations (name, source, created_at) VALUES (?1, ?2, ?3)
@@ -156,6 +157,7 @@ impl Store {
         line: &str,
         shift: &str,
     ) -> Result<i64, StoreError> {
+        super::validate_code("lot code", code)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -166,14 +168,17 @@ impl Store {
             .map_err(sql_err(&self.path, "select from lots"))?;
         let id = match existing {
             Some(id) => id,
-            None => tx
-                .query_row(
+            None => {
+                // The product is only written (so only checked) with a new lot.
+                super::validate_code("product", product)?;
+                tx.query_row(
                     "INSERT INTO lots (code, product, line, shift, status, created_at)
                      VALUES (?1, ?2, ?3, ?4, 'open', ?5) RETURNING id",
                     params![code, product, line, shift, now_ms()],
                     |r| r.get(0),
                 )
-                .map_err(sql_err(&self.path, "insert into lots"))?,
+                .map_err(sql_err(&self.path, "insert into lots"))?
+            }
         };
         tx.commit().map_err(sql_err(&self.path, "commit (lots)"))?;
         Ok(id)

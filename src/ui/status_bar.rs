@@ -22,8 +22,14 @@ impl FoodQcApp {
                 ui.separator();
                 let r = &self.stats.recorder;
                 match &r.last_error {
-                    Some(e) => ui.colored_label(theme::REJECT, format!("⚠ recording: {e}")),
-                    None => ui.label(format!("recorded {} · pending {}", r.recorded, r.pending)),
+                    Some(e) => ui.colored_label(
+                        theme::REJECT,
+                        format!("⚠ recording: {e} · in journal {}", r.in_journal),
+                    ),
+                    None => ui.label(format!(
+                        "recorded {} · pending {} · in journal {}",
+                        r.recorded, r.pending, r.in_journal
+                    )),
                 };
             });
         });

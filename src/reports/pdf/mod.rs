@@ -167,6 +167,7 @@ pub fn write_pdf(
     meta: &PdfMeta,
     path: &Path,
 ) -> Result<u64, ReportError> {
+    crate::store::guard_output_path(store.path(), path)?;
     let samples = load_samples(store, r, MAX_SAMPLES)?;
     let bytes = render_pdf(r, &samples, meta);
     let werr = |e: std::io::Error| ReportError::Write {

@@ -154,29 +154,47 @@ fn recorder_survives_an_unwritable_samples_folder() {
         InspectionRecorder::spawn_with(db.clone(), samples_dir.clone(), quick_opts()).unwrap();
     let unblock = block_folder(&samples_dir);
     let tx = rec.sender();
-    for i in 0..100 {
-        tx.send(RecordItem {
-            row: row(st, None, i),
-            sample: Some(SampleImage {
-                image: crop((i % 3) as u8),
-                source: "s".into(),
-            }),
-        })
-        .unwrap();
-    }
-    wait_until(
-        "the recorder to report the I/O error",
-        Duration::from_secs(5),
-        || rec.stats().failing,
-    );
+    let send = |from: i64, to: i64| {
+        for i in from..to {
+            tx.send(RecordItem {
+                row: row(st, None, i),
+                sample: Some(SampleImage {
+                    image: crop((i % 3) as u8),
+                    source: "s".into(),
+                }),
+            })
+            .unwrap();
+        }
+    };
+    // The crops cannot be saved: the rows are recorded anyway, saying why.
+    send(0, 100);
+    wait_until("the rows to be recorded", Duration::from_secs(5), || {
+        rec.stats().recorded == 100
+    });
     let err = rec.stats().last_error.unwrap();
     assert!(err.contains(&samples_dir.display().to_string()), "{err}");
-    assert_eq!(rec.stats().recorded, 0);
+    assert!(rec.stats().samples_missing > 0);
+    {
+        let store = Store::open(&db).unwrap();
+        assert_eq!(count(&store, "samples"), 0);
+        let missing: i64 = store
+            .connection()
+            .query_row(
+                "SELECT count(*) FROM inspections WHERE sample_missing IS NOT NULL
+                 AND sample_id IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(missing, 100);
+    }
 
+    // Once the folder is writable again, crops are saved again.
     unblock();
+    send(100, 130);
     drop(tx);
     let stats = rec.finish().unwrap();
-    assert_eq!((stats.recorded, stats.pending), (100, 0), "{stats:?}");
+    assert_eq!((stats.recorded, stats.pending), (130, 0), "{stats:?}");
     let store = Store::open(&db).unwrap();
     assert_eq!(count(&store, "samples"), 3);
     assert_eq!(std::fs::read_dir(&samples_dir).unwrap().count(), 3);
@@ -186,22 +204,21 @@ fn recorder_survives_an_unwritable_samples_folder() {
 fn recorder_finish_reports_what_it_could_not_write() {
     let dir = tmp();
     let db = dir.path().join("db.sqlite");
-    let samples_dir = dir.path().join("samples");
     let st = Store::open(&db)
         .unwrap()
         .upsert_station("line-1", "x")
         .unwrap();
-    let rec =
-        InspectionRecorder::spawn_with(db.clone(), samples_dir.clone(), quick_opts()).unwrap();
-    let _keep_blocked = block_folder(&samples_dir);
+    let rec = InspectionRecorder::spawn_with(db.clone(), dir.path().join("samples"), quick_opts())
+        .unwrap();
+    // Neither the database (locked) nor the journal (a folder in its place) takes rows.
+    std::fs::create_dir(crate::store::journal::journal_path(&db)).unwrap();
+    let lock = Connection::open(&db).unwrap();
+    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let tx = rec.sender();
     for i in 0..10 {
         tx.send(RecordItem {
             row: row(st, None, i),
-            sample: Some(SampleImage {
-                image: crop(9),
-                source: "s".into(),
-            }),
+            sample: None,
         })
         .unwrap();
     }
@@ -211,8 +228,68 @@ fn recorder_finish_reports_what_it_could_not_write() {
         matches!(err, StoreError::Unrecorded { unrecorded: 10, .. }),
         "{err:?}"
     );
-    let msg = err.to_string();
-    assert!(msg.contains(&samples_dir.display().to_string()), "{msg}");
+    assert!(err.to_string().contains("locked"), "{err}");
+}
+
+#[test]
+fn a_locked_database_sends_rows_to_the_journal_and_replay_is_idempotent() {
+    let dir = tmp();
+    let db = dir.path().join("db.sqlite");
+    let st = Store::open(&db)
+        .unwrap()
+        .upsert_station("line-1", "x")
+        .unwrap();
+    let opts = RecorderOptions {
+        journal_after: Duration::from_millis(200),
+        ..quick_opts()
+    };
+    let rec = InspectionRecorder::spawn_with(db.clone(), dir.path().join("samples"), opts).unwrap();
+    let lock = Connection::open(&db).unwrap();
+    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let tx = rec.sender();
+    for i in 0..50 {
+        tx.send(RecordItem {
+            row: row(st, None, i),
+            sample: None,
+        })
+        .unwrap();
+    }
+    wait_until(
+        "the rows to reach the journal",
+        Duration::from_secs(5),
+        || rec.stats().journaled == 50,
+    );
+    assert_eq!(crate::store::journal::pending_rows(&db).unwrap(), 50);
+    let journal = std::fs::read(crate::store::journal::journal_path(&db)).unwrap();
+    lock.execute_batch("ROLLBACK").unwrap();
+    // The database is back: the next batch brings the journal in with it.
+    tx.send(RecordItem {
+        row: row(st, None, 50),
+        sample: None,
+    })
+    .unwrap();
+    drop(tx);
+    let stats = rec.finish().unwrap();
+    assert_eq!(
+        (stats.recorded, stats.replayed, stats.in_journal),
+        (1, 50, 0)
+    );
+    let mut store = Store::open(&db).unwrap();
+    assert_eq!(count(&store, "inspections"), 51);
+
+    // The same journal again (a crash between the commit and the truncation), with a torn
+    // last line: nothing twice, the torn line kept aside.
+    let mut again = journal.clone();
+    again.extend_from_slice(b"{\"b3\":\"00\",\"entry\":{\"key\":");
+    std::fs::write(crate::store::journal::journal_path(&db), &again).unwrap();
+    let out = store.replay_journal().unwrap();
+    assert_eq!(
+        (out.replayed, out.already_replayed, out.rejected),
+        (0, 50, 1)
+    );
+    assert_eq!(count(&store, "inspections"), 51);
+    assert_eq!(crate::store::journal::pending_rows(&db).unwrap(), 0);
+    assert!(crate::store::journal::rejected_path(&db).is_file());
 }
 
 #[test]

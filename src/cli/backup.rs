@@ -1,0 +1,53 @@
+//! `foodqc backup` and `foodqc restore`: a consistent copy of the database through SQLite's
+//! online backup API, and the way back from a damaged database.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use foodqc::domain::AppPaths;
+use foodqc::store::Store;
+
+/// Arguments of `foodqc backup`.
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// The copy to write (replaced if it exists; never the database or its own files).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+/// Arguments of `foodqc restore`.
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// A backup written by `foodqc backup` or a daily backup (`<data dir>/backups/`).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+/// Copy the database to `--out` while the station may keep recording.
+pub fn backup(paths: &AppPaths, a: BackupArgs) -> anyhow::Result<()> {
+    let store = Store::open_for_reading(&paths.db_path())?;
+    store.backup_to(&a.out)?;
+    let (rows, _) = store.count_inspections()?;
+    println!(
+        "backed up {} ({rows} inspections) to {}",
+        paths.db_path().display(),
+        a.out.display()
+    );
+    Ok(())
+}
+
+/// Replace the database by a backup, keeping the replaced file aside.
+pub fn restore(paths: &AppPaths, a: RestoreArgs) -> anyhow::Result<()> {
+    let out = foodqc::store::restore(&paths.db_path(), &a.file)?;
+    println!(
+        "restored {} from {} ({} inspections)",
+        paths.db_path().display(),
+        a.file.display(),
+        out.inspections
+    );
+    if let Some(kept) = &out.replaced_kept_at {
+        println!("the database it replaced is kept at {}", kept.display());
+    }
+    Ok(())
+}
