@@ -5,6 +5,7 @@ pub mod bench;
 pub mod demo_samples;
 pub mod eval;
 pub mod export;
+pub mod help;
 pub mod import;
 pub mod inspect;
 pub mod report;

@@ -1,5 +1,7 @@
 //! The status bar: source, problems, recorder counters and UI frame time.
 
+use foodqc::tr;
+
 use super::{FoodQcApp, theme};
 
 impl FoodQcApp {
@@ -14,16 +16,26 @@ impl FoodQcApp {
                 ui.colored_label(theme::WARN, format!("⚠ {p}"));
             } else if let foodqc::services::desk::Status::Failed(e) = &self.desk_status {
                 ui.colored_label(theme::REJECT, format!("⚠ {e}"));
-            } else if let Some(n) = &self.notice {
-                ui.label(n);
+            } else if self.no_camera {
+                ui.label(tr!("no-camera-notice"));
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                ui.label(format!("UI {:.1} ms p95", self.frame_times.quantile(0.95)));
+                ui.label(tr!(
+                    "status-ui-time",
+                    ms = foodqc::i18n::format_decimal(self.frame_times.quantile(0.95), 1)
+                ));
                 ui.separator();
                 let r = &self.stats.recorder;
                 match &r.last_error {
-                    Some(e) => ui.colored_label(theme::REJECT, format!("⚠ recording: {e}")),
-                    None => ui.label(format!("recorded {} · pending {}", r.recorded, r.pending)),
+                    Some(e) => ui.colored_label(
+                        theme::REJECT,
+                        tr!("status-recording-error", error = e.to_string()),
+                    ),
+                    None => ui.label(tr!(
+                        "status-recorded",
+                        recorded = r.recorded,
+                        pending = r.pending
+                    )),
                 };
             });
         });

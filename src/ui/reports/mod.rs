@@ -16,6 +16,7 @@ use foodqc::reports::filter::parse_time;
 use foodqc::reports::{GroupBy, Report, ReportFilter};
 use foodqc::services::desk::{Command, Event, FilterOptions, Status};
 use foodqc::store::InspectionView;
+use foodqc::tr;
 
 use super::action::{Action, TabCtx};
 
@@ -115,7 +116,7 @@ impl ReportsTab {
             group_by: self.group_by,
             reference: DriftReference::for_model(model),
         };
-        self.ask(actions, cmd, "running the report queries");
+        self.ask(actions, cmd, &tr!("reports-querying"));
     }
 
     /// Show the items behind `filter` in the drill-down.
@@ -205,9 +206,9 @@ impl ReportsTab {
     }
 }
 
-/// `1.23 %`.
+/// A share as `1.23 %` in the language in force.
 fn pct(v: f64) -> String {
-    format!("{:.2} %", 100.0 * v)
+    foodqc::i18n::format_percent(v, 2)
 }
 
 #[cfg(test)]
