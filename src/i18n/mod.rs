@@ -182,16 +182,21 @@ pub fn catalogue_source(lang: Language) -> Option<String> {
 /// keys stay English in the database and in files; keys the catalogue does not know (classes a
 /// plant added) show as written, underscores as spaces.
 pub fn class_name(key: &str) -> String {
-    match key {
+    // Names as a plant may have typed them: "Foreign matter", "mould/rot", "missing-piece".
+    let normal = key.trim().to_lowercase().replace([' ', '-'], "_");
+    match normal.as_str() {
         "good" => crate::tr!("class-good"),
         "crack" => crate::tr!("class-crack"),
         "burnt" | "burn" => crate::tr!("class-burnt"),
         "discoloration" | "discolouration" => crate::tr!("class-discoloration"),
-        "mold" | "mould" | "rot" => crate::tr!("class-mold"),
-        "foreign_matter" => crate::tr!("class-foreign-matter"),
-        "deformed" => crate::tr!("class-deformed"),
+        "mold" | "mould" | "rot" | "mould/rot" | "mold/rot" | "mould_/_rot" => {
+            crate::tr!("class-mold")
+        }
+        "foreign_matter" | "foreign_speck" => crate::tr!("class-foreign-matter"),
+        "unclassified" => crate::tr!("class-unclassified"),
+        "deformed" | "misshape" | "misshapen" => crate::tr!("class-deformed"),
         "missing_piece" => crate::tr!("class-missing-piece"),
-        other => other.replace('_', " "),
+        _ => key.replace('_', " "),
     }
 }
 

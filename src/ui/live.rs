@@ -86,7 +86,13 @@ impl LiveTab {
         egui::Panel::right("counters")
             .resizable(false)
             .exact_size(250.0)
-            .show(ui, |ui| self.counters(ui, ctx, &mut actions));
+            .show(ui, |ui| {
+                // At the minimum window height the legend (and in Spanish the capture button)
+                // would be cut off: scroll instead.
+                egui::ScrollArea::vertical()
+                    .id_salt("counters_scroll")
+                    .show(ui, |ui| self.counters(ui, ctx, &mut actions));
+            });
         egui::CentralPanel::default().show(ui, |ui| self.feed(ui, ctx));
         actions
     }
@@ -416,7 +422,7 @@ fn draw_item(
         .as_deref()
         .map(|c| format!(" {}", foodqc::i18n::class_name(c)))
         .unwrap_or_default();
-    let score_text = foodqc::i18n::format_decimal(f64::from(score), 2);
+    let score_text = foodqc::i18n::format_decimal(score, 2);
     let text = match verdict {
         Verdict::Reject => tr!("live-tag-reject", class = class, score = score_text),
         Verdict::Review => tr!("live-tag-review", class = class, score = score_text),

@@ -43,7 +43,9 @@ impl FoodQcApp {
     }
 
     pub(crate) fn top_bar(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
+        // Wrapped: at the minimum window size (and in longer languages) the source controls
+        // go to a second row instead of pushing pause, language and help off the edge.
+        ui.horizontal_wrapped(|ui| {
             ui.heading("foodqc");
             ui.separator();
             for tab in Tab::ALL {
@@ -54,8 +56,6 @@ impl FoodQcApp {
                     self.settings.tab = tab;
                 }
             }
-            ui.separator();
-            self.source_picker(ui);
             ui.separator();
             let pause_label = if self.stats.paused {
                 tr!("top-resume")
@@ -69,20 +69,20 @@ impl FoodQcApp {
             {
                 self.toggle_pause();
             }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui.button("?").on_hover_text(tr!("top-help-tip")).clicked() {
-                    self.show_help = !self.show_help;
-                }
-                let theme = if self.settings.dark { "☀" } else { "🌙" };
-                if ui
-                    .button(theme)
-                    .on_hover_text(tr!("top-theme-tip"))
-                    .clicked()
-                {
-                    self.settings.dark = !self.settings.dark;
-                }
-                self.language_picker(ui);
-            });
+            self.language_picker(ui);
+            let theme = if self.settings.dark { "☀" } else { "🌙" };
+            if ui
+                .button(theme)
+                .on_hover_text(tr!("top-theme-tip"))
+                .clicked()
+            {
+                self.settings.dark = !self.settings.dark;
+            }
+            if ui.button("?").on_hover_text(tr!("top-help-tip")).clicked() {
+                self.show_help = !self.show_help;
+            }
+            ui.separator();
+            self.source_picker(ui);
         });
     }
 
@@ -91,7 +91,7 @@ impl FoodQcApp {
         let mut choice: Option<SourceSpec> = None;
         egui::ComboBox::from_label(tr!("top-source"))
             .selected_text(source_title(&current))
-            .width(220.0)
+            .width(190.0)
             .show_ui(ui, |ui| {
                 let syn = SourceSpec::default();
                 if ui
@@ -129,7 +129,7 @@ impl FoodQcApp {
         let folder_edit = ui.add(
             egui::TextEdit::singleline(&mut self.settings.folder)
                 .hint_text(tr!("top-folder-hint"))
-                .desired_width(180.0),
+                .desired_width(150.0),
         );
         let enter = folder_edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         if (ui.button(tr!("top-replay")).clicked() || enter)

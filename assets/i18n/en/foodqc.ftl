@@ -24,6 +24,7 @@ class-mold = mould / rot
 class-foreign-matter = foreign matter
 class-deformed = deformed
 class-missing-piece = missing piece
+class-unclassified = unclassified
 
 ## Tabs and the top bar
 
@@ -475,11 +476,19 @@ cli-report-title = foodqc report: { $filter }
 cli-report-label-items = items
 cli-report-items = { $items } inspected, { $rejects } rejected ({ $rate }), { $reviews } review
 cli-report-label-pchart = p-chart
-cli-report-pchart = { $points } { $group ->
-    [lot] lots
-    [hour] hours
-    [shift] shifts
-   *[other] stations
+cli-report-pchart = { $points ->
+    [one] { $points } { $group ->
+        [lot] lot
+        [hour] hour
+        [shift] shift
+       *[other] station
+    }
+   *[other] { $points } { $group ->
+        [lot] lots
+        [hour] hours
+        [shift] shifts
+       *[other] stations
+    }
 }, centre { $centre }
 cli-report-label-ooc = OUT OF CONTROL
 cli-report-ooc = { $label } { $rate } (UCL { $ucl }), rules { $rules }
@@ -532,3 +541,4 @@ pdf-approval = Disposition decided by QC. Reviewed and approved:
 pdf-name = Name
 pdf-date = Date
 pdf-signature = Signature
+thr-source-production = last { $count } production items ({ $labelled } labelled)

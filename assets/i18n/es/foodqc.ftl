@@ -24,6 +24,7 @@ class-mold = moho / podredumbre
 class-foreign-matter = materia extraña
 class-deformed = deformado
 class-missing-piece = pieza faltante
+class-unclassified = sin clasificar
 
 ## Tabs and the top bar
 
@@ -475,11 +476,19 @@ cli-report-title = reporte foodqc: { $filter }
 cli-report-label-items = piezas
 cli-report-items = { $items } inspeccionadas, { $rejects } rechazadas ({ $rate }), { $reviews } por revisar
 cli-report-label-pchart = gráfico p
-cli-report-pchart = { $points } { $group ->
-    [lot] lotes
-    [hour] horas
-    [shift] turnos
-   *[other] estaciones
+cli-report-pchart = { $points ->
+    [one] { $points } { $group ->
+        [lot] lote
+        [hour] hora
+        [shift] turno
+       *[other] estación
+    }
+   *[other] { $points } { $group ->
+        [lot] lotes
+        [hour] horas
+        [shift] turnos
+       *[other] estaciones
+    }
 }, central { $centre }
 cli-report-label-ooc = FUERA DE CONTROL
 cli-report-ooc = { $label } { $rate } (LSC { $ucl }), reglas { $rules }
@@ -532,3 +541,4 @@ pdf-approval = Disposición decidida por Calidad. Revisado y aprobado:
 pdf-name = Nombre
 pdf-date = Fecha
 pdf-signature = Firma
+thr-source-production = últimas { $count } piezas de producción ({ $labelled } etiquetadas)

@@ -78,7 +78,7 @@ impl LabelTab {
     }
 
     fn mask_tools(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.toggle_value(&mut self.mask_mode, tr!("label-mask"))
                 .on_hover_text(tr!("label-mask-tip"));
             ui.add(egui::Slider::new(&mut self.brush, 2.0..=40.0).text(tr!("label-brush")));
@@ -176,7 +176,7 @@ impl LabelTab {
 }
 
 fn sample_header(ui: &mut egui::Ui, entry: &QueueEntry) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.heading(tr!("label-sample", id = entry.sample.id));
         ui.label(format!(
             "{} · {}×{} · {}",

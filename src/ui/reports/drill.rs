@@ -14,7 +14,7 @@ use crate::ui::theme;
 
 impl ReportsTab {
     pub(super) fn drill_down(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.heading(tr!("reports-drill"));
             if self.drill.title.is_empty() {
                 ui.label(tr!("reports-drill-hint"));
@@ -36,7 +36,9 @@ impl ReportsTab {
         let Some(r) = self.report.clone() else { return };
         ui.columns(2, |cols| {
             // Left: the subgroups as a table (click = drill).
-            egui::ScrollArea::vertical()
+            // Both ways: a wide table scrolls inside its column instead of running under the
+            // items beside it.
+            egui::ScrollArea::both()
                 .id_salt("groups")
                 .show(&mut cols[0], |ui| self.groups_table(ui, &r, actions));
             // Right: the items, with crop thumbnails.

@@ -18,14 +18,14 @@ impl ReportsTab {
                 ui.add(
                     egui::TextEdit::singleline(&mut self.from_text)
                         .hint_text("2026-11-20 06:00")
-                        .desired_width(170.0),
+                        .desired_width(140.0),
                 );
                 ui.end_row();
                 ui.label(tr!("reports-to"));
                 ui.add(
                     egui::TextEdit::singleline(&mut self.to_text)
                         .hint_text("2026-11-21")
-                        .desired_width(170.0),
+                        .desired_width(140.0),
                 );
                 ui.end_row();
                 let o = self.options.clone();
@@ -99,7 +99,7 @@ impl ReportsTab {
                 ui.label(tr!("reports-chart-by"));
                 egui::ComboBox::from_id_salt("chart_by")
                     .selected_text(self.group_by.label())
-                    .width(170.0)
+                    .width(140.0)
                     .show_ui(ui, |ui| {
                         for g in GroupBy::ALL {
                             ui.selectable_value(&mut self.group_by, g, g.label());
@@ -158,7 +158,7 @@ fn choice(
     ui.label(label);
     egui::ComboBox::from_id_salt(id)
         .selected_text(value.as_deref().map(&show).unwrap_or_else(|| tr!("any")))
-        .width(170.0)
+        .width(140.0)
         .show_ui(ui, |ui| {
             if ui.selectable_label(value.is_none(), tr!("any")).clicked() {
                 *value = None;

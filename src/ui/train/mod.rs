@@ -122,9 +122,10 @@ impl TrainTab {
     /// Draw the tab.
     pub fn ui(&mut self, ui: &mut egui::Ui, ctx: &TabCtx) -> Vec<Action> {
         let mut actions = Vec::new();
+        let width = ui.available_width();
         egui::Panel::right("model_card")
             .resizable(true)
-            .default_size(420.0)
+            .default_size((width * 0.3).clamp(260.0, 420.0))
             .show(ui, |ui| {
                 ui.heading(tr!("train-live-model"));
                 egui::ScrollArea::vertical().show(ui, |ui| {

@@ -35,7 +35,7 @@ impl TrainTab {
                 )
                 .on_hover_text(match prev_row {
                     Some(r) => tr!("train-rollback-tip", version = r.version.as_str()),
-                    None => tr!("train-no-earlier").into(),
+                    None => tr!("train-no-earlier"),
                 });
             if r.clicked()
                 && let Some(row) = prev_row
@@ -66,7 +66,9 @@ impl TrainTab {
             ));
         }
         let mut to_promote = None;
-        egui::ScrollArea::vertical()
+        // Both ways: at the minimum window size the grid is wider than the room beside the
+        // model card.
+        egui::ScrollArea::both()
             .max_height(ui.available_height() * 0.55)
             .show(ui, |ui| {
                 egui::Grid::new("models")
