@@ -3,7 +3,8 @@
 //! Data flows one way: **capture -> inspect -> record -> show**. The modules are layers, and a
 //! module imports only from its own layer or below (`tests/architecture.rs` checks it):
 //!
-//! 0. [`domain`]: types every layer shares (BBox, Verdict, ClassLabel, Thresholds, Actor, AppPaths).
+//! 0. [`domain`]: types every layer shares (BBox, Verdict, ClassLabel, Thresholds, Actor, AppPaths);
+//!    [`i18n`]: the message catalogues, the language in force, locale formats, plant time.
 //! 1. [`imageio`]: decoding (full size or DCT-scaled), binning, crops, grid interpolation.
 //! 2. [`vision`]: segmentation (belt map, refinement, outlines), features, the binning choice.
 //! 3. [`model`]: the anomaly model, the defect classifier, metrics, model files.
@@ -21,6 +22,7 @@ pub mod bench;
 pub mod capture;
 pub mod domain;
 pub mod eval;
+pub mod i18n;
 pub mod imageio;
 pub mod inspect;
 pub mod labeling;

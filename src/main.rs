@@ -3,11 +3,14 @@
 mod cli;
 mod ui;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use foodqc::domain::AppPaths;
+use foodqc::i18n::Language;
+use foodqc::tr;
 
 /// foodqc: inspection workstation for food processing lines.
 ///
@@ -32,6 +35,11 @@ struct Cli {
     /// [default: camera:0 when a camera is found, else synthetic].
     #[arg(long, value_name = "SPEC")]
     source: Option<String>,
+
+    /// Language of the window, messages, help and reports: en or es [default: from the
+    /// locale, LC_ALL / LC_MESSAGES / LANG; in the window, the language last chosen there].
+    #[arg(long, global = true, value_name = "LANG")]
+    lang: Option<Language>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -83,15 +91,33 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    // The language is needed before clap parses: its help texts are translated too.
+    foodqc::i18n::set_language(language_of(&args).unwrap_or_else(Language::from_environment));
+    let matches = cli::help::localize(Cli::command()).get_matches_from(&args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_logging();
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("{}", tr!("cli-error", error = format!("{e:#}")));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The language `--lang X` or `--lang=X` names on the command line, if any and valid (an
+/// invalid one is left for clap to report).
+fn language_of(args: &[OsString]) -> Option<Language> {
+    let args: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
+    let value = args.iter().enumerate().find_map(|(i, a)| {
+        if *a == "--lang" {
+            args.get(i + 1).copied()
+        } else {
+            a.strip_prefix("--lang=")
+        }
+    })?;
+    value.parse().ok()
 }
 
 fn init_logging() {
@@ -112,7 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         None => {
             let judge = cli::load_model(&paths, model)?;
             let source = cli.source.as_deref().map(str::parse).transpose()?;
-            ui::run_gui(paths, judge, source)
+            ui::run_gui(paths, judge, source, cli.lang)
         }
         Some(Command::Inspect(a)) => cli::inspect::run(&paths, model, a),
         Some(Command::Train(a)) => cli::train::run(&paths, model, a),

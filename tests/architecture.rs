@@ -5,7 +5,7 @@
 //!
 //! | rank | layer | modules |
 //! |---|---|---|
-//! | 0 | domain types | `domain` |
+//! | 0 | domain types, language | `domain`, `i18n` |
 //! | 1 | pixels in and out | `imageio` |
 //! | 2 | vision | `vision` |
 //! | 3 | models | `model` |
@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 /// The rank of each top-level module (see the table above).
 fn layer_of(module: &str) -> Option<u8> {
     Some(match module {
-        "domain" => 0,
+        "domain" | "i18n" => 0,
         "imageio" => 1,
         "vision" => 2,
         "model" => 3,

@@ -64,3 +64,81 @@ fn report_generates_holds_and_exports() {
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
 }
+
+/// `foodqc --lang es report --pdf F` (and `LANG=es_PE.UTF-8`): the printed report, the PDF
+/// and `--help` in Spanish, accents and ñ intact through the PDF's WinAnsi fonts.
+#[test]
+fn report_in_spanish() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("reporte.pdf");
+    let out = run_ok(
+        foodqc()
+            .args(["--lang", "es", "--data-dir"])
+            .arg(dir.path())
+            .args(["report", "--generate", "3000", "--by", "hour"])
+            .args(["--hold", "L1102-A-1", "--comment", "grietas, año 2026"])
+            .arg("--pdf")
+            .arg(&pdf),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "reporte foodqc:",
+        "piezas",
+        "inspeccionadas",
+        "gráfico p",
+        "horas",
+    ] {
+        assert!(stdout.contains(needle), "{needle:?} not in:\n{stdout}");
+    }
+    assert!(stderr.contains("ahora está RETENIDO"), "{stderr}");
+    assert!(stderr.contains("se escribió"), "{stderr}");
+
+    let text = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is installed");
+    let text = String::from_utf8_lossy(&text.stdout);
+    for needle in [
+        "Reporte de calidad foodqc",
+        "Resumen",
+        "Piezas inspeccionadas",
+        "Rechazadas",
+        "Gráfico p: proporción de rechazo por hora",
+        "Pareto de clases de defecto",
+        "Deriva",
+        "RETENIDO",
+        "grietas, año 2026",
+        "Disposición decidida por Calidad",
+        "Firma",
+        "(America/Lima)",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle:?} missing from the PDF:\n{text}"
+        );
+    }
+    assert!(
+        !text.contains("Items inspected"),
+        "English left in:\n{text}"
+    );
+
+    // The locale alone chooses Spanish; --lang en wins over it.
+    let help = run_ok(
+        foodqc()
+            .env("LANG", "es_PE.UTF-8")
+            .args(["report", "--help"]),
+    );
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("Uso:") && help.contains("Opciones"), "{help}");
+    assert!(help.contains("Escribir aquí el reporte en PDF."), "{help}");
+    let help = run_ok(
+        foodqc()
+            .env("LANG", "es_PE.UTF-8")
+            .args(["--lang", "en", "report", "--help"]),
+    );
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("Write the PDF report here."), "{help}");
+}

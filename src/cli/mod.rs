@@ -6,6 +6,7 @@ pub mod bench;
 pub mod demo_samples;
 pub mod eval;
 pub mod export;
+pub mod help;
 pub mod import;
 pub mod inspect;
 pub mod report;

@@ -7,8 +7,10 @@ use std::time::Instant;
 use clap::Args;
 
 use foodqc::domain::{Actor, AppPaths};
+use foodqc::i18n::{format_decimal, format_percent};
 use foodqc::reports::{self, GroupBy, ReportFilter, drift::DriftReference, filter::parse_time};
 use foodqc::store::{LotStatus, Store};
+use foodqc::tr;
 
 /// Arguments of `foodqc report`.
 #[derive(Args, Debug)]
@@ -127,7 +129,7 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: ReportArgs) -> anyhow::Res
     }
     let filter = a.filter()?;
     let by = GroupBy::parse(&a.by)
-        .ok_or_else(|| anyhow::anyhow!("--by {:?}: use lot, hour, shift or station", a.by))?;
+        .ok_or_else(|| anyhow::anyhow!(tr!("cli-report-bad-by", by = format!("{:?}", a.by))))?;
     let reference = DriftReference::for_model(&*super::load_model(paths, model)?);
     let r = reports::build_report(&store, &filter, by, &reference)?;
     if a.json {
@@ -139,23 +141,31 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: ReportArgs) -> anyhow::Res
         let t = Instant::now();
         let n = reports::export::write_csv(&store, &filter, path, &|_| {}, &Default::default())?;
         eprintln!(
-            "wrote {n} rows to {} in {:.2} s",
-            path.display(),
-            t.elapsed().as_secs_f64()
+            "{}",
+            tr!(
+                "cli-report-wrote-csv",
+                rows = n,
+                path = path.display().to_string(),
+                seconds = format_decimal(t.elapsed().as_secs_f64(), 2)
+            )
         );
     }
     if let Some(path) = &a.pdf {
         let t = Instant::now();
         let meta = reports::pdf::PdfMeta {
-            title: "foodqc quality report".into(),
+            title: tr!("report-title"),
             generated_at_ms: foodqc::store::now_ms(),
             author: actor.as_str().to_string(),
         };
         let bytes = reports::pdf::write_pdf(&store, &r, &meta, path)?;
         eprintln!(
-            "wrote {} ({bytes} bytes) in {:.2} s",
-            path.display(),
-            t.elapsed().as_secs_f64()
+            "{}",
+            tr!(
+                "cli-report-wrote-pdf",
+                path = path.display().to_string(),
+                bytes = bytes,
+                seconds = format_decimal(t.elapsed().as_secs_f64(), 2)
+            )
         );
     }
     Ok(())
@@ -173,8 +183,15 @@ fn generate(store: &mut Store, paths: &AppPaths, rows: u64) -> anyhow::Result<()
     })?;
     bar.finish_and_clear();
     eprintln!(
-        "generated {} inspections in {} lots in {:.1} s (bad lot {}, drifting lot {})",
-        stats.rows, stats.lots, stats.seconds, stats.bad_lot, stats.drift_lot
+        "{}",
+        tr!(
+            "cli-report-generated",
+            rows = stats.rows,
+            lots = stats.lots,
+            seconds = format_decimal(stats.seconds, 1),
+            bad = stats.bad_lot.to_string(),
+            drifting = stats.drift_lot.to_string()
+        )
     );
     Ok(())
 }
@@ -188,16 +205,25 @@ fn set_lot_status(
     actor: &Actor,
     comment: &str,
 ) -> anyhow::Result<()> {
-    let id = store
-        .lot_id(code)?
-        .ok_or_else(|| anyhow::anyhow!("lot {code:?} is not in {}", paths.db_path().display()))?;
+    let id = store.lot_id(code)?.ok_or_else(|| {
+        anyhow::anyhow!(tr!(
+            "cli-report-no-lot",
+            code = format!("{code:?}"),
+            db = paths.db_path().display().to_string()
+        ))
+    })?;
     if comment.trim().is_empty() {
-        anyhow::bail!("--comment must say why lot {code} is held or released");
+        anyhow::bail!(tr!("cli-report-need-comment", code = code));
     }
     store.set_lot_status(id, status, actor.as_str(), comment.trim())?;
     eprintln!(
-        "lot {code} is now {} (by {actor})",
-        status.as_str().to_uppercase()
+        "{}",
+        tr!(
+            "cli-report-lot-now",
+            code = code,
+            status = reports::lot_status_label(status).to_uppercase(),
+            actor = actor.to_string()
+        )
     );
     Ok(())
 }
@@ -205,20 +231,28 @@ fn set_lot_status(
 /// The report as text: totals, p-chart, out-of-control points, Pareto, drift, held lots and
 /// query times.
 fn print_text(r: &reports::Report, filter: &ReportFilter, by: GroupBy) {
+    // A label column of 16 characters, then the value (labels are translated, so padded here).
+    let row = |label: String, value: String| println!("  {label:<16} {value}");
     let s = &r.summary;
-    println!("foodqc report: {}", filter.describe());
-    println!(
-        "  items            {} inspected, {} rejected ({:.2} %), {} review",
-        s.items,
-        s.rejects,
-        100.0 * s.reject_rate(),
-        s.reviews
+    println!("{}", tr!("cli-report-title", filter = filter.describe()));
+    row(
+        tr!("cli-report-label-items"),
+        tr!(
+            "cli-report-items",
+            items = s.items,
+            rejects = s.rejects,
+            rate = format_percent(s.reject_rate(), 2),
+            reviews = s.reviews
+        ),
     );
-    println!(
-        "  p-chart          {} {}s, centre {:.2} %",
-        r.chart.points.len(),
-        by.title(),
-        100.0 * r.chart.p_bar
+    row(
+        tr!("cli-report-label-pchart"),
+        tr!(
+            "cli-report-pchart",
+            points = r.chart.points.len(),
+            group = by.selector(),
+            centre = format_percent(r.chart.p_bar, 2)
+        ),
     );
     for p in r.chart.out_of_control() {
         let rules: Vec<String> = p
@@ -226,32 +260,46 @@ fn print_text(r: &reports::Report, filter: &ReportFilter, by: GroupBy) {
             .iter()
             .map(|v| v.number().to_string())
             .collect();
-        println!(
-            "  OUT OF CONTROL   {} {:.2} % (UCL {:.2} %), rules {}",
-            p.label,
-            100.0 * p.p,
-            100.0 * p.ucl,
-            rules.join(",")
+        row(
+            tr!("cli-report-label-ooc"),
+            tr!(
+                "cli-report-ooc",
+                label = p.label.as_str(),
+                rate = format_percent(p.p, 2),
+                ucl = format_percent(p.ucl, 2),
+                rules = rules.join(",")
+            ),
         );
     }
     let pareto: Vec<String> = r
         .pareto
         .iter()
-        .map(|b| format!("{} {} ({:.0} %)", b.class, b.count, 100.0 * b.share))
+        .map(|b| {
+            format!(
+                "{} {} ({})",
+                foodqc::i18n::class_name(&b.class),
+                b.count,
+                format_percent(b.share, 0)
+            )
+        })
         .collect();
-    println!("  pareto           {}", pareto.join(", "));
+    row(tr!("cli-report-label-pareto"), pareto.join(", "));
     let drifting = r.drift.iter().filter(|d| d.drifting).count();
-    println!(
-        "  drift            {drifting} of {} hours drift from the training distribution",
-        r.drift.len()
+    row(
+        tr!("cli-report-label-drift"),
+        tr!(
+            "cli-report-drift",
+            drifting = drifting,
+            hours = r.drift.len()
+        ),
     );
-    println!("  lots on hold     {}", held_lots(r));
+    row(tr!("cli-report-label-held"), held_lots(r));
     let times: Vec<String> = r
         .timings_ms
         .iter()
-        .map(|(q, ms)| format!("{q} {ms:.0} ms"))
+        .map(|(q, ms)| format!("{q} {} ms", format_decimal(*ms, 0)))
         .collect();
-    println!("  query times      {}", times.join(", "));
+    row(tr!("cli-report-label-times"), times.join(", "));
 }
 
 /// The codes of the lots on hold, or `none`.
@@ -263,7 +311,7 @@ fn held_lots(r: &reports::Report) -> String {
         .map(|l| l.code.as_str())
         .collect();
     if held.is_empty() {
-        "none".to_string()
+        tr!("cli-report-none")
     } else {
         held.join(", ")
     }

@@ -11,29 +11,54 @@ pub const VERDICTS: [&str; 3] = ["pass", "reject", "review"];
 impl ReportFilter {
     /// One line describing the filter, for report headers: `lot L1 | shift A | ...`.
     pub fn describe(&self) -> String {
+        use crate::i18n::format_datetime as fmt;
+        use crate::tr;
         let mut parts = Vec::new();
-        let fmt = |ms: i64| crate::reports::fmt_ts(ms);
+        // Plant time for people; the filter itself holds UTC instants.
         match (self.from_ms, self.to_ms) {
-            (Some(f), Some(t)) => parts.push(format!("{} to {} UTC", fmt(f), fmt(t))),
-            (Some(f), None) => parts.push(format!("from {} UTC", fmt(f))),
-            (None, Some(t)) => parts.push(format!("until {} UTC", fmt(t))),
-            (None, None) => parts.push("all time".into()),
+            (Some(f), Some(t)) => parts.push(tr!("filter-between", from = fmt(f), to = fmt(t))),
+            (Some(f), None) => parts.push(tr!("filter-from", from = fmt(f))),
+            (None, Some(t)) => parts.push(tr!("filter-until", to = fmt(t))),
+            (None, None) => parts.push(tr!("filter-all-time")),
         }
+        let defect = given(&self.defect_class).map(crate::i18n::class_name);
         for (name, v) in [
-            ("station", &self.station),
-            ("line", &self.line),
-            ("lot", &self.lot),
-            ("product", &self.product),
-            ("shift", &self.shift),
-            ("verdict", &self.verdict),
-            ("defect", &self.defect_class),
-            ("model", &self.model_version),
+            (
+                tr!("filter-station"),
+                given(&self.station).map(str::to_string),
+            ),
+            (tr!("filter-line"), given(&self.line).map(str::to_string)),
+            (tr!("filter-lot"), given(&self.lot).map(str::to_string)),
+            (
+                tr!("filter-product"),
+                given(&self.product).map(str::to_string),
+            ),
+            (tr!("filter-shift"), given(&self.shift).map(str::to_string)),
+            (
+                tr!("filter-verdict"),
+                given(&self.verdict).map(verdict_label),
+            ),
+            (tr!("filter-defect"), defect),
+            (
+                tr!("filter-model"),
+                given(&self.model_version).map(str::to_string),
+            ),
         ] {
-            if let Some(v) = given(v) {
+            if let Some(v) = v {
                 parts.push(format!("{name} {v}"));
             }
         }
         parts.join(" | ")
+    }
+}
+
+/// A stored verdict (`pass`, `reject`, `review`) as people read it in the language in force.
+pub fn verdict_label(verdict: &str) -> String {
+    match verdict {
+        "pass" => crate::tr!("verdict-pass"),
+        "reject" => crate::tr!("verdict-reject"),
+        "review" => crate::tr!("verdict-review"),
+        other => other.to_string(),
     }
 }
 

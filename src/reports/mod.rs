@@ -55,6 +55,16 @@ pub enum ReportError {
     },
 }
 
+/// A lot status as people read it in the language in force ("on hold", "retenido").
+pub fn lot_status_label(status: crate::store::LotStatus) -> String {
+    use crate::store::LotStatus;
+    match status {
+        LotStatus::Open => crate::tr!("lot-status-open"),
+        LotStatus::Hold => crate::tr!("lot-status-hold"),
+        LotStatus::Released => crate::tr!("lot-status-released"),
+    }
+}
+
 /// A unix-ms timestamp as `2026-11-20 08:15:02` (UTC).
 pub fn fmt_ts(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)

@@ -39,7 +39,7 @@ impl GroupBy {
         GroupBy::Station,
     ];
 
-    /// Name for menus and headers.
+    /// Machine name (command line, saved settings): `lot`, `hour`, `shift`, `station`.
     pub fn title(self) -> &'static str {
         match self {
             GroupBy::Lot => "lot",
@@ -47,6 +47,21 @@ impl GroupBy {
             GroupBy::Shift => "shift",
             GroupBy::Station => "station",
         }
+    }
+
+    /// Name for people in the language in force (menus, headers, reports).
+    pub fn label(self) -> String {
+        match self {
+            GroupBy::Lot => crate::tr!("group-lot"),
+            GroupBy::Hour => crate::tr!("group-hour"),
+            GroupBy::Shift => crate::tr!("group-shift"),
+            GroupBy::Station => crate::tr!("group-station"),
+        }
+    }
+
+    /// The grouping as a Fluent selector (`lot`, `hour`...), for messages that decline it.
+    pub fn selector(self) -> &'static str {
+        self.title()
     }
 
     /// Parse [`GroupBy::title`] back.

@@ -25,13 +25,13 @@ pub enum Rule {
 }
 
 impl Rule {
-    /// Short text for tables and alarms.
-    pub fn describe(self) -> &'static str {
+    /// Short text for tables and alarms, in the language in force.
+    pub fn describe(self) -> String {
         match self {
-            Rule::Beyond3Sigma => "rule 1: a point beyond 3 sigma",
-            Rule::TwoOfThreeBeyond2Sigma => "rule 2: 2 of 3 points beyond 2 sigma, same side",
-            Rule::FourOfFiveBeyond1Sigma => "rule 3: 4 of 5 points beyond 1 sigma, same side",
-            Rule::EightOnOneSide => "rule 4: 8 points in a row on one side of the centre",
+            Rule::Beyond3Sigma => crate::tr!("spc-rule-1"),
+            Rule::TwoOfThreeBeyond2Sigma => crate::tr!("spc-rule-2"),
+            Rule::FourOfFiveBeyond1Sigma => crate::tr!("spc-rule-3"),
+            Rule::EightOnOneSide => crate::tr!("spc-rule-4"),
         }
     }
 
@@ -198,13 +198,14 @@ pub struct LiveAlarm {
 impl LiveAlarm {
     /// One line for the banner and the log.
     pub fn message(&self) -> String {
-        let rules: Vec<&str> = self.rules.iter().map(|r| r.describe()).collect();
-        format!(
-            "Reject rate out of control: {:.1} % (centre {:.1} %, upper limit {:.1} %): {}",
-            100.0 * self.p,
-            100.0 * self.p_bar,
-            100.0 * self.ucl,
-            rules.join("; ")
+        use crate::i18n::format_percent;
+        let rules: Vec<String> = self.rules.iter().map(|r| r.describe()).collect();
+        crate::tr!(
+            "spc-alarm",
+            rate = format_percent(self.p, 1),
+            centre = format_percent(self.p_bar, 1),
+            limit = format_percent(self.ucl, 1),
+            rules = rules.join("; ")
         )
     }
 }

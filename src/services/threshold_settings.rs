@@ -100,9 +100,11 @@ pub fn load_workbench(
             });
         }
     }
-    source.push(format!(
-        "last {} production items ({labelled} labelled)",
-        recent.len()
+    let production = recent.len();
+    source.push(crate::tr!(
+        "thr-source-production",
+        count = production,
+        labelled = labelled
     ));
     let mut w = Workbench::build(
         source.join(" + "),

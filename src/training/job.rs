@@ -80,16 +80,16 @@ pub enum Stage {
 }
 
 impl Stage {
-    /// Human name for progress displays.
-    pub fn title(self) -> &'static str {
+    /// Human name for progress displays, in the language in force.
+    pub fn title(self) -> String {
         match self {
-            Stage::Gathering => "gathering labelled samples",
-            Stage::Measuring => "measuring items",
-            Stage::Evaluating => "cross-validating",
-            Stage::Fitting => "fitting the anomaly detector",
-            Stage::Tier => "choosing the detector tier",
-            Stage::Classifier => "fitting the grade classifier",
-            Stage::Saving => "saving the model version",
+            Stage::Gathering => crate::tr!("stage-gathering"),
+            Stage::Measuring => crate::tr!("stage-measuring"),
+            Stage::Evaluating => crate::tr!("stage-evaluating"),
+            Stage::Fitting => crate::tr!("stage-fitting"),
+            Stage::Tier => crate::tr!("stage-tier"),
+            Stage::Classifier => crate::tr!("stage-classifier"),
+            Stage::Saving => crate::tr!("stage-saving"),
         }
     }
 }

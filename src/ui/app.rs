@@ -7,10 +7,12 @@ use std::time::{Duration, Instant};
 
 use foodqc::capture::{SourceOptions, SourceSpec};
 use foodqc::domain::{Actor, AppPaths};
+use foodqc::i18n::Language;
 use foodqc::model::AnomalyModel;
 use foodqc::services::desk::{Command, DbSnapshot, Desk, DeskConfig, Event, Status, Topic};
 use foodqc::services::line_alarm::LineWatch;
 use foodqc::station::{Station, StationCommand, StationConfig, StationStats};
+use foodqc::tr;
 
 use super::action::{Action, TabCtx};
 use super::{Settings, Tab, label, reports, thresholds, train};
@@ -24,7 +26,8 @@ pub struct FoodQcApp {
     pub(crate) model: Arc<AnomalyModel>,
     pub(crate) source: SourceSpec,
     pub(crate) cameras: Vec<(u32, String)>,
-    pub(crate) notice: Option<String>,
+    /// No camera was found and the synthetic line runs (said in the status bar).
+    pub(crate) no_camera: bool,
     pub(crate) stats: StationStats,
     pub(crate) desk: Desk,
     /// What the worker said about itself (shown when it failed).
@@ -41,6 +44,8 @@ pub struct FoodQcApp {
     pub(crate) thresholds: thresholds::ThresholdsTab,
     /// Who is at the keyboard, resolved once: labels, decisions and the audit log.
     pub(crate) actor: Actor,
+    /// The language the desk worker was last told to speak.
+    desk_language: Option<Language>,
 }
 
 /// UI frame times (the time our `ui` took), for the status bar and measurements.
@@ -78,16 +83,15 @@ impl FoodQcApp {
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
             .unwrap_or_default();
         let cameras = foodqc::capture::list_cameras();
-        let mut notice = None;
+        let mut no_camera = false;
         let source = source.unwrap_or_else(|| {
             if cameras.is_empty() {
-                notice = Some(
-                    "No camera found: running the built-in synthetic line. Pick a camera or a folder in the source menu."
-                        .to_string(),
-                );
+                no_camera = true;
                 SourceSpec::default()
             } else {
-                SourceSpec::Camera { index: cameras[0].0 }
+                SourceSpec::Camera {
+                    index: cameras[0].0,
+                }
             }
         });
         let actor = Actor::os_user();
@@ -105,7 +109,7 @@ impl FoodQcApp {
             station_error: None,
             source,
             cameras,
-            notice,
+            no_camera,
             stats: StationStats::default(),
             desk,
             desk_status: Status::Idle,
@@ -121,6 +125,7 @@ impl FoodQcApp {
             model,
             paths,
             actor,
+            desk_language: None,
         };
         app.start_station();
         app
@@ -188,7 +193,7 @@ impl FoodQcApp {
             match a {
                 Action::Desk(c) => {
                     if !self.desk.send(c) {
-                        self.desk_status = Status::Failed("the desk worker has stopped".into());
+                        self.desk_status = Status::Failed(tr!("desk-stopped"));
                     }
                 }
                 Action::Station(c) => self.send(c),
@@ -289,6 +294,13 @@ impl FoodQcApp {
 
 impl eframe::App for FoodQcApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        foodqc::i18n::set_thread_language(Some(self.settings.language));
+        // The worker's messages follow the window's language (also after a switch).
+        if self.desk_language != Some(self.settings.language)
+            && self.desk.send(Command::SetLanguage(self.settings.language))
+        {
+            self.desk_language = Some(self.settings.language);
+        }
         if let Some(st) = &self.station {
             self.stats = st.stats();
             if let Some(latest) = st.latest() {
@@ -320,6 +332,9 @@ impl eframe::App for FoodQcApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let started = Instant::now();
+        // This window's thread speaks the window's language (another window in the same
+        // process, as in the tests, may speak another).
+        foodqc::i18n::set_thread_language(Some(self.settings.language));
         egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
         self.tab_ui(ui);

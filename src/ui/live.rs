@@ -10,6 +10,7 @@ use foodqc::domain::Verdict;
 use foodqc::inspect::{InspectedItem, Inspection};
 use foodqc::station::{LotInfo, StationCommand};
 use foodqc::store::LotStatus;
+use foodqc::tr;
 use serde::{Deserialize, Serialize};
 
 use super::action::{Action, TabCtx};
@@ -85,13 +86,19 @@ impl LiveTab {
         egui::Panel::right("counters")
             .resizable(false)
             .exact_size(250.0)
-            .show(ui, |ui| self.counters(ui, ctx, &mut actions));
+            .show(ui, |ui| {
+                // At the minimum window height the legend (and in Spanish the capture button)
+                // would be cut off: scroll instead.
+                egui::ScrollArea::vertical()
+                    .id_salt("counters_scroll")
+                    .show(ui, |ui| self.counters(ui, ctx, &mut actions));
+            });
         egui::CentralPanel::default().show(ui, |ui| self.feed(ui, ctx));
         actions
     }
 }
 
-fn big_number(ui: &mut egui::Ui, label: &str, value: String, color: Option<Color32>) {
+fn big_number(ui: &mut egui::Ui, label: String, value: String, color: Option<Color32>) {
     ui.label(egui::RichText::new(label).small());
     let mut text = egui::RichText::new(value).size(theme::BIG_NUMBER).strong();
     if let Some(c) = color {
@@ -107,42 +114,42 @@ impl LiveTab {
         self.lot_editor(ui, ctx, actions);
         let s = ctx.stats;
         egui::Grid::new("line_ids").num_columns(2).show(ui, |ui| {
-            ui.label("Model");
+            ui.label(tr!("live-model"));
             ui.add(egui::Label::new(egui::RichText::new(&s.model_version).small()).truncate())
                 .on_hover_text(&s.model_version);
             ui.end_row();
         });
         ui.separator();
-        big_number(ui, "Items inspected", s.items.to_string(), None);
+        big_number(ui, tr!("live-items-inspected"), s.items.to_string(), None);
         big_number(
             ui,
-            "Rejected",
+            tr!("live-rejected"),
             s.rejects.to_string(),
             (s.rejects > 0).then_some(theme::REJECT),
         );
         big_number(
             ui,
-            "To review",
+            tr!("live-to-review"),
             s.reviews.to_string(),
             (s.reviews > 0).then_some(theme::REVIEW),
         );
         big_number(
             ui,
-            "Reject rate",
-            format!("{:.1} %", 100.0 * s.reject_rate()),
+            tr!("live-reject-rate"),
+            foodqc::i18n::format_percent(s.reject_rate(), 1),
             None,
         );
         self.sparkline(ui, s.reject_rate() as f32);
-        ui.label(egui::RichText::new("reject rate, last 2 min").small());
+        ui.label(egui::RichText::new(tr!("live-reject-rate-trend")).small());
         ui.add_space(8.0);
         ui.separator();
         line_stats(ui, s);
         ui.separator();
-        ui.checkbox(&mut self.show_heat, "Heat map (H)");
-        ui.checkbox(&mut self.show_scores, "Scores");
+        ui.checkbox(&mut self.show_heat, tr!("live-heat-map"));
+        ui.checkbox(&mut self.show_scores, tr!("live-scores"));
         if ui
-            .button("📷 Capture for labelling (C)")
-            .on_hover_text("Save the items of the next frame as samples for the Label tab")
+            .button(tr!("live-capture"))
+            .on_hover_text(tr!("live-capture-tip"))
             .clicked()
         {
             actions.push(StationCommand::CaptureNext.into());
@@ -195,17 +202,17 @@ impl LiveTab {
     /// The lot being produced: shown, and changed with Enter or the Apply button.
     fn lot_editor(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
         ui.horizontal(|ui| {
-            ui.label("Lot");
+            ui.label(tr!("live-lot"));
             let edit = ui.add(
                 egui::TextEdit::singleline(&mut self.lot.code)
                     .desired_width(110.0)
-                    .hint_text("lot code"),
+                    .hint_text(tr!("live-lot-hint")),
             );
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             let changed = self.lot.code.trim() != ctx.stats.lot;
             if (ui
-                .add_enabled(changed, egui::Button::new("Apply"))
-                .on_hover_text("Record the next items under this lot")
+                .add_enabled(changed, egui::Button::new(tr!("live-lot-apply")))
+                .on_hover_text(tr!("live-lot-apply-tip"))
                 .clicked()
                 || (enter && changed))
                 && !self.lot.code.trim().is_empty()
@@ -220,10 +227,8 @@ impl LiveTab {
         let (Some(tex), Some(insp)) = (&self.texture, self.current().cloned()) else {
             ui.centered_and_justified(|ui| {
                 match ctx.station_error {
-                    Some(e) => {
-                        ui.colored_label(theme::REJECT, format!("The line is not running:\n{e}"))
-                    }
-                    None => ui.label("Waiting for the first frame…"),
+                    Some(e) => ui.colored_label(theme::REJECT, tr!("live-not-running", error = e)),
+                    None => ui.label(tr!("live-waiting")),
                 };
             });
             return;
@@ -253,7 +258,7 @@ impl LiveTab {
             painter.text(
                 rect.left_top() + Vec2::new(12.0, 12.0),
                 Align2::LEFT_TOP,
-                "⏸ PAUSED",
+                tr!("live-paused"),
                 FontId::proportional(28.0),
                 theme::WARN,
             );
@@ -263,20 +268,23 @@ impl LiveTab {
 
 fn line_stats(ui: &mut egui::Ui, s: &foodqc::station::StationStats) {
     egui::Grid::new("line_stats").num_columns(2).show(ui, |ui| {
-        ui.label("Frames / s");
-        ui.strong(format!("{:.1}", s.fps));
+        ui.label(tr!("live-fps"));
+        ui.strong(foodqc::i18n::format_decimal(s.fps, 1));
         ui.end_row();
-        ui.label("Inspection");
-        ui.strong(format!("{:.1} ms", s.last_inspect_ms));
+        ui.label(tr!("live-inspection-time"));
+        ui.strong(format!(
+            "{} ms",
+            foodqc::i18n::format_decimal(s.last_inspect_ms, 1)
+        ));
         ui.end_row();
-        ui.label("Dropped frames");
+        ui.label(tr!("live-dropped"));
         ui.strong(s.frames_dropped.to_string());
         ui.end_row();
-        ui.label("Frames");
+        ui.label(tr!("live-frames"));
         ui.strong(s.frames_inspected.to_string());
         ui.end_row();
         if s.skipped_files > 0 {
-            ui.label("Skipped files");
+            ui.label(tr!("live-skipped-files"));
             ui.colored_label(theme::WARN, s.skipped_files.to_string());
             ui.end_row();
         }
@@ -284,16 +292,12 @@ fn line_stats(ui: &mut egui::Ui, s: &foodqc::station::StationStats) {
 }
 
 fn legend_block(ui: &mut egui::Ui) {
-    ui.label(egui::RichText::new("Legend").small());
-    legend(ui, theme::PASS, "solid outline: pass");
-    legend(ui, theme::REJECT, "thick dashed outline: reject");
-    legend(ui, theme::REVIEW, "short dashes, ?: review (to labelling)");
-    legend(
-        ui,
-        theme::PARTIAL,
-        "grey: entering / leaving, not judged yet",
-    );
-    legend(ui, theme::HEAT, "magenta: defect region");
+    ui.label(egui::RichText::new(tr!("live-legend")).small());
+    legend(ui, theme::PASS, &tr!("live-legend-pass"));
+    legend(ui, theme::REJECT, &tr!("live-legend-reject"));
+    legend(ui, theme::REVIEW, &tr!("live-legend-review"));
+    legend(ui, theme::PARTIAL, &tr!("live-legend-partial"));
+    legend(ui, theme::HEAT, &tr!("live-legend-heat"));
 }
 
 fn legend(ui: &mut egui::Ui, color: Color32, text: &str) {
@@ -322,7 +326,7 @@ fn alarm_banner(ui: &mut egui::Ui, ctx: &TabCtx) {
                 .show(ui, |ui| {
                     ui.set_width(ui.available_width());
                     ui.label(
-                        egui::RichText::new(format!("ALARM  {}", a.message()))
+                        egui::RichText::new(tr!("live-alarm", message = a.message()))
                             .color(Color32::WHITE)
                             .size(18.0)
                             .strong(),
@@ -332,11 +336,7 @@ fn alarm_banner(ui: &mut egui::Ui, ctx: &TabCtx) {
         if held {
             ui.colored_label(
                 theme::WARN,
-                egui::RichText::new(format!(
-                    "LOT {} IS ON HOLD: its product must not ship until QC releases it",
-                    ctx.stats.lot
-                ))
-                .strong(),
+                egui::RichText::new(tr!("live-lot-on-hold", lot = ctx.stats.lot.as_str())).strong(),
             );
         }
     });
@@ -420,12 +420,13 @@ fn draw_item(
     let class = item
         .defect_class
         .as_deref()
-        .map(|c| format!(" {c}"))
+        .map(|c| format!(" {}", foodqc::i18n::class_name(c)))
         .unwrap_or_default();
+    let score_text = foodqc::i18n::format_decimal(score, 2);
     let text = match verdict {
-        Verdict::Reject => format!("✖ REJECT{class} {score:.2}"),
-        Verdict::Review => format!("? REVIEW{class} {score:.2}"),
-        Verdict::Pass => format!("✔ {score:.2}"),
+        Verdict::Reject => tr!("live-tag-reject", class = class, score = score_text),
+        Verdict::Review => tr!("live-tag-review", class = class, score = score_text),
+        Verdict::Pass => format!("✔ {score_text}"),
     };
     let color = match verdict {
         Verdict::Reject => theme::REJECT,

@@ -21,7 +21,9 @@ use std::sync::Arc;
 
 use foodqc::capture::SourceSpec;
 use foodqc::domain::AppPaths;
+use foodqc::i18n::Language;
 use foodqc::model::AnomalyModel;
+use foodqc::tr;
 use serde::{Deserialize, Serialize};
 
 pub use app::FoodQcApp;
@@ -31,6 +33,7 @@ pub fn run_gui(
     paths: AppPaths,
     model: Arc<AnomalyModel>,
     source: Option<SourceSpec>,
+    language: Option<Language>,
 ) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -43,9 +46,17 @@ pub fn run_gui(
     eframe::run_native(
         "foodqc",
         options,
-        Box::new(move |cc| Ok(Box::new(FoodQcApp::new(cc, paths, model, source)))),
+        Box::new(move |cc| {
+            let mut app = FoodQcApp::new(cc, paths, model, source);
+            // `--lang` wins over the saved setting; workers and logs follow the window.
+            if let Some(lang) = language {
+                app.settings.language = lang;
+            }
+            foodqc::i18n::set_language(app.settings.language);
+            Ok(Box::new(app))
+        }),
     )
-    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+    .map_err(|e| anyhow::anyhow!(tr!("window-open-failed", error = e.to_string())))
 }
 
 /// The tabs of the workstation.
@@ -67,13 +78,13 @@ impl Tab {
         Tab::Reports,
     ];
 
-    fn title(self) -> &'static str {
+    fn title(self) -> String {
         match self {
-            Tab::Live => "Live",
-            Tab::Label => "Label",
-            Tab::Train => "Train",
-            Tab::Thresholds => "Thresholds",
-            Tab::Reports => "Reports",
+            Tab::Live => tr!("tab-live"),
+            Tab::Label => tr!("tab-label"),
+            Tab::Train => tr!("tab-train"),
+            Tab::Thresholds => tr!("tab-thresholds"),
+            Tab::Reports => tr!("tab-reports"),
         }
     }
 
@@ -102,6 +113,8 @@ pub struct Settings {
     pub station_name: String,
     /// The Live tab: overlay switches and the lot being produced.
     pub live: live::LiveTab,
+    /// The language of the window (first run: the session's locale).
+    pub language: Language,
 }
 
 impl Default for Settings {
@@ -112,6 +125,7 @@ impl Default for Settings {
             folder: String::new(),
             station_name: "station-1".into(),
             live: live::LiveTab::default(),
+            language: Language::from_environment(),
         }
     }
 }

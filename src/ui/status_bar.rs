@@ -1,37 +1,66 @@
 //! The status bar: source, problems, recorder counters and UI frame time.
 
+use egui::{Color32, RichText};
+use foodqc::tr;
+
 use super::{FoodQcApp, theme};
 
 impl FoodQcApp {
     pub(crate) fn status_bar(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            if let Some(e) = &self.station_error {
-                ui.colored_label(theme::REJECT, format!("⚠ {e}"));
-                return;
-            }
-            ui.label(&self.stats.source);
-            if let Some(p) = &self.stats.source_problem {
-                ui.colored_label(theme::WARN, format!("⚠ {p}"));
-            } else if let foodqc::services::desk::Status::Failed(e) = &self.desk_status {
-                ui.colored_label(theme::REJECT, format!("⚠ {e}"));
-            } else if let Some(n) = &self.notice {
-                ui.label(n);
-            }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                ui.label(format!("UI {:.1} ms p95", self.frame_times.quantile(0.95)));
+        // The counters on the right first: they keep their room, and the message on the left
+        // is cut short (full text on hover) instead of running under them.
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if self.station_error.is_none() {
+                ui.label(tr!(
+                    "status-ui-time",
+                    ms = foodqc::i18n::format_decimal(self.frame_times.quantile(0.95), 1)
+                ));
                 ui.separator();
                 let r = &self.stats.recorder;
                 match &r.last_error {
                     Some(e) => ui.colored_label(
                         theme::REJECT,
-                        format!("⚠ recording: {e} · in journal {}", r.in_journal),
+                        tr!(
+                            "status-recording-error",
+                            error = e.to_string(),
+                            journal = r.in_journal
+                        ),
                     ),
-                    None => ui.label(format!(
-                        "recorded {} · pending {} · in journal {}",
-                        r.recorded, r.pending, r.in_journal
+                    None => ui.label(tr!(
+                        "status-recorded",
+                        recorded = r.recorded,
+                        pending = r.pending,
+                        journal = r.in_journal
                     )),
                 };
+                ui.separator();
+            }
+            ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                for (text, color) in self.status_messages() {
+                    let mut rich = RichText::new(&text);
+                    if let Some(c) = color {
+                        rich = rich.color(c);
+                    }
+                    ui.add(egui::Label::new(rich).truncate())
+                        .on_hover_text(text);
+                }
             });
         });
+    }
+
+    /// What the left of the status bar says, in order, with the colour of a problem.
+    fn status_messages(&self) -> Vec<(String, Option<Color32>)> {
+        if let Some(e) = &self.station_error {
+            return vec![(format!("⚠ {e}"), Some(theme::REJECT))];
+        }
+        let mut out = vec![(self.stats.source.clone(), None)];
+        if let Some(p) = &self.stats.source_problem {
+            out.push((format!("⚠ {p}"), Some(theme::WARN)));
+        } else if let foodqc::services::desk::Status::Failed(e) = &self.desk_status {
+            out.push((format!("⚠ {e}"), Some(theme::REJECT)));
+        } else if self.no_camera {
+            out.push((tr!("no-camera-notice"), None));
+        }
+        out
     }
 }

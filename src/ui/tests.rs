@@ -20,8 +20,20 @@ fn harness(dir: &std::path::Path) -> Harness<'static, FoodQcApp> {
     Harness::builder()
         .with_size(egui::vec2(1400.0, 860.0))
         .build_eframe(move |cc| {
-            FoodQcApp::new(cc, paths, model, Some(SourceSpec::Synthetic { seed: 3 }))
+            english(FoodQcApp::new(
+                cc,
+                paths,
+                model,
+                Some(SourceSpec::Synthetic { seed: 3 }),
+            ))
         })
+}
+
+/// The app speaking English whatever the machine's locale: the tests find widgets by their
+/// English labels.
+pub(crate) fn english(mut app: FoodQcApp) -> FoodQcApp {
+    app.settings.language = foodqc::i18n::Language::En;
+    app
 }
 
 /// Step the UI (real time passes for the station threads) until `done` or a timeout.
@@ -323,4 +335,106 @@ fn training_job_starts_cancels_finishes_and_promotes() {
             .iter()
             .any(|e| e.action == "model.activate")
     );
+}
+
+/// The window in Spanish at its minimum size (900 x 600): every tab speaks the Spanish
+/// catalogue, and its main controls lie inside the window (none pushed off its edge).
+#[test]
+fn spanish_at_the_minimum_window_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = AppPaths {
+        data_dir: dir.path().to_path_buf(),
+    };
+    let model = Arc::new(AnomalyModel::bundled().unwrap());
+    let size = egui::vec2(900.0, 600.0);
+    let mut h = Harness::builder().with_size(size).build_eframe(move |cc| {
+        let mut app = FoodQcApp::new(cc, paths, model, Some(SourceSpec::Synthetic { seed: 3 }));
+        app.settings.language = foodqc::i18n::Language::Es;
+        app
+    });
+    step_until(&mut h, "items judged", |app| {
+        app.stats.items >= 1 && app.settings.live.current().is_some()
+    });
+    h.step();
+    let window = egui::Rect::from_min_size(egui::Pos2::ZERO, size);
+    let inside = |h: &Harness<'_, FoodQcApp>, label: &str| {
+        let r = h.get_by_label(label).rect();
+        assert!(
+            window.contains_rect(r),
+            "{label:?} at {r:?} lies outside the {size:?} window"
+        );
+    };
+    for label in [
+        "En vivo",
+        "Etiquetar",
+        "Entrenar",
+        "Reportes",
+        "Umbrales",
+        "⏸ Pausar",
+        "Piezas inspeccionadas",
+        "Rechazadas",
+        "Por revisar",
+        "Tasa de rechazo",
+        "Mapa de calor (H)",
+        "📷 Capturar para etiquetar (C)",
+    ] {
+        inside(&h, label);
+    }
+    for (title, tab, labels) in [
+        (
+            "Etiquetar",
+            Tab::Label,
+            &["Cola", "Importar y exportar"][..],
+        ),
+        (
+            "Entrenar",
+            Tab::Train,
+            &["Entrenar modelo nuevo", "Versiones del modelo"][..],
+        ),
+        (
+            "Reportes",
+            Tab::Reports,
+            &["Filtros", "Disposición del lote"][..],
+        ),
+        ("Umbrales", Tab::Thresholds, &["Puntajes y curvas"][..]),
+    ] {
+        h.get_by_label(title).click();
+        h.step();
+        h.step();
+        assert_eq!(h.state().settings.tab, tab);
+        for label in labels {
+            inside(&h, label);
+        }
+    }
+}
+
+/// The language picker in the top bar switches the window at once, and the choice is part of
+/// the settings eframe saves.
+#[test]
+fn language_switches_live_and_is_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    step_until(&mut h, "first frame", |app| {
+        app.settings.live.current().is_some()
+    });
+    h.get_by_label("Items inspected");
+    // The picker shows the language in force as its value.
+    h.get(
+        egui_kittest::kittest::by()
+            .role(egui::accesskit::Role::ComboBox)
+            .value("English"),
+    )
+    .click();
+    h.step();
+    h.step();
+    h.step();
+    h.get_by_label("Español").click();
+    h.step();
+    h.step();
+    assert_eq!(h.state().settings.language, foodqc::i18n::Language::Es);
+    h.get_by_label("Piezas inspeccionadas");
+    h.get_by_label("⏸ Pausar");
+    assert!(h.query_by_label("Items inspected").is_none());
+    let saved = serde_json::to_string(&h.state().settings).unwrap();
+    assert!(saved.contains(r#""language":"Es""#), "{saved}");
 }

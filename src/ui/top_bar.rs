@@ -2,7 +2,9 @@
 //! shortcuts that work on every tab, and the shortcut sheet.
 
 use foodqc::capture::SourceSpec;
+use foodqc::i18n::Language;
 use foodqc::station::StationCommand;
+use foodqc::tr;
 
 use super::{FoodQcApp, Tab};
 
@@ -41,7 +43,9 @@ impl FoodQcApp {
     }
 
     pub(crate) fn top_bar(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
+        // Wrapped: at the minimum window size (and in longer languages) the source controls
+        // go to a second row instead of pushing pause, language and help off the edge.
+        ui.horizontal_wrapped(|ui| {
             ui.heading("foodqc");
             ui.separator();
             for tab in Tab::ALL {
@@ -53,64 +57,66 @@ impl FoodQcApp {
                 }
             }
             ui.separator();
-            self.source_picker(ui);
-            ui.separator();
             let pause_label = if self.stats.paused {
-                "▶ Resume"
+                tr!("top-resume")
             } else {
-                "⏸ Pause"
+                tr!("top-pause")
             };
             if ui
                 .button(pause_label)
-                .on_hover_text("Pause or resume the line view (Space)")
+                .on_hover_text(tr!("top-pause-tip"))
                 .clicked()
             {
                 self.toggle_pause();
             }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui
-                    .button("?")
-                    .on_hover_text("Keyboard shortcuts (F12)")
-                    .clicked()
-                {
-                    self.show_help = !self.show_help;
-                }
-                let theme = if self.settings.dark { "☀" } else { "🌙" };
-                if ui
-                    .button(theme)
-                    .on_hover_text("Light / dark theme")
-                    .clicked()
-                {
-                    self.settings.dark = !self.settings.dark;
-                }
-            });
+            self.language_picker(ui);
+            let theme = if self.settings.dark { "☀" } else { "🌙" };
+            if ui
+                .button(theme)
+                .on_hover_text(tr!("top-theme-tip"))
+                .clicked()
+            {
+                self.settings.dark = !self.settings.dark;
+            }
+            if ui.button("?").on_hover_text(tr!("top-help-tip")).clicked() {
+                self.show_help = !self.show_help;
+            }
+            ui.separator();
+            self.source_picker(ui);
         });
     }
 
     fn source_picker(&mut self, ui: &mut egui::Ui) {
         let current = self.source.clone();
         let mut choice: Option<SourceSpec> = None;
-        egui::ComboBox::from_label("Source")
+        egui::ComboBox::from_label(tr!("top-source"))
             .selected_text(source_title(&current))
-            .width(220.0)
+            .width(190.0)
             .show_ui(ui, |ui| {
                 let syn = SourceSpec::default();
                 if ui
                     .selectable_label(
                         matches!(current, SourceSpec::Synthetic { .. }),
-                        "Synthetic line",
+                        tr!("top-synthetic"),
                     )
                     .clicked()
                 {
                     choice = Some(syn);
                 }
                 if self.cameras.is_empty() {
-                    ui.label("No camera found");
+                    ui.label(tr!("top-no-camera"));
                 }
                 for (index, name) in &self.cameras {
                     let spec = SourceSpec::Camera { index: *index };
                     if ui
-                        .selectable_label(current == spec, format!("Camera {index}: {name}"))
+                        .selectable_label(
+                            current == spec,
+                            tr!(
+                                "top-camera",
+                                index = index.to_string(),
+                                name = name.as_str()
+                            ),
+                        )
                         .clicked()
                     {
                         choice = Some(spec);
@@ -122,11 +128,11 @@ impl FoodQcApp {
         }
         let folder_edit = ui.add(
             egui::TextEdit::singleline(&mut self.settings.folder)
-                .hint_text("folder to replay")
-                .desired_width(180.0),
+                .hint_text(tr!("top-folder-hint"))
+                .desired_width(150.0),
         );
         let enter = folder_edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-        if (ui.button("Replay folder").clicked() || enter)
+        if (ui.button(tr!("top-replay")).clicked() || enter)
             && !self.settings.folder.trim().is_empty()
         {
             let path = self.settings.folder.trim().into();
@@ -134,15 +140,34 @@ impl FoodQcApp {
         }
     }
 
+    /// The language picker: switches the window at once (and the desk worker's messages).
+    fn language_picker(&mut self, ui: &mut egui::Ui) {
+        let before = self.settings.language;
+        egui::ComboBox::from_id_salt("language")
+            .selected_text(before.native_name())
+            .width(90.0)
+            .show_ui(ui, |ui| {
+                for lang in Language::ALL {
+                    ui.selectable_value(&mut self.settings.language, lang, lang.native_name());
+                }
+            })
+            .response
+            .on_hover_text(tr!("top-language-tip"));
+        if self.settings.language != before {
+            // The rest of this frame already speaks it; the desk worker is told next frame.
+            foodqc::i18n::set_thread_language(Some(self.settings.language));
+        }
+    }
+
     pub(crate) fn help_window(&mut self, ctx: &egui::Context) {
         let mut open = self.show_help;
-        egui::Window::new("Keyboard shortcuts")
+        egui::Window::new(tr!("keys-title"))
             .open(&mut open)
             .collapsible(false)
             .resizable(false)
             .show(ctx, |ui| {
                 egui::Grid::new("keys").striped(true).show(ui, |ui| {
-                    for (k, what) in SHORTCUTS {
+                    for (k, what) in shortcuts() {
                         ui.strong(k);
                         ui.label(what);
                         ui.end_row();
@@ -153,30 +178,30 @@ impl FoodQcApp {
     }
 }
 
-/// The shortcut sheet.
-const SHORTCUTS: [(&str, &str); 10] = [
-    ("F1 … F4", "Live, Label, Train, Reports"),
-    ("F5", "Thresholds"),
-    ("Space", "Pause / resume the line view"),
-    ("H", "Heat map on / off"),
-    ("C", "Capture the items of the next frame for labelling"),
-    (
-        "0 … 9",
-        "Label tab: good (0) or the defect class with that key",
-    ),
-    ("Up, Down", "Label tab: previous / next sample"),
-    ("Z", "Label tab: undo the last label"),
-    ("M", "Label tab: paint a defect mask"),
-    ("F12 or ?", "This sheet"),
-];
+/// The shortcut sheet: (keys, what they do).
+fn shortcuts() -> [(String, String); 10] {
+    [
+        ("F1 … F4".into(), tr!("keys-tabs")),
+        ("F5".into(), tr!("tab-thresholds")),
+        (tr!("keys-space"), tr!("keys-pause")),
+        ("H".into(), tr!("keys-heat")),
+        ("C".into(), tr!("keys-capture")),
+        ("0 … 9".into(), tr!("keys-label-class")),
+        (tr!("keys-up-down"), tr!("keys-label-move")),
+        ("Z".into(), tr!("keys-label-undo")),
+        ("M".into(), tr!("keys-label-mask")),
+        (tr!("keys-f12"), tr!("keys-this-sheet")),
+    ]
+}
 
 fn source_title(spec: &SourceSpec) -> String {
     match spec {
-        SourceSpec::Synthetic { seed } => format!("Synthetic line (seed {seed})"),
-        SourceSpec::Camera { index } => format!("Camera {index}"),
-        SourceSpec::Folder { path } => format!(
-            "Folder {}",
-            path.file_name()
+        SourceSpec::Synthetic { seed } => tr!("source-synthetic", seed = seed.to_string()),
+        SourceSpec::Camera { index } => tr!("source-camera", index = index.to_string()),
+        SourceSpec::Folder { path } => tr!(
+            "source-folder",
+            name = path
+                .file_name()
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_else(|| path.display().to_string())
         ),

@@ -4,9 +4,14 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// The `foodqc` binary of this build, as a command to add arguments to.
+/// The `foodqc` binary of this build, as a command to add arguments to. It speaks English
+/// whatever the machine's locale (the tests read its English messages); `--lang` overrides.
 pub fn foodqc() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_foodqc"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_foodqc"));
+    cmd.env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C");
+    cmd
 }
 
 /// Runs `cmd` to its end and returns its output; a failed run fails the test with the

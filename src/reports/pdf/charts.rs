@@ -2,8 +2,10 @@
 //! as vectors on a [`Page`].
 
 use super::layout::{AMBER, BLACK, BLUE, GREY, Page, RED, pct, text_width};
-use crate::reports::query::{Report, hour_label};
+use crate::i18n::{class_name, format_decimal, format_hour};
+use crate::reports::query::Report;
 use crate::reports::spc::PPoint;
+use crate::tr;
 
 /// A chart frame: plot area (x, y, w, h) in top-down coordinates with y axis `[y0, y1]`.
 struct Frame {
@@ -80,10 +82,10 @@ pub(super) fn p_chart(p: &mut Page, r: &Report, x: f32, y: f32, w: f32, h: f32) 
     };
     f.draw(
         p,
-        &format!(
-            "p-chart: reject proportion by {} (centre {}, 3-sigma limits per subgroup size)",
-            r.group_by.title(),
-            pct(r.chart.p_bar)
+        &tr!(
+            "pdf-pchart-title",
+            group = r.group_by.label(),
+            centre = pct(r.chart.p_bar)
         ),
         &|v| pct(v),
     );
@@ -93,7 +95,7 @@ pub(super) fn p_chart(p: &mut Page, r: &Report, x: f32, y: f32, w: f32, h: f32) 
             y + h / 2.0,
             9.0,
             false,
-            "no inspections match the filter",
+            &tr!("pdf-no-inspections-match"),
         );
         return;
     }
@@ -124,13 +126,7 @@ pub(super) fn p_chart(p: &mut Page, r: &Report, x: f32, y: f32, w: f32, h: f32) 
     p.rgb(BLACK);
     let labels: Vec<String> = pts.iter().map(|q| q.label.clone()).collect();
     f.x_labels(p, &labels);
-    p.text(
-        x,
-        y + h + 22.0,
-        7.5,
-        false,
-        "blue: reject proportion; grey: centre line; red dashed: control limits; big red squares: out of control (Western Electric rules 1-4)",
-    );
+    p.text(x, y + h + 22.0, 7.5, false, &tr!("pdf-pchart-legend"));
 }
 
 /// The control limits of each subgroup as dashed steps (each subgroup has its own width).
@@ -165,18 +161,14 @@ pub(super) fn pareto_chart(p: &mut Page, r: &Report, x: f32, y: f32, w: f32, h: 
         y0: 0.0,
         y1: max * 1.1,
     };
-    f.draw(
-        p,
-        "Pareto of defect classes (rejected items) with cumulative share",
-        &|v| format!("{v:.0}"),
-    );
+    f.draw(p, &tr!("pdf-pareto-title"), &|v| format_decimal(v, 0));
     if bars.is_empty() {
         p.text(
             x + 10.0,
             y + h / 2.0,
             9.0,
             false,
-            "no rejects match the filter",
+            &tr!("pdf-no-rejects-match"),
         );
         return;
     }
@@ -189,7 +181,7 @@ pub(super) fn pareto_chart(p: &mut Page, r: &Report, x: f32, y: f32, w: f32, h: 
         p.rgb(BLUE);
         p.rect_fill(bx, top, slot * 0.7, y + h - top);
         p.rgb(BLACK);
-        let label = format!("{} ({})", b.class, b.count);
+        let label = format!("{} ({})", class_name(&b.class), b.count);
         p.text(bx, y + h + 10.0, 7.0, false, &label);
         cum.push((bx + slot * 0.35, y + h - (b.cumulative as f32) * h));
     }
@@ -204,7 +196,7 @@ pub(super) fn pareto_chart(p: &mut Page, r: &Report, x: f32, y: f32, w: f32, h: 
         y + 10.0,
         7.0,
         false,
-        "amber: cumulative share (top = 100 %)",
+        &tr!("pdf-pareto-legend"),
     );
 }
 
@@ -224,18 +216,14 @@ pub(super) fn drift_chart(p: &mut Page, r: &Report, x: f32, y: f32, w: f32, h: f
         y0: 0.0,
         y1: top,
     };
-    f.draw(
-        p,
-        "Drift: mean anomaly score of passed items per hour (grey: 95th percentile of good items at training)",
-        &|v| format!("{v:.2}"),
-    );
+    f.draw(p, &tr!("pdf-drift-title"), &|v| format_decimal(v, 2));
     if d.is_empty() {
         p.text(
             x + 10.0,
             y + h / 2.0,
             9.0,
             false,
-            "no passed items match the filter",
+            &tr!("pdf-no-passed-match"),
         );
         return;
     }
@@ -255,6 +243,6 @@ pub(super) fn drift_chart(p: &mut Page, r: &Report, x: f32, y: f32, w: f32, h: f
         p.marker(f.px(i, n), f.py(q.mean_score), 2.6);
     }
     p.rgb(BLACK);
-    let labels: Vec<String> = d.iter().map(|q| hour_label(q.start_ms)).collect();
+    let labels: Vec<String> = d.iter().map(|q| format_hour(q.start_ms)).collect();
     f.x_labels(p, &labels);
 }

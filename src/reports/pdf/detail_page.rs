@@ -5,9 +5,10 @@ use pdf_writer::{Buf, Name};
 use super::SampleImage;
 use super::charts::{drift_chart, pareto_chart};
 use super::layout::{BLACK, H, MARGIN, Page, W, text_width};
-use crate::reports::fmt_ts;
+use crate::i18n::format_datetime;
 use crate::reports::query::Report;
 use crate::store::LotStatus;
+use crate::tr;
 
 /// At most this many sample images are shown.
 pub(super) const MAX_SAMPLES: usize = 6;
@@ -40,17 +41,11 @@ pub(super) fn render(r: &Report, samples: &[SampleImage]) -> Buf {
 /// The sample images with captions from `y` down; returns the y below them.
 fn sample_images(p: &mut Page, samples: &[SampleImage], y: f32) -> f32 {
     let mut y = y;
-    p.text(MARGIN, y, 10.0, true, "Sample defect images");
+    p.text(MARGIN, y, 10.0, true, &tr!("pdf-sample-images"));
     y += 8.0;
     let thumb = 78.0;
     if samples.is_empty() {
-        p.text(
-            MARGIN,
-            y + 12.0,
-            8.5,
-            false,
-            "no saved crops of rejected items in this report",
-        );
+        p.text(MARGIN, y + 12.0, 8.5, false, &tr!("pdf-no-crops"));
     }
     for (i, sm) in samples.iter().enumerate().take(MAX_SAMPLES) {
         let x = MARGIN + i as f32 * (thumb + 10.0);
@@ -84,40 +79,43 @@ fn lots_table(p: &mut Page, r: &Report, y: f32) -> f32 {
             let (who, when, comment) = l
                 .last_change
                 .clone()
-                .map(|(a, t, c)| (a, fmt_ts(t), c))
+                .map(|(a, t, c)| (a, format_datetime(t), c))
                 .unwrap_or_default();
             vec![
                 l.code.clone(),
                 l.product.clone(),
-                l.status.as_str().to_uppercase(),
+                crate::reports::lot_status_label(l.status).to_uppercase(),
                 who,
                 when,
                 comment,
             ]
         })
         .collect();
+    let headers = [
+        tr!("live-lot"),
+        tr!("pdf-col-product"),
+        tr!("pdf-col-disposition"),
+        tr!("pdf-col-by"),
+        tr!("pdf-col-when"),
+        tr!("pdf-col-comment"),
+    ];
     let mut y = p.table(
         MARGIN,
         y,
         &[0.0, 80.0, 165.0, 225.0, 290.0, 380.0],
         &[
-            "Lot",
-            "product",
-            "disposition",
-            "by",
-            "when (UTC)",
-            "comment",
+            &headers[0],
+            &headers[1],
+            &headers[2],
+            &headers[3],
+            &headers[4],
+            &headers[5],
         ],
         &lot_rows,
     );
     if lot_rows.len() < r.lots.len() {
-        p.text(
-            MARGIN,
-            y,
-            8.0,
-            false,
-            &format!("... {} more lots", r.lots.len() - lot_rows.len()),
-        );
+        let more = r.lots.len() - lot_rows.len();
+        p.text(MARGIN, y, 8.0, false, &tr!("pdf-more-lots", count = more));
         y += 11.0;
     }
     y
@@ -126,20 +124,14 @@ fn lots_table(p: &mut Page, r: &Report, y: f32) -> f32 {
 /// The approval line with name, date and signature fields, at least 110 pt above the bottom.
 fn signature(p: &mut Page, y: f32) {
     let y = y.max(H - 110.0);
-    p.text(
-        MARGIN,
-        y + 20.0,
-        9.0,
-        true,
-        "Disposition decided by QC. Reviewed and approved:",
-    );
+    p.text(MARGIN, y + 20.0, 9.0, true, &tr!("pdf-approval"));
     p.rgb(BLACK);
     for (x, label) in [
-        (MARGIN, "Name"),
-        (MARGIN + 190.0, "Date"),
-        (MARGIN + 340.0, "Signature"),
+        (MARGIN, tr!("pdf-name")),
+        (MARGIN + 190.0, tr!("pdf-date")),
+        (MARGIN + 340.0, tr!("pdf-signature")),
     ] {
         p.line(&[(x, y + 55.0), (x + 150.0, y + 55.0)], 0.6, false);
-        p.text(x, y + 65.0, 8.0, false, label);
+        p.text(x, y + 65.0, 8.0, false, &label);
     }
 }

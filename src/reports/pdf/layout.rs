@@ -176,7 +176,7 @@ impl Page {
     }
 }
 
-/// A share as a percentage, `12.3 %`.
+/// A share as a percentage in the language in force, `12.3 %`.
 pub(super) fn pct(v: f64) -> String {
-    format!("{:.1} %", 100.0 * v)
+    crate::i18n::format_percent(v, 1)
 }

@@ -144,10 +144,15 @@ pub fn load_samples(
             Ok(img) => out.push(SampleImage {
                 image: img.to_rgb8(),
                 caption: format!(
-                    "{} | {:.2} | {}",
-                    row.defect_class.as_deref().unwrap_or("reject"),
-                    row.score,
-                    row.lot_code.as_deref().unwrap_or("no lot")
+                    "{} | {} | {}",
+                    row.defect_class
+                        .as_deref()
+                        .map(crate::i18n::class_name)
+                        .unwrap_or_else(|| crate::tr!("verdict-reject")),
+                    crate::i18n::format_decimal(row.score, 2),
+                    row.lot_code
+                        .clone()
+                        .unwrap_or_else(|| crate::tr!("label-no-lot"))
                 ),
             }),
             Err(e) => tracing::warn!("report: skipping sample image {}: {e}", path.display()),

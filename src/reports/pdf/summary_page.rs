@@ -5,8 +5,9 @@ use pdf_writer::Buf;
 use super::PdfMeta;
 use super::charts::p_chart;
 use super::layout::{H, MARGIN, Page, W, pct};
-use crate::reports::fmt_ts;
+use crate::i18n::{format_datetime, plant_time_zone};
 use crate::reports::query::Report;
+use crate::tr;
 
 /// The first page's content stream.
 pub(super) fn render(r: &Report, meta: &PdfMeta) -> Buf {
@@ -16,7 +17,7 @@ pub(super) fn render(r: &Report, meta: &PdfMeta) -> Buf {
         MARGIN,
         104.0,
         &[0.0, 140.0],
-        &["Summary", ""],
+        &[&tr!("pdf-summary"), ""],
         &summary_rows(r),
     );
     p_chart(
@@ -39,10 +40,11 @@ fn header(p: &mut Page, r: &Report, meta: &PdfMeta) {
         68.0,
         8.5,
         false,
-        &format!(
-            "Generated {} UTC by {} with foodqc",
-            fmt_ts(meta.generated_at_ms),
-            meta.author
+        &tr!(
+            "pdf-generated",
+            when = format_datetime(meta.generated_at_ms),
+            zone = plant_time_zone().iana_name().unwrap_or("UTC-5"),
+            author = meta.author.as_str()
         ),
     );
     p.text(
@@ -50,7 +52,7 @@ fn header(p: &mut Page, r: &Report, meta: &PdfMeta) {
         80.0,
         8.5,
         false,
-        &format!("Filter: {}", r.filter.describe()),
+        &tr!("pdf-filter", filter = r.filter.describe()),
     );
 }
 
@@ -60,33 +62,37 @@ fn summary_rows(r: &Report) -> Vec<Vec<String>> {
     let ooc: Vec<String> = r.chart.out_of_control().map(|q| q.label.clone()).collect();
     let drifting = r.drift.iter().filter(|d| d.drifting).count();
     vec![
-        vec!["Items inspected".into(), s.items.to_string()],
+        vec![tr!("live-items-inspected"), s.items.to_string()],
         vec![
-            "Rejected".into(),
+            tr!("live-rejected"),
             format!("{} ({})", s.rejects, pct(s.reject_rate())),
         ],
-        vec!["Sent to review".into(), s.reviews.to_string()],
+        vec![tr!("pdf-sent-to-review"), s.reviews.to_string()],
         vec![
-            "Period".into(),
+            tr!("pdf-period"),
             match (s.first_ts_ms, s.last_ts_ms) {
-                (Some(a), Some(b)) => format!("{} to {} UTC", fmt_ts(a), fmt_ts(b)),
-                _ => "no inspections".into(),
+                (Some(a), Some(b)) => tr!(
+                    "filter-between",
+                    from = format_datetime(a),
+                    to = format_datetime(b)
+                ),
+                _ => tr!("pdf-no-inspections"),
             },
         ],
         vec![
-            format!("Out of control ({}s)", r.group_by.title()),
+            tr!("pdf-out-of-control", group = r.group_by.selector()),
             if ooc.is_empty() {
-                "none".into()
+                tr!("cli-report-none")
             } else {
                 format!("{}: {}", ooc.len(), ooc.join(", "))
             },
         ],
         vec![
-            "Score drift".into(),
+            tr!("pdf-score-drift"),
             if drifting == 0 {
-                "no hour drifts from the training distribution".into()
+                tr!("pdf-no-drift")
             } else {
-                format!("WARNING: {drifting} hour(s) drift from the training distribution")
+                tr!("pdf-drift-warning", hours = drifting)
             },
         ],
     ]
@@ -108,40 +114,49 @@ fn groups_table(p: &mut Page, r: &Report, y: f32) {
                 pct(g.reject_rate()),
                 pct(q.ucl),
                 g.lot_status
-                    .map(|s| s.as_str().to_uppercase())
+                    .map(|s| crate::reports::lot_status_label(s).to_uppercase())
                     .unwrap_or_default(),
                 q.violations
                     .iter()
-                    .map(|v| format!("rule {}", v.number()))
+                    .map(|v| tr!("reports-rule", number = v.number()))
                     .collect::<Vec<_>>()
                     .join(", "),
             ]
         })
         .collect();
-    let title = format!("By {}", r.group_by.title());
+    let title = tr!("pdf-by-group", group = r.group_by.label());
+    let headers = [
+        tr!("reports-col-items"),
+        tr!("chart-rejects"),
+        tr!("reports-col-rate"),
+        tr!("chart-ucl"),
+        tr!("reports-col-status"),
+        tr!("chart-out-of-control"),
+    ];
     let mut yy = p.table(
         MARGIN,
         y,
         &[0.0, 150.0, 210.0, 260.0, 310.0, 360.0, 420.0],
         &[
             &title,
-            "items",
-            "rejects",
-            "rate",
-            "UCL",
-            "status",
-            "out of control",
+            &headers[0],
+            &headers[1],
+            &headers[2],
+            &headers[3],
+            &headers[4],
+            &headers[5],
         ],
         &rows,
     );
     if rows.len() < r.groups.len() {
+        let more = r.groups.len() - rows.len();
         yy += 2.0;
         p.text(
             MARGIN,
             yy,
             8.0,
             false,
-            &format!("... {} more in the CSV export", r.groups.len() - rows.len()),
+            &tr!("pdf-more-groups", count = more),
         );
     }
 }

@@ -32,6 +32,10 @@ pub enum SaveTarget {
 
 /// One request of the front end. Replies come back as [`super::Event`]s.
 pub enum Command {
+    /// Speak this language from now on: the worker's status messages and its jobs' (the
+    /// window's language, which may differ from the process's).
+    SetLanguage(crate::i18n::Language),
+
     /// Read lots, model versions and label counts again ([`super::Event::Snapshot`]).
     RefreshSnapshot,
 

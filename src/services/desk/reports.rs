@@ -87,9 +87,11 @@ impl Worker {
             .lot_id(code)?
             .ok_or_else(|| DeskError::Other(format!("lot {code:?} is not in the database")))?;
         st.set_lot_status(id, status, actor.as_str(), comment)?;
-        let msg = format!(
-            "Lot {code} set to {} by {actor}",
-            status.as_str().to_uppercase()
+        let msg = crate::tr!(
+            "desk-lot-set",
+            code = code,
+            status = crate::reports::lot_status_label(status).to_uppercase(),
+            actor = actor.to_string()
         );
         self.sink.status(Topic::Reports, Status::Done(msg));
         Ok(())
@@ -109,11 +111,15 @@ impl Worker {
             let progress = |n: u64| {
                 sink.status(
                     Topic::Reports,
-                    Status::busy(format!("CSV: {n} rows written")),
+                    Status::busy(crate::tr!("desk-csv-progress", rows = n)),
                 );
             };
             let n = crate::reports::export::write_csv(store, &f, path, &progress, &cancel)?;
-            Ok(format!("Wrote {n} rows to {}", path.display()))
+            Ok(crate::tr!(
+                "desk-csv-done",
+                rows = n,
+                path = path.display().to_string()
+            ))
         });
     }
 
@@ -121,7 +127,12 @@ impl Worker {
     pub(super) fn export_pdf(&mut self, report: Box<Report>, meta: PdfMeta, to: SaveTarget) {
         self.export_job("PDF", to, move |store, path, _| {
             let bytes = crate::reports::pdf::write_pdf(store, &report, &meta, path)?;
-            Ok(format!("Wrote {} ({} kB)", path.display(), bytes / 1024))
+            let kb = bytes / 1024;
+            Ok(crate::tr!(
+                "desk-pdf-done",
+                path = path.display().to_string(),
+                kb = kb
+            ))
         });
     }
 
@@ -148,8 +159,8 @@ impl Worker {
                     Some(p) => p,
                     None => {
                         // Cancelled, or no file dialog available (no desktop portal): say so.
-                        let msg = "Export cancelled (no file chosen; without a file dialog use Quick export)";
-                        sink.status(Topic::Reports, Status::Done(msg.into()));
+                        let msg = crate::tr!("desk-export-cancelled");
+                        sink.status(Topic::Reports, Status::Done(msg));
                         return;
                     }
                 },

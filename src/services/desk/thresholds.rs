@@ -23,7 +23,7 @@ impl Worker {
         let db = self.cfg.paths.db_path();
         let models_dir = self.cfg.paths.models_dir();
         let sink = self.sink.clone();
-        sink.status(Topic::Thresholds, Status::busy("loading scores"));
+        sink.status(Topic::Thresholds, Status::busy(crate::tr!("thr-loading")));
         spawn_job(&self.sink, Topic::Thresholds, "thresholds", move || {
             let score_file = score_file.or_else(|| {
                 find_default
@@ -38,7 +38,7 @@ impl Worker {
             })();
             match loaded {
                 Ok((w, history)) => {
-                    let msg = format!("Loaded {}.", w.source);
+                    let msg = crate::tr!("desk-scores-loaded", source = w.source.as_str());
                     sink.emit(Event::ThresholdsLoaded {
                         score_file,
                         workbench: Arc::new(w),
@@ -66,9 +66,9 @@ impl Worker {
             .and_then(|s| settings::apply(s, version, new, old, who, why));
         match applied {
             Ok((thresholds, history)) => {
-                let msg = format!(
-                    "Applied as setting #{}: the line judges with it from the next frame.",
-                    history.first().map(|s| s.id).unwrap_or(0)
+                let msg = crate::tr!(
+                    "desk-thresholds-applied",
+                    id = history.first().map(|s| s.id).unwrap_or(0)
                 );
                 self.sink.emit(Event::ThresholdsApplied {
                     thresholds,
@@ -77,7 +77,10 @@ impl Worker {
                 self.sink.status(Topic::Thresholds, Status::Done(msg));
                 Ok(())
             }
-            Err(e) => Err(DeskError::Other(format!("Not applied: {e}"))),
+            Err(e) => Err(DeskError::Other(crate::tr!(
+                "desk-not-applied",
+                error = e.to_string()
+            ))),
         }
     }
 
@@ -89,13 +92,16 @@ impl Worker {
         n: usize,
     ) {
         let sink = self.sink.clone();
-        sink.status(Topic::Thresholds, Status::busy("scoring preview images"));
+        sink.status(
+            Topic::Thresholds,
+            Status::busy(crate::tr!("thr-preview-scoring")),
+        );
         spawn_job(&self.sink, Topic::Thresholds, "previews", move || {
             let r =
                 settings::load_previews(&workbench.items, workbench.dataset.as_deref(), model, n);
             match r {
                 Ok(p) => {
-                    let msg = format!("Scored {} preview images.", p.len());
+                    let msg = crate::tr!("desk-previews-scored", count = p.len());
                     sink.emit(Event::Previews(p));
                     sink.status(Topic::Thresholds, Status::Done(msg));
                 }

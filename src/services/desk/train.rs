@@ -20,7 +20,7 @@ pub(super) struct TrainRun {
 impl Worker {
     pub(super) fn start_training(&mut self, base: Arc<AnomalyModel>) -> Result<(), DeskError> {
         if self.train.is_some() {
-            return Err(DeskError::Other("a training job is already running".into()));
+            return Err(DeskError::Other(crate::tr!("desk-training-running")));
         }
         let cfg = TrainJobConfig {
             db_path: self.cfg.paths.db_path(),
@@ -64,7 +64,7 @@ impl Worker {
         if let Some(r) = run.job.try_finish() {
             self.train = None;
             let status = match &r {
-                Ok(o) => Status::Done(format!("trained {}", o.version)),
+                Ok(o) => Status::Done(crate::tr!("desk-trained", version = o.version.as_str())),
                 Err(e) => Status::Failed(e.to_string()),
             };
             self.sink

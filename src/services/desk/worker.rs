@@ -109,6 +109,7 @@ impl Worker {
     fn dispatch(&mut self, cmd: Command) -> Result<(), DeskError> {
         use super::label::TaxonomyChange;
         match cmd {
+            Command::SetLanguage(lang) => crate::i18n::set_thread_language(Some(lang)),
             Command::RefreshSnapshot => self.publish_snapshot(),
             Command::RefreshLabelQueue { filter, model } => {
                 return self.refresh_label_queue(&filter, &model);
@@ -202,6 +203,7 @@ impl Worker {
 /// The topic a command's failure is reported under.
 fn topic_of(cmd: &Command) -> Topic {
     match cmd {
+        Command::SetLanguage(_) => Topic::Desk,
         Command::RefreshSnapshot => Topic::Snapshot,
         Command::RefreshLabelQueue { .. }
         | Command::LoadSampleImage { .. }
@@ -254,9 +256,14 @@ pub(super) fn spawn_job(
     name: &str,
     work: impl FnOnce() + Send + 'static,
 ) {
+    // A job speaks the language of the worker that started it.
+    let lang = crate::i18n::language();
     let spawned = std::thread::Builder::new()
         .name(format!("foodqc-{name}"))
-        .spawn(work);
+        .spawn(move || {
+            crate::i18n::set_thread_language(Some(lang));
+            work()
+        });
     if let Err(e) = spawned {
         sink.status(topic, Status::Failed(format!("cannot start {name}: {e}")));
     }

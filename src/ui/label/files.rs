@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use foodqc::services::desk::{Command, PickPath, PickPaths, Status};
+use foodqc::tr;
 
 use super::LabelTab;
 use crate::ui::action::Action;
@@ -11,19 +12,22 @@ use crate::ui::theme;
 
 /// Ask for images to import.
 fn pick_files() -> PickPaths {
-    Box::new(|| {
+    // The message is taken here, on the window's thread, in the window's language.
+    let title = tr!("files-import-title");
+    Box::new(move || {
         rfd::FileDialog::new()
-            .set_title("Import images")
-            .add_filter("images", &["png", "jpg", "jpeg"])
+            .set_title(title)
+            .add_filter(tr!("files-images"), &["png", "jpg", "jpeg"])
             .pick_files()
     })
 }
 
 /// Ask for a folder to import.
 fn pick_import_folder() -> PickPaths {
-    Box::new(|| {
+    let title = tr!("files-import-folder-title");
+    Box::new(move || {
         rfd::FileDialog::new()
-            .set_title("Import a folder of images (an MVTec-style tree keeps its labels)")
+            .set_title(title)
             .pick_folder()
             .map(|p| vec![p])
     })
@@ -31,16 +35,13 @@ fn pick_import_folder() -> PickPaths {
 
 /// Ask for the export folder.
 fn pick_export_folder() -> PickPath {
-    Box::new(|| {
-        rfd::FileDialog::new()
-            .set_title("Export the labelled set (an empty folder)")
-            .pick_folder()
-    })
+    let title = tr!("files-export-title");
+    Box::new(move || rfd::FileDialog::new().set_title(title).pick_folder())
 }
 
 impl LabelTab {
     pub(super) fn files_panel(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
-        ui.heading("Import and export");
+        ui.heading(tr!("files-heading"));
         // Files dropped on the window are imported.
         let dropped: Vec<PathBuf> = ui.ctx().input(|i| {
             i.raw
@@ -60,15 +61,15 @@ impl LabelTab {
         }
         ui.add_enabled_ui(!busy, |ui| {
             ui.horizontal_wrapped(|ui| {
-                if ui.button("Import files…").clicked() {
+                if ui.button(tr!("files-import-files")).clicked() {
                     start = Some(Command::Import {
                         paths: Vec::new(),
                         pick: Some(pick_files()),
                     });
                 }
                 if ui
-                    .button("Import folder…")
-                    .on_hover_text("A folder of images; an MVTec-style tree (train/good, test/<class>) or an export keeps its labels")
+                    .button(tr!("files-import-folder"))
+                    .on_hover_text(tr!("files-import-folder-tip"))
                     .clicked()
                 {
                     start = Some(Command::Import {
@@ -76,7 +77,7 @@ impl LabelTab {
                         pick: Some(pick_import_folder()),
                     });
                 }
-                if ui.button("Export labelled set…").clicked() {
+                if ui.button(tr!("files-export")).clicked() {
                     start = Some(Command::ExportLabelled {
                         pick: pick_export_folder(),
                     });
@@ -84,10 +85,10 @@ impl LabelTab {
             });
         });
         if let Some(c) = start {
-            self.files = Status::busy("starting");
+            self.files = Status::busy(tr!("starting"));
             actions.push(c.into());
         }
-        ui.weak("Or drop images or folders on the window.");
+        ui.weak(tr!("files-drop"));
         self.files_status(ui, actions);
     }
 
@@ -101,7 +102,7 @@ impl LabelTab {
                             .text(what.as_str())
                             .desired_width(180.0),
                     );
-                    if ui.button("Cancel").clicked() {
+                    if ui.button(tr!("cancel")).clicked() {
                         actions.push(Command::CancelFiles.into());
                     }
                 });
@@ -113,11 +114,11 @@ impl LabelTab {
                     .show(ui, |ui| {
                         ui.label(text);
                     });
-                dismiss = ui.small_button("OK").clicked();
+                dismiss = ui.small_button(tr!("ok")).clicked();
             }
             Status::Failed(e) => {
                 ui.colored_label(theme::WARN, e);
-                dismiss = ui.small_button("OK").clicked();
+                dismiss = ui.small_button(tr!("ok")).clicked();
             }
             Status::Idle => {}
         }

@@ -224,13 +224,16 @@ impl LabelTab {
             self.refresh(ctx, &mut actions);
         }
         self.keys(ui, &mut actions);
+        // Side panels in proportion at small windows: the sample in the middle keeps room for
+        // its class buttons (Spanish names run longer).
+        let width = ui.available_width();
         egui::Panel::right("label_side")
             .resizable(true)
-            .default_size(300.0)
+            .default_size((width * 0.27).clamp(240.0, 300.0))
             .show(ui, |ui| self.side_panel(ui, &mut actions));
         egui::Panel::left("label_queue")
             .resizable(true)
-            .default_size(380.0)
+            .default_size((width * 0.32).clamp(260.0, 380.0))
             .show(ui, |ui| self.queue_panel(ui, ctx, &mut actions));
         egui::CentralPanel::default().show(ui, |ui| self.sample_view(ui, &mut actions));
         actions

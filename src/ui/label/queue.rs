@@ -1,6 +1,8 @@
 //! The queue of the Label tab: its filters and the list of samples waiting.
 
+use foodqc::reports::filter::verdict_label;
 use foodqc::store::QueueEntry;
+use foodqc::tr;
 
 use super::LabelTab;
 use crate::ui::action::{Action, TabCtx};
@@ -13,10 +15,11 @@ impl LabelTab {
         actions: &mut Vec<Action>,
     ) {
         let model = ctx.model;
-        ui.heading("Queue");
-        ui.label(format!(
-            "Most uncertain first under model {} (score closest to its threshold {:.2}).",
-            model.version, model.thresholds.reject
+        ui.heading(tr!("label-queue"));
+        ui.label(tr!(
+            "label-queue-note",
+            model = model.version.as_str(),
+            threshold = foodqc::i18n::format_decimal(model.thresholds.reject, 2)
         ));
         if self.filter_grid(ui) {
             self.selected = 0;
@@ -32,14 +35,14 @@ impl LabelTab {
         egui::Grid::new("queue_filters")
             .num_columns(2)
             .show(ui, |ui| {
-                ui.label("Source");
-                let src = self.filter.source.clone().unwrap_or_else(|| "any".into());
+                ui.label(tr!("top-source"));
+                let src = self.filter.source.clone().unwrap_or_else(|| tr!("any"));
                 egui::ComboBox::from_id_salt("f_source")
                     .selected_text(src)
                     .width(200.0)
                     .show_ui(ui, |ui| {
                         changed |= ui
-                            .selectable_value(&mut self.filter.source, None, "any")
+                            .selectable_value(&mut self.filter.source, None, tr!("any"))
                             .changed();
                         for s in self.data.sources.clone() {
                             changed |= ui
@@ -48,10 +51,10 @@ impl LabelTab {
                         }
                     });
                 ui.end_row();
-                ui.label("Lot");
+                ui.label(tr!("live-lot"));
                 let r = ui.add(
                     egui::TextEdit::singleline(&mut self.lot_text)
-                        .hint_text("any")
+                        .hint_text(tr!("any"))
                         .desired_width(200.0),
                 );
                 if r.changed() {
@@ -60,24 +63,24 @@ impl LabelTab {
                     changed = true;
                 }
                 ui.end_row();
-                ui.label("Captured");
+                ui.label(tr!("label-captured"));
                 changed |= self.since_combo(ui);
                 ui.end_row();
-                ui.label("Predicted");
-                let p = self
-                    .filter
-                    .predicted
-                    .clone()
-                    .unwrap_or_else(|| "any".into());
+                ui.label(tr!("label-predicted"));
+                let p = match self.filter.predicted.as_deref() {
+                    None => tr!("any"),
+                    Some("none") => tr!("label-no-item"),
+                    Some(v) => verdict_label(v),
+                };
                 egui::ComboBox::from_id_salt("f_pred")
                     .selected_text(p)
                     .show_ui(ui, |ui| {
                         for (v, t) in [
-                            (None, "any"),
-                            (Some("reject".to_string()), "reject"),
-                            (Some("review".to_string()), "review"),
-                            (Some("pass".to_string()), "pass"),
-                            (Some("none".to_string()), "no item found"),
+                            (None, tr!("any")),
+                            (Some("reject".to_string()), verdict_label("reject")),
+                            (Some("review".to_string()), verdict_label("review")),
+                            (Some("pass".to_string()), verdict_label("pass")),
+                            (Some("none".to_string()), tr!("label-no-item")),
                         ] {
                             changed |= ui
                                 .selectable_value(&mut self.filter.predicted, v, t)
@@ -95,29 +98,29 @@ impl LabelTab {
         let day = 86_400_000i64;
         let since = |days: i64| Some(foodqc::store::now_ms() - days * day);
         let current = match self.filter.since_ms {
-            None => "any time",
-            Some(t) if foodqc::store::now_ms() - t <= day + 60_000 => "last 24 h",
-            Some(_) => "last 7 days",
+            None => tr!("label-any-time"),
+            Some(t) if foodqc::store::now_ms() - t <= day + 60_000 => tr!("label-last-24h"),
+            Some(_) => tr!("label-last-7d"),
         };
         egui::ComboBox::from_id_salt("f_since")
-            .selected_text(current)
+            .selected_text(current.clone())
             .show_ui(ui, |ui| {
                 if ui
-                    .selectable_label(current == "any time", "any time")
+                    .selectable_label(current == tr!("label-any-time"), tr!("label-any-time"))
                     .clicked()
                 {
                     self.filter.since_ms = None;
                     changed = true;
                 }
                 if ui
-                    .selectable_label(current == "last 24 h", "last 24 h")
+                    .selectable_label(current == tr!("label-last-24h"), tr!("label-last-24h"))
                     .clicked()
                 {
                     self.filter.since_ms = since(1);
                     changed = true;
                 }
                 if ui
-                    .selectable_label(current == "last 7 days", "last 7 days")
+                    .selectable_label(current == tr!("label-last-7d"), tr!("label-last-7d"))
                     .clicked()
                 {
                     self.filter.since_ms = since(7);
@@ -130,21 +133,28 @@ impl LabelTab {
     fn queue_list(&mut self, ui: &mut egui::Ui) {
         let visible: Vec<QueueEntry> = self.visible().into_iter().cloned().collect();
         if visible.is_empty() {
-            ui.label("Nothing to label. Press C on the Live tab to capture the items of a frame; rejects and near misses are captured automatically (at most 30 a minute).");
+            ui.label(tr!("label-queue-empty"));
             return;
         }
         self.selected = self.selected.min(visible.len() - 1);
-        ui.label(format!("{} samples waiting", visible.len()));
+        ui.label(tr!("label-waiting", count = visible.len()));
         egui::ScrollArea::vertical().show(ui, |ui| {
             for (i, q) in visible.iter().enumerate() {
                 let text = format!(
                     "#{:<5} {:>8} {:>7}  {}",
                     q.sample.id,
                     match (q.score, q.threshold) {
-                        (Some(s), Some(t)) => format!("{:.2}/{t:.2}", s),
-                        _ => "unscored".into(),
+                        (Some(s), Some(t)) => format!(
+                            "{}/{}",
+                            foodqc::i18n::format_decimal(s, 2),
+                            foodqc::i18n::format_decimal(t, 2)
+                        ),
+                        _ => tr!("label-unscored"),
                     },
-                    q.predicted.as_deref().unwrap_or(""),
+                    q.predicted
+                        .as_deref()
+                        .map(verdict_label)
+                        .unwrap_or_default(),
                     q.sample.source
                 );
                 let r =

@@ -4,6 +4,7 @@
 use foodqc::domain::GOOD;
 use foodqc::services::desk::{Command, Status};
 use foodqc::store::QueueEntry;
+use foodqc::tr;
 use image::{GrayImage, Luma};
 
 use super::LabelTab;
@@ -17,7 +18,7 @@ impl LabelTab {
         }
         let visible = self.visible();
         let Some(entry) = visible.get(self.selected).map(|q| (*q).clone()) else {
-            ui.heading("No sample selected");
+            ui.heading(tr!("label-no-sample"));
             return;
         };
         // Ask for the selected image (small crops: a few ms) once.
@@ -50,7 +51,7 @@ impl LabelTab {
         ui.horizontal_wrapped(|ui| {
             if ui
                 .add(
-                    egui::Button::new(egui::RichText::new("0  good").strong())
+                    egui::Button::new(egui::RichText::new(tr!("label-good-button")).strong())
                         .fill(theme::PASS.gamma_multiply(0.5)),
                 )
                 .clicked()
@@ -63,9 +64,11 @@ impl LabelTab {
                     .hotkey
                     .map(|k| k.to_string())
                     .unwrap_or_else(|| "·".into());
-                let btn =
-                    egui::Button::new(egui::RichText::new(format!("{key}  {}", c.name)).strong())
-                        .fill(egui::Color32::from_rgb(r, g, b).gamma_multiply(0.6));
+                let btn = egui::Button::new(
+                    egui::RichText::new(format!("{key}  {}", foodqc::i18n::class_name(&c.name)))
+                        .strong(),
+                )
+                .fill(egui::Color32::from_rgb(r, g, b).gamma_multiply(0.6));
                 if ui.add(btn).clicked() {
                     chosen = Some(c.name.clone());
                 }
@@ -75,22 +78,22 @@ impl LabelTab {
     }
 
     fn mask_tools(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
-        ui.horizontal(|ui| {
-            ui.toggle_value(&mut self.mask_mode, "Mask (M)")
-                .on_hover_text("Paint the defect region: drag to paint, right-drag to erase");
-            ui.add(egui::Slider::new(&mut self.brush, 2.0..=40.0).text("brush px"));
-            if ui.button("Clear mask").clicked() {
+        ui.horizontal_wrapped(|ui| {
+            ui.toggle_value(&mut self.mask_mode, tr!("label-mask"))
+                .on_hover_text(tr!("label-mask-tip"));
+            ui.add(egui::Slider::new(&mut self.brush, 2.0..=40.0).text(tr!("label-brush")));
+            if ui.button(tr!("label-clear-mask")).clicked() {
                 self.mask = None;
             }
             ui.separator();
             let can_undo = !self.data.given.is_empty();
             if ui
-                .add_enabled(can_undo, egui::Button::new("Undo (Z)"))
+                .add_enabled(can_undo, egui::Button::new(tr!("label-undo")))
                 .clicked()
             {
                 self.undo(actions);
             }
-            ui.weak("0–9 label · Up/Down move · Z undo · M mask");
+            ui.weak(tr!("label-keys"));
         });
     }
 
@@ -173,18 +176,25 @@ impl LabelTab {
 }
 
 fn sample_header(ui: &mut egui::Ui, entry: &QueueEntry) {
-    ui.horizontal(|ui| {
-        ui.heading(format!("Sample #{}", entry.sample.id));
+    ui.horizontal_wrapped(|ui| {
+        ui.heading(tr!("label-sample", id = entry.sample.id));
         ui.label(format!(
             "{} · {}×{} · {}",
             entry.sample.source,
             entry.sample.width,
             entry.sample.height,
-            entry.lot.as_deref().unwrap_or("no lot")
+            entry.lot.clone().unwrap_or_else(|| tr!("label-no-lot"))
         ));
         if let (Some(s), Some(t)) = (entry.score, entry.threshold) {
             let c = if s > t { theme::REJECT } else { theme::PASS };
-            ui.colored_label(c, format!("score {s:.2} (threshold {t:.2})"));
+            ui.colored_label(
+                c,
+                tr!(
+                    "label-score",
+                    score = foodqc::i18n::format_decimal(s, 2),
+                    threshold = foodqc::i18n::format_decimal(t, 2)
+                ),
+            );
         }
     });
 }

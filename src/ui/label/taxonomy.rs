@@ -3,6 +3,7 @@
 
 use foodqc::services::desk::Command;
 use foodqc::store::DefectClass;
+use foodqc::tr;
 
 use super::LabelTab;
 use crate::ui::action::Action;
@@ -11,21 +12,21 @@ impl LabelTab {
     pub(super) fn side_panel(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         self.files_panel(ui, actions);
         ui.separator();
-        ui.heading("Label counts");
+        ui.heading(tr!("label-counts"));
         if self.data.counts.is_empty() {
-            ui.label("No labels yet.");
+            ui.label(tr!("label-no-labels"));
         }
         egui::Grid::new("label_counts")
             .striped(true)
             .show(ui, |ui| {
                 for (label, n) in &self.data.counts {
-                    ui.label(label);
+                    ui.label(foodqc::i18n::class_name(label));
                     ui.strong(n.to_string());
                     ui.end_row();
                 }
             });
         ui.separator();
-        egui::CollapsingHeader::new("Defect classes")
+        egui::CollapsingHeader::new(tr!("label-classes"))
             .default_open(true)
             .show(ui, |ui| self.taxonomy(ui, actions));
     }
@@ -44,10 +45,10 @@ impl LabelTab {
         ui.horizontal(|ui| {
             ui.add(
                 egui::TextEdit::singleline(&mut self.new_class)
-                    .hint_text("new class")
+                    .hint_text(tr!("label-new-class"))
                     .desired_width(140.0),
             );
-            if ui.button("Add").clicked() && !self.new_class.trim().is_empty() {
+            if ui.button(tr!("label-add")).clicked() && !self.new_class.trim().is_empty() {
                 let used: Vec<u8> = self.data.classes.iter().filter_map(|c| c.hotkey).collect();
                 save = Some(DefectClass {
                     id: 0,
@@ -81,7 +82,8 @@ fn class_row(ui: &mut egui::Ui, c: &DefectClass, delete: &mut Option<i64>) -> Op
         c2.colour = format!("#{:02x}{:02x}{:02x}", col.r(), col.g(), col.b());
         save = Some(c2);
     }
-    ui.label(&c.name);
+    // The name the plant typed; the built-in English keys show translated.
+    ui.label(foodqc::i18n::class_name(&c.name));
     let mut key = c.hotkey.unwrap_or(0);
     let r = egui::ComboBox::from_id_salt(("key", c.id))
         .selected_text(if key == 0 {
@@ -105,7 +107,7 @@ fn class_row(ui: &mut egui::Ui, c: &DefectClass, delete: &mut Option<i64>) -> Op
     }
     if ui
         .small_button("x")
-        .on_hover_text("Remove this class")
+        .on_hover_text(tr!("label-remove-class"))
         .clicked()
     {
         *delete = Some(c.id);

@@ -5,6 +5,7 @@ use foodqc::domain::Actor;
 use foodqc::reports::pdf::PdfMeta;
 use foodqc::services::desk::{Command, SaveTarget, Status};
 use foodqc::store::LotStatus;
+use foodqc::tr;
 
 use super::ReportsTab;
 use crate::ui::action::{Action, TabCtx};
@@ -12,15 +13,15 @@ use crate::ui::theme;
 
 impl ReportsTab {
     pub(super) fn actions(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
-        ui.heading("Lot disposition");
+        ui.heading(tr!("reports-disposition"));
         self.lot_picker(ui);
         ui.horizontal(|ui| {
-            ui.label("By");
+            ui.label(tr!("reports-by"));
             ui.add(egui::TextEdit::singleline(&mut self.actor).desired_width(200.0));
         });
         ui.add(
             egui::TextEdit::multiline(&mut self.comment)
-                .hint_text("comment (required): why hold or release")
+                .hint_text(tr!("reports-comment-hint"))
                 .desired_rows(2)
                 .desired_width(f32::INFINITY),
         );
@@ -29,12 +30,12 @@ impl ReportsTab {
             && !self.actor.trim().is_empty();
         ui.horizontal(|ui| {
             for (label, status) in [
-                ("Hold lot", LotStatus::Hold),
-                ("Release lot", LotStatus::Released),
+                (tr!("reports-hold-lot"), LotStatus::Hold),
+                (tr!("reports-release-lot"), LotStatus::Released),
             ] {
                 if ui
                     .add_enabled(ready, egui::Button::new(label))
-                    .on_disabled_hover_text("Choose a lot and write a comment first")
+                    .on_disabled_hover_text(tr!("reports-disposition-disabled"))
                     .clicked()
                 {
                     self.set_lot_status(status, actions);
@@ -54,15 +55,15 @@ impl ReportsTab {
             .unwrap_or_default();
         egui::ComboBox::from_id_salt("disposition_lot")
             .selected_text(if self.disposition_lot.is_empty() {
-                "choose a lot"
+                tr!("reports-choose-lot")
             } else {
-                &self.disposition_lot
+                self.disposition_lot.clone()
             })
             .width(200.0)
             .show_ui(ui, |ui| {
                 for (code, status) in &lots {
                     let label = if *status == LotStatus::Hold {
-                        format!("{code} (HOLD)")
+                        tr!("reports-lot-held", code = code.as_str())
                     } else {
                         code.clone()
                     };
@@ -76,17 +77,19 @@ impl ReportsTab {
         else {
             return;
         };
-        let status = l.status.as_str().to_uppercase();
+        let status = foodqc::reports::lot_status_label(l.status).to_uppercase();
         if l.status == LotStatus::Hold {
-            ui.colored_label(theme::WARN, format!("Status: {status} (must not ship)"));
+            ui.colored_label(theme::WARN, tr!("reports-status-hold", status = status));
         } else {
-            ui.label(format!("Status: {status}"));
+            ui.label(tr!("reports-status", status = status));
         }
         if let Some((who, when, comment)) = &l.last_change {
             ui.label(
-                egui::RichText::new(format!(
-                    "last change by {who}, {} UTC: {comment}",
-                    foodqc::reports::fmt_ts(*when)
+                egui::RichText::new(tr!(
+                    "reports-last-change",
+                    who = who.as_str(),
+                    when = foodqc::i18n::format_datetime(*when),
+                    comment = comment.as_str()
                 ))
                 .small(),
             );
@@ -100,7 +103,7 @@ impl ReportsTab {
             actor: Actor::resolve(Some(&self.actor)),
             comment: self.comment.trim().to_string(),
         };
-        self.ask(actions, cmd, "changing the lot status");
+        self.ask(actions, cmd, &tr!("reports-changing-status"));
         self.comment.clear();
         // Refresh the report so the new status shows everywhere in it.
         if let Some(r) = &self.report {
@@ -109,15 +112,13 @@ impl ReportsTab {
                 group_by: r.group_by,
                 reference: r.drift_reference.clone(),
             };
-            self.ask(actions, cmd, "changing the lot status");
+            self.ask(actions, cmd, &tr!("reports-changing-status"));
         }
     }
 
     fn export_buttons(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
-        ui.heading("Export");
-        ui.label(
-            egui::RichText::new("The filtered inspections as CSV; the report as PDF.").small(),
-        );
+        ui.heading(tr!("reports-export"));
+        ui.label(egui::RichText::new(tr!("reports-export-note")).small());
         let can = self.report.is_some() && !self.status.is_busy();
         let mut asked = None;
         ui.horizontal(|ui| {
@@ -128,17 +129,20 @@ impl ReportsTab {
                 asked = Some(("pdf", false));
             }
         });
-        let into = format!("Save into {}", ctx.exports_dir.display());
+        let into = tr!(
+            "reports-save-into",
+            dir = ctx.exports_dir.display().to_string()
+        );
         ui.horizontal(|ui| {
             if ui
-                .add_enabled(can, egui::Button::new("Quick CSV"))
+                .add_enabled(can, egui::Button::new(tr!("reports-quick-csv")))
                 .on_hover_text(&into)
                 .clicked()
             {
                 asked = Some(("csv", true));
             }
             if ui
-                .add_enabled(can, egui::Button::new("Quick PDF"))
+                .add_enabled(can, egui::Button::new(tr!("reports-quick-pdf")))
                 .on_hover_text(&into)
                 .clicked()
             {
@@ -150,7 +154,7 @@ impl ReportsTab {
         }
         let csv_running =
             matches!(&self.status, Status::Busy { what, .. } if what.starts_with("CSV"));
-        if csv_running && ui.button("Cancel export").clicked() {
+        if csv_running && ui.button(tr!("reports-cancel-export")).clicked() {
             actions.push(Command::CancelExport.into());
         }
     }
@@ -182,7 +186,7 @@ impl ReportsTab {
             },
             _ => Command::ExportPdf {
                 meta: PdfMeta {
-                    title: "foodqc quality report".into(),
+                    title: tr!("report-title"),
                     generated_at_ms: foodqc::store::now_ms(),
                     author: Actor::resolve(Some(&self.actor)).to_string(),
                 },
@@ -190,7 +194,7 @@ impl ReportsTab {
                 to,
             },
         };
-        let busy = format!("{} export running", ext.to_uppercase());
+        let busy = tr!("reports-export-running", format = ext.to_uppercase());
         self.ask(actions, cmd, &busy);
     }
 }

@@ -6,6 +6,7 @@ use egui_plot::{Bar, BarChart, Line, LineStyle, MarkerShape, Plot, PlotPoints, P
 use foodqc::reports::query;
 use foodqc::reports::{Report, ReportFilter};
 use foodqc::services::desk::Status;
+use foodqc::tr;
 
 use super::{ReportsTab, pct};
 use crate::ui::action::Action;
@@ -23,22 +24,22 @@ impl ReportsTab {
             _ => {}
         }
         let Some(r) = self.report.clone() else {
-            ui.centered_and_justified(|ui| ui.label("Running the report…"));
+            ui.centered_and_justified(|ui| ui.label(tr!("reports-running")));
             return;
         };
-        ui.heading(format!("Quality report: {}", r.filter.describe()));
+        ui.heading(tr!("reports-heading", filter = r.filter.describe()));
         summary_line(ui, &r);
         if r.summary.items == 0 {
-            ui.label("No inspections match these filters.");
+            ui.label(tr!("reports-no-match"));
             return;
         }
         let avail = ui.available_height();
         let chart_h = (avail * 0.5).max(160.0);
         ui.label(
-            egui::RichText::new(format!(
-                "p-chart by {} (centre {}; 3-sigma limits per subgroup size; red squares: out of control). Click a point for its items.",
-                r.group_by.title(),
-                pct(r.chart.p_bar)
+            egui::RichText::new(tr!(
+                "reports-pchart-title",
+                group = r.group_by.label(),
+                centre = pct(r.chart.p_bar)
             ))
             .strong(),
         );
@@ -46,7 +47,11 @@ impl ReportsTab {
         if let Some(i) = clicked {
             let g = &r.groups[i];
             self.drill(
-                format!("{} {}", r.group_by.title(), g.key),
+                tr!(
+                    "reports-group-key",
+                    group = r.group_by.label(),
+                    key = g.key.as_str()
+                ),
                 g.drill.clone(),
                 actions,
             );
@@ -58,20 +63,23 @@ impl ReportsTab {
     }
 
     fn pareto(&mut self, ui: &mut egui::Ui, r: &Report, actions: &mut Vec<Action>) {
-        ui.label(
-            egui::RichText::new(
-                "Pareto of defect classes (rejects); line: cumulative %. Click a bar.",
-            )
-            .strong(),
-        );
+        ui.label(egui::RichText::new(tr!("reports-pareto-title")).strong());
         let max = r.pareto.iter().map(|b| b.count).max().unwrap_or(1) as f64;
         let bars: Vec<Bar> = r
             .pareto
             .iter()
             .enumerate()
-            .map(|(i, b)| Bar::new(i as f64, b.count as f64).name(&b.class).width(0.7))
+            .map(|(i, b)| {
+                Bar::new(i as f64, b.count as f64)
+                    .name(foodqc::i18n::class_name(&b.class))
+                    .width(0.7)
+            })
             .collect();
-        let names: Vec<String> = r.pareto.iter().map(|b| b.class.clone()).collect();
+        let names: Vec<String> = r
+            .pareto
+            .iter()
+            .map(|b| foodqc::i18n::class_name(&b.class))
+            .collect();
         let mut clicked = None;
         Plot::new("pareto")
             .height(ui.available_height().max(120.0))
@@ -87,14 +95,14 @@ impl ReportsTab {
                 }
             })
             .show(ui, |p| {
-                p.bar_chart(BarChart::new("rejects", bars).color(SERIES));
+                p.bar_chart(BarChart::new(tr!("chart-rejects"), bars).color(SERIES));
                 let cum: PlotPoints = r
                     .pareto
                     .iter()
                     .enumerate()
                     .map(|(i, b)| [i as f64, b.cumulative * max])
                     .collect();
-                p.line(Line::new("cumulative", cum).color(theme::WARN));
+                p.line(Line::new(tr!("chart-cumulative"), cum).color(theme::WARN));
                 if p.response().clicked()
                     && let Some(c) = p.pointer_coordinate()
                 {
@@ -111,7 +119,11 @@ impl ReportsTab {
                 verdict: Some("reject".into()),
                 ..r.filter.clone()
             };
-            self.drill(format!("defect {class}"), f, actions);
+            let title = tr!(
+                "reports-drill-defect",
+                class = foodqc::i18n::class_name(&class)
+            );
+            self.drill(title, f, actions);
         }
     }
 }
@@ -126,7 +138,7 @@ fn p_chart(ui: &mut egui::Ui, r: &Report, chart_h: f32) -> Option<usize> {
         .allow_drag(false)
         .allow_scroll(false)
         .include_y(0.0)
-        .y_axis_label("reject proportion")
+        .y_axis_label(tr!("chart-reject-proportion"))
         .x_axis_formatter(move |mark, _| {
             let i = mark.value.round();
             if (mark.value - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() {
@@ -151,25 +163,25 @@ fn p_chart(ui: &mut egui::Ui, r: &Report, chart_h: f32) -> Option<usize> {
                     .collect()
             };
             p.line(
-                Line::new("UCL", steps(&|q| q.ucl))
+                Line::new(tr!("chart-ucl"), steps(&|q| q.ucl))
                     .color(theme::REJECT)
                     .style(LineStyle::dashed_loose()),
             );
             p.line(
-                Line::new("LCL", steps(&|q| q.lcl))
+                Line::new(tr!("chart-lcl"), steps(&|q| q.lcl))
                     .color(theme::REJECT)
                     .style(LineStyle::dashed_loose()),
             );
             p.line(
                 Line::new(
-                    "centre",
+                    tr!("chart-centre"),
                     PlotPoints::from(vec![[-0.5, r.chart.p_bar], [n as f64 - 0.5, r.chart.p_bar]]),
                 )
                 .color(Color32::GRAY),
             );
-            p.line(Line::new("reject proportion", xy(&|q| q.p)).color(SERIES));
+            p.line(Line::new(tr!("chart-reject-proportion"), xy(&|q| q.p)).color(SERIES));
             p.points(
-                Points::new("in control", xy(&|q| q.p))
+                Points::new(tr!("chart-in-control"), xy(&|q| q.p))
                     .radius(3.0)
                     .color(SERIES),
             );
@@ -180,7 +192,7 @@ fn p_chart(ui: &mut egui::Ui, r: &Report, chart_h: f32) -> Option<usize> {
                 .map(|(i, q)| [i as f64, q.p])
                 .collect();
             p.points(
-                Points::new("out of control", ooc)
+                Points::new(tr!("chart-out-of-control"), ooc)
                     .radius(7.0)
                     .shape(MarkerShape::Square)
                     .color(theme::REJECT),
@@ -194,8 +206,7 @@ fn p_chart(ui: &mut egui::Ui, r: &Report, chart_h: f32) -> Option<usize> {
                 }
             }
         });
-    resp.response
-        .on_hover_text("Click a point to see the items behind it");
+    resp.response.on_hover_text(tr!("reports-pchart-tip"));
     clicked
 }
 
@@ -206,10 +217,10 @@ fn summary_line(ui: &mut egui::Ui, r: &Report) {
     let s = &r.summary;
     ui.horizontal_wrapped(|ui| {
         for (label, value) in [
-            ("Items inspected", s.items.to_string()),
-            ("Rejected", s.rejects.to_string()),
-            ("Reject rate", pct(s.reject_rate())),
-            ("Review", s.reviews.to_string()),
+            (tr!("live-items-inspected"), s.items.to_string()),
+            (tr!("live-rejected"), s.rejects.to_string()),
+            (tr!("live-reject-rate"), pct(s.reject_rate())),
+            (tr!("reports-review"), s.reviews.to_string()),
         ] {
             ui.vertical(|ui| {
                 ui.label(egui::RichText::new(label).small());
@@ -219,11 +230,12 @@ fn summary_line(ui: &mut egui::Ui, r: &Report) {
         }
         ui.vertical(|ui| {
             let n = r.chart.out_of_control().count();
-            ui.label(egui::RichText::new("Out of control").small());
-            let text = egui::RichText::new(format!(
-                "{n} of {} {}s",
-                r.chart.points.len(),
-                r.group_by.title()
+            ui.label(egui::RichText::new(tr!("reports-out-of-control")).small());
+            let text = egui::RichText::new(tr!(
+                "reports-ooc-count",
+                n = n,
+                total = r.chart.points.len(),
+                group = r.group_by.selector()
             ))
             .size(22.0)
             .strong();
@@ -238,22 +250,21 @@ fn summary_line(ui: &mut egui::Ui, r: &Report) {
         let hours = r.drift.iter().filter(|d| d.drifting).count();
         ui.colored_label(
             theme::WARN,
-            format!(
-                "WARNING: score drift in {hours} hour(s): more than {:.0} % of passed items score above the training 95th percentile (expected {:.0} %). Check lighting, camera and product, or retrain.",
-                100.0 * r.drift_reference.warn_ratio * r.drift_reference.expected_share,
-                100.0 * r.drift_reference.expected_share
+            tr!(
+                "reports-drift-warning",
+                hours = hours,
+                share = foodqc::i18n::format_percent(
+                    r.drift_reference.warn_ratio * r.drift_reference.expected_share,
+                    0
+                ),
+                expected = foodqc::i18n::format_percent(r.drift_reference.expected_share, 0)
             ),
         );
     }
 }
 
 fn drift(ui: &mut egui::Ui, r: &Report) {
-    ui.label(
-        egui::RichText::new(
-            "Drift: mean score of passed items per hour; dashed: training 95th percentile",
-        )
-        .strong(),
-    );
+    ui.label(egui::RichText::new(tr!("reports-drift-title")).strong());
     // One line per run of consecutive hours: no line across the hours without production.
     let mut runs: Vec<Vec<[f64; 2]>> = Vec::new();
     let mut last_hour = i64::MIN;
@@ -288,22 +299,31 @@ fn drift(ui: &mut egui::Ui, r: &Report) {
         .allow_scroll(false)
         .include_y(0.0)
         .include_y(q * 1.1)
-        .x_axis_formatter(|mark, _| query::hour_label((mark.value * query::HOUR_MS as f64) as i64))
+        .x_axis_formatter(|mark, _| {
+            foodqc::i18n::format_hour((mark.value * query::HOUR_MS as f64) as i64)
+        })
         .show(ui, |p| {
             p.line(
-                Line::new("training p95", PlotPoints::from(vec![[x0, q], [x1, q]]))
-                    .color(Color32::GRAY)
-                    .style(LineStyle::dashed_loose()),
+                Line::new(
+                    tr!("chart-training-p95"),
+                    PlotPoints::from(vec![[x0, q], [x1, q]]),
+                )
+                .color(Color32::GRAY)
+                .style(LineStyle::dashed_loose()),
             );
             for run in runs {
                 if run.len() == 1 {
-                    p.points(Points::new("mean score", run).radius(2.0).color(SERIES));
+                    p.points(
+                        Points::new(tr!("chart-mean-score"), run)
+                            .radius(2.0)
+                            .color(SERIES),
+                    );
                 } else {
-                    p.line(Line::new("mean score", run).color(SERIES));
+                    p.line(Line::new(tr!("chart-mean-score"), run).color(SERIES));
                 }
             }
             p.points(
-                Points::new("drifting", warn)
+                Points::new(tr!("chart-drifting"), warn)
                     .radius(5.0)
                     .shape(MarkerShape::Diamond)
                     .color(theme::WARN),

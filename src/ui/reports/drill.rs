@@ -3,8 +3,10 @@
 
 use foodqc::domain::Verdict;
 use foodqc::reports::Report;
+use foodqc::reports::filter::verdict_label;
 use foodqc::store::InspectionView;
 use foodqc::store::LotStatus;
+use foodqc::tr;
 
 use super::{ReportsTab, pct};
 use crate::ui::action::Action;
@@ -12,29 +14,31 @@ use crate::ui::theme;
 
 impl ReportsTab {
     pub(super) fn drill_down(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
-        ui.horizontal(|ui| {
-            ui.heading("Drill-down");
+        ui.horizontal_wrapped(|ui| {
+            ui.heading(tr!("reports-drill"));
             if self.drill.title.is_empty() {
-                ui.label("click a p-chart point, a Pareto bar or a subgroup below");
+                ui.label(tr!("reports-drill-hint"));
             } else {
-                ui.label(format!(
-                    "{}: {} items (latest first, at most 300)",
-                    self.drill.title,
-                    self.drill.items.len()
+                ui.label(tr!(
+                    "reports-drill-count",
+                    title = self.drill.title.as_str(),
+                    count = self.drill.items.len()
                 ));
             }
             if self.drill.loading {
                 ui.spinner();
             }
-            ui.checkbox(&mut self.rejects_only, "rejects only")
-                .on_hover_text("Applies to the next click");
-            ui.checkbox(&mut self.images_only, "with images only")
-                .on_hover_text("Only items whose crop was saved; applies to the next click");
+            ui.checkbox(&mut self.rejects_only, tr!("reports-rejects-only"))
+                .on_hover_text(tr!("reports-next-click"));
+            ui.checkbox(&mut self.images_only, tr!("reports-images-only"))
+                .on_hover_text(tr!("reports-images-only-tip"));
         });
         let Some(r) = self.report.clone() else { return };
         ui.columns(2, |cols| {
             // Left: the subgroups as a table (click = drill).
-            egui::ScrollArea::vertical()
+            // Both ways: a wide table scrolls inside its column instead of running under the
+            // items beside it.
+            egui::ScrollArea::both()
                 .id_salt("groups")
                 .show(&mut cols[0], |ui| self.groups_table(ui, &r, actions));
             // Right: the items, with crop thumbnails.
@@ -50,12 +54,12 @@ impl ReportsTab {
             .num_columns(6)
             .show(ui, |ui| {
                 for h in [
-                    r.group_by.title(),
-                    "items",
-                    "rejects",
-                    "rate",
-                    "status",
-                    "rules",
+                    r.group_by.label(),
+                    tr!("reports-col-items"),
+                    tr!("chart-rejects"),
+                    tr!("reports-col-rate"),
+                    tr!("reports-col-status"),
+                    tr!("reports-col-rules"),
                 ] {
                     ui.strong(h);
                 }
@@ -65,7 +69,11 @@ impl ReportsTab {
                         .selectable_label(self.drill.title.ends_with(&g.key), &g.key)
                         .clicked()
                     {
-                        let title = format!("{} {}", r.group_by.title(), g.key);
+                        let title = tr!(
+                            "reports-group-key",
+                            group = r.group_by.label(),
+                            key = g.key.as_str()
+                        );
                         self.drill(title, g.drill.clone(), actions);
                     }
                     ui.label(g.items.to_string());
@@ -73,10 +81,10 @@ impl ReportsTab {
                     ui.label(pct(g.reject_rate()));
                     match g.lot_status {
                         Some(LotStatus::Hold) => {
-                            ui.colored_label(theme::WARN, "HOLD");
+                            ui.colored_label(theme::WARN, tr!("reports-hold-badge"));
                         }
                         Some(s) => {
-                            ui.label(s.as_str());
+                            ui.label(foodqc::reports::lot_status_label(s));
                         }
                         None => {
                             ui.label("");
@@ -85,12 +93,15 @@ impl ReportsTab {
                     let rules: Vec<String> = q
                         .violations
                         .iter()
-                        .map(|x| format!("rule {}", x.number()))
+                        .map(|x| tr!("reports-rule", number = x.number()))
                         .collect();
                     if rules.is_empty() {
                         ui.label("");
                     } else {
-                        ui.colored_label(theme::REJECT, format!("OUT: {}", rules.join(", ")));
+                        ui.colored_label(
+                            theme::REJECT,
+                            tr!("reports-out", rules = rules.join(", ")),
+                        );
                     }
                     ui.end_row();
                 }
@@ -102,7 +113,13 @@ impl ReportsTab {
             .striped(true)
             .num_columns(5)
             .show(ui, |ui| {
-                for h in ["image", "time (UTC)", "lot", "verdict / class", "score"] {
+                for h in [
+                    tr!("reports-col-image"),
+                    tr!("reports-col-time"),
+                    tr!("group-lot"),
+                    tr!("reports-col-verdict"),
+                    tr!("reports-col-score"),
+                ] {
                     ui.strong(h);
                 }
                 ui.end_row();
@@ -142,13 +159,17 @@ impl ReportsTab {
                 ui.label("-");
             }
         }
-        ui.label(foodqc::reports::fmt_ts(it.ts_ms));
+        ui.label(foodqc::i18n::format_datetime(it.ts_ms));
         ui.label(it.lot_code.as_deref().unwrap_or("-"));
         let text = match &it.defect_class {
-            Some(c) => format!("{} / {c}", it.verdict.as_str().to_uppercase()),
-            None => it.verdict.as_str().to_uppercase(),
+            Some(c) => format!(
+                "{} / {}",
+                verdict_label(it.verdict.as_str()).to_uppercase(),
+                foodqc::i18n::class_name(c)
+            ),
+            None => verdict_label(it.verdict.as_str()).to_uppercase(),
         };
         ui.colored_label(color, text);
-        ui.label(format!("{:.2}", it.score));
+        ui.label(foodqc::i18n::format_decimal(it.score, 2));
     }
 }

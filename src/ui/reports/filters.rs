@@ -2,53 +2,107 @@
 
 use foodqc::reports::{GroupBy, ReportFilter};
 use foodqc::services::desk::Status;
+use foodqc::tr;
 
 use super::ReportsTab;
 use crate::ui::action::{Action, TabCtx};
 
 impl ReportsTab {
     pub(super) fn filters(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
-        ui.heading("Filters");
+        ui.heading(tr!("reports-filters"));
         egui::Grid::new("report_filter_grid")
             .num_columns(2)
             .spacing([6.0, 6.0])
             .show(ui, |ui| {
-                ui.label("From (UTC)");
+                ui.label(tr!("reports-from"));
                 ui.add(
                     egui::TextEdit::singleline(&mut self.from_text)
                         .hint_text("2026-11-20 06:00")
-                        .desired_width(170.0),
+                        .desired_width(140.0),
                 );
                 ui.end_row();
-                ui.label("To (UTC)");
+                ui.label(tr!("reports-to"));
                 ui.add(
                     egui::TextEdit::singleline(&mut self.to_text)
                         .hint_text("2026-11-21")
-                        .desired_width(170.0),
+                        .desired_width(140.0),
                 );
                 ui.end_row();
                 let o = self.options.clone();
-                choice(ui, "Station", &mut self.filter.station, &o.stations);
-                choice(ui, "Line", &mut self.filter.line, &o.lines);
-                choice(ui, "Lot", &mut self.filter.lot, &o.lots);
-                choice(ui, "Product", &mut self.filter.product, &o.products);
-                choice(ui, "Shift", &mut self.filter.shift, &o.shifts);
+                let same = |v: &str| v.to_string();
+                let filter = &mut self.filter;
+                choice(
+                    ui,
+                    "station",
+                    tr!("reports-station"),
+                    &mut filter.station,
+                    &o.stations,
+                    same,
+                );
+                choice(
+                    ui,
+                    "line",
+                    tr!("reports-line"),
+                    &mut filter.line,
+                    &o.lines,
+                    same,
+                );
+                choice(ui, "lot", tr!("live-lot"), &mut filter.lot, &o.lots, same);
+                choice(
+                    ui,
+                    "product",
+                    tr!("reports-product"),
+                    &mut filter.product,
+                    &o.products,
+                    same,
+                );
+                choice(
+                    ui,
+                    "shift",
+                    tr!("reports-shift"),
+                    &mut filter.shift,
+                    &o.shifts,
+                    same,
+                );
                 let verdicts: Vec<String> = foodqc::reports::filter::VERDICTS
                     .iter()
                     .map(|s| s.to_string())
                     .collect();
-                choice(ui, "Verdict", &mut self.filter.verdict, &verdicts);
+                let verdict_label = foodqc::reports::filter::verdict_label;
+                choice(
+                    ui,
+                    "verdict",
+                    tr!("reports-verdict"),
+                    &mut filter.verdict,
+                    &verdicts,
+                    verdict_label,
+                );
                 let mut defects = o.defects.clone();
                 defects.push(foodqc::reports::pareto::UNCLASSIFIED.into());
-                choice(ui, "Defect", &mut self.filter.defect_class, &defects);
-                choice(ui, "Model", &mut self.filter.model_version, &o.models);
-                ui.label("Chart by");
-                egui::ComboBox::from_id_salt("Chart by")
-                    .selected_text(self.group_by.title())
-                    .width(170.0)
+                let class_name = foodqc::i18n::class_name;
+                choice(
+                    ui,
+                    "defect",
+                    tr!("reports-defect"),
+                    &mut filter.defect_class,
+                    &defects,
+                    class_name,
+                );
+                choice(
+                    ui,
+                    "model",
+                    tr!("live-model"),
+                    &mut filter.model_version,
+                    &o.models,
+                    same,
+                );
+                ui.label(tr!("reports-chart-by"));
+                egui::ComboBox::from_id_salt("chart_by")
+                    .selected_text(self.group_by.label())
+                    .width(140.0)
                     .show_ui(ui, |ui| {
                         for g in GroupBy::ALL {
-                            ui.selectable_value(&mut self.group_by, g, g.title());
+                            ui.selectable_value(&mut self.group_by, g, g.label());
                         }
                     });
                 ui.end_row();
@@ -56,13 +110,13 @@ impl ReportsTab {
         ui.add_space(8.0);
         ui.horizontal(|ui| {
             if ui
-                .add_enabled(!self.status.is_busy(), egui::Button::new("Apply"))
-                .on_hover_text("Run the report for these filters")
+                .add_enabled(!self.status.is_busy(), egui::Button::new(tr!("apply")))
+                .on_hover_text(tr!("reports-apply-tip"))
                 .clicked()
             {
                 self.run(ctx.model, actions);
             }
-            if ui.button("Clear").clicked() {
+            if ui.button(tr!("reports-clear")).clicked() {
                 self.filter = ReportFilter::default();
                 self.from_text.clear();
                 self.to_text.clear();
@@ -78,7 +132,11 @@ impl ReportsTab {
         if let Some(r) = &self.report {
             ui.separator();
             ui.label(
-                egui::RichText::new(format!("Queries took {:.0} ms:", self.report_ms)).small(),
+                egui::RichText::new(tr!(
+                    "reports-queries-took",
+                    ms = foodqc::i18n::format_decimal(self.report_ms, 0)
+                ))
+                .small(),
             );
             for (q, ms) in &r.timings_ms {
                 ui.label(egui::RichText::new(format!("  {q}: {ms:.0} ms")).small());
@@ -87,18 +145,27 @@ impl ReportsTab {
     }
 }
 
-fn choice(ui: &mut egui::Ui, label: &str, value: &mut Option<String>, values: &[String]) {
+/// One filter row: its label and a menu of `values` (stored as they are, shown through
+/// `show`), "any" first. `id` keeps the menu's state when the language changes.
+fn choice(
+    ui: &mut egui::Ui,
+    id: &str,
+    label: String,
+    value: &mut Option<String>,
+    values: &[String],
+    show: impl Fn(&str) -> String,
+) {
     ui.label(label);
-    egui::ComboBox::from_id_salt(label)
-        .selected_text(value.as_deref().unwrap_or("any"))
-        .width(170.0)
+    egui::ComboBox::from_id_salt(id)
+        .selected_text(value.as_deref().map(&show).unwrap_or_else(|| tr!("any")))
+        .width(140.0)
         .show_ui(ui, |ui| {
-            if ui.selectable_label(value.is_none(), "any").clicked() {
+            if ui.selectable_label(value.is_none(), tr!("any")).clicked() {
                 *value = None;
             }
             for v in values {
                 if ui
-                    .selectable_label(value.as_deref() == Some(v.as_str()), v)
+                    .selectable_label(value.as_deref() == Some(v.as_str()), show(v))
                     .clicked()
                 {
                     *value = Some(v.clone());

@@ -16,6 +16,7 @@ use foodqc::reports::filter::parse_time;
 use foodqc::reports::{GroupBy, Report, ReportFilter};
 use foodqc::services::desk::{Command, Event, FilterOptions, Status};
 use foodqc::store::InspectionView;
+use foodqc::tr;
 
 use super::action::{Action, TabCtx};
 
@@ -115,7 +116,7 @@ impl ReportsTab {
             group_by: self.group_by,
             reference: DriftReference::for_model(model),
         };
-        self.ask(actions, cmd, "running the report queries");
+        self.ask(actions, cmd, &tr!("reports-querying"));
     }
 
     /// Show the items behind `filter` in the drill-down.
@@ -187,27 +188,29 @@ impl ReportsTab {
             self.actor = ctx.actor.to_string();
             self.run(ctx.model, &mut actions);
         }
+        // Panels in proportion at small windows, so the charts in the middle keep some room.
+        let (width, height) = (ui.available_width(), ui.available_height());
         egui::Panel::left("report_filters")
             .resizable(false)
-            .exact_size(270.0)
+            .exact_size((width * 0.27).clamp(240.0, 270.0))
             .show(ui, |ui| self.filters(ui, ctx, &mut actions));
         egui::Panel::right("report_actions")
             .resizable(false)
-            .exact_size(300.0)
+            .exact_size((width * 0.26).clamp(230.0, 300.0))
             .show(ui, |ui| self.actions(ui, ctx, &mut actions));
         egui::Panel::bottom("report_drill")
             .resizable(true)
-            .min_size(200.0)
-            .default_size(320.0)
+            .min_size(150.0)
+            .default_size((height * 0.33).clamp(170.0, 320.0))
             .show(ui, |ui| self.drill_down(ui, &mut actions));
         egui::CentralPanel::default().show(ui, |ui| self.charts(ui, &mut actions));
         actions
     }
 }
 
-/// `1.23 %`.
+/// A share as `1.23 %` in the language in force.
 fn pct(v: f64) -> String {
-    format!("{:.2} %", 100.0 * v)
+    foodqc::i18n::format_percent(v, 2)
 }
 
 #[cfg(test)]

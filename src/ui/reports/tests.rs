@@ -12,7 +12,7 @@ use std::sync::Arc;
 use foodqc::services::desk::Status;
 use foodqc::store::{LotStatus, Store};
 
-use crate::ui::tests::step_until;
+use crate::ui::tests::{english, step_until};
 use crate::ui::{FoodQcApp, Tab};
 
 #[test]
@@ -35,7 +35,12 @@ fn filter_drill_down_hold_and_export() {
     let mut h = Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
         .build_eframe(move |cc| {
-            FoodQcApp::new(cc, p2, model, Some(SourceSpec::Synthetic { seed: 3 }))
+            english(FoodQcApp::new(
+                cc,
+                p2,
+                model,
+                Some(SourceSpec::Synthetic { seed: 3 }),
+            ))
         });
     h.state_mut().settings.tab = Tab::Reports;
     step_until(&mut h, "the first report", |app| {

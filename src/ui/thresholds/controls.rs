@@ -3,9 +3,11 @@
 
 use egui::RichText;
 use foodqc::domain::Thresholds;
+use foodqc::i18n::format_decimal;
 use foodqc::model::operating::ConfusionCounts;
 use foodqc::services::desk::Status;
 use foodqc::services::workbench::Workbench;
+use foodqc::tr;
 
 use super::{ThresholdsTab, num, pct};
 use crate::ui::action::{Action, TabCtx};
@@ -15,15 +17,15 @@ impl ThresholdsTab {
     pub(super) fn controls(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
         ui.add_space(4.0);
         ui.horizontal(|ui| {
-            ui.label("Scores");
+            ui.label(tr!("live-scores"));
             ui.add(
                 egui::TextEdit::singleline(&mut self.score_file)
-                    .hint_text("<model>_scores.json from foodqc eval")
+                    .hint_text(tr!("thr-score-file-hint"))
                     .desired_width(230.0),
             );
             if ui
-                .add_enabled(!self.is_busy(), egui::Button::new("Load"))
-                .on_hover_text("Read the score file and the last 10,000 production scores")
+                .add_enabled(!self.is_busy(), egui::Button::new(tr!("thr-load")))
+                .on_hover_text(tr!("thr-load-tip"))
                 .clicked()
             {
                 self.load(ctx, false, actions);
@@ -37,19 +39,19 @@ impl ThresholdsTab {
         }
         let Some(data) = self.data.clone() else {
             if !self.is_busy() {
-                ui.label("No scores loaded. Run `foodqc eval --dataset DIR` to score a labelled set, or label production samples.");
+                ui.label(tr!("thr-no-scores"));
             }
             self.status_line(ui);
             return;
         };
         ui.label(RichText::new(&data.source).small());
-        ui.label(format!(
-            "{} labelled items: {} good, {} defective · AUROC {} · AP {}",
-            data.set.len(),
-            data.set.good(),
-            data.set.defective(),
-            data.auroc.map(num).unwrap_or_else(|| "n/a".into()),
-            data.ap.map(num).unwrap_or_else(|| "n/a".into())
+        ui.label(tr!(
+            "thr-set-summary",
+            items = data.set.len(),
+            good = data.set.good(),
+            defective = data.set.defective(),
+            auroc = data.auroc.map(num).unwrap_or_else(|| tr!("n-a")),
+            ap = data.ap.map(num).unwrap_or_else(|| tr!("n-a"))
         ));
         ui.separator();
         self.threshold_sliders(ui, &data);
@@ -61,14 +63,14 @@ impl ThresholdsTab {
         }
         ui.separator();
         ui.horizontal(|ui| {
-            ui.label("Heat-map cells above");
+            ui.label(tr!("thr-pixel"));
             ui.add(
                 egui::DragValue::new(&mut self.pixel)
                     .speed(0.01)
                     .range(0.1..=20.0)
                     .max_decimals(2),
             )
-            .on_hover_text("What counts as a defect region in the live overlay");
+            .on_hover_text(tr!("thr-pixel-tip"));
         });
         ui.separator();
         self.apply_controls(ui, ctx, actions);
@@ -76,19 +78,19 @@ impl ThresholdsTab {
 
     fn threshold_sliders(&mut self, ui: &mut egui::Ui, data: &Workbench) {
         let (lo, hi) = data.range;
-        ui.strong("Reject above");
+        ui.strong(tr!("thr-reject-above"));
         ui.horizontal(|ui| {
             ui.spacing_mut().slider_width = 210.0;
             ui.add(
                 egui::Slider::new(&mut self.reject, lo..=hi)
                     .clamping(egui::SliderClamping::Never)
                     .max_decimals(3)
-                    .text("Reject threshold"),
+                    .text(tr!("thr-reject-threshold")),
             );
         });
         ui.horizontal(|ui| {
-            ui.checkbox(&mut self.review_on, "Review band from")
-                .on_hover_text("Items between the two thresholds go to a person (labelling queue)");
+            ui.checkbox(&mut self.review_on, tr!("thr-review-from"))
+                .on_hover_text(tr!("thr-review-tip"));
             ui.add_enabled(
                 self.review_on,
                 egui::DragValue::new(&mut self.review)
@@ -96,7 +98,7 @@ impl ThresholdsTab {
                     .max_decimals(3)
                     .range(lo.min(self.reject)..=self.reject),
             );
-            ui.label("to the reject threshold");
+            ui.label(tr!("thr-review-to"));
         });
         if self.review_on {
             ui.horizontal(|ui| {
@@ -105,7 +107,7 @@ impl ThresholdsTab {
                 ui.add(
                     egui::Slider::new(&mut self.review, lo..=top)
                         .max_decimals(3)
-                        .text("Review threshold"),
+                        .text(tr!("thr-review-threshold")),
                 );
             });
             self.review = self.review.min(self.reject);
@@ -114,10 +116,10 @@ impl ThresholdsTab {
 
     fn snaps(&mut self, ui: &mut egui::Ui, data: &Workbench) {
         ui.horizontal_wrapped(|ui| {
-            ui.label("Snap to");
+            ui.label(tr!("thr-snap"));
             if ui
-                .button("max F1")
-                .on_hover_text("The threshold with the best F1 on the labelled set")
+                .button(tr!("thr-max-f1"))
+                .on_hover_text(tr!("thr-max-f1-tip"))
                 .clicked()
                 && let Some(t) = data.set.snap_max_f1()
             {
@@ -126,22 +128,20 @@ impl ThresholdsTab {
         });
         ui.horizontal(|ui| {
             if ui
-                .button("escape <=")
-                .on_hover_text(
-                    "The highest threshold that lets at most this share of defective items pass",
-                )
+                .button(tr!("thr-escape"))
+                .on_hover_text(tr!("thr-escape-tip"))
                 .clicked()
             {
                 match data.set.snap_escape_rate(self.target_escape) {
                     Some(t) => self.reject = t,
-                    None => self.status = Status::Failed("No defective items in the set.".into()),
+                    None => self.status = Status::Failed(tr!("thr-no-defective")),
                 }
             }
             ui.add(
                 egui::DragValue::new(&mut self.target_escape)
                     .speed(0.001)
                     .range(0.0..=1.0)
-                    .custom_formatter(|x, _| format!("{:.2} %", 100.0 * x))
+                    .custom_formatter(|x, _| foodqc::i18n::format_percent(x, 2))
                     .custom_parser(|s| {
                         s.trim_end_matches(['%', ' '])
                             .parse::<f64>()
@@ -150,20 +150,20 @@ impl ThresholdsTab {
                     }),
             );
             if ui
-                .button("false reject <=")
-                .on_hover_text("The lowest threshold that rejects at most this share of good items")
+                .button(tr!("thr-false-reject"))
+                .on_hover_text(tr!("thr-false-reject-tip"))
                 .clicked()
             {
                 match data.set.snap_false_reject_rate(self.target_frr) {
                     Some(t) => self.reject = t,
-                    None => self.status = Status::Failed("No good items in the set.".into()),
+                    None => self.status = Status::Failed(tr!("thr-no-good")),
                 }
             }
             ui.add(
                 egui::DragValue::new(&mut self.target_frr)
                     .speed(0.001)
                     .range(0.0..=1.0)
-                    .custom_formatter(|x, _| format!("{:.2} %", 100.0 * x))
+                    .custom_formatter(|x, _| foodqc::i18n::format_percent(x, 2))
                     .custom_parser(|s| {
                         s.trim_end_matches(['%', ' '])
                             .parse::<f64>()
@@ -180,7 +180,10 @@ impl ThresholdsTab {
     fn operating_point(&self, ui: &mut egui::Ui, data: &Workbench) {
         let op = data.set.at(self.reject);
         let c = op.confusion;
-        ui.strong(format!("At {:.3}", self.reject));
+        ui.strong(tr!(
+            "thr-at",
+            threshold = foodqc::i18n::format_decimal(self.reject, 3)
+        ));
         confusion_grid(ui, &c);
         ui.label(
             RichText::new(format!(
@@ -190,17 +193,17 @@ impl ThresholdsTab {
             .small(),
         );
         egui::Grid::new("rates").num_columns(4).show(ui, |ui| {
-            ui.label("Precision");
+            ui.label(tr!("thr-precision"));
             ui.strong(num(op.precision));
-            ui.label("Recall");
+            ui.label(tr!("thr-recall"));
             ui.strong(num(op.recall));
             ui.end_row();
             ui.label("F1");
             ui.strong(num(op.f1));
-            ui.label("False rejects");
+            ui.label(tr!("thr-false-rejects"));
             ui.strong(pct(op.false_reject_rate));
             ui.end_row();
-            ui.label("Escapes");
+            ui.label(tr!("thr-escapes"));
             ui.strong(pct(op.escape_rate));
             ui.end_row();
         });
@@ -210,73 +213,71 @@ impl ThresholdsTab {
             self.reject
         };
         let b = data.set.bands(review, self.reject);
-        ui.label(format!(
-            "Bands (good / defective): pass {} / {} · review {} / {} · reject {} / {}",
-            b.pass_good,
-            b.pass_defective,
-            b.review_good,
-            b.review_defective,
-            b.reject_good,
-            b.reject_defective
+        ui.label(tr!(
+            "thr-bands",
+            pg = b.pass_good,
+            pd = b.pass_defective,
+            vg = b.review_good,
+            vd = b.review_defective,
+            rg = b.reject_good,
+            rd = b.reject_defective
         ));
         if !data.production.is_empty() {
             let rej = data.production_above(self.reject);
             let rev = data.production_above(review) - rej;
-            ui.label(format!(
-                "On the last {} production items: {} rejected, {} to review",
-                data.production.len(),
-                pct(rej),
-                pct(rev)
+            ui.label(tr!(
+                "thr-production",
+                count = data.production.len(),
+                rejected = pct(rej),
+                review = pct(rev)
             ));
         }
     }
 
     fn per_class(&mut self, ui: &mut egui::Ui, data: &Workbench) {
-        egui::CollapsingHeader::new("Per defect class")
+        egui::CollapsingHeader::new(tr!("thr-per-class"))
             .default_open(data.classes.len() > 1)
             .show(ui, |ui| {
-                ui.label(
-                    RichText::new(
-                        "Own reject thresholds are used when a defect classifier names the class; otherwise the reject threshold above applies.",
-                    )
-                    .small(),
-                );
-                egui::Grid::new("per_class").num_columns(5).striped(true).show(ui, |ui| {
-                    ui.label("class");
-                    ui.label("AUROC");
-                    ui.label("recall");
-                    ui.label("own threshold");
-                    ui.label("");
-                    ui.end_row();
-                    for (class, set) in &data.classes {
-                        let own = self.per_class.get(class).copied();
-                        let t = own.unwrap_or(self.reject);
-                        ui.label(class);
-                        ui.label(set.auroc().map(num).unwrap_or_else(|| "n/a".into()));
-                        ui.label(num(set.at(t).recall));
-                        let mut on = own.is_some();
-                        if ui.checkbox(&mut on, "").changed() {
-                            if on {
-                                self.per_class.insert(class.clone(), self.reject);
-                            } else {
-                                self.per_class.remove(class);
-                            }
-                        }
-                        if let Some(val) = self.per_class.get_mut(class) {
-                            ui.horizontal(|ui| {
-                                ui.add(egui::DragValue::new(val).speed(0.005).max_decimals(3));
-                                if ui.small_button("max F1").clicked()
-                                    && let Some(best) = set.snap_max_f1()
-                                {
-                                    *val = best;
-                                }
-                            });
-                        } else {
-                            ui.label("");
-                        }
+                ui.label(RichText::new(tr!("thr-per-class-note")).small());
+                egui::Grid::new("per_class")
+                    .num_columns(5)
+                    .striped(true)
+                    .show(ui, |ui| {
+                        ui.label(tr!("thr-col-class"));
+                        ui.label("AUROC");
+                        ui.label(tr!("thr-col-recall"));
+                        ui.label(tr!("thr-col-own"));
+                        ui.label("");
                         ui.end_row();
-                    }
-                });
+                        for (class, set) in &data.classes {
+                            let own = self.per_class.get(class).copied();
+                            let t = own.unwrap_or(self.reject);
+                            ui.label(foodqc::i18n::class_name(class));
+                            ui.label(set.auroc().map(num).unwrap_or_else(|| tr!("n-a")));
+                            ui.label(num(set.at(t).recall));
+                            let mut on = own.is_some();
+                            if ui.checkbox(&mut on, "").changed() {
+                                if on {
+                                    self.per_class.insert(class.clone(), self.reject);
+                                } else {
+                                    self.per_class.remove(class);
+                                }
+                            }
+                            if let Some(val) = self.per_class.get_mut(class) {
+                                ui.horizontal(|ui| {
+                                    ui.add(egui::DragValue::new(val).speed(0.005).max_decimals(3));
+                                    if ui.small_button(tr!("thr-max-f1")).clicked()
+                                        && let Some(best) = set.snap_max_f1()
+                                    {
+                                        *val = best;
+                                    }
+                                });
+                            } else {
+                                ui.label("");
+                            }
+                            ui.end_row();
+                        }
+                    });
             });
     }
 
@@ -285,27 +286,28 @@ impl ThresholdsTab {
         let new = self.thresholds();
         let changed = new != live;
         ui.horizontal(|ui| {
-            ui.label("Live:");
+            ui.label(tr!("thr-live"));
             ui.label(
-                RichText::new(format!(
-                    "reject {:.3}{}, pixel {:.2}",
-                    live.reject,
-                    live.review_band()
-                        .map(|r| format!(", review from {r:.3}"))
+                RichText::new(tr!(
+                    "thr-live-setting",
+                    reject = format_decimal(live.reject, 3),
+                    review = live
+                        .review_band()
+                        .map(|r| tr!("thr-live-review", review = format_decimal(r, 3)))
                         .unwrap_or_default(),
-                    live.pixel
+                    pixel = format_decimal(live.pixel, 2)
                 ))
                 .strong(),
             );
         });
         egui::Grid::new("apply_who").num_columns(2).show(ui, |ui| {
-            ui.label("Who");
+            ui.label(tr!("thr-who"));
             ui.add(egui::TextEdit::singleline(&mut self.who).desired_width(250.0));
             ui.end_row();
-            ui.label("Why");
+            ui.label(tr!("thr-why"));
             ui.add(
                 egui::TextEdit::singleline(&mut self.why)
-                    .hint_text("e.g. max F1 on cookies eval")
+                    .hint_text(tr!("thr-why-hint"))
                     .desired_width(250.0),
             );
             ui.end_row();
@@ -316,15 +318,13 @@ impl ThresholdsTab {
             apply_clicked = ui
                 .add_enabled(
                     changed && !self.is_busy(),
-                    egui::Button::new("Apply to the line"),
+                    egui::Button::new(tr!("thr-apply")),
                 )
-                .on_hover_text(
-                    "Save as a setting of the live model version (audit log) and judge with it at once",
-                )
+                .on_hover_text(tr!("thr-apply-tip"))
                 .clicked();
             reset = ui
-                .add_enabled(changed, egui::Button::new("Back to live"))
-                .on_hover_text("Discard the changes in this tab")
+                .add_enabled(changed, egui::Button::new(tr!("thr-back")))
+                .on_hover_text(tr!("thr-back-tip"))
                 .clicked();
         });
         if reset {
@@ -334,7 +334,7 @@ impl ThresholdsTab {
         let revert = self.history_table(ui);
         if apply_clicked {
             let why = if self.why.trim().is_empty() {
-                "no reason given".to_string()
+                tr!("thr-no-reason")
             } else {
                 self.why.trim().to_string()
             };
@@ -352,7 +352,7 @@ impl ThresholdsTab {
             return None;
         }
         ui.separator();
-        ui.strong("History of this model version");
+        ui.strong(tr!("thr-history"));
         egui::Grid::new("threshold_history")
             .num_columns(4)
             .striped(true)
@@ -360,23 +360,29 @@ impl ThresholdsTab {
                 for (i, s) in self.history.iter().enumerate() {
                     ui.label(format!("#{}", s.id));
                     ui.label(format!(
-                        "{:.3}{}",
-                        s.thresholds.reject,
+                        "{}{}",
+                        format_decimal(s.thresholds.reject, 3),
                         s.thresholds
                             .review_band()
-                            .map(|r| format!(" / {r:.3}"))
+                            .map(|r| format!(" / {}", format_decimal(r, 3)))
                             .unwrap_or_default()
                     ))
-                    .on_hover_text(format!("pixel {:.2}", s.thresholds.pixel));
+                    .on_hover_text(tr!(
+                        "thr-pixel-tip-value",
+                        pixel = format_decimal(s.thresholds.pixel, 2)
+                    ));
                     ui.label(format!("{}: {}", s.set_by, s.reason))
-                        .on_hover_text(foodqc::reports::fmt_ts(s.created_at_ms));
+                        .on_hover_text(foodqc::i18n::format_datetime(s.created_at_ms));
                     if i == 0 {
-                        ui.label("in force");
+                        ui.label(tr!("thr-in-force"));
                     } else if ui
-                        .add_enabled(!self.is_busy(), egui::Button::new("Revert").small())
+                        .add_enabled(
+                            !self.is_busy(),
+                            egui::Button::new(tr!("thr-revert")).small(),
+                        )
                         .clicked()
                     {
-                        revert = Some((s.thresholds.clone(), format!("revert to #{}", s.id)));
+                        revert = Some((s.thresholds.clone(), tr!("thr-revert-reason", id = s.id)));
                     }
                     ui.end_row();
                 }
@@ -405,10 +411,10 @@ fn confusion_grid(ui: &mut egui::Ui, c: &ConfusionCounts) {
         .min_col_width(90.0)
         .show(ui, |ui| {
             ui.label("");
-            ui.label("rejected");
-            ui.label("passed");
+            ui.label(tr!("thr-rejected"));
+            ui.label(tr!("thr-passed"));
             ui.end_row();
-            ui.label("defective");
+            ui.label(tr!("thr-defective"));
             ui.label(RichText::new(c.true_pos.to_string()).size(20.0).strong());
             ui.label(
                 RichText::new(c.false_neg.to_string())
@@ -420,9 +426,9 @@ fn confusion_grid(ui: &mut egui::Ui, c: &ConfusionCounts) {
                         ui.visuals().text_color()
                     }),
             )
-            .on_hover_text("escapes: defective items that pass");
+            .on_hover_text(tr!("thr-escapes-tip"));
             ui.end_row();
-            ui.label("good");
+            ui.label(tr!("thr-good"));
             ui.label(
                 RichText::new(c.false_pos.to_string())
                     .size(20.0)
@@ -433,7 +439,7 @@ fn confusion_grid(ui: &mut egui::Ui, c: &ConfusionCounts) {
                         ui.visuals().text_color()
                     }),
             )
-            .on_hover_text("false rejects: good items thrown away");
+            .on_hover_text(tr!("thr-false-rejects-tip"));
             ui.label(RichText::new(c.true_neg.to_string()).size(20.0).strong());
             ui.end_row();
         });

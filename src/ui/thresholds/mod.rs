@@ -17,6 +17,7 @@ use foodqc::domain::{Actor, Thresholds};
 use foodqc::services::desk::{Command, Event, Status};
 use foodqc::services::workbench::Workbench;
 use foodqc::store::ThresholdSetting;
+use foodqc::tr;
 
 use super::action::{Action, TabCtx};
 
@@ -135,7 +136,7 @@ impl ThresholdsTab {
             find_default,
             version: ctx.model.version.clone(),
         };
-        self.status = Status::busy("loading scores");
+        self.status = Status::busy(tr!("thr-loading"));
         actions.push(cmd.into());
     }
 
@@ -144,7 +145,7 @@ impl ThresholdsTab {
     fn apply(&mut self, ctx: &TabCtx, new: Thresholds, why: String, actions: &mut Vec<Action>) {
         let who = self.who.trim();
         if who.is_empty() {
-            self.status = Status::Failed("Enter your name (who applies) first.".into());
+            self.status = Status::Failed(tr!("thr-enter-name"));
             return;
         }
         let cmd = Command::ApplyThresholds {
@@ -154,7 +155,7 @@ impl ThresholdsTab {
             who: Actor::resolve(Some(who)),
             why,
         };
-        self.status = Status::busy("applying");
+        self.status = Status::busy(tr!("thr-applying"));
         actions.push(cmd.into());
     }
 
@@ -207,8 +208,8 @@ impl ThresholdsTab {
             });
         egui::CentralPanel::default().show(ui, |ui| {
             ui.horizontal(|ui| {
-                ui.selectable_value(&mut self.show_pixels, false, "Scores and curves");
-                ui.selectable_value(&mut self.show_pixels, true, "Pixel threshold preview");
+                ui.selectable_value(&mut self.show_pixels, false, tr!("thr-scores-curves"));
+                ui.selectable_value(&mut self.show_pixels, true, tr!("thr-pixel-preview"));
             });
             if self.show_pixels {
                 self.pixel_preview(ui, ctx, &mut actions);
@@ -222,17 +223,17 @@ impl ThresholdsTab {
 
 fn pct(v: f64) -> String {
     if v.is_nan() {
-        "n/a".into()
+        tr!("n-a")
     } else {
-        format!("{:.1} %", 100.0 * v)
+        foodqc::i18n::format_percent(v, 1)
     }
 }
 
 fn num(v: f64) -> String {
     if v.is_nan() {
-        "n/a".into()
+        tr!("n-a")
     } else {
-        format!("{v:.3}")
+        foodqc::i18n::format_decimal(v, 3)
     }
 }
 

@@ -5,6 +5,7 @@ use egui::{Color32, RichText};
 use egui_plot::{Bar, BarChart, Corner, Legend, Line, Plot, Points, Polygon, VLine};
 use foodqc::domain::GOOD;
 use foodqc::services::workbench::Workbench;
+use foodqc::tr;
 
 use super::{ThresholdsTab, num};
 use crate::ui::theme;
@@ -12,20 +13,13 @@ use crate::ui::theme;
 impl ThresholdsTab {
     pub(super) fn plots(&mut self, ui: &mut egui::Ui) {
         let Some(data) = self.data.clone() else {
-            ui.centered_and_justified(|ui| {
-                ui.label("Load scores to see their histograms and curves.")
-            });
+            ui.centered_and_justified(|ui| ui.label(tr!("thr-load-first")));
             return;
         };
         let review = self.review_on.then_some(self.review.min(self.reject));
         let h = ui.available_height();
         let w = ui.available_width();
-        ui.label(
-            RichText::new(
-                "Score histogram per true class · click or drag to move the reject threshold",
-            )
-            .small(),
-        );
+        ui.label(RichText::new(tr!("thr-hist-title")).small());
         if let Some(x) = score_histogram(ui, &data, review, self.reject, h) {
             self.reject = x;
             if self.review_on {
@@ -68,13 +62,13 @@ fn score_histogram(
         .allow_scroll(false)
         .allow_boxed_zoom(false)
         .include_y(0.0)
-        .x_axis_label("score")
-        .y_axis_label("items")
+        .x_axis_label(tr!("reports-col-score"))
+        .y_axis_label(tr!("reports-col-items"))
         .show(ui, |p| {
             if let Some(r) = review {
                 p.polygon(
                     Polygon::new(
-                        "review band",
+                        tr!("chart-review-band"),
                         vec![
                             [r, 0.0],
                             [reject, 0.0],
@@ -89,13 +83,13 @@ fn score_histogram(
             histogram_series(p, data, prod_scale);
             if let Some(r) = review {
                 p.vline(
-                    VLine::new("review threshold", r)
+                    VLine::new(tr!("chart-review-threshold"), r)
                         .color(theme::REVIEW)
                         .width(2.0),
                 );
             }
             p.vline(
-                VLine::new("reject threshold", reject)
+                VLine::new(tr!("chart-reject-threshold"), reject)
                     .color(theme::REJECT)
                     .width(2.5),
             );
@@ -127,7 +121,7 @@ fn histogram_series(p: &mut egui_plot::PlotUi<'_>, data: &Workbench, prod_scale:
             })
             .collect();
         p.line(
-            Line::new("production (scaled)", pts)
+            Line::new(tr!("chart-production"), pts)
                 .color(Color32::GRAY)
                 .width(1.5),
         );
@@ -159,9 +153,9 @@ fn curves(ui: &mut egui::Ui, data: &Workbench, reject: f64, h: f32, w: f32) {
     );
     ui.columns(2, |cols| {
         cols[0].label(
-            RichText::new(format!(
-                "ROC · AUROC {}",
-                data.auroc.map(num).unwrap_or_else(|| "n/a".into())
+            RichText::new(tr!(
+                "thr-roc-title",
+                auroc = data.auroc.map(num).unwrap_or_else(|| tr!("n-a"))
             ))
             .small(),
         );
@@ -173,8 +167,8 @@ fn curves(ui: &mut egui::Ui, data: &Workbench, reject: f64, h: f32, w: f32) {
             .include_x(1.0)
             .include_y(0.0)
             .include_y(1.0)
-            .x_axis_label("false-reject rate")
-            .y_axis_label("recall")
+            .x_axis_label(tr!("chart-false-reject-rate"))
+            .y_axis_label(tr!("thr-col-recall"))
             .allow_scroll(false)
             .show(&mut cols[0], |p| {
                 p.line(
@@ -185,7 +179,7 @@ fn curves(ui: &mut egui::Ui, data: &Workbench, reject: f64, h: f32, w: f32) {
                 );
                 p.points(
                     Points::new(
-                        "operating point",
+                        tr!("chart-operating-point"),
                         vec![[c.false_pos as f64 / n_good, c.true_pos as f64 / n_def]],
                     )
                     .radius(6.0)
@@ -193,9 +187,9 @@ fn curves(ui: &mut egui::Ui, data: &Workbench, reject: f64, h: f32, w: f32) {
                 );
             });
         cols[1].label(
-            RichText::new(format!(
-                "Precision-recall · AP {}",
-                data.ap.map(num).unwrap_or_else(|| "n/a".into())
+            RichText::new(tr!(
+                "thr-pr-title",
+                ap = data.ap.map(num).unwrap_or_else(|| tr!("n-a"))
             ))
             .small(),
         );
@@ -206,8 +200,8 @@ fn curves(ui: &mut egui::Ui, data: &Workbench, reject: f64, h: f32, w: f32) {
             .include_x(1.0)
             .include_y(0.0)
             .include_y(1.05)
-            .x_axis_label("recall")
-            .y_axis_label("precision")
+            .x_axis_label(tr!("thr-col-recall"))
+            .y_axis_label(tr!("chart-precision"))
             .allow_scroll(false)
             .show(&mut cols[1], |p| {
                 p.line(
@@ -218,9 +212,12 @@ fn curves(ui: &mut egui::Ui, data: &Workbench, reject: f64, h: f32, w: f32) {
                 );
                 if !op.precision.is_nan() {
                     p.points(
-                        Points::new("operating point", vec![[op.recall, op.precision]])
-                            .radius(6.0)
-                            .color(theme::REJECT),
+                        Points::new(
+                            tr!("chart-operating-point"),
+                            vec![[op.recall, op.precision]],
+                        )
+                        .radius(6.0)
+                        .color(theme::REJECT),
                     );
                 }
             });

@@ -5,6 +5,7 @@ use egui::{Color32, RichText};
 use foodqc::inspect::HeatMap;
 use foodqc::services::desk::Command;
 use foodqc::services::threshold_settings::PreviewImage;
+use foodqc::tr;
 
 use super::ThresholdsTab;
 use crate::ui::action::{Action, TabCtx};
@@ -105,7 +106,7 @@ impl PreviewView {
                         ui.image((m.id(), m.size_vec2()));
                     }
                     None => {
-                        ui.label("good: no defect pixels");
+                        ui.label(tr!("thr-preview-good"));
                     }
                 }
             });
@@ -122,10 +123,10 @@ impl ThresholdsTab {
     ) {
         if self.previews.is_none() && !self.is_busy() {
             let Some(data) = self.data.clone() else {
-                ui.label("Load a score file first: the preview uses its test images.");
+                ui.label(tr!("thr-preview-load-first"));
                 return;
             };
-            self.status = foodqc::services::desk::Status::busy("scoring preview images");
+            self.status = foodqc::services::desk::Status::busy(tr!("thr-preview-scoring"));
             actions.push(
                 Command::ScorePreviews {
                     workbench: data,
@@ -140,14 +141,9 @@ impl ThresholdsTab {
             ui.add(
                 egui::Slider::new(&mut self.pixel, 0.2..=6.0)
                     .max_decimals(2)
-                    .text("Pixel threshold"),
+                    .text(tr!("thr-pixel-threshold")),
             );
-            ui.label(
-                RichText::new(
-                    "cells above it are defect regions (boxes, solid magenta); fainter cells are above half of it. Truth mask on the right.",
-                )
-                .small(),
-            );
+            ui.label(RichText::new(tr!("thr-preview-note")).small());
         });
         let pixel = self.pixel as f32;
         let Some(previews) = self.previews.as_mut() else {

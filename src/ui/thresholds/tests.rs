@@ -5,7 +5,7 @@ use std::sync::Arc;
 use foodqc::model::operating::LabelledScore;
 use foodqc::services::workbench::Workbench;
 
-use crate::ui::tests::step_until;
+use crate::ui::tests::{english, step_until};
 use crate::ui::{FoodQcApp, Tab};
 use egui::accesskit::Role;
 use egui_kittest::Harness;
@@ -23,7 +23,12 @@ fn harness(dir: &std::path::Path) -> Harness<'static, FoodQcApp> {
     let mut h = Harness::builder()
         .with_size(egui::vec2(1400.0, 860.0))
         .build_eframe(move |cc| {
-            FoodQcApp::new(cc, paths, model, Some(SourceSpec::Synthetic { seed: 5 }))
+            english(FoodQcApp::new(
+                cc,
+                paths,
+                model,
+                Some(SourceSpec::Synthetic { seed: 5 }),
+            ))
         });
     h.state_mut().settings.tab = Tab::Thresholds;
     h

@@ -5,7 +5,9 @@
 mod versions;
 
 use foodqc::domain::GOOD;
+use foodqc::i18n::format_decimal;
 use foodqc::services::desk::{Command, Event, Status, Topic};
+use foodqc::tr;
 use foodqc::training::job::{JobProgress, TrainOutcome};
 
 use super::action::{Action, TabCtx};
@@ -62,11 +64,12 @@ impl FrameStats {
 
 impl std::fmt::Display for FrameStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "median {:.1} ms, p95 {:.1} ms, max {:.1} ms",
-            self.median, self.p95, self.max
-        )
+        f.write_str(&tr!(
+            "train-frame-stats",
+            median = format_decimal(self.median, 1),
+            p95 = format_decimal(self.p95, 1),
+            max = format_decimal(self.max, 1)
+        ))
     }
 }
 
@@ -119,11 +122,12 @@ impl TrainTab {
     /// Draw the tab.
     pub fn ui(&mut self, ui: &mut egui::Ui, ctx: &TabCtx) -> Vec<Action> {
         let mut actions = Vec::new();
+        let width = ui.available_width();
         egui::Panel::right("model_card")
             .resizable(true)
-            .default_size(420.0)
+            .default_size((width * 0.3).clamp(260.0, 420.0))
             .show(ui, |ui| {
-                ui.heading("Live model");
+                ui.heading(tr!("train-live-model"));
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     ui.add(
                         egui::Label::new(
@@ -142,7 +146,7 @@ impl TrainTab {
     }
 
     fn job_panel(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
-        ui.heading("Retrain from labelled samples");
+        ui.heading(tr!("train-heading"));
         let counts = &ctx.snapshot.label_counts;
         let good = counts
             .iter()
@@ -150,9 +154,12 @@ impl TrainTab {
             .map(|c| c.1)
             .unwrap_or(0);
         let total: i64 = counts.iter().map(|c| c.1).sum();
-        ui.label(format!(
-            "{total} labelled samples ({good} good, {} defective). The anomaly detector learns good product; with three or more samples in two classes a grade classifier is trained too.",
-            total - good
+        let defective = total - good;
+        ui.label(tr!(
+            "train-labelled",
+            total = total,
+            good = good,
+            defective = defective
         ));
         match &mut self.job {
             Some(job) => {
@@ -163,8 +170,8 @@ impl TrainTab {
             }
             None => {
                 if ui
-                    .button(egui::RichText::new("Train new model").strong())
-                    .on_hover_text("Runs in the background; the line keeps running")
+                    .button(egui::RichText::new(tr!("train-start")).strong())
+                    .on_hover_text(tr!("train-start-tip"))
                     .clicked()
                 {
                     self.job = Some(TrainView::default());
@@ -187,21 +194,15 @@ impl TrainTab {
             Some(Ok(o)) => {
                 ui.colored_label(
                     theme::PASS,
-                    format!(
-                        "Trained {} in {:.1} s: {}. Promote it below to make it live.",
-                        o.version,
-                        o.seconds,
-                        summary(&serde_json::to_value(&o.metrics).unwrap_or_default())
+                    tr!(
+                        "train-done",
+                        version = o.version.as_str(),
+                        seconds = format_decimal(o.seconds, 1),
+                        metrics = summary(&serde_json::to_value(&o.metrics).unwrap_or_default())
                     ),
                 );
                 if !o.skipped.is_empty() {
-                    ui.colored_label(
-                        theme::WARN,
-                        format!(
-                            "{} samples skipped (no item found or unreadable)",
-                            o.skipped.len()
-                        ),
-                    );
+                    ui.colored_label(theme::WARN, tr!("train-skipped", count = o.skipped.len()));
                 }
             }
             Some(Err(e)) => {
@@ -212,9 +213,11 @@ impl TrainTab {
         if let Some((ui_ms, whole)) = self.last_frame_stats
             && self.job.is_none()
         {
-            ui.weak(format!(
-                "Frame time while it ran ({} frames): whole frame {whole}; of which our UI code {ui_ms}",
-                ui_ms.frames
+            ui.weak(tr!(
+                "train-frame-time",
+                frames = ui_ms.frames,
+                whole = whole.to_string(),
+                ui = ui_ms.to_string()
             ));
         }
     }
@@ -227,18 +230,19 @@ fn progress_line(ui: &mut egui::Ui, job: &TrainView) -> bool {
         let (frac, text) = match &job.progress {
             Some(p) => (
                 p.fraction(),
-                format!(
-                    "{} {}/{} · {:.0} s{}",
-                    p.stage.title(),
-                    p.done,
-                    p.total,
-                    p.elapsed.as_secs_f64(),
-                    p.eta
-                        .map(|e| format!(" · about {:.0} s left in this step", e.as_secs_f64()))
+                tr!(
+                    "train-progress",
+                    stage = p.stage.title(),
+                    done = p.done,
+                    total = p.total,
+                    seconds = format_decimal(p.elapsed.as_secs_f64(), 0),
+                    eta = p
+                        .eta
+                        .map(|e| tr!("train-eta", seconds = format_decimal(e.as_secs_f64(), 0)))
                         .unwrap_or_default()
                 ),
             ),
-            None => (0.0, "starting".to_string()),
+            None => (0.0, tr!("starting")),
         };
         ui.add(
             egui::ProgressBar::new(frac)
@@ -247,7 +251,7 @@ fn progress_line(ui: &mut egui::Ui, job: &TrainView) -> bool {
                 .animate(true),
         );
         cancel = ui
-            .add_enabled(!job.cancelling, egui::Button::new("Cancel training"))
+            .add_enabled(!job.cancelling, egui::Button::new(tr!("train-cancel")))
             .clicked();
     });
     cancel
@@ -258,25 +262,29 @@ fn summary(m: &serde_json::Value) -> String {
     let g = |k: &str| m.get(k).and_then(|v| v.as_f64());
     let mut parts = Vec::new();
     if let (Some(good), Some(def)) = (g("good_samples"), g("defect_samples")) {
-        parts.push(format!("{good:.0} good / {def:.0} defective"));
+        parts.push(tr!(
+            "metric-good-defective",
+            good = format_decimal(good, 0),
+            defective = format_decimal(def, 0)
+        ));
     }
     if let Some(v) = g("recall") {
-        parts.push(format!("recall {v:.3}"));
+        parts.push(tr!("metric-recall", value = format_decimal(v, 3)));
     }
     if let Some(v) = g("cv_false_reject_rate") {
-        parts.push(format!("false rejects {v:.3}"));
+        parts.push(tr!("metric-false-rejects", value = format_decimal(v, 3)));
     }
     if let Some(v) = g("cv_auroc") {
-        parts.push(format!("AUROC {v:.3}"));
+        parts.push(tr!("metric-auroc", value = format_decimal(v, 3)));
     }
     if let Some(v) = g("eval_recall") {
-        parts.push(format!("recall {v:.3}"));
+        parts.push(tr!("metric-recall", value = format_decimal(v, 3)));
     }
     if let Some(v) = g("eval_auroc") {
-        parts.push(format!("AUROC {v:.3}"));
+        parts.push(tr!("metric-auroc", value = format_decimal(v, 3)));
     }
     if parts.is_empty() {
-        "no metrics".into()
+        tr!("train-no-metrics")
     } else {
         parts.join(" · ")
     }

@@ -4,6 +4,7 @@
 use foodqc::services::desk::{Command, Status};
 use foodqc::services::promotion::rollback_target;
 use foodqc::store::ModelVersionRow;
+use foodqc::tr;
 
 use super::{TrainTab, summary};
 use crate::ui::action::{Action, TabCtx};
@@ -12,7 +13,7 @@ use crate::ui::theme;
 impl TrainTab {
     /// Ask the worker to make `row` live.
     fn promote(&mut self, row: &ModelVersionRow, actions: &mut Vec<Action>) {
-        self.promotion = Status::busy(format!("making {} live", row.version));
+        self.promotion = Status::busy(tr!("train-making-live", version = row.version.as_str()));
         actions.push(Command::Promote(row.clone()).into());
     }
 
@@ -24,14 +25,17 @@ impl TrainTab {
     ) {
         let snap = ctx.snapshot;
         ui.horizontal(|ui| {
-            ui.heading("Model versions");
+            ui.heading(tr!("train-versions"));
             let busy = self.promotion.is_busy();
             let prev_row = rollback_target(&snap.models, snap.previous_active);
             let r = ui
-                .add_enabled(prev_row.is_some() && !busy, egui::Button::new("Roll back"))
+                .add_enabled(
+                    prev_row.is_some() && !busy,
+                    egui::Button::new(tr!("train-rollback")),
+                )
                 .on_hover_text(match prev_row {
-                    Some(r) => format!("Make {} live again", r.version),
-                    None => "No earlier live version".into(),
+                    Some(r) => tr!("train-rollback-tip", version = r.version.as_str()),
+                    None => tr!("train-no-earlier"),
                 });
             if r.clicked()
                 && let Some(row) = prev_row
@@ -52,24 +56,33 @@ impl TrainTab {
             }
         });
         if let Some(e) = &snap.error {
-            ui.colored_label(theme::REJECT, format!("⚠ Database: {e}"));
+            ui.colored_label(theme::REJECT, tr!("train-db-error", error = e.as_str()));
             return;
         }
         if snap.models.is_empty() {
-            ui.label(format!(
-                "No trained versions yet: the live model is {} (bundled).",
-                ctx.model.version
+            ui.label(tr!(
+                "train-no-versions",
+                version = ctx.model.version.as_str()
             ));
         }
         let mut to_promote = None;
-        egui::ScrollArea::vertical()
+        // Both ways: at the minimum window size the grid is wider than the room beside the
+        // model card.
+        egui::ScrollArea::both()
             .max_height(ui.available_height() * 0.55)
             .show(ui, |ui| {
                 egui::Grid::new("models")
                     .striped(true)
                     .num_columns(6)
                     .show(ui, |ui| {
-                        for h in ["compare", "version", "trained", "kind", "", "metrics"] {
+                        for h in [
+                            tr!("train-col-compare"),
+                            tr!("train-col-version"),
+                            tr!("train-col-trained"),
+                            tr!("train-col-kind"),
+                            String::new(),
+                            tr!("train-col-metrics"),
+                        ] {
                             ui.strong(h);
                         }
                         ui.end_row();
@@ -102,19 +115,25 @@ impl TrainTab {
         }
         let live = m.version == ctx.stats.model_version;
         if live {
-            ui.colored_label(theme::PASS, format!("▶ {} (live)", m.version));
+            ui.colored_label(
+                theme::PASS,
+                tr!("train-live-version", version = m.version.as_str()),
+            );
         } else {
             ui.label(&m.version);
         }
-        ui.label(foodqc::reports::fmt_ts(m.created_at_ms));
+        ui.label(foodqc::i18n::format_datetime(m.created_at_ms));
         ui.label(&m.kind);
         let mut promote = false;
         if live {
             ui.label("");
         } else {
             promote = ui
-                .add_enabled(!self.promotion.is_busy(), egui::Button::new("Promote"))
-                .on_hover_text("Make this version live now (hot swap)")
+                .add_enabled(
+                    !self.promotion.is_busy(),
+                    egui::Button::new(tr!("train-promote")),
+                )
+                .on_hover_text(tr!("train-promote-tip"))
                 .clicked();
         }
         ui.label(summary(&m.metrics));
@@ -128,21 +147,21 @@ impl TrainTab {
             .filter_map(|id| models.iter().find(|m| m.id == *id))
             .collect();
         if picked.len() < 2 {
-            ui.weak("Tick two versions to compare them side by side.");
+            ui.weak(tr!("train-tick-two"));
             return;
         }
         ui.separator();
-        ui.heading("Comparison");
+        ui.heading(tr!("train-comparison"));
         let keys: std::collections::BTreeSet<String> = picked
             .iter()
             .filter_map(|m| m.metrics.as_object())
             .flat_map(|o| o.keys().cloned())
             .collect();
-        egui::Grid::new("compare")
+        egui::Grid::new(tr!("train-col-compare"))
             .striped(true)
             .num_columns(3)
             .show(ui, |ui| {
-                ui.strong("metric");
+                ui.strong(tr!("train-col-metric"));
                 for m in &picked {
                     ui.strong(&m.version);
                 }
@@ -160,7 +179,7 @@ impl TrainTab {
         ui.horizontal(|ui| {
             for m in &picked {
                 ui.vertical(|ui| {
-                    ui.strong(format!("{}: decisions", m.version));
+                    ui.strong(tr!("train-decisions", version = m.version.as_str()));
                     confusion(ui, &m.metrics);
                 });
                 ui.add_space(24.0);
@@ -181,14 +200,14 @@ fn confusion(ui: &mut egui::Ui, m: &serde_json::Value) {
         .striped(true)
         .show(ui, |ui| {
             ui.label("");
-            ui.strong("rejected");
-            ui.strong("passed");
+            ui.strong(tr!("thr-rejected"));
+            ui.strong(tr!("thr-passed"));
             ui.end_row();
-            ui.strong("defective");
+            ui.strong(tr!("thr-defective"));
             ui.monospace(g("defects_rejected"));
             ui.monospace(g("defects_passed"));
             ui.end_row();
-            ui.strong("good");
+            ui.strong(tr!("thr-good"));
             ui.monospace(g("cv_good_rejected"));
             ui.monospace(g("cv_good_passed"));
             ui.end_row();

@@ -1,0 +1,545 @@
+# foodqc, English: the fallback catalogue. Every message id used in the code is checked
+# against this file at compile time (fl!). Keep ids grouped by screen.
+
+## Shared
+
+items-count = { $count ->
+    [one] { $count } item
+   *[other] { $count } items
+}
+verdict-pass = pass
+verdict-review = review
+verdict-reject = reject
+any = any
+cancel = Cancel
+ok = OK
+
+## Defect classes (the database keeps the English keys; only the display is translated)
+
+class-good = good
+class-crack = crack
+class-burnt = burnt
+class-discoloration = discoloration
+class-mold = mould / rot
+class-foreign-matter = foreign matter
+class-deformed = deformed
+class-missing-piece = missing piece
+class-unclassified = unclassified
+
+## Tabs and the top bar
+
+tab-live = Live
+tab-label = Label
+tab-train = Train
+tab-thresholds = Thresholds
+tab-reports = Reports
+top-pause = ⏸ Pause
+top-resume = ▶ Resume
+top-pause-tip = Pause or resume the line view (Space)
+top-help-tip = Keyboard shortcuts (F12)
+top-theme-tip = Light / dark theme
+top-language-tip = Language of the workstation
+top-source = Source
+top-synthetic = Synthetic line
+top-no-camera = No camera found
+top-camera = Camera { $index }: { $name }
+top-folder-hint = folder to replay
+top-replay = Replay folder
+source-synthetic = Synthetic line (seed { $seed })
+source-camera = Camera { $index }
+source-folder = Folder { $name }
+window-open-failed = cannot open the window: { $error }
+no-camera-notice = No camera found: running the built-in synthetic line. Pick a camera or a folder in the source menu.
+desk-stopped = the desk worker has stopped
+
+## Keyboard shortcuts sheet
+
+keys-title = Keyboard shortcuts
+keys-tabs = Live, Label, Train, Reports
+keys-space = Space
+keys-pause = Pause / resume the line view
+keys-heat = Heat map on / off
+keys-capture = Capture the items of the next frame for labelling
+keys-label-class = Label tab: good (0) or the defect class with that key
+keys-up-down = Up, Down
+keys-label-move = Label tab: previous / next sample
+keys-label-undo = Label tab: undo the last label
+keys-label-mask = Label tab: paint a defect mask
+keys-f12 = F12 or ?
+keys-this-sheet = This sheet
+
+## Status bar
+
+status-ui-time = UI { $ms } ms p95
+status-recording-error = ⚠ recording: { $error } · in journal { $journal }
+status-recorded = recorded { $recorded } · pending { $pending } · in journal { $journal }
+
+## Live tab
+live-model = Model
+live-items-inspected = Items inspected
+live-rejected = Rejected
+live-to-review = To review
+live-reject-rate = Reject rate
+live-reject-rate-trend = reject rate, last 2 min
+live-heat-map = Heat map (H)
+live-scores = Scores
+live-capture = 📷 Capture for labelling (C)
+live-capture-tip = Save the items of the next frame as samples for the Label tab
+live-lot = Lot
+live-lot-hint = lot code
+live-lot-apply = Apply
+live-lot-apply-tip = Record the next items under this lot
+live-waiting = Waiting for the first frame…
+live-paused = ⏸ PAUSED
+live-fps = Frames / s
+live-inspection-time = Inspection
+live-dropped = Dropped frames
+live-frames = Frames
+live-skipped-files = Skipped files
+live-legend = Legend
+live-legend-pass = solid outline: pass
+live-legend-reject = thick dashed outline: reject
+live-legend-review = short dashes, ?: review (to labelling)
+live-legend-partial = grey: entering / leaving, not judged yet
+live-legend-heat = magenta: defect region
+live-not-running = The line is not running:
+    { $error }
+live-alarm = ALARM  { $message }
+live-lot-on-hold = LOT { $lot } IS ON HOLD: its product must not ship until QC releases it
+live-tag-reject = ✖ REJECT{ $class } { $score }
+live-tag-review = ? REVIEW{ $class } { $score }
+
+## Reports tab: lot disposition and export
+reports-disposition = Lot disposition
+reports-by = By
+reports-comment-hint = comment (required): why hold or release
+reports-hold-lot = Hold lot
+reports-release-lot = Release lot
+reports-disposition-disabled = Choose a lot and write a comment first
+reports-choose-lot = choose a lot
+reports-changing-status = changing the lot status
+reports-export = Export
+reports-export-note = The filtered inspections as CSV; the report as PDF.
+reports-quick-csv = Quick CSV
+reports-quick-pdf = Quick PDF
+reports-cancel-export = Cancel export
+reports-lot-held = { $code } (HOLD)
+reports-status-hold = Status: { $status } (must not ship)
+reports-status = Status: { $status }
+reports-last-change = last change by { $who }, { $when }: { $comment }
+reports-save-into = Save into { $dir }
+reports-export-running = { $format } export running
+lot-status-open = open
+lot-status-hold = on hold
+lot-status-released = released
+report-title = foodqc quality report
+
+## Report queries and SPC (library, shared by the window, the CLI and the PDF)
+
+group-lot = lot
+group-hour = hour
+group-shift = shift
+group-station = station
+spc-rule-1 = rule 1: a point beyond 3 sigma
+spc-rule-2 = rule 2: 2 of 3 points beyond 2 sigma, same side
+spc-rule-3 = rule 3: 4 of 5 points beyond 1 sigma, same side
+spc-rule-4 = rule 4: 8 points in a row on one side of the centre
+spc-alarm = Reject rate out of control: { $rate } (centre { $centre }, upper limit { $limit }): { $rules }
+filter-between = { $from } to { $to }
+filter-from = from { $from }
+filter-until = until { $to }
+filter-all-time = all time
+filter-station = station
+filter-line = line
+filter-lot = lot
+filter-product = product
+filter-shift = shift
+filter-verdict = verdict
+filter-defect = defect
+filter-model = model
+
+## Reports tab: charts
+reports-running = Running the report…
+reports-no-match = No inspections match these filters.
+reports-pareto-title = Pareto of defect classes (rejects); line: cumulative %. Click a bar.
+chart-rejects = rejects
+chart-cumulative = cumulative
+chart-reject-proportion = reject proportion
+chart-ucl = UCL
+chart-lcl = LCL
+chart-centre = centre
+chart-in-control = in control
+chart-out-of-control = out of control
+reports-pchart-tip = Click a point to see the items behind it
+reports-review = Review
+reports-out-of-control = Out of control
+reports-drift-title = Drift: mean score of passed items per hour; dashed: training 95th percentile
+chart-training-p95 = training p95
+chart-mean-score = mean score
+chart-drifting = drifting
+reports-heading = Quality report: { $filter }
+reports-pchart-title = p-chart by { $group } (centre { $centre }; 3-sigma limits per subgroup size; red squares: out of control). Click a point for its items.
+reports-group-key = { $group } { $key }
+reports-drill-defect = defect { $class }
+reports-ooc-count = { $group ->
+    [lot] { $n } of { $total } lots
+    [hour] { $n } of { $total } hours
+    [shift] { $n } of { $total } shifts
+   *[other] { $n } of { $total } stations
+}
+reports-drift-warning = { $hours ->
+    [one] WARNING: score drift in { $hours } hour: more than { $share } of passed items score above the training 95th percentile (expected { $expected }). Check lighting, camera and product, or retrain.
+   *[other] WARNING: score drift in { $hours } hours: more than { $share } of passed items score above the training 95th percentile (expected { $expected }). Check lighting, camera and product, or retrain.
+}
+
+## Reports tab: drill-down and filters
+reports-drill = Drill-down
+reports-drill-hint = click a p-chart point, a Pareto bar or a subgroup below
+reports-rejects-only = rejects only
+reports-next-click = Applies to the next click
+reports-images-only = with images only
+reports-images-only-tip = Only items whose crop was saved; applies to the next click
+reports-col-items = items
+reports-col-rate = rate
+reports-col-status = status
+reports-col-rules = rules
+reports-hold-badge = HOLD
+reports-col-image = image
+reports-col-time = time (UTC)
+reports-col-verdict = verdict / class
+reports-col-score = score
+reports-filters = Filters
+reports-from = From (UTC)
+reports-to = To (UTC)
+reports-station = Station
+reports-line = Line
+reports-product = Product
+reports-shift = Shift
+reports-verdict = Verdict
+reports-defect = Defect
+reports-chart-by = Chart by
+reports-apply-tip = Run the report for these filters
+reports-clear = Clear
+reports-querying = running the report queries
+reports-drill-count = { $count ->
+    [one] { $title }: { $count } item (latest first, at most 300)
+   *[other] { $title }: { $count } items (latest first, at most 300)
+}
+reports-rule = rule { $number }
+reports-out = OUT: { $rules }
+reports-queries-took = Queries took { $ms } ms:
+apply = Apply
+
+## Thresholds tab
+thr-score-file-hint = <model>_scores.json from foodqc eval
+thr-load = Load
+thr-load-tip = Read the score file and the last 10,000 production scores
+thr-no-scores = No scores loaded. Run `foodqc eval --dataset DIR` to score a labelled set, or label production samples.
+thr-pixel = Heat-map cells above
+thr-pixel-tip = What counts as a defect region in the live overlay
+thr-reject-above = Reject above
+thr-reject-threshold = Reject threshold
+thr-review-from = Review band from
+thr-review-tip = Items between the two thresholds go to a person (labelling queue)
+thr-review-to = to the reject threshold
+thr-review-threshold = Review threshold
+thr-snap = Snap to
+thr-max-f1 = max F1
+thr-max-f1-tip = The threshold with the best F1 on the labelled set
+thr-escape = escape <=
+thr-escape-tip = The highest threshold that lets at most this share of defective items pass
+thr-no-defective = No defective items in the set.
+thr-false-reject = false reject <=
+thr-false-reject-tip = The lowest threshold that rejects at most this share of good items
+thr-no-good = No good items in the set.
+thr-precision = Precision
+thr-recall = Recall
+thr-false-rejects = False rejects
+thr-escapes = Escapes
+thr-per-class = Per defect class
+thr-per-class-note = Own reject thresholds are used when a defect classifier names the class; otherwise the reject threshold above applies.
+thr-col-class = class
+thr-col-recall = recall
+thr-col-own = own threshold
+thr-live = Live:
+thr-who = Who
+thr-why = Why
+thr-why-hint = e.g. max F1 on cookies eval
+thr-apply = Apply to the line
+thr-apply-tip = Save as a setting of the live model version (audit log) and judge with it at once
+thr-back = Back to live
+thr-back-tip = Discard the changes in this tab
+thr-no-reason = no reason given
+thr-history = History of this model version
+thr-in-force = in force
+thr-revert = Revert
+thr-rejected = rejected
+thr-passed = passed
+thr-defective = defective
+thr-escapes-tip = escapes: defective items that pass
+thr-good = good
+thr-false-rejects-tip = false rejects: good items thrown away
+thr-loading = loading scores
+thr-enter-name = Enter your name (who applies) first.
+thr-applying = applying
+thr-scores-curves = Scores and curves
+thr-pixel-preview = Pixel threshold preview
+n-a = n/a
+thr-load-first = Load scores to see their histograms and curves.
+thr-hist-title = Score histogram per true class · click or drag to move the reject threshold
+chart-review-band = review band
+chart-review-threshold = review threshold
+chart-reject-threshold = reject threshold
+chart-production = production (scaled)
+chart-false-reject-rate = false-reject rate
+chart-precision = precision
+chart-operating-point = operating point
+thr-preview-good = good: no defect pixels
+thr-preview-load-first = Load a score file first: the preview uses its test images.
+thr-preview-scoring = scoring preview images
+thr-pixel-threshold = Pixel threshold
+thr-preview-note = cells above it are defect regions (boxes, solid magenta); fainter cells are above half of it. Truth mask on the right.
+thr-set-summary = { $items } labelled items: { $good } good, { $defective } defective · AUROC { $auroc } · AP { $ap }
+thr-at = At { $threshold }
+thr-bands = Bands (good / defective): pass { $pg } / { $pd } · review { $vg } / { $vd } · reject { $rg } / { $rd }
+thr-production = On the last { $count } production items: { $rejected } rejected, { $review } to review
+thr-live-setting = reject { $reject }{ $review }, pixel { $pixel }
+thr-live-review = , review from { $review }
+thr-pixel-tip-value = pixel { $pixel }
+thr-revert-reason = revert to #{ $id }
+thr-roc-title = ROC · AUROC { $auroc }
+thr-pr-title = Precision-recall · AP { $ap }
+
+## Label tab: queue
+label-queue = Queue
+label-captured = Captured
+label-predicted = Predicted
+label-no-item = no item found
+label-any-time = any time
+label-last-24h = last 24 h
+label-last-7d = last 7 days
+label-queue-empty = Nothing to label. Press C on the Live tab to capture the items of a frame; rejects and near misses are captured automatically (at most 30 a minute).
+label-unscored = unscored
+label-queue-note = Most uncertain first under model { $model } (score closest to its threshold { $threshold }).
+label-waiting = { $count ->
+    [one] { $count } sample waiting
+   *[other] { $count } samples waiting
+}
+
+## Label tab: import and export
+files-images = images
+files-heading = Import and export
+files-import-files = Import files…
+files-import-folder = Import folder…
+files-import-folder-tip = A folder of images; an MVTec-style tree (train/good, test/<class>) or an export keeps its labels
+files-export = Export labelled set…
+starting = starting
+files-drop = Or drop images or folders on the window.
+files-import-title = Import images
+files-import-folder-title = Import a folder of images (an MVTec-style tree keeps its labels)
+files-export-title = Export the labelled set (an empty folder)
+
+## Label tab: sample and classes
+label-no-sample = No sample selected
+label-mask = Mask (M)
+label-mask-tip = Paint the defect region: drag to paint, right-drag to erase
+label-brush = brush px
+label-clear-mask = Clear mask
+label-undo = Undo (Z)
+label-keys = 0–9 label · Up/Down move · Z undo · M mask
+label-no-lot = no lot
+label-counts = Label counts
+label-no-labels = No labels yet.
+label-classes = Defect classes
+label-new-class = new class
+label-add = Add
+label-remove-class = Remove this class
+label-good-button = 0  good
+label-sample = Sample #{ $id }
+label-score = score { $score } (threshold { $threshold })
+
+## Train tab
+train-live-model = Live model
+train-heading = Retrain from labelled samples
+train-start = Train new model
+train-start-tip = Runs in the background; the line keeps running
+train-cancel = Cancel training
+train-no-metrics = no metrics
+train-frame-stats = median { $median } ms, p95 { $p95 } ms, max { $max } ms
+train-labelled = { $total } labelled samples ({ $good } good, { $defective } defective). The anomaly detector learns good product; with three or more samples in two classes a grade classifier is trained too.
+train-done = Trained { $version } in { $seconds } s: { $metrics }. Promote it below to make it live.
+train-skipped = { $count ->
+    [one] { $count } sample skipped (no item found or unreadable)
+   *[other] { $count } samples skipped (no item found or unreadable)
+}
+train-frame-time = Frame time while it ran ({ $frames } frames): whole frame { $whole }; of which our UI code { $ui }
+train-progress = { $stage } { $done }/{ $total } · { $seconds } s{ $eta }
+train-eta =  · about { $seconds } s left in this step
+metric-good-defective = { $good } good / { $defective } defective
+metric-recall = recall { $value }
+metric-false-rejects = false rejects { $value }
+metric-auroc = AUROC { $value }
+stage-gathering = gathering labelled samples
+stage-measuring = measuring items
+stage-evaluating = cross-validating
+stage-fitting = fitting the anomaly detector
+stage-tier = choosing the detector tier
+stage-classifier = fitting the grade classifier
+stage-saving = saving the model version
+
+## Train tab: model versions
+train-versions = Model versions
+train-rollback = Roll back
+train-no-earlier = No earlier live version
+train-col-compare = compare
+train-col-version = version
+train-col-trained = trained
+train-col-kind = kind
+train-col-metrics = metrics
+train-promote = Promote
+train-promote-tip = Make this version live now (hot swap)
+train-tick-two = Tick two versions to compare them side by side.
+train-comparison = Comparison
+train-col-metric = metric
+train-making-live = making { $version } live
+train-rollback-tip = Make { $version } live again
+train-db-error = ⚠ Database: { $error }
+train-no-versions = No trained versions yet: the live model is { $version } (bundled).
+train-live-version = ▶ { $version } (live)
+train-decisions = { $version }: decisions
+
+## Desk worker messages (status lines of the window)
+
+desk-lot-set = Lot { $code } set to { $status } by { $actor }
+desk-csv-progress = CSV: { $rows } rows written
+desk-csv-done = Wrote { $rows } rows to { $path }
+desk-pdf-done = Wrote { $path } ({ $kb } kB)
+desk-export-cancelled = Export cancelled (no file chosen; without a file dialog use Quick export)
+desk-scores-loaded = Loaded { $source }.
+desk-thresholds-applied = Applied as setting #{ $id }: the line judges with it from the next frame.
+desk-not-applied = Not applied: { $error }
+desk-previews-scored = Scored { $count } preview images.
+desk-trained = trained { $version }
+desk-training-running = a training job is already running
+
+## Command line: help texts (ids follow the command tree: cli-<command>-<argument>; see
+## src/cli/help.rs) and messages
+
+cli-heading-usage = Usage
+cli-heading-options = Options
+cli-heading-commands = Commands
+cli-help-flag = Print help
+cli-version-flag = Print version
+cli-error = error: { $error }
+cli-about = foodqc: inspection workstation for food processing lines. Without a subcommand the workstation window opens (camera 0 if one is attached, else the built-in synthetic line). Subcommands run the same station code without a window.
+cli-data-dir = Where the database, samples, models and logs live [default: the user data dir, ~/.local/share/foodqc on Linux].
+cli-model = Model file to judge with [default: the bundled model].
+cli-source = Frame source for the window: camera:N, folder:PATH or synthetic[:SEED] [default: camera:0 when a camera is found, else synthetic].
+cli-lang = Language of the window, messages, help and reports: en or es [default: from the locale, LC_ALL / LC_MESSAGES / LANG; in the window, the language last chosen there].
+cli-inspect-about = Run the station headless on a source and record every inspection in the database.
+cli-train-about = Train an anomaly model on the good items of a source (e.g. a folder of good product photos, or the synthetic line) and save it with its model card.
+cli-demo-samples-about = Capture item crops from the synthetic line into the data folder's samples, labelled from its ground truth (or not, with --unlabelled): a way to try labelling and retraining without a camera.
+cli-eval-about = Train on a dataset's good images and evaluate on its test images: image and pixel AUROC, precision/recall/F1, confusion matrix, threshold, timings.
+cli-snapshot-about = Inspect a few frames and save them with their overlays as PNG files.
+cli-import-about = Import images from disk as samples for labelling: files, folders, MVTec-style trees and folders written by `foodqc export`.
+cli-export-about = Export the labelled samples as an MVTec-style folder with labels.csv.
+cli-report-about = Quality report from the database: totals, p-chart by lot or hour (with the Western Electric rules), Pareto of defect classes, score drift; optionally written as PDF and/or CSV.
+cli-bench-about = Time every stage of the pipeline on JPEG bytes in memory and print median and p95 per stage.
+cli-report-from = From this time on (UTC): 2026-11-20, "2026-11-20 08:00" or RFC 3339.
+cli-report-to = Up to this time (UTC, exclusive).
+cli-report-lot = Lot code.
+cli-report-station = Station name.
+cli-report-line = Production line.
+cli-report-product = Product.
+cli-report-shift = Shift.
+cli-report-verdict = Verdict: pass, reject or review.
+cli-report-defect = Defect class (`unclassified` for rejects without one).
+cli-report-model-version = Model version.
+cli-report-by = Subgroups of the p-chart: lot, hour, shift or station.
+cli-report-pdf = Write the PDF report here.
+cli-report-csv = Write the filtered inspections here as CSV (English column names).
+cli-report-json = Print the report as JSON.
+cli-report-hold = Put this lot on hold before reporting (needs --comment; recorded in the audit log).
+cli-report-release = Release this lot before reporting (needs --comment; recorded in the audit log).
+cli-report-comment = Why the lot is held or released.
+cli-report-actor = Who holds or releases the lot [default: $USER].
+
+## Command line: foodqc report
+
+cli-report-bad-by = --by { $by }: use lot, hour, shift or station
+cli-report-wrote-csv = wrote { $rows } rows to { $path } in { $seconds } s
+cli-report-wrote-pdf = wrote { $path } ({ $bytes } bytes) in { $seconds } s
+cli-report-generated = generated { $rows } inspections in { $lots } lots in { $seconds } s (bad lot { $bad }, drifting lot { $drifting })
+cli-report-no-lot = lot { $code } is not in { $db }
+cli-report-need-comment = --comment must say why lot { $code } is held or released
+cli-report-lot-now = lot { $code } is now { $status } (by { $actor })
+cli-report-title = foodqc report: { $filter }
+cli-report-label-items = items
+cli-report-items = { $items } inspected, { $rejects } rejected ({ $rate }), { $reviews } review
+cli-report-label-pchart = p-chart
+cli-report-pchart = { $points ->
+    [one] { $points } { $group ->
+        [lot] lot
+        [hour] hour
+        [shift] shift
+       *[other] station
+    }
+   *[other] { $points } { $group ->
+        [lot] lots
+        [hour] hours
+        [shift] shifts
+       *[other] stations
+    }
+}, centre { $centre }
+cli-report-label-ooc = OUT OF CONTROL
+cli-report-ooc = { $label } { $rate } (UCL { $ucl }), rules { $rules }
+cli-report-label-pareto = pareto
+cli-report-label-drift = drift
+cli-report-drift = { $drifting } of { $hours } hours drift from the training distribution
+cli-report-label-held = lots on hold
+cli-report-label-times = query times
+cli-report-none = none
+
+## PDF report
+
+pdf-summary = Summary
+pdf-generated = Generated { $when } ({ $zone }) by { $author } with foodqc
+pdf-filter = Filter: { $filter }
+pdf-sent-to-review = Sent to review
+pdf-period = Period
+pdf-no-inspections = no inspections
+pdf-out-of-control = Out of control ({ $group ->
+    [lot] lots
+    [hour] hours
+    [shift] shifts
+   *[other] stations
+})
+pdf-score-drift = Score drift
+pdf-no-drift = no hour drifts from the training distribution
+pdf-drift-warning = { $hours ->
+    [one] WARNING: { $hours } hour drifts from the training distribution
+   *[other] WARNING: { $hours } hours drift from the training distribution
+}
+pdf-by-group = By { $group }
+pdf-more-groups = ... { $count } more in the CSV export
+pdf-pchart-title = p-chart: reject proportion by { $group } (centre { $centre }, 3-sigma limits per subgroup size)
+pdf-no-inspections-match = no inspections match the filter
+pdf-pchart-legend = blue: reject proportion; grey: centre line; red dashed: control limits; big red squares: out of control (Western Electric rules 1-4)
+pdf-pareto-title = Pareto of defect classes (rejected items) with cumulative share
+pdf-no-rejects-match = no rejects match the filter
+pdf-pareto-legend = amber: cumulative share (top = 100 %)
+pdf-drift-title = Drift: mean anomaly score of passed items per hour (grey: 95th percentile of good items at training)
+pdf-no-passed-match = no passed items match the filter
+pdf-sample-images = Sample defect images
+pdf-no-crops = no saved crops of rejected items in this report
+pdf-col-product = product
+pdf-col-disposition = disposition
+pdf-col-by = by
+pdf-col-when = when
+pdf-col-comment = comment
+pdf-more-lots = ... { $count } more lots
+pdf-approval = Disposition decided by QC. Reviewed and approved:
+pdf-name = Name
+pdf-date = Date
+pdf-signature = Signature
+thr-source-production = last { $count } production items ({ $labelled } labelled)

@@ -1,0 +1,545 @@
+# foodqc, español del Perú, para la línea: etiquetas cortas en imperativo, términos de planta
+# (lote, turno, línea, rechazo, retener / liberar lote, merma, inocuidad). Mismos ids que en/.
+
+## Shared
+
+items-count = { $count ->
+    [one] { $count } pieza
+   *[other] { $count } piezas
+}
+verdict-pass = conforme
+verdict-review = revisar
+verdict-reject = rechazo
+any = todos
+cancel = Cancelar
+ok = OK
+
+## Defect classes (the database keeps the English keys; only the display is translated)
+
+class-good = conforme
+class-crack = grieta
+class-burnt = quemado
+class-discoloration = decoloración
+class-mold = moho / podredumbre
+class-foreign-matter = materia extraña
+class-deformed = deformado
+class-missing-piece = pieza faltante
+class-unclassified = sin clasificar
+
+## Tabs and the top bar
+
+tab-live = En vivo
+tab-label = Etiquetar
+tab-train = Entrenar
+tab-thresholds = Umbrales
+tab-reports = Reportes
+top-pause = ⏸ Pausar
+top-resume = ▶ Reanudar
+top-pause-tip = Pausar o reanudar la vista de la línea (Espacio)
+top-help-tip = Atajos de teclado (F12)
+top-theme-tip = Tema claro / oscuro
+top-language-tip = Idioma de la estación
+top-source = Fuente
+top-synthetic = Línea sintética
+top-no-camera = No se encontró cámara
+top-camera = Cámara { $index }: { $name }
+top-folder-hint = carpeta a reproducir
+top-replay = Reproducir carpeta
+source-synthetic = Línea sintética (semilla { $seed })
+source-camera = Cámara { $index }
+source-folder = Carpeta { $name }
+window-open-failed = no se puede abrir la ventana: { $error }
+no-camera-notice = No se encontró cámara: corre la línea sintética incorporada. Elija una cámara o una carpeta en el menú de fuente.
+desk-stopped = el proceso de escritorio se detuvo
+
+## Keyboard shortcuts sheet
+
+keys-title = Atajos de teclado
+keys-tabs = En vivo, Etiquetar, Entrenar, Reportes
+keys-space = Espacio
+keys-pause = Pausar / reanudar la vista de la línea
+keys-heat = Mapa de calor sí / no
+keys-capture = Capturar las piezas del siguiente cuadro para etiquetar
+keys-label-class = Etiquetar: conforme (0) o la clase de defecto con esa tecla
+keys-up-down = Arriba, Abajo
+keys-label-move = Etiquetar: muestra anterior / siguiente
+keys-label-undo = Etiquetar: deshacer la última etiqueta
+keys-label-mask = Etiquetar: pintar la máscara del defecto
+keys-f12 = F12 o ?
+keys-this-sheet = Esta hoja
+
+## Status bar
+
+status-ui-time = UI { $ms } ms p95
+status-recording-error = ⚠ grabación: { $error } · en diario { $journal }
+status-recorded = grabadas { $recorded } · pendientes { $pending } · en diario { $journal }
+
+## Live tab
+live-model = Modelo
+live-items-inspected = Piezas inspeccionadas
+live-rejected = Rechazadas
+live-to-review = Por revisar
+live-reject-rate = Tasa de rechazo
+live-reject-rate-trend = tasa de rechazo, últimos 2 min
+live-heat-map = Mapa de calor (H)
+live-scores = Puntajes
+live-capture = 📷 Capturar para etiquetar (C)
+live-capture-tip = Guarda las piezas del siguiente cuadro como muestras para Etiquetar
+live-lot = Lote
+live-lot-hint = código de lote
+live-lot-apply = Aplicar
+live-lot-apply-tip = Registrar las siguientes piezas en este lote
+live-waiting = Esperando el primer cuadro…
+live-paused = ⏸ EN PAUSA
+live-fps = Cuadros / s
+live-inspection-time = Inspección
+live-dropped = Cuadros perdidos
+live-frames = Cuadros
+live-skipped-files = Archivos omitidos
+live-legend = Leyenda
+live-legend-pass = borde continuo: conforme
+live-legend-reject = borde grueso a trazos: rechazo
+live-legend-review = trazos cortos, ?: revisar (a etiquetar)
+live-legend-partial = gris: entrando / saliendo, aún sin juzgar
+live-legend-heat = magenta: zona del defecto
+live-not-running = La línea no está corriendo:
+    { $error }
+live-alarm = ALARMA  { $message }
+live-lot-on-hold = LOTE { $lot } RETENIDO: no despachar hasta que Calidad lo libere
+live-tag-reject = ✖ RECHAZO{ $class } { $score }
+live-tag-review = ? REVISAR{ $class } { $score }
+
+## Reports tab: lot disposition and export
+reports-disposition = Disposición del lote
+reports-by = Por
+reports-comment-hint = comentario (obligatorio): por qué retener o liberar
+reports-hold-lot = Retener lote
+reports-release-lot = Liberar lote
+reports-disposition-disabled = Primero elija un lote y escriba un comentario
+reports-choose-lot = elija un lote
+reports-changing-status = cambiando el estado del lote
+reports-export = Exportar
+reports-export-note = Las inspecciones filtradas en CSV; el reporte en PDF.
+reports-quick-csv = CSV rápido
+reports-quick-pdf = PDF rápido
+reports-cancel-export = Cancelar exportación
+reports-lot-held = { $code } (RETENIDO)
+reports-status-hold = Estado: { $status } (no despachar)
+reports-status = Estado: { $status }
+reports-last-change = último cambio por { $who }, { $when }: { $comment }
+reports-save-into = Guardar en { $dir }
+reports-export-running = { $format }: exportando
+lot-status-open = abierto
+lot-status-hold = retenido
+lot-status-released = liberado
+report-title = Reporte de calidad foodqc
+
+## Report queries and SPC (library, shared by the window, the CLI and the PDF)
+
+group-lot = lote
+group-hour = hora
+group-shift = turno
+group-station = estación
+spc-rule-1 = regla 1: un punto fuera de 3 sigma
+spc-rule-2 = regla 2: 2 de 3 puntos fuera de 2 sigma, mismo lado
+spc-rule-3 = regla 3: 4 de 5 puntos fuera de 1 sigma, mismo lado
+spc-rule-4 = regla 4: 8 puntos seguidos a un lado de la línea central
+spc-alarm = Tasa de rechazo fuera de control: { $rate } (central { $centre }, límite superior { $limit }): { $rules }
+filter-between = { $from } a { $to }
+filter-from = desde { $from }
+filter-until = hasta { $to }
+filter-all-time = todo el periodo
+filter-station = estación
+filter-line = línea
+filter-lot = lote
+filter-product = producto
+filter-shift = turno
+filter-verdict = veredicto
+filter-defect = defecto
+filter-model = modelo
+
+## Reports tab: charts
+reports-running = Generando el reporte…
+reports-no-match = Ninguna inspección cumple estos filtros.
+reports-pareto-title = Pareto de defectos (rechazos); línea: % acumulado. Haga clic en una barra.
+chart-rejects = rechazos
+chart-cumulative = acumulado
+chart-reject-proportion = proporción de rechazo
+chart-ucl = LSC
+chart-lcl = LIC
+chart-centre = central
+chart-in-control = bajo control
+chart-out-of-control = fuera de control
+reports-pchart-tip = Haga clic en un punto para ver sus piezas
+reports-review = Revisar
+reports-out-of-control = Fuera de control
+reports-drift-title = Deriva: puntaje medio de las piezas conformes por hora; a trazos: percentil 95 del entrenamiento
+chart-training-p95 = p95 entrenamiento
+chart-mean-score = puntaje medio
+chart-drifting = con deriva
+reports-heading = Reporte de calidad: { $filter }
+reports-pchart-title = Gráfico p por { $group } (central { $centre }; límites de 3 sigma según el tamaño del subgrupo; cuadrados rojos: fuera de control). Clic en un punto para ver sus piezas.
+reports-group-key = { $group } { $key }
+reports-drill-defect = defecto { $class }
+reports-ooc-count = { $group ->
+    [lot] { $n } de { $total } lotes
+    [hour] { $n } de { $total } horas
+    [shift] { $n } de { $total } turnos
+   *[other] { $n } de { $total } estaciones
+}
+reports-drift-warning = { $hours ->
+    [one] AVISO: deriva de puntaje en { $hours } hora: más del { $share } de las piezas conformes superan el percentil 95 del entrenamiento (esperado { $expected }). Revise iluminación, cámara y producto, o reentrene.
+   *[other] AVISO: deriva de puntaje en { $hours } horas: más del { $share } de las piezas conformes superan el percentil 95 del entrenamiento (esperado { $expected }). Revise iluminación, cámara y producto, o reentrene.
+}
+
+## Reports tab: drill-down and filters
+reports-drill = Detalle
+reports-drill-hint = clic en un punto del gráfico p, una barra del Pareto o un subgrupo abajo
+reports-rejects-only = solo rechazos
+reports-next-click = Se aplica al siguiente clic
+reports-images-only = solo con imagen
+reports-images-only-tip = Solo piezas con recorte guardado; se aplica al siguiente clic
+reports-col-items = piezas
+reports-col-rate = tasa
+reports-col-status = estado
+reports-col-rules = reglas
+reports-hold-badge = RETENIDO
+reports-col-image = imagen
+reports-col-time = hora (planta)
+reports-col-verdict = veredicto / clase
+reports-col-score = puntaje
+reports-filters = Filtros
+reports-from = Desde (UTC)
+reports-to = Hasta (UTC)
+reports-station = Estación
+reports-line = Línea
+reports-product = Producto
+reports-shift = Turno
+reports-verdict = Veredicto
+reports-defect = Defecto
+reports-chart-by = Graficar por
+reports-apply-tip = Generar el reporte con estos filtros
+reports-clear = Limpiar
+reports-querying = consultando la base de datos
+reports-drill-count = { $count ->
+    [one] { $title }: { $count } pieza (las últimas primero, máximo 300)
+   *[other] { $title }: { $count } piezas (las últimas primero, máximo 300)
+}
+reports-rule = regla { $number }
+reports-out = FUERA: { $rules }
+reports-queries-took = Las consultas tomaron { $ms } ms:
+apply = Aplicar
+
+## Thresholds tab
+thr-score-file-hint = <modelo>_scores.json de foodqc eval
+thr-load = Cargar
+thr-load-tip = Leer el archivo de puntajes y los últimos 10 000 puntajes de producción
+thr-no-scores = No hay puntajes cargados. Ejecute `foodqc eval --dataset DIR` para puntuar un conjunto etiquetado, o etiquete muestras de producción.
+thr-pixel = Celdas del mapa de calor sobre
+thr-pixel-tip = Lo que cuenta como zona de defecto en la vista en vivo
+thr-reject-above = Rechazar sobre
+thr-reject-threshold = Umbral de rechazo
+thr-review-from = Banda de revisión desde
+thr-review-tip = Las piezas entre los dos umbrales van a una persona (cola de etiquetado)
+thr-review-to = hasta el umbral de rechazo
+thr-review-threshold = Umbral de revisión
+thr-snap = Ajustar a
+thr-max-f1 = F1 máx.
+thr-max-f1-tip = El umbral con el mejor F1 en el conjunto etiquetado
+thr-escape = escape <=
+thr-escape-tip = El umbral más alto que deja pasar como máximo esta fracción de piezas defectuosas
+thr-no-defective = No hay piezas defectuosas en el conjunto.
+thr-false-reject = falso rechazo <=
+thr-false-reject-tip = El umbral más bajo que rechaza como máximo esta fracción de piezas buenas
+thr-no-good = No hay piezas buenas en el conjunto.
+thr-precision = Precisión
+thr-recall = Sensibilidad
+thr-false-rejects = Falsos rechazos
+thr-escapes = Escapes
+thr-per-class = Por clase de defecto
+thr-per-class-note = Los umbrales propios se usan cuando el clasificador nombra la clase; si no, rige el umbral de rechazo de arriba.
+thr-col-class = clase
+thr-col-recall = sensibilidad
+thr-col-own = umbral propio
+thr-live = En línea:
+thr-who = Quién
+thr-why = Por qué
+thr-why-hint = p. ej. F1 máx. en la evaluación de galletas
+thr-apply = Aplicar a la línea
+thr-apply-tip = Guardar como ajuste de la versión en línea (registro de auditoría) y juzgar con él de inmediato
+thr-back = Volver a lo vigente
+thr-back-tip = Descartar los cambios de esta pestaña
+thr-no-reason = sin motivo
+thr-history = Historial de esta versión del modelo
+thr-in-force = vigente
+thr-revert = Revertir
+thr-rejected = rechazadas
+thr-passed = pasan
+thr-defective = defectuosas
+thr-escapes-tip = escapes: piezas defectuosas que pasan
+thr-good = buenas
+thr-false-rejects-tip = falsos rechazos: piezas buenas descartadas (merma)
+thr-loading = cargando puntajes
+thr-enter-name = Primero escriba su nombre (quién aplica).
+thr-applying = aplicando
+thr-scores-curves = Puntajes y curvas
+thr-pixel-preview = Vista previa del umbral de píxel
+n-a = n/d
+thr-load-first = Cargue puntajes para ver sus histogramas y curvas.
+thr-hist-title = Histograma de puntajes por clase real · clic o arrastre para mover el umbral de rechazo
+chart-review-band = banda de revisión
+chart-review-threshold = umbral de revisión
+chart-reject-threshold = umbral de rechazo
+chart-production = producción (escalada)
+chart-false-reject-rate = tasa de falso rechazo
+chart-precision = precisión
+chart-operating-point = punto de operación
+thr-preview-good = buena: sin píxeles de defecto
+thr-preview-load-first = Primero cargue un archivo de puntajes: la vista previa usa sus imágenes de prueba.
+thr-preview-scoring = puntuando imágenes de vista previa
+thr-pixel-threshold = Umbral de píxel
+thr-preview-note = las celdas sobre él son zonas de defecto (cajas, magenta sólido); las más tenues superan la mitad. Máscara real a la derecha.
+thr-set-summary = { $items } piezas etiquetadas: { $good } buenas, { $defective } defectuosas · AUROC { $auroc } · AP { $ap }
+thr-at = En { $threshold }
+thr-bands = Bandas (buenas / defectuosas): pasan { $pg } / { $pd } · revisar { $vg } / { $vd } · rechazo { $rg } / { $rd }
+thr-production = En las últimas { $count } piezas de producción: { $rejected } rechazadas, { $review } por revisar
+thr-live-setting = rechazo { $reject }{ $review }, píxel { $pixel }
+thr-live-review = , revisar desde { $review }
+thr-pixel-tip-value = píxel { $pixel }
+thr-revert-reason = revertir a #{ $id }
+thr-roc-title = ROC · AUROC { $auroc }
+thr-pr-title = Precisión-sensibilidad · AP { $ap }
+
+## Label tab: queue
+label-queue = Cola
+label-captured = Capturada
+label-predicted = Predicción
+label-no-item = sin pieza
+label-any-time = cualquier fecha
+label-last-24h = últimas 24 h
+label-last-7d = últimos 7 días
+label-queue-empty = Nada que etiquetar. Pulse C en En vivo para capturar las piezas de un cuadro; los rechazos y casi rechazos se capturan solos (máximo 30 por minuto).
+label-unscored = sin puntaje
+label-queue-note = Las más dudosas primero según el modelo { $model } (puntaje más cercano a su umbral { $threshold }).
+label-waiting = { $count ->
+    [one] { $count } muestra en espera
+   *[other] { $count } muestras en espera
+}
+
+## Label tab: import and export
+files-images = imágenes
+files-heading = Importar y exportar
+files-import-files = Importar archivos…
+files-import-folder = Importar carpeta…
+files-import-folder-tip = Una carpeta de imágenes; un árbol estilo MVTec (train/good, test/<clase>) o una exportación conserva sus etiquetas
+files-export = Exportar conjunto etiquetado…
+starting = iniciando
+files-drop = O suelte imágenes o carpetas sobre la ventana.
+files-import-title = Importar imágenes
+files-import-folder-title = Importar una carpeta de imágenes (un árbol estilo MVTec conserva sus etiquetas)
+files-export-title = Exportar el conjunto etiquetado (una carpeta vacía)
+
+## Label tab: sample and classes
+label-no-sample = Ninguna muestra seleccionada
+label-mask = Máscara (M)
+label-mask-tip = Pinte la zona del defecto: arrastre para pintar, clic derecho y arrastre para borrar
+label-brush = pincel px
+label-clear-mask = Borrar máscara
+label-undo = Deshacer (Z)
+label-keys = 0–9 etiquetar · Arriba/Abajo mover · Z deshacer · M máscara
+label-no-lot = sin lote
+label-counts = Conteo de etiquetas
+label-no-labels = Aún no hay etiquetas.
+label-classes = Clases de defecto
+label-new-class = clase nueva
+label-add = Agregar
+label-remove-class = Quitar esta clase
+label-good-button = 0  conforme
+label-sample = Muestra #{ $id }
+label-score = puntaje { $score } (umbral { $threshold })
+
+## Train tab
+train-live-model = Modelo en línea
+train-heading = Reentrenar con muestras etiquetadas
+train-start = Entrenar modelo nuevo
+train-start-tip = Corre en segundo plano; la línea sigue funcionando
+train-cancel = Cancelar entrenamiento
+train-no-metrics = sin métricas
+train-frame-stats = mediana { $median } ms, p95 { $p95 } ms, máx. { $max } ms
+train-labelled = { $total } muestras etiquetadas ({ $good } conformes, { $defective } defectuosas). El detector de anomalías aprende el producto conforme; con tres o más muestras en dos clases también se entrena un clasificador de grado.
+train-done = Entrenado { $version } en { $seconds } s: { $metrics }. Promuévalo abajo para ponerlo en línea.
+train-skipped = { $count ->
+    [one] { $count } muestra omitida (sin pieza o ilegible)
+   *[other] { $count } muestras omitidas (sin pieza o ilegibles)
+}
+train-frame-time = Tiempo de cuadro mientras corría ({ $frames } cuadros): cuadro completo { $whole }; de ello nuestro código de UI { $ui }
+train-progress = { $stage } { $done }/{ $total } · { $seconds } s{ $eta }
+train-eta =  · faltan unos { $seconds } s en este paso
+metric-good-defective = { $good } conformes / { $defective } defectuosas
+metric-recall = sensibilidad { $value }
+metric-false-rejects = falsos rechazos { $value }
+metric-auroc = AUROC { $value }
+stage-gathering = reuniendo muestras etiquetadas
+stage-measuring = midiendo piezas
+stage-evaluating = validación cruzada
+stage-fitting = ajustando el detector de anomalías
+stage-tier = eligiendo el nivel del detector
+stage-classifier = ajustando el clasificador de grado
+stage-saving = guardando la versión del modelo
+
+## Train tab: model versions
+train-versions = Versiones del modelo
+train-rollback = Volver atrás
+train-no-earlier = No hay versión anterior en línea
+train-col-compare = comparar
+train-col-version = versión
+train-col-trained = entrenado
+train-col-kind = tipo
+train-col-metrics = métricas
+train-promote = Promover
+train-promote-tip = Poner esta versión en línea ahora (cambio en caliente)
+train-tick-two = Marque dos versiones para compararlas lado a lado.
+train-comparison = Comparación
+train-col-metric = métrica
+train-making-live = poniendo { $version } en línea
+train-rollback-tip = Volver a poner { $version } en línea
+train-db-error = ⚠ Base de datos: { $error }
+train-no-versions = Aún no hay versiones entrenadas: el modelo en línea es { $version } (incluido).
+train-live-version = ▶ { $version } (en línea)
+train-decisions = { $version }: decisiones
+
+## Desk worker messages (status lines of the window)
+
+desk-lot-set = Lote { $code } pasado a { $status } por { $actor }
+desk-csv-progress = CSV: { $rows } filas escritas
+desk-csv-done = Se escribieron { $rows } filas en { $path }
+desk-pdf-done = Se escribió { $path } ({ $kb } kB)
+desk-export-cancelled = Exportación cancelada (no se eligió archivo; sin diálogo de archivos use la exportación rápida)
+desk-scores-loaded = Cargado { $source }.
+desk-thresholds-applied = Aplicado como ajuste #{ $id }: la línea juzga con él desde el siguiente cuadro.
+desk-not-applied = No aplicado: { $error }
+desk-previews-scored = { $count } imágenes de vista previa puntuadas.
+desk-trained = entrenado { $version }
+desk-training-running = ya hay un entrenamiento en curso
+
+## Command line: help texts (ids follow the command tree: cli-<command>-<argument>; see
+## src/cli/help.rs) and messages
+
+cli-heading-usage = Uso
+cli-heading-options = Opciones
+cli-heading-commands = Comandos
+cli-help-flag = Mostrar ayuda
+cli-version-flag = Mostrar versión
+cli-error = error: { $error }
+cli-about = foodqc: estación de inspección para líneas de alimentos. Sin subcomando se abre la ventana de la estación (la cámara 0 si hay una conectada; si no, la línea sintética incorporada). Los subcomandos corren el mismo código de estación sin ventana.
+cli-data-dir = Dónde están la base de datos, las muestras, los modelos y los registros [por defecto: la carpeta de datos del usuario, ~/.local/share/foodqc en Linux].
+cli-model = Archivo de modelo con el que juzgar [por defecto: el modelo incluido].
+cli-source = Fuente de cuadros para la ventana: camera:N, folder:RUTA o synthetic[:SEMILLA] [por defecto: camera:0 si hay cámara; si no, synthetic].
+cli-lang = Idioma de la ventana, mensajes, ayuda y reportes: en o es [por defecto: según la configuración regional, LC_ALL / LC_MESSAGES / LANG; en la ventana, el último idioma elegido allí].
+cli-inspect-about = Correr la estación sin ventana sobre una fuente y registrar cada inspección en la base de datos.
+cli-train-about = Entrenar un modelo de anomalías con las piezas buenas de una fuente (p. ej. una carpeta de fotos de producto conforme, o la línea sintética) y guardarlo con su ficha.
+cli-demo-samples-about = Capturar recortes de piezas de la línea sintética como muestras, etiquetadas con su verdad (o no, con --unlabelled): para probar el etiquetado y el reentrenamiento sin cámara.
+cli-eval-about = Entrenar con las imágenes buenas de un conjunto y evaluar con sus imágenes de prueba: AUROC de imagen y de píxel, precisión/sensibilidad/F1, matriz de confusión, umbral, tiempos.
+cli-snapshot-about = Inspeccionar algunos cuadros y guardarlos con sus superposiciones como PNG.
+cli-import-about = Importar imágenes del disco como muestras para etiquetar: archivos, carpetas, árboles estilo MVTec y carpetas escritas por `foodqc export`.
+cli-export-about = Exportar las muestras etiquetadas como carpeta estilo MVTec con labels.csv.
+cli-report-about = Reporte de calidad desde la base de datos: totales, gráfico p por lote u hora (con las reglas de Western Electric), Pareto de defectos, deriva de puntaje; opcionalmente en PDF y/o CSV.
+cli-bench-about = Medir el tiempo de cada etapa del proceso con bytes JPEG en memoria e imprimir la mediana y el p95 por etapa.
+cli-report-from = Desde este momento (UTC): 2026-11-20, "2026-11-20 08:00" o RFC 3339.
+cli-report-to = Hasta este momento (UTC, sin incluirlo).
+cli-report-lot = Código de lote.
+cli-report-station = Nombre de la estación.
+cli-report-line = Línea de producción.
+cli-report-product = Producto.
+cli-report-shift = Turno.
+cli-report-verdict = Veredicto: pass, reject o review.
+cli-report-defect = Clase de defecto (`unclassified` para rechazos sin clase).
+cli-report-model-version = Versión del modelo.
+cli-report-by = Subgrupos del gráfico p: lot, hour, shift o station.
+cli-report-pdf = Escribir aquí el reporte en PDF.
+cli-report-csv = Escribir aquí las inspecciones filtradas en CSV (columnas con nombres en inglés).
+cli-report-json = Imprimir el reporte en JSON.
+cli-report-hold = Retener este lote antes del reporte (requiere --comment; queda en el registro de auditoría).
+cli-report-release = Liberar este lote antes del reporte (requiere --comment; queda en el registro de auditoría).
+cli-report-comment = Por qué se retiene o libera el lote.
+cli-report-actor = Quién retiene o libera el lote [por defecto: $USER].
+
+## Command line: foodqc report
+
+cli-report-bad-by = --by { $by }: use lot, hour, shift o station
+cli-report-wrote-csv = se escribieron { $rows } filas en { $path } en { $seconds } s
+cli-report-wrote-pdf = se escribió { $path } ({ $bytes } bytes) en { $seconds } s
+cli-report-generated = se generaron { $rows } inspecciones en { $lots } lotes en { $seconds } s (lote malo { $bad }, lote con deriva { $drifting })
+cli-report-no-lot = el lote { $code } no está en { $db }
+cli-report-need-comment = --comment debe decir por qué se retiene o libera el lote { $code }
+cli-report-lot-now = el lote { $code } ahora está { $status } (por { $actor })
+cli-report-title = reporte foodqc: { $filter }
+cli-report-label-items = piezas
+cli-report-items = { $items } inspeccionadas, { $rejects } rechazadas ({ $rate }), { $reviews } por revisar
+cli-report-label-pchart = gráfico p
+cli-report-pchart = { $points ->
+    [one] { $points } { $group ->
+        [lot] lote
+        [hour] hora
+        [shift] turno
+       *[other] estación
+    }
+   *[other] { $points } { $group ->
+        [lot] lotes
+        [hour] horas
+        [shift] turnos
+       *[other] estaciones
+    }
+}, central { $centre }
+cli-report-label-ooc = FUERA DE CONTROL
+cli-report-ooc = { $label } { $rate } (LSC { $ucl }), reglas { $rules }
+cli-report-label-pareto = pareto
+cli-report-label-drift = deriva
+cli-report-drift = { $drifting } de { $hours } horas se desvían de la distribución del entrenamiento
+cli-report-label-held = lotes retenidos
+cli-report-label-times = tiempos de consulta
+cli-report-none = ninguno
+
+## PDF report
+
+pdf-summary = Resumen
+pdf-generated = Generado el { $when } ({ $zone }) por { $author } con foodqc
+pdf-filter = Filtro: { $filter }
+pdf-sent-to-review = Enviadas a revisión
+pdf-period = Periodo
+pdf-no-inspections = sin inspecciones
+pdf-out-of-control = Fuera de control ({ $group ->
+    [lot] lotes
+    [hour] horas
+    [shift] turnos
+   *[other] estaciones
+})
+pdf-score-drift = Deriva de puntaje
+pdf-no-drift = ninguna hora se desvía de la distribución del entrenamiento
+pdf-drift-warning = { $hours ->
+    [one] AVISO: { $hours } hora se desvía de la distribución del entrenamiento
+   *[other] AVISO: { $hours } horas se desvían de la distribución del entrenamiento
+}
+pdf-by-group = Por { $group }
+pdf-more-groups = ... { $count } más en la exportación CSV
+pdf-pchart-title = Gráfico p: proporción de rechazo por { $group } (central { $centre }, límites de 3 sigma según el tamaño del subgrupo)
+pdf-no-inspections-match = ninguna inspección cumple el filtro
+pdf-pchart-legend = azul: proporción de rechazo; gris: línea central; rojo a trazos: límites de control; cuadrados rojos grandes: fuera de control (reglas 1-4 de Western Electric)
+pdf-pareto-title = Pareto de clases de defecto (piezas rechazadas) con porcentaje acumulado
+pdf-no-rejects-match = ningún rechazo cumple el filtro
+pdf-pareto-legend = ámbar: acumulado (arriba = 100 %)
+pdf-drift-title = Deriva: puntaje medio de anomalía de las piezas conformes por hora (gris: percentil 95 de las piezas buenas del entrenamiento)
+pdf-no-passed-match = ninguna pieza conforme cumple el filtro
+pdf-sample-images = Imágenes de muestra de defectos
+pdf-no-crops = no hay recortes guardados de piezas rechazadas en este reporte
+pdf-col-product = producto
+pdf-col-disposition = disposición
+pdf-col-by = por
+pdf-col-when = cuándo
+pdf-col-comment = comentario
+pdf-more-lots = ... { $count } lotes más
+pdf-approval = Disposición decidida por Calidad. Revisado y aprobado:
+pdf-name = Nombre
+pdf-date = Fecha
+pdf-signature = Firma
+thr-source-production = últimas { $count } piezas de producción ({ $labelled } etiquetadas)
