@@ -74,11 +74,21 @@ fn cli_message_used(id: &str, code: &str) -> bool {
             .join("cli")
             .join(format!("{}.rs", name.replace('-', "_")))
     };
+    let main = std::fs::read_to_string(src().join("main.rs")).unwrap();
     if let Some(cmd) = rest.strip_suffix("-about") {
-        return command_file(cmd).exists();
+        // A command with its own file, or a variant of main.rs's command enum.
+        let variant: String = cmd
+            .split('-')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect();
+        return command_file(cmd).exists() || main.contains(&format!("    {variant}(cli::"));
     }
     // `cli-<arg>` on the top level (main.rs), or `cli-<command>-<arg>`.
-    let main = std::fs::read_to_string(src().join("main.rs")).unwrap();
     if main.contains(&format!("    {}", field(rest))) {
         return true;
     }
