@@ -13,7 +13,7 @@ use super::{Dataset, EvalError, TestImage, pixels};
 use crate::imageio::binning;
 use crate::imageio::{load_rgb, load_rgb_binned};
 use crate::inspect::HeatMap;
-use crate::model::deep::{DeepOptions, train_deep_tier};
+use crate::model::deep::DeepOptions;
 use crate::model::selection::GoodItem;
 use crate::model::{AnomalyModel, TrainOptions};
 use crate::vision::features::{self, ItemFeatures};
@@ -217,12 +217,9 @@ pub(super) fn train_deep(
     progress: &(dyn Fn(usize, usize, &str) + Sync),
 ) -> Result<AnomalyModel, EvalError> {
     progress(0, items.len(), "deep tier");
-    let pairs: Vec<(&RgbImage, &ItemRegion)> = items.iter().map(|g| (g.frame, g.region)).collect();
-    let groups = crate::model::selection::groups_of(items);
-    let model = train_deep_tier(
+    let model = crate::model::selection::train_deep_on(
         classical,
-        &pairs,
-        Some(&groups),
+        items,
         deep,
         train.target_false_reject,
         &|| false,

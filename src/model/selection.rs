@@ -63,6 +63,27 @@ pub fn groups_of(items: &[GoodItem]) -> Vec<u64> {
     items.iter().map(|g| g.group).collect()
 }
 
+/// [`train_deep_tier`] on good items, their groups keeping near-duplicates on one side of
+/// the calibration folds: what the selection, training and eval fit.
+pub fn train_deep_on(
+    classical: &AnomalyModel,
+    items: &[GoodItem],
+    deep: &DeepOptions,
+    target_false_reject: f64,
+    cancel: &(dyn Fn() -> bool + Sync),
+) -> Result<(AnomalyModel, Vec<f64>), DeepTrainError> {
+    let pairs: Vec<(&RgbImage, &ItemRegion)> = items.iter().map(|g| (g.frame, g.region)).collect();
+    let groups = groups_of(items);
+    train_deep_tier(
+        classical,
+        &pairs,
+        Some(&groups),
+        deep,
+        target_false_reject,
+        cancel,
+    )
+}
+
 /// Split `items` into (fit, kept back) index lists: whole groups, in the order they first
 /// appear, go to the fitting side until it holds half the items; the rest is kept back.
 /// Consecutive items are often near-duplicates, and alternating would validate each item
@@ -193,18 +214,7 @@ fn fit_candidate(
     match tier {
         Tier::Classical => Ok(base),
         Tier::Deep => {
-            let pairs: Vec<(&RgbImage, &ItemRegion)> =
-                items.iter().map(|g| (g.frame, g.region)).collect();
-            let groups = groups_of(items);
-            Ok(train_deep_tier(
-                &base,
-                &pairs,
-                Some(&groups),
-                deep,
-                classical.target_false_reject,
-                cancel,
-            )?
-            .0)
+            Ok(train_deep_on(&base, items, deep, classical.target_false_reject, cancel)?.0)
         }
     }
 }

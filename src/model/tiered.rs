@@ -2,13 +2,11 @@
 //! deep model carries it); the deep tier is added when asked for, or when the
 //! synthetic-defect validation ([`crate::model::selection`]) keeps it with `auto`.
 
-use image::RgbImage;
-
 use super::anomaly::{AnomalyModel, ModelCard, TrainOptions};
-use super::deep::{DeepOptions, train_deep_tier};
-use super::selection::{GoodItem, Selection, SelectionError, groups_of, select_tier};
+use super::deep::DeepOptions;
+use super::selection::{GoodItem, Selection, SelectionError, select_tier, train_deep_on};
 use super::tier::{Tier, TierChoice};
-use crate::vision::segment::{ItemRegion, SegmentConfig};
+use crate::vision::segment::SegmentConfig;
 
 /// What [`train_with_tier`] gives.
 pub struct TieredModel {
@@ -54,17 +52,8 @@ pub fn train_with_tier(
     let (mut model, deep_held_out) = match tier {
         Tier::Classical => (classical, None),
         Tier::Deep => {
-            let pairs: Vec<(&RgbImage, &ItemRegion)> =
-                items.iter().map(|g| (g.frame, g.region)).collect();
-            let groups = groups_of(items);
-            let (model, held_out) = train_deep_tier(
-                &classical,
-                &pairs,
-                Some(&groups),
-                deep,
-                train.target_false_reject,
-                cancel,
-            )?;
+            let (model, held_out) =
+                train_deep_on(&classical, items, deep, train.target_false_reject, cancel)?;
             (model, Some(held_out))
         }
     };

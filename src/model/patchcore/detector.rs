@@ -80,12 +80,14 @@ pub struct PatchCoreModel {
 /// near-duplicates, and a held-out item whose twin is in the bank scores too low, which sets
 /// the threshold too low.
 fn calibration_folds(n: usize, folds: usize, groups: Option<&[u64]>) -> Vec<usize> {
+    let distinct = groups.map_or(0, |g| {
+        g.iter().collect::<std::collections::BTreeSet<_>>().len()
+    });
     match groups {
         // One group cannot be held out; all groups distinct tells nothing (and grouped folds
         // of singletons would interleave neighbours); fewer groups than folds leave fewer
         // folds.
-        Some(g) if (2..n).contains(&g.iter().collect::<std::collections::BTreeSet<_>>().len()) => {
-            let distinct = g.iter().collect::<std::collections::BTreeSet<_>>().len();
+        Some(g) if (2..n).contains(&distinct) => {
             crate::model::classifier::grouped_folds(g, &vec![0; n], folds.min(distinct))
         }
         _ => (0..n).map(|i| i * folds / n).collect(),

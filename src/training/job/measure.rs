@@ -131,11 +131,5 @@ pub(super) fn sample_score(model: &AnomalyModel, m: &Measured) -> f64 {
         (Tier::Deep, None) => vec![f64::INFINITY],
         (Tier::Classical, _) => m.items.iter().map(|f| model.score(f).score).collect(),
     };
-    scores.into_iter().fold(f64::NEG_INFINITY, |worst, s| {
-        if s.is_finite() {
-            worst.max(s)
-        } else {
-            f64::INFINITY
-        }
-    })
+    crate::model::anomaly::worst(scores)
 }
