@@ -82,6 +82,10 @@ enum Command {
     /// every inspection, sampling memory, rows and the recorder queue: prints the memory
     /// slope and the rows lost (fails when a judged item is not in the database).
     Soak(cli::soak::SoakArgs),
+    /// Simulated hours of production through the real inspector and the report's alarm rules
+    /// (p-chart run rules, score drift): how often they fire on a stable line, and how soon a
+    /// dimming lamp is caught.
+    Alarms(cli::alarms::AlarmsArgs),
     /// Write a consistent copy of the database (SQLite's online backup API; the station may
     /// keep recording). A daily copy is also kept in <data dir>/backups (the last 7).
     Backup(cli::backup::BackupArgs),
@@ -150,6 +154,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Report(a)) => cli::report::run(&paths, model, *a),
         Some(Command::Bench(a)) => cli::bench::run(a),
         Some(Command::Soak(a)) => cli::soak::run(&paths, model, a),
+        Some(Command::Alarms(a)) => cli::alarms::run(&paths, model, a),
         Some(Command::Backup(a)) => cli::backup::backup(&paths, a),
         Some(Command::Restore(a)) => cli::backup::restore(&paths, a),
     }

@@ -42,6 +42,9 @@ pub enum BenchError {
     /// The synthetic line failed or ended.
     #[error(transparent)]
     Capture(#[from] CaptureError),
+    /// The report of an alarm simulation failed.
+    #[error(transparent)]
+    Report(#[from] crate::reports::ReportError),
     /// The station of a soak failed.
     #[error(transparent)]
     Station(#[from] crate::station::StationError),

@@ -7,6 +7,7 @@
 //! rate that follows, the training time and the peak memory of the process. Everything runs
 //! inside a rayon pool of `threads` threads, so `--threads 1` is the one-core figure.
 
+pub mod alarms;
 mod error;
 mod inputs;
 mod pipeline;

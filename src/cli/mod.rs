@@ -1,6 +1,7 @@
 //! The subcommands, one file each: its clap arguments and its `run`. What they share (the
 //! model choice, progress bars) lives here.
 
+pub mod alarms;
 pub mod backup;
 pub mod bench;
 pub mod demo_samples;

@@ -125,7 +125,12 @@ pub fn generate(
     let ids = register(store)?;
     let (sample_ids, samples) = make_samples(store, samples_dir, &mut rng)?;
     let bad_lot = lots * 2 / 3;
-    let drift_lot = lots / 2;
+    // Late in the second model version's run, past its drift baseline (its first passed items).
+    let drift_lot = if lots * 5 / 6 != bad_lot {
+        lots * 5 / 6
+    } else {
+        lots / 2
+    };
     let mut lot_codes = Vec::new();
     let mut written = 0u64;
     let mut batch: Vec<InspectionRow> = Vec::with_capacity(50_000);

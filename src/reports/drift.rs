@@ -2,11 +2,18 @@
 //! trained on?
 //!
 //! A model's scores are calibrated on held-out good items so that a score of 1.0 is their 95th
-//! percentile (see [`crate::model::anomaly::Calibration`]). So among items the model passes,
-//! about 5 % should score above 1.0 (a little less, since good items above the reject
-//! threshold are rejected). When lighting, the camera or the product changes, the whole score
-//! distribution moves up and that share grows long before the reject rate does. Each period's
-//! share is compared with the expected one.
+//! percentile (see [`crate::model::anomaly::Calibration`]). When lighting, the camera or the
+//! product changes, the whole score distribution moves up and the share of passed items above
+//! 1.0 grows long before the reject rate does. Each period's share is compared with the
+//! expected one.
+//!
+//! The expected share is measured on the line, not assumed (SPC's Phase I): passed items are
+//! not only good items (small defects below the reject threshold pass too) and a production
+//! line is not the training set, so a stable line may well sit at 8 % rather than 5 %. The
+//! first [`BASELINE_ITEMS`] passed items a model version judged are its baseline; the expected
+//! share is their share's one-sided 95 % upper confidence bound (Wilson), so a baseline that
+//! came out low by chance does not raise the false-alarm rate. Until a model version has that
+//! many passed items, the calibration's 5 % stands in.
 //!
 //! A period drifts when three things hold: it has at least `min_items` passed items (a
 //! handful proves nothing), its share is at least `warn_ratio` times the expected one (a
@@ -18,12 +25,43 @@
 
 use serde::Serialize;
 
-/// What good product looked like to the model at training time.
+/// Passed items of a model version that make its Phase I baseline.
+pub const BASELINE_ITEMS: u64 = 1000;
+
+/// The Phase I baseline: the first passed items a model version judged.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct DriftBaseline {
+    /// Passed items in the baseline.
+    pub items: u64,
+    /// Of them, how many scored above the reference score.
+    pub above: u64,
+}
+
+impl DriftBaseline {
+    /// One-sided 95 % upper confidence bound of the baseline's share above the reference
+    /// (Wilson score interval: stays inside 0..1 and is sound when the share is near 0).
+    pub fn share_upper_bound(&self) -> f64 {
+        if self.items == 0 {
+            return 1.0;
+        }
+        const Z: f64 = 1.644_853_626_951_472_2;
+        let n = self.items as f64;
+        let p = self.above.min(self.items) as f64 / n;
+        let z2 = Z * Z;
+        let centre = p + z2 / (2.0 * n);
+        let spread = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+        ((centre + spread) / (1.0 + z2 / n)).min(1.0)
+    }
+}
+
+/// What good product looked like to the model: at training time, and on the line once the
+/// model has judged enough items.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DriftReference {
     /// Score at the training distribution's reference quantile (1.0 by calibration).
     pub score_quantile: f64,
-    /// Share of good items expected above it (0.05: the 95th percentile).
+    /// Share of good items expected above it by calibration (0.05: the 95th percentile),
+    /// used until the model has a [`DriftBaseline`].
     pub expected_share: f64,
     /// A period drifts when its share is at least this many times the expected one.
     pub warn_ratio: f64,
@@ -32,6 +70,8 @@ pub struct DriftReference {
     pub false_alarm_rate: f64,
     /// Fewest passed items a period needs before it can drift.
     pub min_items: u64,
+    /// The model version's Phase I baseline, once it has [`BASELINE_ITEMS`] passed items.
+    pub baseline: Option<DriftBaseline>,
 }
 
 impl Default for DriftReference {
@@ -42,6 +82,7 @@ impl Default for DriftReference {
             warn_ratio: 2.0,
             false_alarm_rate: 0.001,
             min_items: 30,
+            baseline: None,
         }
     }
 }
@@ -57,13 +98,31 @@ impl DriftReference {
         }
     }
 
+    /// This reference with the model version's baseline of `items` passed items, `above` of
+    /// them over the reference score; fewer than [`BASELINE_ITEMS`] items keep the calibration's
+    /// share.
+    pub fn with_baseline(mut self, items: u64, above: u64) -> Self {
+        self.baseline = (items >= BASELINE_ITEMS).then_some(DriftBaseline {
+            items,
+            above: above.min(items),
+        });
+        self
+    }
+
+    /// The share of passed items expected above the reference score on a stable line: the
+    /// baseline's upper confidence bound, or the calibration's share without a baseline.
+    pub fn reference_share(&self) -> f64 {
+        self.baseline
+            .map_or(self.expected_share, |b| b.share_upper_bound())
+    }
+
     /// Is a period with `n` passed items, `above` of them over the reference score, drifting?
     /// See the module documentation for the three conditions.
     pub fn drifting(&self, n: u64, above: u64) -> bool {
         if n < self.min_items.max(1) || above > n {
             return false;
         }
-        let p0 = self.expected_share;
+        let p0 = self.reference_share();
         let share = above as f64 / n as f64;
         share >= self.warn_ratio * p0 && binomial_upper_tail(n, above, p0) <= self.false_alarm_rate
     }
@@ -172,5 +231,29 @@ mod tests {
         assert_eq!(pts.len(), 2);
         assert!(!pts[0].drifting && pts[1].drifting);
         assert!((pts[1].share_above - 0.15).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_baseline_sets_the_expected_share_from_the_line() {
+        // Too few baseline items: the calibration's 5 % stands.
+        let r = DriftReference::default().with_baseline(999, 90);
+        assert_eq!(r.baseline, None);
+        assert_eq!(r.reference_share(), 0.05);
+        // A line at 8.2 %: 11 % of 300 is no drift any more (it was, against 5 %) ...
+        let plain = DriftReference::default();
+        assert!(plain.drifting(300, 33));
+        let r = DriftReference::default().with_baseline(1000, 82);
+        let ub = r.reference_share();
+        // Wilson upper bound of 82/1000 at 95 % one-sided (0.0974).
+        assert!((ub - 0.097_5).abs() < 5e-4, "{ub}");
+        assert!(!r.drifting(300, 33));
+        // ... while twice the line's own share, with a small p-value, still is.
+        assert!(r.drifting(300, 62));
+        // A baseline with no item above gives a small positive share, not zero.
+        let zero = DriftBaseline {
+            items: 1000,
+            above: 0,
+        };
+        assert!(zero.share_upper_bound() > 0.0 && zero.share_upper_bound() < 0.005);
     }
 }

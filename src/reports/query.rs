@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::ReportError;
-use super::drift::{DriftPoint, DriftReference, drift_points};
+use super::drift::{BASELINE_ITEMS, DriftPoint, DriftReference, drift_points};
 use super::filter::ReportFilter;
 use super::pareto::{ParetoBar, pareto};
 use super::spc::PChart;
@@ -321,6 +321,13 @@ pub fn build_report(
 ) -> Result<Report, ReportError> {
     f.validate(store)?;
     let mut timings = Timings::default();
+    let baseline = timings.run("drift baseline", || {
+        store.drift_baseline(f, BASELINE_ITEMS, drift_reference.score_quantile)
+    })?;
+    let drift_reference = &match baseline {
+        Some((items, above)) => drift_reference.clone().with_baseline(items, above),
+        None => drift_reference.clone(),
+    };
     let hours = timings.run("by hour (summary, drift)", || {
         store.report_hours(f, drift_reference.score_quantile)
     })?;

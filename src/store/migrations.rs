@@ -185,6 +185,12 @@ CREATE TABLE journal_replayed (
 ) STRICT;
 "#;
 
+/// Drift baseline: the first passed items a model version judged, in time order (see
+/// [`crate::store::Store::drift_baseline`]), without walking every older row.
+const SCHEMA_DRIFT_BASELINE: &str = r#"
+CREATE INDEX inspections_model_ts ON inspections (model_version_id, ts);
+"#;
+
 /// Every migration, oldest first. Index + 1 is the schema version it produces.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_V1).comment("initial schema"),
@@ -192,6 +198,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_THRESHOLDS).comment("threshold settings per model version"),
     M::up(SCHEMA_REPORTS).comment("report indexes"),
     M::up(SCHEMA_FAULTS).comment("missing crops and the pending journal"),
+    M::up(SCHEMA_DRIFT_BASELINE).comment("drift baseline index"),
 ];
 
 /// The schema version this build creates and understands (highest `user_version`).

@@ -445,6 +445,7 @@ cli-import-about = Import images from disk as samples for labelling: files, fold
 cli-export-about = Export the labelled samples as an MVTec-style folder with labels.csv.
 cli-report-about = Quality report from the database: totals, p-chart by lot or hour (with the Western Electric rules), Pareto of defect classes, score drift; optionally written as PDF and/or CSV.
 cli-bench-about = Time every stage of the pipeline on JPEG bytes in memory and print median and p95 per stage.
+cli-alarms-about = Simulated hours of production through the real inspector and the report's alarm rules (p-chart run rules, score drift): how often they fire on a stable line, and how soon a dimming lamp is caught.
 cli-soak-about = Run the live station on the synthetic line for N minutes with recording, sampling memory, rows and the recorder queue; print the memory slope and the rows lost.
 cli-backup-about = Write a consistent copy of the database (the station may keep recording); a daily copy is also kept in the data folder's backups (the last 7).
 cli-restore-about = Replace the database by a backup (checked first; the replaced database is kept beside it).

@@ -445,6 +445,7 @@ cli-import-about = Importar imágenes del disco como muestras para etiquetar: ar
 cli-export-about = Exportar las muestras etiquetadas como carpeta estilo MVTec con labels.csv.
 cli-report-about = Reporte de calidad desde la base de datos: totales, gráfico p por lote u hora (con las reglas de Western Electric), Pareto de defectos, deriva de puntaje; opcionalmente en PDF y/o CSV.
 cli-bench-about = Medir el tiempo de cada etapa del proceso con bytes JPEG en memoria e imprimir la mediana y el p95 por etapa.
+cli-alarms-about = Horas simuladas de producción con el inspector real y las reglas de alarma del reporte (reglas de rachas del gráfico p, deriva del puntaje): cuántas veces saltan en una línea estable y qué tan pronto se detecta una lámpara que pierde luz.
 cli-soak-about = Correr la estación en vivo sobre la línea sintética N minutos, grabando, y medir memoria, filas y cola de grabación; imprime la pendiente de memoria y las filas perdidas.
 cli-backup-about = Escribir una copia consistente de la base de datos (la estación puede seguir grabando); también se guarda una copia diaria en la carpeta de respaldos (las últimas 7).
 cli-restore-about = Reemplazar la base de datos por un respaldo (se verifica antes; la base reemplazada queda al lado).

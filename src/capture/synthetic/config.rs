@@ -50,6 +50,9 @@ pub struct SyntheticConfig {
     /// Lighting falloff: relative brightness loss at the top and bottom frame edges, as under a
     /// light bar along the belt (0 = flat, 0.1 = 10 % darker at the edges, at most 0.9).
     pub vignette: f32,
+    /// Overall brightness of the lighting (1.0 nominal; an ageing lamp or a dirty diffuser
+    /// gives less, 0.05..=4.0): every pixel of the frame is scaled by it.
+    pub exposure: f32,
 }
 
 impl Default for SyntheticConfig {
@@ -68,6 +71,7 @@ impl Default for SyntheticConfig {
             item_pitch: 230.0,
             min_gap: 14.0,
             vignette: 0.1,
+            exposure: 1.0,
         }
     }
 }
@@ -102,6 +106,11 @@ impl SyntheticConfig {
             self.vignette.clamp(0.0, 0.9)
         } else {
             0.0
+        };
+        self.exposure = if self.exposure.is_finite() {
+            self.exposure.clamp(0.05, 4.0)
+        } else {
+            1.0
         };
         self
     }

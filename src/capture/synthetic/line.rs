@@ -97,6 +97,13 @@ impl SyntheticLine {
         &self.cfg
     }
 
+    /// Change the lighting from the next frame on (see [`SyntheticConfig::exposure`]): a lamp
+    /// that dims while the line runs.
+    pub fn set_exposure(&mut self, exposure: f32) {
+        self.cfg.exposure = exposure;
+        self.cfg = self.cfg.clone().sanitized();
+    }
+
     /// Belt speed in pixels per frame: how far every item moves right from one frame to the next.
     pub fn belt_speed(&self) -> u32 {
         self.p.speed
@@ -294,6 +301,12 @@ impl FrameSource for SyntheticLine {
         let mut image = RgbImage::new(self.cfg.width, self.cfg.height);
         let mut mask = GrayImage::new(self.cfg.width, self.cfg.height);
         let items = self.compose(n, &mut image, &mut mask);
+        if self.cfg.exposure != 1.0 {
+            let gain = self.cfg.exposure;
+            for v in image.iter_mut() {
+                *v = (f32::from(*v) * gain).round().min(255.0) as u8;
+            }
+        }
         self.seq += 1;
         Ok(Some(Frame {
             seq: n,

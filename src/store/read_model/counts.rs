@@ -249,6 +249,45 @@ impl Store {
         })
     }
 
+    /// The Phase I baseline of the drift test: of the first `limit` passed items judged by
+    /// the model version of the newest filtered inspection (whatever the filter's other
+    /// fields), how many there are and how many scored above `score_quantile`. `None` when the
+    /// filter selects nothing.
+    pub fn drift_baseline(
+        &self,
+        f: &ReportFilter,
+        limit: u64,
+        score_quantile: f64,
+    ) -> Result<Option<(u64, u64)>, StoreError> {
+        let w = f.where_clause();
+        // `IS` so that inspections without a model version form one baseline too.
+        let q = format!(
+            "WITH mv AS (SELECT i.model_version_id AS id FROM inspections AS i {}
+                         ORDER BY i.ts DESC LIMIT 1),
+                  first AS (SELECT score FROM inspections
+                            WHERE EXISTS (SELECT 1 FROM mv)
+                              AND model_version_id IS (SELECT id FROM mv)
+                              AND verdict = 'pass'
+                            ORDER BY ts LIMIT ?)
+             SELECT (SELECT count(*) FROM mv), count(*), coalesce(sum(score > ?), 0) FROM first",
+            w.sql
+        );
+        let mut params = w.params.clone();
+        params.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+        params.push(Value::Real(score_quantile));
+        let w2 = SqlWhere {
+            sql: w.sql.clone(),
+            params,
+        };
+        let rows = self.report_rows(&q, &w2, "drift baseline", |r| {
+            Ok((u(r.get(0)?), u(r.get(1)?), u(r.get(2)?)))
+        })?;
+        Ok(rows
+            .first()
+            .filter(|(found, _, _)| *found > 0)
+            .map(|&(_, n, above)| (n, above)))
+    }
+
     /// The passed items' scores per clock hour against `score_quantile` (SQL `GROUP BY`).
     pub fn report_pass_scores_by_hour(
         &self,

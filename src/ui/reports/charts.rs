@@ -254,10 +254,10 @@ fn summary_line(ui: &mut egui::Ui, r: &Report) {
                 "reports-drift-warning",
                 hours = hours,
                 share = foodqc::i18n::format_percent(
-                    r.drift_reference.warn_ratio * r.drift_reference.expected_share,
+                    r.drift_reference.warn_ratio * r.drift_reference.reference_share(),
                     0
                 ),
-                expected = foodqc::i18n::format_percent(r.drift_reference.expected_share, 0)
+                expected = foodqc::i18n::format_percent(r.drift_reference.reference_share(), 0)
             ),
         );
     }
