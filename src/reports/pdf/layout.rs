@@ -1,6 +1,9 @@
 //! Page geometry, text helpers and the [`Page`] drawing surface (top-down coordinates).
 
+use pdf_writer::types::TextRenderingMode;
 use pdf_writer::{Content, Name, Str};
+
+use super::unicode_font::{ReportFonts, advance_em, resource_name};
 
 /// A4 width, points.
 pub(super) const W: f32 = 595.0;
@@ -25,25 +28,72 @@ pub(super) const BLUE: [f32; 3] = [0.15, 0.35, 0.7];
 /// The Pareto's cumulative line.
 pub(super) const AMBER: [f32; 3] = [0.85, 0.55, 0.05];
 
-/// Text as WinAnsi bytes for the base-14 fonts: Latin-1 characters pass, a few common
-/// symbols are mapped, anything else becomes `?`.
+/// The WinAnsi byte of `c` for the base-14 fonts: Latin-1 characters and a few common
+/// symbols; `None` for anything else.
+fn win_ansi_byte(c: char) -> Option<u8> {
+    match c {
+        '·' => Some(0xB7),
+        '–' => Some(0x96),
+        '—' => Some(0x97),
+        '…' => Some(0x85),
+        '×' => Some(0xD7),
+        c if (c as u32) < 0x80 || ((c as u32) >= 0xA0 && (c as u32) <= 0xFF) => Some(c as u8),
+        _ => None,
+    }
+}
+
+/// Text as WinAnsi bytes for the base-14 fonts: anything outside WinAnsi becomes `?`.
 pub(super) fn win_ansi(s: &str) -> Vec<u8> {
     s.chars()
-        .map(|c| match c {
-            '·' => 0xB7,
-            '–' => 0x96,
-            '—' => 0x97,
-            '…' => 0x85,
-            '×' => 0xD7,
-            c if (c as u32) < 0x80 || ((c as u32) >= 0xA0 && (c as u32) <= 0xFF) => c as u8,
-            _ => b'?',
-        })
+        .map(|c| win_ansi_byte(c).unwrap_or(b'?'))
         .collect()
 }
 
-/// Rough Helvetica text width (average glyph 0.5 em), for centring and truncation.
+/// Text width for centring and truncation: Helvetica roughly (average glyph 0.5 em), the
+/// real advance of the installed font for characters outside WinAnsi.
 pub(super) fn text_width(s: &str, size: f32) -> f32 {
-    s.chars().count() as f32 * size * 0.5
+    s.chars()
+        .map(|c| match win_ansi_byte(c) {
+            Some(_) => 0.5,
+            // Without a font the character prints as Helvetica's `?`.
+            None => advance_em(c).unwrap_or(0.5),
+        })
+        .sum::<f32>()
+        * size
+}
+
+/// A stretch of text shown with one font.
+#[derive(Debug, PartialEq)]
+enum Run {
+    /// WinAnsi bytes for Helvetica.
+    Ansi(Vec<u8>),
+    /// Big-endian two-byte glyph ids (Identity-H) of the report's `k`-th fallback font.
+    Cid(usize, Vec<u8>),
+}
+
+/// Split `s` into runs by font: Helvetica where WinAnsi covers it, else the installed font
+/// that has the character (`?` in Helvetica when none has it).
+fn runs(s: &str, fonts: &mut ReportFonts) -> Vec<Run> {
+    let mut out: Vec<Run> = Vec::new();
+    for c in s.chars() {
+        let (font, bytes) = match win_ansi_byte(c) {
+            Some(b) => (None, vec![b]),
+            None => match fonts.encode(c) {
+                Some((k, gid)) => (Some(k), gid.to_be_bytes().to_vec()),
+                None => (None, vec![b'?']),
+            },
+        };
+        match (out.last_mut(), font) {
+            (Some(Run::Ansi(v)), None) => v.extend(bytes),
+            (Some(Run::Cid(j, v)), Some(k)) if *j == k => v.extend(bytes),
+            (_, None) => out.push(Run::Ansi(bytes)),
+            (_, Some(k)) => out.push(Run::Cid(k, bytes)),
+        }
+    }
+    if out.is_empty() {
+        out.push(Run::Ansi(Vec::new()));
+    }
+    out
 }
 
 /// Split `s` into lines that fit `room` points at `size` (by words; at most 3 lines).
@@ -70,23 +120,57 @@ pub(super) fn wrap(s: &str, room: f32, size: f32) -> Vec<String> {
 }
 
 /// A page's drawing commands with helpers in top-down coordinates (y from the top edge).
-pub(super) struct Page {
+pub(super) struct Page<'f> {
     /// The content stream.
     pub(super) c: Content,
+    /// The report's fallback fonts (shared by its pages).
+    fonts: &'f mut ReportFonts,
 }
 
-impl Page {
-    pub(super) fn new() -> Self {
-        Self { c: Content::new() }
+impl<'f> Page<'f> {
+    pub(super) fn new(fonts: &'f mut ReportFonts) -> Self {
+        Self {
+            c: Content::new(),
+            fonts,
+        }
     }
 
     pub(super) fn text(&mut self, x: f32, y: f32, size: f32, bold: bool, s: &str) {
-        let bytes = win_ansi(s);
+        let runs = runs(s, self.fonts);
+        let fallback = runs.iter().any(|r| matches!(r, Run::Cid(..)));
+        // The installed font has one weight: bold is drawn as fill plus a thin outline. The
+        // line width is graphics state, so it is saved around the text object.
+        let fake_bold = bold && fallback;
+        if fake_bold {
+            self.c.save_state();
+            self.c.set_line_width(size * 0.04);
+        }
         self.c.begin_text();
-        self.c.set_font(if bold { BOLD } else { FONT }, size);
-        self.c.next_line(x, H - y);
-        self.c.show(Str(&bytes));
+        if fake_bold {
+            self.c
+                .set_text_rendering_mode(TextRenderingMode::FillStroke);
+        }
+        for (i, run) in runs.iter().enumerate() {
+            let bytes = match run {
+                Run::Ansi(bytes) => {
+                    self.c.set_font(if bold { BOLD } else { FONT }, size);
+                    bytes
+                }
+                Run::Cid(k, bytes) => {
+                    self.c.set_font(Name(resource_name(*k).as_bytes()), size);
+                    bytes
+                }
+            };
+            // The next run starts where the viewer's glyph widths leave the previous one.
+            if i == 0 {
+                self.c.next_line(x, H - y);
+            }
+            self.c.show(Str(bytes));
+        }
         self.c.end_text();
+        if fake_bold {
+            self.c.restore_state();
+        }
     }
 
     pub(super) fn rgb(&mut self, rgb: [f32; 3]) {
