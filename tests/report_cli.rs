@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{foodqc, run_ok};
+use common::{foodqc, run_ok, skip_or_fail};
 
 #[test]
 fn report_generates_holds_and_exports() {
@@ -141,4 +141,76 @@ fn report_in_spanish() {
     );
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("Write the PDF report here."), "{help}");
+}
+
+/// Names typed in any script print as typed (issue 16): a Japanese lot code, a Cyrillic
+/// product and a Japanese user name through an installed Unicode font embedded in the PDF,
+/// while Spanish accents stay in Helvetica.
+#[test]
+fn report_prints_non_latin_names_as_typed() {
+    for c in ['ロ', 'К'] {
+        if foodqc::reports::pdf::unicode_font_for(c).is_none() {
+            return skip_or_fail(&format!(
+                "no installed TrueType font has {c:?} (install fonts-droid-fallback and \
+                 fonts-dejavu-core)"
+            ));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("reporte.pdf");
+    run_ok(
+        foodqc()
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["inspect", "--source", "synthetic", "--frames", "60"])
+            .args(["--lot", "ロット-42", "--product", "Кекс"]),
+    );
+    run_ok(
+        foodqc()
+            .args(["--lang", "es", "--data-dir"])
+            .arg(dir.path())
+            .args(["report", "--lot", "ロット-42"])
+            .args(["--hold", "ロット-42", "--comment", "grietas, año 2026"])
+            .args(["--actor", "山田"])
+            .arg("--pdf")
+            .arg(&pdf),
+    );
+    let text = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is installed");
+    let text = String::from_utf8_lossy(&text.stdout);
+    for needle in [
+        "ロット-42",
+        "Кекс",
+        "山田",
+        "grietas, año 2026",
+        "Disposición decidida por Calidad",
+        "RETENIDO",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle:?} missing from the PDF:\n{text}"
+        );
+    }
+    assert!(!text.contains("???"), "characters lost:\n{text}");
+    // Helvetica still prints the Latin text; the other scripts come from embedded subsets.
+    let fonts = std::process::Command::new("pdffonts")
+        .arg(&pdf)
+        .output()
+        .expect("pdffonts (poppler-utils) is installed");
+    let fonts = String::from_utf8_lossy(&fonts.stdout);
+    assert!(fonts.contains("Helvetica "), "{fonts}");
+    let embedded: Vec<&str> = fonts
+        .lines()
+        .filter(|l| l.contains("CID TrueType"))
+        .collect();
+    assert!(!embedded.is_empty(), "{fonts}");
+    for l in embedded {
+        // name+, type, encoding, emb sub uni: all "yes".
+        assert!(l.contains("Identity-H"), "{l}");
+        assert!(l.trim_end().ends_with("yes yes yes"), "{l}");
+    }
 }
