@@ -196,6 +196,17 @@ fn report_prints_non_latin_names_as_typed() {
         );
     }
     assert!(!text.contains("???"), "characters lost:\n{text}");
+    // The document information keeps the author as typed too.
+    let info = std::process::Command::new("pdfinfo")
+        .arg(&pdf)
+        .output()
+        .expect("pdfinfo (poppler-utils) is installed");
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.lines()
+            .any(|l| l.starts_with("Author:") && l.ends_with("山田")),
+        "{info}"
+    );
     // Helvetica still prints the Latin text; the other scripts come from embedded subsets.
     let fonts = std::process::Command::new("pdffonts")
         .arg(&pdf)
@@ -210,6 +221,9 @@ fn report_prints_non_latin_names_as_typed() {
     assert!(!embedded.is_empty(), "{fonts}");
     for l in embedded {
         // Embedded, subset, with a ToUnicode map.
-        assert!(l.contains("Identity-H") && l.contains(" yes yes yes "), "{l}");
+        assert!(
+            l.contains("Identity-H") && l.contains(" yes yes yes "),
+            "{l}"
+        );
     }
 }

@@ -42,13 +42,6 @@ fn win_ansi_byte(c: char) -> Option<u8> {
     }
 }
 
-/// Text as WinAnsi bytes for the base-14 fonts: anything outside WinAnsi becomes `?`.
-pub(super) fn win_ansi(s: &str) -> Vec<u8> {
-    s.chars()
-        .map(|c| win_ansi_byte(c).unwrap_or(b'?'))
-        .collect()
-}
-
 /// Text width for centring and truncation: Helvetica roughly (average glyph 0.5 em), the
 /// real advance of the installed font for characters outside WinAnsi.
 pub(super) fn text_width(s: &str, size: f32) -> f32 {

@@ -26,7 +26,7 @@ use super::query::{Report, items};
 use super::{ReportError, ReportFilter};
 use crate::store::Store;
 use detail_page::MAX_SAMPLES;
-use layout::{BOLD, FONT, H, W, win_ansi};
+use layout::{BOLD, FONT, H, W};
 use unicode_font::ReportFonts;
 pub use unicode_font::unicode_font_for;
 
@@ -117,17 +117,12 @@ fn embed_images(pdf: &mut Pdf, samples: &[SampleImage], first: i32) {
     }
 }
 
-/// Title, author and creator of the document.
+/// Title, author and creator of the document. Text strings take any Unicode (pdf-writer
+/// writes UTF-16 when not ASCII), so an author `山田` or `José` is kept as typed.
 fn document_info(pdf: &mut Pdf, info: Ref, meta: &PdfMeta) {
-    let title = win_ansi(&meta.title);
-    let author = win_ansi(&meta.author);
     pdf.document_info(info)
-        .title(pdf_writer::TextStr(
-            std::str::from_utf8(&title).unwrap_or("foodqc report"),
-        ))
-        .author(pdf_writer::TextStr(
-            std::str::from_utf8(&author).unwrap_or("foodqc"),
-        ))
+        .title(pdf_writer::TextStr(&meta.title))
+        .author(pdf_writer::TextStr(&meta.author))
         .creator(pdf_writer::TextStr("foodqc"));
 }
 
