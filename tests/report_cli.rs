@@ -144,11 +144,11 @@ fn report_in_spanish() {
 }
 
 /// Names typed in any script print as typed (issue 16): a Japanese lot code, a Cyrillic
-/// product and a Japanese user name through an installed Unicode font embedded in the PDF,
-/// while Spanish accents stay in Helvetica.
+/// product, a Japanese user name and an Arabic comment through installed Unicode fonts
+/// embedded in the PDF, while Spanish accents stay in Helvetica.
 #[test]
 fn report_prints_non_latin_names_as_typed() {
-    for c in ['ロ', 'К'] {
+    for c in ['ロ', 'К', 'ع'] {
         if foodqc::reports::pdf::unicode_font_for(c).is_none() {
             return skip_or_fail(&format!(
                 "no installed TrueType font has {c:?} (install fonts-droid-fallback and \
@@ -170,7 +170,12 @@ fn report_prints_non_latin_names_as_typed() {
             .args(["--lang", "es", "--data-dir"])
             .arg(dir.path())
             .args(["report", "--lot", "ロット-42"])
-            .args(["--hold", "ロット-42", "--comment", "grietas, año 2026"])
+            .args([
+                "--hold",
+                "ロット-42",
+                "--comment",
+                "grietas, año 2026, عسل نحل",
+            ])
             .args(["--actor", "山田"])
             .arg("--pdf")
             .arg(&pdf),
@@ -181,8 +186,11 @@ fn report_prints_non_latin_names_as_typed() {
         .arg("-")
         .output()
         .expect("pdftotext (poppler-utils) is installed");
-    let text = String::from_utf8_lossy(&text.stdout);
+    // pdftotext wraps right-to-left text in embedding marks (U+202B ... U+202C).
+    let text = String::from_utf8_lossy(&text.stdout).replace(['\u{202b}', '\u{202c}'], "");
     for needle in [
+        // Arabic in logical order: shaped and laid out right to left, it extracts as typed.
+        "عسل نحل",
         "ロット-42",
         "Кекс",
         "山田",

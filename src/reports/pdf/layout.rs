@@ -3,7 +3,7 @@
 use pdf_writer::types::TextRenderingMode;
 use pdf_writer::{Content, Name, Str};
 
-use super::unicode_font::{ReportFonts, advance_em, resource_name};
+use super::unicode_font::{ReportFonts, advance_em, is_rtl, resource_name};
 
 /// A4 width, points.
 pub(super) const W: f32 = 595.0;
@@ -67,22 +67,61 @@ enum Run {
 /// Split `s` into runs by font: Helvetica where WinAnsi covers it, else the installed font
 /// that has the character (`?` in Helvetica when none has it).
 fn runs(s: &str, fonts: &mut ReportFonts) -> Vec<Run> {
+    let chars: Vec<char> = s.chars().collect();
     let mut out: Vec<Run> = Vec::new();
-    for c in s.chars() {
-        let (font, bytes) = match win_ansi_byte(c) {
-            Some(b) => (None, vec![b]),
-            None => match fonts.encode(c) {
-                Some((k, gid)) => (Some(k), gid.to_be_bytes().to_vec()),
-                None => (None, vec![b'?']),
-            },
+    // Characters for one installed face, shaped together when the face changes or ends.
+    let mut pending: Option<(usize, String)> = None;
+    let flush =
+        |pending: &mut Option<(usize, String)>, out: &mut Vec<Run>, fonts: &mut ReportFonts| {
+            if let Some((face, text)) = pending.take() {
+                let (k, gids) = fonts.encode_run(face, &text);
+                out.push(Run::Cid(
+                    k,
+                    gids.iter().flat_map(|g| g.to_be_bytes()).collect(),
+                ));
+            }
         };
-        match (out.last_mut(), font) {
-            (Some(Run::Ansi(v)), None) => v.extend(bytes),
-            (Some(Run::Cid(j, v)), Some(k)) if *j == k => v.extend(bytes),
-            (_, None) => out.push(Run::Ansi(bytes)),
-            (_, Some(k)) => out.push(Run::Cid(k, bytes)),
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if let Some(b) = win_ansi_byte(c) {
+            // Spaces between right-to-left words belong to them: the words trade places too.
+            if let Some((face, text)) = &mut pending
+                && c == ' '
+                && text.chars().last().is_some_and(is_rtl)
+            {
+                let j = (i..chars.len())
+                    .find(|&j| chars[j] != ' ')
+                    .unwrap_or(chars.len());
+                if j < chars.len() && is_rtl(chars[j]) && fonts.face_of(chars[j]) == Some(*face) {
+                    text.extend(&chars[i..j]);
+                    i = j;
+                    continue;
+                }
+            }
+            flush(&mut pending, &mut out, fonts);
+            match out.last_mut() {
+                Some(Run::Ansi(v)) => v.push(b),
+                _ => out.push(Run::Ansi(vec![b])),
+            }
+        } else if let Some(face) = fonts.face_of(c) {
+            if pending.as_ref().is_some_and(|(f, _)| *f != face) {
+                flush(&mut pending, &mut out, fonts);
+            }
+            pending
+                .get_or_insert_with(|| (face, String::new()))
+                .1
+                .push(c);
+        } else {
+            flush(&mut pending, &mut out, fonts);
+            match out.last_mut() {
+                Some(Run::Ansi(v)) => v.push(b'?'),
+                _ => out.push(Run::Ansi(vec![b'?'])),
+            }
         }
+        i += 1;
     }
+    flush(&mut pending, &mut out, fonts);
     if out.is_empty() {
         out.push(Run::Ansi(Vec::new()));
     }

@@ -174,13 +174,20 @@ pub(super) fn advance_em(c: char) -> Option<f32> {
     glyph_for(c).map(|g| g.advance / 1000.0)
 }
 
-/// One embedded font of a report: the glyphs used so far and the characters they print.
+/// Whether `c` belongs to a right-to-left script (Hebrew, Arabic, Syriac, Thaana, N'Ko and
+/// their presentation forms).
+pub(super) fn is_rtl(c: char) -> bool {
+    matches!(c as u32, 0x0590..=0x08FF | 0xFB1D..=0xFDFF | 0xFE70..=0xFEFF)
+}
+
+/// One embedded font of a report: the glyphs used so far and the text they print.
 struct UsedFont {
     face: usize,
     /// Full-font glyph ids to subset glyph ids, in order of first use.
     remapper: GlyphRemapper,
-    /// Subset glyph id to the character it prints, for the ToUnicode CMap.
-    text: BTreeMap<u16, char>,
+    /// Subset glyph id to the text it prints (a ligature prints several characters), for
+    /// the ToUnicode CMap.
+    text: BTreeMap<u16, String>,
 }
 
 /// The fallback fonts of one report, filled while its pages are laid out and written into
@@ -198,28 +205,51 @@ pub(super) fn resource_name(k: usize) -> String {
 }
 
 impl ReportFonts {
-    /// The font (its position in this report) and subset glyph id that print `c`, or `None`
-    /// when no installed font has `c` (remembered for the warning).
-    pub(super) fn encode(&mut self, c: char) -> Option<(usize, u16)> {
-        let Some(g) = glyph_for(c) else {
+    /// The installed face (its catalogue index) that prints `c`, or `None` when no installed
+    /// font has `c` (remembered for the warning; the caller prints `?`).
+    pub(super) fn face_of(&mut self, c: char) -> Option<usize> {
+        let face = glyph_for(c).map(|g| g.face);
+        if face.is_none() {
             self.missing.insert(c);
-            return None;
-        };
-        let k = match self.used.iter().position(|u| u.face == g.face) {
+        }
+        face
+    }
+
+    /// The font (its position in this report) and the subset glyph ids, in visual order,
+    /// that print `text` with `face`. Shaped with harfrust: Arabic letters take their
+    /// joining forms and right-to-left text is laid out right to left.
+    pub(super) fn encode_run(&mut self, face: usize, text: &str) -> (usize, Vec<u16>) {
+        let k = match self.used.iter().position(|u| u.face == face) {
             Some(k) => k,
             None => {
                 self.used.push(UsedFont {
-                    face: g.face,
+                    face,
                     remapper: GlyphRemapper::new(),
                     text: BTreeMap::new(),
                 });
                 self.used.len() - 1
             }
         };
+        let shaped = shape(face, text).unwrap_or_else(|| {
+            // Not shapeable (cannot happen for a face that gave glyphs): one glyph per
+            // character, in logical order.
+            text.char_indices()
+                .map(|(i, c)| (glyph_for(c).map_or(0, |g| g.gid), i..i + c.len_utf8()))
+                .collect()
+        });
         let u = &mut self.used[k];
-        let new = u.remapper.remap(g.gid);
-        u.text.entry(new).or_insert(c);
-        Some((k, new))
+        let gids = shaped
+            .into_iter()
+            .map(|(gid, range)| {
+                let new = u.remapper.remap(gid);
+                let t = &text[range];
+                if !t.is_empty() {
+                    u.text.entry(new).or_insert_with(|| t.to_string());
+                }
+                new
+            })
+            .collect();
+        (k, gids)
     }
 
     /// Write the fonts used from `Ref::new(first)` on (five objects each); returns each one's
@@ -254,6 +284,49 @@ impl ReportFonts {
         }
         out
     }
+}
+
+/// `text` shaped with `face`: each glyph (full-font id, visual order) with the byte range of
+/// `text` it prints (empty for the second and later glyphs of one cluster).
+fn shape(face: usize, text: &str) -> Option<Vec<(u16, std::ops::Range<usize>)>> {
+    let cat = catalog();
+    let data = cat
+        .state
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .loaded
+        .get(&face)?
+        .clone();
+    let font = FontRef::from_index(&data, cat.candidates[face].index).ok()?;
+    let shaper_data = harfrust::ShaperData::new(&font);
+    let shaper = shaper_data.shaper(&font).build();
+    let mut buffer = harfrust::UnicodeBuffer::new();
+    buffer.push_str(text);
+    buffer.guess_segment_properties();
+    let out = shaper.shape(buffer, harfrust::ShapeOptions::new());
+    let infos = out.glyph_infos();
+    // Clusters are byte offsets of `text`; a cluster ends where the next larger one starts.
+    let mut starts: Vec<usize> = infos.iter().map(|i| i.cluster as usize).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let mut seen = BTreeSet::new();
+    infos
+        .iter()
+        .map(|info| {
+            let start = info.cluster as usize;
+            let end = starts
+                .iter()
+                .copied()
+                .find(|&s| s > start)
+                .unwrap_or(text.len());
+            let range = if seen.insert(start) {
+                start..end
+            } else {
+                start..start
+            };
+            u16::try_from(info.glyph_id).ok().map(|g| (g, range))
+        })
+        .collect()
 }
 
 /// One warning naming the characters printed as `?` and the font package to install.
@@ -315,8 +388,8 @@ fn write_font(pdf: &mut Pdf, refs: [i32; 5], cand: &Candidate, data: &[u8], u: &
     c.finish();
 
     let mut cmap_builder = UnicodeCmap::new(Name(b"Custom"), SYSTEM_INFO);
-    for (&g, &ch) in &u.text {
-        cmap_builder.pair(g, ch);
+    for (&g, text) in &u.text {
+        cmap_builder.pair_with_multiple(g, text.chars());
     }
     let cmap_data = miniz_oxide::deflate::compress_to_vec_zlib(&cmap_builder.finish(), 6);
     pdf.cmap(cmap, &cmap_data).filter(Filter::FlateDecode);
