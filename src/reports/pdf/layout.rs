@@ -296,3 +296,74 @@ impl<'f> Page<'f> {
 pub(super) fn pct(v: f64) -> String {
     crate::i18n::format_percent(v, 1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether the fonts for `chars` are installed; without them the test skips with the
+    /// reason, or fails when `FOODQC_REQUIRE_ALL` is set (as CI does).
+    fn fonts_for(chars: &[char]) -> bool {
+        let lacking: Vec<char> = chars
+            .iter()
+            .copied()
+            .filter(|&c| super::super::unicode_font_for(c).is_none())
+            .collect();
+        if lacking.is_empty() {
+            return true;
+        }
+        let reason = format!("no installed TrueType font has {lacking:?}");
+        assert!(
+            std::env::var_os("FOODQC_REQUIRE_ALL").is_none(),
+            "FOODQC_REQUIRE_ALL is set but: {reason}"
+        );
+        eprintln!("skipped: {reason}");
+        false
+    }
+
+    #[test]
+    fn runs_keep_helvetica_for_winansi_and_join_right_to_left_words() {
+        let mut fonts = ReportFonts::default();
+        // All WinAnsi: one Helvetica run, accents as WinAnsi bytes.
+        assert_eq!(
+            runs("año ¿ñ?", &mut fonts),
+            vec![Run::Ansi(b"a\xf1o \xbf\xf1?".to_vec())]
+        );
+        assert_eq!(runs("", &mut fonts), vec![Run::Ansi(Vec::new())]);
+        if !fonts_for(&['ロ', 'ع']) {
+            return;
+        }
+        let r = runs("año ロット-42", &mut fonts);
+        assert_eq!(r.len(), 3, "{r:?}");
+        assert_eq!(r[0], Run::Ansi(b"a\xf1o ".to_vec()));
+        assert!(matches!(&r[1], Run::Cid(_, b) if b.len() == 6), "{r:?}");
+        assert_eq!(r[2], Run::Ansi(b"-42".to_vec()));
+        // Two Arabic words are one run (they trade places); the digits after stay apart.
+        let r = runs("عسل نحل 42", &mut fonts);
+        assert!(matches!(&r[0], Run::Cid(..)), "{r:?}");
+        assert_eq!(r[1], Run::Ansi(b" 42".to_vec()));
+        assert_eq!(r.len(), 2, "{r:?}");
+    }
+
+    #[test]
+    fn bold_fallback_text_is_filled_and_stroked_inside_saved_state() {
+        if !fonts_for(&['К']) {
+            return;
+        }
+        let mut fonts = ReportFonts::default();
+        let mut p = Page::new(&mut fonts);
+        p.text(10.0, 10.0, 12.0, true, "Кекс");
+        p.text(10.0, 30.0, 12.0, true, "Bold");
+        let bytes = p.c.finish().to_vec();
+        let s = String::from_utf8_lossy(&bytes);
+        let first = s.find("ET").unwrap();
+        let (fallback, latin) = s.split_at(first + 2);
+        assert!(
+            fallback.starts_with("q\n") && fallback.contains("2 Tr"),
+            "{s}"
+        );
+        assert!(latin.trim_start().starts_with("Q\n"), "{s}");
+        // Latin bold text is Helvetica-Bold as before, no outline.
+        assert!(!latin.contains("Tr") && latin.contains("/F2 12 Tf"), "{s}");
+    }
+}
