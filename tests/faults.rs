@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::foodqc;
+use common::{foodqc, skip_or_fail};
 
 /// The database of a data folder.
 fn db(data: &Path) -> PathBuf {
@@ -99,14 +99,6 @@ fn spawn_live(data: &Path) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-/// Whether the mount-based cases may skip: not when `FOODQC_REQUIRE_ALL` is set.
-fn skip_or_fail(reason: &str) {
-    if std::env::var_os("FOODQC_REQUIRE_ALL").is_some() {
-        panic!("FOODQC_REQUIRE_ALL is set but: {reason}");
-    }
-    eprintln!("skipped: {reason}");
 }
 
 /// A tmpfs of `size` mounted at `dir`, unmounted on drop.

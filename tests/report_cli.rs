@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{foodqc, run_ok};
+use common::{foodqc, run_ok, skip_or_fail};
 
 #[test]
 fn report_generates_holds_and_exports() {
@@ -141,4 +141,97 @@ fn report_in_spanish() {
     );
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("Write the PDF report here."), "{help}");
+}
+
+/// Names typed in any script print as typed (issue 16): a Japanese lot code, a Cyrillic
+/// product, a Japanese user name and an Arabic comment through installed Unicode fonts
+/// embedded in the PDF, while Spanish accents stay in Helvetica.
+#[test]
+fn report_prints_non_latin_names_as_typed() {
+    for c in ['ロ', 'К', 'ع'] {
+        if foodqc::reports::pdf::unicode_font_for(c).is_none() {
+            return skip_or_fail(&format!(
+                "no installed TrueType font has {c:?} (install fonts-droid-fallback and \
+                 fonts-dejavu-core)"
+            ));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("reporte.pdf");
+    run_ok(
+        foodqc()
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["inspect", "--source", "synthetic", "--frames", "60"])
+            .args(["--lot", "ロット-42", "--product", "Кекс"]),
+    );
+    run_ok(
+        foodqc()
+            .args(["--lang", "es", "--data-dir"])
+            .arg(dir.path())
+            .args(["report", "--lot", "ロット-42"])
+            .args([
+                "--hold",
+                "ロット-42",
+                "--comment",
+                "grietas, año 2026, عسل نحل",
+            ])
+            .args(["--actor", "山田"])
+            .arg("--pdf")
+            .arg(&pdf),
+    );
+    let text = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is installed");
+    // pdftotext wraps right-to-left text in embedding marks (U+202B ... U+202C).
+    let text = String::from_utf8_lossy(&text.stdout).replace(['\u{202b}', '\u{202c}'], "");
+    for needle in [
+        // Arabic in logical order: shaped and laid out right to left, it extracts as typed.
+        "عسل نحل",
+        "ロット-42",
+        "Кекс",
+        "山田",
+        "grietas, año 2026",
+        "Disposición decidida por Calidad",
+        "RETENIDO",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle:?} missing from the PDF:\n{text}"
+        );
+    }
+    assert!(!text.contains("???"), "characters lost:\n{text}");
+    // The document information keeps the author as typed too.
+    let info = std::process::Command::new("pdfinfo")
+        .arg(&pdf)
+        .output()
+        .expect("pdfinfo (poppler-utils) is installed");
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.lines()
+            .any(|l| l.starts_with("Author:") && l.ends_with("山田")),
+        "{info}"
+    );
+    // Helvetica still prints the Latin text; the other scripts come from embedded subsets.
+    let fonts = std::process::Command::new("pdffonts")
+        .arg(&pdf)
+        .output()
+        .expect("pdffonts (poppler-utils) is installed");
+    let fonts = String::from_utf8_lossy(&fonts.stdout);
+    assert!(fonts.contains("Helvetica "), "{fonts}");
+    let embedded: Vec<&str> = fonts
+        .lines()
+        .filter(|l| l.contains("CID TrueType"))
+        .collect();
+    assert!(!embedded.is_empty(), "{fonts}");
+    for l in embedded {
+        // Embedded, subset, with a ToUnicode map.
+        assert!(
+            l.contains("Identity-H") && l.contains(" yes yes yes "),
+            "{l}"
+        );
+    }
 }

@@ -314,3 +314,55 @@ fn csv_and_pdf_exports_are_complete() {
         "no images in the PDF:\n{images}"
     );
 }
+
+/// An all-Latin report (Spanish accents included) needs no font beyond Helvetica: nothing is
+/// embedded and the page resources name only F1 and F2, as before issue 16.
+#[test]
+fn latin_pdf_embeds_no_font() {
+    let (_dir, store, _) = demo_db(3_000);
+    let mut r = build_report(
+        &store,
+        &ReportFilter::default(),
+        GroupBy::Lot,
+        &DriftReference::default(),
+    )
+    .unwrap();
+    r.lots[0].product = "galletas de maíz, año 2026 ¿ñ? ¡sí!".into();
+    let meta = pdf::PdfMeta {
+        title: "Reporte de calidad".into(),
+        generated_at_ms: 0,
+        author: "qc".into(),
+    };
+    let bytes = pdf::render_pdf(&r, &[], &meta);
+    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(!has(b"/Type0") && !has(b"/FontFile2") && !has(b"/U0"));
+    let fonts = bytes
+        .windows(b"/Type /Font".len())
+        .filter(|w| w == b"/Type /Font")
+        .count();
+    assert_eq!(fonts, 2, "Helvetica and Helvetica-Bold only");
+}
+
+/// A character no installed font has prints as `?` without failing the report.
+#[test]
+fn characters_without_a_font_print_as_question_marks() {
+    // U+0378 is unassigned: no font maps it.
+    assert_eq!(pdf::unicode_font_for('\u{378}'), None);
+    let (_dir, store, _) = demo_db(3_000);
+    let mut r = build_report(
+        &store,
+        &ReportFilter::default(),
+        GroupBy::Lot,
+        &DriftReference::default(),
+    )
+    .unwrap();
+    r.lots[0].product = "X\u{378}\u{378}Y".into();
+    let meta = pdf::PdfMeta {
+        title: "Quality report".into(),
+        generated_at_ms: 0,
+        author: "qc".into(),
+    };
+    let bytes = pdf::render_pdf(&r, &[], &meta);
+    assert!(bytes.windows(4).any(|w| w == b"X??Y"));
+    assert!(!bytes.windows(6).any(|w| w == b"/Type0"));
+}

@@ -28,6 +28,15 @@ pub fn run_ok(cmd: &mut Command) -> Output {
     out
 }
 
+/// Skip a test that needs something this machine lacks, with the reason; when
+/// `FOODQC_REQUIRE_ALL` is set (CI) the skip is a failure instead.
+pub fn skip_or_fail(reason: &str) {
+    if std::env::var_os("FOODQC_REQUIRE_ALL").is_some() {
+        panic!("FOODQC_REQUIRE_ALL is set but: {reason}");
+    }
+    eprintln!("skipped: {reason}");
+}
+
 /// A shared dataset folder (`../shared/datasets/<rel>` next to the repo), if present.
 pub fn dataset(rel: &str) -> Option<PathBuf> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

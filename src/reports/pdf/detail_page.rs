@@ -5,6 +5,7 @@ use pdf_writer::{Buf, Name};
 use super::SampleImage;
 use super::charts::{drift_chart, pareto_chart};
 use super::layout::{BLACK, H, MARGIN, Page, W, text_width};
+use super::unicode_font::ReportFonts;
 use crate::i18n::format_datetime;
 use crate::reports::query::Report;
 use crate::store::LotStatus;
@@ -14,8 +15,8 @@ use crate::tr;
 pub(super) const MAX_SAMPLES: usize = 6;
 
 /// The second page's content stream; sample `k` is drawn as the XObject `Im{k}`.
-pub(super) fn render(r: &Report, samples: &[SampleImage]) -> Buf {
-    let mut p = Page::new();
+pub(super) fn render(r: &Report, samples: &[SampleImage], fonts: &mut ReportFonts) -> Buf {
+    let mut p = Page::new(fonts);
     pareto_chart(
         &mut p,
         r,

@@ -3,16 +3,19 @@
 //!
 //! Written with `pdf-writer`: the base-14 Helvetica fonts (nothing embedded, text stays
 //! searchable), charts drawn as vectors, crop images embedded as Flate-compressed RGB.
-//! Two A4 pages.
+//! Text Helvetica cannot print (a Japanese lot code, a Cyrillic product) comes from an
+//! installed font, embedded as a subset. Two A4 pages.
 //!
 //! - `layout`: page size, text helpers and the drawing surface.
 //! - `charts`: p-chart, Pareto and drift trend.
 //! - `summary_page` (page 1) and `detail_page` (page 2).
+//! - `unicode_font`: the installed fonts for text outside WinAnsi, and their embedding.
 
 mod charts;
 mod detail_page;
 mod layout;
 mod summary_page;
+mod unicode_font;
 
 use std::path::{Path, PathBuf};
 
@@ -23,7 +26,9 @@ use super::query::{Report, items};
 use super::{ReportError, ReportFilter};
 use crate::store::Store;
 use detail_page::MAX_SAMPLES;
-use layout::{BOLD, FONT, H, W, win_ansi};
+use layout::{BOLD, FONT, H, W};
+use unicode_font::ReportFonts;
+pub use unicode_font::unicode_font_for;
 
 /// A sample image for the report, with its caption.
 #[derive(Clone, Debug)]
@@ -56,8 +61,12 @@ pub fn render_pdf(r: &Report, samples: &[SampleImage], meta: &PdfMeta) -> Vec<u8
     let pages = [Ref::new(6), Ref::new(7)];
     let contents = [Ref::new(8), Ref::new(9)];
     let first_image = 10;
-    let page1 = summary_page::render(r, meta);
-    let page2 = detail_page::render(r, samples);
+    let mut fonts = ReportFonts::default();
+    let page1 = summary_page::render(r, meta, &mut fonts);
+    let page2 = detail_page::render(r, samples, &mut fonts);
+    // Fallback fonts after the images; none at all for an all-WinAnsi report.
+    let first_font = first_image + samples.len().min(MAX_SAMPLES) as i32;
+    let unicode_fonts = fonts.write(&mut pdf, first_font);
 
     pdf.catalog(catalog).pages(tree);
     pdf.pages(tree).kids(pages).count(2);
@@ -67,7 +76,12 @@ pub fn render_pdf(r: &Report, samples: &[SampleImage], meta: &PdfMeta) -> Vec<u8
         page.parent(tree);
         page.contents(content_id);
         let mut res = page.resources();
-        res.fonts().pair(FONT, font).pair(BOLD, bold);
+        let mut fonts_dict = res.fonts();
+        fonts_dict.pair(FONT, font).pair(BOLD, bold);
+        for (name, id) in &unicode_fonts {
+            fonts_dict.pair(Name(name.as_bytes()), *id);
+        }
+        fonts_dict.finish();
         if i == 1 {
             let mut xo = res.x_objects();
             for k in 0..samples.len().min(MAX_SAMPLES) {
@@ -103,17 +117,12 @@ fn embed_images(pdf: &mut Pdf, samples: &[SampleImage], first: i32) {
     }
 }
 
-/// Title, author and creator of the document.
+/// Title, author and creator of the document. Text strings take any Unicode (pdf-writer
+/// writes UTF-16 when not ASCII), so an author `山田` or `José` is kept as typed.
 fn document_info(pdf: &mut Pdf, info: Ref, meta: &PdfMeta) {
-    let title = win_ansi(&meta.title);
-    let author = win_ansi(&meta.author);
     pdf.document_info(info)
-        .title(pdf_writer::TextStr(
-            std::str::from_utf8(&title).unwrap_or("foodqc report"),
-        ))
-        .author(pdf_writer::TextStr(
-            std::str::from_utf8(&author).unwrap_or("foodqc"),
-        ))
+        .title(pdf_writer::TextStr(&meta.title))
+        .author(pdf_writer::TextStr(&meta.author))
         .creator(pdf_writer::TextStr("foodqc"));
 }
 

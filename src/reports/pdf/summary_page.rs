@@ -5,13 +5,14 @@ use pdf_writer::Buf;
 use super::PdfMeta;
 use super::charts::p_chart;
 use super::layout::{H, MARGIN, Page, W, pct};
+use super::unicode_font::ReportFonts;
 use crate::i18n::{format_datetime, plant_time_zone};
 use crate::reports::query::Report;
 use crate::tr;
 
 /// The first page's content stream.
-pub(super) fn render(r: &Report, meta: &PdfMeta) -> Buf {
-    let mut p = Page::new();
+pub(super) fn render(r: &Report, meta: &PdfMeta, fonts: &mut ReportFonts) -> Buf {
+    let mut p = Page::new(fonts);
     header(&mut p, r, meta);
     let y = p.table(
         MARGIN,
