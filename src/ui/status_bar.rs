@@ -41,8 +41,9 @@ impl FoodQcApp {
                     if let Some(c) = color {
                         rich = rich.color(c);
                     }
-                    ui.add(egui::Label::new(rich).truncate())
-                        .on_hover_text(text);
+                    // A cut message shows its full text on hover (egui does it for elided
+                    // labels; a second tooltip of our own showed the text twice).
+                    ui.add(egui::Label::new(rich).truncate());
                 }
             });
         });
