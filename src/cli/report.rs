@@ -15,10 +15,11 @@ use foodqc::tr;
 /// Arguments of `foodqc report`.
 #[derive(Args, Debug)]
 pub struct ReportArgs {
-    /// From this time on (UTC): 2026-11-20, "2026-11-20 08:00" or RFC 3339.
+    /// From this time on, in plant time (America/Lima, or $FOODQC_TZ): 2026-11-20,
+    /// "2026-11-20 08:00" or RFC 3339 with an offset.
     #[arg(long, value_name = "TIME")]
     from: Option<String>,
-    /// Up to this time (UTC, exclusive).
+    /// Up to this time, in plant time (exclusive).
     #[arg(long, value_name = "TIME")]
     to: Option<String>,
     /// Lot code.
