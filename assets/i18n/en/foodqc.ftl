@@ -73,7 +73,6 @@ keys-this-sheet = This sheet
 status-ui-time = UI { $ms } ms p95
 status-recording-error = ⚠ recording: { $error } · in journal { $journal }
 status-recorded = recorded { $recorded } · pending { $pending } · in journal { $journal }
-
 ## Live tab
 live-model = Model
 live-items-inspected = Items inspected
@@ -468,6 +467,63 @@ cli-report-release = Release this lot before reporting (needs --comment; recorde
 cli-report-comment = Why the lot is held or released.
 cli-report-actor = Who holds or releases the lot [default: $USER].
 
+# Options of the other commands; `cli-arg-<arg>` serves the source options several share.
+cli-inspect-frames = Stop after N frames (a folder stops at its end anyway).
+cli-inspect-lot = Lot code to record under.
+cli-inspect-product = Product of the lot.
+cli-inspect-line = Production line.
+cli-inspect-shift = Shift.
+cli-inspect-station = Station name (one per line PC / camera).
+cli-inspect-live = Pace to the source FPS and drop frames when behind, as on a live line (default: inspect every frame as fast as possible).
+cli-inspect-loop-folder = Replay a folder again from the start when it ends (needs --frames to stop).
+cli-inspect-json = Print the summary as JSON.
+cli-train-frames = Frames to take good items from (with --out).
+cli-train-stride = Look at every Nth frame only (on a conveyor an item stays in view for many frames).
+cli-train-out = Train on the good items of --source and write the model to FILE. Without --out, train on the labelled samples of the data folder and register a new model version there.
+cli-train-eval-frames = Also check the model against ground truth on this many frames of synthetic:SEED+1000 (with --out and a synthetic source).
+cli-train-promote = Make the new version the live model (labelled-sample training only).
+cli-train-actor = Who is training (for the audit log); defaults to the OS user.
+cli-train-tier = Detector tier: classical (hand-made features), deep (pretrained network patches), or auto (both fitted on half the good items, the one that best finds synthetic defects made on the other half is kept; the faster on a tie). The choice is on the model card.
+cli-demo-samples-count = Samples to capture.
+cli-demo-samples-seed = Seed of the synthetic line.
+cli-demo-samples-unlabelled = Leave the samples unlabelled (for the labelling queue).
+cli-eval-dataset = Dataset folder (MVTec-style tree).
+cli-eval-json = Print the report as one JSON object.
+cli-eval-tier = Which detector tier: classical (hand-made features), deep (pretrained network patches), or auto (both evaluated, the kept one chosen by synthetic defects on the training images).
+cli-eval-out = Where to save the trained model; its evaluation is written next to it as `<name>_metrics.json` and `<name>_metrics.txt` [default: DATA_DIR/models/<dataset>.json].
+cli-eval-previews = Write side-by-side pictures (photo | pixel scores | truth mask) of the test images that have masks into this folder.
+cli-eval-threshold-report = Also print the operating points on the test scores: the model's threshold, max F1, the escape-rate target and the false-reject target (confusion, precision, recall, F1).
+cli-eval-target-escape = Escape-rate target for --threshold-report (share of defective items passed).
+cli-eval-target-false-reject = False-reject target for --threshold-report (share of good items rejected).
+cli-eval-require = Fail (non-zero exit status) when a measure misses its bound, e.g. `--require image-auroc=0.995`. Floors: image-auroc, pixel-auroc, pixel-auroc-item, grade-macro-f1, good-vs-rotten-accuracy. Ceilings, at the model's own threshold: escape-rate, false-reject-rate. Repeat for several.
+cli-snapshot-frames = Frames to save.
+cli-snapshot-skip = Skip this many frames first.
+cli-snapshot-out = Folder to write `frame-<seq>.png` into.
+cli-snapshot-heat = Draw the heat map too.
+cli-import-paths = Image files and folders to import.
+cli-import-actor = Who imports (recorded with the labels and in the audit log) [default: the OS user].
+cli-import-json = Print the report as one JSON object.
+cli-export-out = Folder to write (created if missing; must be empty unless --overwrite).
+cli-export-overwrite = Write into a non-empty folder: replace files of the same name and remove the files of a previous export there that this one does not write again.
+cli-export-json = Print the report as one JSON object.
+cli-bench-dataset = MVTec-style dataset: its test photos are timed and its train/good trained on.
+cli-bench-threads = Threads to run on (1 = the one-core figure).
+cli-bench-runs = Timed runs per workload (inputs are cycled, after one untimed warm-up pass).
+cli-bench-train-runs = Times the training on the dataset is repeated (the median is reported).
+cli-bench-labelled = Also time training from this many labelled samples of the synthetic line (captured into a scratch database first; 0 = skip).
+cli-bench-json = Print the report as one JSON object.
+cli-bench-tier = Tier the dataset's photos are judged with: classical or deep (the synthetic frames always use the bundled classical model).
+cli-soak-minutes = How long the line runs, in minutes.
+cli-soak-fps = Frames per second of the synthetic line.
+cli-soak-every = Seconds between two samples.
+cli-soak-json = Print the report (with every sample) as JSON.
+cli-backup-out = The copy to write (replaced if it exists; never the database or its own files).
+cli-restore-file = A backup written by `foodqc backup` or a daily backup (`<data dir>/backups/`).
+cli-arg-source = camera:N, folder:PATH or synthetic[:SEED].
+cli-arg-width = Frame width for cameras and the synthetic line.
+cli-arg-height = Frame height for cameras and the synthetic line.
+cli-arg-fps = Frames per second (pacing with --live, camera request).
+
 ## Command line: foodqc report
 
 cli-report-bad-by = --by { $by }: use lot, hour, shift or station
@@ -547,3 +603,70 @@ pdf-name = Name
 pdf-date = Date
 pdf-signature = Signature
 thr-source-production = last { $count } production items ({ $labelled } labelled)
+
+## Command line: output of the other commands (labels are padded to 16 characters by the code)
+cli-label-model = model
+cli-label-lot = lot
+cli-label-frames = frames
+cli-label-items = items
+cli-label-unscored = unscored
+cli-label-recorded = recorded
+cli-label-journal = journal
+cli-label-crops-missing = crops missing
+cli-label-stopped = stopped
+cli-label-speed = speed
+cli-label-database = database
+cli-database = database { $path }
+cli-progress-files = files
+cli-inspect-title = foodqc inspect: { $source }
+cli-inspect-frames-line = { $inspected } inspected, { $dropped } dropped, { $skipped } files skipped
+cli-inspect-items-line = { $items } judged, { $rejects } rejected ({ $rate })
+cli-inspect-unscored = { $n } items could not be scored (rejected, never passed): check the model
+cli-inspect-recorded = { $recorded } rows in the database, { $journaled } to the pending journal
+cli-inspect-journal = { $n } rows wait in { $path } (replayed when the database takes writes again)
+cli-inspect-crops-missing = { $n } crops could not be saved (their rows say why)
+cli-inspect-by-signal = by a signal (SIGTERM/SIGINT)
+cli-inspect-nothing = nothing inspected in { $seconds } s
+cli-inspect-speed = { $fps } frames/s over { $seconds } s; inspection { $median } ms median, { $p95 } ms p95
+cli-inspect-loop-needs-frames = --loop replays forever: give --frames N to stop
+cli-inspect-no-frame = no frame could be inspected from { $source }
+cli-backup-done = backed up { $db } ({ $rows } inspections) to { $out }
+cli-restore-done = restored { $db } from { $file } ({ $rows } inspections)
+cli-restore-kept = the database it replaced is kept at { $path }
+cli-demo-samples-done = { $n } samples captured into { $dir } ({ $how })
+cli-demo-samples-unlabelled-note = unlabelled
+cli-demo-samples-labelled-note = labelled from the synthetic ground truth
+cli-import-progress = importing
+cli-import-all-failed = every file failed to import ({ $n } files)
+cli-import-none-found = no PNG or JPEG image found in the given paths
+cli-export-progress = exporting
+cli-export-nothing = database { $db } has no labelled samples; nothing to export
+cli-export-none-exported = no labelled sample could be exported
+cli-label-file = file
+cli-progress-frames = frames
+cli-train-promoted = promoted { $version } to live
+cli-train-not-promoted = not promoted (use --promote, or the Train tab)
+cli-train-trained = model { $version } trained in { $seconds } s from { $db }
+cli-train-skipped = skipped { $path }: { $why }
+cli-train-measuring = measuring good items
+cli-train-good-items = { $n } good items from { $source }
+cli-train-choosing-tier = choosing the detector tier ({ $tier })
+cli-train-tier-line = tier: { $tier }
+cli-train-written = model { $version } written to { $path } (card: { $card })
+cli-train-truth-check = ground truth check on { $source }: { $items } items, { $defective } defective; recall { $recall }, false rejects { $false_rejects }, AUROC { $auroc }
+cli-label-memory = memory
+cli-label-recorder-queue = recorder queue
+cli-soak-title = foodqc soak: { $minutes } min at { $fps } fps
+cli-soak-frames = { $captured } captured, { $inspected } inspected, { $dropped } dropped
+cli-soak-items = { $items } judged, { $rows } rows in the database, { $lost } lost
+cli-soak-memory = { $warm } MiB after warm-up, { $end } MiB at the end, slope { $slope } MiB/h
+cli-soak-queue = at most { $n }
+cli-soak-bad-minutes = --minutes = { $minutes } is out of range: more than 0, at most a week
+cli-soak-bad-every = --every = { $every } is out of range: at least 0.1 seconds
+cli-soak-rows-lost = { $n } judged items are not in the database
+cli-progress-images = images
+cli-eval-saved = model saved to { $model } (metrics: { $metrics }, test scores: { $scores })
+cli-eval-bad-share = { $name } must be a share between 0 and 1, got { $value }
+cli-eval-gates-missed = { $missed } of { $total } quality gates missed on { $dataset }: { $list }
+cli-eval-gates-met = all { $n } quality gates met
+cli-snapshot-line = { $path } { $items } items [{ $scores }] { $total } ms (segment { $segment } ms)
