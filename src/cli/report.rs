@@ -298,7 +298,10 @@ fn print_text(r: &reports::Report, filter: &ReportFilter, by: GroupBy) {
     let times: Vec<String> = r
         .timings_ms
         .iter()
-        .map(|(q, ms)| format!("{q} {} ms", format_decimal(*ms, 0)))
+        .map(|(q, ms)| {
+            let q = reports::query::query_label(q);
+            format!("{q} {} ms", format_decimal(*ms, 0))
+        })
         .collect();
     row(tr!("cli-report-label-times"), times.join(", "));
 }

@@ -73,6 +73,16 @@ keys-this-sheet = This sheet
 status-ui-time = UI { $ms } ms p95
 status-recording-error = ⚠ recording: { $error } · in journal { $journal }
 status-recorded = recorded { $recorded } · pending { $pending } · in journal { $journal }
+status-source-synthetic = synthetic line { $width }×{ $height } (seed { $seed })
+status-source-folder-once = folder { $dir } ({ $images ->
+        [one] 1 image
+       *[other] { $images } images
+    }, once)
+status-source-folder-loop = folder { $dir } ({ $images ->
+        [one] 1 image
+       *[other] { $images } images
+    }, in a loop)
+
 ## Live tab
 live-model = Model
 live-items-inspected = Items inspected
@@ -139,6 +149,10 @@ group-lot = lot
 group-hour = hour
 group-shift = shift
 group-station = station
+query-hours = by hour (summary, drift)
+query-pareto = pareto
+query-lots = lots
+query-groups = by { $group }
 spc-rule-1 = rule 1: a point beyond 3 sigma
 spc-rule-2 = rule 2: 2 of 3 points beyond 2 sigma, same side
 spc-rule-3 = rule 3: 4 of 5 points beyond 1 sigma, same side
@@ -395,6 +409,7 @@ train-col-compare = compare
 train-col-version = version
 train-col-trained = trained
 train-col-kind = kind
+train-kind-anomaly = anomaly
 train-col-metrics = metrics
 train-promote = Promote
 train-promote-tip = Make this version live now (hot swap)
@@ -670,3 +685,46 @@ cli-eval-bad-share = { $name } must be a share between 0 and 1, got { $value }
 cli-eval-gates-missed = { $missed } of { $total } quality gates missed on { $dataset }: { $list }
 cli-eval-gates-met = all { $n } quality gates met
 cli-snapshot-line = { $path } { $items } items [{ $scores }] { $total } ms (segment { $segment } ms)
+
+## Train tab: the live model's card
+card-created = created
+card-trained-on = trained on
+card-good-items = good items
+card-items-patches = { $items } items, { $patches } patches
+card-training-time = training time
+card-seconds = { $seconds } s
+card-resolution = resolution
+card-full-resolution = full (frames inspected as captured)
+card-binned = frames binned { $factor }×{ $factor } before inspection
+card-tier = detector
+card-tier-classical = classical (hand-made features)
+card-tier-deep = deep (pretrained network)
+card-reject-threshold = reject threshold
+card-pixel-threshold = heat-map cell threshold
+card-threshold-note = Score = the larger of the item part and the worst patch part; 1.0 = the 95th percentile of held-out good items.
+card-metrics = Metrics
+card-features = Features
+card-feature-set = feature set { $name }
+card-item-features = item features:
+card-patch-features = patch features:
+card-notes = Notes (as written at training)
+metric-name-good-samples = good samples
+metric-name-defect-samples = defective samples
+metric-name-recall = recall
+metric-name-threshold = reject threshold
+metric-name-cv-auroc = AUROC (cross-validated)
+metric-name-cv-false-reject-rate = false-reject rate (cross-validated)
+metric-name-cv-good-passed = good passed (cross-validated)
+metric-name-cv-good-rejected = good rejected (cross-validated)
+metric-name-defects-passed = defects passed
+metric-name-defects-rejected = defects rejected
+metric-name-heldout-false-reject-rate = false-reject rate (held-out good)
+metric-name-training-seconds = training time (s)
+metric-name-eval-items = items evaluated
+metric-name-eval-defective = defective items evaluated
+metric-name-eval-recall = recall (evaluation)
+metric-name-eval-precision = precision (evaluation)
+metric-name-eval-false-reject-rate = false-reject rate (evaluation)
+metric-name-eval-auroc = AUROC (evaluation)
+metric-name-classifier-classes = classifier classes
+metric-name-classifier-cv-score = classifier score (cross-validated)

@@ -73,6 +73,16 @@ keys-this-sheet = Esta hoja
 status-ui-time = UI { $ms } ms p95
 status-recording-error = ⚠ grabación: { $error } · en diario { $journal }
 status-recorded = grabadas { $recorded } · pendientes { $pending } · en diario { $journal }
+status-source-synthetic = línea sintética { $width }×{ $height } (semilla { $seed })
+status-source-folder-once = carpeta { $dir } ({ $images ->
+        [one] 1 imagen
+       *[other] { $images } imágenes
+    }, una vez)
+status-source-folder-loop = carpeta { $dir } ({ $images ->
+        [one] 1 imagen
+       *[other] { $images } imágenes
+    }, en bucle)
+
 ## Live tab
 live-model = Modelo
 live-items-inspected = Piezas inspeccionadas
@@ -139,6 +149,10 @@ group-lot = lote
 group-hour = hora
 group-shift = turno
 group-station = estación
+query-hours = por hora (resumen, deriva)
+query-pareto = pareto
+query-lots = lotes
+query-groups = por { $group }
 spc-rule-1 = regla 1: un punto fuera de 3 sigma
 spc-rule-2 = regla 2: 2 de 3 puntos fuera de 2 sigma, mismo lado
 spc-rule-3 = regla 3: 4 de 5 puntos fuera de 1 sigma, mismo lado
@@ -395,6 +409,7 @@ train-col-compare = comparar
 train-col-version = versión
 train-col-trained = entrenado
 train-col-kind = tipo
+train-kind-anomaly = anomalías
 train-col-metrics = métricas
 train-promote = Promover
 train-promote-tip = Poner esta versión en línea ahora (cambio en caliente)
@@ -670,3 +685,46 @@ cli-eval-bad-share = { $name } debe ser una proporción entre 0 y 1, no { $value
 cli-eval-gates-missed = { $missed } de { $total } criterios de calidad no se cumplen en { $dataset }: { $list }
 cli-eval-gates-met = se cumplen los { $n } criterios de calidad
 cli-snapshot-line = { $path } { $items } piezas [{ $scores }] { $total } ms (segmentar { $segment } ms)
+
+## Train tab: the live model's card
+card-created = creado
+card-trained-on = entrenado con
+card-good-items = piezas conformes
+card-items-patches = { $items } piezas, { $patches } parches
+card-training-time = tiempo de entrenamiento
+card-seconds = { $seconds } s
+card-resolution = resolución
+card-full-resolution = completa (cuadros inspeccionados tal como se capturan)
+card-binned = cuadros reducidos { $factor }×{ $factor } antes de inspeccionar
+card-tier = detector
+card-tier-classical = clásico (rasgos hechos a mano)
+card-tier-deep = profundo (red preentrenada)
+card-reject-threshold = umbral de rechazo
+card-pixel-threshold = umbral de celda del mapa de calor
+card-threshold-note = Puntaje = el mayor entre la parte de la pieza y la peor parte de parche; 1,0 = el percentil 95 de las piezas conformes reservadas.
+card-metrics = Métricas
+card-features = Rasgos
+card-feature-set = conjunto de rasgos { $name }
+card-item-features = rasgos de pieza:
+card-patch-features = rasgos de parche:
+card-notes = Notas (tal como se escribieron al entrenar)
+metric-name-good-samples = muestras conformes
+metric-name-defect-samples = muestras defectuosas
+metric-name-recall = sensibilidad
+metric-name-threshold = umbral de rechazo
+metric-name-cv-auroc = AUROC (validación cruzada)
+metric-name-cv-false-reject-rate = tasa de falsos rechazos (validación cruzada)
+metric-name-cv-good-passed = conformes que pasan (validación cruzada)
+metric-name-cv-good-rejected = conformes rechazadas (validación cruzada)
+metric-name-defects-passed = defectuosas que pasan
+metric-name-defects-rejected = defectuosas rechazadas
+metric-name-heldout-false-reject-rate = tasa de falsos rechazos (conformes reservadas)
+metric-name-training-seconds = tiempo de entrenamiento (s)
+metric-name-eval-items = piezas evaluadas
+metric-name-eval-defective = piezas defectuosas evaluadas
+metric-name-eval-recall = sensibilidad (evaluación)
+metric-name-eval-precision = precisión (evaluación)
+metric-name-eval-false-reject-rate = tasa de falsos rechazos (evaluación)
+metric-name-eval-auroc = AUROC (evaluación)
+metric-name-classifier-classes = clases del clasificador
+metric-name-classifier-cv-score = acierto del clasificador (validación cruzada)

@@ -147,6 +147,7 @@ impl ReportsTab {
                 .small(),
             );
             for (q, ms) in &r.timings_ms {
+                let q = foodqc::reports::query::query_label(q);
                 ui.label(egui::RichText::new(format!("  {q}: {ms:.0} ms")).small());
             }
         }
