@@ -130,7 +130,8 @@ mod tests {
     #[test]
     fn plant_dates_are_lima_time() {
         let lima = jiff::tz::TimeZone::get("America/Lima").unwrap();
-        let ms = |s: &str| jiff::Timestamp::from_millisecond(parse_time_in(s, &lima).unwrap());
+        let ms =
+            |s: &str| jiff::Timestamp::from_millisecond(parse_time_in(s, &lima).unwrap()).unwrap();
         assert_eq!(ms("2026-12-01").to_string(), "2026-12-01T05:00:00Z");
         assert_eq!(ms("2026-12-01 22:30").to_string(), "2026-12-02T03:30:00Z");
         assert_eq!(
