@@ -91,6 +91,7 @@ impl LiveTab {
                 // would be cut off: scroll instead.
                 // The bar stays visible so a panel taller than the window reads as "more
                 // below", not as cut off.
+                theme::visible_scroll_bars(ui);
                 egui::ScrollArea::vertical()
                     .id_salt("counters_scroll")
                     .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::AlwaysVisible)

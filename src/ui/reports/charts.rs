@@ -32,6 +32,7 @@ impl ReportsTab {
         let panel_h = ui.available_height();
         // The bar stays visible: at the minimum size the Pareto and drift charts are below
         // the fold, and a hidden bar would not say so.
+        theme::visible_scroll_bars(ui);
         egui::ScrollArea::vertical()
             .id_salt("report_charts")
             .auto_shrink([false, false])

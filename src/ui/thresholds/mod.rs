@@ -206,6 +206,7 @@ impl ThresholdsTab {
             .show(ui, |ui| {
                 // The bar stays visible: at the minimum height the audit fields are below the
                 // fold, and a hidden bar would make them look cut off.
+                super::theme::visible_scroll_bars(ui);
                 egui::ScrollArea::vertical()
                     .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::AlwaysVisible)
                     .show(ui, |ui| self.controls(ui, ctx, &mut actions));
