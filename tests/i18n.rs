@@ -62,7 +62,8 @@ fn every_language_has_every_message() {
 }
 
 /// A `cli-` message is used when the command tree has what it names: `cli-<command>-about`,
-/// `cli-<command>-<arg>` or `cli-<arg>` (src/cli/help.rs looks them up by those names).
+/// `cli-<command>-<arg>`, `cli-<arg>` or the shared source options' `cli-arg-<arg>`
+/// (src/cli/help.rs looks them up by those names).
 fn cli_message_used(id: &str, code: &str) -> bool {
     let rest = &id["cli-".len()..];
     if rest == "about" {
@@ -77,25 +78,46 @@ fn cli_message_used(id: &str, code: &str) -> bool {
     let main = std::fs::read_to_string(src().join("main.rs")).unwrap();
     if let Some(cmd) = rest.strip_suffix("-about") {
         // A command with its own file, or a variant of main.rs's command enum.
-        let variant: String = cmd
-            .split('-')
-            .map(|w| {
-                let mut c = w.chars();
-                c.next()
-                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                    .unwrap_or_default()
-            })
-            .collect();
+        let variant = camel(cmd);
         return command_file(cmd).exists() || main.contains(&format!("    {variant}(cli::"));
     }
     // `cli-<arg>` on the top level (main.rs), or `cli-<command>-<arg>`.
     if main.contains(&format!("    {}", field(rest))) {
         return true;
     }
-    rest.split_once('-').is_some_and(|(cmd, arg)| {
-        std::fs::read_to_string(command_file(cmd))
-            .is_ok_and(|t| t.contains(&format!("    {}", field(arg))))
+    if let Some(arg) = rest.strip_prefix("arg-") {
+        return std::fs::read_to_string(src().join("cli").join("source.rs"))
+            .is_ok_and(|t| t.contains(&format!("    pub {}", field(arg))));
+    }
+    // Commands may have a `-` in their name (`demo-samples`): try every split. A command's
+    // arguments are in its own file, or in the file defining its `<Command>Args` (`restore`
+    // lives in backup.rs).
+    let args_text = |cmd: &str| -> Option<String> {
+        if let Ok(t) = std::fs::read_to_string(command_file(cmd)) {
+            return Some(t);
+        }
+        let strukt = format!("pub struct {}Args", camel(cmd));
+        rust_files(&src().join("cli"))
+            .into_iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .find(|t| t.contains(&strukt))
+    };
+    rest.match_indices('-').any(|(i, _)| {
+        let (cmd, arg) = (&rest[..i], &rest[i + 1..]);
+        args_text(cmd).is_some_and(|t| t.contains(&format!("    {}", field(arg))))
     }) || code.contains(&format!("\"{id}\""))
+}
+
+/// `demo-samples` as its Rust type names it: `DemoSamples`.
+fn camel(cmd: &str) -> String {
+    cmd.split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 #[test]

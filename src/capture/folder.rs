@@ -201,6 +201,14 @@ impl FolderSource {
 }
 
 impl FrameSource for FolderSource {
+    fn view(&self) -> super::SourceView {
+        super::SourceView::Folder {
+            dir: self.dir.clone(),
+            images: self.files.len(),
+            looping: self.looping,
+        }
+    }
+
     fn describe(&self) -> String {
         format!(
             "folder {} ({} images, {})",

@@ -105,10 +105,38 @@ pub enum Pacing {
     Fps(f64),
 }
 
+/// What a source is, for people: the window words it in the language in force (and again
+/// when the language changes), while [`FrameSource::describe`] stays the English text kept in
+/// logs, model cards and alarm payloads.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SourceView {
+    /// The synthetic line at this frame size and seed.
+    Synthetic { width: u32, height: u32, seed: u64 },
+    /// A folder replay of `images` files, once or in a loop.
+    Folder {
+        dir: PathBuf,
+        images: usize,
+        looping: bool,
+    },
+    /// Anything else (a camera): its own description, which names the device.
+    Other(String),
+}
+
+impl Default for SourceView {
+    fn default() -> Self {
+        SourceView::Other(String::new())
+    }
+}
+
 /// Something that yields frames: a camera, a folder replay, the synthetic line.
 pub trait FrameSource: Send {
-    /// Human-readable description for the status bar, e.g. `synthetic line (seed 7)`.
+    /// Human-readable description for logs and model cards, e.g. `synthetic line (seed 7)`.
     fn describe(&self) -> String;
+
+    /// What the source is, for the window to word in its language (see [`SourceView`]).
+    fn view(&self) -> SourceView {
+        SourceView::Other(self.describe())
+    }
 
     /// How the station should pace this source.
     fn pacing(&self) -> Pacing;

@@ -7,6 +7,7 @@ use clap::Args;
 
 use foodqc::domain::AppPaths;
 use foodqc::store::Store;
+use foodqc::tr;
 
 /// Arguments of `foodqc backup`.
 #[derive(Args, Debug)]
@@ -30,9 +31,13 @@ pub fn backup(paths: &AppPaths, a: BackupArgs) -> anyhow::Result<()> {
     store.backup_to(&a.out)?;
     let (rows, _) = store.count_inspections()?;
     println!(
-        "backed up {} ({rows} inspections) to {}",
-        paths.db_path().display(),
-        a.out.display()
+        "{}",
+        tr!(
+            "cli-backup-done",
+            db = paths.db_path().display().to_string(),
+            rows = rows,
+            out = a.out.display().to_string()
+        )
     );
     Ok(())
 }
@@ -41,13 +46,19 @@ pub fn backup(paths: &AppPaths, a: BackupArgs) -> anyhow::Result<()> {
 pub fn restore(paths: &AppPaths, a: RestoreArgs) -> anyhow::Result<()> {
     let out = foodqc::store::restore(&paths.db_path(), &a.file)?;
     println!(
-        "restored {} from {} ({} inspections)",
-        paths.db_path().display(),
-        a.file.display(),
-        out.inspections
+        "{}",
+        tr!(
+            "cli-restore-done",
+            db = paths.db_path().display().to_string(),
+            file = a.file.display().to_string(),
+            rows = out.inspections
+        )
     );
     if let Some(kept) = &out.replaced_kept_at {
-        println!("the database it replaced is kept at {}", kept.display());
+        println!(
+            "{}",
+            tr!("cli-restore-kept", path = kept.display().to_string())
+        );
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use clap::Args;
 
 use foodqc::capture::{SourceOptions, SourceSpec};
 use foodqc::domain::{Actor, AppPaths};
+use foodqc::tr;
 use foodqc::vision::SegmentConfig;
 
 /// Arguments of `foodqc demo-samples`.
@@ -35,15 +36,19 @@ pub fn run(paths: &AppPaths, a: DemoSamplesArgs) -> anyhow::Result<()> {
         a.count,
         (!a.unlabelled).then_some(actor.as_str()),
     )?;
+    let how = if a.unlabelled {
+        tr!("cli-demo-samples-unlabelled-note")
+    } else {
+        tr!("cli-demo-samples-labelled-note")
+    };
     println!(
-        "{} samples captured into {} ({})",
-        ids.len(),
-        paths.samples_dir().display(),
-        if a.unlabelled {
-            "unlabelled"
-        } else {
-            "labelled from the synthetic ground truth"
-        }
+        "{}",
+        tr!(
+            "cli-demo-samples-done",
+            n = ids.len(),
+            dir = paths.samples_dir().display().to_string(),
+            how = how
+        )
     );
     Ok(())
 }

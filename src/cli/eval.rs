@@ -9,6 +9,7 @@ use clap::Args;
 use foodqc::domain::AppPaths;
 use foodqc::eval::gate::Requirement;
 use foodqc::model::TierChoice;
+use foodqc::tr;
 
 /// Arguments of `foodqc eval`.
 #[derive(Args, Debug)]
@@ -63,10 +64,11 @@ struct Written {
 pub fn run(paths: &AppPaths, a: EvalArgs) -> anyhow::Result<()> {
     check_targets(&a)?;
     let ds = foodqc::eval::Dataset::open(&a.dataset)?;
-    let bar = super::bar(
-        ds.train_good.len() as u64,
-        "{msg:>9} [{bar:40}] {pos}/{len} images",
+    let template = format!(
+        "{{msg:>9}} [{{bar:40}}] {{pos}}/{{len}} {}",
+        tr!("cli-progress-images")
     );
+    let bar = super::bar(ds.train_good.len() as u64, &template);
     let opts = foodqc::eval::EvalOptions {
         tier: a.tier,
         ..Default::default()
@@ -101,11 +103,15 @@ pub fn run(paths: &AppPaths, a: EvalArgs) -> anyhow::Result<()> {
         if let Some(op) = &operating {
             print!("\n{op}");
         }
+        // The metrics text above is also the metrics file beside the model: it stays English.
         println!(
-            "\nmodel saved to {} (metrics: {}, test scores: {})",
-            written.model.display(),
-            written.metrics_txt.display(),
-            written.scores.display()
+            "\n{}",
+            tr!(
+                "cli-eval-saved",
+                model = written.model.display().to_string(),
+                metrics = written.metrics_txt.display().to_string(),
+                scores = written.scores.display().to_string()
+            )
         );
     }
     check_gates(&report, &a)
@@ -118,7 +124,7 @@ fn check_targets(a: &EvalArgs) -> anyhow::Result<()> {
         ("--target-false-reject", a.target_false_reject),
     ] {
         if !(0.0..=1.0).contains(&v) {
-            anyhow::bail!("{name} must be a share between 0 and 1, got {v}");
+            anyhow::bail!(tr!("cli-eval-bad-share", name = name, value = v));
         }
     }
     Ok(())
@@ -165,16 +171,16 @@ fn check_gates(report: &foodqc::eval::EvalReport, a: &EvalArgs) -> anyhow::Resul
     let misses = foodqc::eval::gate::check(report, &a.require);
     if !misses.is_empty() {
         let list: Vec<String> = misses.iter().map(ToString::to_string).collect();
-        anyhow::bail!(
-            "{} of {} quality gates missed on {}: {}",
-            misses.len(),
-            a.require.len(),
-            a.dataset.display(),
-            list.join("; ")
-        );
+        anyhow::bail!(tr!(
+            "cli-eval-gates-missed",
+            missed = misses.len(),
+            total = a.require.len(),
+            dataset = a.dataset.display().to_string(),
+            list = list.join("; ")
+        ));
     }
     if !a.require.is_empty() {
-        eprintln!("all {} quality gates met", a.require.len());
+        eprintln!("{}", tr!("cli-eval-gates-met", n = a.require.len()));
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use foodqc::domain::AppPaths;
+use foodqc::tr;
 
 use super::{file_bar, update_bar};
 
@@ -27,12 +28,12 @@ pub struct ExportArgs {
 pub fn run(paths: &AppPaths, a: ExportArgs) -> anyhow::Result<()> {
     let store = foodqc::store::Store::open(&paths.db_path())?;
     if store.labelled_samples()?.is_empty() {
-        anyhow::bail!(
-            "database {} has no labelled samples; nothing to export",
-            paths.db_path().display()
-        );
+        anyhow::bail!(tr!(
+            "cli-export-nothing",
+            db = paths.db_path().display().to_string()
+        ));
     }
-    let bar = file_bar("exporting");
+    let bar = file_bar(&tr!("cli-export-progress"));
     let never = std::sync::atomic::AtomicBool::new(false);
     let report =
         foodqc::labeling::export_labelled(&store, &a.out, a.overwrite, &never, &mut |p| {
@@ -45,7 +46,7 @@ pub fn run(paths: &AppPaths, a: ExportArgs) -> anyhow::Result<()> {
         println!("{report}");
     }
     if report.exported == 0 {
-        anyhow::bail!("no labelled sample could be exported");
+        anyhow::bail!(tr!("cli-export-none-exported"));
     }
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! `--help` in the language in force: clap's texts come from the derive's doc comments
 //! (English); where the catalogue has a message for a command or an argument, it replaces
 //! them. Ids: `cli-about` and `cli-<arg>` for the top level, `cli-<command>-about` and
-//! `cli-<command>-<arg>` for a subcommand (arg ids with `-` for `_`). Headings, the usage
-//! line and the help/version flags are translated too.
+//! `cli-<command>-<arg>` for a subcommand (arg ids with `-` for `_`), else `cli-arg-<arg>` for
+//! an option several commands share (the source options of `inspect`, `train` and
+//! `snapshot`). Headings, the usage line and the help/version flags are translated too.
 
 use clap::{Arg, ArgAction, Command};
 use foodqc::tr;
@@ -46,8 +47,15 @@ fn localize_command(mut cmd: Command, prefix: &str) -> Command {
         .map(|a| a.get_id().to_string())
         .collect();
     for id in ids {
-        let msg_id = format!("{prefix}-{}", id.replace('_', "-"));
-        let help = loader.has(&msg_id).then(|| loader.get(&msg_id));
+        let name = id.replace('_', "-");
+        let own = format!("{prefix}-{name}");
+        let shared = format!("cli-arg-{name}");
+        // Only below the top level: there `cli-<arg>` is the command's own id already.
+        let help = [own]
+            .into_iter()
+            .chain((prefix != "cli").then_some(shared))
+            .find(|msg_id| loader.has(msg_id))
+            .map(|msg_id| loader.get(&msg_id));
         let heading = options.clone();
         cmd = cmd.mut_arg(&id, move |a| {
             let a = a.help_heading(heading);

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use foodqc::domain::{Actor, AppPaths};
+use foodqc::tr;
 
 use super::{file_bar, update_bar};
 
@@ -27,7 +28,7 @@ pub struct ImportArgs {
 pub fn run(paths: &AppPaths, a: ImportArgs) -> anyhow::Result<()> {
     let actor = Actor::resolve(a.actor.as_deref());
     let mut store = foodqc::store::Store::open(&paths.db_path())?;
-    let bar = file_bar("importing");
+    let bar = file_bar(&tr!("cli-import-progress"));
     let never = std::sync::atomic::AtomicBool::new(false);
     let report = foodqc::labeling::import_paths(
         &mut store,
@@ -42,16 +43,16 @@ pub fn run(paths: &AppPaths, a: ImportArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("{report}");
-        println!("database {}", paths.db_path().display());
-    }
-    if report.all_failed() {
-        anyhow::bail!(
-            "every file failed to import ({} files)",
-            report.failed.len()
+        println!(
+            "{}",
+            tr!("cli-database", path = paths.db_path().display().to_string())
         );
     }
+    if report.all_failed() {
+        anyhow::bail!(tr!("cli-import-all-failed", n = report.failed.len()));
+    }
     if report.found == 0 && report.failed.is_empty() {
-        anyhow::bail!("no PNG or JPEG image found in the given paths");
+        anyhow::bail!(tr!("cli-import-none-found"));
     }
     Ok(())
 }

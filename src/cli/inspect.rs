@@ -10,7 +10,9 @@ use clap::Args;
 use foodqc::domain::AppPaths;
 use foodqc::services::model_choice;
 use foodqc::station::{LotInfo, Station, StationCommand, StationConfig, StationStats};
+use foodqc::tr;
 
+use super::row;
 use super::source::SourceArgs;
 
 /// Arguments of `foodqc inspect`.
@@ -55,7 +57,7 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: InspectArgs) -> anyhow::Re
     let model = super::load_model(paths, model)?;
     let spec = a.src.spec()?;
     if a.loop_folder && a.frames.is_none() {
-        anyhow::bail!("--loop replays forever: give --frames N to stop");
+        anyhow::bail!(tr!("cli-inspect-loop-needs-frames"));
     }
     let cfg = StationConfig {
         station_name: a.station.clone(),
@@ -110,7 +112,7 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: InspectArgs) -> anyhow::Re
         run.print();
     }
     if stats.frames_inspected == 0 && !interrupted {
-        anyhow::bail!("no frame could be inspected from {spec}");
+        anyhow::bail!(tr!("cli-inspect-no-frame", source = spec.to_string()));
     }
     Ok(())
 }
@@ -170,59 +172,80 @@ impl Run<'_> {
         })
     }
 
-    /// The summary as text.
+    /// The summary as text, in the language in force.
     fn print(&self) {
         let stats = self.stats;
-        println!("foodqc inspect: {}", self.source);
-        println!("  model            {}", self.model);
-        println!("  lot              {}", self.lot);
+        let dec = foodqc::i18n::format_decimal;
         println!(
-            "  frames           {} inspected, {} dropped, {} files skipped",
-            stats.frames_inspected, stats.frames_dropped, stats.skipped_files
+            "{}",
+            tr!("cli-inspect-title", source = self.source.as_str())
         );
-        println!(
-            "  items            {} judged, {} rejected ({:.1} %)",
-            stats.items,
-            stats.rejects,
-            100.0 * stats.reject_rate()
+        row(tr!("cli-label-model"), self.model.to_string());
+        row(tr!("cli-label-lot"), self.lot.to_string());
+        row(
+            tr!("cli-label-frames"),
+            tr!(
+                "cli-inspect-frames-line",
+                inspected = stats.frames_inspected,
+                dropped = stats.frames_dropped,
+                skipped = stats.skipped_files
+            ),
+        );
+        row(
+            tr!("cli-label-items"),
+            tr!(
+                "cli-inspect-items-line",
+                items = stats.items,
+                rejects = stats.rejects,
+                rate = foodqc::i18n::format_percent(stats.reject_rate(), 1)
+            ),
         );
         if stats.unscored > 0 {
-            println!(
-                "  unscored         {} items could not be scored (rejected, never passed): check the model",
-                stats.unscored
+            row(
+                tr!("cli-label-unscored"),
+                tr!("cli-inspect-unscored", n = stats.unscored),
             );
         }
         let r = &stats.recorder;
-        println!(
-            "  recorded         {} rows in the database, {} to the pending journal",
-            r.recorded, r.journaled
+        row(
+            tr!("cli-label-recorded"),
+            tr!(
+                "cli-inspect-recorded",
+                recorded = r.recorded,
+                journaled = r.journaled
+            ),
         );
         if r.in_journal > 0 {
-            println!(
-                "  journal          {} rows wait in {} (replayed when the database takes writes again)",
-                r.in_journal, self.journal
+            row(
+                tr!("cli-label-journal"),
+                tr!(
+                    "cli-inspect-journal",
+                    n = r.in_journal,
+                    path = self.journal.as_str()
+                ),
             );
         }
         if r.samples_missing > 0 {
-            println!(
-                "  crops missing    {} crops could not be saved (their rows say why)",
-                r.samples_missing
+            row(
+                tr!("cli-label-crops-missing"),
+                tr!("cli-inspect-crops-missing", n = r.samples_missing),
             );
         }
         if self.interrupted {
-            println!("  stopped          by a signal (SIGTERM/SIGINT)");
+            row(tr!("cli-label-stopped"), tr!("cli-inspect-by-signal"));
         }
-        if stats.frames_inspected == 0 {
-            println!("  speed            nothing inspected in {:.2} s", self.wall);
+        let speed = if stats.frames_inspected == 0 {
+            tr!("cli-inspect-nothing", seconds = dec(self.wall, 2))
         } else {
-            println!(
-                "  speed            {:.1} frames/s over {:.2} s; inspection {:.2} ms median, {:.2} ms p95",
-                self.frames_per_second(),
-                self.wall,
-                self.inspect_ms(0.5),
-                self.inspect_ms(0.95)
-            );
-        }
-        println!("  database         {}", self.database);
+            tr!(
+                "cli-inspect-speed",
+                fps = dec(self.frames_per_second(), 1),
+                seconds = dec(self.wall, 2),
+                median = dec(self.inspect_ms(0.5), 2),
+                p95 = dec(self.inspect_ms(0.95), 2)
+            )
+        };
+        row(tr!("cli-label-speed"), speed);
+        row(tr!("cli-label-database"), self.database.clone());
     }
 }

@@ -35,6 +35,12 @@ pub fn load_model(paths: &AppPaths, explicit: Option<&Path>) -> anyhow::Result<A
     Ok(choice.model)
 }
 
+/// One line of a command's text summary: a label column of 16 characters, then the value.
+/// Labels come from the catalogue, so the padding is done here rather than in the text.
+pub fn row(label: String, value: String) {
+    println!("  {label:<16} {value}");
+}
+
 /// A progress bar with `template`, falling back to the default style if it does not parse.
 pub fn bar(len: u64, template: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len);
@@ -49,7 +55,10 @@ pub fn bar(len: u64, template: &str) -> indicatif::ProgressBar {
 pub fn file_bar(what: &str) -> indicatif::ProgressBar {
     bar(
         0,
-        &format!("{what} [{{bar:40}}] {{pos}}/{{len}} files, eta {{eta}} {{wide_msg}}"),
+        &format!(
+            "{what} [{{bar:40}}] {{pos}}/{{len}} {}, eta {{eta}} {{wide_msg}}",
+            foodqc::tr!("cli-progress-files")
+        ),
     )
 }
 

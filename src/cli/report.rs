@@ -15,10 +15,11 @@ use foodqc::tr;
 /// Arguments of `foodqc report`.
 #[derive(Args, Debug)]
 pub struct ReportArgs {
-    /// From this time on (UTC): 2026-11-20, "2026-11-20 08:00" or RFC 3339.
+    /// From this time on, in plant time (America/Lima, or $FOODQC_TZ): 2026-11-20,
+    /// "2026-11-20 08:00" or RFC 3339 with an offset.
     #[arg(long, value_name = "TIME")]
     from: Option<String>,
-    /// Up to this time (UTC, exclusive).
+    /// Up to this time, in plant time (exclusive).
     #[arg(long, value_name = "TIME")]
     to: Option<String>,
     /// Lot code.
@@ -297,7 +298,10 @@ fn print_text(r: &reports::Report, filter: &ReportFilter, by: GroupBy) {
     let times: Vec<String> = r
         .timings_ms
         .iter()
-        .map(|(q, ms)| format!("{q} {} ms", format_decimal(*ms, 0)))
+        .map(|(q, ms)| {
+            let q = reports::query::query_label(q);
+            format!("{q} {} ms", format_decimal(*ms, 0))
+        })
         .collect();
     row(tr!("cli-report-label-times"), times.join(", "));
 }

@@ -72,12 +72,13 @@ fn describe(path: &Path, insp: &Inspection) -> String {
             format!("{:.2}{mark}", i.score.unwrap_or(0.0))
         })
         .collect();
-    format!(
-        "{} {} items [{}] {:.1} ms (segment {:.1} ms)",
-        path.display(),
-        insp.items.len(),
-        judged.join(" "),
-        insp.timings.total_ms,
-        insp.timings.segment_ms
+    let dec = foodqc::i18n::format_decimal;
+    foodqc::tr!(
+        "cli-snapshot-line",
+        path = path.display().to_string(),
+        items = insp.items.len(),
+        scores = judged.join(" "),
+        total = dec(insp.timings.total_ms, 1),
+        segment = dec(insp.timings.segment_ms, 1)
     )
 }

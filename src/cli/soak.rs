@@ -8,6 +8,9 @@ use clap::Args;
 
 use foodqc::bench::soak::{SoakOptions, SoakSample, soak};
 use foodqc::domain::AppPaths;
+use foodqc::tr;
+
+use super::row;
 
 /// Arguments of `foodqc soak`.
 #[derive(Args, Debug)]
@@ -29,16 +32,10 @@ pub struct SoakArgs {
 /// Run the soak into the data folder (use a fresh `--data-dir` for exact row counts).
 pub fn run(paths: &AppPaths, model: Option<&Path>, a: SoakArgs) -> anyhow::Result<()> {
     if !(a.minutes.is_finite() && a.minutes > 0.0 && a.minutes <= 7.0 * 24.0 * 60.0) {
-        anyhow::bail!(
-            "--minutes = {} is out of range: more than 0, at most a week",
-            a.minutes
-        );
+        anyhow::bail!(tr!("cli-soak-bad-minutes", minutes = a.minutes));
     }
     if !(a.every.is_finite() && a.every >= 0.1) {
-        anyhow::bail!(
-            "--every = {} is out of range: at least 0.1 seconds",
-            a.every
-        );
+        anyhow::bail!(tr!("cli-soak-bad-every", every = a.every));
     }
     let model = super::load_model(paths, model)?;
     let opts = SoakOptions {
@@ -60,22 +57,51 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: SoakArgs) -> anyhow::Resul
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         let (captured, inspected, dropped) = report.frames;
-        println!("foodqc soak: {:.1} min at {} fps", a.minutes, a.fps);
+        let dec = foodqc::i18n::format_decimal;
         println!(
-            "  frames           {captured} captured, {inspected} inspected, {dropped} dropped"
+            "{}",
+            tr!(
+                "cli-soak-title",
+                minutes = dec(a.minutes, 1),
+                fps = a.fps.to_string()
+            )
         );
-        println!(
-            "  items            {} judged, {} rows in the database, {} lost",
-            report.items, report.rows, report.rows_lost
+        row(
+            tr!("cli-label-frames"),
+            tr!(
+                "cli-soak-frames",
+                captured = captured,
+                inspected = inspected,
+                dropped = dropped
+            ),
         );
-        println!(
-            "  memory           {:.1} MiB after warm-up, {:.1} MiB at the end, slope {:+.2} MiB/h",
-            report.rss_after_warmup_mib, report.rss_end_mib, report.rss_slope_mib_per_hour
+        row(
+            tr!("cli-label-items"),
+            tr!(
+                "cli-soak-items",
+                items = report.items,
+                rows = report.rows,
+                lost = report.rows_lost
+            ),
         );
-        println!("  recorder queue   at most {}", report.max_pending);
+        // The slope keeps its sign: a falling memory use reads as such.
+        let slope = format!("{:+.2}", report.rss_slope_mib_per_hour);
+        row(
+            tr!("cli-label-memory"),
+            tr!(
+                "cli-soak-memory",
+                warm = dec(report.rss_after_warmup_mib, 1),
+                end = dec(report.rss_end_mib, 1),
+                slope = slope
+            ),
+        );
+        row(
+            tr!("cli-label-recorder-queue"),
+            tr!("cli-soak-queue", n = report.max_pending),
+        );
     }
     if report.rows_lost != 0 {
-        anyhow::bail!("{} judged items are not in the database", report.rows_lost);
+        anyhow::bail!(tr!("cli-soak-rows-lost", n = report.rows_lost));
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use foodqc::domain::{Actor, AppPaths};
 use foodqc::model::deep::DeepOptions;
 use foodqc::model::tiered::train_with_tier;
 use foodqc::model::{AnomalyModel, TierChoice, TrainOptions};
+use foodqc::tr;
 use foodqc::training::job::{TrainJob, TrainJobConfig, TrainOutcome};
 use foodqc::vision::SegmentConfig;
 
@@ -75,9 +76,12 @@ fn from_labels(paths: &AppPaths, model: Option<&Path>, a: TrainArgs) -> anyhow::
     if a.promote {
         let mut store = foodqc::store::Store::open(&paths.db_path())?;
         store.set_active_model(outcome.version_id, actor.as_str())?;
-        println!("promoted {} to live", outcome.version);
+        println!(
+            "{}",
+            tr!("cli-train-promoted", version = outcome.version.as_str())
+        );
     } else {
-        println!("not promoted (use --promote, or the Train tab)");
+        println!("{}", tr!("cli-train-not-promoted"));
     }
     Ok(())
 }
@@ -103,21 +107,30 @@ fn run_job(cfg: TrainJobConfig) -> anyhow::Result<TrainOutcome> {
 
 fn print_outcome(paths: &AppPaths, outcome: &TrainOutcome) {
     println!(
-        "model {} trained in {:.1} s from {}",
-        outcome.version,
-        outcome.seconds,
-        paths.db_path().display()
+        "{}",
+        tr!(
+            "cli-train-trained",
+            version = outcome.version.as_str(),
+            seconds = foodqc::i18n::format_decimal(outcome.seconds, 1),
+            db = paths.db_path().display().to_string()
+        )
     );
+    // Metric keys stay as stored (they are the model card's and the JSON's names).
     for (k, v) in &outcome.metrics {
         println!("  {k:24} {v:.4}");
     }
     for (p, why) in &outcome.skipped {
-        println!("  skipped {}: {why}", p.display());
+        println!(
+            "  {}",
+            tr!(
+                "cli-train-skipped",
+                path = p.display().to_string(),
+                why = why.to_string()
+            )
+        );
     }
-    println!(
-        "  file                     {}",
-        outcome.model_path.display()
-    );
+    let file = tr!("cli-label-file");
+    println!("  {file:24} {}", outcome.model_path.display());
 }
 
 /// Train on the good items of `--source`, check a synthetic model on unseen frames, and write
@@ -125,8 +138,12 @@ fn print_outcome(paths: &AppPaths, outcome: &TrainOutcome) {
 fn from_source(a: TrainArgs, out: &Path) -> anyhow::Result<()> {
     let spec = a.src.spec()?;
     let mut source = spec.open(&a.src.options(false))?;
-    let bar = super::bar(a.frames, "{msg} [{bar:40}] {pos}/{len} frames, eta {eta}");
-    bar.set_message("measuring good items");
+    let template = format!(
+        "{{msg}} [{{bar:40}}] {{pos}}/{{len}} {}, eta {{eta}}",
+        tr!("cli-progress-frames")
+    );
+    let bar = super::bar(a.frames, &template);
+    bar.set_message(tr!("cli-train-measuring"));
     let segment = SegmentConfig::default();
     let good = foodqc::training::collect_good_items(
         source.as_mut(),
@@ -139,9 +156,12 @@ fn from_source(a: TrainArgs, out: &Path) -> anyhow::Result<()> {
     )?;
     bar.finish_and_clear();
     println!(
-        "{} good items from {}",
-        good.features.len(),
-        source.describe()
+        "{}",
+        tr!(
+            "cli-train-good-items",
+            n = good.features.len(),
+            source = source.describe()
+        )
     );
     let options = TrainOptions {
         binning: Some(good.binning),
@@ -158,7 +178,7 @@ fn from_source(a: TrainArgs, out: &Path) -> anyhow::Result<()> {
     let tiered = if a.tier == TierChoice::Classical {
         None
     } else {
-        println!("choosing the detector tier ({})", a.tier.as_str());
+        println!("{}", tr!("cli-train-choosing-tier", tier = a.tier.as_str()));
         Some(train_with_tier(
             classical.clone(),
             &items,
@@ -178,7 +198,10 @@ fn from_source(a: TrainArgs, out: &Path) -> anyhow::Result<()> {
         }
         None => classical,
     };
-    println!("tier: {}", model.tier);
+    println!(
+        "{}",
+        tr!("cli-train-tier-line", tier = model.tier.to_string())
+    );
     if let SourceSpec::Synthetic { seed } = spec
         && a.eval_frames > 0
     {
@@ -189,10 +212,13 @@ fn from_source(a: TrainArgs, out: &Path) -> anyhow::Result<()> {
     std::fs::write(&card, model.card_markdown())
         .with_context(|| format!("cannot write model card {}", card.display()))?;
     println!(
-        "model {} written to {} (card: {})",
-        model.version,
-        out.display(),
-        card.display()
+        "{}",
+        tr!(
+            "cli-train-written",
+            version = model.version.as_str(),
+            path = out.display().to_string(),
+            card = card.display().to_string()
+        )
     );
     Ok(())
 }
@@ -224,13 +250,18 @@ fn check_on_truth(model: &mut AnomalyModel, a: &TrainArgs, seed: u64) -> anyhow:
         "eval_* metrics: every {}th of {} frames of {} (ground truth of the synthetic line, items never seen in training)",
         a.stride, a.eval_frames, eval_spec
     ));
+    let dec = foodqc::i18n::format_decimal;
     println!(
-        "ground truth check on {eval_spec}: {} items, {} defective; recall {:.3}, false rejects {:.3}, AUROC {:.4}",
-        r.items,
-        r.defective,
-        r.confusion.recall(),
-        r.confusion.false_reject_rate(),
-        r.auroc.unwrap_or(f64::NAN)
+        "{}",
+        tr!(
+            "cli-train-truth-check",
+            source = eval_spec.to_string(),
+            items = r.items,
+            defective = r.defective,
+            recall = dec(r.confusion.recall(), 3),
+            false_rejects = dec(r.confusion.false_reject_rate(), 3),
+            auroc = dec(r.auroc.unwrap_or(f64::NAN), 4)
+        )
     );
     Ok(())
 }

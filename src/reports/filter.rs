@@ -62,9 +62,16 @@ pub fn verdict_label(verdict: &str) -> String {
     }
 }
 
-/// Parse a time for a filter: `2026-11-20`, `2026-11-20 08:00`, `2026-11-20T08:00:00` (all
-/// UTC) or an RFC 3339 timestamp with offset. Returns unix ms.
+/// Parse a time for a filter as a person at the plant types it: `2026-11-20`,
+/// `2026-11-20 08:00` or `2026-11-20T08:00:00` in plant time
+/// ([`crate::i18n::plant_time_zone`], America/Lima unless `FOODQC_TZ` says otherwise), or an
+/// RFC 3339 timestamp with its own offset. Returns unix ms (the database stays UTC).
 pub fn parse_time(s: &str) -> Result<i64, FilterError> {
+    parse_time_in(s, crate::i18n::plant_time_zone())
+}
+
+/// [`parse_time`] with dates and times without an offset read in `zone`.
+pub fn parse_time_in(s: &str, zone: &jiff::tz::TimeZone) -> Result<i64, FilterError> {
     let s = s.trim();
     let err = || FilterError {
         field: "time",
@@ -81,8 +88,10 @@ pub fn parse_time(s: &str) -> Result<i64, FilterError> {
                 .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
         })
         .map_err(|_| err())?;
+    // A wall-clock time skipped or repeated by a daylight-saving change (not in Peru) takes
+    // jiff's "compatible" choice, as most calendar software does.
     civil
-        .to_zoned(jiff::tz::TimeZone::UTC)
+        .to_zoned(zone.clone())
         .map(|z| z.timestamp().as_millisecond())
         .map_err(|_| err())
 }
@@ -103,12 +112,38 @@ mod tests {
     }
 
     #[test]
-    fn times_parse_as_utc() {
-        assert_eq!(parse_time("1970-01-02").unwrap(), 86_400_000);
-        assert_eq!(parse_time("1970-01-01 01:00").unwrap(), 3_600_000);
-        assert_eq!(parse_time("1970-01-01T00:00:01Z").unwrap(), 1000);
-        assert_eq!(parse_time("1970-01-01T02:00:00+01:00").unwrap(), 3_600_000);
-        let e = parse_time("yesterday").unwrap_err();
+    fn times_parse_in_the_given_zone() {
+        let utc = jiff::tz::TimeZone::UTC;
+        assert_eq!(parse_time_in("1970-01-02", &utc).unwrap(), 86_400_000);
+        assert_eq!(parse_time_in("1970-01-01 01:00", &utc).unwrap(), 3_600_000);
+        assert_eq!(parse_time_in("1970-01-01T00:00:01Z", &utc).unwrap(), 1000);
+        assert_eq!(
+            parse_time_in("1970-01-01T02:00:00+01:00", &utc).unwrap(),
+            3_600_000
+        );
+        let e = parse_time_in("yesterday", &utc).unwrap_err();
         assert!(e.to_string().contains("yesterday"), "{e}");
+    }
+
+    /// A date typed in Lima (UTC-5 all year) starts at 05:00 UTC; a timestamp with its own
+    /// offset is not moved.
+    #[test]
+    fn plant_dates_are_lima_time() {
+        let lima = jiff::tz::TimeZone::get("America/Lima").unwrap();
+        let ms =
+            |s: &str| jiff::Timestamp::from_millisecond(parse_time_in(s, &lima).unwrap()).unwrap();
+        assert_eq!(ms("2026-12-01").to_string(), "2026-12-01T05:00:00Z");
+        assert_eq!(ms("2026-12-01 22:30").to_string(), "2026-12-02T03:30:00Z");
+        assert_eq!(
+            ms("2026-12-01T06:00:00Z").to_string(),
+            "2026-12-01T06:00:00Z"
+        );
+        // `parse_time` reads plant time: Lima unless FOODQC_TZ is set (not in the test runs).
+        if std::env::var_os("FOODQC_TZ").is_none() {
+            assert_eq!(
+                parse_time("2026-12-01").unwrap(),
+                parse_time_in("2026-12-01", &lima).unwrap()
+            );
+        }
     }
 }

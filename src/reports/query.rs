@@ -312,6 +312,21 @@ impl Timings {
     }
 }
 
+/// A query name of [`Report::timings_ms`] (kept English there: the JSON report's keys) as
+/// people read it in the language in force.
+pub fn query_label(name: &str) -> String {
+    match name {
+        "by hour (summary, drift)" => crate::tr!("query-hours"),
+        "pareto" => crate::tr!("query-pareto"),
+        "lots" => crate::tr!("query-lots"),
+        _ => GroupBy::ALL
+            .into_iter()
+            .find(|g| name == format!("by {}", g.title()))
+            .map(|g| crate::tr!("query-groups", group = g.label()))
+            .unwrap_or_else(|| name.to_string()),
+    }
+}
+
 /// Run every report query for `f` and put the results together, timing each query.
 pub fn build_report(
     store: &Store,

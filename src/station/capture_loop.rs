@@ -87,6 +87,7 @@ fn switch_source_if_asked(cfg: &StationConfig, source: &mut Box<dyn FrameSource>
             *source = s;
             let mut st = lock(&shared.stats);
             st.source = source.describe();
+            st.source_view = source.view();
             st.source_problem = None;
             st.finished = false;
             tracing::info!("source switched to {}", st.source);

@@ -129,8 +129,10 @@ pub struct StationStats {
     pub fps: f64,
     /// Inspection time of the last frame, ms.
     pub last_inspect_ms: f64,
-    /// Description of the current source.
+    /// Description of the current source (English: logs and alarm payloads).
     pub source: String,
+    /// The current source for the window to word in its language.
+    pub source_view: crate::capture::SourceView,
     /// Last problem with the source (camera lost, file skipped), if any.
     pub source_problem: Option<String>,
     /// Files a folder replay skipped.
@@ -261,6 +263,7 @@ impl Station {
         {
             let mut s = lock(&shared.stats);
             s.source = source.describe();
+            s.source_view = source.view();
             s.model_version = model.anomaly.version.clone();
             s.lot = cfg.lot.code.clone();
             s.classifier = model.classes().map(|c| c.join(", "));

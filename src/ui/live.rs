@@ -89,8 +89,12 @@ impl LiveTab {
             .show(ui, |ui| {
                 // At the minimum window height the legend (and in Spanish the capture button)
                 // would be cut off: scroll instead.
+                // The bar stays visible so a panel taller than the window reads as "more
+                // below", not as cut off.
+                theme::visible_scroll_bars(ui);
                 egui::ScrollArea::vertical()
                     .id_salt("counters_scroll")
+                    .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::AlwaysVisible)
                     .show(ui, |ui| self.counters(ui, ctx, &mut actions));
             });
         egui::CentralPanel::default().show(ui, |ui| self.feed(ui, ctx));
@@ -115,30 +119,41 @@ impl LiveTab {
         let s = ctx.stats;
         egui::Grid::new("line_ids").num_columns(2).show(ui, |ui| {
             ui.label(tr!("live-model"));
-            ui.add(egui::Label::new(egui::RichText::new(&s.model_version).small()).truncate())
-                .on_hover_text(&s.model_version);
+            // Elided when long; egui shows the full version on hover.
+            ui.add(egui::Label::new(egui::RichText::new(&s.model_version).small()).truncate());
             ui.end_row();
         });
         ui.separator();
-        big_number(ui, tr!("live-items-inspected"), s.items.to_string(), None);
-        big_number(
-            ui,
-            tr!("live-rejected"),
-            s.rejects.to_string(),
-            (s.rejects > 0).then_some(theme::REJECT),
-        );
-        big_number(
-            ui,
-            tr!("live-to-review"),
-            s.reviews.to_string(),
-            (s.reviews > 0).then_some(theme::REVIEW),
-        );
-        big_number(
-            ui,
-            tr!("live-reject-rate"),
-            foodqc::i18n::format_percent(s.reject_rate(), 1),
-            None,
-        );
+        // Two numbers a row: one a row pushed the capture button below the minimum window's
+        // edge (it scrolled, but looked cut off).
+        ui.columns(2, |cols| {
+            big_number(
+                &mut cols[0],
+                tr!("live-items-inspected"),
+                s.items.to_string(),
+                None,
+            );
+            big_number(
+                &mut cols[1],
+                tr!("live-rejected"),
+                s.rejects.to_string(),
+                (s.rejects > 0).then_some(theme::REJECT),
+            );
+        });
+        ui.columns(2, |cols| {
+            big_number(
+                &mut cols[0],
+                tr!("live-to-review"),
+                s.reviews.to_string(),
+                (s.reviews > 0).then_some(theme::REVIEW),
+            );
+            big_number(
+                &mut cols[1],
+                tr!("live-reject-rate"),
+                foodqc::i18n::format_percent(s.reject_rate(), 1),
+                None,
+            );
+        });
         self.sparkline(ui, s.reject_rate() as f32);
         ui.label(egui::RichText::new(tr!("live-reject-rate-trend")).small());
         ui.add_space(8.0);

@@ -1,6 +1,7 @@
 //! The status bar: source, problems, recorder counters and UI frame time.
 
 use egui::{Color32, RichText};
+use foodqc::capture::SourceView;
 use foodqc::tr;
 
 use super::{FoodQcApp, theme};
@@ -41,8 +42,9 @@ impl FoodQcApp {
                     if let Some(c) = color {
                         rich = rich.color(c);
                     }
-                    ui.add(egui::Label::new(rich).truncate())
-                        .on_hover_text(text);
+                    // A cut message shows its full text on hover (egui does it for elided
+                    // labels; a second tooltip of our own showed the text twice).
+                    ui.add(egui::Label::new(rich).truncate());
                 }
             });
         });
@@ -53,7 +55,7 @@ impl FoodQcApp {
         if let Some(e) = &self.station_error {
             return vec![(format!("⚠ {e}"), Some(theme::REJECT))];
         }
-        let mut out = vec![(self.stats.source.clone(), None)];
+        let mut out = vec![(source_text(&self.stats.source_view), None)];
         if let Some(p) = &self.stats.source_problem {
             out.push((format!("⚠ {p}"), Some(theme::WARN)));
         } else if let foodqc::services::desk::Status::Failed(e) = &self.desk_status {
@@ -62,5 +64,34 @@ impl FoodQcApp {
             out.push((tr!("no-camera-notice"), None));
         }
         out
+    }
+}
+
+/// The source as the status bar words it, in the language in force.
+fn source_text(view: &SourceView) -> String {
+    match view {
+        SourceView::Synthetic {
+            width,
+            height,
+            seed,
+        } => tr!(
+            "status-source-synthetic",
+            width = width.to_string(),
+            height = height.to_string(),
+            seed = seed.to_string()
+        ),
+        SourceView::Folder {
+            dir,
+            images,
+            looping,
+        } => {
+            let (dir, images) = (dir.display().to_string(), *images);
+            if *looping {
+                tr!("status-source-folder-loop", dir = dir, images = images)
+            } else {
+                tr!("status-source-folder-once", dir = dir, images = images)
+            }
+        }
+        SourceView::Other(text) => text.clone(),
     }
 }

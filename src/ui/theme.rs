@@ -22,3 +22,9 @@ pub const WARN: Color32 = rgb(palette::REVIEW);
 
 /// Height of the big counter numbers.
 pub const BIG_NUMBER: f32 = 34.0;
+
+/// Scroll bars drawn all the time (thin) in `ui`: egui's default bars appear only on hover,
+/// so a side panel taller than a small window looked cut off rather than scrollable.
+pub fn visible_scroll_bars(ui: &mut egui::Ui) {
+    ui.spacing_mut().scroll = egui::style::ScrollStyle::thin();
+}

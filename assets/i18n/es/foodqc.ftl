@@ -73,6 +73,15 @@ keys-this-sheet = Esta hoja
 status-ui-time = UI { $ms } ms p95
 status-recording-error = ⚠ grabación: { $error } · en diario { $journal }
 status-recorded = grabadas { $recorded } · pendientes { $pending } · en diario { $journal }
+status-source-synthetic = línea sintética { $width }×{ $height } (semilla { $seed })
+status-source-folder-once = carpeta { $dir } ({ $images ->
+        [one] 1 imagen
+       *[other] { $images } imágenes
+    }, una vez)
+status-source-folder-loop = carpeta { $dir } ({ $images ->
+        [one] 1 imagen
+       *[other] { $images } imágenes
+    }, en bucle)
 
 ## Live tab
 live-model = Modelo
@@ -140,6 +149,10 @@ group-lot = lote
 group-hour = hora
 group-shift = turno
 group-station = estación
+query-hours = por hora (resumen, deriva)
+query-pareto = pareto
+query-lots = lotes
+query-groups = por { $group }
 spc-rule-1 = regla 1: un punto fuera de 3 sigma
 spc-rule-2 = regla 2: 2 de 3 puntos fuera de 2 sigma, mismo lado
 spc-rule-3 = regla 3: 4 de 5 puntos fuera de 1 sigma, mismo lado
@@ -209,8 +222,9 @@ reports-col-time = hora (planta)
 reports-col-verdict = veredicto / clase
 reports-col-score = puntaje
 reports-filters = Filtros
-reports-from = Desde (UTC)
-reports-to = Hasta (UTC)
+reports-from = Desde
+reports-to = Hasta
+reports-time-tip = Hora de la planta ({ $zone }): 2026-11-20 o 2026-11-20 06:00. Una hora RFC 3339 con desfase se toma tal cual.
 reports-station = Estación
 reports-line = Línea
 reports-product = Producto
@@ -395,6 +409,7 @@ train-col-compare = comparar
 train-col-version = versión
 train-col-trained = entrenado
 train-col-kind = tipo
+train-kind-anomaly = anomalías
 train-col-metrics = métricas
 train-promote = Promover
 train-promote-tip = Poner esta versión en línea ahora (cambio en caliente)
@@ -449,8 +464,8 @@ cli-alarms-about = Horas simuladas de producción con el inspector real y las re
 cli-soak-about = Correr la estación en vivo sobre la línea sintética N minutos, grabando, y medir memoria, filas y cola de grabación; imprime la pendiente de memoria y las filas perdidas.
 cli-backup-about = Escribir una copia consistente de la base de datos (la estación puede seguir grabando); también se guarda una copia diaria en la carpeta de respaldos (las últimas 7).
 cli-restore-about = Reemplazar la base de datos por un respaldo (se verifica antes; la base reemplazada queda al lado).
-cli-report-from = Desde este momento (UTC): 2026-11-20, "2026-11-20 08:00" o RFC 3339.
-cli-report-to = Hasta este momento (UTC, sin incluirlo).
+cli-report-from = Desde este momento, en hora de planta (America/Lima, o $FOODQC_TZ): 2026-11-20, "2026-11-20 08:00" o RFC 3339 con desfase.
+cli-report-to = Hasta este momento, en hora de planta (sin incluirlo).
 cli-report-lot = Código de lote.
 cli-report-station = Nombre de la estación.
 cli-report-line = Línea de producción.
@@ -467,6 +482,63 @@ cli-report-hold = Retener este lote antes del reporte (requiere --comment; queda
 cli-report-release = Liberar este lote antes del reporte (requiere --comment; queda en el registro de auditoría).
 cli-report-comment = Por qué se retiene o libera el lote.
 cli-report-actor = Quién retiene o libera el lote [por defecto: $USER].
+
+# Options of the other commands; `cli-arg-<arg>` serves the source options several share.
+cli-inspect-frames = Detener tras N cuadros (una carpeta se detiene al terminar de todos modos).
+cli-inspect-lot = Código de lote con que se registra.
+cli-inspect-product = Producto del lote.
+cli-inspect-line = Línea de producción.
+cli-inspect-shift = Turno.
+cli-inspect-station = Nombre de la estación (una por PC / cámara de línea).
+cli-inspect-live = Ir al ritmo de la fuente (FPS) y descartar cuadros cuando se atrasa, como en una línea en vivo (por defecto: inspeccionar cada cuadro lo más rápido posible).
+cli-inspect-loop-folder = Volver a reproducir la carpeta desde el inicio al terminar (requiere --frames para detenerse).
+cli-inspect-json = Imprimir el resumen como JSON.
+cli-train-frames = Cuadros de los que se toman piezas conformes (con --out).
+cli-train-stride = Mirar solo uno de cada N cuadros (en una faja transportadora una pieza queda a la vista durante muchos cuadros).
+cli-train-out = Entrenar con las piezas conformes de --source y escribir el modelo en FILE. Sin --out, entrenar con las muestras etiquetadas de la carpeta de datos y registrar ahí una versión nueva del modelo.
+cli-train-eval-frames = Comprobar también el modelo contra la verdad conocida en esta cantidad de cuadros de synthetic:SEED+1000 (con --out y una fuente sintética).
+cli-train-promote = Poner la versión nueva como modelo en línea (solo al entrenar con muestras etiquetadas).
+cli-train-actor = Quién entrena (para el registro de auditoría); por defecto, el usuario del sistema.
+cli-train-tier = Nivel del detector: classical (rasgos hechos a mano), deep (parches de una red preentrenada) o auto (ambos ajustados con la mitad de las piezas conformes; se queda el que mejor encuentra defectos sintéticos hechos sobre la otra mitad, y el más rápido si empatan). La elección figura en la ficha del modelo.
+cli-demo-samples-count = Muestras a capturar.
+cli-demo-samples-seed = Semilla de la línea sintética.
+cli-demo-samples-unlabelled = Dejar las muestras sin etiquetar (para la cola de etiquetado).
+cli-eval-dataset = Carpeta del conjunto de datos (árbol estilo MVTec).
+cli-eval-json = Imprimir el reporte como un objeto JSON.
+cli-eval-tier = Nivel del detector: classical (rasgos hechos a mano), deep (parches de una red preentrenada) o auto (se evalúan ambos; se elige con defectos sintéticos sobre las imágenes de entrenamiento).
+cli-eval-out = Dónde guardar el modelo entrenado; su evaluación se escribe al lado como `<nombre>_metrics.json` y `<nombre>_metrics.txt` [por defecto: DATA_DIR/models/<dataset>.json].
+cli-eval-previews = Escribir en esta carpeta imágenes lado a lado (foto | puntajes por píxel | máscara real) de las imágenes de prueba que tienen máscara.
+cli-eval-threshold-report = Imprimir también los puntos de operación sobre los puntajes de prueba: el umbral del modelo, el F1 máximo, la meta de escapes y la meta de falsos rechazos (confusión, precisión, sensibilidad, F1).
+cli-eval-target-escape = Meta de tasa de escapes para --threshold-report (proporción de piezas defectuosas que pasan).
+cli-eval-target-false-reject = Meta de falsos rechazos para --threshold-report (proporción de piezas conformes rechazadas).
+cli-eval-require = Fallar (código de salida distinto de cero) cuando una medida no cumple su límite, p. ej. `--require image-auroc=0.995`. Mínimos: image-auroc, pixel-auroc, pixel-auroc-item, grade-macro-f1, good-vs-rotten-accuracy. Máximos, en el umbral propio del modelo: escape-rate, false-reject-rate. Repita la opción para varios.
+cli-snapshot-frames = Cuadros a guardar.
+cli-snapshot-skip = Saltar primero esta cantidad de cuadros.
+cli-snapshot-out = Carpeta donde escribir `frame-<seq>.png`.
+cli-snapshot-heat = Dibujar también el mapa de calor.
+cli-import-paths = Archivos de imagen y carpetas a importar.
+cli-import-actor = Quién importa (se registra con las etiquetas y en la auditoría) [por defecto: el usuario del sistema].
+cli-import-json = Imprimir el reporte como un objeto JSON.
+cli-export-out = Carpeta a escribir (se crea si no existe; debe estar vacía salvo con --overwrite).
+cli-export-overwrite = Escribir en una carpeta no vacía: reemplazar los archivos del mismo nombre y quitar los de una exportación anterior que esta no vuelve a escribir.
+cli-export-json = Imprimir el reporte como un objeto JSON.
+cli-bench-dataset = Conjunto de datos estilo MVTec: se miden sus fotos de prueba y se entrena con su train/good.
+cli-bench-threads = Hilos a usar (1 = la cifra de un solo núcleo).
+cli-bench-runs = Corridas medidas por carga (las entradas se repiten, tras una pasada de calentamiento sin medir).
+cli-bench-train-runs = Veces que se repite el entrenamiento con el conjunto de datos (se informa la mediana).
+cli-bench-labelled = Medir también el entrenamiento con esta cantidad de muestras etiquetadas de la línea sintética (capturadas antes en una base de datos temporal; 0 = omitir).
+cli-bench-json = Imprimir el reporte como un objeto JSON.
+cli-bench-tier = Nivel con que se juzgan las fotos del conjunto de datos: classical o deep (los cuadros sintéticos usan siempre el modelo clásico incorporado).
+cli-soak-minutes = Cuánto tiempo corre la línea, en minutos.
+cli-soak-fps = Cuadros por segundo de la línea sintética.
+cli-soak-every = Segundos entre dos mediciones.
+cli-soak-json = Imprimir el reporte (con cada medición) como JSON.
+cli-backup-out = La copia a escribir (se reemplaza si existe; nunca la base de datos ni sus propios archivos).
+cli-restore-file = Una copia escrita por `foodqc backup` o una copia diaria (`<carpeta de datos>/backups/`).
+cli-arg-source = camera:N, folder:PATH o synthetic[:SEMILLA].
+cli-arg-width = Ancho del cuadro para cámaras y la línea sintética.
+cli-arg-height = Alto del cuadro para cámaras y la línea sintética.
+cli-arg-fps = Cuadros por segundo (ritmo con --live, pedido a la cámara).
 
 ## Command line: foodqc report
 
@@ -547,3 +619,113 @@ pdf-name = Nombre
 pdf-date = Fecha
 pdf-signature = Firma
 thr-source-production = últimas { $count } piezas de producción ({ $labelled } etiquetadas)
+
+## Command line: output of the other commands (labels are padded to 16 characters by the code)
+cli-label-model = modelo
+cli-label-lot = lote
+cli-label-frames = cuadros
+cli-label-items = piezas
+cli-label-unscored = sin puntaje
+cli-label-recorded = grabadas
+cli-label-journal = diario
+cli-label-crops-missing = recortes perdidos
+cli-label-stopped = detenido
+cli-label-speed = velocidad
+cli-label-database = base de datos
+cli-database = base de datos { $path }
+cli-progress-files = archivos
+cli-inspect-title = foodqc inspect: { $source }
+cli-inspect-frames-line = { $inspected } inspeccionados, { $dropped } perdidos, { $skipped } archivos omitidos
+cli-inspect-items-line = { $items } juzgadas, { $rejects } rechazadas ({ $rate })
+cli-inspect-unscored = { $n } piezas no se pudieron puntuar (se rechazan, nunca pasan): revise el modelo
+cli-inspect-recorded = { $recorded } filas en la base de datos, { $journaled } al diario pendiente
+cli-inspect-journal = { $n } filas esperan en { $path } (se cargan cuando la base de datos vuelva a aceptar escrituras)
+cli-inspect-crops-missing = { $n } recortes no se pudieron guardar (sus filas dicen por qué)
+cli-inspect-by-signal = por una señal (SIGTERM/SIGINT)
+cli-inspect-nothing = nada inspeccionado en { $seconds } s
+cli-inspect-speed = { $fps } cuadros/s en { $seconds } s; inspección { $median } ms mediana, { $p95 } ms p95
+cli-inspect-loop-needs-frames = --loop repite sin fin: indique --frames N para detenerse
+cli-inspect-no-frame = no se pudo inspeccionar ningún cuadro de { $source }
+cli-backup-done = copia de { $db } ({ $rows } inspecciones) escrita en { $out }
+cli-restore-done = { $db } restaurada desde { $file } ({ $rows } inspecciones)
+cli-restore-kept = la base de datos reemplazada se guarda en { $path }
+cli-demo-samples-done = { $n } muestras capturadas en { $dir } ({ $how })
+cli-demo-samples-unlabelled-note = sin etiquetar
+cli-demo-samples-labelled-note = etiquetadas según la verdad de la línea sintética
+cli-import-progress = importando
+cli-import-all-failed = no se pudo importar ningún archivo ({ $n } archivos)
+cli-import-none-found = no hay imágenes PNG ni JPEG en las rutas indicadas
+cli-export-progress = exportando
+cli-export-nothing = la base de datos { $db } no tiene muestras etiquetadas; nada que exportar
+cli-export-none-exported = no se pudo exportar ninguna muestra etiquetada
+cli-label-file = archivo
+cli-progress-frames = cuadros
+cli-train-promoted = { $version } puesto en línea
+cli-train-not-promoted = no se puso en línea (use --promote, o la pestaña Entrenar)
+cli-train-trained = modelo { $version } entrenado en { $seconds } s con { $db }
+cli-train-skipped = omitido { $path }: { $why }
+cli-train-measuring = midiendo piezas conformes
+cli-train-good-items = { $n } piezas conformes de { $source }
+cli-train-choosing-tier = eligiendo el nivel del detector ({ $tier })
+cli-train-tier-line = nivel: { $tier }
+cli-train-written = modelo { $version } escrito en { $path } (ficha: { $card })
+cli-train-truth-check = comprobación contra la verdad en { $source }: { $items } piezas, { $defective } defectuosas; sensibilidad { $recall }, falsos rechazos { $false_rejects }, AUROC { $auroc }
+cli-label-memory = memoria
+cli-label-recorder-queue = cola de grabación
+cli-soak-title = foodqc soak: { $minutes } min a { $fps } cuadros/s
+cli-soak-frames = { $captured } capturados, { $inspected } inspeccionados, { $dropped } perdidos
+cli-soak-items = { $items } juzgadas, { $rows } filas en la base de datos, { $lost } perdidas
+cli-soak-memory = { $warm } MiB tras el calentamiento, { $end } MiB al final, pendiente { $slope } MiB/h
+cli-soak-queue = como máximo { $n }
+cli-soak-bad-minutes = --minutes = { $minutes } está fuera de rango: más de 0, a lo sumo una semana
+cli-soak-bad-every = --every = { $every } está fuera de rango: al menos 0,1 segundos
+cli-soak-rows-lost = { $n } piezas juzgadas no están en la base de datos
+cli-progress-images = imágenes
+cli-eval-saved = modelo guardado en { $model } (métricas: { $metrics }, puntajes de prueba: { $scores })
+cli-eval-bad-share = { $name } debe ser una proporción entre 0 y 1, no { $value }
+cli-eval-gates-missed = { $missed } de { $total } criterios de calidad no se cumplen en { $dataset }: { $list }
+cli-eval-gates-met = se cumplen los { $n } criterios de calidad
+cli-snapshot-line = { $path } { $items } piezas [{ $scores }] { $total } ms (segmentar { $segment } ms)
+
+## Train tab: the live model's card
+card-created = creado
+card-trained-on = entrenado con
+card-good-items = piezas conformes
+card-items-patches = { $items } piezas, { $patches } parches
+card-training-time = tiempo de entrenamiento
+card-seconds = { $seconds } s
+card-resolution = resolución
+card-full-resolution = completa (cuadros inspeccionados tal como se capturan)
+card-binned = cuadros reducidos { $factor }×{ $factor } antes de inspeccionar
+card-tier = detector
+card-tier-classical = clásico (rasgos hechos a mano)
+card-tier-deep = profundo (red preentrenada)
+card-reject-threshold = umbral de rechazo
+card-pixel-threshold = umbral de celda del mapa de calor
+card-threshold-note = Puntaje = el mayor entre la parte de la pieza y la peor parte de parche; 1,0 = el percentil 95 de las piezas conformes reservadas.
+card-metrics = Métricas
+card-features = Rasgos
+card-feature-set = conjunto de rasgos { $name }
+card-item-features = rasgos de pieza:
+card-patch-features = rasgos de parche:
+card-notes = Notas (tal como se escribieron al entrenar)
+metric-name-good-samples = muestras conformes
+metric-name-defect-samples = muestras defectuosas
+metric-name-recall = sensibilidad
+metric-name-threshold = umbral de rechazo
+metric-name-cv-auroc = AUROC (validación cruzada)
+metric-name-cv-false-reject-rate = tasa de falsos rechazos (validación cruzada)
+metric-name-cv-good-passed = conformes que pasan (validación cruzada)
+metric-name-cv-good-rejected = conformes rechazadas (validación cruzada)
+metric-name-defects-passed = defectuosas que pasan
+metric-name-defects-rejected = defectuosas rechazadas
+metric-name-heldout-false-reject-rate = tasa de falsos rechazos (conformes reservadas)
+metric-name-training-seconds = tiempo de entrenamiento (s)
+metric-name-eval-items = piezas evaluadas
+metric-name-eval-defective = piezas defectuosas evaluadas
+metric-name-eval-recall = sensibilidad (evaluación)
+metric-name-eval-precision = precisión (evaluación)
+metric-name-eval-false-reject-rate = tasa de falsos rechazos (evaluación)
+metric-name-eval-auroc = AUROC (evaluación)
+metric-name-classifier-classes = clases del clasificador
+metric-name-classifier-cv-score = acierto del clasificador (validación cruzada)

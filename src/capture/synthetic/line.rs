@@ -280,6 +280,14 @@ impl std::fmt::Debug for SyntheticLine {
 }
 
 impl FrameSource for SyntheticLine {
+    fn view(&self) -> crate::capture::SourceView {
+        crate::capture::SourceView::Synthetic {
+            width: self.cfg.width,
+            height: self.cfg.height,
+            seed: self.cfg.seed,
+        }
+    }
+
     fn describe(&self) -> String {
         format!(
             "synthetic line {}x{} (seed {})",

@@ -78,10 +78,14 @@ impl LabelTab {
     }
 
     fn mask_tools(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        // Every control is its own item so the row wraps between them; a slider with its
+        // text is one wide item that ran past the panel's edge at 900 px in Spanish.
         ui.horizontal_wrapped(|ui| {
             ui.toggle_value(&mut self.mask_mode, tr!("label-mask"))
                 .on_hover_text(tr!("label-mask-tip"));
-            ui.add(egui::Slider::new(&mut self.brush, 2.0..=40.0).text(tr!("label-brush")));
+            ui.label(tr!("label-brush"));
+            ui.spacing_mut().slider_width = 90.0;
+            ui.add(egui::Slider::new(&mut self.brush, 2.0..=40.0).max_decimals(0));
             if ui.button(tr!("label-clear-mask")).clicked() {
                 self.mask = None;
             }
@@ -93,8 +97,9 @@ impl LabelTab {
             {
                 self.undo(actions);
             }
-            ui.weak(tr!("label-keys"));
         });
+        // The key reminder on a line of its own, wrapped rather than cut at the panel edge.
+        ui.add(egui::Label::new(egui::RichText::new(tr!("label-keys")).weak()).wrap());
     }
 
     /// The picture with the mask over it; paints the mask in mask mode.

@@ -27,14 +27,38 @@ impl ReportsTab {
             ui.centered_and_justified(|ui| ui.label(tr!("reports-running")));
             return;
         };
-        ui.heading(tr!("reports-heading", filter = r.filter.describe()));
-        summary_line(ui, &r);
+        // At small windows the three charts cannot all fit: each keeps a readable minimum
+        // height and the panel scrolls, instead of squeezing Pareto and drift to nothing.
+        let panel_h = ui.available_height();
+        // The bar stays visible: at the minimum size the Pareto and drift charts are below
+        // the fold, and a hidden bar would not say so.
+        theme::visible_scroll_bars(ui);
+        egui::ScrollArea::vertical()
+            .id_salt("report_charts")
+            .auto_shrink([false, false])
+            .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::AlwaysVisible)
+            .show(ui, |ui| self.charts_content(ui, &r, panel_h, actions));
+    }
+
+    fn charts_content(
+        &mut self,
+        ui: &mut egui::Ui,
+        r: &Report,
+        panel_h: f32,
+        actions: &mut Vec<Action>,
+    ) {
+        // A long filter description is elided; its full text shows on hover.
+        ui.add(
+            egui::Label::new(
+                egui::RichText::new(tr!("reports-heading", filter = r.filter.describe())).heading(),
+            )
+            .truncate(),
+        );
+        summary_line(ui, r);
         if r.summary.items == 0 {
             ui.label(tr!("reports-no-match"));
             return;
         }
-        let avail = ui.available_height();
-        let chart_h = (avail * 0.5).max(160.0);
         ui.label(
             egui::RichText::new(tr!(
                 "reports-pchart-title",
@@ -43,7 +67,12 @@ impl ReportsTab {
             ))
             .strong(),
         );
-        let clicked = p_chart(ui, &r, chart_h);
+        // The p-chart and the Pareto/drift row share what is left (less the row's caption);
+        // below the minimum height the panel scrolls.
+        let rest = panel_h - ui.min_rect().height() - CAPTION_H;
+        let chart_h = (rest * 0.55).max(MIN_CHART_H);
+        let lower_h = (rest * 0.45).max(MIN_CHART_H);
+        let clicked = p_chart(ui, r, chart_h);
         if let Some(i) = clicked {
             let g = &r.groups[i];
             self.drill(
@@ -57,13 +86,13 @@ impl ReportsTab {
             );
         }
         ui.columns(2, |cols| {
-            self.pareto(&mut cols[0], &r, actions);
-            drift(&mut cols[1], &r);
+            self.pareto(&mut cols[0], r, lower_h, actions);
+            drift(&mut cols[1], r, lower_h);
         });
     }
 
-    fn pareto(&mut self, ui: &mut egui::Ui, r: &Report, actions: &mut Vec<Action>) {
-        ui.label(egui::RichText::new(tr!("reports-pareto-title")).strong());
+    fn pareto(&mut self, ui: &mut egui::Ui, r: &Report, height: f32, actions: &mut Vec<Action>) {
+        caption(ui, tr!("reports-pareto-title"));
         let max = r.pareto.iter().map(|b| b.count).max().unwrap_or(1) as f64;
         let bars: Vec<Bar> = r
             .pareto
@@ -82,7 +111,7 @@ impl ReportsTab {
             .collect();
         let mut clicked = None;
         Plot::new("pareto")
-            .height(ui.available_height().max(120.0))
+            .height(height)
             .allow_drag(false)
             .allow_scroll(false)
             .include_y(0.0)
@@ -210,6 +239,16 @@ fn p_chart(ui: &mut egui::Ui, r: &Report, chart_h: f32) -> Option<usize> {
     clicked
 }
 
+/// The smallest height a chart is drawn at (the panel scrolls below it).
+const MIN_CHART_H: f32 = 150.0;
+/// Room for the one-line captions above the Pareto and drift charts, with spacing.
+const CAPTION_H: f32 = 30.0;
+
+/// A chart caption on one line, elided in a narrow column (the full text shows on hover).
+fn caption(ui: &mut egui::Ui, text: String) {
+    ui.add(egui::Label::new(egui::RichText::new(text).strong()).truncate());
+}
+
 /// Data series colour (neutral blue: colour is reserved for state).
 const SERIES: Color32 = Color32::from_rgb(70, 130, 220);
 
@@ -263,8 +302,8 @@ fn summary_line(ui: &mut egui::Ui, r: &Report) {
     }
 }
 
-fn drift(ui: &mut egui::Ui, r: &Report) {
-    ui.label(egui::RichText::new(tr!("reports-drift-title")).strong());
+fn drift(ui: &mut egui::Ui, r: &Report, height: f32) {
+    caption(ui, tr!("reports-drift-title"));
     // One line per run of consecutive hours: no line across the hours without production.
     let mut runs: Vec<Vec<[f64; 2]>> = Vec::new();
     let mut last_hour = i64::MIN;
@@ -294,7 +333,7 @@ fn drift(ui: &mut egui::Ui, r: &Report) {
     );
     let q = r.drift_reference.score_quantile;
     Plot::new("drift")
-        .height(ui.available_height().max(120.0))
+        .height(height)
         .allow_drag(false)
         .allow_scroll(false)
         .include_y(0.0)

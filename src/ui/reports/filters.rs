@@ -10,6 +10,12 @@ use crate::ui::action::{Action, TabCtx};
 impl ReportsTab {
     pub(super) fn filters(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
         ui.heading(tr!("reports-filters"));
+        // People type plant-time dates; `parse_time` turns them into UTC for the database.
+        let zone = foodqc::i18n::plant_time_zone()
+            .iana_name()
+            .unwrap_or("UTC-5")
+            .to_string();
+        let time_tip = tr!("reports-time-tip", zone = zone);
         egui::Grid::new("report_filter_grid")
             .num_columns(2)
             .spacing([6.0, 6.0])
@@ -19,14 +25,16 @@ impl ReportsTab {
                     egui::TextEdit::singleline(&mut self.from_text)
                         .hint_text("2026-11-20 06:00")
                         .desired_width(140.0),
-                );
+                )
+                .on_hover_text(&time_tip);
                 ui.end_row();
                 ui.label(tr!("reports-to"));
                 ui.add(
                     egui::TextEdit::singleline(&mut self.to_text)
                         .hint_text("2026-11-21")
                         .desired_width(140.0),
-                );
+                )
+                .on_hover_text(&time_tip);
                 ui.end_row();
                 let o = self.options.clone();
                 let same = |v: &str| v.to_string();
@@ -139,6 +147,7 @@ impl ReportsTab {
                 .small(),
             );
             for (q, ms) in &r.timings_ms {
+                let q = foodqc::reports::query::query_label(q);
                 ui.label(egui::RichText::new(format!("  {q}: {ms:.0} ms")).small());
             }
         }

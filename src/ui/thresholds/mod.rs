@@ -204,7 +204,12 @@ impl ThresholdsTab {
             .resizable(false)
             .exact_size(400.0)
             .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| self.controls(ui, ctx, &mut actions));
+                // The bar stays visible: at the minimum height the audit fields are below the
+                // fold, and a hidden bar would make them look cut off.
+                super::theme::visible_scroll_bars(ui);
+                egui::ScrollArea::vertical()
+                    .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::AlwaysVisible)
+                    .show(ui, |ui| self.controls(ui, ctx, &mut actions));
             });
         egui::CentralPanel::default().show(ui, |ui| {
             ui.horizontal(|ui| {

@@ -2,6 +2,7 @@
 //! their cross-validated metrics, compare two side by side, promote one to the live station
 //! (hot swap) or roll back to the previous one. The live view keeps running meanwhile.
 
+mod card;
 mod versions;
 
 use foodqc::domain::GOOD;
@@ -128,14 +129,7 @@ impl TrainTab {
             .default_size((width * 0.3).clamp(260.0, 420.0))
             .show(ui, |ui| {
                 ui.heading(tr!("train-live-model"));
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    ui.add(
-                        egui::Label::new(
-                            egui::RichText::new(ctx.model.card_markdown()).monospace(),
-                        )
-                        .wrap(),
-                    );
-                });
+                egui::ScrollArea::vertical().show(ui, |ui| card::model_card(ui, ctx.model));
             });
         egui::CentralPanel::default().show(ui, |ui| {
             self.job_panel(ui, ctx, &mut actions);

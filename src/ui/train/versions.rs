@@ -114,16 +114,21 @@ impl TrainTab {
             }
         }
         let live = m.version == ctx.stats.model_version;
-        if live {
-            ui.colored_label(
-                theme::PASS,
-                tr!("train-live-version", version = m.version.as_str()),
-            );
+        let version = if live {
+            egui::RichText::new(tr!("train-live-version", version = m.version.as_str()))
+                .color(theme::PASS)
         } else {
-            ui.label(&m.version);
-        }
+            egui::RichText::new(&m.version)
+        };
+        // Version names run long (source and timestamp): a bounded column, elided with the
+        // full name on hover, keeps the kind and Promote columns inside a 900 px window.
+        let cell = egui::vec2(VERSION_WIDTH, ui.spacing().interact_size.y);
+        ui.allocate_ui(cell, |ui| {
+            ui.set_max_width(VERSION_WIDTH);
+            ui.add(egui::Label::new(version).truncate());
+        });
         ui.label(foodqc::i18n::format_datetime(m.created_at_ms));
-        ui.label(&m.kind);
+        ui.label(kind_label(&m.kind));
         let mut promote = false;
         if live {
             ui.label("");
@@ -167,7 +172,7 @@ impl TrainTab {
                 }
                 ui.end_row();
                 for k in &keys {
-                    ui.label(k);
+                    ui.label(super::card::metric_name(k));
                     for m in &picked {
                         let v = m.metrics.get(k).and_then(|v| v.as_f64());
                         ui.monospace(v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "—".into()));
@@ -212,4 +217,16 @@ fn confusion(ui: &mut egui::Ui, m: &serde_json::Value) {
             ui.monospace(g("cv_good_passed"));
             ui.end_row();
         });
+}
+
+/// Width of the version column.
+const VERSION_WIDTH: f32 = 220.0;
+
+/// A stored model kind (`anomaly`, `gaussian-anomaly`) as people read it; other kinds are
+/// shown as stored.
+fn kind_label(kind: &str) -> String {
+    match kind {
+        "anomaly" | "gaussian-anomaly" => tr!("train-kind-anomaly"),
+        other => other.to_string(),
+    }
 }
