@@ -259,7 +259,7 @@ fn judge_line(
                 items.push(Judged { score, verdict });
             }
         }
-        if frames % 500 == 0 {
+        if frames.is_multiple_of(500) {
             progress(items.len() as u64, total);
         }
     }

@@ -7,6 +7,7 @@ use clap::Args;
 
 use foodqc::bench::alarms::{AlarmOptions, LampDrift, simulate};
 use foodqc::domain::AppPaths;
+use foodqc::tr;
 
 /// Arguments of `foodqc alarms`.
 #[derive(Args, Debug)]
@@ -37,24 +38,18 @@ pub struct AlarmsArgs {
 /// Run the simulation in a scratch folder (the data folder is not touched).
 pub fn run(paths: &AppPaths, model: Option<&Path>, a: AlarmsArgs) -> anyhow::Result<()> {
     if !(1..=24 * 31).contains(&a.hours) {
-        anyhow::bail!("--hours = {} is out of range: 1 to 744", a.hours);
+        anyhow::bail!(tr!("cli-alarms-bad-hours", hours = a.hours));
     }
     if !(30..=100_000).contains(&a.items_per_hour) {
-        anyhow::bail!(
-            "--items-per-hour = {} is out of range: 30 to 100000",
-            a.items_per_hour
-        );
+        anyhow::bail!(tr!("cli-alarms-bad-items", items = a.items_per_hour));
     }
     if let Some(h) = a.dim_at
         && !(h.is_finite() && h >= 0.0 && h < f64::from(a.hours))
     {
-        anyhow::bail!(
-            "--dim-at = {h} is out of range: 0 up to --hours ({})",
-            a.hours
-        );
+        anyhow::bail!(tr!("cli-alarms-bad-dim-at", hour = h, hours = a.hours));
     }
     if !(a.exposure.is_finite() && (0.05..=4.0).contains(&a.exposure)) {
-        anyhow::bail!("--exposure = {} is out of range: 0.05 to 4", a.exposure);
+        anyhow::bail!(tr!("cli-alarms-bad-exposure", exposure = a.exposure));
     }
     let model = super::load_model(paths, model)?;
     let opts = AlarmOptions {
@@ -71,7 +66,14 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: AlarmsArgs) -> anyhow::Res
     let quiet = a.json;
     let report = simulate(&opts, model, scratch.path(), &|done, of| {
         if !quiet {
-            eprint!("\r{done} of {of} items judged");
+            eprint!(
+                "\r{}",
+                tr!(
+                    "cli-alarms-progress",
+                    done = done.to_string(),
+                    total = of.to_string()
+                )
+            );
         }
     })?;
     if !quiet {

@@ -529,6 +529,18 @@ cli-bench-train-runs = Times the training on the dataset is repeated (the median
 cli-bench-labelled = Also time training from this many labelled samples of the synthetic line (captured into a scratch database first; 0 = skip).
 cli-bench-json = Print the report as one JSON object.
 cli-bench-tier = Tier the dataset's photos are judged with: classical or deep (the synthetic frames always use the bundled classical model).
+cli-alarms-hours = Simulated hours of production.
+cli-alarms-items-per-hour = Items recorded per simulated hour.
+cli-alarms-seed = Seed of the synthetic line.
+cli-alarms-dim-at = Dim the lamp from this simulated hour on (a lighting drift to catch).
+cli-alarms-exposure = Exposure after dimming (1.0 nominal).
+cli-alarms-resamples = Reports resampled from the stable hours to measure the false-alarm rates.
+cli-alarms-json = Print the report as JSON.
+cli-alarms-bad-hours = --hours = { $hours } is out of range: 1 to 744
+cli-alarms-bad-items = --items-per-hour = { $items } is out of range: 30 to 100000
+cli-alarms-bad-dim-at = --dim-at = { $hour } is out of range: 0 up to --hours ({ $hours })
+cli-alarms-bad-exposure = --exposure = { $exposure } is out of range: 0.05 to 4
+cli-alarms-progress = { $done } of { $total } items judged
 cli-soak-minutes = How long the line runs, in minutes.
 cli-soak-fps = Frames per second of the synthetic line.
 cli-soak-every = Seconds between two samples.

@@ -529,6 +529,18 @@ cli-bench-train-runs = Veces que se repite el entrenamiento con el conjunto de d
 cli-bench-labelled = Medir también el entrenamiento con esta cantidad de muestras etiquetadas de la línea sintética (capturadas antes en una base de datos temporal; 0 = omitir).
 cli-bench-json = Imprimir el reporte como un objeto JSON.
 cli-bench-tier = Nivel con que se juzgan las fotos del conjunto de datos: classical o deep (los cuadros sintéticos usan siempre el modelo clásico incorporado).
+cli-alarms-hours = Horas simuladas de producción.
+cli-alarms-items-per-hour = Piezas registradas por hora simulada.
+cli-alarms-seed = Semilla de la línea sintética.
+cli-alarms-dim-at = Bajar la luz de la lámpara desde esta hora simulada (una deriva de iluminación por detectar).
+cli-alarms-exposure = Exposición después de bajar la luz (1.0 nominal).
+cli-alarms-resamples = Reportes remuestreados de las horas estables para medir las tasas de falsas alarmas.
+cli-alarms-json = Mostrar el reporte como JSON.
+cli-alarms-bad-hours = --hours = { $hours } está fuera de rango: de 1 a 744
+cli-alarms-bad-items = --items-per-hour = { $items } está fuera de rango: de 30 a 100000
+cli-alarms-bad-dim-at = --dim-at = { $hour } está fuera de rango: de 0 hasta --hours ({ $hours })
+cli-alarms-bad-exposure = --exposure = { $exposure } está fuera de rango: de 0.05 a 4
+cli-alarms-progress = { $done } de { $total } piezas juzgadas
 cli-soak-minutes = Cuánto tiempo corre la línea, en minutos.
 cli-soak-fps = Cuadros por segundo de la línea sintética.
 cli-soak-every = Segundos entre dos mediciones.
