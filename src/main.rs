@@ -98,8 +98,10 @@ fn main() -> std::process::ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     // The language is needed before clap parses: its help texts are translated too.
     foodqc::i18n::set_language(language_of(&args).unwrap_or_else(Language::from_environment));
-    let matches = cli::help::localize(Cli::command()).get_matches_from(&args);
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let matches = cli::help::localize(Cli::command())
+        .try_get_matches_from(&args)
+        .unwrap_or_else(|e| cli::help::exit(e));
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| cli::help::exit(e));
     init_logging();
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -5,6 +5,7 @@
 //! an option several commands share (the source options of `inspect`, `train` and
 //! `snapshot`). Headings, the usage line and the help/version flags are translated too.
 
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, Command};
 use foodqc::tr;
 
@@ -59,10 +60,11 @@ fn localize_command(mut cmd: Command, prefix: &str) -> Command {
         let heading = options.clone();
         cmd = cmd.mut_arg(&id, move |a| {
             let a = a.help_heading(heading);
-            match help {
+            let a = match help {
                 Some(text) => a.help(text).long_help(None),
                 None => a,
-            }
+            };
+            with_default_in_language(a)
         });
     }
     let subcommands: Vec<String> = cmd
@@ -74,4 +76,97 @@ fn localize_command(mut cmd: Command, prefix: &str) -> Command {
         cmd = cmd.mut_subcommand(&name, |s| localize_command(s, &sub_prefix));
     }
     cmd
+}
+
+/// clap writes an option's default as `[default: X]` in English: hide its own note and end the
+/// help text with the catalogue's instead (options that take no value show no default).
+fn with_default_in_language(a: Arg) -> Arg {
+    let defaults: Vec<String> = a
+        .get_default_values()
+        .iter()
+        .map(|v| v.to_string_lossy().into_owned())
+        .collect();
+    if defaults.is_empty() || a.is_hide_default_value_set() || !a.get_action().takes_values() {
+        return a;
+    }
+    let note = format!("[{}]", tr!("cli-default", value = defaults.join(", ")));
+    let join = |text: Option<String>| match text {
+        Some(t) if !t.is_empty() => format!("{t} {note}"),
+        _ => note.clone(),
+    };
+    let help = join(a.get_help().map(ToString::to_string));
+    let long = a.get_long_help().map(|l| join(Some(l.to_string())));
+    let a = a.hide_default_value(true).help(help);
+    match long {
+        Some(l) => a.long_help(l),
+        None => a,
+    }
+}
+
+/// Print clap's help, version or parse error in the language in force and exit as clap would
+/// (0 for help and version, 2 for a bad command line). clap's own words (`[OPTIONS]`, its error
+/// sentences) are English; the common errors are rebuilt from their context through the
+/// catalogue, the rest keep clap's text.
+pub fn exit(e: clap::Error) -> ! {
+    let placeholders = |text: &str| {
+        text.replace("[OPTIONS]", &tr!("cli-usage-options"))
+            .replace("[COMMAND]", &tr!("cli-usage-command"))
+            .replace("<COMMAND>", &tr!("cli-usage-command-required"))
+    };
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            print!("{}", placeholders(&e.render().to_string()));
+            std::process::exit(0);
+        }
+        _ => {}
+    }
+    let text = |kind: ContextKind| match e.get(kind) {
+        Some(ContextValue::String(s)) => s.clone(),
+        Some(ContextValue::Strings(v)) => v.join(", "),
+        Some(ContextValue::StyledStr(s)) => s.to_string(),
+        Some(ContextValue::StyledStrs(v)) => v
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        Some(ContextValue::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    let arg = text(ContextKind::InvalidArg);
+    let message = match e.kind() {
+        ErrorKind::UnknownArgument => Some(tr!("cli-err-unknown-argument", arg = arg)),
+        ErrorKind::InvalidSubcommand => Some(tr!(
+            "cli-err-unknown-command",
+            command = text(ContextKind::InvalidSubcommand)
+        )),
+        ErrorKind::InvalidValue => Some(tr!(
+            "cli-err-invalid-value",
+            value = text(ContextKind::InvalidValue),
+            arg = arg,
+            valid = text(ContextKind::ValidValue)
+        )),
+        ErrorKind::ValueValidation => Some(tr!(
+            "cli-err-value-validation",
+            value = text(ContextKind::InvalidValue),
+            arg = arg,
+            reason = std::error::Error::source(&e)
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        )),
+        ErrorKind::MissingRequiredArgument => Some(tr!("cli-err-missing-argument", arg = arg)),
+        ErrorKind::NoEquals | ErrorKind::TooManyValues | ErrorKind::TooFewValues => None,
+        _ => None,
+    };
+    let Some(message) = message else {
+        // Rare kinds: clap's own (English) text rather than a vague one.
+        e.exit()
+    };
+    let usage = text(ContextKind::Usage);
+    let usage = usage.trim_start_matches("Usage:").trim();
+    eprintln!("{}", tr!("cli-error", error = message));
+    if !usage.is_empty() {
+        eprintln!("\n{}: {}", tr!("cli-heading-usage"), placeholders(usage));
+    }
+    eprintln!("\n{}", tr!("cli-err-more-help"));
+    std::process::exit(2);
 }

@@ -427,7 +427,10 @@ train-decisions = { $version }: decisions
 
 desk-lot-set = Lot { $code } set to { $status } by { $actor }
 desk-csv-progress = CSV: { $rows } rows written
-desk-csv-done = Wrote { $rows } rows to { $path }
+desk-csv-done = { $rows ->
+    [one] Wrote { $rows } row to { $path }
+   *[other] Wrote { $rows } rows to { $path }
+}
 desk-pdf-done = Wrote { $path } ({ $kb } kB)
 desk-export-cancelled = Export cancelled (no file chosen; without a file dialog use Quick export)
 desk-scores-loaded = Loaded { $source }.
@@ -440,6 +443,16 @@ desk-training-running = a training job is already running
 ## Command line: help texts (ids follow the command tree: cli-<command>-<argument>; see
 ## src/cli/help.rs) and messages
 
+cli-default = default: { $value }
+cli-usage-options = [OPTIONS]
+cli-usage-command = [COMMAND]
+cli-usage-command-required = <COMMAND>
+cli-err-unknown-argument = unexpected argument { $arg }
+cli-err-unknown-command = unknown command { $command }
+cli-err-invalid-value = invalid value { $value } for { $arg }; possible values: { $valid }
+cli-err-value-validation = invalid value { $value } for { $arg }: { $reason }
+cli-err-missing-argument = a required argument was not given: { $arg }
+cli-err-more-help = For more information, try --help.
 cli-heading-usage = Usage
 cli-heading-options = Options
 cli-heading-commands = Commands
@@ -555,7 +568,10 @@ cli-arg-fps = Frames per second (pacing with --live, camera request).
 ## Command line: foodqc report
 
 cli-report-bad-by = --by { $by }: use lot, hour, shift or station
-cli-report-wrote-csv = wrote { $rows } rows to { $path } in { $seconds } s
+cli-report-wrote-csv = { $rows ->
+    [one] wrote { $rows } row to { $path } in { $seconds } s
+   *[other] wrote { $rows } rows to { $path } in { $seconds } s
+}
 cli-report-wrote-pdf = wrote { $path } ({ $bytes } bytes) in { $seconds } s
 cli-report-generated = generated { $rows } inspections in { $lots } lots in { $seconds } s (bad lot { $bad }, drifting lot { $drifting })
 cli-report-no-lot = lot { $code } is not in { $db }
@@ -650,9 +666,18 @@ cli-inspect-title = foodqc inspect: { $source }
 cli-inspect-frames-line = { $inspected } inspected, { $dropped } dropped, { $skipped } files skipped
 cli-inspect-items-line = { $items } judged, { $rejects } rejected ({ $rate })
 cli-inspect-unscored = { $n } items could not be scored (rejected, never passed): check the model
-cli-inspect-recorded = { $recorded } rows in the database, { $journaled } to the pending journal
-cli-inspect-journal = { $n } rows wait in { $path } (replayed when the database takes writes again)
-cli-inspect-crops-missing = { $n } crops could not be saved (their rows say why)
+cli-inspect-recorded = { $recorded ->
+    [one] { $recorded } row
+   *[other] { $recorded } rows
+} in the database, { $journaled } to the pending journal
+cli-inspect-journal = { $n ->
+    [one] { $n } row waits
+   *[other] { $n } rows wait
+} in { $path } (replayed when the database takes writes again)
+cli-inspect-crops-missing = { $n ->
+    [one] { $n } crop could not be saved (its row says why)
+   *[other] { $n } crops could not be saved (their rows say why)
+}
 cli-inspect-by-signal = by a signal (SIGTERM/SIGINT)
 cli-inspect-nothing = nothing inspected in { $seconds } s
 cli-inspect-speed = { $fps } frames/s over { $seconds } s; inspection { $median } ms median, { $p95 } ms p95

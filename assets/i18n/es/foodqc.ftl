@@ -427,7 +427,10 @@ train-decisions = { $version }: decisiones
 
 desk-lot-set = Lote { $code } pasado a { $status } por { $actor }
 desk-csv-progress = CSV: { $rows } filas escritas
-desk-csv-done = Se escribieron { $rows } filas en { $path }
+desk-csv-done = { $rows ->
+    [one] Se escribió { $rows } fila en { $path }
+   *[other] Se escribieron { $rows } filas en { $path }
+}
 desk-pdf-done = Se escribió { $path } ({ $kb } kB)
 desk-export-cancelled = Exportación cancelada (no se eligió archivo; sin diálogo de archivos use la exportación rápida)
 desk-scores-loaded = Cargado { $source }.
@@ -440,6 +443,16 @@ desk-training-running = ya hay un entrenamiento en curso
 ## Command line: help texts (ids follow the command tree: cli-<command>-<argument>; see
 ## src/cli/help.rs) and messages
 
+cli-default = por defecto: { $value }
+cli-usage-options = [OPCIONES]
+cli-usage-command = [COMANDO]
+cli-usage-command-required = <COMANDO>
+cli-err-unknown-argument = argumento inesperado { $arg }
+cli-err-unknown-command = comando desconocido { $command }
+cli-err-invalid-value = valor no válido { $value } para { $arg }; valores posibles: { $valid }
+cli-err-value-validation = valor no válido { $value } para { $arg }: { $reason }
+cli-err-missing-argument = falta un argumento obligatorio: { $arg }
+cli-err-more-help = Para más información, pruebe --help.
 cli-heading-usage = Uso
 cli-heading-options = Opciones
 cli-heading-commands = Comandos
@@ -555,7 +568,10 @@ cli-arg-fps = Cuadros por segundo (ritmo con --live, pedido a la cámara).
 ## Command line: foodqc report
 
 cli-report-bad-by = --by { $by }: use lot, hour, shift o station
-cli-report-wrote-csv = se escribieron { $rows } filas en { $path } en { $seconds } s
+cli-report-wrote-csv = { $rows ->
+    [one] se escribió { $rows } fila en { $path } en { $seconds } s
+   *[other] se escribieron { $rows } filas en { $path } en { $seconds } s
+}
 cli-report-wrote-pdf = se escribió { $path } ({ $bytes } bytes) en { $seconds } s
 cli-report-generated = se generaron { $rows } inspecciones en { $lots } lotes en { $seconds } s (lote malo { $bad }, lote con deriva { $drifting })
 cli-report-no-lot = el lote { $code } no está en { $db }
@@ -650,9 +666,18 @@ cli-inspect-title = foodqc inspect: { $source }
 cli-inspect-frames-line = { $inspected } inspeccionados, { $dropped } perdidos, { $skipped } archivos omitidos
 cli-inspect-items-line = { $items } juzgadas, { $rejects } rechazadas ({ $rate })
 cli-inspect-unscored = { $n } piezas no se pudieron puntuar (se rechazan, nunca pasan): revise el modelo
-cli-inspect-recorded = { $recorded } filas en la base de datos, { $journaled } al diario pendiente
-cli-inspect-journal = { $n } filas esperan en { $path } (se cargan cuando la base de datos vuelva a aceptar escrituras)
-cli-inspect-crops-missing = { $n } recortes no se pudieron guardar (sus filas dicen por qué)
+cli-inspect-recorded = { $recorded ->
+    [one] { $recorded } fila
+   *[other] { $recorded } filas
+} en la base de datos, { $journaled } al diario pendiente
+cli-inspect-journal = { $n ->
+    [one] { $n } fila espera
+   *[other] { $n } filas esperan
+} en { $path } (se cargan cuando la base de datos vuelva a aceptar escrituras)
+cli-inspect-crops-missing = { $n ->
+    [one] { $n } recorte no se pudo guardar (su fila dice por qué)
+   *[other] { $n } recortes no se pudieron guardar (sus filas dicen por qué)
+}
 cli-inspect-by-signal = por una señal (SIGTERM/SIGINT)
 cli-inspect-nothing = nada inspeccionado en { $seconds } s
 cli-inspect-speed = { $fps } cuadros/s en { $seconds } s; inspección { $median } ms mediana, { $p95 } ms p95
