@@ -144,7 +144,11 @@ impl Store {
             .transaction()
             .map_err(sql_err(&path, "begin transaction"))?;
         let taken: bool = tx
-            .query_row("SELECT 1 FROM users WHERE name = ?1", [new.name], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM users WHERE name = ?1",
+                [new.name],
+                |_| Ok(()),
+            )
             .optional()
             .map_err(sql_err(&path, "select from users"))?
             .is_some();
@@ -279,7 +283,8 @@ impl Store {
             });
             insert_audit(&tx, &path, name, "auth.lockout", &details)?;
         }
-        tx.commit().map_err(sql_err(&path, "commit login failure"))?;
+        tx.commit()
+            .map_err(sql_err(&path, "commit login failure"))?;
         Ok(FailureOutcome {
             attempts,
             locked_until_ms: locked_until.filter(|_| just_locked),
@@ -366,7 +371,10 @@ mod tests {
         ));
         let audit = store.audit_entries(10).unwrap();
         assert_eq!(audit.len(), 1);
-        assert_eq!((audit[0].actor.as_str(), audit[0].action.as_str()), ("admin", "user.create"));
+        assert_eq!(
+            (audit[0].actor.as_str(), audit[0].action.as_str()),
+            ("admin", "user.create")
+        );
         // The JSON view has no hash.
         let json = serde_json::to_string(&row).unwrap();
         assert!(!json.contains("argon2"), "{json}");
@@ -376,9 +384,18 @@ mod tests {
     fn the_schema_refuses_bad_rows_and_deletes() {
         let (_dir, mut store) = store();
         for bad in [
-            NewUser { name: "Ana", ..anna() },
-            NewUser { password_hash: "plain text", ..anna() },
-            NewUser { display_name: "  ", ..anna() },
+            NewUser {
+                name: "Ana",
+                ..anna()
+            },
+            NewUser {
+                password_hash: "plain text",
+                ..anna()
+            },
+            NewUser {
+                display_name: "  ",
+                ..anna()
+            },
         ] {
             assert!(store.insert_user("admin", &bad).is_err(), "{bad:?}");
         }
@@ -400,7 +417,13 @@ mod tests {
             let out = store
                 .record_login_failure("qc.anna", "wrong password", 1_000, 5, 900_000)
                 .unwrap();
-            assert_eq!(out, FailureOutcome { attempts: i, locked_until_ms: None });
+            assert_eq!(
+                out,
+                FailureOutcome {
+                    attempts: i,
+                    locked_until_ms: None
+                }
+            );
         }
         let out = store
             .record_login_failure("qc.anna", "wrong password", 1_000, 5, 900_000)
@@ -408,7 +431,10 @@ mod tests {
         assert_eq!(out.attempts, 5);
         assert_eq!(out.locked_until_ms, Some(901_000));
         let row = store.user_by_name("qc.anna").unwrap().unwrap();
-        assert_eq!((row.failed_attempts, row.locked_until_ms), (0, Some(901_000)));
+        assert_eq!(
+            (row.failed_attempts, row.locked_until_ms),
+            (0, Some(901_000))
+        );
         store.record_login_success("qc.anna").unwrap();
         let row = store.user_by_name("qc.anna").unwrap().unwrap();
         assert_eq!((row.failed_attempts, row.locked_until_ms), (0, None));
