@@ -741,3 +741,23 @@ metric-name-eval-false-reject-rate = false-reject rate (evaluation)
 metric-name-eval-auroc = AUROC (evaluation)
 metric-name-classifier-classes = classifier classes
 metric-name-classifier-cv-score = classifier score (cross-validated)
+
+## Users, roles and signing in (services/auth.rs, cli/user.rs)
+auth-permission-denied = { $user } ({ $role }) may not { $permission }; roles that may: { $roles }
+auth-bad-credentials = wrong user name or password for { $user }
+auth-locked = user { $user } is locked after too many wrong passwords; try again in { $minutes } min or ask an admin to set a new password
+auth-disabled = user { $user } is disabled; ask an admin
+auth-name-length = user name { $name } is not valid: it must have 1 to { $max } characters
+auth-name-chars = user name { $name } is not valid: use lowercase letters a-z, digits, '.', '_' and '-', starting with a letter or digit (e.g. qc.anna, line-1)
+auth-display-name = display name { $value } is not valid: it must have 1 to 128 characters
+auth-password-short = password for { $user } is too short: at least { $min } characters
+auth-password-long = password for { $user } is too long: at most { $max } characters
+auth-password-name = password for { $user } must not contain the user name
+auth-password-one-class = password for { $user } must mix at least two kinds of characters (lowercase, uppercase, digits, others)
+auth-first-user-admin = the first user of a station must be an admin (not a service account): { $user } cannot be created yet; use --role admin
+auth-sign-in-needed = users exist already: sign in as an admin with --user NAME (the password from FOODQC_ACTOR_PASSWORD or a prompt)
+auth-service-admin = service account { $user } cannot be an admin: a headless station manages no users
+auth-disable-self = { $user } cannot disable their own account
+auth-no-such-user = no user named { $user }
+auth-secret-file = cannot read the password file { $path }: { $error }
+auth-hash = password hash of { $user }: { $error }

@@ -741,3 +741,23 @@ metric-name-eval-false-reject-rate = tasa de falsos rechazos (evaluación)
 metric-name-eval-auroc = AUROC (evaluación)
 metric-name-classifier-classes = clases del clasificador
 metric-name-classifier-cv-score = acierto del clasificador (validación cruzada)
+
+## Usuarios, roles e inicio de sesión (services/auth.rs, cli/user.rs)
+auth-permission-denied = { $user } ({ $role }) no puede { $permission }; roles que sí pueden: { $roles }
+auth-bad-credentials = usuario o contraseña incorrectos para { $user }
+auth-locked = el usuario { $user } está bloqueado por demasiadas contraseñas incorrectas; intente de nuevo en { $minutes } min o pida a un administrador una nueva contraseña
+auth-disabled = el usuario { $user } está desactivado; consulte con un administrador
+auth-name-length = el nombre de usuario { $name } no es válido: debe tener de 1 a { $max } caracteres
+auth-name-chars = el nombre de usuario { $name } no es válido: use minúsculas a-z, dígitos, '.', '_' y '-', empezando por una letra o un dígito (p. ej. qc.anna, linea-1)
+auth-display-name = el nombre visible { $value } no es válido: debe tener de 1 a 128 caracteres
+auth-password-short = la contraseña de { $user } es muy corta: al menos { $min } caracteres
+auth-password-long = la contraseña de { $user } es muy larga: a lo sumo { $max } caracteres
+auth-password-name = la contraseña de { $user } no debe contener el nombre de usuario
+auth-password-one-class = la contraseña de { $user } debe combinar al menos dos tipos de caracteres (minúsculas, mayúsculas, dígitos, otros)
+auth-first-user-admin = el primer usuario de una estación debe ser administrador (no una cuenta de servicio): todavía no se puede crear { $user }; use --role admin
+auth-sign-in-needed = ya hay usuarios: inicie sesión como administrador con --user NOMBRE (la contraseña de FOODQC_ACTOR_PASSWORD o de la consulta en pantalla)
+auth-service-admin = la cuenta de servicio { $user } no puede ser administrador: una estación sin pantalla no administra usuarios
+auth-disable-self = { $user } no puede desactivar su propia cuenta
+auth-no-such-user = no existe el usuario { $user }
+auth-secret-file = no se puede leer el archivo de contraseña { $path }: { $error }
+auth-hash = hash de la contraseña de { $user }: { $error }
