@@ -92,6 +92,9 @@ enum Command {
     /// Replace the database by a backup (checked first: a damaged or non-foodqc file is
     /// refused); the database replaced is kept beside it.
     Restore(cli::backup::RestoreArgs),
+    /// Manage the station's users: add, list, disable, set a password. Passwords come from a
+    /// prompt, FOODQC_PASSWORD or --password-file, never from the command line.
+    User(cli::user::UserArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -159,5 +162,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Alarms(a)) => cli::alarms::run(&paths, model, a),
         Some(Command::Backup(a)) => cli::backup::backup(&paths, a),
         Some(Command::Restore(a)) => cli::backup::restore(&paths, a),
+        Some(Command::User(a)) => cli::user::run(&paths, a),
     }
 }

@@ -63,7 +63,9 @@ fn every_language_has_every_message() {
 
 /// A `cli-` message is used when the command tree has what it names: `cli-<command>-about`,
 /// `cli-<command>-<arg>`, `cli-<arg>` or the shared source options' `cli-arg-<arg>`
-/// (src/cli/help.rs looks them up by those names).
+/// (src/cli/help.rs looks them up by those names); a nested command's are
+/// `cli-<command>-<subcommand>-about` and `-<arg>`, its arguments in
+/// `<Command><Subcommand>Args`.
 fn cli_message_used(id: &str, code: &str) -> bool {
     let rest = &id["cli-".len()..];
     if rest == "about" {
@@ -77,9 +79,16 @@ fn cli_message_used(id: &str, code: &str) -> bool {
     };
     let main = std::fs::read_to_string(src().join("main.rs")).unwrap();
     if let Some(cmd) = rest.strip_suffix("-about") {
-        // A command with its own file, or a variant of main.rs's command enum.
+        // A command with its own file, a variant of main.rs's command enum, or a nested
+        // command (`user-add`) whose `<Parent><Command>Args` is defined in src/cli.
         let variant = camel(cmd);
-        return command_file(cmd).exists() || main.contains(&format!("    {variant}(cli::"));
+        let strukt = format!("pub struct {variant}Args");
+        return command_file(cmd).exists()
+            || main.contains(&format!("    {variant}(cli::"))
+            || rust_files(&src().join("cli"))
+                .into_iter()
+                .filter_map(|f| std::fs::read_to_string(f).ok())
+                .any(|t| t.contains(&strukt));
     }
     // `cli-<arg>` on the top level (main.rs), or `cli-<command>-<arg>`.
     if main.contains(&format!("    {}", field(rest))) {

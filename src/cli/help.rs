@@ -1,7 +1,8 @@
 //! `--help` in the language in force: clap's texts come from the derive's doc comments
 //! (English); where the catalogue has a message for a command or an argument, it replaces
 //! them. Ids: `cli-about` and `cli-<arg>` for the top level, `cli-<command>-about` and
-//! `cli-<command>-<arg>` for a subcommand (arg ids with `-` for `_`), else `cli-arg-<arg>` for
+//! `cli-<command>-<arg>` for a subcommand (arg ids with `-` for `_`; a nested one is
+//! `cli-<command>-<subcommand>-about`, e.g. `cli-user-add-about`), else `cli-arg-<arg>` for
 //! an option several commands share (the source options of `inspect`, `train` and
 //! `snapshot`). Headings, the usage line and the help/version flags are translated too.
 
@@ -11,16 +12,13 @@ use foodqc::tr;
 
 /// The command tree with every help text the catalogue has, in the language in force.
 pub fn localize(cmd: Command) -> Command {
-    let cmd = cmd
-        .disable_version_flag(true)
-        .arg(
-            Arg::new("version")
-                .short('V')
-                .long("version")
-                .action(ArgAction::Version)
-                .help(tr!("cli-version-flag")),
-        )
-        .subcommand_help_heading(tr!("cli-heading-commands"));
+    let cmd = cmd.disable_version_flag(true).arg(
+        Arg::new("version")
+            .short('V')
+            .long("version")
+            .action(ArgAction::Version)
+            .help(tr!("cli-version-flag")),
+    );
     localize_command(cmd, "cli")
 }
 
@@ -31,6 +29,8 @@ fn localize_command(mut cmd: Command, prefix: &str) -> Command {
         // One text for -h and --help: the English long help would come back otherwise.
         cmd = cmd.about(loader.get(&about_id)).long_about(None);
     }
+    // Every level: `foodqc user --help` lists its own commands too.
+    cmd = cmd.subcommand_help_heading(tr!("cli-heading-commands"));
     let options = tr!("cli-heading-options");
     let template = format!(
         "{{before-help}}{{about-with-newline}}\n{}: {{usage}}\n\n{{all-args}}{{after-help}}",
@@ -72,7 +72,8 @@ fn localize_command(mut cmd: Command, prefix: &str) -> Command {
         .map(|s| s.get_name().to_string())
         .collect();
     for name in subcommands {
-        let sub_prefix = format!("cli-{name}");
+        // Nested commands keep their parents' names: `cli-user-add-about`.
+        let sub_prefix = format!("{prefix}-{name}");
         cmd = cmd.mut_subcommand(&name, |s| localize_command(s, &sub_prefix));
     }
     cmd

@@ -15,6 +15,7 @@ pub mod snapshot;
 pub mod soak;
 pub mod source;
 pub mod train;
+pub mod user;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,10 +1,12 @@
 //! Domain types every layer shares: pixel geometry, verdicts, class names, thresholds, the
-//! acting person and where files live. The bottom layer: it imports nothing of the crate.
+//! acting person, roles and permissions, and where files live. The bottom layer: it imports
+//! nothing of the crate.
 
 pub mod actor;
 pub mod class_label;
 pub mod geometry;
 pub mod paths;
+pub mod role;
 pub mod thresholds;
 pub mod verdict;
 
@@ -12,5 +14,6 @@ pub use actor::Actor;
 pub use class_label::{ClassLabel, GOOD};
 pub use geometry::BBox;
 pub use paths::AppPaths;
+pub use role::{Permission, Role};
 pub use thresholds::Thresholds;
 pub use verdict::Verdict;

@@ -191,6 +191,34 @@ const SCHEMA_DRIFT_BASELINE: &str = r#"
 CREATE INDEX inspections_model_ts ON inspections (model_version_id, ts);
 "#;
 
+/// Users of the station: login name, role and an Argon2id PHC hash (never the password).
+/// Failed attempts and the lock live here so a lockout survives a restart. Users are disabled,
+/// never deleted: the audit log and signatures keep referring to them by name.
+const SCHEMA_USERS: &str = r#"
+CREATE TABLE users (
+    id                   INTEGER PRIMARY KEY,
+    name                 TEXT    NOT NULL UNIQUE
+                         CHECK (length(name) BETWEEN 1 AND 32
+                                AND name NOT GLOB '*[^a-z0-9._-]*'
+                                AND name GLOB '[a-z0-9]*'),
+    display_name         TEXT    NOT NULL CHECK (length(trim(display_name)) BETWEEN 1 AND 128),
+    role                 TEXT    NOT NULL
+                         CHECK (role IN ('operator', 'technician', 'data_scientist',
+                                         'qc_manager', 'admin')),
+    password_hash        TEXT    NOT NULL CHECK (password_hash GLOB '$argon2id$*'),
+    service              INTEGER NOT NULL DEFAULT 0 CHECK (service IN (0, 1)),
+    disabled             INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+    failed_attempts      INTEGER NOT NULL DEFAULT 0 CHECK (failed_attempts >= 0),
+    locked_until         INTEGER,
+    created_at           INTEGER NOT NULL,
+    password_changed_at  INTEGER NOT NULL
+) STRICT;
+CREATE TRIGGER users_no_delete BEFORE DELETE ON users
+BEGIN
+    SELECT RAISE(ABORT, 'users are disabled, never deleted: DELETE refused');
+END;
+"#;
+
 /// Every migration, oldest first. Index + 1 is the schema version it produces.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_V1).comment("initial schema"),
@@ -199,6 +227,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_REPORTS).comment("report indexes"),
     M::up(SCHEMA_FAULTS).comment("missing crops and the pending journal"),
     M::up(SCHEMA_DRIFT_BASELINE).comment("drift baseline index"),
+    M::up(SCHEMA_USERS).comment("users, roles and password hashes"),
 ];
 
 /// The schema version this build creates and understands (highest `user_version`).

@@ -1,4 +1,5 @@
-//! The SQLite store: every inspection, lot, sample, label, model version and audit entry.
+//! The SQLite store: every inspection, lot, sample, label, model version, user and audit
+//! entry.
 //!
 //! One [`Store`] wraps one SQLite connection to the database file (normally
 //! [`crate::domain::AppPaths::db_path`]). The file is in WAL mode, so several `Store` values
@@ -27,6 +28,7 @@ pub mod recorder;
 mod samples;
 mod stations;
 mod thresholds;
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -53,6 +55,7 @@ pub use samples::{
 };
 pub use stations::{LotRow, LotStatus, LotSummary, StationRow};
 pub use thresholds::{ProductionScore, ThresholdSetting};
+pub use users::{FailureOutcome, NewUser, UserRow};
 
 /// How long a write waits for another connection's write transaction before failing with
 /// "database is locked".
