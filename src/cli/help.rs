@@ -24,6 +24,10 @@ pub fn localize(cmd: Command) -> Command {
 
 fn localize_command(mut cmd: Command, prefix: &str) -> Command {
     let loader = foodqc::i18n::loader();
+    if cmd.has_subcommands() {
+        // clap's `help` subcommand has an English text of its own; `--help` does the same.
+        cmd = cmd.disable_help_subcommand(true);
+    }
     let about_id = format!("{prefix}-about");
     if loader.has(&about_id) {
         // One text for -h and --help: the English long help would come back otherwise.
