@@ -92,6 +92,10 @@ enum Command {
     /// Replace the database by a backup (checked first: a damaged or non-foodqc file is
     /// refused); the database replaced is kept beside it.
     Restore(cli::backup::RestoreArgs),
+    /// The tamper-evident audit trail: `verify` walks the hash chains of the audit log and the
+    /// inspections (exits non-zero naming the first broken entry or batch), `list` shows the
+    /// audit log.
+    Audit(cli::audit::AuditArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -157,5 +161,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Alarms(a)) => cli::alarms::run(&paths, model, a),
         Some(Command::Backup(a)) => cli::backup::backup(&paths, a),
         Some(Command::Restore(a)) => cli::backup::restore(&paths, a),
+        Some(Command::Audit(a)) => cli::audit::run(&paths, a),
     }
 }

@@ -79,7 +79,13 @@ fn cli_message_used(id: &str, code: &str) -> bool {
     if let Some(cmd) = rest.strip_suffix("-about") {
         // A command with its own file, or a variant of main.rs's command enum.
         let variant = camel(cmd);
-        return command_file(cmd).exists() || main.contains(&format!("    {variant}(cli::"));
+        // A nested command (`audit-verify`) has its `<Parent><Sub>Args` in a cli file.
+        let nested = format!("pub struct {variant}Args");
+        return command_file(cmd).exists()
+            || main.contains(&format!("    {variant}(cli::"))
+            || rust_files(&src().join("cli"))
+                .iter()
+                .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains(&nested)));
     }
     // `cli-<arg>` on the top level (main.rs), or `cli-<command>-<arg>`.
     if main.contains(&format!("    {}", field(rest))) {

@@ -1,7 +1,8 @@
 //! `--help` in the language in force: clap's texts come from the derive's doc comments
 //! (English); where the catalogue has a message for a command or an argument, it replaces
 //! them. Ids: `cli-about` and `cli-<arg>` for the top level, `cli-<command>-about` and
-//! `cli-<command>-<arg>` for a subcommand (arg ids with `-` for `_`), else `cli-arg-<arg>` for
+//! `cli-<command>-<arg>` for a subcommand (arg ids with `-` for `_`; a nested one is
+//! `cli-<command>-<sub>-about` / `-<arg>`, e.g. `cli-audit-verify-json`), else `cli-arg-<arg>` for
 //! an option several commands share (the source options of `inspect`, `train` and
 //! `snapshot`). Headings, the usage line and the help/version flags are translated too.
 
@@ -70,7 +71,12 @@ fn localize_command(mut cmd: Command, prefix: &str) -> Command {
         .map(|s| s.get_name().to_string())
         .collect();
     for name in subcommands {
-        let sub_prefix = format!("cli-{name}");
+        // Nested commands keep their parent's name: `cli-audit-verify-json`.
+        let sub_prefix = if prefix == "cli" {
+            format!("cli-{name}")
+        } else {
+            format!("{prefix}-{name}")
+        };
         cmd = cmd.mut_subcommand(&name, |s| localize_command(s, &sub_prefix));
     }
     cmd

@@ -741,3 +741,34 @@ metric-name-eval-false-reject-rate = false-reject rate (evaluation)
 metric-name-eval-auroc = AUROC (evaluation)
 metric-name-classifier-classes = classifier classes
 metric-name-classifier-cv-score = classifier score (cross-validated)
+
+## Command line: foodqc audit (the tamper-evident audit trail)
+
+cli-audit-about = The tamper-evident audit trail: `verify` walks the hash chains of the audit log and of the inspections, `list` shows the audit log.
+cli-audit-verify-about = Walk the hash chains of the audit log and of the inspections and compare their heads with the copies kept outside the database; exits non-zero naming the first broken entry or batch.
+cli-audit-verify-json = Print the result as JSON.
+cli-audit-list-about = List audit entries, newest first.
+cli-audit-list-actor = Only entries by this actor.
+cli-audit-list-action = Only this action, or the actions below it (`lot` lists `lot.status`).
+cli-audit-list-from = From this time on, in plant time (America/Lima, or $FOODQC_TZ): 2026-11-20, "2026-11-20 08:00" or RFC 3339 with an offset.
+cli-audit-list-to = Up to this time, in plant time (exclusive).
+cli-audit-list-limit = At most this many entries (the newest).
+cli-audit-list-json = Print the entries as JSON.
+audit-verify-no-key = no audit key at { $path }: the hash chains cannot be checked without it (it is kept outside the database; FOODQC_AUDIT_KEY_FILE names another file)
+audit-verify-ok = audit trail intact: { $entries } audit entries, { $batches } inspection batches ({ $rows } inspections)
+audit-verify-anchor = head matches the copy in { $file }
+audit-verify-no-anchor = no copy of the head was found outside the database: a deleted tail could not be detected
+audit-verify-broken = audit trail broken ({ $count } problems); first: { $first }
+audit-list-empty = no audit entries match
+audit-problem-hash = audit entry { $id } was changed: its content no longer matches its hash
+audit-problem-link = audit entry { $id } does not link to the entry before it: an entry before it was deleted, inserted or replaced
+audit-problem-missing = audit entries { $from } to { $to } are missing (deleted)
+audit-problem-unhashed = audit entry { $id } has no hash: it was written outside foodqc
+audit-problem-older = the audit entries written before the chain started (at entry { $id }) were changed
+audit-problem-batch-hash = inspection batch { $id } (inspections { $first } to { $last }) no longer matches its hash: a verdict or another value was changed, or rows were deleted or inserted ({ $now } rows now, { $sealed } when sealed)
+audit-problem-batch-link = inspection batch { $id } does not link to the batch before it: batches were deleted or replaced
+audit-problem-unsealed = { $count } inspections from id { $first } on are in no batch: they were written outside foodqc
+audit-problem-tail-audit = the audit log was cut: it ends at entry { $last }, but { $anchor } records entry { $anchored } (the tail was deleted)
+audit-problem-tail-batches = the inspections were cut: they end at batch { $last }, but { $anchor } records batch { $anchored } (the tail was deleted)
+audit-problem-anchor-audit = audit entry { $id } differs from the one recorded in { $anchor }: the tail was deleted and written again
+audit-problem-anchor-batches = inspection batch { $id } differs from the one recorded in { $anchor }: the tail was deleted and written again

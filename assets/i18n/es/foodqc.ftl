@@ -741,3 +741,34 @@ metric-name-eval-false-reject-rate = tasa de falsos rechazos (evaluación)
 metric-name-eval-auroc = AUROC (evaluación)
 metric-name-classifier-classes = clases del clasificador
 metric-name-classifier-cv-score = acierto del clasificador (validación cruzada)
+
+## Command line: foodqc audit (the tamper-evident audit trail)
+
+cli-audit-about = El registro de auditoría a prueba de alteraciones: `verify` recorre las cadenas de hashes del registro de auditoría y de las inspecciones, `list` muestra el registro de auditoría.
+cli-audit-verify-about = Recorrer las cadenas de hashes del registro de auditoría y de las inspecciones y comparar sus cabezas con las copias guardadas fuera de la base de datos; termina con error indicando la primera entrada o lote roto.
+cli-audit-verify-json = Imprimir el resultado en JSON.
+cli-audit-list-about = Listar las entradas de auditoría, las más recientes primero.
+cli-audit-list-actor = Solo las entradas de este actor.
+cli-audit-list-action = Solo esta acción, o las acciones bajo ella (`lot` lista `lot.status`).
+cli-audit-list-from = Desde este momento, en hora de planta (America/Lima, o $FOODQC_TZ): 2026-11-20, "2026-11-20 08:00" o RFC 3339 con desfase.
+cli-audit-list-to = Hasta este momento, en hora de planta (sin incluirlo).
+cli-audit-list-limit = Como máximo esta cantidad de entradas (las más recientes).
+cli-audit-list-json = Imprimir las entradas en JSON.
+audit-verify-no-key = no hay clave de auditoría en { $path }: sin ella no se pueden verificar las cadenas de hashes (se guarda fuera de la base de datos; FOODQC_AUDIT_KEY_FILE indica otro archivo)
+audit-verify-ok = registro de auditoría íntegro: { $entries } entradas de auditoría, { $batches } lotes de inspecciones ({ $rows } inspecciones)
+audit-verify-anchor = la cabeza coincide con la copia en { $file }
+audit-verify-no-anchor = no se encontró ninguna copia de la cabeza fuera de la base de datos: no se podría detectar un final borrado
+audit-verify-broken = registro de auditoría roto ({ $count } problemas); el primero: { $first }
+audit-list-empty = ninguna entrada de auditoría coincide
+audit-problem-hash = la entrada de auditoría { $id } fue modificada: su contenido ya no coincide con su hash
+audit-problem-link = la entrada de auditoría { $id } no enlaza con la anterior: se borró, insertó o reemplazó una entrada antes de ella
+audit-problem-missing = faltan las entradas de auditoría { $from } a { $to } (borradas)
+audit-problem-unhashed = la entrada de auditoría { $id } no tiene hash: se escribió fuera de foodqc
+audit-problem-older = se modificaron las entradas de auditoría escritas antes de que empezara la cadena (en la entrada { $id })
+audit-problem-batch-hash = el lote de inspecciones { $id } (inspecciones { $first } a { $last }) ya no coincide con su hash: se cambió un veredicto u otro valor, o se borraron o insertaron filas ({ $now } filas ahora, { $sealed } al sellarlo)
+audit-problem-batch-link = el lote de inspecciones { $id } no enlaza con el anterior: se borraron o reemplazaron lotes
+audit-problem-unsealed = { $count } inspecciones desde el id { $first } no están en ningún lote: se escribieron fuera de foodqc
+audit-problem-tail-audit = el registro de auditoría fue recortado: termina en la entrada { $last }, pero { $anchor } registra la entrada { $anchored } (se borró el final)
+audit-problem-tail-batches = las inspecciones fueron recortadas: terminan en el lote { $last }, pero { $anchor } registra el lote { $anchored } (se borró el final)
+audit-problem-anchor-audit = la entrada de auditoría { $id } difiere de la registrada en { $anchor }: se borró el final y se volvió a escribir
+audit-problem-anchor-batches = el lote de inspecciones { $id } difiere del registrado en { $anchor }: se borró el final y se volvió a escribir
