@@ -31,7 +31,7 @@ pub(crate) fn max_inspection_id(conn: &Connection, path: &Path) -> Result<i64, S
 }
 
 /// The inspections `first..=last` as their batch hash covers them, in id order.
-fn inspection_records(
+pub(crate) fn inspection_records(
     conn: &Connection,
     path: &Path,
     first: i64,
@@ -283,8 +283,10 @@ impl Store {
     /// Start the chains over what was written before they existed (the older audit entries,
     /// the older inspections) and anchor the heads. Called at open; best effort.
     pub(crate) fn start_chains(&mut self) {
-        let started = super::audit::start_chain_now(&mut self.conn, &self.path)
-            .and_then(|a| Ok(a || seal_older(&mut self.conn, &self.path)? > 0));
+        // Both, whatever the first did (no `||` short cut).
+        let audit = super::audit::start_chain_now(&mut self.conn, &self.path);
+        let rows = seal_older(&mut self.conn, &self.path);
+        let started = audit.and_then(|a| Ok(a | (rows? > 0)));
         match started {
             Ok(true) => self.anchor_heads(),
             Ok(false) => {}
