@@ -146,7 +146,6 @@ fn describe(p: &Problem) -> String {
             anchor,
         } => {
             let last = last.unwrap_or(0);
-            let anchor = anchor;
             match chain {
                 Chain::Audit => tr!(
                     "audit-problem-tail-audit",
