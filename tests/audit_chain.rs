@@ -277,3 +277,14 @@ fn verify_without_the_key_says_so() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[test]
+fn deleted_batches_are_not_sealed_again() {
+    let dir = recorded();
+    let c = tamper(dir.path());
+    c.execute("DELETE FROM inspection_batches", []).unwrap();
+    drop(c);
+    // Opening the database (any command) must not seal the rows anew.
+    assert_broken(dir.path(), "the inspections were cut");
+    assert_broken(dir.path(), "are in no batch");
+}

@@ -131,6 +131,14 @@ pub(crate) fn seal_older(conn: &mut Connection, path: &Path) -> Result<u64, Stor
     let (0, Some(min), Some(max)) = (batches, min, max) else {
         return Ok(0);
     };
+    // The anchor outside says batches existed: they were deleted, not never written. Sealing
+    // the rows again would bless whatever was done to them; leave it for `verify` to report.
+    if audit_key::read_head(&head_path(path))?.is_some_and(|h| h.batches.is_some()) {
+        tracing::error!(
+            "inspection batches are missing but were anchored; run `foodqc audit verify`"
+        );
+        return Ok(0);
+    }
     let key = chain_key(path)?;
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
