@@ -95,6 +95,10 @@ enum Command {
     /// Manage the station's users: add, list, disable, set a password. Passwords come from a
     /// prompt, FOODQC_PASSWORD or --password-file, never from the command line.
     User(cli::user::UserArgs),
+    /// The tamper-evident audit trail: `verify` walks the hash chains of the audit log and the
+    /// inspections (exits non-zero naming the first broken entry or batch), `list` shows the
+    /// audit log.
+    Audit(cli::audit::AuditArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -163,5 +167,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Backup(a)) => cli::backup::backup(&paths, a),
         Some(Command::Restore(a)) => cli::backup::restore(&paths, a),
         Some(Command::User(a)) => cli::user::run(&paths, a),
+        Some(Command::Audit(a)) => cli::audit::run(&paths, a),
     }
 }

@@ -2,6 +2,7 @@
 //! model choice, progress bars) lives here.
 
 pub mod alarms;
+pub mod audit;
 pub mod backup;
 pub mod bench;
 pub mod demo_samples;

@@ -130,7 +130,8 @@ impl Store {
 }
 
 /// Make today's backup of the database at `db_path` in [`backups_dir`] if there is none yet
-/// (`foodqc-YYYY-MM-DD.sqlite`, UTC), and delete all but the newest [`DAILY_BACKUPS_KEPT`].
+/// (`foodqc-YYYY-MM-DD.sqlite`, UTC, with the heads of its hash chains in
+/// `foodqc-YYYY-MM-DD.head`), and delete all but the newest [`DAILY_BACKUPS_KEPT`].
 /// Returns the backup written, if one was.
 pub fn daily_backup(db_path: &Path) -> Result<Option<PathBuf>, StoreError> {
     let dir = backups_dir(db_path);
@@ -145,6 +146,10 @@ pub fn daily_backup(db_path: &Path) -> Result<Option<PathBuf>, StoreError> {
     } else {
         let store = Store::open_read_only(db_path)?;
         backup_connection(&store.conn, db_path, &file)?;
+        // The chain heads in the copy, beside it: a second anchor outside the database.
+        if let Err(e) = super::seal::write_backup_head(&file) {
+            tracing::warn!(file = %file.display(), error = %e, "audit head of the backup not written");
+        }
         Some(file)
     };
     let mut old: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -166,6 +171,7 @@ pub fn daily_backup(db_path: &Path) -> Result<Option<PathBuf>, StoreError> {
         if let Err(e) = std::fs::remove_file(p) {
             tracing::warn!(file = %p.display(), error = %e, "old backup not removed");
         }
+        let _ = std::fs::remove_file(p.with_extension("head"));
     }
     Ok(written)
 }
@@ -184,7 +190,8 @@ pub struct RestoreOutcome {
 /// schema, or damaged (`PRAGMA quick_check`). The database replaced, with its `-wal` file, is
 /// first copied aside to `<db>.replaced-<unix ms>` (kept, never deleted). The copy goes
 /// through the online backup API into the live file, so another process holding it open sees
-/// the restored content rather than a file swapped under it.
+/// the restored content rather than a file swapped under it. The audit head anchored beside
+/// the database is reset to the restored one, and the restore is audited (`database.restore`).
 pub fn restore(db_path: &Path, from: &Path) -> Result<RestoreOutcome, StoreError> {
     let bad = |reason: String| StoreError::BadBackup {
         path: from.to_path_buf(),
@@ -272,8 +279,19 @@ pub fn restore(db_path: &Path, from: &Path) -> Result<RestoreOutcome, StoreError
             .map_err(sql_err(db_path, "restore"))?;
     }
     drop(dst);
+    // A restore goes back in time on purpose: the anchor outside the database follows it
+    // (the replaced database is kept, and the restore is in the audit log).
+    let _ = std::fs::remove_file(super::audit_key::head_path(db_path));
     // Bring the restored file to this build's schema and WAL mode.
-    let store = Store::open(db_path)?;
+    let mut store = Store::open(db_path)?;
+    store.audit(
+        "system",
+        "database.restore",
+        serde_json::json!({
+            "from": from.display().to_string(),
+            "replaced_kept_at": replaced_kept_at.as_ref().map(|p| p.display().to_string()),
+        }),
+    )?;
     let (inspections, _) = store.count_inspections()?;
     Ok(RestoreOutcome {
         replaced_kept_at,

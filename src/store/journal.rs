@@ -184,10 +184,12 @@ impl Store {
             }
         }
         let db_path = self.path.clone();
+        let key = super::audit::chain_key(&db_path)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err(&db_path, "begin (journal replay)"))?;
+        let first_id = super::seal::max_inspection_id(&tx, &db_path)? + 1;
         {
             let mut mark = tx
                 .prepare_cached(
@@ -223,8 +225,10 @@ impl Store {
                 }
             }
         }
+        super::seal::seal_batch(&tx, &db_path, &key, first_id)?;
         tx.commit()
             .map_err(sql_err(&db_path, "commit (journal replay)"))?;
+        self.anchor_heads();
         out.rejected = rejected.len() as u64;
         if !rejected.is_empty() {
             let rpath = rejected_path(&db_path);

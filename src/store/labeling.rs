@@ -172,6 +172,7 @@ impl Store {
         insert_audit(&tx, &self.path, actor, "taxonomy.save", &details)?;
         tx.commit()
             .map_err(sql_err(&self.path, "commit (defect_classes)"))?;
+        self.anchor_heads();
         Ok(id)
     }
 
@@ -206,6 +207,7 @@ impl Store {
         )?;
         tx.commit()
             .map_err(sql_err(&self.path, "commit (defect_classes)"))?;
+        self.anchor_heads();
         Ok(())
     }
 
@@ -354,6 +356,7 @@ impl Store {
         insert_audit(&tx, &self.path, actor, "label.undo", &details)?;
         tx.commit()
             .map_err(sql_err(&self.path, "commit (labels)"))?;
+        self.anchor_heads();
         Ok(sample_id)
     }
 }

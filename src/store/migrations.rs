@@ -219,6 +219,44 @@ BEGIN
 END;
 "#;
 
+/// Tamper evidence (issue 17): a keyed hash chain over `audit_log` (each entry carries
+/// `prev_hash` and `hash`, see [`super::chain`]) and over the inspections, in batches
+/// (`inspection_batches`: one row per recorder transaction, hashing the rows `first_id..=last_id`).
+/// The hashes are BLOBs of 32 bytes; the key is a file outside the database. Rows written
+/// before this migration carry no hash: the next open chains them (an `audit.chain_start`
+/// entry, a first batch over the older inspections). Batches, like the audit log, are
+/// append-only, and inspections can no longer be updated or deleted.
+const SCHEMA_AUDIT_CHAIN: &str = r#"
+ALTER TABLE audit_log ADD COLUMN prev_hash BLOB CHECK (prev_hash IS NULL OR length(prev_hash) = 32);
+ALTER TABLE audit_log ADD COLUMN hash BLOB CHECK (hash IS NULL OR length(hash) = 32);
+CREATE TABLE inspection_batches (
+    id          INTEGER PRIMARY KEY,
+    first_id    INTEGER NOT NULL,
+    last_id     INTEGER NOT NULL,
+    row_count   INTEGER NOT NULL CHECK (row_count >= 0),
+    created_at  INTEGER NOT NULL,
+    prev_hash   BLOB    NOT NULL CHECK (length(prev_hash) = 32),
+    hash        BLOB    NOT NULL CHECK (length(hash) = 32),
+    CHECK (last_id >= first_id)
+) STRICT;
+CREATE TRIGGER inspection_batches_no_update BEFORE UPDATE ON inspection_batches
+BEGIN
+    SELECT RAISE(ABORT, 'inspection_batches is append-only: UPDATE refused');
+END;
+CREATE TRIGGER inspection_batches_no_delete BEFORE DELETE ON inspection_batches
+BEGIN
+    SELECT RAISE(ABORT, 'inspection_batches is append-only: DELETE refused');
+END;
+CREATE TRIGGER inspections_no_update BEFORE UPDATE ON inspections
+BEGIN
+    SELECT RAISE(ABORT, 'inspections are append-only: UPDATE refused');
+END;
+CREATE TRIGGER inspections_no_delete BEFORE DELETE ON inspections
+BEGIN
+    SELECT RAISE(ABORT, 'inspections are append-only: DELETE refused');
+END;
+"#;
+
 /// Every migration, oldest first. Index + 1 is the schema version it produces.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_V1).comment("initial schema"),
@@ -228,6 +266,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_FAULTS).comment("missing crops and the pending journal"),
     M::up(SCHEMA_DRIFT_BASELINE).comment("drift baseline index"),
     M::up(SCHEMA_USERS).comment("users, roles and password hashes"),
+    M::up(SCHEMA_AUDIT_CHAIN).comment("hash chains over the audit log and the inspections"),
 ];
 
 /// The schema version this build creates and understands (highest `user_version`).

@@ -17,7 +17,9 @@
 //! Timestamps are `INTEGER` unix milliseconds (UTC) everywhere; see [`now_ms`].
 
 mod audit;
+pub mod audit_key;
 mod backup;
+pub mod chain;
 mod inspections;
 pub mod journal;
 mod labeling;
@@ -26,6 +28,7 @@ mod models;
 pub mod read_model;
 pub mod recorder;
 mod samples;
+mod seal;
 mod stations;
 mod thresholds;
 mod users;
@@ -35,7 +38,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, AuditFilter};
 pub use backup::{DAILY_BACKUPS_KEPT, RestoreOutcome, daily_backup, guard_output_path, restore};
 #[cfg(test)]
 pub(crate) use inspections::LOT_INSPECTIONS_SQL;
@@ -53,6 +56,7 @@ pub use recorder::{
 pub use samples::{
     LabelRow, NewImport, NewLabel, NewSample, SampleRow, SavedSample, save_sample_png,
 };
+pub use seal::VerifyReport;
 pub use stations::{LotRow, LotStatus, LotSummary, StationRow};
 pub use thresholds::{ProductionScore, ThresholdSetting};
 pub use users::{FailureOutcome, NewUser, UserRow};
@@ -321,6 +325,8 @@ pub fn validate_code(field: &'static str, value: &str) -> Result<(), StoreError>
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// When the chain heads were last anchored outside the database (see `seal`).
+    last_anchor: Option<std::time::Instant>,
 }
 
 /// The current time as unix milliseconds (UTC), the unit of every timestamp column.
@@ -412,7 +418,10 @@ impl Store {
         let mut store = Store {
             conn,
             path: path_buf,
+            last_anchor: None,
         };
+        // Entries and inspections written before the hash chains existed are chained now.
+        store.start_chains();
         // Rows that could not reach the database last time wait in the journal: bring them
         // in now. A failure leaves them there for the recorder's next attempt.
         if journal::journal_path(path)
@@ -470,6 +479,7 @@ impl Store {
         Ok(Store {
             conn,
             path: path_buf,
+            last_anchor: None,
         })
     }
 

@@ -209,6 +209,7 @@ impl Store {
         insert_audit(&tx, &self.path, actor, "model.activate", &details)?;
         tx.commit()
             .map_err(sql_err(&self.path, "commit (model_versions)"))?;
+        self.anchor_heads();
         Ok(())
     }
 

@@ -450,6 +450,8 @@ impl Worker {
         if !batch.is_empty() {
             self.write_with_retry(&mut batch)?;
         }
+        // The last batches may have been written within the anchoring interval.
+        self.store.anchor_heads();
         Ok(())
     }
 
@@ -645,11 +647,13 @@ impl Worker {
         }
 
         let db_path = self.store.path.clone();
+        let key = super::audit::chain_key(&db_path)?;
         let tx = self
             .store
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err(&db_path, "begin (inspections)"))?;
+        let first_id = super::seal::max_inspection_id(&tx, &db_path)? + 1;
         let mut outcome = Outcome {
             recorded: 0,
             dropped: 0,
@@ -711,8 +715,12 @@ impl Worker {
                 }
             }
         }
+        // The batch's rows are sealed in the hash chain in the same transaction.
+        super::seal::seal_batch(&tx, &db_path, &key, first_id)?;
         tx.commit()
             .map_err(sql_err(&db_path, "commit (inspections)"))?;
+        self.store
+            .anchor_heads_every(super::seal::RECORDER_ANCHOR_EVERY);
         Ok(outcome)
     }
 }

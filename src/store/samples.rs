@@ -343,6 +343,7 @@ impl Store {
         let label_id = insert_label(&tx, &self.path, sample_id, &hash, label, mask, actor)?;
         tx.commit()
             .map_err(sql_err(&self.path, "commit (labels)"))?;
+        self.anchor_heads();
         Ok(label_id)
     }
 
@@ -445,6 +446,7 @@ impl Store {
         insert_audit(&tx, &self.path, actor, "samples.import", &details)?;
         tx.commit()
             .map_err(sql_err(&self.path, "commit (import)"))?;
+        self.anchor_heads();
         Ok(ids)
     }
 

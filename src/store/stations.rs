@@ -227,6 +227,7 @@ impl Store {
         });
         insert_audit(&tx, &self.path, actor, "lot.status", &details)?;
         tx.commit().map_err(sql_err(&self.path, "commit (lots)"))?;
+        self.anchor_heads();
         Ok(())
     }
 

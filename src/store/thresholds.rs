@@ -163,6 +163,7 @@ impl Store {
         insert_audit(&tx, &self.path, actor, "model.thresholds", &details)?;
         tx.commit()
             .map_err(sql_err(&self.path, "commit (model_thresholds)"))?;
+        self.anchor_heads();
         Ok(id)
     }
 
