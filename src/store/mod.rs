@@ -78,6 +78,15 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A new database file could not be created.
+    #[error("cannot create the database file {path}: {source}")]
+    CreateFile {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The database path names a directory.
     #[error(
         "database path {path} is a directory, not a file; point foodqc at a file inside it (e.g. {path}/foodqc.sqlite)"
@@ -395,11 +404,15 @@ impl Store {
             return Err(StoreError::IsDirectory { path: path_buf });
         }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+            create_private_dir(parent).map_err(|source| StoreError::CreateDir {
                 path: parent.to_path_buf(),
                 source,
             })?;
         }
+        create_private_file(path).map_err(|source| StoreError::CreateFile {
+            path: path_buf.clone(),
+            source,
+        })?;
         let open_err = |e: rusqlite::Error| classify_open_error(path, e);
         let mut conn = Connection::open_with_flags(
             path,
@@ -699,3 +712,31 @@ fn classify_open_error(path: &Path, e: rusqlite::Error) -> StoreError {
 
 #[cfg(test)]
 mod tests;
+
+/// Create `dir` and its missing parents readable by the owner only (0700 on Unix): QC records
+/// and crops are not for every account on a shared line PC. Folders that exist keep their mode.
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Create the database file empty with mode 0600 when it does not exist yet (an empty file is
+/// an empty SQLite database; SQLite gives its -wal and -shm files the same mode). An existing
+/// file is left as it is.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}

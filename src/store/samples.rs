@@ -118,7 +118,7 @@ pub(crate) fn write_png_file(
     if target.is_file() {
         return Ok((target, false));
     }
-    std::fs::create_dir_all(samples_dir).map_err(|source| StoreError::CreateDir {
+    super::create_private_dir(samples_dir).map_err(|source| StoreError::CreateDir {
         path: samples_dir.to_path_buf(),
         source,
     })?;

@@ -628,3 +628,25 @@ fn many_threads_can_open_a_new_database_at_once() {
 
 mod chain;
 mod recorder;
+
+/// A new data folder and database are the owner's only: folder 0700, database and its WAL 0600.
+#[cfg(unix)]
+#[test]
+fn a_new_database_and_its_folder_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let path = data.join("foodqc.sqlite");
+    let store = Store::open(&path).unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&path), 0o600);
+    let wal = data.join("foodqc.sqlite-wal");
+    assert!(wal.exists());
+    assert_eq!(mode(&wal), 0o600);
+    drop(store);
+    // An existing database keeps the mode its owner gave it.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    drop(Store::open(&path).unwrap());
+    assert_eq!(mode(&path), 0o640);
+}
