@@ -93,6 +93,19 @@ pub(crate) fn seal_batch(
     if last < first {
         return Ok(());
     }
+    seal_range(conn, path, key, first, last)?;
+    Ok(())
+}
+
+/// Seal the inspections with ids `first..=last` as the next batch of the chain. Returns the
+/// rows sealed.
+fn seal_range(
+    conn: &Connection,
+    path: &Path,
+    key: &ChainKey,
+    first: i64,
+    last: i64,
+) -> Result<u64, StoreError> {
     let rows = inspection_records(conn, path, first, last)?;
     let (prev_id, prev) = batch_tip(conn, path)?;
     let created_at = now_ms();
@@ -114,7 +127,7 @@ pub(crate) fn seal_batch(
         ])
     })
     .map_err(sql_err(path, "insert into inspection_batches"))?;
-    Ok(())
+    Ok(rows.len() as u64)
 }
 
 /// Seal the inspections written before the chain existed (when there is no batch yet), in
@@ -147,27 +160,8 @@ pub(crate) fn seal_older(conn: &mut Connection, path: &Path) -> Result<u64, Stor
     let mut first = min;
     while first <= max {
         let last = (first + OLDER_ROWS_PER_BATCH - 1).min(max);
-        // seal_batch seals up to the newest row: give it one slice at a time.
-        let rows = inspection_records(&tx, path, first, last)?;
-        let (prev_id, prev) = batch_tip(&tx, path)?;
-        let created_at = now_ms();
-        let hash = chain::batch_hash(&key, &prev, first, last, created_at, &rows);
-        tx.execute(
-            "INSERT INTO inspection_batches
-                 (id, first_id, last_id, row_count, created_at, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                prev_id + 1,
-                first,
-                last,
-                rows.len() as i64,
-                created_at,
-                prev.as_slice(),
-                hash.as_slice()
-            ],
-        )
-        .map_err(sql_err(path, "insert into inspection_batches"))?;
-        sealed += rows.len() as u64;
+        // seal_batch seals up to the newest row: seal one slice at a time.
+        sealed += seal_range(&tx, path, &key, first, last)?;
         first = last + 1;
     }
     tx.commit()
