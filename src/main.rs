@@ -99,6 +99,10 @@ enum Command {
     /// inspections (exits non-zero naming the first broken entry or batch), `list` shows the
     /// audit log.
     Audit(cli::audit::AuditArgs),
+    /// Model versions on the line: a data scientist proposes, a QC manager approves (two
+    /// signatures), roll back, list.
+    #[command(subcommand)]
+    Model(cli::promote::PromotionCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -168,5 +172,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Restore(a)) => cli::backup::restore(&paths, a),
         Some(Command::User(a)) => cli::user::run(&paths, a),
         Some(Command::Audit(a)) => cli::audit::run(&paths, a),
+        Some(Command::Model(c)) => cli::promote::run(&paths, c),
     }
 }

@@ -4,9 +4,11 @@
 use clap::Args;
 
 use foodqc::capture::{SourceOptions, SourceSpec};
-use foodqc::domain::{Actor, AppPaths};
+use foodqc::domain::{AppPaths, Permission};
 use foodqc::tr;
 use foodqc::vision::SegmentConfig;
+
+use super::signin::sign_in;
 
 /// Arguments of `foodqc demo-samples`.
 #[derive(Args, Debug)]
@@ -20,14 +22,25 @@ pub struct DemoSamplesArgs {
     /// Leave the samples unlabelled (for the labelling queue).
     #[arg(long)]
     unlabelled: bool,
+    /// Who captures (and labels) them: a signed-in technician or data scientist (an operator
+    /// with --unlabelled).
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
 }
 
-/// Capture the samples (labelled by the OS user from the ground truth, unless
-/// `--unlabelled`) and say where they went.
+/// Capture the samples (labelled by `--user` from the ground truth, unless `--unlabelled`)
+/// and say where they went.
 pub fn run(paths: &AppPaths, a: DemoSamplesArgs) -> anyhow::Result<()> {
     let mut store = foodqc::store::Store::open(&paths.db_path())?;
+    let needs = if a.unlabelled {
+        Permission::CaptureSamples
+    } else {
+        Permission::Label
+    };
+    let actor = sign_in(&mut store, a.user.as_deref(), Some(needs))?
+        .user
+        .actor();
     let mut source = SourceSpec::Synthetic { seed: a.seed }.open(&SourceOptions::default())?;
-    let actor = Actor::resolve(None);
     let ids = foodqc::training::capture_truth_samples(
         source.as_mut(),
         &SegmentConfig::default(),

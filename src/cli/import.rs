@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use foodqc::domain::{Actor, AppPaths};
+use foodqc::domain::{AppPaths, Permission};
 use foodqc::tr;
 
+use super::signin::sign_in;
 use super::{file_bar, update_bar};
 
 /// Arguments of `foodqc import`.
@@ -15,9 +16,10 @@ pub struct ImportArgs {
     /// Image files and folders to import.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
-    /// Who imports (recorded with the labels and in the audit log) [default: the OS user].
+    /// Who imports (a signed-in operator, technician or data scientist; recorded with the
+    /// samples and in the audit log).
     #[arg(long, value_name = "NAME")]
-    actor: Option<String>,
+    user: Option<String>,
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
@@ -26,8 +28,14 @@ pub struct ImportArgs {
 /// Import the given paths into the data folder and print what was imported, skipped and
 /// failed. Fails when nothing could be imported.
 pub fn run(paths: &AppPaths, a: ImportArgs) -> anyhow::Result<()> {
-    let actor = Actor::resolve(a.actor.as_deref());
     let mut store = foodqc::store::Store::open(&paths.db_path())?;
+    let actor = sign_in(
+        &mut store,
+        a.user.as_deref(),
+        Some(Permission::CaptureSamples),
+    )?
+    .user
+    .actor();
     let bar = file_bar(&tr!("cli-import-progress"));
     let never = std::sync::atomic::AtomicBool::new(false);
     let report = foodqc::labeling::import_paths(

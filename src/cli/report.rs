@@ -6,11 +6,14 @@ use std::time::Instant;
 
 use clap::Args;
 
-use foodqc::domain::{Actor, AppPaths};
+use foodqc::domain::{Actor, AppPaths, Permission};
 use foodqc::i18n::{format_decimal, format_percent};
 use foodqc::reports::{self, GroupBy, ReportFilter, drift::DriftReference, filter::parse_time};
+use foodqc::services::lot_decision;
 use foodqc::store::{LotStatus, Store};
 use foodqc::tr;
+
+use super::signin::{SignedIn, sign_in};
 
 /// Arguments of `foodqc report`.
 #[derive(Args, Debug)]
@@ -72,9 +75,11 @@ pub struct ReportArgs {
     /// Why the lot is held or released.
     #[arg(long)]
     comment: Option<String>,
-    /// Who holds or releases the lot [default: $USER].
+    /// Who holds or releases the lot: a QC manager, who signs the decision (password from
+    /// FOODQC_ACTOR_PASSWORD, FOODQC_ACTOR_PASSWORD_FILE or a prompt). Also the PDF's author
+    /// [default: the OS user].
     #[arg(long, value_name = "NAME")]
-    actor: Option<String>,
+    user: Option<String>,
     /// First add N generated demo inspections (three stations, shifts, lots, a bad lot and a
     /// drifting lot) to the database, e.g. to measure query times at scale.
     #[arg(long, value_name = "N", hide = true)]
@@ -110,10 +115,8 @@ impl ReportArgs {
 }
 
 /// Generate demo rows (`--generate`), hold or release a lot, then build, print and write the
-/// report. `actor` (resolved once from `--actor`) is recorded with a lot decision and signs
-/// the PDF.
+/// report. A lot decision is signed by `--user`, who is also the PDF's author.
 pub fn run(paths: &AppPaths, model: Option<&Path>, a: ReportArgs) -> anyhow::Result<()> {
-    let actor = Actor::resolve(a.actor.as_deref());
     // A report only reads: a read-only database still gets one (holding or releasing a lot,
     // or --generate, then fail with the read-only error).
     let mut store = if a.generate.is_some() || a.disposition().is_some() {
@@ -124,9 +127,16 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: ReportArgs) -> anyhow::Res
     if let Some(rows) = a.generate {
         generate(&mut store, paths, rows)?;
     }
+    let mut author = Actor::os_user().to_string();
     if let Some((code, status)) = a.disposition() {
         let comment = a.comment.as_deref().unwrap_or_default();
-        set_lot_status(&mut store, paths, code, status, &actor, comment)?;
+        let signed = sign_in(
+            &mut store,
+            a.user.as_deref(),
+            Some(Permission::HoldReleaseLot),
+        )?;
+        set_lot_status(&mut store, paths, code, status, &signed, comment)?;
+        author = signed.user.display_name.clone();
     }
     let filter = a.filter()?;
     let by = GroupBy::parse(&a.by)
@@ -156,7 +166,7 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: ReportArgs) -> anyhow::Res
         let meta = reports::pdf::PdfMeta {
             title: tr!("report-title"),
             generated_at_ms: foodqc::store::now_ms(),
-            author: actor.as_str().to_string(),
+            author,
         };
         let bytes = reports::pdf::write_pdf(&store, &r, &meta, path)?;
         eprintln!(
@@ -197,33 +207,40 @@ fn generate(store: &mut Store, paths: &AppPaths, rows: u64) -> anyhow::Result<()
     Ok(())
 }
 
-/// Hold or release lot `code` (which must exist), with a non-blank `comment`.
+/// Hold or release lot `code` (which must exist) under `signed`'s signature, with a
+/// non-blank `comment` as its reason.
 fn set_lot_status(
     store: &mut Store,
     paths: &AppPaths,
     code: &str,
     status: LotStatus,
-    actor: &Actor,
+    signed: &SignedIn,
     comment: &str,
 ) -> anyhow::Result<()> {
-    let id = store.lot_id(code)?.ok_or_else(|| {
-        anyhow::anyhow!(tr!(
+    if store.lot_id(code)?.is_none() {
+        anyhow::bail!(tr!(
             "cli-report-no-lot",
             code = format!("{code:?}"),
             db = paths.db_path().display().to_string()
-        ))
-    })?;
+        ));
+    }
     if comment.trim().is_empty() {
         anyhow::bail!(tr!("cli-report-need-comment", code = code));
     }
-    store.set_lot_status(id, status, actor.as_str(), comment.trim())?;
+    let sig = lot_decision::decide(
+        store,
+        &signed.user,
+        code,
+        status,
+        &signed.signature(comment.trim()),
+    )?;
     eprintln!(
         "{}",
         tr!(
             "cli-report-lot-now",
             code = code,
             status = reports::lot_status_label(status).to_uppercase(),
-            actor = actor.to_string()
+            actor = format!("{} ({})", sig.display_name, sig.signer)
         )
     );
     Ok(())

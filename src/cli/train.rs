@@ -9,14 +9,17 @@ use anyhow::Context;
 use clap::Args;
 
 use foodqc::capture::SourceSpec;
-use foodqc::domain::{Actor, AppPaths};
+use foodqc::domain::{AppPaths, Permission};
 use foodqc::model::deep::DeepOptions;
 use foodqc::model::tiered::train_with_tier;
 use foodqc::model::{AnomalyModel, TierChoice, TrainOptions};
+use foodqc::services::promotion;
+use foodqc::store::Store;
 use foodqc::tr;
 use foodqc::training::job::{TrainJob, TrainJobConfig, TrainOutcome};
 use foodqc::vision::SegmentConfig;
 
+use super::signin::sign_in;
 use super::source::SourceArgs;
 
 /// Arguments of `foodqc train`.
@@ -38,12 +41,15 @@ pub struct TrainArgs {
     /// (with --out and a synthetic source).
     #[arg(long, default_value_t = 600)]
     eval_frames: u64,
-    /// Make the new version the live model (labelled-sample training only).
-    #[arg(long)]
-    promote: bool,
-    /// Who is training (for the audit log); defaults to the OS user.
-    #[arg(long)]
-    actor: Option<String>,
+    /// Propose the new version for the line with this reason (a signature meaning
+    /// "performed"); a QC manager approves it with `foodqc model approve`. Labelled-sample
+    /// training only.
+    #[arg(long, value_name = "REASON")]
+    propose: Option<String>,
+    /// Who trains: a signed-in data scientist (labelled-sample training only; password from
+    /// FOODQC_ACTOR_PASSWORD, FOODQC_ACTOR_PASSWORD_FILE or a prompt).
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
     /// Detector tier: classical (hand-made features), deep (pretrained network patches), or
     /// auto (both fitted on half the good items, the one that best finds synthetic defects
     /// made on the other half is kept; the faster on a tie). The choice is on the model card.
@@ -59,29 +65,41 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: TrainArgs) -> anyhow::Resu
     }
 }
 
-/// Train on the labelled samples of the data folder, register the version, maybe promote it.
+/// Train on the labelled samples of the data folder, register the version, maybe propose it.
 fn from_labels(paths: &AppPaths, model: Option<&Path>, a: TrainArgs) -> anyhow::Result<()> {
-    let actor = Actor::resolve(a.actor.as_deref());
+    let signed = {
+        let mut store = Store::open(&paths.db_path())?;
+        sign_in(&mut store, a.user.as_deref(), Some(Permission::Train))?
+    };
     let cfg = TrainJobConfig {
         db_path: paths.db_path(),
         models_dir: paths.models_dir(),
         base: super::load_model(paths, model)?,
         options: TrainOptions::default(),
         tier: a.tier,
-        actor: actor.as_str().to_string(),
+        actor: signed.user.name.clone(),
         threads: None,
     };
     let outcome = run_job(cfg)?;
     print_outcome(paths, &outcome);
-    if a.promote {
-        let mut store = foodqc::store::Store::open(&paths.db_path())?;
-        store.set_active_model(outcome.version_id, actor.as_str())?;
-        println!(
+    match a.propose.as_deref() {
+        Some(reason) => {
+            let mut store = Store::open(&paths.db_path())?;
+            let row = store
+                .list_model_versions()?
+                .into_iter()
+                .find(|m| m.id == outcome.version_id)
+                .ok_or_else(|| anyhow::anyhow!("model version {} vanished", outcome.version))?;
+            promotion::propose(&mut store, &signed.user, &row, &signed.signature(reason))?;
+            println!(
+                "{}",
+                tr!("cli-train-proposed", version = outcome.version.as_str())
+            );
+        }
+        None => println!(
             "{}",
-            tr!("cli-train-promoted", version = outcome.version.as_str())
-        );
-    } else {
-        println!("{}", tr!("cli-train-not-promoted"));
+            tr!("cli-train-not-proposed", version = outcome.version.as_str())
+        ),
     }
     Ok(())
 }

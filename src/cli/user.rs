@@ -11,15 +11,14 @@ use clap::{Args, Subcommand};
 
 use foodqc::domain::role::role_list;
 use foodqc::domain::{AppPaths, Role};
-use foodqc::services::auth::{self, AuthError, AuthUser, NewAccount};
+use foodqc::services::auth::{self, AuthError, NewAccount};
 use foodqc::store::{Store, now_ms};
 use foodqc::tr;
 
+use super::signin::sign_in;
+
 /// Environment variable with the new password, for scripts and tests.
 pub const PASSWORD_ENV: &str = "FOODQC_PASSWORD";
-
-/// Environment variable with the signing-in admin's password.
-pub const ACTOR_PASSWORD_ENV: &str = "FOODQC_ACTOR_PASSWORD";
 
 /// Arguments of `foodqc user`.
 #[derive(Args, Debug)]
@@ -112,7 +111,7 @@ pub fn run(paths: &AppPaths, a: UserArgs) -> anyhow::Result<()> {
             let actor = if store.user_count()? == 0 {
                 None
             } else {
-                Some(sign_in(&mut store, a.user.as_deref())?)
+                Some(sign_in(&mut store, a.user.as_deref(), None)?.user)
             };
             let password = new_password(&add.name, add.password_file.as_deref())?;
             let account = NewAccount {
@@ -133,13 +132,13 @@ pub fn run(paths: &AppPaths, a: UserArgs) -> anyhow::Result<()> {
             Ok(())
         }
         UserCommand::Disable(d) => {
-            let actor = sign_in(&mut store, a.user.as_deref())?;
+            let actor = sign_in(&mut store, a.user.as_deref(), None)?.user;
             auth::disable_user(&mut store, &actor, &d.name)?;
             println!("{}", tr!("cli-user-disabled", user = d.name.as_str()));
             Ok(())
         }
         UserCommand::Passwd(p) => {
-            let actor = sign_in(&mut store, a.user.as_deref())?;
+            let actor = sign_in(&mut store, a.user.as_deref(), None)?.user;
             if store.user_by_name(&p.name)?.is_none() {
                 return Err(AuthError::NoSuchUser(p.name).into());
             }
@@ -152,19 +151,6 @@ pub fn run(paths: &AppPaths, a: UserArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-/// Sign in `--user NAME` with the password from `FOODQC_ACTOR_PASSWORD` or a prompt.
-fn sign_in(store: &mut Store, name: Option<&str>) -> anyhow::Result<AuthUser> {
-    let name = name.ok_or(AuthError::SignInNeeded)?;
-    let password = match std::env::var(ACTOR_PASSWORD_ENV) {
-        Ok(p) => p,
-        Err(_) if std::io::stdin().is_terminal() => {
-            rpassword::prompt_password(format!("{} ", tr!("cli-user-actor-prompt", user = name)))?
-        }
-        Err(_) => anyhow::bail!(tr!("cli-user-no-actor-password", user = name)),
-    };
-    Ok(auth::authenticate(store, name, &password)?)
 }
 
 /// The new password of `user`: from `file`, else `FOODQC_PASSWORD`, else asked twice on the

@@ -1,5 +1,5 @@
 //! Domain types every layer shares: pixel geometry, verdicts, class names, thresholds, the
-//! acting person, roles and permissions, and where files live. The bottom layer: it imports
+//! acting person, roles and permissions, what an electronic signature means, and where files live. The bottom layer: it imports
 //! nothing of the crate.
 
 pub mod actor;
@@ -7,6 +7,7 @@ pub mod class_label;
 pub mod geometry;
 pub mod paths;
 pub mod role;
+pub mod signature;
 pub mod thresholds;
 pub mod verdict;
 
@@ -15,5 +16,6 @@ pub use class_label::{ClassLabel, GOOD};
 pub use geometry::BBox;
 pub use paths::AppPaths;
 pub use role::{Permission, Role};
+pub use signature::{Meaning, SignedAction};
 pub use thresholds::Thresholds;
 pub use verdict::Verdict;

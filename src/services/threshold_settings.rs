@@ -8,10 +8,12 @@ use std::sync::Arc;
 use image::RgbImage;
 
 use super::workbench::{PRODUCTION_ITEMS, Workbench};
-use crate::domain::{Actor, GOOD, Thresholds};
+use crate::domain::{GOOD, SignedAction, Thresholds};
 use crate::inspect::{HeatMap, Inspector};
 use crate::model::AnomalyModel;
 use crate::model::operating::{LabelledScore, ScoreFile};
+use crate::services::auth::AuthUser;
+use crate::services::signing::{self, SignError, SignatureInput};
 use crate::store::{Store, StoreError, ThresholdSetting};
 
 /// Longest side of preview pictures, pixels.
@@ -35,6 +37,9 @@ pub enum ThresholdError {
     /// A preview image or mask cannot be read.
     #[error("{0}")]
     Image(String),
+    /// The signature was refused (role, password, reason).
+    #[error(transparent)]
+    Sign(#[from] SignError),
     /// The score file names no image that exists on disk.
     #[error("No test images found on disk for the preview (the score file names them).")]
     NoPreviewImages,
@@ -124,16 +129,19 @@ pub fn history(store: &Store, version: &str) -> Result<Vec<ThresholdSetting>, Th
     }
 }
 
-/// Save `new` as the setting of `version` (replacing `old`, both in the audit log) and
-/// return it with the new history.
+/// Apply `new` as the setting of `version` (replacing `old`, both in the audit log) under
+/// `user`'s signature (a QC manager: password again and reason, bound to the version and the
+/// new values), and return it with the new history.
 pub fn apply(
     store: &mut Store,
+    user: &AuthUser,
     version: &str,
     new: Thresholds,
     old: &Thresholds,
-    who: &Actor,
-    why: &str,
+    input: &SignatureInput,
 ) -> Result<(Thresholds, Vec<ThresholdSetting>), ThresholdError> {
+    user.require(SignedAction::ApplyThresholds.permission())
+        .map_err(SignError::from)?;
     new.validate()
         .map_err(|e| ThresholdError::Invalid(e.to_string()))?;
     let id = store
@@ -142,7 +150,16 @@ pub fn apply(
             version: version.to_string(),
             db: store.path().to_path_buf(),
         })?;
-    store.apply_thresholds(id, &new, old, who.as_str(), why)?;
+    let content = serde_json::json!({ "version": version, "thresholds": new });
+    let sig = signing::prepare(
+        store,
+        user,
+        SignedAction::ApplyThresholds,
+        version,
+        signing::content_hash(&content),
+        input,
+    )?;
+    store.apply_thresholds_signed(id, &new, old, &sig)?;
     let h = store.threshold_history(id)?;
     Ok((new, h))
 }
@@ -247,12 +264,22 @@ fn preview_image(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Role;
+    use crate::services::auth::testing::{signed, signed_in, station_with};
     use crate::store::NewModelVersion;
 
     #[test]
     fn apply_needs_a_registered_version_and_records_the_history() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let mut store = station_with(
+            dir.path(),
+            &[
+                ("qc.anna", Role::QcManager),
+                ("ds.maria", Role::DataScientist),
+            ],
+        );
+        let qc = signed_in(&mut store, "qc.anna");
+        let ds = signed_in(&mut store, "ds.maria");
         let old = Thresholds {
             reject: 1.0,
             pixel: 1.5,
@@ -264,8 +291,7 @@ mod tests {
             review: Some(0.9),
             ..old.clone()
         };
-        let who = Actor::named("qc.anna");
-        let e = apply(&mut store, "v1", new.clone(), &old, &who, "why").unwrap_err();
+        let e = apply(&mut store, &qc, "v1", new.clone(), &old, &signed("why")).unwrap_err();
         assert!(e.to_string().contains("start the line first"), "{e}");
         assert!(history(&store, "v1").unwrap().is_empty());
         store
@@ -283,10 +309,15 @@ mod tests {
             ..old.clone()
         };
         assert!(matches!(
-            apply(&mut store, "v1", bad, &old, &who, "x"),
+            apply(&mut store, &qc, "v1", bad, &old, &signed("x")),
             Err(ThresholdError::Invalid(_))
         ));
-        let (t, h) = apply(&mut store, "v1", new.clone(), &old, &who, "tighter").unwrap();
+        // A data scientist tunes thresholds but does not apply them.
+        assert!(matches!(
+            apply(&mut store, &ds, "v1", new.clone(), &old, &signed("x")),
+            Err(ThresholdError::Sign(SignError::Denied(_)))
+        ));
+        let (t, h) = apply(&mut store, &qc, "v1", new.clone(), &old, &signed("tighter")).unwrap();
         assert_eq!(t, new);
         assert_eq!(h.len(), 1);
         assert_eq!(
@@ -294,6 +325,12 @@ mod tests {
             ("qc.anna", "tighter")
         );
         assert_eq!(history(&store, "v1").unwrap(), h);
+        let sigs = store.recent_signatures(5).unwrap();
+        assert_eq!(sigs.len(), 1);
+        assert_eq!(
+            (sigs[0].action.as_str(), sigs[0].meaning.as_str()),
+            ("thresholds.apply", "approved")
+        );
     }
 
     #[test]

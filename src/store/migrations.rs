@@ -257,6 +257,36 @@ BEGIN
 END;
 "#;
 
+/// Electronic signatures: who signed which record (by its content hash), when, with what
+/// meaning and why. Append-only; each row is also an audit entry, so the audit chain covers it.
+const SCHEMA_SIGNATURES: &str = r#"
+CREATE TABLE signatures (
+    id            INTEGER PRIMARY KEY,
+    ts            INTEGER NOT NULL,
+    user_id       INTEGER NOT NULL REFERENCES users (id),
+    signer        TEXT    NOT NULL,
+    display_name  TEXT    NOT NULL,
+    role          TEXT    NOT NULL,
+    meaning       TEXT    NOT NULL CHECK (meaning IN ('performed', 'reviewed', 'approved')),
+    action        TEXT    NOT NULL,
+    record_kind   TEXT    NOT NULL,
+    record_id     TEXT    NOT NULL,
+    content_hash  TEXT    NOT NULL
+                  CHECK (length(content_hash) = 64 AND content_hash NOT GLOB '*[^0-9a-f]*'),
+    reason        TEXT    NOT NULL CHECK (length(trim(reason)) > 0),
+    audit_id      INTEGER NOT NULL REFERENCES audit_log (id)
+) STRICT;
+CREATE INDEX signatures_record ON signatures (record_kind, record_id, id);
+CREATE TRIGGER signatures_no_update BEFORE UPDATE ON signatures
+BEGIN
+    SELECT RAISE(ABORT, 'signatures are append-only: UPDATE refused');
+END;
+CREATE TRIGGER signatures_no_delete BEFORE DELETE ON signatures
+BEGIN
+    SELECT RAISE(ABORT, 'signatures are append-only: DELETE refused');
+END;
+"#;
+
 /// Every migration, oldest first. Index + 1 is the schema version it produces.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_V1).comment("initial schema"),
@@ -267,6 +297,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_DRIFT_BASELINE).comment("drift baseline index"),
     M::up(SCHEMA_USERS).comment("users, roles and password hashes"),
     M::up(SCHEMA_AUDIT_CHAIN).comment("hash chains over the audit log and the inspections"),
+    M::up(SCHEMA_SIGNATURES).comment("electronic signatures"),
 ];
 
 /// The schema version this build creates and understands (highest `user_version`).

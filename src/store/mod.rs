@@ -29,6 +29,7 @@ pub mod read_model;
 pub mod recorder;
 mod samples;
 mod seal;
+mod signatures;
 mod stations;
 mod thresholds;
 mod users;
@@ -57,6 +58,7 @@ pub use samples::{
     LabelRow, NewImport, NewLabel, NewSample, SampleRow, SavedSample, save_sample_png,
 };
 pub use seal::VerifyReport;
+pub use signatures::{NewSignature, SignatureRow};
 pub use stations::{LotRow, LotStatus, LotSummary, StationRow};
 pub use thresholds::{ProductionScore, ThresholdSetting};
 pub use users::{FailureOutcome, NewUser, UserRow};

@@ -169,44 +169,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err(&self.path, "begin (model_versions)"))?;
-        let version: Option<String> = tx
-            .query_row(
-                "SELECT version FROM model_versions WHERE id = ?1",
-                [version_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sql_err(&self.path, "select from model_versions"))?;
-        let Some(version) = version else {
-            return Err(StoreError::NotFound {
-                path: self.path.clone(),
-                table: "model_versions",
-                id: version_id,
-            });
-        };
-        let previous: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT id, version FROM model_versions WHERE active = 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(sql_err(&self.path, "select from model_versions"))?;
-        // Clear first: the partial unique index allows only one row with active = 1.
-        tx.execute("UPDATE model_versions SET active = 0 WHERE active = 1", [])
-            .map_err(sql_err(&self.path, "update model_versions"))?;
-        tx.execute(
-            "UPDATE model_versions SET active = 1 WHERE id = ?1",
-            [version_id],
-        )
-        .map_err(sql_err(&self.path, "update model_versions"))?;
-        let details = serde_json::json!({
-            "model_version_id": version_id,
-            "version": version,
-            "previous_id": previous.as_ref().map(|p| p.0),
-            "previous_version": previous.map(|p| p.1),
-        });
-        insert_audit(&tx, &self.path, actor, "model.activate", &details)?;
+        activate_in(&tx, &self.path, version_id, actor)?;
         tx.commit()
             .map_err(sql_err(&self.path, "commit (model_versions)"))?;
         self.anchor_heads();
@@ -257,4 +220,53 @@ impl Store {
             .map_err(err())?;
         raw.map(|r| self.model_row(r)).transpose()
     }
+}
+
+/// Make `version_id` the active model and audit it (`model.activate`) on `tx`, inside the
+/// caller's transaction.
+pub(crate) fn activate_in(
+    tx: &rusqlite::Connection,
+    path: &std::path::Path,
+    version_id: i64,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let version: Option<String> = tx
+        .query_row(
+            "SELECT version FROM model_versions WHERE id = ?1",
+            [version_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql_err(path, "select from model_versions"))?;
+    let Some(version) = version else {
+        return Err(StoreError::NotFound {
+            path: path.to_path_buf(),
+            table: "model_versions",
+            id: version_id,
+        });
+    };
+    let previous: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT id, version FROM model_versions WHERE active = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(sql_err(path, "select from model_versions"))?;
+    // Clear first: the partial unique index allows only one row with active = 1.
+    tx.execute("UPDATE model_versions SET active = 0 WHERE active = 1", [])
+        .map_err(sql_err(path, "update model_versions"))?;
+    tx.execute(
+        "UPDATE model_versions SET active = 1 WHERE id = ?1",
+        [version_id],
+    )
+    .map_err(sql_err(path, "update model_versions"))?;
+    let details = serde_json::json!({
+        "model_version_id": version_id,
+        "version": version,
+        "previous_id": previous.as_ref().map(|p| p.0),
+        "previous_version": previous.map(|p| p.1),
+    });
+    insert_audit(tx, path, actor, "model.activate", &details)?;
+    Ok(())
 }

@@ -198,34 +198,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err(&self.path, "begin (lots)"))?;
-        let old: Option<(String, String)> = tx
-            .query_row(
-                "SELECT code, status FROM lots WHERE id = ?1",
-                [lot_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(sql_err(&self.path, "select from lots"))?;
-        let Some((code, old_status)) = old else {
-            return Err(StoreError::NotFound {
-                path: self.path.clone(),
-                table: "lots",
-                id: lot_id,
-            });
-        };
-        tx.execute(
-            "UPDATE lots SET status = ?1 WHERE id = ?2",
-            params![status.as_str(), lot_id],
-        )
-        .map_err(sql_err(&self.path, "update lots"))?;
-        let details = serde_json::json!({
-            "lot_id": lot_id,
-            "code": code,
-            "from": old_status,
-            "to": status.as_str(),
-            "comment": comment,
-        });
-        insert_audit(&tx, &self.path, actor, "lot.status", &details)?;
+        set_lot_status_in(&tx, &self.path, lot_id, status, actor, comment)?;
         tx.commit().map_err(sql_err(&self.path, "commit (lots)"))?;
         self.anchor_heads();
         Ok(())
@@ -324,3 +297,43 @@ pub(crate) const LOT_SUMMARIES_SQL: &str = "
     LEFT JOIN inspections AS i ON i.lot_id = l.id
     GROUP BY l.id
     ORDER BY l.created_at DESC, l.id DESC";
+
+/// Set a lot's status and audit it (`lot.status`) on `tx`, inside the caller's transaction.
+pub(crate) fn set_lot_status_in(
+    tx: &rusqlite::Connection,
+    path: &std::path::Path,
+    lot_id: i64,
+    status: LotStatus,
+    actor: &str,
+    comment: &str,
+) -> Result<(), StoreError> {
+    let old: Option<(String, String)> = tx
+        .query_row(
+            "SELECT code, status FROM lots WHERE id = ?1",
+            [lot_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(sql_err(path, "select from lots"))?;
+    let Some((code, old_status)) = old else {
+        return Err(StoreError::NotFound {
+            path: path.to_path_buf(),
+            table: "lots",
+            id: lot_id,
+        });
+    };
+    tx.execute(
+        "UPDATE lots SET status = ?1 WHERE id = ?2",
+        params![status.as_str(), lot_id],
+    )
+    .map_err(sql_err(path, "update lots"))?;
+    let details = serde_json::json!({
+        "lot_id": lot_id,
+        "code": code,
+        "from": old_status,
+        "to": status.as_str(),
+        "comment": comment,
+    });
+    insert_audit(tx, path, actor, "lot.status", &details)?;
+    Ok(())
+}

@@ -95,6 +95,34 @@ impl Store {
         actor: &str,
         reason: &str,
     ) -> Result<i64, StoreError> {
+        let old = self.thresholds_before(model_version_id, thresholds, previous)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err(&self.path, "begin (model_thresholds)"))?;
+        let id = apply_thresholds_in(
+            &tx,
+            &self.path,
+            model_version_id,
+            thresholds,
+            &old,
+            actor,
+            reason,
+        )?;
+        tx.commit()
+            .map_err(sql_err(&self.path, "commit (model_thresholds)"))?;
+        self.anchor_heads();
+        Ok(id)
+    }
+
+    /// Check `thresholds` and return the setting they replace: the last applied one, else
+    /// `previous` (the model file's).
+    pub(crate) fn thresholds_before(
+        &self,
+        model_version_id: i64,
+        thresholds: &Thresholds,
+        previous: &Thresholds,
+    ) -> Result<Thresholds, StoreError> {
         if let Err(why) = thresholds.validate() {
             return Err(StoreError::InvalidValue {
                 path: self.path.clone(),
@@ -103,68 +131,10 @@ impl Store {
                 value: why,
             });
         }
-        let per_class =
-            serde_json::to_string(&thresholds.per_class).map_err(|source| StoreError::Json {
-                path: self.path.clone(),
-                table: "model_thresholds",
-                column: "per_class_json",
-                source,
-            })?;
-        let old = match self.current_thresholds(model_version_id)? {
+        Ok(match self.current_thresholds(model_version_id)? {
             Some(s) => s.thresholds,
             None => previous.clone(),
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_err(&self.path, "begin (model_thresholds)"))?;
-        let version: Option<String> = tx
-            .query_row(
-                "SELECT version FROM model_versions WHERE id = ?1",
-                [model_version_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sql_err(&self.path, "select from model_versions"))?;
-        let Some(version) = version else {
-            return Err(StoreError::NotFound {
-                path: self.path.clone(),
-                table: "model_versions",
-                id: model_version_id,
-            });
-        };
-        let id: i64 = tx
-            .query_row(
-                "INSERT INTO model_thresholds (model_version_id, reject, review, pixel,
-                     per_class_json, set_by, reason, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
-                params![
-                    model_version_id,
-                    thresholds.reject,
-                    thresholds.review,
-                    thresholds.pixel,
-                    per_class,
-                    actor,
-                    reason,
-                    now_ms()
-                ],
-                |r| r.get(0),
-            )
-            .map_err(sql_err(&self.path, "insert into model_thresholds"))?;
-        let details = serde_json::json!({
-            "model_version_id": model_version_id,
-            "version": version,
-            "setting_id": id,
-            "who": actor,
-            "old": old,
-            "new": thresholds,
-            "why": reason,
-        });
-        insert_audit(&tx, &self.path, actor, "model.thresholds", &details)?;
-        tx.commit()
-            .map_err(sql_err(&self.path, "commit (model_thresholds)"))?;
-        self.anchor_heads();
-        Ok(id)
+        })
     }
 
     /// The setting in force for a model version (the newest), if any was applied.
@@ -256,6 +226,70 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Append a threshold setting and its audit entry (`model.thresholds`) on `tx`, inside the
+/// caller's transaction; `old` is the setting it replaces. Returns the new row id.
+pub(crate) fn apply_thresholds_in(
+    tx: &rusqlite::Connection,
+    path: &std::path::Path,
+    model_version_id: i64,
+    thresholds: &Thresholds,
+    old: &Thresholds,
+    actor: &str,
+    reason: &str,
+) -> Result<i64, StoreError> {
+    let per_class =
+        serde_json::to_string(&thresholds.per_class).map_err(|source| StoreError::Json {
+            path: path.to_path_buf(),
+            table: "model_thresholds",
+            column: "per_class_json",
+            source,
+        })?;
+    let version: Option<String> = tx
+        .query_row(
+            "SELECT version FROM model_versions WHERE id = ?1",
+            [model_version_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql_err(path, "select from model_versions"))?;
+    let Some(version) = version else {
+        return Err(StoreError::NotFound {
+            path: path.to_path_buf(),
+            table: "model_versions",
+            id: model_version_id,
+        });
+    };
+    let id: i64 = tx
+        .query_row(
+            "INSERT INTO model_thresholds (model_version_id, reject, review, pixel,
+                     per_class_json, set_by, reason, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+            params![
+                model_version_id,
+                thresholds.reject,
+                thresholds.review,
+                thresholds.pixel,
+                per_class,
+                actor,
+                reason,
+                now_ms()
+            ],
+            |r| r.get(0),
+        )
+        .map_err(sql_err(path, "insert into model_thresholds"))?;
+    let details = serde_json::json!({
+        "model_version_id": model_version_id,
+        "version": version,
+        "setting_id": id,
+        "who": actor,
+        "old": old,
+        "new": thresholds,
+        "why": reason,
+    });
+    insert_audit(tx, path, actor, "model.thresholds", &details)?;
+    Ok(id)
 }
 
 #[cfg(test)]

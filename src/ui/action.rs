@@ -3,11 +3,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use foodqc::domain::Actor;
 use foodqc::model::AnomalyModel;
 use foodqc::reports::spc::LiveAlarm;
 use foodqc::services::desk::{Command, DbSnapshot};
 use foodqc::station::{StationCommand, StationStats};
+
+use super::session::{SessionUi, SignRequest};
 
 /// A request of a tab: work for the desk worker or a command for the running station.
 pub enum Action {
@@ -15,6 +16,9 @@ pub enum Action {
     Desk(Command),
     /// For the station (pause, lot, capture...).
     Station(StationCommand),
+    /// A signed action: the app asks for the password again and a reason, then sends the
+    /// command.
+    Sign(SignRequest),
 }
 
 impl From<Command> for Action {
@@ -37,8 +41,8 @@ pub struct TabCtx<'a> {
     pub model: &'a Arc<AnomalyModel>,
     /// The latest database snapshot (lots, versions, label counts).
     pub snapshot: &'a DbSnapshot,
-    /// Who is at the keyboard.
-    pub actor: &'a Actor,
+    /// Who is signed in, and what their role may do.
+    pub session: &'a SessionUi,
     /// Why the station is not running, if it is not.
     pub station_error: Option<&'a str>,
     /// The quick-export folder.

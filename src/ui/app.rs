@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use foodqc::capture::{SourceOptions, SourceSpec};
-use foodqc::domain::{Actor, AppPaths};
+use foodqc::domain::AppPaths;
 use foodqc::i18n::Language;
 use foodqc::model::AnomalyModel;
 use foodqc::services::desk::{Command, DbSnapshot, Desk, DeskConfig, Event, Status, Topic};
@@ -42,8 +42,8 @@ pub struct FoodQcApp {
     pub(crate) train: train::TrainTab,
     pub(crate) reports: reports::ReportsTab,
     pub(crate) thresholds: thresholds::ThresholdsTab,
-    /// Who is at the keyboard, resolved once: labels, decisions and the audit log.
-    pub(crate) actor: Actor,
+    /// Who is signed in, the sign-in and signature windows, the idle lock.
+    pub(crate) session: super::session::SessionUi,
     /// The language the desk worker was last told to speak.
     desk_language: Option<Language>,
 }
@@ -94,12 +94,10 @@ impl FoodQcApp {
                 }
             }
         });
-        let actor = Actor::os_user();
         let ctx = cc.egui_ctx.clone();
         let desk = Desk::spawn(
             DeskConfig {
                 paths: paths.clone(),
-                actor: actor.clone(),
             },
             Arc::new(move || ctx.request_repaint()),
         );
@@ -124,7 +122,7 @@ impl FoodQcApp {
             thresholds: thresholds::ThresholdsTab::default(),
             model,
             paths,
-            actor,
+            session: super::session::SessionUi::default(),
             desk_language: None,
         };
         app.start_station();
@@ -197,6 +195,7 @@ impl FoodQcApp {
                     }
                 }
                 Action::Station(c) => self.send(c),
+                Action::Sign(request) => self.session.ask_signature(request),
             }
         }
     }
@@ -263,6 +262,10 @@ impl FoodQcApp {
                     self.send(StationCommand::SetModel(p.model));
                     self.send(StationCommand::SetClassifier(p.classifier));
                 }
+                Event::Session(user) => self.session.set_user(user, Instant::now()),
+                Event::Status(Topic::Session, s) => {
+                    self.session.message = s.message().map(str::to_string);
+                }
                 Event::Status(Topic::Train | Topic::Promotion, _)
                 | Event::TrainProgress(_)
                 | Event::TrainFinished(_) => self.train.on_event(ev),
@@ -276,7 +279,7 @@ impl FoodQcApp {
             stats: &self.stats,
             model: &self.model,
             snapshot: &self.snapshot,
-            actor: &self.actor,
+            session: &self.session,
             station_error: self.station_error.as_deref(),
             exports_dir: &self.paths.data_dir.join("exports"),
             alarm: self.line_watch.alarm(),
@@ -312,6 +315,7 @@ impl eframe::App for FoodQcApp {
             self.desk.send(Command::LogAlarm(details));
         }
         self.take_events(ctx);
+        self.watch_idle(ctx, Instant::now());
         self.handle_keys(ctx);
         ctx.set_visuals(if self.settings.dark {
             egui::Visuals::dark()
@@ -342,6 +346,7 @@ impl eframe::App for FoodQcApp {
         if self.show_help {
             self.help_window(&ctx);
         }
+        self.session_windows(&ctx);
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         self.frame_times.push(ms);
         // The previous frame as a whole: ui, tessellation and painting.

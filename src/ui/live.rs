@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use egui::{Align2, Color32, FontId, Pos2, Rect, Stroke, StrokeKind, TextureHandle, Vec2};
+use foodqc::domain::Permission;
 use foodqc::domain::Verdict;
 use foodqc::inspect::{InspectedItem, Inspection};
 use foodqc::station::{LotInfo, StationCommand};
@@ -14,6 +15,7 @@ use foodqc::tr;
 use serde::{Deserialize, Serialize};
 
 use super::action::{Action, TabCtx};
+use super::session::guarded;
 use super::theme;
 
 /// The Live tab: what persists (overlay switches, lot) and the latest inspection on screen.
@@ -162,8 +164,8 @@ impl LiveTab {
         ui.separator();
         ui.checkbox(&mut self.show_heat, tr!("live-heat-map"));
         ui.checkbox(&mut self.show_scores, tr!("live-scores"));
-        if ui
-            .button(tr!("live-capture"))
+        let capture = egui::Button::new(tr!("live-capture"));
+        if guarded(ui, ctx.session, Permission::CaptureSamples, true, capture)
             .on_hover_text(tr!("live-capture-tip"))
             .clicked()
         {
@@ -223,13 +225,14 @@ impl LiveTab {
                     .desired_width(110.0)
                     .hint_text(tr!("live-lot-hint")),
             );
+            let may = ctx.session.may(Permission::RunLine);
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             let changed = self.lot.code.trim() != ctx.stats.lot;
-            if (ui
-                .add_enabled(changed, egui::Button::new(tr!("live-lot-apply")))
+            let apply = egui::Button::new(tr!("live-lot-apply"));
+            if (guarded(ui, ctx.session, Permission::RunLine, changed, apply)
                 .on_hover_text(tr!("live-lot-apply-tip"))
                 .clicked()
-                || (enter && changed))
+                || (enter && changed && may))
                 && !self.lot.code.trim().is_empty()
             {
                 self.lot.code = self.lot.code.trim().to_string();

@@ -8,6 +8,7 @@ mod app;
 mod label;
 mod live;
 mod reports;
+pub(crate) mod session;
 mod status_bar;
 mod theme;
 mod thresholds;

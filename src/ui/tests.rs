@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use foodqc::capture::{SourceOptions, SourceSpec};
-use foodqc::domain::AppPaths;
+use foodqc::domain::{AppPaths, Role};
 use foodqc::model::AnomalyModel;
 
 use super::*;
@@ -36,6 +36,67 @@ pub(crate) fn english(mut app: FoodQcApp) -> FoodQcApp {
     app
 }
 
+/// The password of every test user.
+pub(crate) const TEST_PW: &str = "Quality-2026";
+
+/// Add `name` with `role` to the station in `dir` (and its admin first, when it has none).
+pub(crate) fn add_user(dir: &std::path::Path, name: &str, role: foodqc::domain::Role) {
+    use foodqc::services::auth::{NewAccount, authenticate, create_user};
+    let paths = AppPaths {
+        data_dir: dir.to_path_buf(),
+    };
+    let mut store = foodqc::store::Store::open(&paths.db_path()).unwrap();
+    let acc = |name, role| NewAccount {
+        name,
+        display_name: None,
+        role,
+        service: false,
+    };
+    if store.user_count().unwrap() == 0 {
+        let admin = acc("admin", foodqc::domain::Role::Admin);
+        create_user(&mut store, None, &admin, TEST_PW).unwrap();
+    }
+    if store.user_by_name(name).unwrap().is_none() {
+        let admin = authenticate(&mut store, "admin", TEST_PW).unwrap();
+        create_user(&mut store, Some(&admin), &acc(name, role), TEST_PW).unwrap();
+    }
+}
+
+/// Add `name` with `role` and sign them in through the window's sign-in dialog.
+pub(crate) fn sign_in_as(
+    h: &mut Harness<'_, FoodQcApp>,
+    dir: &std::path::Path,
+    name: &str,
+    role: foodqc::domain::Role,
+) {
+    add_user(dir, name, role);
+    // The window knows users exist (else it offers to create the first admin).
+    step_until(h, "users in the snapshot", |app| app.snapshot.users > 0);
+    if h.state().session.user.is_some() {
+        h.get_by_label("Sign out").click();
+        step_until(h, "signed out", |app| app.session.user.is_none());
+    }
+    h.state_mut().session.ask_sign_in();
+    h.step();
+    h.state_mut().session.fill_login(name, TEST_PW);
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Sign in")
+        .click();
+    step_until(h, "signed in", |app| {
+        app.session.user.as_ref().is_some_and(|u| u.name == name)
+    });
+    h.step();
+}
+
+/// Sign the open signature window with the test password and `reason`.
+pub(crate) fn sign(h: &mut Harness<'_, FoodQcApp>, reason: &str) {
+    h.step();
+    h.state_mut().session.fill_signature(TEST_PW, reason);
+    h.step();
+    h.get_by_label("Sign").click();
+    h.step();
+}
+
 /// Step the UI (real time passes for the station threads) until `done` or a timeout.
 /// Shared by the tab modules' tests.
 pub(crate) fn step_until(
@@ -64,6 +125,13 @@ fn live_view_counts_pauses_and_switches_tabs() {
     h.get_by_label("Items inspected");
     h.get_by_label("Reject rate");
     assert!(h.state().stats.fps > 0.0);
+    // The line runs without anyone signed in; pausing it needs an operator.
+    sign_in_as(
+        &mut h,
+        dir.path(),
+        "op.jose",
+        foodqc::domain::Role::Operator,
+    );
 
     // Pause: the frame counter stops moving.
     h.get_by_label("⏸ Pause").click();
@@ -122,6 +190,12 @@ fn lot_change_reaches_the_station() {
     step_until(&mut h, "first frame", |app| {
         app.settings.live.current().is_some()
     });
+    sign_in_as(
+        &mut h,
+        dir.path(),
+        "op.jose",
+        foodqc::domain::Role::Operator,
+    );
     h.state_mut().settings.live.lot.code = "LOT-7".into();
     h.step();
     h.get_by_label("Apply").click();
@@ -141,6 +215,17 @@ fn space_toggles_pause_and_h_toggles_heat() {
     step_until(&mut h, "first frame", |app| {
         app.settings.live.current().is_some()
     });
+    // Read-only: Space does not pause the line.
+    h.key_press(egui::Key::Space);
+    h.step();
+    h.step();
+    assert!(!h.state().stats.paused);
+    sign_in_as(
+        &mut h,
+        dir.path(),
+        "op.jose",
+        foodqc::domain::Role::Operator,
+    );
     let heat = h.state().settings.live.show_heat;
     h.key_press(egui::Key::H);
     h.step();
@@ -191,6 +276,12 @@ fn label_tab_labels_by_keys_moves_and_undoes() {
     step_until(&mut h, "first frame", |app| {
         app.settings.live.current().is_some()
     });
+    sign_in_as(
+        &mut h,
+        dir.path(),
+        "tec.luis",
+        foodqc::domain::Role::Technician,
+    );
     h.key_press(egui::Key::Space);
     h.key_press(egui::Key::F2);
     h.step();
@@ -264,6 +355,7 @@ fn training_job_starts_cancels_finishes_and_promotes() {
     step_until(&mut h, "first frame", |app| {
         app.settings.live.current().is_some()
     });
+    sign_in_as(&mut h, dir.path(), "ds.maria", Role::DataScientist);
     h.key_press(egui::Key::F3);
     h.step();
     h.get_by_label("Train new model").click();
@@ -316,25 +408,195 @@ fn training_job_starts_cancels_finishes_and_promotes() {
     assert!(h.state().stats.frames_inspected > frames_before);
     let version = h.state().train.last.clone().unwrap().unwrap().version;
 
-    // Promote it: the station swaps to it.
+    // The data scientist proposes it (signed); they cannot approve it themselves.
     step_until(&mut h, "version listed", |app| {
         app.snapshot.models.iter().any(|m| m.version == version)
     });
     h.step();
-    h.get_by_label("Promote").click();
+    h.get_by_label("Propose…").click();
+    sign(&mut h, "trained on 40 labelled samples");
+    step_until(&mut h, "proposal in the snapshot", |app| {
+        app.snapshot
+            .models
+            .iter()
+            .any(|m| m.version == version && app.snapshot.proposals.contains_key(&m.id))
+    });
     h.step();
+    assert!(disabled(&h, "Approve…"), "the proposer may not approve");
+    // A QC manager approves it (signed): the station swaps to it.
+    sign_in_as(&mut h, dir.path(), "qc.anna", Role::QcManager);
+    h.key_press(egui::Key::F3);
+    h.step();
+    assert!(!disabled(&h, "Approve…"));
+    h.get_by_label("Approve…").click();
+    sign(&mut h, "comparison checked");
     step_until(&mut h, "station runs the promoted model", |app| {
         app.stats.model_version == version
     });
     let store = foodqc::store::Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
     assert_eq!(store.active_model().unwrap().unwrap().version, version);
-    assert!(
+    let activation = store
+        .audit_entries(100)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == "model.activate")
+        .unwrap();
+    assert_eq!(activation.actor, "qc.anna");
+    let sigs = store.recent_signatures(10).unwrap();
+    let who: Vec<_> = sigs
+        .iter()
+        .rev()
+        .map(|s| (s.signer.as_str(), s.meaning.as_str()))
+        .collect();
+    assert_eq!(who, [("ds.maria", "performed"), ("qc.anna", "approved")]);
+}
+
+/// Whether the widget labelled `label` is disabled.
+fn disabled(h: &Harness<'_, FoodQcApp>, label: &str) -> bool {
+    use egui_kittest::kittest::NodeT;
+    h.get_by_label(label).accesskit_node().is_disabled()
+}
+
+#[test]
+fn a_technician_can_neither_propose_approve_nor_apply_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let version = "v-tech";
+    let mut model = AnomalyModel::bundled().unwrap();
+    model.version = version.into();
+    let file = dir.path().join("v-tech.json");
+    model.save(&file).unwrap();
+    {
+        let paths = AppPaths {
+            data_dir: dir.path().to_path_buf(),
+        };
+        let mut store = foodqc::store::Store::open(&paths.db_path()).unwrap();
         store
-            .audit_entries(100)
+            .register_model_version(&foodqc::store::NewModelVersion {
+                version: version.into(),
+                path: file,
+                kind: "test".into(),
+                params: serde_json::json!({}),
+                metrics: serde_json::json!({}),
+                data_snapshot: serde_json::json!({}),
+            })
+            .unwrap();
+    }
+    let mut h = harness(dir.path());
+    sign_in_as(&mut h, dir.path(), "tec.luis", Role::Technician);
+    h.key_press(egui::Key::F3);
+    h.step();
+    step_until(&mut h, "version listed", |app| {
+        app.snapshot.models.iter().any(|m| m.version == version)
+    });
+    h.step();
+    assert!(disabled(&h, "Propose…"));
+    assert!(disabled(&h, "Roll back"));
+    h.key_press(egui::Key::F5);
+    h.step();
+    h.step();
+    assert!(disabled(&h, "Apply to the line"));
+    // Signed out, the window is read-only: Live's capture and the lot are disabled too.
+    h.get_by_label("Sign out").click();
+    step_until(&mut h, "signed out", |app| app.session.user.is_none());
+    h.key_press(egui::Key::F1);
+    h.step();
+    h.step();
+    assert!(disabled(&h, "📷 Capture for labelling (C)"));
+}
+
+#[test]
+fn idle_lock_signs_out_after_the_timeout_and_the_line_runs_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    h.state_mut().session =
+        super::session::SessionUi::with_idle_timeout(Duration::from_millis(300));
+    sign_in_as(&mut h, dir.path(), "op.jose", Role::Operator);
+    let items = h.state().stats.items;
+    // No input: the session locks; the station keeps judging.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while h.state().session.user.is_some() {
+        assert!(Instant::now() < deadline, "idle lock did not sign out");
+        std::thread::sleep(Duration::from_millis(50));
+        h.step();
+    }
+    step_until(&mut h, "line still judging", |app| app.stats.items > items);
+    let store = foodqc::store::Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let logout = store
+            .audit_entries(20)
             .unwrap()
-            .iter()
-            .any(|e| e.action == "model.activate")
+            .into_iter()
+            .find(|e| e.action == "auth.logout");
+        if let Some(e) = logout {
+            assert_eq!(e.actor, "op.jose");
+            assert_eq!(e.details["idle"], true);
+            break;
+        }
+        assert!(Instant::now() < deadline, "logout not audited");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn five_wrong_passwords_lock_the_account() {
+    let dir = tempfile::tempdir().unwrap();
+    add_user(dir.path(), "qc.anna", Role::QcManager);
+    let mut h = harness(dir.path());
+    step_until(&mut h, "users in the snapshot", |app| {
+        app.snapshot.users > 0
+    });
+    for _ in 0..5 {
+        h.state_mut().session.ask_sign_in();
+        h.step();
+        h.state_mut()
+            .session
+            .fill_login("qc.anna", "wrong-Password-1");
+        h.step();
+        h.get_by_role_and_label(egui::accesskit::Role::Button, "Sign in")
+            .click();
+        step_until(&mut h, "refusal shown", |app| app.session.message.is_some());
+    }
+    let msg = h.state().session.message.clone().unwrap();
+    assert!(msg.contains("locked"), "{msg}");
+    // Even the right password is refused now.
+    h.state_mut().session.fill_login("qc.anna", TEST_PW);
+    h.state_mut().session.message = None;
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Sign in")
+        .click();
+    step_until(&mut h, "refusal shown", |app| app.session.message.is_some());
+    assert!(h.state().session.user.is_none());
+    assert!(
+        h.state()
+            .session
+            .message
+            .as_ref()
+            .unwrap()
+            .contains("locked")
     );
+}
+
+#[test]
+fn the_first_start_creates_the_admin_in_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    step_until(&mut h, "snapshot", |app| app.snapshot.taken_at.is_some());
+    assert_eq!(h.state().snapshot.users, 0);
+    h.get_by_label("Sign in").click();
+    h.step();
+    h.get_by_label("Create the first admin");
+    h.state_mut().session.fill_login("rosa", "Andes-2026-Rosa");
+    h.step();
+    h.get_by_label("Create admin").click();
+    step_until(&mut h, "admin signed in", |app| {
+        app.session
+            .user
+            .as_ref()
+            .is_some_and(|u| u.role == Role::Admin)
+    });
+    let store = foodqc::store::Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
+    assert_eq!(store.users().unwrap().len(), 1);
 }
 
 /// The window in Spanish at its minimum size (900 x 600): every tab speaks the Spanish

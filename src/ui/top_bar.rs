@@ -2,10 +2,12 @@
 //! shortcuts that work on every tab, and the shortcut sheet.
 
 use foodqc::capture::SourceSpec;
+use foodqc::domain::Permission;
 use foodqc::i18n::Language;
 use foodqc::station::StationCommand;
 use foodqc::tr;
 
+use super::session::guarded;
 use super::{FoodQcApp, Tab};
 
 impl FoodQcApp {
@@ -28,13 +30,13 @@ impl FoodQcApp {
                 i.key_pressed(egui::Key::Questionmark) || i.key_pressed(egui::Key::F12),
             )
         });
-        if space {
+        if space && self.session.may(Permission::RunLine) {
             self.toggle_pause();
         }
         if heat {
             self.settings.live.show_heat = !self.settings.live.show_heat;
         }
-        if capture {
+        if capture && self.session.may(Permission::CaptureSamples) {
             self.send(StationCommand::CaptureNext);
         }
         if help {
@@ -62,8 +64,8 @@ impl FoodQcApp {
             } else {
                 tr!("top-pause")
             };
-            if ui
-                .button(pause_label)
+            let pause = egui::Button::new(pause_label);
+            if guarded(ui, &self.session, Permission::RunLine, true, pause)
                 .on_hover_text(tr!("top-pause-tip"))
                 .clicked()
             {
@@ -82,7 +84,15 @@ impl FoodQcApp {
                 self.show_help = !self.show_help;
             }
             ui.separator();
-            self.source_picker(ui);
+            self.session_bar(ui);
+            ui.separator();
+            // Changing the source changes what the line records: a signed-in role that runs
+            // the line does it.
+            let may = self.session.may(Permission::RunLine);
+            let r = ui.add_enabled_ui(may, |ui| self.source_picker(ui)).response;
+            if !may {
+                r.on_hover_text(self.session.why_not(Permission::RunLine));
+            }
         });
     }
 

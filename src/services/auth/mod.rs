@@ -43,6 +43,8 @@ pub struct AuthUser {
     pub id: i64,
     /// Login name.
     pub name: String,
+    /// Name as people read it (printed with signatures).
+    pub display_name: String,
     /// Role at sign-in.
     pub role: Role,
 }
@@ -385,6 +387,7 @@ pub fn authenticate_at(
     Ok(AuthUser {
         id: user.id,
         name: user.name,
+        display_name: user.display_name,
         role: user.role,
     })
 }
@@ -547,3 +550,6 @@ impl IdleLock {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+pub(crate) mod testing;

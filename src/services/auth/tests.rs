@@ -242,6 +242,7 @@ fn permission_errors_name_the_roles_that_may() {
     let tech = AuthUser {
         id: 1,
         name: "tec.luis".into(),
+        display_name: "Luis Rojas".into(),
         role: Role::Technician,
     };
     assert!(tech.require(Permission::Label).is_ok());

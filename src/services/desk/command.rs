@@ -7,11 +7,12 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 use image::GrayImage;
 
-use crate::domain::{Actor, Thresholds};
+use crate::domain::Thresholds;
 use crate::model::AnomalyModel;
 use crate::reports::drift::DriftReference;
 use crate::reports::pdf::PdfMeta;
 use crate::reports::{GroupBy, Report, ReportFilter};
+use crate::services::signing::SignatureInput;
 use crate::services::workbench::Workbench;
 use crate::store::{DefectClass, LotStatus, ModelVersionRow, QueueFilter};
 
@@ -104,16 +105,14 @@ pub enum Command {
         /// Only items with a saved crop.
         images_only: bool,
     },
-    /// Hold or release a lot (audit log).
+    /// Hold or release a lot: the signed-in QC manager signs (password again, reason).
     SetLotStatus {
         /// Lot code.
         code: String,
         /// New status.
         status: LotStatus,
-        /// Who decides.
-        actor: Actor,
-        /// Why.
-        comment: String,
+        /// The signature's password and reason.
+        sign: SignatureInput,
     },
     /// Write the filtered inspections as CSV (progress, cancel with [`Command::CancelExport`]).
     ExportCsv {
@@ -154,10 +153,8 @@ pub enum Command {
         new: Thresholds,
         /// The setting it replaces.
         old: Thresholds,
-        /// Who applies.
-        who: Actor,
-        /// Why.
-        why: String,
+        /// The signed-in QC manager's signature: password again and reason.
+        sign: SignatureInput,
     },
     /// Score a few test images of the workbench for the pixel preview
     /// ([`super::Event::Previews`]).
@@ -177,8 +174,55 @@ pub enum Command {
     },
     /// Cancel the running training job.
     CancelTraining,
-    /// Make a registered version live ([`super::Event::Promoted`]).
-    Promote(ModelVersionRow),
+    /// Propose a trained version for the line (the signed-in data scientist signs).
+    Propose {
+        /// The version.
+        row: ModelVersionRow,
+        /// Password again and reason.
+        sign: SignatureInput,
+    },
+    /// Approve a proposed version: it goes live ([`super::Event::Promoted`]); the signed-in
+    /// QC manager signs.
+    Approve {
+        /// The version.
+        row: ModelVersionRow,
+        /// Password again and reason.
+        sign: SignatureInput,
+    },
+    /// Return to the version live before ([`super::Event::Promoted`]); the signed-in QC
+    /// manager signs.
+    Rollback {
+        /// The version to return to.
+        row: ModelVersionRow,
+        /// Password again and reason.
+        sign: SignatureInput,
+    },
+
+    /// Several commands, run in order (a signed change and the refresh that shows it).
+    Batch(Vec<Command>),
+
+    /// Sign in ([`super::Event::Session`]).
+    SignIn {
+        /// Login name.
+        name: String,
+        /// Password.
+        password: String,
+    },
+    /// Sign out (`idle`: the idle lock did it).
+    SignOut {
+        /// Whether the idle lock ended the session.
+        idle: bool,
+    },
+    /// Create the station's first user, an admin, and sign them in (only while there is no
+    /// user).
+    CreateFirstAdmin {
+        /// Login name.
+        name: String,
+        /// Name as people read it.
+        display_name: String,
+        /// Password.
+        password: String,
+    },
 }
 
 /// The sending end of the desk's command channel; cheap to clone.

@@ -27,6 +27,10 @@ pub struct DbSnapshot {
     pub label_counts: Vec<(String, i64)>,
     /// The version live before the current one (for roll back).
     pub previous_active: Option<i64>,
+    /// How many users the station has (0: the first admin is still to be created).
+    pub users: i64,
+    /// The standing proposal of each proposed version, by version id.
+    pub proposals: std::collections::BTreeMap<i64, crate::store::SignatureRow>,
     /// When this snapshot was taken.
     pub taken_at: Option<Instant>,
     /// Query time in ms.
@@ -120,4 +124,6 @@ pub enum Event {
     TrainFinished(Result<TrainOutcome, String>),
     /// A version was made live: hand it to the station.
     Promoted(Promoted),
+    /// Who is signed in now (`None`: nobody; the window is read-only).
+    Session(Option<crate::services::auth::AuthUser>),
 }

@@ -9,6 +9,7 @@ use super::EventSink;
 use super::command::{PickPath, PickPaths};
 use super::status::{Status, Topic};
 use super::worker::{Worker, open_with_retry, spawn_job};
+use crate::domain::Permission;
 use crate::labeling::Progress;
 
 /// A progress line: `import 3/10: name.png`.
@@ -49,9 +50,16 @@ fn run_files_job(
 impl Worker {
     /// Import `paths` (or what `pick` asks for) as samples.
     pub(super) fn import(&mut self, paths: Vec<PathBuf>, pick: Option<PickPaths>) {
+        let actor = match self.user_for(Permission::CaptureSamples) {
+            Ok(user) => user.actor(),
+            Err(e) => {
+                self.sink
+                    .status(Topic::Files, Status::Failed(e.to_string()));
+                return;
+            }
+        };
         let db = self.cfg.paths.db_path();
         let samples_dir = self.cfg.paths.samples_dir();
-        let actor = self.cfg.actor.clone();
         run_files_job(
             &self.sink,
             &self.files_cancel,

@@ -8,6 +8,7 @@ use image::GrayImage;
 
 use super::event::{Event, LabelQueue};
 use super::worker::{DeskError, Worker};
+use crate::domain::Permission;
 use crate::model::AnomalyModel;
 use crate::services::sample_score::score_sample;
 use crate::store::{DefectClass, QueueFilter};
@@ -70,7 +71,7 @@ impl Worker {
             }
             None => None,
         };
-        let actor = self.cfg.actor.clone();
+        let actor = self.user_for(Permission::Label)?.actor();
         let s = self.store()?;
         let label_id = s.add_label(sample_id, label, mask_path.as_deref(), actor.as_str())?;
         let counts = s.label_counts()?;
@@ -83,7 +84,7 @@ impl Worker {
     }
 
     pub(super) fn undo_label(&mut self, label_id: i64) -> Result<(), DeskError> {
-        let actor = self.cfg.actor.clone();
+        let actor = self.user_for(Permission::Label)?.actor();
         let s = self.store()?;
         s.undo_label(label_id, actor.as_str())?;
         let counts = s.label_counts()?;
@@ -93,7 +94,7 @@ impl Worker {
 
     /// Save or delete a defect class, then send the taxonomy.
     pub(super) fn edit_taxonomy(&mut self, change: TaxonomyChange) -> Result<(), DeskError> {
-        let actor = self.cfg.actor.clone();
+        let actor = self.user_for(Permission::Label)?.actor();
         let s = self.store()?;
         match change {
             TaxonomyChange::Save(c) => {

@@ -11,6 +11,7 @@ mod event;
 mod files;
 mod label;
 mod reports;
+mod session;
 mod status;
 mod thresholds;
 mod train;
@@ -25,7 +26,7 @@ pub use command::{Command, CommandSender, PickPath, PickPaths, SaveTarget};
 pub use event::{DbSnapshot, Event, LabelQueue};
 pub use status::{Status, Topic};
 
-use crate::domain::{Actor, AppPaths};
+use crate::domain::AppPaths;
 
 /// Called after each event so a sleeping window repaints.
 pub type Repaint = Arc<dyn Fn() + Send + Sync>;
@@ -35,8 +36,6 @@ pub type Repaint = Arc<dyn Fn() + Send + Sync>;
 pub struct DeskConfig {
     /// Data folder (database, samples, models, exports).
     pub paths: AppPaths,
-    /// Who is at the keyboard: recorded for labels, taxonomy edits, training and promotion.
-    pub actor: Actor,
 }
 
 /// The front end's end of the desk: send commands, take events.

@@ -11,11 +11,13 @@ use super::command::SaveTarget;
 use super::event::Event;
 use super::status::{Status, Topic};
 use super::worker::{DeskError, Worker, open_with_retry, spawn_job};
-use crate::domain::Actor;
+use crate::domain::Permission;
 use crate::reports::drift::DriftReference;
 use crate::reports::pdf::PdfMeta;
 use crate::reports::{GroupBy, Report, ReportFilter, query};
 use crate::services::line_alarm::{ALARM_ACTION, ALARM_ACTOR};
+use crate::services::lot_decision;
+use crate::services::signing::SignatureInput;
 use crate::store::LotStatus;
 
 /// Drill-down rows read at most.
@@ -79,19 +81,16 @@ impl Worker {
         &mut self,
         code: &str,
         status: LotStatus,
-        actor: &Actor,
-        comment: &str,
+        sign: &SignatureInput,
     ) -> Result<(), DeskError> {
-        let st = self.store()?;
-        let id = st
-            .lot_id(code)?
-            .ok_or_else(|| DeskError::Other(format!("lot {code:?} is not in the database")))?;
-        st.set_lot_status(id, status, actor.as_str(), comment)?;
+        let user = self.user_for(Permission::HoldReleaseLot)?;
+        let sig = lot_decision::decide(self.store()?, &user, code, status, sign)
+            .map_err(|e| DeskError::Other(e.to_string()))?;
         let msg = crate::tr!(
             "desk-lot-set",
             code = code,
             status = crate::reports::lot_status_label(status).to_uppercase(),
-            actor = actor.to_string()
+            actor = sig.display_name.as_str()
         );
         self.sink.status(Topic::Reports, Status::Done(msg));
         Ok(())

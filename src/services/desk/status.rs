@@ -61,6 +61,8 @@ pub enum Topic {
     Train,
     /// Promoting a model version.
     Promotion,
+    /// Signing in and out.
+    Session,
 }
 
 #[cfg(test)]

@@ -5,7 +5,10 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::capture::{SourceOptions, SourceSpec};
+use crate::domain::Role;
 use crate::model::AnomalyModel;
+use crate::services::auth::testing::{PW, station_at};
+use crate::services::signing::SignatureInput;
 use crate::store::{DefectClass, QueueFilter, Store};
 
 fn desk(dir: &std::path::Path) -> Desk {
@@ -13,9 +16,20 @@ fn desk(dir: &std::path::Path) -> Desk {
         paths: AppPaths {
             data_dir: dir.to_path_buf(),
         },
-        actor: Actor::named("tester"),
     };
     Desk::spawn(cfg, Arc::new(|| {}))
+}
+
+/// Sign `name` in (with the fixtures' password) and wait until the worker says so.
+fn sign_in(d: &Desk, name: &str) {
+    d.send(Command::SignIn {
+        name: name.into(),
+        password: PW.into(),
+    });
+    wait_for(d, "signed in", |e| match e {
+        Event::Session(Some(u)) if u.name == name => Some(()),
+        _ => None,
+    });
 }
 
 /// Take events until one matches `pick`; fails after a timeout or on a failed status.
@@ -73,7 +87,7 @@ fn label_queue_label_undo_and_taxonomy() {
         data_dir: dir.path().to_path_buf(),
     };
     {
-        let mut store = Store::open(&paths.db_path()).unwrap();
+        let mut store = station_at(&paths.db_path(), &[("tester", Role::Technician)]);
         let mut source = SourceSpec::Synthetic { seed: 41 }
             .open(&SourceOptions::default())
             .unwrap();
@@ -88,6 +102,7 @@ fn label_queue_label_undo_and_taxonomy() {
         .unwrap();
     }
     let d = desk(dir.path());
+    sign_in(&d, "tester");
     let model = Arc::new(AnomalyModel::bundled().unwrap());
     d.send(Command::RefreshLabelQueue {
         filter: QueueFilter::default(),
@@ -171,4 +186,87 @@ fn a_failure_is_reported_under_its_topic() {
         assert!(Instant::now() < deadline, "no failure reported");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// The first failure under `topic`, within 30 s.
+fn failure(d: &Desk, topic: Topic) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let failed = d.poll().into_iter().find_map(|e| match e {
+            Event::Status(t, Status::Failed(m)) if t == topic => Some(m),
+            _ => None,
+        });
+        if let Some(m) = failed {
+            return m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no failure reported under {topic:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn state_changes_need_a_signed_in_role_that_may_whatever_the_window_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("foodqc.sqlite");
+    let mut store = station_at(&db, &[("tec.luis", Role::Technician)]);
+    let mut model = AnomalyModel::bundled().unwrap();
+    model.version = "v-forced".into();
+    let file = dir.path().join("v.json");
+    model.save(&file).unwrap();
+    let id = store
+        .register_model_version(&crate::store::NewModelVersion {
+            version: "v-forced".into(),
+            path: file,
+            kind: "test".into(),
+            params: serde_json::json!({}),
+            metrics: serde_json::json!({}),
+            data_snapshot: serde_json::json!({}),
+        })
+        .unwrap();
+    let row = store
+        .list_model_versions()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.id == id)
+        .unwrap();
+    drop(store);
+    let d = desk(dir.path());
+    let sign = || SignatureInput {
+        password: PW.into(),
+        reason: "forced".into(),
+    };
+    // Nobody signed in: refused, saying to sign in.
+    d.send(Command::Approve {
+        row: row.clone(),
+        sign: sign(),
+    });
+    let m = failure(&d, Topic::Promotion);
+    assert!(m.contains("sign in"), "{m}");
+    // A technician forcing the commands a disabled button would have sent: refused by role.
+    sign_in(&d, "tec.luis");
+    d.send(Command::Approve {
+        row: row.clone(),
+        sign: sign(),
+    });
+    let m = failure(&d, Topic::Promotion);
+    assert!(m.contains("tec.luis") && m.contains("qc_manager"), "{m}");
+    d.send(Command::ApplyThresholds {
+        version: "v-forced".into(),
+        new: model.thresholds.clone(),
+        old: model.thresholds.clone(),
+        sign: sign(),
+    });
+    let m = failure(&d, Topic::Thresholds);
+    assert!(m.contains("qc_manager"), "{m}");
+    d.send(Command::StartTraining {
+        base: Arc::new(model),
+    });
+    let m = failure(&d, Topic::Train);
+    assert!(m.contains("data_scientist"), "{m}");
+    let store = Store::open(&db).unwrap();
+    assert!(store.active_model().unwrap().is_none());
+    assert!(store.recent_signatures(10).unwrap().is_empty());
 }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use super::event::Event;
 use super::status::{Status, Topic};
 use super::worker::{DeskError, Worker, open_with_retry, spawn_job};
-use crate::domain::{Actor, Thresholds};
+use crate::domain::{Permission, Thresholds};
 use crate::model::AnomalyModel;
+use crate::services::signing::SignatureInput;
 use crate::services::threshold_settings::{self as settings, ThresholdError};
 use crate::services::workbench::Workbench;
 
@@ -57,13 +58,13 @@ impl Worker {
         version: &str,
         new: Thresholds,
         old: &Thresholds,
-        who: &Actor,
-        why: &str,
+        sign: &SignatureInput,
     ) -> Result<(), DeskError> {
+        let user = self.user_for(Permission::ApplyThresholds)?;
         let applied = self
             .store()
             .map_err(ThresholdError::from)
-            .and_then(|s| settings::apply(s, version, new, old, who, why));
+            .and_then(|s| settings::apply(s, &user, version, new, old, sign));
         match applied {
             Ok((thresholds, history)) => {
                 let msg = crate::tr!(

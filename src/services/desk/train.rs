@@ -6,8 +6,10 @@ use std::sync::Arc;
 use super::event::Event;
 use super::status::{Status, Topic};
 use super::worker::{DeskError, Worker};
+use crate::domain::Permission;
 use crate::model::AnomalyModel;
 use crate::services::promotion;
+use crate::services::signing::SignatureInput;
 use crate::store::ModelVersionRow;
 use crate::training::job::{JobProgress, TrainJob, TrainJobConfig};
 
@@ -19,6 +21,7 @@ pub(super) struct TrainRun {
 
 impl Worker {
     pub(super) fn start_training(&mut self, base: Arc<AnomalyModel>) -> Result<(), DeskError> {
+        let user = self.user_for(Permission::Train)?;
         if self.train.is_some() {
             return Err(DeskError::Other(crate::tr!("desk-training-running")));
         }
@@ -28,7 +31,7 @@ impl Worker {
             base,
             options: Default::default(),
             tier: crate::model::TierChoice::Auto,
-            actor: self.cfg.actor.as_str().to_string(),
+            actor: user.name.clone(),
             threads: Some(1),
         };
         match TrainJob::spawn(cfg, || {}) {
@@ -74,14 +77,57 @@ impl Worker {
         }
     }
 
-    pub(super) fn promote(&mut self, row: &ModelVersionRow) -> Result<(), DeskError> {
-        let actor = self.cfg.actor.clone();
-        let promoted = promotion::promote(self.store()?, row, &actor)
+    /// Propose `row` for the line under the signed-in data scientist's signature.
+    pub(super) fn propose(
+        &mut self,
+        row: &ModelVersionRow,
+        sign: &SignatureInput,
+    ) -> Result<(), DeskError> {
+        let user = self.user_for(Permission::ProposeModel)?;
+        let sig = promotion::propose(self.store()?, &user, row, sign)
             .map_err(|e| DeskError::Other(e.to_string()))?;
-        let msg = format!("{} is live", promoted.model.version);
-        self.sink.emit(Event::Promoted(promoted));
+        let msg = crate::tr!(
+            "desk-proposed",
+            version = row.version.as_str(),
+            user = sig.display_name.as_str()
+        );
         self.sink.status(Topic::Promotion, Status::Done(msg));
         self.publish_snapshot();
         Ok(())
+    }
+
+    /// Approve `row` under the signed-in QC manager's signature: it goes live.
+    pub(super) fn approve(
+        &mut self,
+        row: &ModelVersionRow,
+        sign: &SignatureInput,
+    ) -> Result<(), DeskError> {
+        let user = self.user_for(Permission::ApproveModel)?;
+        let (promoted, _) = promotion::approve(self.store()?, &user, row, sign)
+            .map_err(|e| DeskError::Other(e.to_string()))?;
+        self.went_live(promoted);
+        Ok(())
+    }
+
+    /// Return to `row`, the version live before, under the QC manager's signature.
+    pub(super) fn rollback(
+        &mut self,
+        row: &ModelVersionRow,
+        sign: &SignatureInput,
+    ) -> Result<(), DeskError> {
+        let user = self.user_for(Permission::ApproveModel)?;
+        let store = self.store()?;
+        let previous = store.previous_active_model()?;
+        let (promoted, _) = promotion::rollback(store, &user, row, previous, sign)
+            .map_err(|e| DeskError::Other(e.to_string()))?;
+        self.went_live(promoted);
+        Ok(())
+    }
+
+    fn went_live(&mut self, promoted: promotion::Promoted) {
+        let msg = crate::tr!("desk-live", version = promoted.model.version.as_str());
+        self.sink.emit(Event::Promoted(promoted));
+        self.sink.status(Topic::Promotion, Status::Done(msg));
+        self.publish_snapshot();
     }
 }

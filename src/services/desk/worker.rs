@@ -13,6 +13,7 @@ use super::command::Command;
 use super::event::{DbSnapshot, Event};
 use super::status::{Status, Topic};
 use super::{DeskConfig, EventSink};
+use crate::services::auth::AuthUser;
 use crate::store::{Store, StoreError};
 
 /// How often a running training job is polled for progress.
@@ -43,6 +44,8 @@ pub(super) struct Worker {
     pub(super) export_cancel: Arc<AtomicBool>,
     /// Crops whose thumbnails were already sent.
     pub(super) thumbs_sent: HashSet<PathBuf>,
+    /// Who is signed in at the window.
+    pub(super) session: Option<AuthUser>,
 }
 
 impl Worker {
@@ -55,6 +58,7 @@ impl Worker {
             files_cancel: Arc::new(AtomicBool::new(false)),
             export_cancel: Arc::new(AtomicBool::new(false)),
             thumbs_sent: HashSet::new(),
+            session: None,
         }
     }
 
@@ -141,12 +145,9 @@ impl Worker {
                 filter,
                 images_only,
             } => return self.drill(title, &filter, images_only),
-            Command::SetLotStatus {
-                code,
-                status,
-                actor,
-                comment,
-            } => return self.set_lot_status(&code, status, &actor, &comment),
+            Command::SetLotStatus { code, status, sign } => {
+                return self.set_lot_status(&code, status, &sign);
+            }
             Command::ExportCsv { filter, to } => self.export_csv(filter, to),
             Command::ExportPdf { report, meta, to } => self.export_pdf(report, meta, to),
             Command::CancelExport => self.export_cancel.store(true, Ordering::Relaxed),
@@ -160,9 +161,8 @@ impl Worker {
                 version,
                 new,
                 old,
-                who,
-                why,
-            } => return self.apply_thresholds(&version, new, &old, &who, &why),
+                sign,
+            } => return self.apply_thresholds(&version, new, &old, &sign),
             Command::ScorePreviews {
                 workbench,
                 model,
@@ -170,7 +170,23 @@ impl Worker {
             } => self.score_previews(workbench, model, n),
             Command::StartTraining { base } => return self.start_training(base),
             Command::CancelTraining => self.cancel_training(),
-            Command::Promote(row) => return self.promote(&row),
+            Command::Propose { row, sign } => return self.propose(&row, &sign),
+            Command::Approve { row, sign } => return self.approve(&row, &sign),
+            Command::Rollback { row, sign } => return self.rollback(&row, &sign),
+            Command::Batch(cmds) => {
+                // The first failure stops the rest: a refresh after a refused change would
+                // hide the refusal.
+                for c in cmds {
+                    self.dispatch(c)?;
+                }
+            }
+            Command::SignIn { name, password } => return self.sign_in(&name, &password),
+            Command::SignOut { idle } => return self.sign_out(idle),
+            Command::CreateFirstAdmin {
+                name,
+                display_name,
+                password,
+            } => return self.create_first_admin(&name, &display_name, &password),
         }
         Ok(())
     }
@@ -184,6 +200,8 @@ impl Worker {
                 models: s.list_model_versions()?,
                 label_counts: s.label_counts()?,
                 previous_active: s.previous_active_model()?,
+                users: s.user_count()?,
+                proposals: open_proposals(s)?,
                 ..Default::default()
             })
         });
@@ -200,10 +218,29 @@ impl Worker {
     }
 }
 
+/// The standing proposal of each registered version that has one, by version id.
+fn open_proposals(
+    s: &Store,
+) -> Result<std::collections::BTreeMap<i64, crate::store::SignatureRow>, StoreError> {
+    let mut out = std::collections::BTreeMap::new();
+    for m in s.list_model_versions()? {
+        match crate::services::promotion::open_proposal(s, &m) {
+            Ok(Some(p)) => {
+                out.insert(m.id, p);
+            }
+            Ok(None) => {}
+            Err(crate::services::promotion::PromotionError::Store(e)) => return Err(e),
+            Err(_) => {}
+        }
+    }
+    Ok(out)
+}
+
 /// The topic a command's failure is reported under.
 fn topic_of(cmd: &Command) -> Topic {
     match cmd {
         Command::SetLanguage(_) => Topic::Desk,
+        Command::Batch(cmds) => cmds.first().map_or(Topic::Desk, topic_of),
         Command::RefreshSnapshot => Topic::Snapshot,
         Command::RefreshLabelQueue { .. }
         | Command::LoadSampleImage { .. }
@@ -226,7 +263,12 @@ fn topic_of(cmd: &Command) -> Topic {
         | Command::ApplyThresholds { .. }
         | Command::ScorePreviews { .. } => Topic::Thresholds,
         Command::StartTraining { .. } | Command::CancelTraining => Topic::Train,
-        Command::Promote(_) => Topic::Promotion,
+        Command::Propose { .. } | Command::Approve { .. } | Command::Rollback { .. } => {
+            Topic::Promotion
+        }
+        Command::SignIn { .. } | Command::SignOut { .. } | Command::CreateFirstAdmin { .. } => {
+            Topic::Session
+        }
     }
 }
 

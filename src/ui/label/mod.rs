@@ -11,12 +11,13 @@ mod taxonomy;
 use std::sync::Arc;
 use std::time::Duration;
 
-use foodqc::domain::GOOD;
+use foodqc::domain::{GOOD, Permission};
 use foodqc::services::desk::{Command, Event, Status, Topic};
 use foodqc::store::{DefectClass, QueueEntry, QueueFilter};
 use image::{GrayImage, RgbImage};
 
 use super::action::{Action, TabCtx};
+use super::theme;
 
 /// What the tab knows from the worker.
 #[derive(Clone, Default)]
@@ -223,19 +224,33 @@ impl LabelTab {
         {
             self.refresh(ctx, &mut actions);
         }
-        self.keys(ui, &mut actions);
+        // Labels and taxonomy edits are a technician's or data scientist's; others see the
+        // queue read-only (the desk worker refuses them too).
+        let may = ctx.session.may(Permission::Label);
+        if may {
+            self.keys(ui, &mut actions);
+        }
         // Side panels in proportion at small windows: the sample in the middle keeps room for
         // its class buttons (Spanish names run longer).
         let width = ui.available_width();
         egui::Panel::right("label_side")
             .resizable(true)
             .default_size((width * 0.27).clamp(240.0, 300.0))
-            .show(ui, |ui| self.side_panel(ui, &mut actions));
+            .show(ui, |ui| {
+                ui.add_enabled_ui(may, |ui| self.side_panel(ui, &mut actions))
+                    .response
+                    .on_disabled_hover_text(ctx.session.why_not(Permission::Label));
+            });
         egui::Panel::left("label_queue")
             .resizable(true)
             .default_size((width * 0.32).clamp(260.0, 380.0))
             .show(ui, |ui| self.queue_panel(ui, ctx, &mut actions));
-        egui::CentralPanel::default().show(ui, |ui| self.sample_view(ui, &mut actions));
+        egui::CentralPanel::default().show(ui, |ui| {
+            if !may {
+                ui.colored_label(theme::WARN, ctx.session.why_not(Permission::Label));
+            }
+            ui.add_enabled_ui(may, |ui| self.sample_view(ui, &mut actions));
+        });
         actions
     }
 

@@ -1,7 +1,7 @@
 //! The right panel of the Reports tab: lot disposition (hold / release with who and why) and
 //! the CSV / PDF exports.
 
-use foodqc::domain::Actor;
+use foodqc::domain::{Permission, SignedAction};
 use foodqc::reports::pdf::PdfMeta;
 use foodqc::services::desk::{Command, SaveTarget, Status};
 use foodqc::store::LotStatus;
@@ -9,35 +9,34 @@ use foodqc::tr;
 
 use super::ReportsTab;
 use crate::ui::action::{Action, TabCtx};
+use crate::ui::session::{SignRequest, guarded};
 use crate::ui::theme;
 
 impl ReportsTab {
     pub(super) fn actions(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
         ui.heading(tr!("reports-disposition"));
         self.lot_picker(ui);
-        ui.horizontal(|ui| {
-            ui.label(tr!("reports-by"));
-            ui.add(egui::TextEdit::singleline(&mut self.actor).desired_width(200.0));
-        });
         ui.add(
             egui::TextEdit::multiline(&mut self.comment)
                 .hint_text(tr!("reports-comment-hint"))
                 .desired_rows(2)
                 .desired_width(f32::INFINITY),
         );
-        let ready = !self.disposition_lot.is_empty()
-            && !self.comment.trim().is_empty()
-            && !self.actor.trim().is_empty();
+        let ready = !self.disposition_lot.is_empty() && !self.comment.trim().is_empty();
         ui.horizontal(|ui| {
             for (label, status) in [
                 (tr!("reports-hold-lot"), LotStatus::Hold),
                 (tr!("reports-release-lot"), LotStatus::Released),
             ] {
-                if ui
-                    .add_enabled(ready, egui::Button::new(label))
-                    .on_disabled_hover_text(tr!("reports-disposition-disabled"))
-                    .clicked()
-                {
+                let button = egui::Button::new(label);
+                let may = ctx.session.may(Permission::HoldReleaseLot);
+                let r = guarded(ui, ctx.session, Permission::HoldReleaseLot, ready, button);
+                let r = if may {
+                    r.on_disabled_hover_text(tr!("reports-disposition-disabled"))
+                } else {
+                    r
+                };
+                if r.clicked() {
                     self.set_lot_status(status, actions);
                 }
             }
@@ -96,24 +95,31 @@ impl ReportsTab {
         }
     }
 
+    /// Ask for the QC manager's signature; the lot changes when the worker has it.
     fn set_lot_status(&mut self, status: LotStatus, actions: &mut Vec<Action>) {
-        let cmd = Command::SetLotStatus {
-            code: self.disposition_lot.clone(),
-            status,
-            actor: Actor::resolve(Some(&self.actor)),
-            comment: self.comment.trim().to_string(),
+        let code = self.disposition_lot.clone();
+        let rebuild = self.report.as_ref().map(|r| Command::BuildReport {
+            filter: r.filter.clone(),
+            group_by: r.group_by,
+            reference: r.drift_reference.clone(),
+        });
+        let action = match status {
+            LotStatus::Hold => SignedAction::HoldLot,
+            _ => SignedAction::ReleaseLot,
         };
-        self.ask(actions, cmd, &tr!("reports-changing-status"));
-        self.comment.clear();
-        // Refresh the report so the new status shows everywhere in it.
-        if let Some(r) = &self.report {
-            let cmd = Command::BuildReport {
-                filter: r.filter.clone(),
-                group_by: r.group_by,
-                reference: r.drift_reference.clone(),
-            };
-            self.ask(actions, cmd, &tr!("reports-changing-status"));
-        }
+        actions.push(Action::Sign(SignRequest {
+            action,
+            record: tr!("reports-sign-lot", code = code.as_str()),
+            reason: std::mem::take(&mut self.comment).trim().to_string(),
+            make: Box::new(move |sign| {
+                Command::Batch(
+                    std::iter::once(Command::SetLotStatus { code, status, sign })
+                        // Refresh the report so the new status shows everywhere in it.
+                        .chain(rebuild)
+                        .collect(),
+                )
+            }),
+        }));
     }
 
     fn export_buttons(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
@@ -188,7 +194,13 @@ impl ReportsTab {
                 meta: PdfMeta {
                     title: tr!("report-title"),
                     generated_at_ms: foodqc::store::now_ms(),
-                    author: Actor::resolve(Some(&self.actor)).to_string(),
+                    // The signed-in user; else the operating-system user at the keyboard.
+                    author: ctx
+                        .session
+                        .user
+                        .as_ref()
+                        .map(|u| u.display_name.clone())
+                        .unwrap_or_else(|| foodqc::domain::Actor::os_user().to_string()),
                 },
                 report: Box::new(report),
                 to,

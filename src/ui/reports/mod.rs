@@ -57,8 +57,6 @@ pub struct ReportsTab {
     pub disposition_lot: String,
     /// Comment for the disposition.
     pub comment: String,
-    /// Who decides (stored in the audit log); starts as the user at the keyboard.
-    pub actor: String,
     started: bool,
 }
 
@@ -79,7 +77,6 @@ impl Default for ReportsTab {
             thumbs: HashMap::new(),
             disposition_lot: String::new(),
             comment: String::new(),
-            actor: String::new(),
             started: false,
         }
     }
@@ -184,8 +181,6 @@ impl ReportsTab {
         let mut actions = Vec::new();
         if !self.started {
             self.started = true;
-            // Decisions are signed by the user at the keyboard unless changed.
-            self.actor = ctx.actor.to_string();
             self.run(ctx.model, &mut actions);
         }
         // Panels in proportion at small windows, so the charts in the middle keep some room.

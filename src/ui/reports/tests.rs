@@ -12,7 +12,7 @@ use std::sync::Arc;
 use foodqc::services::desk::Status;
 use foodqc::store::{LotStatus, Store};
 
-use crate::ui::tests::{english, step_until};
+use crate::ui::tests::{english, sign, sign_in_as, step_until};
 use crate::ui::{FoodQcApp, Tab};
 
 #[test]
@@ -42,6 +42,12 @@ fn filter_drill_down_hold_and_export() {
                 Some(SourceSpec::Synthetic { seed: 3 }),
             ))
         });
+    sign_in_as(
+        &mut h,
+        dir.path(),
+        "qc.anna",
+        foodqc::domain::Role::QcManager,
+    );
     h.state_mut().settings.tab = Tab::Reports;
     step_until(&mut h, "the first report", |app| {
         app.reports
@@ -95,9 +101,10 @@ fn filter_drill_down_hold_and_export() {
 
     // Hold the lot with a comment: the report shows HOLD, the audit log has who and why.
     h.state_mut().reports.comment = "6 % rejects, crack".into();
-    h.state_mut().reports.actor = "qc.anna".into();
     h.step();
     h.get_by_label("Hold lot").click();
+    // The signature window starts from the comment; the QC manager signs it.
+    sign(&mut h, "6 % rejects, crack");
     step_until(&mut h, "lot on hold", |app| {
         app.reports.report.as_ref().is_some_and(|r| {
             r.lots
@@ -114,6 +121,11 @@ fn filter_drill_down_hold_and_export() {
     assert_eq!(e.details["code"], lot.as_str());
     assert_eq!(e.details["to"], "hold");
     assert_eq!(e.details["comment"], "6 % rejects, crack");
+    let sig = &store.signatures_for("lot", &lot, None).unwrap()[0];
+    assert_eq!(
+        (sig.signer.as_str(), sig.action.as_str()),
+        ("qc.anna", "lot.hold")
+    );
 
     // Quick PDF export runs in the background and writes the file.
     h.get_by_label("Quick PDF").click();

@@ -2,7 +2,7 @@
 //! snaps, the operating point, per-class thresholds, apply / revert and the setting history.
 
 use egui::RichText;
-use foodqc::domain::Thresholds;
+use foodqc::domain::{Permission, Thresholds};
 use foodqc::i18n::format_decimal;
 use foodqc::model::operating::ConfusionCounts;
 use foodqc::services::desk::Status;
@@ -11,6 +11,7 @@ use foodqc::tr;
 
 use super::{ThresholdsTab, num, pct};
 use crate::ui::action::{Action, TabCtx};
+use crate::ui::session::guarded;
 use crate::ui::theme;
 
 impl ThresholdsTab {
@@ -301,9 +302,6 @@ impl ThresholdsTab {
             );
         });
         egui::Grid::new("apply_who").num_columns(2).show(ui, |ui| {
-            ui.label(tr!("thr-who"));
-            ui.add(egui::TextEdit::singleline(&mut self.who).desired_width(250.0));
-            ui.end_row();
             ui.label(tr!("thr-why"));
             ui.add(
                 egui::TextEdit::singleline(&mut self.why)
@@ -315,11 +313,9 @@ impl ThresholdsTab {
         let mut apply_clicked = false;
         let mut reset = false;
         ui.horizontal(|ui| {
-            apply_clicked = ui
-                .add_enabled(
-                    changed && !self.is_busy(),
-                    egui::Button::new(tr!("thr-apply")),
-                )
+            let ready = changed && !self.is_busy();
+            let apply = egui::Button::new(tr!("thr-apply"));
+            apply_clicked = guarded(ui, ctx.session, Permission::ApplyThresholds, ready, apply)
                 .on_hover_text(tr!("thr-apply-tip"))
                 .clicked();
             reset = ui
@@ -331,13 +327,10 @@ impl ThresholdsTab {
             self.take_thresholds(&live);
         }
         self.status_line(ui);
-        let revert = self.history_table(ui);
+        let revert = self.history_table(ui, ctx);
         if apply_clicked {
-            let why = if self.why.trim().is_empty() {
-                tr!("thr-no-reason")
-            } else {
-                self.why.trim().to_string()
-            };
+            // The signature window asks for the reason when none is typed here.
+            let why = self.why.trim().to_string();
             self.apply(ctx, new, why, actions);
         } else if let Some((t, why)) = revert {
             self.take_thresholds(&t);
@@ -346,7 +339,7 @@ impl ThresholdsTab {
     }
 
     /// The setting history of the live version; the setting to revert to, when clicked.
-    fn history_table(&self, ui: &mut egui::Ui) -> Option<(Thresholds, String)> {
+    fn history_table(&self, ui: &mut egui::Ui, ctx: &TabCtx) -> Option<(Thresholds, String)> {
         let mut revert = None;
         if self.history.is_empty() {
             return None;
@@ -375,12 +368,14 @@ impl ThresholdsTab {
                         .on_hover_text(foodqc::i18n::format_datetime(s.created_at_ms));
                     if i == 0 {
                         ui.label(tr!("thr-in-force"));
-                    } else if ui
-                        .add_enabled(
-                            !self.is_busy(),
-                            egui::Button::new(tr!("thr-revert")).small(),
-                        )
-                        .clicked()
+                    } else if guarded(
+                        ui,
+                        ctx.session,
+                        Permission::ApplyThresholds,
+                        !self.is_busy(),
+                        egui::Button::new(tr!("thr-revert")).small(),
+                    )
+                    .clicked()
                     {
                         revert = Some((s.thresholds.clone(), tr!("thr-revert-reason", id = s.id)));
                     }

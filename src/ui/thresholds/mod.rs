@@ -13,13 +13,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use foodqc::domain::{Actor, Thresholds};
+use foodqc::domain::{SignedAction, Thresholds};
 use foodqc::services::desk::{Command, Event, Status};
 use foodqc::services::workbench::Workbench;
 use foodqc::store::ThresholdSetting;
 use foodqc::tr;
 
 use super::action::{Action, TabCtx};
+use super::session::SignRequest;
 
 /// State of the Thresholds tab.
 pub struct ThresholdsTab {
@@ -41,8 +42,6 @@ pub struct ThresholdsTab {
     pub target_escape: f64,
     /// False-reject target for the snap button.
     pub target_frr: f64,
-    /// Who applies; starts as the user at the keyboard.
-    pub who: String,
     /// Why (goes to the audit log).
     pub why: String,
     /// Settings applied to the live model version, newest first.
@@ -68,7 +67,6 @@ impl Default for ThresholdsTab {
             per_class: BTreeMap::new(),
             target_escape: 0.005,
             target_frr: 0.01,
-            who: String::new(),
             why: String::new(),
             history: Vec::new(),
             status: Status::Idle,
@@ -143,20 +141,19 @@ impl ThresholdsTab {
     /// Ask to save `new` (the tab's setting, or an older one for a revert); on success the
     /// app hands it to the station.
     fn apply(&mut self, ctx: &TabCtx, new: Thresholds, why: String, actions: &mut Vec<Action>) {
-        let who = self.who.trim();
-        if who.is_empty() {
-            self.status = Status::Failed(tr!("thr-enter-name"));
-            return;
-        }
-        let cmd = Command::ApplyThresholds {
-            version: ctx.model.version.clone(),
-            new,
-            old: ctx.model.thresholds.clone(),
-            who: Actor::resolve(Some(who)),
-            why,
-        };
-        self.status = Status::busy(tr!("thr-applying"));
-        actions.push(cmd.into());
+        let version = ctx.model.version.clone();
+        let old = ctx.model.thresholds.clone();
+        actions.push(Action::Sign(SignRequest {
+            action: SignedAction::ApplyThresholds,
+            record: tr!("thr-sign-record", version = version.as_str()),
+            reason: why,
+            make: Box::new(move |sign| Command::ApplyThresholds {
+                version,
+                new,
+                old,
+                sign,
+            }),
+        }));
     }
 
     /// Take an event of the worker (the app has already taken a loaded or applied setting
@@ -191,10 +188,6 @@ impl ThresholdsTab {
     /// Draw the tab.
     pub fn ui(&mut self, ui: &mut egui::Ui, ctx: &TabCtx) -> Vec<Action> {
         let mut actions = Vec::new();
-        if self.who.is_empty() {
-            // Settings are signed by the user at the keyboard unless changed.
-            self.who = ctx.actor.to_string();
-        }
         if !self.started {
             self.started = true;
             self.take_thresholds(&ctx.model.thresholds);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use foodqc::model::operating::LabelledScore;
 use foodqc::services::workbench::Workbench;
 
-use crate::ui::tests::{english, step_until};
+use crate::ui::tests::{english, sign, sign_in_as, step_until};
 use crate::ui::{FoodQcApp, Tab};
 use egui::accesskit::Role;
 use egui_kittest::Harness;
@@ -129,6 +129,12 @@ fn apply_reaches_the_line_and_the_database_and_revert_restores() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(dir.path());
     step_until(&mut h, "the line running", |app| app.stats.items >= 2);
+    sign_in_as(
+        &mut h,
+        dir.path(),
+        "qc.anna",
+        foodqc::domain::Role::QcManager,
+    );
     h.state_mut().thresholds.set_data(fixed());
     let original = h.state().model.thresholds.clone();
     h.state_mut().thresholds.take_thresholds(&original);
@@ -150,8 +156,7 @@ fn apply_reaches_the_line_and_the_database_and_revert_restores() {
         });
         h.get_by_label("Apply to the line").click();
         h.step();
-        let app = h.state();
-        if app.thresholds.is_busy() || !app.thresholds.history.is_empty() {
+        if h.state().session.signing() {
             break;
         }
         assert!(
@@ -159,6 +164,8 @@ fn apply_reaches_the_line_and_the_database_and_revert_restores() {
             "the apply never started"
         );
     }
+    // The QC manager signs the setting: password again, the reason typed in the tab.
+    sign(&mut h, "review everything (test)");
     step_until(&mut h, "applied", |app| {
         app.thresholds.history.len() == 1 && !app.thresholds.is_busy()
     });
@@ -194,17 +201,23 @@ fn apply_reaches_the_line_and_the_database_and_revert_restores() {
     h.state_mut().thresholds.reject = 2.5;
     h.step();
     h.get_by_label("Apply to the line").click();
+    sign(&mut h, "no review band");
     step_until(&mut h, "second apply", |app| {
         app.thresholds.history.len() == 2 && !app.thresholds.is_busy()
     });
     assert_eq!(h.state().model.thresholds.review, None);
     // The history sits below the fold of the scrolling panel: click it the accessible way.
     h.get_by_label("Revert").click_accesskit();
+    sign(&mut h, "revert to #1");
     step_until(&mut h, "reverted", |app| {
         app.thresholds.history.len() == 3 && !app.thresholds.is_busy()
     });
     assert_eq!(h.state().model.thresholds.reject, 1e6);
     assert_eq!(h.state().thresholds.history[0].reason, "revert to #1");
+    assert_eq!(h.state().thresholds.history[0].set_by, "qc.anna");
+    let signatures = db.recent_signatures(10).unwrap();
+    assert_eq!(signatures.len(), 3);
+    assert!(signatures.iter().all(|s| s.action == "thresholds.apply"));
 }
 
 /// Measurement, not a timed test: per-frame UI work of the tab while the slider moves

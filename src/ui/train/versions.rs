@@ -1,6 +1,7 @@
 //! The model versions of the Train tab: the list with promote buttons, roll back, and the
 //! side-by-side comparison of two versions.
 
+use foodqc::domain::{Permission, SignedAction};
 use foodqc::services::desk::{Command, Status};
 use foodqc::services::promotion::rollback_target;
 use foodqc::store::ModelVersionRow;
@@ -8,13 +9,29 @@ use foodqc::tr;
 
 use super::{TrainTab, summary};
 use crate::ui::action::{Action, TabCtx};
+use crate::ui::session::{SignRequest, guarded};
 use crate::ui::theme;
 
 impl TrainTab {
-    /// Ask the worker to make `row` live.
-    fn promote(&mut self, row: &ModelVersionRow, actions: &mut Vec<Action>) {
-        self.promotion = Status::busy(tr!("train-making-live", version = row.version.as_str()));
-        actions.push(Command::Promote(row.clone()).into());
+    /// Ask for the signature of `action` on `row` (propose, approve or roll back).
+    fn sign_version(
+        &mut self,
+        action: SignedAction,
+        row: &ModelVersionRow,
+        actions: &mut Vec<Action>,
+    ) {
+        self.promotion = Status::Idle;
+        let r = row.clone();
+        actions.push(Action::Sign(SignRequest {
+            action,
+            record: tr!("train-sign-record", version = row.version.as_str()),
+            reason: String::new(),
+            make: Box::new(move |sign| match action {
+                SignedAction::ProposeModel => Command::Propose { row: r, sign },
+                SignedAction::RollbackModel => Command::Rollback { row: r, sign },
+                _ => Command::Approve { row: r, sign },
+            }),
+        }));
     }
 
     pub(super) fn versions_panel(
@@ -28,11 +45,9 @@ impl TrainTab {
             ui.heading(tr!("train-versions"));
             let busy = self.promotion.is_busy();
             let prev_row = rollback_target(&snap.models, snap.previous_active);
-            let r = ui
-                .add_enabled(
-                    prev_row.is_some() && !busy,
-                    egui::Button::new(tr!("train-rollback")),
-                )
+            let rollback = egui::Button::new(tr!("train-rollback"));
+            let ready = prev_row.is_some() && !busy;
+            let r = guarded(ui, ctx.session, Permission::ApproveModel, ready, rollback)
                 .on_hover_text(match prev_row {
                     Some(r) => tr!("train-rollback-tip", version = r.version.as_str()),
                     None => tr!("train-no-earlier"),
@@ -40,7 +55,7 @@ impl TrainTab {
             if r.clicked()
                 && let Some(row) = prev_row
             {
-                self.promote(row, actions);
+                self.sign_version(SignedAction::RollbackModel, row, actions);
             }
             match &self.promotion {
                 Status::Done(m) => {
@@ -65,7 +80,7 @@ impl TrainTab {
                 version = ctx.model.version.as_str()
             ));
         }
-        let mut to_promote = None;
+        let mut to_sign = None;
         // Both ways: at the minimum window size the grid is wider than the room beside the
         // model card.
         egui::ScrollArea::both()
@@ -87,21 +102,26 @@ impl TrainTab {
                         }
                         ui.end_row();
                         for m in &snap.models {
-                            if self.version_row(ui, ctx, m) {
-                                to_promote = Some(m.clone());
+                            if let Some(action) = self.version_row(ui, ctx, m) {
+                                to_sign = Some((action, m.clone()));
                             }
                             ui.end_row();
                         }
                     });
             });
-        if let Some(row) = to_promote {
-            self.promote(&row, actions);
+        if let Some((action, row)) = to_sign {
+            self.sign_version(action, &row, actions);
         }
         self.compare_panel(&snap.models, ui);
     }
 
-    /// One row of the versions grid; true when Promote was clicked.
-    fn version_row(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, m: &ModelVersionRow) -> bool {
+    /// One row of the versions grid; the signed action clicked (propose or approve), if any.
+    fn version_row(
+        &mut self,
+        ui: &mut egui::Ui,
+        ctx: &TabCtx,
+        m: &ModelVersionRow,
+    ) -> Option<SignedAction> {
         let mut ticked = self.compare.contains(&m.id);
         if ui.checkbox(&mut ticked, "").changed() {
             if ticked {
@@ -129,20 +149,55 @@ impl TrainTab {
         });
         ui.label(foodqc::i18n::format_datetime(m.created_at_ms));
         ui.label(kind_label(&m.kind));
-        let mut promote = false;
-        if live {
+        let clicked = if live {
             ui.label("");
+            None
         } else {
-            promote = ui
-                .add_enabled(
-                    !self.promotion.is_busy(),
-                    egui::Button::new(tr!("train-promote")),
-                )
-                .on_hover_text(tr!("train-promote-tip"))
-                .clicked();
-        }
+            self.promotion_cell(ui, ctx, m)
+        };
         ui.label(summary(&m.metrics));
-        promote
+        clicked
+    }
+
+    /// Propose (nobody has yet) or Approve (proposed by someone else), each enabled for the
+    /// role that signs it; the tooltip says who proposed.
+    fn promotion_cell(
+        &self,
+        ui: &mut egui::Ui,
+        ctx: &TabCtx,
+        m: &ModelVersionRow,
+    ) -> Option<SignedAction> {
+        let idle = !self.promotion.is_busy();
+        let Some(p) = ctx.snapshot.proposals.get(&m.id) else {
+            let propose = egui::Button::new(tr!("train-propose"));
+            return guarded(ui, ctx.session, Permission::ProposeModel, idle, propose)
+                .on_hover_text(tr!("train-propose-tip"))
+                .clicked()
+                .then_some(SignedAction::ProposeModel);
+        };
+        let proposed = tr!(
+            "train-proposed-by",
+            user = p.display_name.as_str(),
+            when = foodqc::i18n::format_datetime(p.ts_ms),
+            reason = p.reason.as_str()
+        );
+        let own = ctx.session.user.as_ref().is_some_and(|u| u.id == p.user_id);
+        let approve = egui::Button::new(tr!("train-approve"));
+        let r = guarded(
+            ui,
+            ctx.session,
+            Permission::ApproveModel,
+            idle && !own,
+            approve,
+        );
+        let r = if own {
+            r.on_disabled_hover_text(tr!("train-approve-own"))
+        } else {
+            r
+        };
+        r.on_hover_text(proposed)
+            .clicked()
+            .then_some(SignedAction::ApproveModel)
     }
 
     fn compare_panel(&self, models: &[ModelVersionRow], ui: &mut egui::Ui) {

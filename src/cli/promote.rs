@@ -1,0 +1,200 @@
+//! `foodqc model propose|approve|rollback|list`: the two-person promotion from a terminal.
+//! A data scientist proposes a version (signed, "performed"), a QC manager approves it
+//! (signed, "approved") and it goes live; a QC manager may roll back to the version live
+//! before. A running station picks the new active version up at its next start.
+
+use clap::{Args, Subcommand};
+
+use foodqc::domain::{AppPaths, Permission};
+use foodqc::services::promotion;
+use foodqc::store::{ModelVersionRow, Store};
+use foodqc::tr;
+
+use super::signin::sign_in;
+
+/// The promotion subcommands of `foodqc model`.
+#[derive(Subcommand, Debug)]
+pub enum PromotionCommand {
+    /// Propose a trained version for the line (a data scientist signs: "performed").
+    Propose(SignedVersionArgs),
+    /// Approve a proposed version: it goes live (a QC manager other than the proposer signs:
+    /// "approved").
+    Approve(SignedVersionArgs),
+    /// Return the line to the version live before the current one (a QC manager signs).
+    Rollback(RollbackArgs),
+    /// List the model versions: live, proposed (by whom) and their signatures.
+    List(ListArgs),
+}
+
+/// A version and the signer's reason.
+#[derive(Args, Debug)]
+pub struct SignedVersionArgs {
+    /// The model version (as `foodqc model list` shows it).
+    version: String,
+    /// Why (kept with the signature).
+    #[arg(long)]
+    reason: String,
+    /// Who signs (password from FOODQC_ACTOR_PASSWORD, FOODQC_ACTOR_PASSWORD_FILE or a
+    /// prompt).
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+}
+
+/// Arguments of `foodqc model rollback`.
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    /// Why (kept with the signature).
+    #[arg(long)]
+    reason: String,
+    /// The QC manager who signs.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+}
+
+/// Arguments of `foodqc model list`.
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Print the versions and their signatures as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Run a promotion subcommand on the data folder's database.
+pub fn run(paths: &AppPaths, cmd: PromotionCommand) -> anyhow::Result<()> {
+    let mut store = Store::open(&paths.db_path())?;
+    match cmd {
+        PromotionCommand::Propose(a) => {
+            let signed = sign_in(
+                &mut store,
+                a.user.as_deref(),
+                Some(Permission::ProposeModel),
+            )?;
+            let row = version(&store, &a.version)?;
+            let sig =
+                promotion::propose(&mut store, &signed.user, &row, &signed.signature(&a.reason))?;
+            println!(
+                "{}",
+                tr!(
+                    "cli-model-proposed",
+                    version = row.version.as_str(),
+                    user = sig.display_name.as_str()
+                )
+            );
+        }
+        PromotionCommand::Approve(a) => {
+            let signed = sign_in(
+                &mut store,
+                a.user.as_deref(),
+                Some(Permission::ApproveModel),
+            )?;
+            let row = version(&store, &a.version)?;
+            let (_, sig) =
+                promotion::approve(&mut store, &signed.user, &row, &signed.signature(&a.reason))?;
+            println!(
+                "{}",
+                tr!(
+                    "cli-model-approved",
+                    version = row.version.as_str(),
+                    user = sig.display_name.as_str()
+                )
+            );
+        }
+        PromotionCommand::Rollback(a) => {
+            let signed = sign_in(
+                &mut store,
+                a.user.as_deref(),
+                Some(Permission::ApproveModel),
+            )?;
+            let previous = store.previous_active_model()?;
+            let models = store.list_model_versions()?;
+            let target = promotion::rollback_target(&models, previous)
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!(tr!("cli-model-no-previous")))?;
+            promotion::rollback(
+                &mut store,
+                &signed.user,
+                &target,
+                previous,
+                &signed.signature(&a.reason),
+            )?;
+            println!(
+                "{}",
+                tr!("cli-model-rolled-back", version = target.version.as_str())
+            );
+        }
+        PromotionCommand::List(a) => list(&store, a.json)?,
+    }
+    Ok(())
+}
+
+/// The registered version called `name`.
+fn version(store: &Store, name: &str) -> anyhow::Result<ModelVersionRow> {
+    store
+        .list_model_versions()?
+        .into_iter()
+        .find(|m| m.version == name)
+        .ok_or_else(|| {
+            anyhow::anyhow!(tr!(
+                "cli-model-unknown",
+                version = name,
+                db = store.path().display().to_string()
+            ))
+        })
+}
+
+fn list(store: &Store, json: bool) -> anyhow::Result<()> {
+    let models = store.list_model_versions()?;
+    let mut rows = Vec::new();
+    for m in &models {
+        let sigs = store.signatures_for("model_version", &m.id.to_string(), None)?;
+        let proposal = promotion::open_proposal(store, m)?;
+        rows.push((m, sigs, proposal));
+    }
+    if json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|(m, sigs, p)| {
+                serde_json::json!({
+                    "id": m.id,
+                    "version": m.version,
+                    "active": m.active,
+                    "created_at_ms": m.created_at_ms,
+                    "proposed_by": p.as_ref().map(|p| &p.signer),
+                    "signatures": sigs,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("{}", tr!("cli-model-none"));
+    }
+    for (m, sigs, proposal) in rows {
+        let state = if m.active {
+            tr!("cli-model-state-live")
+        } else if let Some(p) = &proposal {
+            tr!("cli-model-state-proposed", user = p.signer.as_str())
+        } else {
+            String::new()
+        };
+        println!(
+            "{}  {}  {}",
+            m.version,
+            foodqc::i18n::format_datetime(m.created_at_ms),
+            state
+        );
+        for s in sigs {
+            println!(
+                "    {}  {} ({}, {})  {}: {}",
+                foodqc::i18n::format_datetime(s.ts_ms),
+                s.display_name,
+                s.signer,
+                s.role,
+                s.meaning,
+                s.reason
+            );
+        }
+    }
+    Ok(())
+}
