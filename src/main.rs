@@ -99,6 +99,10 @@ enum Command {
     /// inspections (exits non-zero naming the first broken entry or batch), `list` shows the
     /// audit log.
     Audit(cli::audit::AuditArgs),
+    /// Encrypt the database with the key from FOODQC_DB_KEY or FOODQC_DB_KEY_FILE (on a
+    /// terminal, a passphrase typed twice); its plain daily backups are encrypted too. The
+    /// station and the workstation must be stopped.
+    Encrypt(cli::encrypt::EncryptArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -168,5 +172,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Restore(a)) => cli::backup::restore(&paths, a),
         Some(Command::User(a)) => cli::user::run(&paths, a),
         Some(Command::Audit(a)) => cli::audit::run(&paths, a),
+        Some(Command::Encrypt(a)) => cli::encrypt::run(&paths, a),
     }
 }

@@ -850,3 +850,15 @@ audit-problem-tail-audit = the audit log was cut: it ends at entry { $last }, bu
 audit-problem-tail-batches = the inspections were cut: they end at batch { $last }, but { $anchor } records batch { $anchored } (the tail was deleted)
 audit-problem-anchor-audit = audit entry { $id } differs from the one recorded in { $anchor }: the tail was deleted and written again
 audit-problem-anchor-batches = inspection batch { $id } differs from the one recorded in { $anchor }: the tail was deleted and written again
+
+## foodqc encrypt
+cli-encrypt-about = Encrypt the database with the key from FOODQC_DB_KEY or FOODQC_DB_KEY_FILE (on a terminal without them, a passphrase typed twice): a checked encrypted copy replaces the plain file, and the plain daily backups are encrypted too. Stop the station and the workstation first: the database must not be open anywhere else.
+cli-encrypt-json = Print what was done as JSON.
+cli-encrypt-done = encrypted { $db }: { $tables } tables, { $rows } rows, checked against the plain copy
+cli-encrypt-backup-done = encrypted the backup { $file }
+cli-encrypt-backup-plain = the backup { $file } is still plaintext: { $error }
+cli-encrypt-keep-key = keep the key safe: without it the database cannot be read; set FOODQC_DB_KEY or FOODQC_DB_KEY_FILE for the headless station, the workstation asks for it
+cli-encrypt-no-key = no database key: set FOODQC_DB_KEY or FOODQC_DB_KEY_FILE (a file readable by its owner only), or run on a terminal to be asked
+cli-encrypt-prompt = New database passphrase:
+cli-encrypt-prompt-again = Repeat the passphrase:
+cli-encrypt-mismatch = the two passphrases differ; nothing was changed

@@ -850,3 +850,15 @@ audit-problem-tail-audit = el registro de auditoría fue recortado: termina en l
 audit-problem-tail-batches = las inspecciones fueron recortadas: terminan en el lote { $last }, pero { $anchor } registra el lote { $anchored } (se borró el final)
 audit-problem-anchor-audit = la entrada de auditoría { $id } difiere de la registrada en { $anchor }: se borró el final y se volvió a escribir
 audit-problem-anchor-batches = el lote de inspecciones { $id } difiere del registrado en { $anchor }: se borró el final y se volvió a escribir
+
+## foodqc encrypt
+cli-encrypt-about = Cifrar la base de datos con la clave de FOODQC_DB_KEY o FOODQC_DB_KEY_FILE (en una terminal sin ellas, una frase de acceso escrita dos veces): una copia cifrada y verificada reemplaza el archivo sin cifrar, y las copias de seguridad diarias sin cifrar también se cifran. Detenga antes la estación y la estación de trabajo: la base de datos no debe estar abierta en ningún otro lugar.
+cli-encrypt-json = Imprimir en JSON lo que se hizo.
+cli-encrypt-done = { $db } cifrada: { $tables } tablas, { $rows } filas, verificadas contra la copia sin cifrar
+cli-encrypt-backup-done = copia de seguridad { $file } cifrada
+cli-encrypt-backup-plain = la copia de seguridad { $file } sigue sin cifrar: { $error }
+cli-encrypt-keep-key = guarde la clave en un lugar seguro: sin ella no se puede leer la base de datos; configure FOODQC_DB_KEY o FOODQC_DB_KEY_FILE para la estación sin pantalla, la estación de trabajo la pide al abrir
+cli-encrypt-no-key = no hay clave de la base de datos: configure FOODQC_DB_KEY o FOODQC_DB_KEY_FILE (un archivo que solo su dueño pueda leer), o ejecute en una terminal para que se la pida
+cli-encrypt-prompt = Nueva frase de acceso de la base de datos:
+cli-encrypt-prompt-again = Repita la frase de acceso:
+cli-encrypt-mismatch = las dos frases de acceso no coinciden; no se cambió nada
