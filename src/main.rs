@@ -153,9 +153,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let model = cli.model.as_deref();
     match cli.command {
         None => {
-            let judge = cli::load_model(&paths, model)?;
             let source = cli.source.as_deref().map(str::parse).transpose()?;
-            ui::run_gui(paths, judge, source, cli.lang)
+            // Loaded once the database can be read (an encrypted one asks for its key first).
+            let explicit = model.map(std::path::Path::to_path_buf);
+            let load_model =
+                Box::new(move |paths: &AppPaths| cli::load_model(paths, explicit.as_deref()));
+            ui::run_gui(paths, load_model, source, cli.lang)
         }
         Some(Command::Inspect(a)) => cli::inspect::run(&paths, model, a),
         Some(Command::Train(a)) => cli::train::run(&paths, model, a),

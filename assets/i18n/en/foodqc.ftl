@@ -862,3 +862,14 @@ cli-encrypt-no-key = no database key: set FOODQC_DB_KEY or FOODQC_DB_KEY_FILE (a
 cli-encrypt-prompt = New database passphrase:
 cli-encrypt-prompt-again = Repeat the passphrase:
 cli-encrypt-mismatch = the two passphrases differ; nothing was changed
+
+## The passphrase prompt of an encrypted database
+unlock-title = Database locked
+unlock-explain = The database { $path } is encrypted. Type its passphrase to open the workstation.
+unlock-passphrase = Passphrase
+unlock-open = Open
+unlock-checking = Checking the passphrase…
+unlock-wrong-key = This passphrase does not open the database. Check it and try again.
+unlock-empty = Type the passphrase first.
+unlock-failed = The database could not be opened: { $error }
+unlock-hint = A headless station reads the key from FOODQC_DB_KEY or from the file named by FOODQC_DB_KEY_FILE.

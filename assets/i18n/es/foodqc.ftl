@@ -862,3 +862,14 @@ cli-encrypt-no-key = no hay clave de la base de datos: configure FOODQC_DB_KEY o
 cli-encrypt-prompt = Nueva frase de acceso de la base de datos:
 cli-encrypt-prompt-again = Repita la frase de acceso:
 cli-encrypt-mismatch = las dos frases de acceso no coinciden; no se cambió nada
+
+## The passphrase prompt of an encrypted database
+unlock-title = Base de datos bloqueada
+unlock-explain = La base de datos { $path } está cifrada. Escriba su frase de acceso para abrir la estación de trabajo.
+unlock-passphrase = Frase de acceso
+unlock-open = Abrir
+unlock-checking = Verificando la frase de acceso…
+unlock-wrong-key = Esta frase de acceso no abre la base de datos. Revísela e inténtelo de nuevo.
+unlock-empty = Primero escriba la frase de acceso.
+unlock-failed = No se pudo abrir la base de datos: { $error }
+unlock-hint = Una estación sin pantalla lee la clave de FOODQC_DB_KEY o del archivo indicado en FOODQC_DB_KEY_FILE.
