@@ -56,14 +56,22 @@ pub fn encrypt_database(
     let conn = &store.conn;
     // Leaving WAL needs the only connection to the file: the sure sign no station, desk or
     // report still has it open. It also folds the -wal file into the database.
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))
-        .map_err(sql_err(db_path, "leave WAL mode"))?;
-    if !mode.eq_ignore_ascii_case("delete") {
-        return Err(conflict(
+    let open_elsewhere = || {
+        conflict(
             "another process has it open (stop the station, the workstation and any report first); nothing was changed"
                 .into(),
-        ));
+        )
+    };
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                open_elsewhere()
+            }
+            _ => sql_err(db_path, "leave WAL mode")(e),
+        })?;
+    if !mode.eq_ignore_ascii_case("delete") {
+        return Err(open_elsewhere());
     }
     let staging = key::sibling(db_path, ".encrypting");
     let tables = export_encrypted(conn, db_path, &staging, &key).inspect_err(|_| {
