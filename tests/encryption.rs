@@ -124,7 +124,10 @@ fn an_encrypted_database_shows_no_plaintext_and_opens_only_with_its_key() {
     assert!(err.contains("FOODQC_DB_KEY"), "{err}");
     assert!(err.contains(&db(data).display().to_string()), "{err}");
 
-    let out = with_key(data, "not the key").arg("report").output().unwrap();
+    let out = with_key(data, "not the key")
+        .arg("report")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
@@ -188,7 +191,11 @@ fn foodqc_encrypt_turns_a_plain_database_into_an_encrypted_one_with_the_same_row
 
     let out = with_key(data, KEY).arg("encrypt").output().unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("encrypted already"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("encrypted already"),
+        "{}",
+        stderr(&out)
+    );
 
     // The station goes on recording into the encrypted file.
     inspect(with_key(data, KEY));
@@ -227,4 +234,58 @@ fn a_key_file_others_may_read_is_refused_and_a_private_one_works() {
             .args(["report", "--json"]),
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains(LOT));
+}
+
+/// Every regular file below `dir` whose mode lets group or others in, with its mode.
+#[cfg(unix)]
+fn open_to_others(dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            if path.is_dir() {
+                stack.push(path);
+            } else if mode & 0o077 != 0 {
+                found.push(format!("{mode:o} {}", path.display()));
+            }
+        }
+    }
+    found
+}
+
+#[cfg(unix)]
+#[test]
+fn crops_exports_reports_and_backups_are_readable_by_their_owner_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    inspect(without_key(&data));
+    run_ok(without_key(&data).args(["demo-samples", "--count", "6"]));
+    run_ok(
+        without_key(&data)
+            .arg("report")
+            .arg("--csv")
+            .arg(out.join("r.csv"))
+            .arg("--pdf")
+            .arg(out.join("r.pdf")),
+    );
+    run_ok(
+        without_key(&data)
+            .arg("export")
+            .arg("--out")
+            .arg(out.join("set")),
+    );
+    run_ok(
+        without_key(&data)
+            .arg("backup")
+            .arg("--out")
+            .arg(out.join("copy.sqlite")),
+    );
+    assert!(out.join("r.csv").is_file() && out.join("set").is_dir());
+    assert_eq!(open_to_others(&data), Vec::<String>::new());
+    assert_eq!(open_to_others(&out), Vec::<String>::new());
 }

@@ -41,6 +41,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+use crate::domain::private_fs::{create_private_dir, create_private_file};
+
 pub use audit::{AuditEntry, AuditFilter};
 pub use backup::{
     DAILY_BACKUPS_KEPT, RestoreOutcome, backups_dir, daily_backup, guard_output_path, restore,
@@ -805,31 +807,3 @@ fn classify_open_error(path: &Path, key: Option<&DatabaseKey>, e: rusqlite::Erro
 
 #[cfg(test)]
 mod tests;
-
-/// Create `dir` and its missing parents readable by the owner only (0700 on Unix): QC records
-/// and crops are not for every account on a shared line PC. Folders that exist keep their mode.
-pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
-/// Create the database file empty with mode 0600 when it does not exist yet (an empty file is
-/// an empty SQLite database; SQLite gives its -wal and -shm files the same mode). An existing
-/// file is left as it is.
-pub(crate) fn create_private_file(path: &Path) -> std::io::Result<()> {
-    if path.exists() {
-        return Ok(());
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
-    }
-}
