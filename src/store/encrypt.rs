@@ -202,6 +202,12 @@ fn export_encrypted(
             "has other tables or row counts ({copied:?}, expected {tables:?})"
         )));
     }
+    // Indexes and triggers (the append-only guards of the audit trail) come along too.
+    if schema_objects(&copy_conn, dst)? != schema_objects(conn, src_path)? {
+        return Err(mismatch(
+            "lacks indexes, triggers or views of the original".into(),
+        ));
+    }
     drop(copy_conn);
     std::fs::File::open(dst)
         .and_then(|f| f.sync_all())
@@ -230,6 +236,16 @@ fn row_counts(conn: &Connection, path: &Path) -> Result<Vec<(String, i64)>, Stor
             Ok((name, rows))
         })
         .collect()
+}
+
+/// Every index, trigger and view of the database, as `type name`, sorted.
+fn schema_objects(conn: &Connection, path: &Path) -> Result<Vec<String>, StoreError> {
+    conn.prepare(
+        "SELECT type || ' ' || name FROM sqlite_schema
+         WHERE type IN ('index', 'trigger', 'view') ORDER BY type, name",
+    )
+    .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+    .map_err(sql_err(path, "list indexes and triggers"))
 }
 
 /// Flush the folder holding `path`, so the rename survives a power cut (best effort).

@@ -85,12 +85,6 @@ pub fn database_key() -> Result<Option<Arc<DatabaseKey>>, StoreError> {
     Ok(key)
 }
 
-/// Whether a key is configured (set, or given by the environment), without failing: an
-/// unusable key file counts as configured (opening will report it).
-pub fn key_configured() -> bool {
-    !matches!(database_key(), Ok(None))
-}
-
 /// The key from `FOODQC_DB_KEY`, else from the file named by `FOODQC_DB_KEY_FILE`, else
 /// none. The file must be readable by its owner only (no group or other permission bits, as
 /// ssh demands of a private key); its first line is the passphrase (a trailing newline is not
@@ -227,12 +221,6 @@ pub(crate) fn attach_encrypted(
         rusqlite::params![path, key.secret()],
     )
     .map(|_| ())
-}
-
-/// Whether the database at `path` cannot be opened as things stand because it is encrypted
-/// and no key is configured: the workstation then asks for the passphrase first.
-pub fn key_needed(path: &Path) -> bool {
-    file_state(path) == FileState::Encrypted && !key_configured()
 }
 
 /// Check that `key` opens the database at `path` (reads its schema), without changing the

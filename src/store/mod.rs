@@ -53,7 +53,7 @@ pub use encrypt::{EncryptOutcome, encrypt_database, plain_backups};
 pub(crate) use inspections::LOT_INSPECTIONS_SQL;
 pub use inspections::{InspectionRow, InspectionView};
 pub use journal::{JournalEntry, ReplayOutcome};
-pub use key::{DatabaseKey, check_key, database_key, key_needed, set_database_key};
+pub use key::{DatabaseKey, check_key, database_key, set_database_key};
 pub use labeling::{DefectClass, QueueEntry, QueueFilter, SampleScore, parse_hex_colour};
 pub use migrations::{SCHEMA_VERSION, migrations};
 pub use models::{ModelVersionRow, NewModelVersion};
