@@ -247,3 +247,58 @@ impl eframe::App for Workstation {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use foodqc::store::Store;
+
+    use super::*;
+
+    /// The prompt on an encrypted database made with "k1". Only failures are driven here: a
+    /// passphrase that opens the file would set the key of the whole test process.
+    fn locked(dir: &Path) -> Harness<'static, Workstation> {
+        let paths = AppPaths {
+            data_dir: dir.to_path_buf(),
+        };
+        let key = DatabaseKey::new("k1".into()).map(Arc::new);
+        drop(Store::open_with_key(&paths.db_path(), Duration::from_secs(5), key).unwrap());
+        Harness::builder()
+            .with_size(egui::vec2(900.0, 600.0))
+            .build_eframe(move |cc| {
+                let load: ModelLoader = Box::new(|_| Ok(Arc::new(AnomalyModel::bundled()?)));
+                Workstation::locked(cc, paths, load, None, Some(Language::En), None)
+            })
+    }
+
+    fn screen<'h>(h: &'h mut Harness<'_, Workstation>) -> &'h mut UnlockScreen {
+        match h.state_mut() {
+            Workstation::Locked(s) => s,
+            Workstation::Open(_) => panic!("the workstation opened without the key"),
+        }
+    }
+
+    #[test]
+    fn a_wrong_or_empty_passphrase_is_refused_and_the_prompt_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = locked(dir.path());
+        h.run();
+        h.get_by_label("Database locked");
+
+        h.get_by_label("Open").click();
+        h.run();
+        h.get_by_label("Type the passphrase first.");
+
+        screen(&mut h).passphrase = "not the key".into();
+        h.get_by_label("Open").click();
+        h.run();
+        h.get_by_label("This passphrase does not open the database. Check it and try again.");
+        let s = screen(&mut h);
+        assert!(s.passphrase.is_empty(), "the wrong passphrase is cleared");
+        assert!(!s.checking);
+        assert!(s.load_model.is_some(), "the model waits for the right key");
+    }
+}
