@@ -106,7 +106,7 @@ pub fn encrypt_database(
 }
 
 /// The plain SQLite files among the daily backups of the database at `db_path`.
-pub fn plain_backups(db_path: &Path) -> Vec<PathBuf> {
+fn plain_backups(db_path: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(backup::backups_dir(db_path)) else {
         return Vec::new();
     };

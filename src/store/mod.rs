@@ -45,10 +45,9 @@ use crate::domain::private_fs::{create_private_dir, create_private_file};
 
 pub use audit::{AuditEntry, AuditFilter};
 pub use backup::{
-    DAILY_BACKUPS_KEPT, RestoreOutcome, backups_dir, daily_backup, guard_output_path, restore,
-    restore_with_key,
+    DAILY_BACKUPS_KEPT, RestoreOutcome, daily_backup, guard_output_path, restore, restore_with_key,
 };
-pub use encrypt::{EncryptOutcome, encrypt_database, plain_backups};
+pub use encrypt::{EncryptOutcome, encrypt_database};
 #[cfg(test)]
 pub(crate) use inspections::LOT_INSPECTIONS_SQL;
 pub use inspections::{InspectionRow, InspectionView};
