@@ -103,6 +103,10 @@ enum Command {
     /// signatures), roll back, list.
     #[command(subcommand)]
     Model(cli::promote::PromotionCommand),
+    /// Encrypt the database with the key from FOODQC_DB_KEY or FOODQC_DB_KEY_FILE (on a
+    /// terminal, a passphrase typed twice); its plain daily backups are encrypted too. The
+    /// station and the workstation must be stopped.
+    Encrypt(cli::encrypt::EncryptArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -153,9 +157,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let model = cli.model.as_deref();
     match cli.command {
         None => {
-            let judge = cli::load_model(&paths, model)?;
             let source = cli.source.as_deref().map(str::parse).transpose()?;
-            ui::run_gui(paths, judge, source, cli.lang)
+            // Loaded once the database can be read (an encrypted one asks for its key first).
+            let explicit = model.map(std::path::Path::to_path_buf);
+            let load_model =
+                Box::new(move |paths: &AppPaths| cli::load_model(paths, explicit.as_deref()));
+            ui::run_gui(paths, load_model, source, cli.lang)
         }
         Some(Command::Inspect(a)) => cli::inspect::run(&paths, model, a),
         Some(Command::Train(a)) => cli::train::run(&paths, model, a),
@@ -173,5 +180,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::User(a)) => cli::user::run(&paths, a),
         Some(Command::Audit(a)) => cli::audit::run(&paths, a),
         Some(Command::Model(c)) => cli::promote::run(&paths, c),
+        Some(Command::Encrypt(a)) => cli::encrypt::run(&paths, a),
     }
 }

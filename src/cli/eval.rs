@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 
 use foodqc::domain::AppPaths;
+use foodqc::domain::private_fs::write_private;
 use foodqc::eval::gate::Requirement;
 use foodqc::model::TierChoice;
 use foodqc::tr;
@@ -151,9 +152,9 @@ fn save(
     let text = report.to_text();
     let metrics_json = PathBuf::from(format!("{}_metrics.json", stem.display()));
     let metrics_txt = PathBuf::from(format!("{}_metrics.txt", stem.display()));
-    std::fs::write(&metrics_json, &json)
+    write_private(&metrics_json, &json)
         .with_context(|| format!("cannot write {}", metrics_json.display()))?;
-    std::fs::write(&metrics_txt, &text)
+    write_private(&metrics_txt, &text)
         .with_context(|| format!("cannot write {}", metrics_txt.display()))?;
     let scores = foodqc::model::operating::ScoreFile::path_for_model(&out);
     report.score_file().save(&scores)?;

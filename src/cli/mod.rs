@@ -6,6 +6,7 @@ pub mod audit;
 pub mod backup;
 pub mod bench;
 pub mod demo_samples;
+pub mod encrypt;
 pub mod eval;
 pub mod export;
 pub mod help;

@@ -51,7 +51,7 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: SnapshotArgs) -> anyhow::R
         }
         let img = foodqc::inspect::overlay::draw(&insp, a.heat, model.thresholds.pixel as f32);
         let path = a.out.join(format!("frame-{seq:05}.png"));
-        img.save(&path)
+        foodqc::imageio::save_png_private(&img, &path)
             .with_context(|| format!("cannot write {}", path.display()))?;
         println!("{}", describe(&path, &insp));
         saved += 1;

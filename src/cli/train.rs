@@ -227,7 +227,7 @@ fn from_source(a: TrainArgs, out: &Path) -> anyhow::Result<()> {
     }
     model.save(out)?;
     let card = out.with_extension("card.md");
-    std::fs::write(&card, model.card_markdown())
+    foodqc::domain::private_fs::write_private(&card, model.card_markdown())
         .with_context(|| format!("cannot write model card {}", card.display()))?;
     println!(
         "{}",

@@ -6,6 +6,7 @@ pub mod actor;
 pub mod class_label;
 pub mod geometry;
 pub mod paths;
+pub mod private_fs;
 pub mod role;
 pub mod signature;
 pub mod thresholds;

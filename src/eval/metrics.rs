@@ -132,6 +132,6 @@ fn write_preview(
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_default();
     let out = dir.join(format!("{}-{name}.png", t.class));
-    pic.save(&out)
+    crate::imageio::save_png_private(&pic, &out)
         .map_err(|source| EvalError::WritePreview { path: out, source })
 }

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::Serialize;
 
 use super::import::{LABELS_CSV, Progress};
+use crate::domain::private_fs;
 use crate::store::{LabelRow, SampleRow, Store, StoreError};
 
 /// The header of `labels.csv`.
@@ -211,12 +212,13 @@ pub fn export_labelled(
         });
     }
     let rows = store.labelled_samples()?;
-    std::fs::create_dir_all(out).map_err(io_err(out))?;
+    // Folders made here, like the files, are the owner's only (labelled plant images).
+    private_fs::create_private_dir(out).map_err(io_err(out))?;
     let staging = out.join(format!(".foodqc-export-{}.partial", std::process::id()));
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
     }
-    std::fs::create_dir(&staging).map_err(io_err(&staging))?;
+    private_fs::create_private_dir(&staging).map_err(io_err(&staging))?;
 
     let mut report = ExportReport {
         out: out.to_path_buf(),
@@ -277,10 +279,8 @@ fn stage(
     report: &mut ExportReport,
 ) -> Result<Option<Vec<String>>, ExportError> {
     let csv_path = staging.join(LABELS_CSV);
-    let mut csv = csv::Writer::from_path(&csv_path).map_err(|source| ExportError::Csv {
-        path: csv_path.clone(),
-        source,
-    })?;
+    let file = private_fs::create_private(&csv_path).map_err(io_err(&csv_path))?;
+    let mut csv = csv::Writer::from_writer(file);
     let csv_err = |source| ExportError::Csv {
         path: csv_path.clone(),
         source,
@@ -299,8 +299,8 @@ fn stage(
         let folder = label_folder(&label.label);
         let rel = format!("{folder}/{}.png", sample.id);
         let dir = staging.join(&folder);
-        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        if let Err(e) = std::fs::copy(&sample.path, staging.join(&rel)) {
+        private_fs::create_private_dir(&dir).map_err(io_err(&dir))?;
+        if let Err(e) = private_fs::copy_private(&sample.path, &staging.join(&rel)) {
             report.failed.push(ExportFailure {
                 sample_id: sample.id,
                 path: sample.path.clone(),
@@ -312,8 +312,8 @@ fn stage(
         if let Some(mask) = &label.mask_path {
             let mask_rel = format!("ground_truth/{folder}/{}_mask.png", sample.id);
             let mask_dir = staging.join("ground_truth").join(&folder);
-            std::fs::create_dir_all(&mask_dir).map_err(io_err(&mask_dir))?;
-            match std::fs::copy(mask, staging.join(&mask_rel)) {
+            private_fs::create_private_dir(&mask_dir).map_err(io_err(&mask_dir))?;
+            match private_fs::copy_private(mask, &staging.join(&mask_rel)) {
                 Ok(_) => {
                     files.push(mask_rel);
                     report.masks += 1;
@@ -354,7 +354,7 @@ fn move_into_place(staging: &Path, out: &Path, files: &[String]) -> Result<(), E
     for rel in files {
         let to = out.join(rel);
         if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+            private_fs::create_private_dir(parent).map_err(io_err(parent))?;
         }
         std::fs::rename(staging.join(rel), &to).map_err(io_err(&to))?;
     }

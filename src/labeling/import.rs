@@ -179,7 +179,7 @@ fn copy_new_file(from: &Path, to: &Path) -> std::io::Result<bool> {
     let tmp = to.with_extension(format!("{}.tmp", std::process::id()));
     let result = (|| {
         let bytes = std::fs::read(from)?;
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = crate::domain::private_fs::create_private(&tmp)?;
         f.write_all(&bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, to)

@@ -22,15 +22,16 @@ pub use inspection_model::InspectionModel;
 pub use tier::{Tier, TierChoice};
 
 /// Write `bytes` to `path` through a temporary file and a rename, so a crash or a full disk
-/// never leaves a half-written model behind; creates the parent folder.
+/// never leaves a half-written model behind; creates the parent folder. The file is readable
+/// by its owner only (a model carries memory banks of the plant's product).
 pub(crate) fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::domain::private_fs::create_private_dir(dir)?;
     }
     let tmp = path.with_extension("json.tmp");
     {
         use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = crate::domain::private_fs::create_private(&tmp)?;
         f.write_all(bytes)?;
         // On disk before the rename makes it visible: a power cut leaves old or new, not junk.
         f.sync_all()?;

@@ -84,7 +84,8 @@ pub fn write_csv(
     crate::store::guard_output_path(store.path(), path)?;
     f.validate(store)?;
     let tmp = path.with_extension("csv.part");
-    let mut w = csv::Writer::from_path(&tmp).map_err(|e| werr(e.to_string()))?;
+    let file = crate::domain::private_fs::create_private(&tmp).map_err(|e| werr(e.to_string()))?;
+    let mut w = csv::Writer::from_writer(file);
     let result = (|| {
         w.write_record(CSV_HEADER)
             .map_err(|e| werr(e.to_string()))?;

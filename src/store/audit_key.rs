@@ -136,7 +136,7 @@ pub fn write_head(path: &Path, head: &Head) -> Result<(), StoreError> {
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(".part");
     let tmp = PathBuf::from(tmp_name);
-    std::fs::File::create(&tmp)
+    crate::domain::private_fs::create_private(&tmp)
         .and_then(|mut f| {
             f.write_all(head.to_text().as_bytes())
                 .and_then(|()| f.sync_all())

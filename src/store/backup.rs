@@ -6,12 +6,14 @@
 //! [`DAILY_BACKUPS_KEPT`] are kept.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::backup::Backup;
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
+use super::key::{self, DatabaseKey, FileState};
 use super::{SCHEMA_VERSION, Store, StoreError, journal, sql_err};
 
 /// How many daily backups are kept.
@@ -77,14 +79,26 @@ pub fn guard_output_path(db_path: &Path, out: &Path) -> Result<(), StoreError> {
 }
 
 /// Copy the open database `src` into a new file `dst` (replaced atomically: written beside it
-/// and renamed), then check the copy with `PRAGMA quick_check`.
-fn backup_connection(src: &Connection, src_path: &Path, dst: &Path) -> Result<(), StoreError> {
+/// and renamed), then check the copy with `PRAGMA quick_check`. The copy is readable by its
+/// owner only, and encrypted with `key` when the source is (SQLCipher copies pages between
+/// databases with the same key only).
+fn backup_connection(
+    src: &Connection,
+    src_path: &Path,
+    dst: &Path,
+    key: Option<&DatabaseKey>,
+) -> Result<(), StoreError> {
     let mut tmp_name = dst.as_os_str().to_owned();
     tmp_name.push(".part");
     let tmp = PathBuf::from(tmp_name);
     let _ = std::fs::remove_file(&tmp); // a leftover of a crashed backup
     let result = (|| {
-        let mut out = Connection::open(&tmp).map_err(sql_err(&tmp, "create backup file"))?;
+        super::create_private_file(&tmp).map_err(|source| StoreError::CreateFile {
+            path: tmp.clone(),
+            source,
+        })?;
+        let mut out = key::open_connection(&tmp, OpenFlags::default(), key)
+            .map_err(sql_err(&tmp, "create backup file"))?;
         {
             let b = Backup::new(src, &mut out).map_err(sql_err(src_path, "start backup"))?;
             // Whole steps of 4096 pages, no pause: the source is in WAL mode, so the station
@@ -125,7 +139,7 @@ impl Store {
     /// (recording may go on meanwhile). Refuses to write over the database's own files.
     pub fn backup_to(&self, out: &Path) -> Result<(), StoreError> {
         guard_output_path(&self.path, out)?;
-        backup_connection(&self.conn, &self.path, out)
+        backup_connection(&self.conn, &self.path, out, self.key.as_deref())
     }
 }
 
@@ -135,7 +149,7 @@ impl Store {
 /// Returns the backup written, if one was.
 pub fn daily_backup(db_path: &Path) -> Result<Option<PathBuf>, StoreError> {
     let dir = backups_dir(db_path);
-    std::fs::create_dir_all(&dir).map_err(|source| StoreError::CreateDir {
+    super::create_private_dir(&dir).map_err(|source| StoreError::CreateDir {
         path: dir.clone(),
         source,
     })?;
@@ -145,9 +159,9 @@ pub fn daily_backup(db_path: &Path) -> Result<Option<PathBuf>, StoreError> {
         None
     } else {
         let store = Store::open_read_only(db_path)?;
-        backup_connection(&store.conn, db_path, &file)?;
+        backup_connection(&store.conn, db_path, &file, store.key.as_deref())?;
         // The chain heads in the copy, beside it: a second anchor outside the database.
-        if let Err(e) = super::seal::write_backup_head(&file) {
+        if let Err(e) = super::seal::write_backup_head(&file, store.key.as_deref()) {
             tracing::warn!(file = %file.display(), error = %e, "audit head of the backup not written");
         }
         Some(file)
@@ -192,7 +206,19 @@ pub struct RestoreOutcome {
 /// through the online backup API into the live file, so another process holding it open sees
 /// the restored content rather than a file swapped under it. The audit head anchored beside
 /// the database is reset to the restored one, and the restore is audited (`database.restore`).
+///
+/// With a database key in force (see [`key::database_key`]) the backup must be encrypted
+/// with that key, and the restored database is too.
 pub fn restore(db_path: &Path, from: &Path) -> Result<RestoreOutcome, StoreError> {
+    restore_with_key(db_path, from, key::database_key()?)
+}
+
+/// [`restore`] with the database key given here (`None`: plain files).
+pub fn restore_with_key(
+    db_path: &Path,
+    from: &Path,
+    key: Option<Arc<DatabaseKey>>,
+) -> Result<RestoreOutcome, StoreError> {
     let bad = |reason: String| StoreError::BadBackup {
         path: from.to_path_buf(),
         reason,
@@ -201,9 +227,26 @@ pub fn restore(db_path: &Path, from: &Path) -> Result<RestoreOutcome, StoreError
     if !from.is_file() {
         return Err(bad("no such file".into()));
     }
-    let src = Connection::open_with_flags(
+    match (key::file_state(from), key.is_some()) {
+        (FileState::Encrypted, false) => {
+            return Err(bad(format!(
+                "it is encrypted: a key is needed (set {} or {})",
+                key::KEY_ENV,
+                key::KEY_FILE_ENV
+            )));
+        }
+        (FileState::Plain, true) => {
+            return Err(bad(
+                "it is not encrypted, but a database key is set; restore it without the key, then encrypt the database with `foodqc encrypt`"
+                    .into(),
+            ));
+        }
+        _ => {}
+    }
+    let src = key::open_connection(
         from,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        key.as_deref(),
     )
     .map_err(|e| bad(e.to_string()))?;
     let (version, has_inspections): (i64, i64) = src
@@ -213,7 +256,12 @@ pub fn restore(db_path: &Path, from: &Path) -> Result<RestoreOutcome, StoreError
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .map_err(|e| bad(format!("not an SQLite database ({e})")))?;
+        .map_err(|e| match (&key, e.sqlite_error_code()) {
+            (Some(_), Some(rusqlite::ErrorCode::NotADatabase)) => {
+                bad("it does not open with the database key given".into())
+            }
+            _ => bad(format!("not an SQLite database ({e})")),
+        })?;
     if version <= 0 || has_inspections != 1 {
         return Err(bad("it is not a foodqc database".into()));
     }
@@ -257,7 +305,8 @@ pub fn restore(db_path: &Path, from: &Path) -> Result<RestoreOutcome, StoreError
         None
     };
     // A damaged or foreign file cannot be opened as a store: move it away and start empty.
-    let mut dst = match Connection::open(db_path) {
+    let open_dst = || key::open_connection(db_path, OpenFlags::default(), key.as_deref());
+    let mut dst = match open_dst() {
         Ok(c)
             if c.query_row("PRAGMA quick_check(1)", [], |r| r.get::<_, String>(0))
                 .is_ok_and(|s| s == "ok") =>
@@ -268,7 +317,11 @@ pub fn restore(db_path: &Path, from: &Path) -> Result<RestoreOutcome, StoreError
             for f in database_files(db_path).iter().take(3) {
                 let _ = std::fs::remove_file(f);
             }
-            Connection::open(db_path).map_err(sql_err(db_path, "create database"))?
+            super::create_private_file(db_path).map_err(|source| StoreError::CreateFile {
+                path: db_path.to_path_buf(),
+                source,
+            })?;
+            open_dst().map_err(sql_err(db_path, "create database"))?
         }
     };
     dst.busy_timeout(super::DEFAULT_BUSY_TIMEOUT)
@@ -283,7 +336,7 @@ pub fn restore(db_path: &Path, from: &Path) -> Result<RestoreOutcome, StoreError
     // (the replaced database is kept, and the restore is in the audit log).
     let _ = std::fs::remove_file(super::audit_key::head_path(db_path));
     // Bring the restored file to this build's schema and WAL mode.
-    let mut store = Store::open(db_path)?;
+    let mut store = Store::open_with_key(db_path, super::DEFAULT_BUSY_TIMEOUT, key)?;
     store.audit(
         "system",
         "database.restore",

@@ -116,11 +116,12 @@ pub fn append(db_path: &Path, entries: &[JournalEntry]) -> Result<(), StoreError
         return Ok(());
     }
     let path = journal_path(db_path);
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(io_err(&path))?;
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    // Rows wait here in plain text: readable by the owner only, like the database.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(&path).map_err(io_err(&path))?;
     f.lock().map_err(io_err(&path))?;
     let before = f.metadata().map_err(io_err(&path))?.len();
     let text: String = entries.iter().map(line_of).collect();

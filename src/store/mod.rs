@@ -20,8 +20,10 @@ mod audit;
 pub mod audit_key;
 mod backup;
 pub mod chain;
+mod encrypt;
 mod inspections;
 pub mod journal;
+pub mod key;
 mod labeling;
 mod migrations;
 mod models;
@@ -35,16 +37,23 @@ mod thresholds;
 mod users;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+use crate::domain::private_fs::{create_private_dir, create_private_file};
+
 pub use audit::{AuditEntry, AuditFilter};
-pub use backup::{DAILY_BACKUPS_KEPT, RestoreOutcome, daily_backup, guard_output_path, restore};
+pub use backup::{
+    DAILY_BACKUPS_KEPT, RestoreOutcome, daily_backup, guard_output_path, restore, restore_with_key,
+};
+pub use encrypt::{EncryptOutcome, encrypt_database};
 #[cfg(test)]
 pub(crate) use inspections::LOT_INSPECTIONS_SQL;
 pub use inspections::{InspectionRow, InspectionView};
 pub use journal::{JournalEntry, ReplayOutcome};
+pub use key::{DatabaseKey, check_key, database_key, set_database_key};
 pub use labeling::{DefectClass, QueueEntry, QueueFilter, SampleScore, parse_hex_colour};
 pub use migrations::{SCHEMA_VERSION, migrations};
 pub use models::{ModelVersionRow, NewModelVersion};
@@ -124,6 +133,39 @@ pub enum StoreError {
         path: PathBuf,
         /// What SQLite or the OS said.
         cause: String,
+    },
+    /// The database is encrypted and no key is configured.
+    #[error(
+        "database {path} is encrypted: a key is needed (set FOODQC_DB_KEY or FOODQC_DB_KEY_FILE)"
+    )]
+    KeyNeeded {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The key configured does not decrypt the database.
+    #[error(
+        "database {path} does not open with the key given: the key is wrong (check FOODQC_DB_KEY, FOODQC_DB_KEY_FILE or the passphrase typed), or the file is not a foodqc database"
+    )]
+    WrongKey {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A key is set but the database is a plain (unencrypted) file: refused, so that an
+    /// operator who set a key never keeps writing plaintext by mistake.
+    #[error(
+        "database {path} is not encrypted, but a database key is set; encrypt it with `foodqc encrypt` (with the station stopped), or unset FOODQC_DB_KEY and FOODQC_DB_KEY_FILE to use it unencrypted"
+    )]
+    NotEncrypted {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The database key given cannot be used (key file readable by others, empty key, ...).
+    #[error("database key from {from}: {reason}")]
+    Key {
+        /// Where the key came from: the environment variable or `key file <path>`.
+        from: String,
+        /// What is wrong, e.g. the key file's mode.
+        reason: String,
     },
     /// The database was written by a newer foodqc; we never touch it.
     #[error(
@@ -336,6 +378,8 @@ pub fn validate_code(field: &'static str, value: &str) -> Result<(), StoreError>
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The key the connection was opened with, for the backups it writes.
+    key: Option<Arc<DatabaseKey>>,
     /// When the chain heads were last anchored outside the database (see `seal`).
     last_anchor: Option<std::time::Instant>,
 }
@@ -384,13 +428,24 @@ impl Store {
         path: &Path,
         busy_timeout: Duration,
     ) -> Result<Store, StoreError> {
+        let key = database_key()?;
+        Self::open_with_key(path, busy_timeout, key)
+    }
+
+    /// Like [`Store::open_with_busy_timeout`] with the database key given here rather than
+    /// the process-wide one ([`database_key`]): `None` opens a plain file.
+    pub fn open_with_key(
+        path: &Path,
+        busy_timeout: Duration,
+        key: Option<Arc<DatabaseKey>>,
+    ) -> Result<Store, StoreError> {
         // Opening a brand-new file from several threads at once (GUI, recorder, workers)
         // contends for the lock that switching to WAL and migrating take, which SQLite's busy
         // handler does not always wait for: retry those transient failures for a while.
         let started = std::time::Instant::now();
         let mut attempt = 0u32;
         loop {
-            match Self::open_once(path, busy_timeout) {
+            match Self::open_once(path, busy_timeout, key.clone()) {
                 Err(e) if e.is_transient_open() && started.elapsed() < busy_timeout => {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(20 * u64::from(attempt.min(10))));
@@ -400,11 +455,16 @@ impl Store {
         }
     }
 
-    fn open_once(path: &Path, busy_timeout: Duration) -> Result<Store, StoreError> {
+    fn open_once(
+        path: &Path,
+        busy_timeout: Duration,
+        key: Option<Arc<DatabaseKey>>,
+    ) -> Result<Store, StoreError> {
         let path_buf = path.to_path_buf();
         if path.is_dir() {
             return Err(StoreError::IsDirectory { path: path_buf });
         }
+        key::check_file_against_key(path, key.as_deref())?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             create_private_dir(parent).map_err(|source| StoreError::CreateDir {
                 path: parent.to_path_buf(),
@@ -415,24 +475,26 @@ impl Store {
             path: path_buf.clone(),
             source,
         })?;
-        let open_err = |e: rusqlite::Error| classify_open_error(path, e);
-        let mut conn = Connection::open_with_flags(
+        let open_err = |e: rusqlite::Error| classify_open_error(path, key.as_deref(), e);
+        let mut conn = key::open_connection(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            key.as_deref(),
         )
         .map_err(open_err)?;
         conn.busy_timeout(busy_timeout).map_err(open_err)?;
 
-        check_before_writing(&conn, path)?;
-        check_integrity(&conn, path)?;
-        configure(&conn, path)?;
-        migrate(&mut conn, path)?;
-        tracing::debug!(path = %path.display(), "store opened");
+        check_before_writing(&conn, path, key.as_deref())?;
+        check_integrity(&conn, path, key.as_deref())?;
+        configure(&conn, path, key.as_deref())?;
+        migrate(&mut conn, path, key.as_deref())?;
+        tracing::debug!(path = %path.display(), encrypted = key.is_some(), "store opened");
         let mut store = Store {
             conn,
             path: path_buf,
+            key,
             last_anchor: None,
         };
         // Entries and inspections written before the hash chains existed are chained now.
@@ -454,14 +516,24 @@ impl Store {
     /// and a database whose schema is older than this build's (open it writable once to
     /// upgrade it). Nothing in the file is changed.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        Self::open_read_only_with_key(path, database_key()?)
+    }
+
+    /// Like [`Store::open_read_only`] with the database key given here (`None` for a plain
+    /// file).
+    pub fn open_read_only_with_key(
+        path: &Path,
+        key: Option<Arc<DatabaseKey>>,
+    ) -> Result<Store, StoreError> {
         let path_buf = path.to_path_buf();
         if path.is_dir() {
             return Err(StoreError::IsDirectory { path: path_buf });
         }
-        let open_err = |e: rusqlite::Error| classify_open_error(path, e);
+        key::check_file_against_key(path, key.as_deref())?;
+        let open_err = |e: rusqlite::Error| classify_open_error(path, key.as_deref(), e);
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let version = |c: &Connection| c.query_row("PRAGMA user_version", [], |r| r.get(0));
-        let mut conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        let mut conn = key::open_connection(path, flags, key.as_deref()).map_err(open_err)?;
         conn.busy_timeout(DEFAULT_BUSY_TIMEOUT).map_err(open_err)?;
         let found: i64 = match version(&conn) {
             Ok(v) => v,
@@ -469,8 +541,9 @@ impl Store {
             // one can write there, so the file may be read as immutable.
             Err(e) if e.sqlite_error_code() == Some(ErrorCode::CannotOpen) => {
                 let uri = format!("file:{}?immutable=1", uri_path(path));
-                conn = Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
-                    .map_err(open_err)?;
+                conn =
+                    key::open_connection(uri, flags | OpenFlags::SQLITE_OPEN_URI, key.as_deref())
+                        .map_err(open_err)?;
                 version(&conn).map_err(open_err)?
             }
             Err(e) => return Err(open_err(e)),
@@ -494,6 +567,7 @@ impl Store {
         Ok(Store {
             conn,
             path: path_buf,
+            key,
             last_anchor: None,
         })
     }
@@ -538,9 +612,13 @@ impl Store {
 
 /// Look at the file before changing anything in it: refuse a file that is not a database, a
 /// database of another program, a newer schema and a read-only file.
-fn check_before_writing(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+fn check_before_writing(
+    conn: &Connection,
+    path: &Path,
+    key: Option<&DatabaseKey>,
+) -> Result<(), StoreError> {
     let path_buf = path.to_path_buf();
-    let open_err = |e: rusqlite::Error| classify_open_error(path, e);
+    let open_err = |e: rusqlite::Error| classify_open_error(path, key, e);
     // Look at the file before changing anything in it: reading the header is what detects
     // a file that is not a database, and a newer schema must stay untouched (switching to
     // WAL already rewrites the header).
@@ -584,13 +662,17 @@ fn uri_path(path: &Path) -> String {
 
 /// `PRAGMA quick_check` before the first write of this process into the file: refuse a damaged
 /// database. Once per path per process (it reads the whole file).
-fn check_integrity(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+fn check_integrity(
+    conn: &Connection,
+    path: &Path,
+    key: Option<&DatabaseKey>,
+) -> Result<(), StoreError> {
     static CHECKED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
-    let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     if CHECKED
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .contains(&key)
+        .contains(&canonical)
     {
         return Ok(());
     }
@@ -606,7 +688,7 @@ fn check_integrity(conn: &Connection, path: &Path) -> Result<(), StoreError> {
                 detail: e.to_string(),
                 backups: backup::backups_dir(path),
             },
-            _ => classify_open_error(path, e),
+            _ => classify_open_error(path, key, e),
         })?;
     if problems.len() != 1 || problems[0] != "ok" {
         return Err(StoreError::Damaged {
@@ -618,14 +700,14 @@ fn check_integrity(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     CHECKED
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .push(key);
+        .push(canonical);
     Ok(())
 }
 
 /// WAL journal, `synchronous=NORMAL`, foreign keys on, a statement cache for the recorder and
 /// the queries.
-fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    let open_err = |e: rusqlite::Error| classify_open_error(path, e);
+fn configure(conn: &Connection, path: &Path, key: Option<&DatabaseKey>) -> Result<(), StoreError> {
+    let open_err = |e: rusqlite::Error| classify_open_error(path, key, e);
     let mode: String = conn
         .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
         .map_err(open_err)?;
@@ -645,7 +727,11 @@ fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 /// Bring the schema up to date, tolerating another connection that migrates at the same time.
-fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+fn migrate(
+    conn: &mut Connection,
+    path: &Path,
+    key: Option<&DatabaseKey>,
+) -> Result<(), StoreError> {
     // Several threads or processes may open a brand-new file at once (GUI, recorder,
     // report worker): the first to commit migrates it and the others fail on the tables it
     // created. So after a failure, look again: a schema now up to date is success.
@@ -669,7 +755,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         }
         return Err(match source {
             rusqlite_migration::Error::RusqliteError { err, .. } if is_open_failure(&err) => {
-                classify_open_error(path, err)
+                classify_open_error(path, key, err)
             }
             source => StoreError::Migration {
                 path: path.to_path_buf(),
@@ -694,11 +780,19 @@ fn is_open_failure(e: &rusqlite::Error) -> bool {
     )
 }
 
-/// Map an error met while opening to the clearest [`StoreError`].
-fn classify_open_error(path: &Path, e: rusqlite::Error) -> StoreError {
+/// Map an error met while opening (with `key`, if one was applied) to the clearest
+/// [`StoreError`].
+fn classify_open_error(path: &Path, key: Option<&DatabaseKey>, e: rusqlite::Error) -> StoreError {
     let path_buf = path.to_path_buf();
     match e.sqlite_error_code() {
-        Some(ErrorCode::NotADatabase) => StoreError::NotADatabase { path: path_buf },
+        // With a key, SQLCipher cannot tell a wrong key from a file that is no database.
+        Some(ErrorCode::NotADatabase) if key.is_some() && path.is_file() => {
+            StoreError::WrongKey { path: path_buf }
+        }
+        Some(ErrorCode::NotADatabase) => match key::file_state(path) {
+            key::FileState::Encrypted => StoreError::KeyNeeded { path: path_buf },
+            _ => StoreError::NotADatabase { path: path_buf },
+        },
         Some(ErrorCode::DatabaseCorrupt) => StoreError::Damaged {
             detail: e.to_string(),
             backups: backup::backups_dir(path),
@@ -714,31 +808,3 @@ fn classify_open_error(path: &Path, e: rusqlite::Error) -> StoreError {
 
 #[cfg(test)]
 mod tests;
-
-/// Create `dir` and its missing parents readable by the owner only (0700 on Unix): QC records
-/// and crops are not for every account on a shared line PC. Folders that exist keep their mode.
-pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
-/// Create the database file empty with mode 0600 when it does not exist yet (an empty file is
-/// an empty SQLite database; SQLite gives its -wal and -shm files the same mode). An existing
-/// file is left as it is.
-fn create_private_file(path: &Path) -> std::io::Result<()> {
-    if path.exists() {
-        return Ok(());
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
-    }
-}

@@ -128,7 +128,7 @@ pub(crate) fn write_png_file(
         TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = crate::domain::private_fs::create_private(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()
     })();

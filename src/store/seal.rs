@@ -214,8 +214,11 @@ fn stored_link(conn: &Connection, audit: bool, id: i64) -> Option<Vec<u8>> {
 
 /// Write the side file of a backup: the chain heads in the copy at `backup`
 /// (`foodqc-YYYY-MM-DD.head` beside `foodqc-YYYY-MM-DD.sqlite`).
-pub(crate) fn write_backup_head(backup: &Path) -> Result<(), StoreError> {
-    let conn = Connection::open_with_flags(backup, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+pub(crate) fn write_backup_head(
+    backup: &Path,
+    key: Option<&super::DatabaseKey>,
+) -> Result<(), StoreError> {
+    let conn = super::key::open_connection(backup, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY, key)
         .map_err(sql_err(backup, "open backup"))?;
     let head = read_heads(&conn, backup)?;
     audit_key::write_head(&backup.with_extension("head"), &head)

@@ -72,14 +72,27 @@ impl FrameTimes {
 impl FoodQcApp {
     /// Build the app, start the desk worker and the station. `source` overrides the default
     /// choice (camera 0 when one is found, else the synthetic line).
+    // The window itself starts through `unlock` (which may ask for a passphrase first).
+    #[cfg(test)]
     pub fn new(
         cc: &eframe::CreationContext<'_>,
         paths: AppPaths,
         model: Arc<AnomalyModel>,
         source: Option<SourceSpec>,
     ) -> Self {
-        let settings: Settings = cc
-            .storage
+        Self::start(&cc.egui_ctx, cc.storage, paths, model, source)
+    }
+
+    /// Like [`FoodQcApp::new`] from the window's context and storage, for a window that
+    /// shows something else first (the passphrase prompt of an encrypted database).
+    pub fn start(
+        egui_ctx: &egui::Context,
+        storage: Option<&dyn eframe::Storage>,
+        paths: AppPaths,
+        model: Arc<AnomalyModel>,
+        source: Option<SourceSpec>,
+    ) -> Self {
+        let settings: Settings = storage
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
             .unwrap_or_default();
         let cameras = foodqc::capture::list_cameras();
@@ -94,7 +107,7 @@ impl FoodQcApp {
                 }
             }
         });
-        let ctx = cc.egui_ctx.clone();
+        let ctx = egui_ctx.clone();
         let desk = Desk::spawn(
             DeskConfig {
                 paths: paths.clone(),

@@ -14,25 +14,25 @@ mod theme;
 mod thresholds;
 mod top_bar;
 mod train;
+mod unlock;
 
 #[cfg(test)]
 mod tests;
 
-use std::sync::Arc;
-
 use foodqc::capture::SourceSpec;
 use foodqc::domain::AppPaths;
 use foodqc::i18n::Language;
-use foodqc::model::AnomalyModel;
 use foodqc::tr;
 use serde::{Deserialize, Serialize};
 
 pub use app::FoodQcApp;
 
-/// Open the window and run until it is closed.
+/// Open the window and run until it is closed. `load_model` gives the model to judge with; it
+/// runs once the database can be read: before the window opens, or after the passphrase of
+/// an encrypted database has been typed in it.
 pub fn run_gui(
     paths: AppPaths,
-    model: Arc<AnomalyModel>,
+    load_model: unlock::ModelLoader,
     source: Option<SourceSpec>,
     language: Option<Language>,
 ) -> anyhow::Result<()> {
@@ -44,17 +44,28 @@ pub fn run_gui(
         renderer: eframe::Renderer::Glow,
         ..Default::default()
     };
+    // An encrypted database without a working key: the window opens on the passphrase prompt.
+    let start = match unlock::lock_reason(&paths.db_path()) {
+        None => Ok(load_model(&paths)?),
+        Some(reason) => Err((reason, load_model)),
+    };
     eframe::run_native(
         "foodqc",
         options,
-        Box::new(move |cc| {
-            let mut app = FoodQcApp::new(cc, paths, model, source);
-            // `--lang` wins over the saved setting; workers and logs follow the window.
-            if let Some(lang) = language {
-                app.settings.language = lang;
-            }
-            foodqc::i18n::set_language(app.settings.language);
-            Ok(Box::new(app))
+        Box::new(move |cc| -> Result<Box<dyn eframe::App>, _> {
+            Ok(match start {
+                Ok(model) => Box::new(unlock::open_workstation(
+                    &cc.egui_ctx,
+                    cc.storage,
+                    paths,
+                    model,
+                    source,
+                    language,
+                )),
+                Err((reason, load_model)) => Box::new(unlock::Workstation::locked(
+                    cc, paths, load_model, source, language, reason,
+                )),
+            })
         }),
     )
     .map_err(|e| anyhow::anyhow!(tr!("window-open-failed", error = e.to_string())))

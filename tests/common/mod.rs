@@ -6,11 +6,15 @@ use std::process::{Command, Output};
 
 /// The `foodqc` binary of this build, as a command to add arguments to. It speaks English
 /// whatever the machine's locale (the tests read its English messages); `--lang` overrides.
+/// No database key comes from the environment.
 pub fn foodqc() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_foodqc"));
     cmd.env_remove("LC_ALL")
         .env_remove("LC_MESSAGES")
-        .env("LANG", "C");
+        .env("LANG", "C")
+        // Plain databases unless a test sets a key.
+        .env_remove("FOODQC_DB_KEY")
+        .env_remove("FOODQC_DB_KEY_FILE");
     cmd
 }
 

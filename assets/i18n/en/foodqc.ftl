@@ -932,3 +932,25 @@ cli-model-unknown = no model version { $version } in { $db }
 cli-model-none = no model versions registered yet
 cli-model-state-live = LIVE
 cli-model-state-proposed = proposed by { $user }
+## foodqc encrypt
+cli-encrypt-about = Encrypt the database with the key from FOODQC_DB_KEY or FOODQC_DB_KEY_FILE (on a terminal without them, a passphrase typed twice): a checked encrypted copy replaces the plain file, and the plain daily backups are encrypted too. Stop the station and the workstation first: the database must not be open anywhere else.
+cli-encrypt-json = Print what was done as JSON.
+cli-encrypt-done = encrypted { $db }: { $tables } tables, { $rows } rows, checked against the plain copy
+cli-encrypt-backup-done = encrypted the backup { $file }
+cli-encrypt-backup-plain = the backup { $file } is still plaintext: { $error }
+cli-encrypt-keep-key = keep the key safe: without it the database cannot be read; set FOODQC_DB_KEY or FOODQC_DB_KEY_FILE for the headless station, the workstation asks for it
+cli-encrypt-no-key = no database key: set FOODQC_DB_KEY or FOODQC_DB_KEY_FILE (a file readable by its owner only), or run on a terminal to be asked
+cli-encrypt-prompt = New database passphrase:
+cli-encrypt-prompt-again = Repeat the passphrase:
+cli-encrypt-mismatch = the two passphrases differ; nothing was changed
+
+## The passphrase prompt of an encrypted database
+unlock-title = Database locked
+unlock-explain = The database { $path } is encrypted. Type its passphrase to open the workstation.
+unlock-passphrase = Passphrase
+unlock-open = Open
+unlock-checking = Checking the passphrase…
+unlock-wrong-key = This passphrase does not open the database. Check it and try again.
+unlock-empty = Type the passphrase first.
+unlock-failed = The database could not be opened: { $error }
+unlock-hint = A headless station reads the key from FOODQC_DB_KEY or from the file named by FOODQC_DB_KEY_FILE.

@@ -932,3 +932,25 @@ cli-model-unknown = no existe la versión de modelo { $version } en { $db }
 cli-model-none = aún no hay versiones de modelo registradas
 cli-model-state-live = EN LÍNEA
 cli-model-state-proposed = propuesto por { $user }
+## foodqc encrypt
+cli-encrypt-about = Cifrar la base de datos con la clave de FOODQC_DB_KEY o FOODQC_DB_KEY_FILE (en una terminal sin ellas, una frase de acceso escrita dos veces): una copia cifrada y verificada reemplaza el archivo sin cifrar, y las copias de seguridad diarias sin cifrar también se cifran. Detenga antes la estación y la estación de trabajo: la base de datos no debe estar abierta en ningún otro lugar.
+cli-encrypt-json = Imprimir en JSON lo que se hizo.
+cli-encrypt-done = { $db } cifrada: { $tables } tablas, { $rows } filas, verificadas contra la copia sin cifrar
+cli-encrypt-backup-done = copia de seguridad { $file } cifrada
+cli-encrypt-backup-plain = la copia de seguridad { $file } sigue sin cifrar: { $error }
+cli-encrypt-keep-key = guarde la clave en un lugar seguro: sin ella no se puede leer la base de datos; configure FOODQC_DB_KEY o FOODQC_DB_KEY_FILE para la estación sin pantalla, la estación de trabajo la pide al abrir
+cli-encrypt-no-key = no hay clave de la base de datos: configure FOODQC_DB_KEY o FOODQC_DB_KEY_FILE (un archivo que solo su dueño pueda leer), o ejecute en una terminal para que se la pida
+cli-encrypt-prompt = Nueva frase de acceso de la base de datos:
+cli-encrypt-prompt-again = Repita la frase de acceso:
+cli-encrypt-mismatch = las dos frases de acceso no coinciden; no se cambió nada
+
+## The passphrase prompt of an encrypted database
+unlock-title = Base de datos bloqueada
+unlock-explain = La base de datos { $path } está cifrada. Escriba su frase de acceso para abrir la estación de trabajo.
+unlock-passphrase = Frase de acceso
+unlock-open = Abrir
+unlock-checking = Verificando la frase de acceso…
+unlock-wrong-key = Esta frase de acceso no abre la base de datos. Revísela e inténtelo de nuevo.
+unlock-empty = Primero escriba la frase de acceso.
+unlock-failed = No se pudo abrir la base de datos: { $error }
+unlock-hint = Una estación sin pantalla lee la clave de FOODQC_DB_KEY o del archivo indicado en FOODQC_DB_KEY_FILE.

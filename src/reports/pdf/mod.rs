@@ -189,7 +189,7 @@ pub fn write_pdf(
         reason: e.to_string(),
     };
     let tmp = path.with_extension("pdf.part");
-    std::fs::write(&tmp, &bytes).map_err(werr)?;
+    crate::domain::private_fs::write_private(&tmp, &bytes).map_err(werr)?;
     std::fs::rename(&tmp, path).map_err(werr)?;
     Ok(bytes.len() as u64)
 }

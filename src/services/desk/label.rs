@@ -64,7 +64,7 @@ impl Worker {
     ) -> Result<(), DeskError> {
         let mask_path = match mask {
             Some((path, img)) => {
-                img.save(&path).map_err(|err| {
+                crate::imageio::save_png_private(&img, &path).map_err(|err| {
                     DeskError::Other(format!("cannot save mask {}: {err}", path.display()))
                 })?;
                 Some(path)

@@ -627,6 +627,7 @@ fn many_threads_can_open_a_new_database_at_once() {
 }
 
 mod chain;
+mod encryption;
 mod recorder;
 
 /// A new data folder and database are the owner's only: folder 0700, database and its WAL 0600.

@@ -44,7 +44,8 @@ pub(super) fn save_version(
         reason: e.to_string(),
     })?;
     let card_path = model_path.with_extension("card.md");
-    let _ = std::fs::write(&card_path, model.card_markdown()); // the card is a convenience copy
+    // The card is a convenience copy: a failure to write it is not the job's failure.
+    let _ = crate::domain::private_fs::write_private(&card_path, model.card_markdown());
     let classifier_path = match parts.classifier {
         Some(c) => {
             let p = cfg
