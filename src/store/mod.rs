@@ -16,6 +16,7 @@
 //!
 //! Timestamps are `INTEGER` unix milliseconds (UTC) everywhere; see [`now_ms`].
 
+mod acceptance;
 mod audit;
 pub mod audit_key;
 mod backup;
@@ -38,6 +39,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+pub use acceptance::CriteriaSetting;
 pub use audit::{AuditEntry, AuditFilter};
 pub use backup::{DAILY_BACKUPS_KEPT, RestoreOutcome, daily_backup, guard_output_path, restore};
 #[cfg(test)]
