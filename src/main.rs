@@ -99,6 +99,10 @@ enum Command {
     /// inspections (exits non-zero naming the first broken entry or batch), `list` shows the
     /// audit log.
     Audit(cli::audit::AuditArgs),
+    /// Model versions before they go live: `compare` a candidate with the live model on the
+    /// labelled samples neither trained on (exits 3 when the acceptance criteria block it),
+    /// `criteria` shows or sets the acceptance criteria (QC manager).
+    Model(cli::model::ModelArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -112,6 +116,10 @@ fn main() -> std::process::ExitCode {
     init_logging();
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // Already printed with its shortfalls: not an error, a decision scripts can read.
+        Err(e) if e.is::<cli::model::Blocked>() => {
+            std::process::ExitCode::from(cli::model::BLOCKED_EXIT)
+        }
         Err(e) => {
             eprintln!("{}", tr!("cli-error", error = format!("{e:#}")));
             std::process::ExitCode::FAILURE
@@ -168,5 +176,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Restore(a)) => cli::backup::restore(&paths, a),
         Some(Command::User(a)) => cli::user::run(&paths, a),
         Some(Command::Audit(a)) => cli::audit::run(&paths, a),
+        Some(Command::Model(a)) => cli::model::run(&paths, model, a),
     }
 }

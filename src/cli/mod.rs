@@ -11,6 +11,7 @@ pub mod export;
 pub mod help;
 pub mod import;
 pub mod inspect;
+pub mod model;
 pub mod report;
 pub mod snapshot;
 pub mod soak;

@@ -155,7 +155,7 @@ pub fn run(paths: &AppPaths, a: UserArgs) -> anyhow::Result<()> {
 }
 
 /// Sign in `--user NAME` with the password from `FOODQC_ACTOR_PASSWORD` or a prompt.
-fn sign_in(store: &mut Store, name: Option<&str>) -> anyhow::Result<AuthUser> {
+pub fn sign_in(store: &mut Store, name: Option<&str>) -> anyhow::Result<AuthUser> {
     let name = name.ok_or(AuthError::SignInNeeded)?;
     let password = match std::env::var(ACTOR_PASSWORD_ENV) {
         Ok(p) => p,
