@@ -5,10 +5,8 @@
 use clap::{Args, Subcommand};
 
 use foodqc::domain::{AcceptanceCriteria, AppPaths};
-use foodqc::i18n::{format_datetime, format_decimal};
-use foodqc::services::acceptance::{
-    self, Assessment, Comparison, Measure, ModelMeasures, Shortfall,
-};
+use foodqc::i18n::format_datetime;
+use foodqc::services::acceptance::{self, Assessment, Comparison, Measure, Shortfall};
 use foodqc::store::{ModelVersionRow, Store};
 use foodqc::tr;
 
@@ -160,9 +158,11 @@ fn print_comparison(c: &Comparison, a: &Assessment) {
             };
             [
                 m.title(),
-                c.live.as_ref().map_or("-".into(), |l| value(l, m)),
-                format!("{}{mark}", value(&c.candidate, m)),
-                criterion(&a.criteria, m),
+                c.live
+                    .as_ref()
+                    .map_or("-".into(), |l| acceptance::value_text(l, m)),
+                format!("{}{mark}", acceptance::value_text(&c.candidate, m)),
+                acceptance::bound_text(&a.criteria, m),
             ]
         })
         .collect();
@@ -193,30 +193,6 @@ fn print_comparison(c: &Comparison, a: &Assessment) {
 /// A shortfall with the measure it is about.
 fn shortfall_line(s: &Shortfall) -> String {
     format!("{}: {s}", s.measure().title())
-}
-
-/// A model's value of a measure: a rate with its interval, or a count.
-pub fn value(m: &ModelMeasures, measure: Measure) -> String {
-    let rate = |r: Option<acceptance::Rate>, k: usize, n: usize| match r {
-        Some(r) => format!("{} · {k}/{n}", r.display()),
-        None => "-".into(),
-    };
-    match measure {
-        Measure::Recall => rate(m.recall, m.defects_rejected, m.defects),
-        Measure::FalseRejectRate => rate(m.false_reject_rate, m.good_rejected, m.good),
-        Measure::DefectSamples => m.defects.to_string(),
-        Measure::GoodSamples => m.good.to_string(),
-    }
-}
-
-/// The criteria's bound on a measure: `≥ 0.900`, `≤ 0.100`, `≥ 10`.
-fn criterion(c: &AcceptanceCriteria, m: Measure) -> String {
-    match m {
-        Measure::Recall => format!("≥ {}", format_decimal(c.min_recall, 3)),
-        Measure::FalseRejectRate => format!("≤ {}", format_decimal(c.max_false_reject_rate, 3)),
-        Measure::DefectSamples => format!("≥ {}", c.min_defect_samples),
-        Measure::GoodSamples => format!("≥ {}", c.min_good_samples),
-    }
 }
 
 fn criteria(paths: &AppPaths, a: ModelCriteriaArgs) -> anyhow::Result<()> {
@@ -271,7 +247,11 @@ fn criteria(paths: &AppPaths, a: ModelCriteriaArgs) -> anyhow::Result<()> {
         .max()
         .unwrap_or(0);
     for m in Measure::ALL {
-        println!("  {:<width$}  {}", m.title(), criterion(&in_force, m));
+        println!(
+            "  {:<width$}  {}",
+            m.title(),
+            acceptance::bound_text(&in_force, m)
+        );
     }
     match history.first() {
         None => println!("{}", tr!("cli-model-criteria-defaults")),
@@ -284,7 +264,11 @@ fn criteria(paths: &AppPaths, a: ModelCriteriaArgs) -> anyhow::Result<()> {
                     s.set_by,
                     Measure::ALL
                         .into_iter()
-                        .map(|m| format!("{} {}", m.title(), criterion(&s.criteria, m)))
+                        .map(|m| format!(
+                            "{} {}",
+                            m.title(),
+                            acceptance::bound_text(&s.criteria, m)
+                        ))
                         .collect::<Vec<_>>()
                         .join(", "),
                     s.reason

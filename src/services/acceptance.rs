@@ -294,6 +294,31 @@ impl Assessment {
     }
 }
 
+/// A model's value of a measure as the comparison shows it: a rate with its interval and
+/// counts (`0.971 (0.855–0.995) · 34/35`), or a count; `-` when there is nothing to rate.
+pub fn value_text(m: &ModelMeasures, measure: Measure) -> String {
+    let rate = |r: Option<Rate>, k: usize, n: usize| match r {
+        Some(r) => format!("{} · {k}/{n}", r.display()),
+        None => "-".into(),
+    };
+    match measure {
+        Measure::Recall => rate(m.recall, m.defects_rejected, m.defects),
+        Measure::FalseRejectRate => rate(m.false_reject_rate, m.good_rejected, m.good),
+        Measure::DefectSamples => m.defects.to_string(),
+        Measure::GoodSamples => m.good.to_string(),
+    }
+}
+
+/// The criteria's bound on a measure: `≥ 0.900`, `≤ 0.100`, `≥ 10`.
+pub fn bound_text(c: &AcceptanceCriteria, m: Measure) -> String {
+    match m {
+        Measure::Recall => format!("≥ {}", format_decimal(c.min_recall, 3)),
+        Measure::FalseRejectRate => format!("≤ {}", format_decimal(c.max_false_reject_rate, 3)),
+        Measure::DefectSamples => format!("≥ {}", c.min_defect_samples),
+        Measure::GoodSamples => format!("≥ {}", c.min_good_samples),
+    }
+}
+
 /// Why a comparison could not be made or criteria not set.
 #[derive(Debug)]
 pub enum AcceptanceError {

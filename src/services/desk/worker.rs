@@ -171,6 +171,9 @@ impl Worker {
             Command::StartTraining { base } => return self.start_training(base),
             Command::CancelTraining => self.cancel_training(),
             Command::Promote(row) => return self.promote(&row),
+            Command::CompareCandidate { version_id, live } => {
+                self.compare_candidate(version_id, live);
+            }
         }
         Ok(())
     }
@@ -227,6 +230,7 @@ fn topic_of(cmd: &Command) -> Topic {
         | Command::ScorePreviews { .. } => Topic::Thresholds,
         Command::StartTraining { .. } | Command::CancelTraining => Topic::Train,
         Command::Promote(_) => Topic::Promotion,
+        Command::CompareCandidate { .. } => Topic::Train,
     }
 }
 

@@ -97,6 +97,7 @@ impl TrainTab {
         if let Some(row) = to_promote {
             self.promote(&row, actions);
         }
+        self.acceptance_panel(ui, ctx, actions);
         self.compare_panel(&snap.models, ui);
     }
 
