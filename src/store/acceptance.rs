@@ -115,12 +115,10 @@ impl Store {
         let err = || sql_err(&self.path, "select from acceptance_criteria");
         let sql = format!("SELECT {COLUMNS} FROM acceptance_criteria ORDER BY id DESC");
         let mut stmt = self.conn.prepare_cached(&sql).map_err(err())?;
-        let rows = stmt
-            .query_map([], setting)
+        stmt.query_map([], setting)
             .map_err(err())?
             .collect::<Result<Vec<_>, _>>()
-            .map_err(err());
-        rows
+            .map_err(err())
     }
 }
 

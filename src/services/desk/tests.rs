@@ -223,6 +223,12 @@ fn compare_candidate_answers_with_the_comparison_and_its_assessment() {
     let c = &report.comparison;
     assert_eq!(c.sample_ids.len() + c.unjudged, 12);
     // The same model twice: no worse than live, but 12 samples are too few for the defaults.
-    assert!(report.assessment.blocked_by.iter().all(|s| !s.against_live()));
+    assert!(
+        report
+            .assessment
+            .blocked_by
+            .iter()
+            .all(|s| !s.against_live())
+    );
     assert!(!report.assessment.accepted());
 }
