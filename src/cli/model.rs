@@ -80,8 +80,8 @@ pub struct ModelCriteriaArgs {
     json: bool,
 }
 
-/// Run `foodqc model ...`. `model` is `--model FILE`: the live model when no version is
-/// active (else the bundled one).
+/// Run `foodqc model ...`. `model` is `--model FILE`: the live model is chosen as the station
+/// chooses it (this file, else the promoted version, else the bundled model).
 pub fn run(paths: &AppPaths, model: Option<&std::path::Path>, a: ModelArgs) -> anyhow::Result<()> {
     match a.command {
         ModelCommand::Compare(c) => compare(paths, model, c),
@@ -108,8 +108,8 @@ fn compare(
 ) -> anyhow::Result<()> {
     let store = Store::open(&paths.db_path())?;
     let candidate = find_version(&store, &a.version)?;
-    let fallback = super::load_model(paths, model)?;
-    let comparison = acceptance::compare_with_live(&store, &candidate, &fallback)?;
+    let live = super::load_model(paths, model)?;
+    let comparison = acceptance::compare_with_live(&store, &candidate, &live)?;
     let assessment = acceptance::assess(&comparison, &acceptance::criteria(&store)?);
     if a.json {
         let out = serde_json::json!({

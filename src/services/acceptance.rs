@@ -24,13 +24,20 @@ const Z95: f64 = 1.959_963_984_540_054;
 /// A model in a comparison.
 #[derive(Clone, Copy)]
 pub enum Contender<'a> {
-    /// A registered version: its file is loaded, it judges at the thresholds in force for it
-    /// (the last setting applied, else its file's), and its data snapshot names the samples
-    /// it trained on.
+    /// A registered version, loaded from its file: it judges at the thresholds in force for
+    /// it (the last setting applied, else its file's), and its data snapshot names the
+    /// samples it trained on.
     Version(&'a ModelVersionRow),
-    /// A model without a version row, judging at its own thresholds: the bundled model, which
+    /// A model already loaded (the one the station runs). With its registered version `row`
+    /// it judges at the thresholds in force for that version and trained on what the row's
+    /// snapshot names; without one (the bundled model) it judges at its own thresholds and
     /// saw no labelled sample.
-    Unregistered(&'a AnomalyModel),
+    Loaded {
+        /// The model.
+        model: &'a AnomalyModel,
+        /// Its registered version, if it has one.
+        row: Option<&'a ModelVersionRow>,
+    },
 }
 
 /// A share with its Wilson 95 % interval.
@@ -417,21 +424,25 @@ pub fn trained_sample_ids(row: &ModelVersionRow) -> BTreeSet<i64> {
 
 /// A contender's model, judging at the thresholds in force for it, and what it trained on.
 fn load(store: &Store, c: Contender<'_>) -> Result<(AnomalyModel, BTreeSet<i64>), AcceptanceError> {
-    match c {
-        Contender::Unregistered(m) => Ok((m.clone(), BTreeSet::new())),
+    let (model, row) = match c {
+        Contender::Loaded { model, row } => (model.clone(), row),
         Contender::Version(row) => {
             let model =
                 load_version(&row.path, &row.version).map_err(|reason| AcceptanceError::Model {
                     version: row.version.clone(),
                     reason,
                 })?;
-            let model = match store.current_thresholds(row.id)? {
-                Some(s) => model.with_thresholds(s.thresholds),
-                None => model,
-            };
-            Ok((model, trained_sample_ids(row)))
+            (model, Some(row))
         }
-    }
+    };
+    let Some(row) = row else {
+        return Ok((model, BTreeSet::new()));
+    };
+    let model = match store.current_thresholds(row.id)? {
+        Some(s) => model.with_thresholds(s.thresholds),
+        None => model,
+    };
+    Ok((model, trained_sample_ids(row)))
 }
 
 /// Whether `model` rejects a sample of this score. A non-finite score is never a pass.
@@ -515,17 +526,22 @@ pub fn compare(
     })
 }
 
-/// [`compare`] with the live model as the station has it: the active version when one is
-/// promoted, else `fallback` (the bundled model, which saw no labelled sample).
+/// [`compare`] with the live model: `running`, the model the station runs (the promoted
+/// version, or the bundled model when none is or it cannot be loaded), with its registered
+/// version when it has one (the station registers every model it runs; a row without a
+/// file, as the station writes for the bundled model, names no labelled sample).
 pub fn compare_with_live(
     store: &Store,
     candidate: &ModelVersionRow,
-    fallback: &AnomalyModel,
+    running: &AnomalyModel,
 ) -> Result<Comparison, AcceptanceError> {
-    match store.active_model()? {
-        Some(row) => compare(store, candidate, Some(Contender::Version(&row))),
-        None => compare(store, candidate, Some(Contender::Unregistered(fallback))),
-    }
+    let rows = store.list_model_versions()?;
+    let row = rows.iter().find(|r| r.version == running.version);
+    let live = Contender::Loaded {
+        model: running,
+        row,
+    };
+    compare(store, candidate, Some(live))
 }
 
 /// Every way the candidate falls short: fewer independent samples than the criteria ask

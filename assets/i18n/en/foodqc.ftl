@@ -898,3 +898,12 @@ train-acceptance-samples = Against the live model, on { $samples } labelled samp
 train-acceptance-accepted = Meets the acceptance criteria and does no worse than the live model.
 train-acceptance-blocked = Blocked: going live needs the QC manager's signed override with a reason.
 train-acceptance-interval = 95 %: { $low }–{ $high }
+cli-train-held-out = held out for the acceptance test, never trained on: { $count ->
+    [one] { $count } sample
+   *[other] { $count } samples
+} ({ $labels })
+cli-train-held-out-short = too few good samples for the full acceptance hold-out: { $count } good samples it would keep aside were trained on, so that training could fit; the acceptance check will find fewer independent good samples (label more good product)
+train-held-out = { $count ->
+    [one] { $count } labelled sample was
+   *[other] { $count } labelled samples were
+} held out for the acceptance test (never trained on).

@@ -898,3 +898,12 @@ train-acceptance-samples = Frente al modelo en línea, en { $samples } muestras 
 train-acceptance-accepted = Cumple los criterios de aceptación y no es peor que el modelo en línea.
 train-acceptance-blocked = Bloqueado: ponerlo en línea requiere una excepción firmada por el jefe de calidad, con un motivo.
 train-acceptance-interval = 95 %: { $low }–{ $high }
+cli-train-held-out = apartadas para la prueba de aceptación, nunca usadas para entrenar: { $count ->
+    [one] { $count } muestra
+   *[other] { $count } muestras
+} ({ $labels })
+cli-train-held-out-short = hay pocas muestras buenas para apartar la parte completa de aceptación: { $count } muestras buenas que se apartarían se usaron para entrenar, para que el entrenamiento fuera posible; la verificación de aceptación tendrá menos muestras buenas independientes (etiquete más producto bueno)
+train-held-out = { $count ->
+    [one] Se apartó { $count } muestra etiquetada
+   *[other] Se apartaron { $count } muestras etiquetadas
+} para la prueba de aceptación (nunca se entrena con ellas).

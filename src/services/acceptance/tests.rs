@@ -248,4 +248,8 @@ fn compare_scores_both_models_on_the_samples_neither_trained_on() {
     let c = compare_with_live(&store, &blind, &bundled).unwrap();
     assert_eq!(c.trained_on, 5);
     assert_eq!(c.live.unwrap().version, bundled.version);
+    // Against the running model of a registered version: its snapshot counts.
+    let running = crate::training::job::load_version(&live.path, "live").unwrap();
+    let c = compare_with_live(&store, &blind, &running).unwrap();
+    assert_eq!(c.trained_on, 8);
 }

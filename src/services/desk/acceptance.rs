@@ -10,7 +10,7 @@ use crate::model::AnomalyModel;
 use crate::services::acceptance;
 
 impl Worker {
-    /// Compare version `version_id` with the live model (the active version, else `live`)
+    /// Compare version `version_id` with the live model `live` (the model the station runs)
     /// and assess it; answers with [`Event::Comparison`].
     pub(super) fn compare_candidate(&mut self, version_id: i64, live: Arc<AnomalyModel>) {
         let db = self.cfg.paths.db_path();

@@ -202,6 +202,16 @@ impl TrainTab {
                         metrics = summary(&serde_json::to_value(&o.metrics).unwrap_or_default())
                     ),
                 );
+                ui.weak(tr!("train-held-out", count = o.held_out.len()));
+                if o.held_out.good_kept_for_training > 0 {
+                    ui.colored_label(
+                        theme::WARN,
+                        tr!(
+                            "cli-train-held-out-short",
+                            count = o.held_out.good_kept_for_training
+                        ),
+                    );
+                }
                 if !o.skipped.is_empty() {
                     ui.colored_label(theme::WARN, tr!("train-skipped", count = o.skipped.len()));
                 }
