@@ -859,8 +859,14 @@ acceptance-shortfall-recall-live = recall { $candidate } is below the live model
 acceptance-shortfall-false-rejects-live = false-reject rate { $candidate } is above the live model's { $live } on the same samples
 acceptance-shortfall-recall-min = recall { $candidate } is below the minimum of { $min }
 acceptance-shortfall-false-rejects-max = false-reject rate { $candidate } is above the maximum of { $max }
-acceptance-shortfall-defect-samples = only { $count } independent defective samples; the criteria ask for at least { $min } (label more defects: the training keeps one in five of them aside)
-acceptance-shortfall-good-samples = only { $count } independent good samples; the criteria ask for at least { $min } (label more good product: the training keeps one in five aside)
+acceptance-shortfall-defect-samples = { $count ->
+    [one] only { $count } independent defective sample
+   *[other] only { $count } independent defective samples
+}; the criteria ask for at least { $min } (label more defects: the training keeps one in five of them aside)
+acceptance-shortfall-good-samples = { $count ->
+    [one] only { $count } independent good sample
+   *[other] only { $count } independent good samples
+}; the criteria ask for at least { $min } (label more good product: the training keeps one in five aside)
 acceptance-error-no-reason = the acceptance criteria are changed only with a reason
 acceptance-error-invalid = { $field } must be a number from 0 to 1, not { $value }
 acceptance-error-model = model { $version } cannot be loaded for the comparison: { $error }

@@ -859,8 +859,14 @@ acceptance-shortfall-recall-live = la sensibilidad { $candidate } es menor que l
 acceptance-shortfall-false-rejects-live = la tasa de falsos rechazos { $candidate } es mayor que la del modelo en línea, { $live }, en las mismas muestras
 acceptance-shortfall-recall-min = la sensibilidad { $candidate } está por debajo del mínimo de { $min }
 acceptance-shortfall-false-rejects-max = la tasa de falsos rechazos { $candidate } está por encima del máximo de { $max }
-acceptance-shortfall-defect-samples = solo hay { $count } muestras defectuosas independientes; los criterios piden al menos { $min } (etiquete más defectos: el entrenamiento aparta uno de cada cinco)
-acceptance-shortfall-good-samples = solo hay { $count } muestras buenas independientes; los criterios piden al menos { $min } (etiquete más producto bueno: el entrenamiento aparta una de cada cinco)
+acceptance-shortfall-defect-samples = { $count ->
+    [one] solo hay { $count } muestra defectuosa independiente
+   *[other] solo hay { $count } muestras defectuosas independientes
+}; los criterios piden al menos { $min } (etiquete más defectos: el entrenamiento aparta uno de cada cinco)
+acceptance-shortfall-good-samples = { $count ->
+    [one] solo hay { $count } muestra buena independiente
+   *[other] solo hay { $count } muestras buenas independientes
+}; los criterios piden al menos { $min } (etiquete más producto bueno: el entrenamiento aparta una de cada cinco)
 acceptance-error-no-reason = los criterios de aceptación solo se cambian indicando un motivo
 acceptance-error-invalid = { $field } debe ser un número entre 0 y 1, no { $value }
 acceptance-error-model = no se puede cargar el modelo { $version } para la comparación: { $error }
