@@ -100,9 +100,10 @@ enum Command {
     /// audit log.
     Audit(cli::audit::AuditArgs),
     /// Model versions on the line: a data scientist proposes, a QC manager approves (two
-    /// signatures), roll back, list.
-    #[command(subcommand)]
-    Model(cli::promote::PromotionCommand),
+    /// signatures), roll back, list; `compare` a candidate with the live model on the
+    /// labelled samples neither trained on (exits 3 when the acceptance criteria block it),
+    /// `criteria` shows or sets the acceptance criteria (QC manager).
+    Model(cli::model::ModelArgs),
     /// Encrypt the database with the key from FOODQC_DB_KEY or FOODQC_DB_KEY_FILE (on a
     /// terminal, a passphrase typed twice); its plain daily backups are encrypted too. The
     /// station and the workstation must be stopped.
@@ -120,6 +121,10 @@ fn main() -> std::process::ExitCode {
     init_logging();
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // Already printed with its shortfalls: not an error, a decision scripts can read.
+        Err(e) if e.is::<cli::model::Blocked>() => {
+            std::process::ExitCode::from(cli::model::BLOCKED_EXIT)
+        }
         Err(e) => {
             eprintln!("{}", tr!("cli-error", error = format!("{e:#}")));
             std::process::ExitCode::FAILURE
@@ -179,7 +184,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Restore(a)) => cli::backup::restore(&paths, a),
         Some(Command::User(a)) => cli::user::run(&paths, a),
         Some(Command::Audit(a)) => cli::audit::run(&paths, a),
-        Some(Command::Model(c)) => cli::promote::run(&paths, c),
+        Some(Command::Model(a)) => cli::model::run(&paths, model, a),
         Some(Command::Encrypt(a)) => cli::encrypt::run(&paths, a),
     }
 }

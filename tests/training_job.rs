@@ -71,7 +71,13 @@ fn job_trains_evaluates_and_registers_a_version_without_activating_it() {
     };
     assert!(!stages.is_empty());
     let m = &outcome.metrics;
-    assert_eq!(m["good_samples"] as i64, good);
+    // One in five of each label is held out for the acceptance test, never trained on.
+    let held = &outcome.held_out;
+    let (held_good, labelled_good) = held.per_label[GOOD];
+    assert_eq!(labelled_good as i64, good);
+    assert_eq!(held_good, (2 * labelled_good + 5) / 10);
+    assert_eq!(m["good_samples"] as i64, good - held_good as i64);
+    assert_eq!(m["holdout_samples"] as usize, held.len());
     assert!(m["cv_false_reject_rate"] <= 0.2, "{m:?}");
     // Synthetic defects are plain: the new model finds most of them.
     assert!(m["recall"] >= 0.7, "{m:?}");
@@ -86,10 +92,25 @@ fn job_trains_evaluates_and_registers_a_version_without_activating_it() {
         .find(|v| v.id == outcome.version_id)
         .unwrap();
     assert!(!row.active);
-    assert_eq!(
-        row.data_snapshot["sample_ids"].as_array().unwrap().len(),
-        60
+    let ids = |key: &serde_json::Value| -> Vec<i64> {
+        key.as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect()
+    };
+    let trained = ids(&row.data_snapshot["sample_ids"]);
+    let snapshot_held = ids(&row.data_snapshot["holdout"]["sample_ids"]);
+    assert_eq!(trained.len(), 60 - held.len());
+    assert_eq!(snapshot_held.len(), held.len());
+    assert!(trained.iter().all(|id| !snapshot_held.contains(id)));
+    // The split is a function of the labelled samples' content: the same again.
+    let again = foodqc::training::holdout::hold_out(
+        &store.labelled_samples().unwrap(),
+        foodqc::model::anomaly::MIN_TRAIN_ITEMS,
     );
+    assert_eq!(&again, held);
+    assert!(model.card.notes.iter().any(|n| n.contains("hold-out")));
     assert!(store.active_model().unwrap().is_none());
 }
 

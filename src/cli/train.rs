@@ -137,6 +137,29 @@ fn print_outcome(paths: &AppPaths, outcome: &TrainOutcome) {
     for (k, v) in &outcome.metrics {
         println!("  {k:24} {v:.4}");
     }
+    let held = &outcome.held_out;
+    let per_label: Vec<String> = held
+        .per_label
+        .iter()
+        .map(|(label, (k, n))| format!("{label} {k}/{n}"))
+        .collect();
+    println!(
+        "{}",
+        tr!(
+            "cli-train-held-out",
+            count = held.len(),
+            labels = per_label.join(", ")
+        )
+    );
+    if held.good_kept_for_training > 0 {
+        println!(
+            "{}",
+            tr!(
+                "cli-train-held-out-short",
+                count = held.good_kept_for_training
+            )
+        );
+    }
     for (p, why) in &outcome.skipped {
         println!(
             "  {}",

@@ -1,7 +1,9 @@
-//! Domain types every layer shares: pixel geometry, verdicts, class names, thresholds, the
-//! acting person, roles and permissions, what an electronic signature means, and where files live. The bottom layer: it imports
+//! Domain types every layer shares: pixel geometry, verdicts, class names, thresholds,
+//! acceptance criteria, the acting person, roles and permissions, what an electronic signature
+//! means, and where files live. The bottom layer: it imports
 //! nothing of the crate.
 
+pub mod acceptance;
 pub mod actor;
 pub mod class_label;
 pub mod geometry;
@@ -12,6 +14,7 @@ pub mod signature;
 pub mod thresholds;
 pub mod verdict;
 
+pub use acceptance::AcceptanceCriteria;
 pub use actor::Actor;
 pub use class_label::{ClassLabel, GOOD};
 pub use geometry::BBox;

@@ -52,11 +52,13 @@ pub enum Permission {
     ManageSettings,
     /// Put an electronic signature on a QC record.
     SignQcRecord,
+    /// Set the acceptance criteria a candidate model must meet before it goes live.
+    SetAcceptanceCriteria,
 }
 
 impl Permission {
     /// Every permission, in the order of the matrix in [`Role::may`].
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Permission::RunLine,
         Permission::CaptureSamples,
         Permission::Label,
@@ -70,6 +72,7 @@ impl Permission {
         Permission::ManageUsers,
         Permission::ManageSettings,
         Permission::SignQcRecord,
+        Permission::SetAcceptanceCriteria,
     ];
 
     /// The permission's name in snake case (`approve_model`), as the audit log writes it.
@@ -88,6 +91,7 @@ impl Permission {
             Permission::ManageUsers => "manage_users",
             Permission::ManageSettings => "manage_settings",
             Permission::SignQcRecord => "sign_qc_record",
+            Permission::SetAcceptanceCriteria => "set_acceptance_criteria",
         }
     }
 
@@ -127,26 +131,28 @@ impl Role {
 
     /// The permission matrix: whether this role may do `p`. The one place it is decided.
     ///
-    /// | permission         | operator | technician | data_scientist | qc_manager | admin |
-    /// |--------------------|:--------:|:----------:|:--------------:|:----------:|:-----:|
-    /// | run_line           | yes      | yes        | yes            | yes        |       |
-    /// | capture_samples    | yes      | yes        | yes            |            |       |
-    /// | label              |          | yes        | yes            |            |       |
-    /// | train              |          |            | yes            |            |       |
-    /// | tune_thresholds    |          |            | yes            |            |       |
-    /// | propose_model      |          |            | yes            |            |       |
-    /// | approve_model      |          |            |                | yes        |       |
-    /// | apply_thresholds   |          |            |                | yes        |       |
-    /// | hold_release_lot   |          |            |                | yes        |       |
-    /// | close_shift_report |          |            |                | yes        |       |
-    /// | manage_users       |          |            |                |            | yes   |
-    /// | manage_settings    |          |            |                |            | yes   |
-    /// | sign_qc_record     |          |            | yes            | yes        |       |
+    /// | permission              | operator | technician | data_scientist | qc_manager | admin |
+    /// |-------------------------|:--------:|:----------:|:--------------:|:----------:|:-----:|
+    /// | run_line                | yes      | yes        | yes            | yes        |       |
+    /// | capture_samples         | yes      | yes        | yes            |            |       |
+    /// | label                   |          | yes        | yes            |            |       |
+    /// | train                   |          |            | yes            |            |       |
+    /// | tune_thresholds         |          |            | yes            |            |       |
+    /// | propose_model           |          |            | yes            |            |       |
+    /// | approve_model           |          |            |                | yes        |       |
+    /// | apply_thresholds        |          |            |                | yes        |       |
+    /// | hold_release_lot        |          |            |                | yes        |       |
+    /// | close_shift_report      |          |            |                | yes        |       |
+    /// | manage_users            |          |            |                |            | yes   |
+    /// | manage_settings         |          |            |                |            | yes   |
+    /// | sign_qc_record          |          |            | yes            | yes        |       |
+    /// | set_acceptance_criteria |          |            |                | yes        |       |
     ///
     /// The admin keeps the station, not its quality records: separating the two is what
     /// makes a QC signature mean something (an admin could otherwise create a user and sign
     /// as them). The data scientist signs as the proposer ("performed") of a promotion, the
-    /// QC manager as its approver.
+    /// QC manager as its approver. The acceptance criteria a candidate model must meet are
+    /// the QC manager's: whoever trains models does not also set the bar they must clear.
     pub fn may(self, p: Permission) -> bool {
         use Permission as P;
         use Role as R;
@@ -158,9 +164,11 @@ impl Role {
             P::CaptureSamples => matches!(self, R::Operator | R::Technician | R::DataScientist),
             P::Label => matches!(self, R::Technician | R::DataScientist),
             P::Train | P::TuneThresholds | P::ProposeModel => self == R::DataScientist,
-            P::ApproveModel | P::ApplyThresholds | P::HoldReleaseLot | P::CloseShiftReport => {
-                self == R::QcManager
-            }
+            P::ApproveModel
+            | P::ApplyThresholds
+            | P::HoldReleaseLot
+            | P::CloseShiftReport
+            | P::SetAcceptanceCriteria => self == R::QcManager,
             P::ManageUsers | P::ManageSettings => self == R::Admin,
             P::SignQcRecord => matches!(self, R::DataScientist | R::QcManager),
         }
@@ -240,6 +248,10 @@ mod tests {
         assert!(Role::QcManager.may(Permission::ApproveModel));
         assert!(!Role::DataScientist.may(Permission::ApproveModel));
         assert!(Role::DataScientist.may(Permission::ProposeModel));
+        assert_eq!(
+            Permission::SetAcceptanceCriteria.roles(),
+            vec![Role::QcManager]
+        );
         assert!(!Role::Operator.may(Permission::Label));
         assert_eq!(Permission::ManageUsers.roles(), vec![Role::Admin]);
         // Nobody but the admin manages users, and the admin signs nothing.

@@ -1,9 +1,11 @@
 //! Services the front ends call, so neither the command line nor the workstation window
-//! re-implements a rule: who is signed in and what their role may do, which model judges,
-//! electronic signatures and the two-person promotion, judging frames with tracking, the desk worker behind the window and the business rules it
+//! re-implements a rule: whether a candidate model meets its acceptance criteria, who is
+//! signed in and what their role may do, electronic signatures and the two-person promotion,
+//! which model judges, judging frames with tracking, the desk worker behind the window and the business rules it
 //! runs (promotion, the score workbench, single-image scoring, threshold settings, the line
 //! alarm). Nothing here depends on egui.
 
+pub mod acceptance;
 pub mod auth;
 pub mod desk;
 pub mod line_alarm;

@@ -28,10 +28,14 @@ pub fn score_sample(model: &AnomalyModel, sample_id: i64, path: &Path) -> Sample
     let img = crate::imageio::binning::bin(&img, model.binning);
     let mut seg = Segmenter::new(model.segment.clone());
     let regions = seg.segment(&img);
+    let mut scores = Vec::new();
     for i in crate::eval::main_items(&regions) {
-        out.score = out.score.max(model.assess(&img, &regions[i]).score.score);
-        out.items += 1;
+        scores.push(model.assess(&img, &regions[i]).score.score);
     }
+    out.items = scores.len() as u32;
+    // `worst`, not `max`: a NaN item score must not be lost (it makes the sample infinite,
+    // which judges as a reject).
+    out.score = crate::model::anomaly::worst(scores);
     if out.items > 0 {
         out.predicted = model.verdict(out.score).as_str().to_string();
     }

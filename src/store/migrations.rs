@@ -287,6 +287,31 @@ BEGIN
 END;
 "#;
 
+/// Acceptance criteria (issue 17): the bounds a candidate model must meet on independent test
+/// data before it goes live, as a history (who set them, when and why); the newest row is in
+/// force, none means the defaults ([`crate::domain::AcceptanceCriteria::DEFAULT`]).
+/// Append-only like the audit log, which also records each change.
+const SCHEMA_ACCEPTANCE: &str = r#"
+CREATE TABLE acceptance_criteria (
+    id                     INTEGER PRIMARY KEY,
+    min_recall             REAL    NOT NULL CHECK (min_recall BETWEEN 0 AND 1),
+    max_false_reject_rate  REAL    NOT NULL CHECK (max_false_reject_rate BETWEEN 0 AND 1),
+    min_defect_samples     INTEGER NOT NULL CHECK (min_defect_samples >= 0),
+    min_good_samples       INTEGER NOT NULL CHECK (min_good_samples >= 0),
+    set_by                 TEXT    NOT NULL CHECK (length(set_by) > 0),
+    reason                 TEXT    NOT NULL CHECK (length(trim(reason)) > 0),
+    created_at             INTEGER NOT NULL
+) STRICT;
+CREATE TRIGGER acceptance_criteria_no_update BEFORE UPDATE ON acceptance_criteria
+BEGIN
+    SELECT RAISE(ABORT, 'acceptance_criteria is append-only: UPDATE refused');
+END;
+CREATE TRIGGER acceptance_criteria_no_delete BEFORE DELETE ON acceptance_criteria
+BEGIN
+    SELECT RAISE(ABORT, 'acceptance_criteria is append-only: DELETE refused');
+END;
+"#;
+
 /// Every migration, oldest first. Index + 1 is the schema version it produces.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_V1).comment("initial schema"),
@@ -298,6 +323,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_USERS).comment("users, roles and password hashes"),
     M::up(SCHEMA_AUDIT_CHAIN).comment("hash chains over the audit log and the inspections"),
     M::up(SCHEMA_SIGNATURES).comment("electronic signatures"),
+    M::up(SCHEMA_ACCEPTANCE).comment("acceptance criteria"),
 ];
 
 /// The schema version this build creates and understands (highest `user_version`).

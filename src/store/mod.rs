@@ -16,6 +16,7 @@
 //!
 //! Timestamps are `INTEGER` unix milliseconds (UTC) everywhere; see [`now_ms`].
 
+mod acceptance;
 mod audit;
 pub mod audit_key;
 mod backup;
@@ -44,6 +45,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::domain::private_fs::{create_private_dir, create_private_file};
 
+pub use acceptance::CriteriaSetting;
 pub use audit::{AuditEntry, AuditFilter};
 pub use backup::{
     DAILY_BACKUPS_KEPT, RestoreOutcome, daily_backup, guard_output_path, restore, restore_with_key,

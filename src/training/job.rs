@@ -1,5 +1,6 @@
 //! Retraining from labelled samples, as a job that runs off the UI thread: gather the
-//! labelled samples, measure them (in parallel), fit the anomaly detector on the good ones
+//! labelled samples less the acceptance hold-out ([`crate::training::holdout`], never
+//! trained on), measure them (in parallel), fit the anomaly detector on the good ones
 //! and, when at least two classes have enough labels, the grade classifier; evaluate by
 //! cross-validation; save a new model version (file first, then its database row).
 //!
@@ -28,6 +29,7 @@ use crate::model::selection::{GoodItem, SelectionError};
 use crate::model::tiered::train_with_tier;
 use crate::model::{AnomalyModel, ModelError, Tier, TierChoice, TrainError, TrainOptions};
 use crate::store::{LabelRow, SampleRow, Store, StoreError};
+use crate::training::holdout;
 use crate::vision::features::ItemFeatures;
 use measure::{Measured, sample_score};
 use progress::Reporter;
@@ -157,6 +159,8 @@ pub struct TrainOutcome {
     pub metrics: BTreeMap<String, f64>,
     /// Samples that could not be used, with the reason.
     pub skipped: Vec<(PathBuf, String)>,
+    /// The labelled samples kept out of training for the acceptance test.
+    pub held_out: holdout::HoldOut,
     /// Wall time of the whole job.
     pub seconds: f64,
 }
@@ -193,9 +197,23 @@ fn run_in_pool(
     let rep = Reporter::new(progress);
     let cancelled = || cancel.load(Ordering::Relaxed);
     rep.stage(Stage::Gathering, 1);
-    let labelled = Store::open(&cfg.db_path)?.labelled_samples()?;
+    let all_labelled = Store::open(&cfg.db_path)?.labelled_samples()?;
     let min = MIN_TRAIN_ITEMS;
-    check_enough_good(&labelled)?;
+    check_enough_good(&all_labelled)?;
+    // The acceptance hold-out is never trained or calibrated on: it is the independent test
+    // data a candidate is compared on before it may go live.
+    let held_out = holdout::hold_out(&all_labelled, min);
+    if held_out.good_kept_for_training > 0 {
+        tracing::warn!(
+            "only {} good samples are labelled: {} that the acceptance hold-out would keep back are trained on, so the test data has fewer good samples than one in five and the acceptance check may find too few",
+            held_out.per_label.get(GOOD).map_or(0, |c| c.1),
+            held_out.good_kept_for_training
+        );
+    }
+    let labelled: Vec<(SampleRow, LabelRow)> = all_labelled
+        .into_iter()
+        .filter(|(s, _)| !held_out.contains(s.id))
+        .collect();
     let mut per_class: BTreeMap<&str, usize> = BTreeMap::new();
     for (_, l) in &labelled {
         *per_class.entry(l.label.as_str()).or_default() += 1;
@@ -225,14 +243,20 @@ fn run_in_pool(
     let oof_good = evaluate::cross_validate(&good, &seg, &cfg.options, &rep, &cancelled)?;
     rep.stage(Stage::Fitting, 1);
     let all_good: Vec<ItemFeatures> = good.iter().flat_map(|m| m.items.iter().cloned()).collect();
-    let trained_on = format!("{} labelled samples", samples.len());
+    let trained_on = format!(
+        "{} labelled samples ({} more held out for the acceptance test)",
+        samples.len(),
+        held_out.len()
+    );
     let mut model =
         AnomalyModel::train(&all_good, seg.clone(), &cfg.options, "labelled", &cancelled)
             .map_err(cancel_or)?;
     model.card.trained_on = trained_on;
+    model.card.notes.push(holdout_note(&held_out));
     let (mut model, oof_good) = choose_tier(cfg, model, &good, oof_good, &rep, &cancelled)?;
     let defect_scores: Vec<f64> = defects.iter().map(|m| sample_score(&model, m)).collect();
     let mut metrics = evaluate::version_metrics(&model, good.len(), &oof_good, &defect_scores);
+    metrics.insert("holdout_samples".into(), held_out.len() as f64);
     metrics.insert(
         "tier_deep".into(),
         f64::from(u8::from(model.tier == Tier::Deep)),
@@ -260,6 +284,7 @@ fn run_in_pool(
         samples: &samples,
         skipped: &skipped,
         per_class: &per_class,
+        held_out: &held_out,
     };
     let saved = save::save_version(cfg, &model, parts)?;
     rep.report(Stage::Saving, 1, 1);
@@ -270,6 +295,7 @@ fn run_in_pool(
         classifier_path: saved.classifier_path,
         metrics,
         skipped,
+        held_out,
         seconds,
     })
 }
@@ -327,6 +353,28 @@ fn choose_tier(
         None => oof_classical,
     };
     Ok((tiered.model, oof))
+}
+
+/// The model card's note on the acceptance hold-out: how many samples of each label were
+/// kept out of training, and whether training had to take some of them back.
+fn holdout_note(h: &holdout::HoldOut) -> String {
+    let per_label: Vec<String> = h
+        .per_label
+        .iter()
+        .map(|(label, (k, n))| format!("{label} {k} of {n}"))
+        .collect();
+    let mut note = format!(
+        "Acceptance hold-out (one in five of each label, chosen by content hash; never trained on): {} samples ({}).",
+        h.len(),
+        per_label.join(", ")
+    );
+    if h.good_kept_for_training > 0 {
+        note.push_str(&format!(
+            " {} good samples of the hold-out were trained on: fewer than {} would be left for training otherwise.",
+            h.good_kept_for_training, MIN_TRAIN_ITEMS
+        ));
+    }
+    note
 }
 
 /// `NotEnoughData` when fewer than [`MIN_TRAIN_ITEMS`] samples are labelled good.

@@ -1,6 +1,7 @@
 //! Gathering good items from a source, training an anomaly model on them, and measuring a
 //! model against ground truth.
 
+pub mod holdout;
 pub mod job;
 
 use std::sync::Arc;

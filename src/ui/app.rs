@@ -281,7 +281,8 @@ impl FoodQcApp {
                 }
                 Event::Status(Topic::Train | Topic::Promotion, _)
                 | Event::TrainProgress(_)
-                | Event::TrainFinished(_) => self.train.on_event(ev),
+                | Event::TrainFinished(_)
+                | Event::Comparison { .. } => self.train.on_event(ev),
             }
         }
     }

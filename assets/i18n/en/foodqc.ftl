@@ -954,3 +954,66 @@ unlock-wrong-key = This passphrase does not open the database. Check it and try 
 unlock-empty = Type the passphrase first.
 unlock-failed = The database could not be opened: { $error }
 unlock-hint = A headless station reads the key from FOODQC_DB_KEY or from the file named by FOODQC_DB_KEY_FILE.
+acceptance-rate = { $value } ({ $low }–{ $high })
+acceptance-measure-recall = recall
+acceptance-measure-false-reject-rate = false-reject rate
+acceptance-measure-defect-samples = independent defective samples
+acceptance-measure-good-samples = independent good samples
+acceptance-shortfall-recall-live = recall { $candidate } is below the live model's { $live } on the same samples
+acceptance-shortfall-false-rejects-live = false-reject rate { $candidate } is above the live model's { $live } on the same samples
+acceptance-shortfall-recall-min = recall { $candidate } is below the minimum of { $min }
+acceptance-shortfall-false-rejects-max = false-reject rate { $candidate } is above the maximum of { $max }
+acceptance-shortfall-defect-samples = { $count ->
+    [one] only { $count } independent defective sample
+   *[other] only { $count } independent defective samples
+}; the criteria ask for at least { $min } (label more defects: the training keeps one in five of them aside)
+acceptance-shortfall-good-samples = { $count ->
+    [one] only { $count } independent good sample
+   *[other] only { $count } independent good samples
+}; the criteria ask for at least { $min } (label more good product: the training keeps one in five aside)
+acceptance-error-no-reason = the acceptance criteria are changed only with a reason
+acceptance-error-invalid = { $field } must be a number from 0 to 1, not { $value }
+acceptance-error-model = model { $version } cannot be loaded for the comparison: { $error }
+acceptance-col-measure = measure
+acceptance-col-live = live
+acceptance-col-candidate = candidate
+acceptance-col-criterion = criterion
+cli-model-about = Model versions before they go live: `compare` a candidate with the live model on the labelled samples neither trained on (exits 3 when the acceptance criteria block it), `criteria` shows or sets the acceptance criteria (QC manager).
+cli-model-compare-about = Compare a trained version with the live model on the labelled samples neither trained on, and say whether it meets the acceptance criteria; exits 3 when it is blocked.
+cli-model-compare-version = The candidate: its version (as `foodqc train` printed it) or its row id.
+cli-model-compare-json = Print the comparison and the assessment as JSON.
+cli-model-criteria-about = Show the acceptance criteria and their history, or set them (QC manager, with a reason).
+cli-model-criteria-min-recall = Lowest recall accepted (0 to 1).
+cli-model-criteria-max-false-reject-rate = Highest false-reject rate accepted (0 to 1).
+cli-model-criteria-min-defect-samples = Fewest independent defective samples a comparison must rest on.
+cli-model-criteria-min-good-samples = Fewest independent good samples a comparison must rest on.
+cli-model-criteria-reason = Why the criteria change (required to change them).
+cli-model-criteria-user = QC manager who signs in to change them (password from FOODQC_ACTOR_PASSWORD or a prompt).
+cli-model-criteria-json = Print the criteria and their history as JSON.
+cli-model-no-version = no model version { $version } is registered (`foodqc model compare` takes the version `foodqc train` printed, or its row id)
+cli-model-compare-heading = Candidate { $candidate } against the live model { $live }, on { $samples } labelled samples neither trained on ({ $trained } left out because one of them trained on them, { $unjudged } without an item):
+cli-model-accepted = Accepted: the candidate meets the acceptance criteria and does no worse than the live model.
+cli-model-blocked = Blocked: promoting this candidate needs the QC manager's signed override with a reason.
+cli-model-criteria-set = Acceptance criteria set by { $user }.
+cli-model-criteria-nothing = --reason without a new value: give --min-recall, --max-false-reject-rate, --min-defect-samples or --min-good-samples
+cli-model-criteria-defaults = These are the defaults: nobody has set acceptance criteria at this station.
+cli-model-criteria-history = History (newest first):
+cli-model-criteria-sign-in = acceptance criteria are set by a QC manager: sign in with --user NAME (the password from FOODQC_ACTOR_PASSWORD or a prompt); `foodqc user add` creates one
+desk-no-version = model version #{ $id } is no longer registered
+train-acceptance = Acceptance of { $version }
+train-acceptance-refresh = Compare again
+train-acceptance-refresh-tip = Score the candidate and the live model again on the labelled samples neither trained on
+train-acceptance-running = Comparing with the live model on the labelled samples neither trained on…
+train-acceptance-samples = Against the live model, on { $samples } labelled samples neither trained on ({ $trained } left out because one of them trained on them, { $unjudged } without an item). Rates with their 95 % interval below them.
+train-acceptance-accepted = Meets the acceptance criteria and does no worse than the live model.
+train-acceptance-blocked = Blocked: going live needs the QC manager's signed override with a reason.
+train-acceptance-interval = 95 %: { $low }–{ $high }
+cli-train-held-out = held out for the acceptance test, never trained on: { $count ->
+    [one] { $count } sample
+   *[other] { $count } samples
+} ({ $labels })
+cli-train-held-out-short = too few good samples for the full acceptance hold-out: { $count } good samples it would keep aside were trained on, so that training could fit; the acceptance check will find fewer independent good samples (label more good product)
+train-held-out = { $count ->
+    [one] { $count } labelled sample was
+   *[other] { $count } labelled samples were
+} held out for the acceptance test (never trained on).

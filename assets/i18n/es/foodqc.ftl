@@ -954,3 +954,66 @@ unlock-wrong-key = Esta frase de acceso no abre la base de datos. Revísela e in
 unlock-empty = Primero escriba la frase de acceso.
 unlock-failed = No se pudo abrir la base de datos: { $error }
 unlock-hint = Una estación sin pantalla lee la clave de FOODQC_DB_KEY o del archivo indicado en FOODQC_DB_KEY_FILE.
+acceptance-rate = { $value } ({ $low }–{ $high })
+acceptance-measure-recall = sensibilidad
+acceptance-measure-false-reject-rate = tasa de falsos rechazos
+acceptance-measure-defect-samples = muestras defectuosas independientes
+acceptance-measure-good-samples = muestras buenas independientes
+acceptance-shortfall-recall-live = la sensibilidad { $candidate } es menor que la del modelo en línea, { $live }, en las mismas muestras
+acceptance-shortfall-false-rejects-live = la tasa de falsos rechazos { $candidate } es mayor que la del modelo en línea, { $live }, en las mismas muestras
+acceptance-shortfall-recall-min = la sensibilidad { $candidate } está por debajo del mínimo de { $min }
+acceptance-shortfall-false-rejects-max = la tasa de falsos rechazos { $candidate } está por encima del máximo de { $max }
+acceptance-shortfall-defect-samples = { $count ->
+    [one] solo hay { $count } muestra defectuosa independiente
+   *[other] solo hay { $count } muestras defectuosas independientes
+}; los criterios piden al menos { $min } (etiquete más defectos: el entrenamiento aparta uno de cada cinco)
+acceptance-shortfall-good-samples = { $count ->
+    [one] solo hay { $count } muestra buena independiente
+   *[other] solo hay { $count } muestras buenas independientes
+}; los criterios piden al menos { $min } (etiquete más producto bueno: el entrenamiento aparta una de cada cinco)
+acceptance-error-no-reason = los criterios de aceptación solo se cambian indicando un motivo
+acceptance-error-invalid = { $field } debe ser un número entre 0 y 1, no { $value }
+acceptance-error-model = no se puede cargar el modelo { $version } para la comparación: { $error }
+acceptance-col-measure = medida
+acceptance-col-live = en línea
+acceptance-col-candidate = candidato
+acceptance-col-criterion = criterio
+cli-model-about = Versiones de modelo antes de ponerlas en línea: `compare` compara un candidato con el modelo en línea en las muestras etiquetadas con las que ninguno entrenó (termina con código 3 si los criterios de aceptación lo bloquean), `criteria` muestra o fija los criterios de aceptación (jefe de calidad).
+cli-model-compare-about = Comparar una versión entrenada con el modelo en línea en las muestras etiquetadas con las que ninguno entrenó, e indicar si cumple los criterios de aceptación; termina con código 3 si está bloqueada.
+cli-model-compare-version = El candidato: su versión (como la imprimió `foodqc train`) o su id de fila.
+cli-model-compare-json = Imprimir la comparación y la evaluación en JSON.
+cli-model-criteria-about = Mostrar los criterios de aceptación y su historial, o fijarlos (jefe de calidad, con un motivo).
+cli-model-criteria-min-recall = Sensibilidad mínima aceptada (de 0 a 1).
+cli-model-criteria-max-false-reject-rate = Tasa máxima de falsos rechazos aceptada (de 0 a 1).
+cli-model-criteria-min-defect-samples = Cantidad mínima de muestras defectuosas independientes en que debe basarse una comparación.
+cli-model-criteria-min-good-samples = Cantidad mínima de muestras buenas independientes en que debe basarse una comparación.
+cli-model-criteria-reason = Por qué cambian los criterios (obligatorio para cambiarlos).
+cli-model-criteria-user = Jefe de calidad que inicia sesión para cambiarlos (contraseña desde FOODQC_ACTOR_PASSWORD o una pregunta).
+cli-model-criteria-json = Imprimir los criterios y su historial en JSON.
+cli-model-no-version = no hay ninguna versión de modelo { $version } registrada (`foodqc model compare` recibe la versión que imprimió `foodqc train`, o su id de fila)
+cli-model-compare-heading = Candidato { $candidate } frente al modelo en línea { $live }, en { $samples } muestras etiquetadas con las que ninguno entrenó ({ $trained } excluidas porque uno de ellos entrenó con ellas, { $unjudged } sin ningún producto):
+cli-model-accepted = Aceptado: el candidato cumple los criterios de aceptación y no es peor que el modelo en línea.
+cli-model-blocked = Bloqueado: para poner este candidato en línea hace falta una excepción firmada por el jefe de calidad, con un motivo.
+cli-model-criteria-set = Criterios de aceptación fijados por { $user }.
+cli-model-criteria-nothing = --reason sin ningún valor nuevo: indique --min-recall, --max-false-reject-rate, --min-defect-samples o --min-good-samples
+cli-model-criteria-defaults = Son los valores por defecto: nadie ha fijado criterios de aceptación en esta estación.
+cli-model-criteria-history = Historial (los más recientes primero):
+cli-model-criteria-sign-in = los criterios de aceptación los fija un jefe de calidad: inicie sesión con --user NOMBRE (la contraseña desde FOODQC_ACTOR_PASSWORD o una pregunta); `foodqc user add` crea uno
+desk-no-version = la versión de modelo n.º { $id } ya no está registrada
+train-acceptance = Aceptación de { $version }
+train-acceptance-refresh = Comparar de nuevo
+train-acceptance-refresh-tip = Volver a puntuar el candidato y el modelo en línea en las muestras etiquetadas con las que ninguno entrenó
+train-acceptance-running = Comparando con el modelo en línea en las muestras etiquetadas con las que ninguno entrenó…
+train-acceptance-samples = Frente al modelo en línea, en { $samples } muestras etiquetadas con las que ninguno entrenó ({ $trained } excluidas porque uno de ellos entrenó con ellas, { $unjudged } sin ningún producto). Tasas con su intervalo de 95 % debajo.
+train-acceptance-accepted = Cumple los criterios de aceptación y no es peor que el modelo en línea.
+train-acceptance-blocked = Bloqueado: ponerlo en línea requiere una excepción firmada por el jefe de calidad, con un motivo.
+train-acceptance-interval = 95 %: { $low }–{ $high }
+cli-train-held-out = apartadas para la prueba de aceptación, nunca usadas para entrenar: { $count ->
+    [one] { $count } muestra
+   *[other] { $count } muestras
+} ({ $labels })
+cli-train-held-out-short = hay pocas muestras buenas para apartar la parte completa de aceptación: { $count } muestras buenas que se apartarían se usaron para entrenar, para que el entrenamiento fuera posible; la verificación de aceptación tendrá menos muestras buenas independientes (etiquete más producto bueno)
+train-held-out = { $count ->
+    [one] Se apartó { $count } muestra etiquetada
+   *[other] Se apartaron { $count } muestras etiquetadas
+} para la prueba de aceptación (nunca se entrena con ellas).

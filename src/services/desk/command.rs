@@ -223,6 +223,14 @@ pub enum Command {
         /// Password.
         password: String,
     },
+    /// Compare a registered version with the live model on the labelled samples neither
+    /// trained on and assess it against the acceptance criteria ([`super::Event::Comparison`]).
+    CompareCandidate {
+        /// The candidate's row id.
+        version_id: i64,
+        /// The model the station runs: the live model when no version is promoted.
+        live: Arc<AnomalyModel>,
+    },
 }
 
 /// The sending end of the desk's command channel; cheap to clone.

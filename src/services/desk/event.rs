@@ -9,6 +9,7 @@ use image::RgbImage;
 use super::status::{Status, Topic};
 use crate::domain::Thresholds;
 use crate::reports::Report;
+use crate::services::acceptance::{Assessment, Comparison};
 use crate::services::promotion::Promoted;
 use crate::services::threshold_settings::PreviewImage;
 use crate::services::workbench::Workbench;
@@ -126,4 +127,20 @@ pub enum Event {
     Promoted(Promoted),
     /// Who is signed in now (`None`: nobody; the window is read-only).
     Session(Option<crate::services::auth::AuthUser>),
+    /// A candidate compared with the live model, or why it could not be.
+    Comparison {
+        /// The candidate's row id.
+        version_id: i64,
+        /// The comparison and its assessment against the criteria in force.
+        result: Result<Box<CandidateReport>, String>,
+    },
+}
+
+/// What [`Event::Comparison`] carries: the comparison and the decision on it.
+#[derive(Clone, Debug)]
+pub struct CandidateReport {
+    /// Both models on the independent samples.
+    pub comparison: Comparison,
+    /// The shortfalls against the live model and the criteria.
+    pub assessment: Assessment,
 }

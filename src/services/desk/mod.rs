@@ -6,6 +6,7 @@
 //!
 //! Modelled on rerun's `SystemCommand` / `CommandSender`.
 
+mod acceptance;
 mod command;
 mod event;
 mod files;
@@ -23,7 +24,7 @@ use crossbeam_channel::{Receiver, Sender, unbounded};
 
 pub use crate::store::FilterOptions;
 pub use command::{Command, CommandSender, PickPath, PickPaths, SaveTarget};
-pub use event::{DbSnapshot, Event, LabelQueue};
+pub use event::{CandidateReport, DbSnapshot, Event, LabelQueue};
 pub use status::{Status, Topic};
 
 use crate::domain::AppPaths;

@@ -270,3 +270,63 @@ fn state_changes_need_a_signed_in_role_that_may_whatever_the_window_shows() {
     assert!(store.active_model().unwrap().is_none());
     assert!(store.recent_signatures(10).unwrap().is_empty());
 }
+
+#[test]
+fn compare_candidate_answers_with_the_comparison_and_its_assessment() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = AppPaths {
+        data_dir: dir.path().to_path_buf(),
+    };
+    let bundled = Arc::new(AnomalyModel::bundled().unwrap());
+    let version_id = {
+        let mut store = Store::open(&paths.db_path()).unwrap();
+        let mut source = SourceSpec::Synthetic { seed: 41 }
+            .open(&SourceOptions::default())
+            .unwrap();
+        crate::training::capture_truth_samples(
+            source.as_mut(),
+            &bundled.segment,
+            &mut store,
+            &paths.samples_dir(),
+            12,
+            Some("tester"),
+        )
+        .unwrap();
+        let mut model = (*bundled).clone();
+        model.version = "candidate".into();
+        let path = dir.path().join("candidate.json");
+        model.save(&path).unwrap();
+        store
+            .register_model_version(&crate::store::NewModelVersion {
+                version: "candidate".into(),
+                path,
+                kind: "anomaly".into(),
+                params: serde_json::json!({}),
+                metrics: serde_json::json!({}),
+                data_snapshot: serde_json::json!({ "sample_ids": [] }),
+            })
+            .unwrap()
+    };
+    let d = desk(dir.path());
+    d.send(Command::CompareCandidate {
+        version_id,
+        live: bundled,
+    });
+    let (id, report) = wait_for(&d, "comparison", |e| match e {
+        Event::Comparison { version_id, result } => Some((version_id, result)),
+        _ => None,
+    });
+    assert_eq!(id, version_id);
+    let report = report.unwrap();
+    let c = &report.comparison;
+    assert_eq!(c.sample_ids.len() + c.unjudged, 12);
+    // The same model twice: no worse than live, but 12 samples are too few for the defaults.
+    assert!(
+        report
+            .assessment
+            .blocked_by
+            .iter()
+            .all(|s| !s.against_live())
+    );
+    assert!(!report.assessment.accepted());
+}

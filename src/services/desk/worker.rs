@@ -187,6 +187,9 @@ impl Worker {
                 display_name,
                 password,
             } => return self.create_first_admin(&name, &display_name, &password),
+            Command::CompareCandidate { version_id, live } => {
+                self.compare_candidate(version_id, live);
+            }
         }
         Ok(())
     }
@@ -269,6 +272,7 @@ fn topic_of(cmd: &Command) -> Topic {
         Command::SignIn { .. } | Command::SignOut { .. } | Command::CreateFirstAdmin { .. } => {
             Topic::Session
         }
+        Command::CompareCandidate { .. } => Topic::Train,
     }
 }
 

@@ -9,6 +9,7 @@ use super::{TrainJobConfig, TrainJobError};
 use crate::model::AnomalyModel;
 use crate::model::classifier::GradeClassifier;
 use crate::store::{NewModelVersion, Store};
+use crate::training::holdout::HoldOut;
 
 /// What a new version is made of, besides its model.
 pub(super) struct VersionParts<'a> {
@@ -20,8 +21,10 @@ pub(super) struct VersionParts<'a> {
     pub(super) samples: &'a [Measured],
     /// Samples that could not be used, with the reason.
     pub(super) skipped: &'a [(PathBuf, String)],
-    /// Labelled samples per class.
+    /// Labelled samples per class (those trained on).
     pub(super) per_class: &'a BTreeMap<&'a str, usize>,
+    /// The acceptance hold-out: samples kept out of training.
+    pub(super) held_out: &'a HoldOut,
 }
 
 /// The saved version: its row id, model file and classifier file.
@@ -65,6 +68,13 @@ pub(super) fn save_version(
         "label_ids": samples.iter().map(|m| m.label_id).collect::<Vec<_>>(),
         "label_counts": parts.per_class,
         "skipped": skipped.iter().map(|(p, r)| format!("{}: {r}", p.display())).collect::<Vec<_>>(),
+        // Never trained on: the acceptance comparison's independent test data.
+        "holdout": {
+            "share": crate::training::holdout::HOLDOUT_SHARE,
+            "sample_ids": &parts.held_out.sample_ids,
+            "per_label": &parts.held_out.per_label,
+            "good_kept_for_training": parts.held_out.good_kept_for_training,
+        },
     });
     let params = serde_json::json!({
         "train_options": cfg.options,

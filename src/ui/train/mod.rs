@@ -1,7 +1,9 @@
 //! Train tab: start a retraining job (progress, ETA, cancel), list the model versions with
-//! their cross-validated metrics, compare two side by side, promote one to the live station
+//! their cross-validated metrics, the acceptance check of the selected candidate against the
+//! live model, compare two side by side, promote one to the live station
 //! (hot swap) or roll back to the previous one. The live view keeps running meanwhile.
 
+mod acceptance;
 mod card;
 mod versions;
 
@@ -34,6 +36,8 @@ pub struct TrainTab {
     pub promotion: Status,
     /// Versions ticked for comparison.
     pub compare: Vec<i64>,
+    /// The acceptance check of the selected candidate.
+    pub acceptance: acceptance::AcceptanceView,
     /// UI frame times (ms) while the current job runs: our `ui` alone, and the whole
     /// frame as eframe reports it (ui, tessellation and painting, without the vsync wait).
     pub frame_ms: Vec<f64>,
@@ -96,6 +100,9 @@ impl TrainTab {
             }
             Event::TrainFinished(r) => self.finished(r),
             Event::Status(Topic::Promotion, s) => self.promotion = s,
+            Event::Comparison { version_id, result } => {
+                self.acceptance.on_result(version_id, result);
+            }
             // The outcome (TrainFinished) says it all.
             _ => {}
         }
@@ -195,6 +202,16 @@ impl TrainTab {
                         metrics = summary(&serde_json::to_value(&o.metrics).unwrap_or_default())
                     ),
                 );
+                ui.weak(tr!("train-held-out", count = o.held_out.len()));
+                if o.held_out.good_kept_for_training > 0 {
+                    ui.colored_label(
+                        theme::WARN,
+                        tr!(
+                            "cli-train-held-out-short",
+                            count = o.held_out.good_kept_for_training
+                        ),
+                    );
+                }
                 if !o.skipped.is_empty() {
                     ui.colored_label(theme::WARN, tr!("train-skipped", count = o.skipped.len()));
                 }

@@ -112,6 +112,7 @@ impl TrainTab {
         if let Some((action, row)) = to_sign {
             self.sign_version(action, &row, actions);
         }
+        self.acceptance_panel(ui, ctx, actions);
         self.compare_panel(&snap.models, ui);
     }
 
