@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{foodqc, run_ok};
+use common::{add_users, as_user, foodqc, run_ok};
 
 /// A data folder with 30 synthetic frames inspected under lot `L-1` and three audited lot
 /// decisions (so the audit log holds `station.start` and three `lot.status` entries).
@@ -24,20 +24,22 @@ fn recorded() -> tempfile::TempDir {
         "--lot",
         "L-1",
     ]));
+    add_users(data, &[("qc-ana", "qc_manager")]);
     for (flag, comment) in [
         ("--hold", "metal detector alarm"),
         ("--release", "re-inspected, clear"),
         ("--hold", "customer complaint"),
     ] {
-        run_ok(foodqc().arg("--data-dir").arg(data).args([
-            "report",
-            flag,
-            "L-1",
-            "--comment",
-            comment,
-            "--actor",
+        run_ok(as_user(
+            foodqc().arg("--data-dir").arg(data).args([
+                "report",
+                flag,
+                "L-1",
+                "--comment",
+                comment,
+            ]),
             "qc-ana",
-        ]));
+        ));
     }
     dir
 }
@@ -112,7 +114,14 @@ fn untouched_database_verifies() {
     let out = verify(dir.path());
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    assert!(t.contains("audit trail intact: 4 audit entries"), "{t}");
+    let n = one(
+        &rusqlite::Connection::open(db(dir.path())).unwrap(),
+        "SELECT count(*) FROM audit_log",
+    );
+    assert!(
+        t.contains(&format!("audit trail intact: {n} audit entries")),
+        "{t}"
+    );
     assert!(t.contains("head matches the copy in"), "{t}");
     // The key and the anchor are outside the database; the key is private.
     let key = dir.path().join("audit.key");
@@ -130,6 +139,13 @@ fn untouched_database_verifies() {
     ]));
     let entries: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(entries.as_array().unwrap().len(), 3, "{entries}");
+    // Each decision is signed: the signature rows and their audit entries name the signer.
+    let c = rusqlite::Connection::open(db(dir.path())).unwrap();
+    let signed = one(
+        &c,
+        "SELECT count(*) FROM signatures WHERE signer = 'qc-ana' AND record_id = 'L-1'",
+    );
+    assert_eq!(signed, 3);
 }
 
 #[test]
@@ -173,20 +189,18 @@ fn deleted_audit_tail_is_caught() {
         ),
     );
     // A later audited action does not hide it: the anchor only moves over an intact link.
-    run_ok(foodqc().arg("--data-dir").arg(dir.path()).args([
-        "report",
-        "--release",
-        "L-1",
-        "--comment",
-        "cover-up",
-    ]));
-    run_ok(foodqc().arg("--data-dir").arg(dir.path()).args([
-        "report",
-        "--hold",
-        "L-1",
-        "--comment",
-        "cover-up",
-    ]));
+    for flag in ["--release", "--hold"] {
+        run_ok(as_user(
+            foodqc().arg("--data-dir").arg(dir.path()).args([
+                "report",
+                flag,
+                "L-1",
+                "--comment",
+                "cover-up",
+            ]),
+            "qc-ana",
+        ));
+    }
     assert_broken(dir.path(), &format!("audit entry {last} differs"));
 }
 

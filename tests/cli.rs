@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{foodqc, run_ok};
+use common::{USER_PW, add_users, as_user, foodqc, run_ok};
 
 #[test]
 fn help_documents_every_command() {
@@ -107,14 +107,16 @@ fn import_then_export_through_the_binary() {
     }
     std::fs::write(tree.join("test/crack/bad.png"), b"not a png").unwrap();
 
-    let out = run_ok(
+    std::fs::create_dir_all(&data).unwrap();
+    add_users(&data, &[("qa-lead", "technician")]);
+    let out = run_ok(as_user(
         foodqc()
             .arg("import")
             .arg(&tree)
-            .args(["--actor", "qa-lead"])
             .arg("--data-dir")
             .arg(&data),
-    );
+        "qa-lead",
+    ));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("imported 3 new sample(s) (3 labelled)"),
@@ -155,13 +157,16 @@ fn import_then_export_through_the_binary() {
     );
 
     // Importing only unreadable files fails with a non-zero exit code and names them.
-    let out = foodqc()
-        .arg("import")
-        .arg(tree.join("test/crack/bad.png"))
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
+    let out = as_user(
+        foodqc()
+            .arg("import")
+            .arg(tree.join("test/crack/bad.png"))
+            .arg("--data-dir")
+            .arg(&data),
+        "qa-lead",
+    )
+    .output()
+    .unwrap();
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("bad.png"), "{text}");
@@ -210,7 +215,7 @@ fn the_promoted_version_judges_unless_a_model_file_is_named() {
 }
 
 #[test]
-fn the_actor_is_the_named_one_else_the_os_user() {
+fn a_change_names_a_signed_in_user_whose_role_may() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let tree = dir.path().join("tree");
@@ -221,34 +226,54 @@ fn the_actor_is_the_named_one_else_the_os_user() {
             .save(&p)
             .unwrap();
     }
-    // A blank --actor counts as none: the OS user is recorded.
-    run_ok(
-        foodqc()
-            .arg("import")
-            .arg(tree.join("good"))
-            .args(["--actor", "  "])
-            .env("USER", "os.user.1")
-            .arg("--data-dir")
-            .arg(&data),
+    std::fs::create_dir_all(&data).unwrap();
+    add_users(
+        &data,
+        &[("qa.named", "technician"), ("qc.only", "qc_manager")],
     );
-    run_ok(
-        foodqc()
-            .arg("import")
-            .arg(tree.join("crack"))
-            .args(["--actor", "qa.named"])
-            .env("USER", "os.user.1")
+    let import = |user: Option<&str>, password: &str| {
+        let mut cmd = foodqc();
+        cmd.arg("import")
+            .arg(tree.join("good"))
             .arg("--data-dir")
-            .arg(&data),
+            .arg(&data)
+            .env("FOODQC_ACTOR_PASSWORD", password)
+            .env("USER", "os.user.1");
+        if let Some(u) = user {
+            cmd.args(["--user", u]);
+        }
+        cmd.output().unwrap()
+    };
+    // Nobody named, a wrong password, a role that may not capture: refused, nothing imported.
+    for (user, password, needle) in [
+        (None, USER_PW, "--user"),
+        (
+            Some("qa.named"),
+            "wrong-Password-9",
+            "wrong user name or password",
+        ),
+        (Some("qc.only"), USER_PW, "may not capture_samples"),
+    ] {
+        let out = import(user, password);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{user:?}");
+        assert!(stderr.contains(needle), "{user:?}: {stderr}");
+    }
+    let out = import(Some("qa.named"), USER_PW);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
     let store = foodqc::store::Store::open(&data.join("foodqc.sqlite")).unwrap();
-    let audit = store.audit_entries(100).unwrap();
-    let actors: Vec<&str> = audit
-        .iter()
+    let actors: Vec<String> = store
+        .audit_entries(100)
+        .unwrap()
+        .into_iter()
         .filter(|e| e.action == "samples.import")
-        .map(|e| e.actor.as_str())
+        .map(|e| e.actor)
         .collect();
-    assert!(actors.contains(&"os.user.1"), "{actors:?}");
-    assert!(actors.contains(&"qa.named"), "{actors:?}");
+    assert_eq!(actors, ["qa.named"]);
 }
 
 #[test]

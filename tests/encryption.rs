@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{foodqc, run_ok};
+use common::{add_users, as_user, foodqc, run_ok};
 
 const KEY: &str = "correct horse battery staple";
 const LOT: &str = "LOT-SECRET-4711";
@@ -264,7 +264,11 @@ fn crops_exports_reports_and_backups_are_readable_by_their_owner_only() {
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
     inspect(without_key(&data));
-    run_ok(without_key(&data).args(["demo-samples", "--count", "6"]));
+    add_users(&data, &[("tec.luis", "technician")]);
+    run_ok(as_user(
+        without_key(&data).args(["demo-samples", "--count", "6"]),
+        "tec.luis",
+    ));
     run_ok(
         without_key(&data)
             .arg("report")

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{foodqc, run_ok};
+use common::{add_users, as_user, foodqc, run_ok};
 use foodqc::domain::GOOD;
 use foodqc::store::Store;
 
@@ -31,7 +31,10 @@ fn text(b: &[u8]) -> String {
 /// Train on the labelled samples of `dir` (classical tier: quick) and return the new
 /// version, as `foodqc train` registered it.
 fn train(dir: &Path) -> String {
-    run_ok(in_dir(dir).args(["train", "--tier", "classical", "--actor", "ds"]));
+    run_ok(as_user(
+        in_dir(dir).args(["train", "--tier", "classical"]),
+        "ds",
+    ));
     let store = Store::open(&dir.join("foodqc.sqlite")).unwrap();
     store.list_model_versions().unwrap()[0].version.clone()
 }
@@ -51,8 +54,12 @@ fn a_hastily_labelled_candidate_is_blocked_against_a_better_live_model() {
     let d = dir.path();
     let db = d.join("foodqc.sqlite");
 
+    add_users(d, &[("ds", "data_scientist")]);
     // 15 samples, labelled in a hurry: every one "good", defects included.
-    run_ok(in_dir(d).args(["demo-samples", "--count", "15"]));
+    run_ok(as_user(
+        in_dir(d).args(["demo-samples", "--count", "15"]),
+        "ds",
+    ));
     let mut store = Store::open(&db).unwrap();
     let truth = store.labelled_samples().unwrap();
     for (s, l) in &truth {
@@ -71,14 +78,20 @@ fn a_hastily_labelled_candidate_is_blocked_against_a_better_live_model() {
         }
     }
     drop(store);
-    run_ok(in_dir(d).args(["demo-samples", "--count", "150", "--seed", "9"]));
+    run_ok(as_user(
+        in_dir(d).args(["demo-samples", "--count", "150", "--seed", "9"]),
+        "ds",
+    ));
     let live = train(d);
     let mut store = Store::open(&db).unwrap();
     let live_id = store.model_version_id(&live).unwrap().unwrap();
     store.set_active_model(live_id, "qc").unwrap();
     drop(store);
     // Samples neither model has seen.
-    run_ok(in_dir(d).args(["demo-samples", "--count", "100", "--seed", "13"]));
+    run_ok(as_user(
+        in_dir(d).args(["demo-samples", "--count", "100", "--seed", "13"]),
+        "ds",
+    ));
 
     let out = compare(d, &weak, false);
     let stdout = text(&out.stdout);

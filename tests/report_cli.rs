@@ -2,13 +2,14 @@
 
 mod common;
 
-use common::{foodqc, run_ok, skip_or_fail};
+use common::{USER_PW, add_users, foodqc, run_ok, skip_or_fail};
 
 #[test]
 fn report_generates_holds_and_exports() {
     let dir = tempfile::tempdir().unwrap();
     let pdf = dir.path().join("out.pdf");
     let csv = dir.path().join("out.csv");
+    add_users(dir.path(), &[("qc.bo", "qc_manager")]);
     // A generated database, a report over one shift, a lot held on the way, PDF and CSV.
     let out = run_ok(
         foodqc()
@@ -20,9 +21,10 @@ fn report_generates_holds_and_exports() {
                 "L1102-A-1",
                 "--comment",
                 "too many cracks",
-                "--actor",
+                "--user",
                 "qc.bo",
             ])
+            .env("FOODQC_ACTOR_PASSWORD", USER_PW)
             .arg("--pdf")
             .arg(&pdf)
             .arg("--csv")
@@ -71,12 +73,15 @@ fn report_generates_holds_and_exports() {
 fn report_in_spanish() {
     let dir = tempfile::tempdir().unwrap();
     let pdf = dir.path().join("reporte.pdf");
+    add_users(dir.path(), &[("qc.rosa", "qc_manager")]);
     let out = run_ok(
         foodqc()
             .args(["--lang", "es", "--data-dir"])
             .arg(dir.path())
             .args(["report", "--generate", "3000", "--by", "hour"])
             .args(["--hold", "L1102-A-1", "--comment", "grietas, año 2026"])
+            .args(["--user", "qc.rosa"])
+            .env("FOODQC_ACTOR_PASSWORD", USER_PW)
             .arg("--pdf")
             .arg(&pdf),
     );
@@ -165,6 +170,20 @@ fn report_prints_non_latin_names_as_typed() {
             .args(["inspect", "--source", "synthetic", "--frames", "60"])
             .args(["--lot", "ロット-42", "--product", "Кекс"]),
     );
+    {
+        // A QC manager whose name is written in kanji: the PDF's author and signer.
+        use foodqc::services::auth::{NewAccount, authenticate, create_user};
+        add_users(dir.path(), &[]);
+        let mut store = foodqc::store::Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
+        let admin = authenticate(&mut store, "admin", USER_PW).unwrap();
+        let acc = NewAccount {
+            name: "yamada",
+            display_name: Some("山田"),
+            role: foodqc::domain::Role::QcManager,
+            service: false,
+        };
+        create_user(&mut store, Some(&admin), &acc, USER_PW).unwrap();
+    }
     run_ok(
         foodqc()
             .args(["--lang", "es", "--data-dir"])
@@ -176,7 +195,8 @@ fn report_prints_non_latin_names_as_typed() {
                 "--comment",
                 "grietas, año 2026, عسل نحل",
             ])
-            .args(["--actor", "山田"])
+            .args(["--user", "yamada"])
+            .env("FOODQC_ACTOR_PASSWORD", USER_PW)
             .arg("--pdf")
             .arg(&pdf),
     );

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use common::{foodqc, run_ok};
+use common::{add_users, as_user, foodqc, run_ok};
 
 use foodqc::capture::{SourceOptions, SourceSpec};
 use foodqc::domain::AppPaths;
@@ -174,31 +174,82 @@ fn a_cancelled_job_saves_nothing() {
 }
 
 #[test]
-fn cli_trains_from_labels_promotes_and_inspect_runs_the_promoted_model() {
+fn cli_trains_proposes_a_qc_manager_approves_and_inspect_runs_it() {
     let (dir, paths, _cfg) = setup(30);
-    let out = run_ok(foodqc().args(["--data-dir"]).arg(dir.path()).args([
-        "train",
-        "--promote",
-        "--actor",
-        "cli-test",
-    ]));
+    add_users(
+        dir.path(),
+        &[("ds.maria", "data_scientist"), ("qc.anna", "qc_manager")],
+    );
+    let data = || {
+        let mut cmd = foodqc();
+        cmd.arg("--data-dir").arg(dir.path());
+        cmd
+    };
+    let out = run_ok(as_user(
+        data().args(["train", "--propose", "first labelled model"]),
+        "ds.maria",
+    ));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("promoted"), "{stdout}");
+    assert!(stdout.contains("proposed"), "{stdout}");
+    let store = Store::open(&paths.db_path()).unwrap();
+    assert!(
+        store.active_model().unwrap().is_none(),
+        "proposed is not live"
+    );
+    let version = store.list_model_versions().unwrap()[0].version.clone();
+    drop(store);
+    // The proposer cannot approve; the QC manager is held to the acceptance criteria (30
+    // samples leave too few held out) and needs a signed override.
+    let out = as_user(
+        data().args(["model", "approve", &version, "--reason", "ok"]),
+        "ds.maria",
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let out = as_user(
+        data().args(["model", "approve", &version, "--reason", "ok"]),
+        "qc.anna",
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("acceptance criteria"),
+        "{stderr}"
+    );
+    run_ok(as_user(
+        data()
+            .args(["model", "approve", &version, "--reason", "pilot week"])
+            .args(["--override", "pilot on line 1, more labels this week"]),
+        "qc.anna",
+    ));
     let store = Store::open(&paths.db_path()).unwrap();
     let active = store.active_model().unwrap().expect("an active model");
+    assert_eq!(active.version, version);
     let audit = store.audit_entries(50).unwrap();
     assert!(
         audit
             .iter()
-            .any(|e| e.action == "model.activate" && e.actor == "cli-test")
+            .any(|e| e.action == "model.activate" && e.actor == "qc.anna")
     );
-    // The station now runs the promoted version by default.
-    let out = run_ok(
-        foodqc()
-            .args(["--data-dir"])
-            .arg(dir.path())
-            .args(["inspect", "--frames", "5", "--json"]),
+    let sigs = store
+        .signatures_for("model_version", &active.id.to_string(), None)
+        .unwrap();
+    let actions: Vec<_> = sigs
+        .iter()
+        .map(|s| (s.signer.as_str(), s.action.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("ds.maria", "model.propose"),
+            ("qc.anna", "model.approve"),
+            ("qc.anna", "model.override")
+        ]
     );
+    // The station now runs the approved version by default.
+    let out = run_ok(data().args(["inspect", "--frames", "5", "--json"]));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["model"], active.version.as_str());
 }
@@ -211,15 +262,19 @@ fn killing_a_training_run_leaves_the_database_and_live_model_consistent() {
     let mut store = Store::open(&paths.db_path()).unwrap();
     store.set_active_model(first.version_id, "tester").unwrap();
     drop(store);
+    add_users(dir.path(), &[("ds.maria", "data_scientist")]);
     for delay_ms in [50u64, 250, 600, 1200] {
-        let mut child = foodqc()
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args(["train", "--promote"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = as_user(
+            foodqc()
+                .arg("--data-dir")
+                .arg(dir.path())
+                .args(["train", "--propose", "killed"]),
+            "ds.maria",
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         let _ = child.kill(); // SIGKILL: no cleanup code runs
         let _ = child.wait();

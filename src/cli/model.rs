@@ -88,7 +88,7 @@ pub fn run(paths: &AppPaths, model: Option<&std::path::Path>, a: ModelArgs) -> a
     match a.command {
         ModelCommand::Compare(c) => compare(paths, model, c),
         ModelCommand::Criteria(c) => criteria(paths, c),
-        ModelCommand::Promotion(c) => super::promote::run(paths, c),
+        ModelCommand::Promotion(c) => super::promote::run(paths, model, c),
     }
 }
 

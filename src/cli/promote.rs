@@ -18,8 +18,8 @@ pub enum PromotionCommand {
     /// Propose a trained version for the line (a data scientist signs: "performed").
     Propose(SignedVersionArgs),
     /// Approve a proposed version: it goes live (a QC manager other than the proposer signs:
-    /// "approved").
-    Approve(SignedVersionArgs),
+    /// "approved"). A version that fails its acceptance criteria needs --override.
+    Approve(ApproveArgs),
     /// Return the line to the version live before the current one (a QC manager signs).
     Rollback(RollbackArgs),
     /// List the model versions: live, proposed (by whom) and their signatures.
@@ -38,6 +38,17 @@ pub struct SignedVersionArgs {
     /// prompt).
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
+}
+
+/// Arguments of `foodqc model approve`.
+#[derive(Args, Debug)]
+pub struct ApproveArgs {
+    #[command(flatten)]
+    signed: SignedVersionArgs,
+    /// Approve although the version fails its acceptance criteria, for this reason (a second
+    /// signature; `foodqc model compare` shows the shortfalls).
+    #[arg(long = "override", value_name = "REASON")]
+    override_reason: Option<String>,
 }
 
 /// Arguments of `foodqc model rollback`.
@@ -59,8 +70,13 @@ pub struct ListArgs {
     json: bool,
 }
 
-/// Run a promotion subcommand on the data folder's database.
-pub fn run(paths: &AppPaths, cmd: PromotionCommand) -> anyhow::Result<()> {
+/// Run a promotion subcommand on the data folder's database; `model` is the `--model` the
+/// line would run instead of the active version (the approval compares with it).
+pub fn run(
+    paths: &AppPaths,
+    model: Option<&std::path::Path>,
+    cmd: PromotionCommand,
+) -> anyhow::Result<()> {
     let mut store = Store::open(&paths.db_path())?;
     match cmd {
         PromotionCommand::Propose(a) => {
@@ -81,15 +97,26 @@ pub fn run(paths: &AppPaths, cmd: PromotionCommand) -> anyhow::Result<()> {
                 )
             );
         }
-        PromotionCommand::Approve(a) => {
+        PromotionCommand::Approve(ApproveArgs {
+            signed: a,
+            override_reason,
+        }) => {
             let signed = sign_in(
                 &mut store,
                 a.user.as_deref(),
                 Some(Permission::ApproveModel),
             )?;
             let row = version(&store, &a.version)?;
-            let (_, sig) =
-                promotion::approve(&mut store, &signed.user, &row, &signed.signature(&a.reason))?;
+            let live = super::load_model(paths, model)?;
+            let (_, sigs) = promotion::approve(
+                &mut store,
+                &signed.user,
+                &row,
+                &live,
+                &signed.signature(&a.reason),
+                override_reason.as_deref(),
+            )?;
+            let sig = &sigs[0];
             println!(
                 "{}",
                 tr!(

@@ -13,7 +13,7 @@ use foodqc::services::lot_decision;
 use foodqc::store::{LotStatus, Store};
 use foodqc::tr;
 
-use super::signin::{SignedIn, sign_in};
+use super::signin::sign_in;
 
 /// Arguments of `foodqc report`.
 #[derive(Args, Debug)]
@@ -130,13 +130,7 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: ReportArgs) -> anyhow::Res
     let mut author = Actor::os_user().to_string();
     if let Some((code, status)) = a.disposition() {
         let comment = a.comment.as_deref().unwrap_or_default();
-        let signed = sign_in(
-            &mut store,
-            a.user.as_deref(),
-            Some(Permission::HoldReleaseLot),
-        )?;
-        set_lot_status(&mut store, paths, code, status, &signed, comment)?;
-        author = signed.user.display_name.clone();
+        author = set_lot_status(&mut store, paths, code, status, a.user.as_deref(), comment)?;
     }
     let filter = a.filter()?;
     let by = GroupBy::parse(&a.by)
@@ -207,16 +201,17 @@ fn generate(store: &mut Store, paths: &AppPaths, rows: u64) -> anyhow::Result<()
     Ok(())
 }
 
-/// Hold or release lot `code` (which must exist) under `signed`'s signature, with a
-/// non-blank `comment` as its reason.
+/// Hold or release lot `code` (which must exist), with a non-blank `comment` as the reason
+/// of `user`'s signature (a QC manager). Returns the signer's name (the PDF's author).
 fn set_lot_status(
     store: &mut Store,
     paths: &AppPaths,
     code: &str,
     status: LotStatus,
-    signed: &SignedIn,
+    user: Option<&str>,
     comment: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
+    // The typos first: a lot that does not exist is named before anyone signs in.
     if store.lot_id(code)?.is_none() {
         anyhow::bail!(tr!(
             "cli-report-no-lot",
@@ -227,6 +222,7 @@ fn set_lot_status(
     if comment.trim().is_empty() {
         anyhow::bail!(tr!("cli-report-need-comment", code = code));
     }
+    let signed = sign_in(store, user, Some(Permission::HoldReleaseLot))?;
     let sig = lot_decision::decide(
         store,
         &signed.user,
@@ -243,7 +239,7 @@ fn set_lot_status(
             actor = format!("{} ({})", sig.display_name, sig.signer)
         )
     );
-    Ok(())
+    Ok(sig.display_name)
 }
 
 /// The report as text: totals, p-chart, out-of-control points, Pareto, drift, held lots and

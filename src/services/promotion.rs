@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::domain::SignedAction;
 use crate::model::AnomalyModel;
 use crate::model::classifier::GradeClassifier;
+use crate::services::acceptance;
 use crate::services::auth::AuthUser;
 use crate::services::signing::{self, SignError, SignatureInput};
 use crate::store::{ModelVersionRow, SignatureRow, Store, StoreError};
@@ -57,6 +58,17 @@ pub enum PromotionError {
     /// The model's files changed since they were proposed.
     #[error("{}", tr!("promo-changed", version = .0.as_str()))]
     ChangedSinceProposal(String),
+    /// The candidate fails its acceptance criteria and no override was signed.
+    #[error("{}", tr!("promo-blocked", version = .version.as_str(), shortfalls = .shortfalls.join("; ")))]
+    Blocked {
+        /// The version.
+        version: String,
+        /// What blocks it, as people read it.
+        shortfalls: Vec<String>,
+    },
+    /// The acceptance comparison could not be made.
+    #[error(transparent)]
+    Acceptance(#[from] acceptance::AcceptanceError),
     /// A roll back to a version that is not the one live before.
     #[error("{}", tr!("promo-not-previous", version = .0.as_str()))]
     NotPrevious(String),
@@ -146,13 +158,19 @@ pub fn open_proposal(
 /// Approve `row`'s promotion and make it live: `user` (who may
 /// [`crate::domain::Permission::ApproveModel`]) signs with meaning "approved". Refused when
 /// nobody proposed the version, when the approver is the proposer, and when the model's files
-/// changed since the proposal. The activation and the signature are written together.
+/// changed since the proposal. The candidate is compared with `live` (the model the line
+/// runs) on the labelled samples neither trained on and held to the acceptance criteria;
+/// when it falls short, it goes live only with `override_reason`, which the approver signs as
+/// a second signature ("approved", bound to the model and the shortfalls). The activation and
+/// the signatures are written together.
 pub fn approve(
     store: &mut Store,
     user: &AuthUser,
     row: &ModelVersionRow,
+    live: &AnomalyModel,
     input: &SignatureInput,
-) -> Result<(Promoted, SignatureRow), PromotionError> {
+    override_reason: Option<&str>,
+) -> Result<(Promoted, Vec<SignatureRow>), PromotionError> {
     user.require(SignedAction::ApproveModel.permission())
         .map_err(SignError::from)?;
     if row.active {
@@ -171,16 +189,49 @@ pub fn approve(
     if hash != proposal.content_hash {
         return Err(PromotionError::ChangedSinceProposal(row.version.clone()));
     }
-    let sig = signing::prepare(
+    let comparison = acceptance::compare_with_live(store, row, live)?;
+    let assessment = acceptance::assess(&comparison, &acceptance::criteria(store)?);
+    let shortfalls: Vec<String> = assessment
+        .blocked_by
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let override_reason = override_reason.map(str::trim).filter(|r| !r.is_empty());
+    if !shortfalls.is_empty() && override_reason.is_none() {
+        return Err(PromotionError::Blocked {
+            version: row.version.clone(),
+            shortfalls,
+        });
+    }
+    let record = row.id.to_string();
+    let approval = signing::prepare(
         store,
         user,
         SignedAction::ApproveModel,
-        &row.id.to_string(),
-        hash,
+        &record,
+        hash.clone(),
         input,
     )?;
-    let mut rows = store.activate_model_signed(row.id, &[sig])?;
-    Ok((promoted, rows.remove(0)))
+    let mut signatures = vec![approval];
+    if !shortfalls.is_empty()
+        && let Some(why) = override_reason
+    {
+        let content = serde_json::json!({ "model": hash, "shortfalls": shortfalls });
+        let again = SignatureInput {
+            password: input.password.clone(),
+            reason: why.to_string(),
+        };
+        signatures.push(signing::prepare(
+            store,
+            user,
+            SignedAction::OverrideAcceptance,
+            &record,
+            signing::content_hash(&content),
+            &again,
+        )?);
+    }
+    let rows = store.activate_model_signed(row.id, &signatures)?;
+    Ok((promoted, rows))
 }
 
 /// Return the line to `target`, which must be the version live before the current one
@@ -276,13 +327,25 @@ mod tests {
         (store, ds, qc, tech)
     }
 
+    /// Approve with an override for the shortfalls of a station without labelled samples.
+    fn approve_ok(
+        store: &mut Store,
+        user: &AuthUser,
+        v: &ModelVersionRow,
+        reason: &str,
+    ) -> Result<(Promoted, Vec<SignatureRow>), PromotionError> {
+        let live = AnomalyModel::bundled().unwrap();
+        let why = Some("pilot: no labelled samples yet");
+        approve(store, user, v, &live, &signed(reason), why)
+    }
+
     #[test]
     fn a_promotion_needs_a_proposal_and_another_persons_approval() {
         let dir = tempfile::tempdir().unwrap();
         let (mut store, ds, qc, tech) = station(dir.path());
         let v = register(&mut store, "v-two", &save_model(dir.path(), "v-two"));
         // Nobody proposed it: the QC manager cannot approve.
-        let e = approve(&mut store, &qc, &v, &signed("ok")).err().unwrap();
+        let e = approve_ok(&mut store, &qc, &v, "ok").err().unwrap();
         assert!(matches!(e, PromotionError::NotProposed(_)), "{e}");
         // Neither the technician nor the QC manager may propose.
         for who in [&tech, &qc] {
@@ -298,13 +361,25 @@ mod tests {
             ("performed", "ds.maria")
         );
         // The proposer cannot approve (their role may not either).
-        let e = approve(&mut store, &ds, &v, &signed("x")).err().unwrap();
+        let e = approve_ok(&mut store, &ds, &v, "x").err().unwrap();
         assert!(
             matches!(e, PromotionError::Sign(SignError::Denied(_))),
             "{e}"
         );
         assert!(store.active_model().unwrap().is_none());
-        let (promoted, a) = approve(&mut store, &qc, &v, &signed("comparison fine")).unwrap();
+        // No labelled samples to judge it on: blocked by the acceptance criteria unless the
+        // QC manager signs an override.
+        let live = AnomalyModel::bundled().unwrap();
+        let e = approve(&mut store, &qc, &v, &live, &signed("ok"), None)
+            .err()
+            .unwrap();
+        assert!(matches!(e, PromotionError::Blocked { .. }), "{e}");
+        assert!(e.to_string().contains("v-two"), "{e}");
+        let (promoted, sigs) = approve_ok(&mut store, &qc, &v, "comparison fine").unwrap();
+        assert_eq!(sigs.len(), 2);
+        assert_eq!(sigs[1].action, "model.override");
+        assert_eq!(sigs[1].reason, "pilot: no labelled samples yet");
+        let a = &sigs[0];
         assert_eq!(promoted.model.version, "v-two");
         assert_eq!(
             (a.meaning.as_str(), a.signer.as_str()),
@@ -334,7 +409,7 @@ mod tests {
         other.version = "v-swap".into();
         other.thresholds.reject *= 2.0;
         other.save(&path).unwrap();
-        let e = approve(&mut store, &qc, &v, &signed("ok")).err().unwrap();
+        let e = approve_ok(&mut store, &qc, &v, "ok").err().unwrap();
         assert!(matches!(e, PromotionError::ChangedSinceProposal(_)), "{e}");
         assert!(store.active_model().unwrap().is_none());
     }
@@ -360,7 +435,7 @@ mod tests {
         let b = register(&mut store, "b", &save_model(dir.path(), "b"));
         for v in [&a, &b] {
             propose(&mut store, &ds, v, &signed("p")).unwrap();
-            approve(&mut store, &qc, v, &signed("ok")).unwrap();
+            approve_ok(&mut store, &qc, v, "ok").unwrap();
         }
         let prev = store.previous_active_model().unwrap();
         assert_eq!(prev, Some(a.id));

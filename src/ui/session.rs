@@ -27,6 +27,8 @@ pub struct SignRequest {
     pub record: String,
     /// A reason to start from (what the user typed in the tab), may be empty.
     pub reason: String,
+    /// What the signer must know before signing (e.g. failed acceptance criteria).
+    pub warning: Option<String>,
     /// The command to send.
     pub make: MakeSigned,
 }
@@ -190,7 +192,7 @@ impl FoodQcApp {
             }
             None => {
                 ui.label(egui::RichText::new(tr!("session-read-only")).color(theme::WARN));
-                if ui.button(tr!("session-sign-in")).clicked() {
+                if ui.button(tr!("session-sign-in-open")).clicked() {
                     self.session.ask_sign_in();
                 }
             }
@@ -368,6 +370,9 @@ impl FoodQcApp {
                     }
                     ui.end_row();
                 });
+                if let Some(w) = &form.request.warning {
+                    ui.colored_label(theme::WARN, w);
+                }
                 ui.label(egui::RichText::new(tr!("session-sign-note")).small());
                 let ready = !form.reason.trim().is_empty() && !form.password.is_empty();
                 submit = ui

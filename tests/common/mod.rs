@@ -76,3 +76,34 @@ pub fn promote_bundled_copy(data_dir: &std::path::Path, version: &str) -> PathBu
     store.set_active_model(id, "tester").unwrap();
     path
 }
+
+/// The password of every user [`add_users`] creates.
+pub const USER_PW: &str = "Quality-2026";
+
+/// Add `users` (name, role) to the data folder's station, and its admin (`admin`) first when
+/// it has none; every password is [`USER_PW`].
+pub fn add_users(data_dir: &std::path::Path, users: &[(&str, &str)]) {
+    use foodqc::services::auth::{NewAccount, authenticate, create_user};
+    let mut store = foodqc::store::Store::open(&data_dir.join("foodqc.sqlite")).unwrap();
+    let acc = |name, role: &str| NewAccount {
+        name,
+        display_name: None,
+        role: role.parse().unwrap(),
+        service: false,
+    };
+    if store.user_count().unwrap() == 0 {
+        create_user(&mut store, None, &acc("admin", "admin"), USER_PW).unwrap();
+    }
+    let admin = authenticate(&mut store, "admin", USER_PW).unwrap();
+    for (name, role) in users {
+        if store.user_by_name(name).unwrap().is_none() {
+            create_user(&mut store, Some(&admin), &acc(name, role), USER_PW).unwrap();
+        }
+    }
+}
+
+/// `cmd` run by `user` (signed in with [`USER_PW`] from the environment).
+pub fn as_user<'a>(cmd: &'a mut Command, user: &str) -> &'a mut Command {
+    cmd.args(["--user", user])
+        .env("FOODQC_ACTOR_PASSWORD", USER_PW)
+}

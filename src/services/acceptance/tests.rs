@@ -7,6 +7,7 @@ fn user(role: Role) -> AuthUser {
     AuthUser {
         id: 1,
         name: "someone".into(),
+        display_name: "Someone".into(),
         role,
     }
 }

@@ -186,8 +186,12 @@ pub enum Command {
     Approve {
         /// The version.
         row: ModelVersionRow,
+        /// The model the line runs (the candidate is compared with it).
+        live: Arc<AnomalyModel>,
         /// Password again and reason.
         sign: SignatureInput,
+        /// The reason of an override when the candidate fails its acceptance criteria.
+        override_reason: Option<String>,
     },
     /// Return to the version live before ([`super::Event::Promoted`]); the signed-in QC
     /// manager signs.

@@ -241,7 +241,9 @@ fn state_changes_need_a_signed_in_role_that_may_whatever_the_window_shows() {
     // Nobody signed in: refused, saying to sign in.
     d.send(Command::Approve {
         row: row.clone(),
+        live: Arc::new(model.clone()),
         sign: sign(),
+        override_reason: None,
     });
     let m = failure(&d, Topic::Promotion);
     assert!(m.contains("sign in"), "{m}");
@@ -249,7 +251,9 @@ fn state_changes_need_a_signed_in_role_that_may_whatever_the_window_shows() {
     sign_in(&d, "tec.luis");
     d.send(Command::Approve {
         row: row.clone(),
+        live: Arc::new(model.clone()),
         sign: sign(),
+        override_reason: None,
     });
     let m = failure(&d, Topic::Promotion);
     assert!(m.contains("tec.luis") && m.contains("qc_manager"), "{m}");

@@ -100,11 +100,14 @@ impl Worker {
     pub(super) fn approve(
         &mut self,
         row: &ModelVersionRow,
+        live: &AnomalyModel,
         sign: &SignatureInput,
+        override_reason: Option<&str>,
     ) -> Result<(), DeskError> {
         let user = self.user_for(Permission::ApproveModel)?;
-        let (promoted, _) = promotion::approve(self.store()?, &user, row, sign)
-            .map_err(|e| DeskError::Other(e.to_string()))?;
+        let (promoted, _) =
+            promotion::approve(self.store()?, &user, row, live, sign, override_reason)
+                .map_err(|e| DeskError::Other(e.to_string()))?;
         self.went_live(promoted);
         Ok(())
     }

@@ -171,7 +171,12 @@ impl Worker {
             Command::StartTraining { base } => return self.start_training(base),
             Command::CancelTraining => self.cancel_training(),
             Command::Propose { row, sign } => return self.propose(&row, &sign),
-            Command::Approve { row, sign } => return self.approve(&row, &sign),
+            Command::Approve {
+                row,
+                live,
+                sign,
+                override_reason,
+            } => return self.approve(&row, &live, &sign, override_reason.as_deref()),
             Command::Rollback { row, sign } => return self.rollback(&row, &sign),
             Command::Batch(cmds) => {
                 // The first failure stops the rest: a refresh after a refused change would

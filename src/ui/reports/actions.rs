@@ -111,6 +111,7 @@ impl ReportsTab {
             action,
             record: tr!("reports-sign-lot", code = code.as_str()),
             reason: std::mem::take(&mut self.comment).trim().to_string(),
+            warning: None,
             make: Box::new(move |sign| {
                 Command::Batch(
                     std::iter::once(Command::SetLotStatus { code, status, sign })

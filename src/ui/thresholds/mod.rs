@@ -147,6 +147,7 @@ impl ThresholdsTab {
             action: SignedAction::ApplyThresholds,
             record: tr!("thr-sign-record", version = version.as_str()),
             reason: why,
+            warning: None,
             make: Box::new(move |sign| Command::ApplyThresholds {
                 version,
                 new,

@@ -38,6 +38,29 @@ impl AcceptanceView {
     }
 }
 
+impl AcceptanceView {
+    /// Whether the assessment of `version_id` has arrived.
+    #[cfg(test)]
+    pub fn known(&self, version_id: i64) -> bool {
+        matches!(&self.result, Some((id, Ok(_))) if *id == version_id)
+    }
+
+    /// The shortfalls of `version_id` as people read them, when its assessment is known and
+    /// blocks it.
+    pub fn shortfalls(&self, version_id: i64) -> Option<Vec<String>> {
+        match &self.result {
+            Some((id, Ok(r))) if *id == version_id && !r.assessment.accepted() => Some(
+                r.assessment
+                    .blocked_by
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+}
+
 impl TrainTab {
     /// The candidate shown: the last ticked version that is not live, else the newest one
     /// that is not (after training, the new version).

@@ -14,22 +14,39 @@ use crate::ui::theme;
 
 impl TrainTab {
     /// Ask for the signature of `action` on `row` (propose, approve or roll back).
+    /// An approval of a candidate that fails its acceptance criteria overrides them: the
+    /// window says so, and the reason signed is also the override's.
     fn sign_version(
         &mut self,
+        ctx: &TabCtx,
         action: SignedAction,
         row: &ModelVersionRow,
         actions: &mut Vec<Action>,
     ) {
         self.promotion = Status::Idle;
         let r = row.clone();
+        let live = ctx.model.clone();
+        let shortfalls = (action == SignedAction::ApproveModel)
+            .then(|| self.acceptance.shortfalls(row.id))
+            .flatten();
+        let warning = shortfalls
+            .as_ref()
+            .map(|s| tr!("train-override-warning", shortfalls = s.join("; ")));
+        let overriding = shortfalls.is_some();
         actions.push(Action::Sign(SignRequest {
             action,
             record: tr!("train-sign-record", version = row.version.as_str()),
             reason: String::new(),
+            warning,
             make: Box::new(move |sign| match action {
                 SignedAction::ProposeModel => Command::Propose { row: r, sign },
                 SignedAction::RollbackModel => Command::Rollback { row: r, sign },
-                _ => Command::Approve { row: r, sign },
+                _ => Command::Approve {
+                    row: r,
+                    live,
+                    override_reason: overriding.then(|| sign.reason.clone()),
+                    sign,
+                },
             }),
         }));
     }
@@ -55,7 +72,7 @@ impl TrainTab {
             if r.clicked()
                 && let Some(row) = prev_row
             {
-                self.sign_version(SignedAction::RollbackModel, row, actions);
+                self.sign_version(ctx, SignedAction::RollbackModel, row, actions);
             }
             match &self.promotion {
                 Status::Done(m) => {
@@ -110,7 +127,7 @@ impl TrainTab {
                     });
             });
         if let Some((action, row)) = to_sign {
-            self.sign_version(action, &row, actions);
+            self.sign_version(ctx, action, &row, actions);
         }
         self.acceptance_panel(ui, ctx, actions);
         self.compare_panel(&snap.models, ui);
