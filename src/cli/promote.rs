@@ -16,19 +16,19 @@ use super::signin::sign_in;
 #[derive(Subcommand, Debug)]
 pub enum PromotionCommand {
     /// Propose a trained version for the line (a data scientist signs: "performed").
-    Propose(SignedVersionArgs),
+    Propose(ModelProposeArgs),
     /// Approve a proposed version: it goes live (a QC manager other than the proposer signs:
     /// "approved"). A version that fails its acceptance criteria needs --override.
-    Approve(ApproveArgs),
+    Approve(ModelApproveArgs),
     /// Return the line to the version live before the current one (a QC manager signs).
-    Rollback(RollbackArgs),
+    Rollback(ModelRollbackArgs),
     /// List the model versions: live, proposed (by whom) and their signatures.
-    List(ListArgs),
+    List(ModelListArgs),
 }
 
-/// A version and the signer's reason.
+/// A version and the signer's reason (`propose`; `approve` adds an override).
 #[derive(Args, Debug)]
-pub struct SignedVersionArgs {
+pub struct ModelProposeArgs {
     /// The model version (as `foodqc model list` shows it).
     version: String,
     /// Why (kept with the signature).
@@ -42,9 +42,9 @@ pub struct SignedVersionArgs {
 
 /// Arguments of `foodqc model approve`.
 #[derive(Args, Debug)]
-pub struct ApproveArgs {
+pub struct ModelApproveArgs {
     #[command(flatten)]
-    signed: SignedVersionArgs,
+    signed: ModelProposeArgs,
     /// Approve although the version fails its acceptance criteria, for this reason (a second
     /// signature; `foodqc model compare` shows the shortfalls).
     #[arg(long = "override", value_name = "REASON")]
@@ -53,7 +53,7 @@ pub struct ApproveArgs {
 
 /// Arguments of `foodqc model rollback`.
 #[derive(Args, Debug)]
-pub struct RollbackArgs {
+pub struct ModelRollbackArgs {
     /// Why (kept with the signature).
     #[arg(long)]
     reason: String,
@@ -64,7 +64,7 @@ pub struct RollbackArgs {
 
 /// Arguments of `foodqc model list`.
 #[derive(Args, Debug)]
-pub struct ListArgs {
+pub struct ModelListArgs {
     /// Print the versions and their signatures as JSON.
     #[arg(long)]
     json: bool,
@@ -97,7 +97,7 @@ pub fn run(
                 )
             );
         }
-        PromotionCommand::Approve(ApproveArgs {
+        PromotionCommand::Approve(ModelApproveArgs {
             signed: a,
             override_reason,
         }) => {

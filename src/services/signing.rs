@@ -34,8 +34,9 @@ impl fmt::Debug for SignatureInput {
 pub enum SignError {
     /// The signer's role may not take this action (or sign QC records at all).
     Denied(PermissionDenied),
-    /// The password was wrong, or the account is locked or disabled.
-    Auth(AuthError),
+    /// The password was wrong, or the account is locked or disabled (boxed: the error
+    /// travels inside every signed service's error).
+    Auth(Box<AuthError>),
     /// No reason given.
     NoReason(SignedAction),
     /// The reason is longer than [`MAX_REASON_CHARS`].
@@ -78,7 +79,7 @@ impl From<AuthError> for SignError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::Denied(d) => SignError::Denied(d),
-            other => SignError::Auth(other),
+            other => SignError::Auth(Box::new(other)),
         }
     }
 }
@@ -107,9 +108,7 @@ pub fn prepare(
     // The signer proves again who they are; a session left open is not a signature.
     let again = auth::authenticate(store, &user.name, &input.password)?;
     if again.id != user.id {
-        return Err(SignError::Auth(AuthError::BadCredentials(
-            user.name.clone(),
-        )));
+        return Err(AuthError::BadCredentials(user.name.clone()).into());
     }
     Ok(NewSignature {
         user_id: again.id,
@@ -202,7 +201,7 @@ mod tests {
         }
         let e = prepare(&mut store, &qc, hold, "L42", hash, &input(PW, "x"));
         assert!(
-            matches!(e, Err(SignError::Auth(AuthError::Locked { .. }))),
+            matches!(&e, Err(SignError::Auth(a)) if matches!(**a, AuthError::Locked { .. })),
             "{e:?}"
         );
     }
