@@ -38,6 +38,7 @@ fn live_30_fps_line_for_60_s_drops_no_frame_and_records_every_item() {
             data_dir: dir.path().to_path_buf(),
         },
         reject_samples_per_minute: 10,
+        operator: None,
     };
     let model = Arc::new(AnomalyModel::bundled().unwrap());
     let started = Instant::now();

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{USER_PW, add_users, foodqc, run_ok, skip_or_fail};
+use common::{USER_PW, add_users, as_user, foodqc, run_ok, skip_or_fail};
 
 #[test]
 fn report_generates_holds_and_exports() {
@@ -254,4 +254,90 @@ fn report_prints_non_latin_names_as_typed() {
             "{l}"
         );
     }
+}
+
+/// A QC manager closes a shift's report (signed "reviewed"); the PDF and the printed report
+/// show who reviewed it and when; the same content is not closed twice; a technician cannot.
+#[test]
+fn a_shift_report_is_closed_with_a_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("shift.pdf");
+    add_users(
+        dir.path(),
+        &[("qc.bo", "qc_manager"), ("tec.ana", "technician")],
+    );
+    let out = run_ok(foodqc().arg("--data-dir").arg(dir.path()).args([
+        "report",
+        "--generate",
+        "7000",
+        "--json",
+        "--shift",
+        "A",
+    ]));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = r["summary"]["first_ts_ms"].as_i64().unwrap();
+    let day = jiff::Timestamp::from_millisecond(first)
+        .unwrap()
+        .to_zoned(foodqc::i18n::plant_time_zone().clone())
+        .date();
+    let date = day.to_string();
+    let close = |user: &str| {
+        let mut cmd = foodqc();
+        cmd.arg("--data-dir").arg(dir.path()).args([
+            "report",
+            "--close-shift",
+            &date,
+            "--shift",
+            "A",
+            "--comment",
+            "counts and holds checked",
+        ]);
+        as_user(&mut cmd, user);
+        cmd
+    };
+    let out = close("tec.ana").output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("tec.ana"), "{stderr}");
+
+    let out = run_ok(close("qc.bo").arg("--pdf").arg(&pdf));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("shift report {date}/A closed: reviewed by")),
+        "{stderr}"
+    );
+    let text = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is installed");
+    let text = String::from_utf8_lossy(&text.stdout);
+    for needle in [
+        format!("Review of {date}/A"),
+        "reviewed by qc.bo (qc.bo)".to_string(),
+        "counts and holds checked".to_string(),
+    ] {
+        assert!(text.contains(&needle), "{needle:?} missing from:\n{text}");
+    }
+
+    let out = close("qc.bo").output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already closed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Reading the same shift later shows the review.
+    let next = day.tomorrow().unwrap().to_string();
+    let out = run_ok(
+        foodqc()
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["report", "--shift", "A", "--from", &date, "--to", &next]),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("{date}/A: reviewed by qc.bo")),
+        "{stdout}"
+    );
 }

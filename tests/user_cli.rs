@@ -183,3 +183,55 @@ fn user_help_is_translated_including_nested_commands() {
         "{text}"
     );
 }
+
+/// A headless station started by a service account records the account in the audit log;
+/// its password comes from a file; an admin's account cannot run the line, and a wrong
+/// password starts nothing.
+#[test]
+fn a_service_account_runs_the_headless_station() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::add_users(d, &[("line-1", "operator"), ("adm.eva", "admin")]);
+    let pw_file = d.join("line-1.pw");
+    std::fs::write(&pw_file, format!("{}\n", common::USER_PW)).unwrap();
+    let inspect = |user: &str| {
+        let mut cmd = foodqc();
+        cmd.arg("--data-dir")
+            .arg(d)
+            .args([
+                "inspect",
+                "--frames",
+                "3",
+                "--station",
+                "cam-7",
+                "--user",
+                user,
+            ])
+            .env_remove("FOODQC_ACTOR_PASSWORD");
+        cmd
+    };
+    run_ok(inspect("line-1").env("FOODQC_ACTOR_PASSWORD_FILE", &pw_file));
+    let out = inspect("adm.eva")
+        .env("FOODQC_ACTOR_PASSWORD", common::USER_PW)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("adm.eva"), "{}", stderr(&out));
+    let out = inspect("line-1")
+        .env("FOODQC_ACTOR_PASSWORD", "not-the-password")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+
+    let store = foodqc::store::Store::open(&d.join("foodqc.sqlite")).unwrap();
+    let starts: Vec<(String, String)> = store
+        .audit_entries(100)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "station.start")
+        .map(|e| (e.actor, e.details.to_string()))
+        .collect();
+    assert_eq!(starts.len(), 1, "{starts:?}");
+    assert_eq!(starts[0].0, "line-1");
+    assert!(starts[0].1.contains("cam-7"), "{starts:?}");
+}

@@ -100,6 +100,7 @@ pub fn soak(
         max_frames: None,
         paths: opts.paths.clone(),
         reject_samples_per_minute: 60,
+        operator: None,
     };
     let station = Station::start(cfg, model)?;
     let started = Instant::now();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use foodqc::domain::AppPaths;
+use foodqc::domain::{AppPaths, Permission};
 use foodqc::services::model_choice;
 use foodqc::station::{LotInfo, Station, StationCommand, StationConfig, StationStats};
 use foodqc::tr;
@@ -48,6 +48,11 @@ pub struct InspectArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// Run as this account, e.g. a service account made with `foodqc user add line-1 --role
+    /// operator --service`; its password from FOODQC_ACTOR_PASSWORD or
+    /// FOODQC_ACTOR_PASSWORD_FILE. Without it the station records as itself (its name).
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
 }
 
 /// Run the station until the source ends (or `--frames`, or SIGTERM/SIGINT: then it stops,
@@ -59,7 +64,17 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: InspectArgs) -> anyhow::Re
     if a.loop_folder && a.frames.is_none() {
         anyhow::bail!(tr!("cli-inspect-loop-needs-frames"));
     }
+    // The account is checked before the line starts: a wrong password stops nothing running.
+    let operator = match &a.user {
+        Some(name) => {
+            let mut store = foodqc::store::Store::open(&paths.db_path())?;
+            let signed = super::signin::sign_in(&mut store, Some(name), Some(Permission::RunLine))?;
+            Some(signed.user.name)
+        }
+        None => None,
+    };
     let cfg = StationConfig {
+        operator,
         station_name: a.station.clone(),
         source: spec.clone(),
         source_options: a.src.options(a.loop_folder),

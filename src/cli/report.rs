@@ -10,6 +10,7 @@ use foodqc::domain::{Actor, AppPaths, Permission};
 use foodqc::i18n::{format_decimal, format_percent};
 use foodqc::reports::{self, GroupBy, ReportFilter, drift::DriftReference, filter::parse_time};
 use foodqc::services::lot_decision;
+use foodqc::services::shift_review::{self, ShiftKey, ShiftReviewState};
 use foodqc::store::{LotStatus, Store};
 use foodqc::tr;
 
@@ -72,7 +73,17 @@ pub struct ReportArgs {
     /// Release this lot before reporting (needs --comment; recorded in the audit log).
     #[arg(long, value_name = "LOT", requires = "comment")]
     release: Option<String>,
-    /// Why the lot is held or released.
+    /// Close the report of --shift on this plant day (e.g. 2026-11-20; of --line only, when
+    /// given): the QC manager (--user) signs it "reviewed" with --comment as the reason. The
+    /// report then covers that shift.
+    #[arg(
+        long,
+        value_name = "DATE",
+        requires_all = ["shift", "comment"],
+        conflicts_with_all = ["from", "to", "hold", "release"]
+    )]
+    close_shift: Option<String>,
+    /// Why the lot is held or released, or the shift report closed.
     #[arg(long)]
     comment: Option<String>,
     /// Who holds or releases the lot: a QC manager, who signs the decision (password from
@@ -104,6 +115,15 @@ impl ReportArgs {
         })
     }
 
+    /// The shift to close, if any.
+    fn shift_to_close(&self) -> anyhow::Result<Option<ShiftKey>> {
+        let Some(date) = &self.close_shift else {
+            return Ok(None);
+        };
+        let shift = self.shift.as_deref().unwrap_or_default();
+        Ok(Some(ShiftKey::parse(date, shift, self.line.as_deref())?))
+    }
+
     /// The lot to hold or release, if any.
     fn disposition(&self) -> Option<(&str, LotStatus)> {
         match (&self.hold, &self.release) {
@@ -119,7 +139,8 @@ impl ReportArgs {
 pub fn run(paths: &AppPaths, model: Option<&Path>, a: ReportArgs) -> anyhow::Result<()> {
     // A report only reads: a read-only database still gets one (holding or releasing a lot,
     // or --generate, then fail with the read-only error).
-    let mut store = if a.generate.is_some() || a.disposition().is_some() {
+    let close = a.shift_to_close()?;
+    let mut store = if a.generate.is_some() || a.disposition().is_some() || close.is_some() {
         Store::open(&paths.db_path())?
     } else {
         Store::open_for_reading(&paths.db_path())?
@@ -132,7 +153,13 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: ReportArgs) -> anyhow::Res
         let comment = a.comment.as_deref().unwrap_or_default();
         author = set_lot_status(&mut store, paths, code, status, a.user.as_deref(), comment)?;
     }
-    let filter = a.filter()?;
+    let mut filter = a.filter()?;
+    if let Some(key) = &close {
+        let comment = a.comment.as_deref().unwrap_or_default();
+        author = close_shift(&mut store, key, a.user.as_deref(), comment)?;
+        filter = key.filter();
+    }
+    let review = ShiftReviewState::for_filter(&store, &filter)?;
     let by = GroupBy::parse(&a.by)
         .ok_or_else(|| anyhow::anyhow!(tr!("cli-report-bad-by", by = format!("{:?}", a.by))))?;
     let reference = DriftReference::for_model(&*super::load_model(paths, model)?);
@@ -141,6 +168,13 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: ReportArgs) -> anyhow::Res
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         print_text(&r, &filter, by);
+        if let Some(review) = &review {
+            println!(
+                "  {:<16} {}",
+                tr!("cli-report-label-review"),
+                review.describe()
+            );
+        }
     }
     if let Some(path) = &a.csv {
         let t = Instant::now();
@@ -161,6 +195,7 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: ReportArgs) -> anyhow::Res
             title: tr!("report-title"),
             generated_at_ms: foodqc::store::now_ms(),
             author,
+            review: review.as_ref().map(ShiftReviewState::to_pdf),
         };
         let bytes = reports::pdf::write_pdf(&store, &r, &meta, path)?;
         eprintln!(
@@ -237,6 +272,32 @@ fn set_lot_status(
             code = code,
             status = reports::lot_status_label(status).to_uppercase(),
             actor = format!("{} ({})", sig.display_name, sig.signer)
+        )
+    );
+    Ok(sig.display_name)
+}
+
+/// Close the report of shift `key` under `user`'s signature (a QC manager), `comment` the
+/// reason. Returns the signer's name (the PDF's author).
+fn close_shift(
+    store: &mut Store,
+    key: &ShiftKey,
+    user: Option<&str>,
+    comment: &str,
+) -> anyhow::Result<String> {
+    if comment.trim().is_empty() {
+        anyhow::bail!(tr!("cli-report-close-needs-shift"));
+    }
+    let signed = sign_in(store, user, Some(Permission::CloseShiftReport))?;
+    let sig = shift_review::close(store, &signed.user, key, &signed.signature(comment.trim()))?;
+    eprintln!(
+        "{}",
+        tr!(
+            "cli-report-closed",
+            shift = key.record_id(),
+            meaning = foodqc::i18n::meaning_label(&sig.meaning),
+            who = format!("{} ({})", sig.display_name, sig.signer),
+            when = foodqc::i18n::format_datetime(sig.ts_ms)
         )
     );
     Ok(sig.display_name)

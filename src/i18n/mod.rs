@@ -178,6 +178,17 @@ pub fn catalogue_source(lang: Language) -> Option<String> {
     String::from_utf8(file.data.into_owned()).ok()
 }
 
+/// A signature's meaning (`performed`, `reviewed`, `approved`, as stored) as people read it
+/// in the language in force; an unknown value shows as stored.
+pub fn meaning_label(meaning: &str) -> String {
+    match meaning {
+        "performed" => crate::tr!("meaning-performed"),
+        "reviewed" => crate::tr!("meaning-reviewed"),
+        "approved" => crate::tr!("meaning-approved"),
+        other => other.to_string(),
+    }
+}
+
 /// A defect class key as people read it in the language in force (`crack` -> "grieta"). The
 /// keys stay English in the database and in files; keys the catalogue does not know (classes a
 /// plant added) show as written, underscores as spaces.

@@ -263,6 +263,7 @@ fn csv_and_pdf_exports_are_complete() {
         title: "Quality report".into(),
         generated_at_ms: 0,
         author: "test".into(),
+        ..Default::default()
     };
     let bytes = pdf::write_pdf(&store, &r, &meta, &pdf_path).unwrap();
     assert!(bytes > 1000);
@@ -332,6 +333,7 @@ fn latin_pdf_embeds_no_font() {
         title: "Reporte de calidad".into(),
         generated_at_ms: 0,
         author: "qc".into(),
+        ..Default::default()
     };
     let bytes = pdf::render_pdf(&r, &[], &meta);
     let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
@@ -361,6 +363,7 @@ fn characters_without_a_font_print_as_question_marks() {
         title: "Quality report".into(),
         generated_at_ms: 0,
         author: "qc".into(),
+        ..Default::default()
     };
     let bytes = pdf::render_pdf(&r, &[], &meta);
     assert!(bytes.windows(4).any(|w| w == b"X??Y"));

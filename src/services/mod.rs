@@ -13,6 +13,7 @@ pub mod lot_decision;
 pub mod model_choice;
 pub mod promotion;
 pub mod sample_score;
+pub mod shift_review;
 pub mod signing;
 pub mod threshold_settings;
 pub mod tracked_inspection;

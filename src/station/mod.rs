@@ -75,6 +75,9 @@ pub struct StationConfig {
     /// Save crops of rejected and uncertain items as samples, at most this many per minute
     /// (0 = never).
     pub reject_samples_per_minute: u32,
+    /// The signed-in account that started the station (a service account on a headless line
+    /// PC); `None`: the station records as itself, by its name.
+    pub operator: Option<String>,
 }
 
 /// Commands a UI sends to the running station.
@@ -231,9 +234,10 @@ impl Station {
         let anomaly = with_applied_thresholds(&store, model_id, model.anomaly.clone())?;
         let model = InspectionModel { anomaly, ..model };
         store.audit(
-            &cfg.station_name,
+            cfg.operator.as_deref().unwrap_or(&cfg.station_name),
             "station.start",
             serde_json::json!({
+                "station": cfg.station_name,
                 "source": cfg.source.to_string(),
                 "model": model.anomaly.version,
                 "lot": cfg.lot.code,

@@ -161,6 +161,7 @@ impl FoodQcApp {
             max_frames: None,
             paths: self.paths.clone(),
             reject_samples_per_minute: 30,
+            operator: None,
         };
         match Station::start(cfg, self.model.clone()) {
             Ok(s) => {
@@ -251,6 +252,7 @@ impl FoodQcApp {
                 Event::Status(Topic::Reports, _)
                 | Event::ReportOptions(_)
                 | Event::Report(..)
+                | Event::ShiftReview(_)
                 | Event::Drill { .. } => self.reports.on_event(ev, ctx),
                 Event::ThresholdsLoaded { ref history, .. } => {
                     // The setting in force (the station applies it at start) is the start.

@@ -342,7 +342,7 @@ impl FoodQcApp {
                     ui.label(signed_action_label(action));
                     ui.end_row();
                     ui.label(tr!("session-sign-meaning"));
-                    ui.strong(meaning_label(action.meaning()));
+                    ui.strong(foodqc::i18n::meaning_label(action.meaning().as_str()));
                     ui.end_row();
                     ui.label(tr!("session-sign-signer"));
                     ui.label(tr!(
@@ -403,15 +403,5 @@ pub fn signed_action_label(a: SignedAction) -> String {
         SignedAction::HoldLot => tr!("signed-hold-lot"),
         SignedAction::ReleaseLot => tr!("signed-release-lot"),
         SignedAction::CloseShiftReport => tr!("signed-close-report"),
-    }
-}
-
-/// A signature's meaning as people read it.
-pub fn meaning_label(m: foodqc::domain::Meaning) -> String {
-    use foodqc::domain::Meaning;
-    match m {
-        Meaning::Performed => tr!("meaning-performed"),
-        Meaning::Reviewed => tr!("meaning-reviewed"),
-        Meaning::Approved => tr!("meaning-approved"),
     }
 }

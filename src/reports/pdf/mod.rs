@@ -40,7 +40,7 @@ pub struct SampleImage {
 }
 
 /// Who produces the report and when, for the header.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct PdfMeta {
     /// Report title.
     pub title: String,
@@ -48,6 +48,20 @@ pub struct PdfMeta {
     pub generated_at_ms: i64,
     /// Who generated it.
     pub author: String,
+    /// When the report is one shift's: its review (closing signatures) for the summary.
+    pub review: Option<ShiftReviewPdf>,
+}
+
+/// The review of a shift report as the PDF prints it (21 CFR 11.50: printed name, date and
+/// time, meaning of each signature).
+#[derive(Clone, Debug, Default)]
+pub struct ShiftReviewPdf {
+    /// The shift, `2026-11-20/A`.
+    pub shift: String,
+    /// Its closing signatures, oldest first.
+    pub signatures: Vec<crate::store::SignatureRow>,
+    /// True when the records still say what the last signature covered.
+    pub current: bool,
 }
 
 /// Render the report as PDF bytes.

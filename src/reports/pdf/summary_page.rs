@@ -19,7 +19,7 @@ pub(super) fn render(r: &Report, meta: &PdfMeta, fonts: &mut ReportFonts) -> Buf
         104.0,
         &[0.0, 140.0],
         &[&tr!("pdf-summary"), ""],
-        &summary_rows(r),
+        &[summary_rows(r), review_rows(meta)].concat(),
     );
     p_chart(
         &mut p,
@@ -97,6 +97,39 @@ fn summary_rows(r: &Report) -> Vec<Vec<String>> {
             },
         ],
     ]
+}
+
+/// The shift's review: each closing signature with its printed name, UTC time, meaning and
+/// reason, or that nobody reviewed it yet; none for a report that is not one shift's.
+fn review_rows(meta: &PdfMeta) -> Vec<Vec<String>> {
+    let Some(review) = &meta.review else {
+        return Vec::new();
+    };
+    let label = tr!("pdf-review", shift = review.shift.as_str());
+    if review.signatures.is_empty() {
+        return vec![vec![label, tr!("pdf-review-none")]];
+    }
+    let last = review.signatures.len() - 1;
+    review
+        .signatures
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut text = tr!(
+                "pdf-review-signed",
+                name = s.display_name.as_str(),
+                user = s.signer.as_str(),
+                when = crate::reports::fmt_ts(s.ts_ms),
+                meaning = crate::i18n::meaning_label(s.meaning.as_str()),
+                reason = s.reason.as_str(),
+                hash = s.content_hash.get(..16).unwrap_or(&s.content_hash)
+            );
+            if i == last && !review.current {
+                text = format!("{text} {}", tr!("pdf-review-changed"));
+            }
+            vec![label.clone(), text]
+        })
+        .collect()
 }
 
 /// The subgroup table from `y` down, as many rows as fit the page.

@@ -114,6 +114,14 @@ pub enum Command {
         /// The signature's password and reason.
         sign: SignatureInput,
     },
+    /// Close a shift report: the signed-in QC manager signs it "reviewed" (password again,
+    /// reason); then the review is read again ([`super::Event::ShiftReview`]).
+    CloseShift {
+        /// The shift.
+        key: crate::services::shift_review::ShiftKey,
+        /// The signature's password and reason.
+        sign: SignatureInput,
+    },
     /// Write the filtered inspections as CSV (progress, cancel with [`Command::CancelExport`]).
     ExportCsv {
         /// Which inspections.

@@ -92,6 +92,8 @@ pub enum Event {
     ReportOptions(crate::store::FilterOptions),
     /// A report and its query time (ms).
     Report(Box<Report>, f64),
+    /// The review of the shift the last report shows (`None`: it shows no single shift).
+    ShiftReview(Option<crate::services::shift_review::ShiftReviewState>),
     /// Items of a drill-down, with thumbnails (at most 128 px) of crops not sent before.
     Drill {
         /// The title it was asked under.

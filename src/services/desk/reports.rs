@@ -17,6 +17,7 @@ use crate::reports::pdf::PdfMeta;
 use crate::reports::{GroupBy, Report, ReportFilter, query};
 use crate::services::line_alarm::{ALARM_ACTION, ALARM_ACTOR};
 use crate::services::lot_decision;
+use crate::services::shift_review::{self, ShiftKey, ShiftReviewState};
 use crate::services::signing::SignatureInput;
 use crate::store::LotStatus;
 
@@ -51,6 +52,27 @@ impl Worker {
         let r = crate::reports::build_report(st, f, by, reference)?;
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         self.sink.emit(Event::Report(Box::new(r), ms));
+        let review = ShiftReviewState::for_filter(self.store()?, f)?;
+        self.sink.emit(Event::ShiftReview(review));
+        Ok(())
+    }
+
+    pub(super) fn close_shift(
+        &mut self,
+        key: &ShiftKey,
+        sign: &SignatureInput,
+    ) -> Result<(), DeskError> {
+        let user = self.user_for(Permission::CloseShiftReport)?;
+        let sig = shift_review::close(self.store()?, &user, key, sign)
+            .map_err(|e| DeskError::Other(e.to_string()))?;
+        let msg = crate::tr!(
+            "desk-shift-closed",
+            shift = key.record_id(),
+            who = sig.display_name.as_str()
+        );
+        self.sink.status(Topic::Reports, Status::Done(msg));
+        let review = ShiftReviewState::for_filter(self.store()?, &key.filter())?;
+        self.sink.emit(Event::ShiftReview(review));
         Ok(())
     }
 
@@ -125,6 +147,12 @@ impl Worker {
     /// Write the report as PDF on a job thread.
     pub(super) fn export_pdf(&mut self, report: Box<Report>, meta: PdfMeta, to: SaveTarget) {
         self.export_job("PDF", to, move |store, path, _| {
+            // A shift's report carries its review as it stands when written.
+            let review = ShiftReviewState::for_filter(store, &report.filter)?;
+            let meta = PdfMeta {
+                review: review.map(|r| r.to_pdf()),
+                ..meta
+            };
             let bytes = crate::reports::pdf::write_pdf(store, &report, &meta, path)?;
             let kb = bytes / 1024;
             Ok(crate::tr!(

@@ -148,6 +148,7 @@ impl Worker {
             Command::SetLotStatus { code, status, sign } => {
                 return self.set_lot_status(&code, status, &sign);
             }
+            Command::CloseShift { key, sign } => return self.close_shift(&key, &sign),
             Command::ExportCsv { filter, to } => self.export_csv(filter, to),
             Command::ExportPdf { report, meta, to } => self.export_pdf(report, meta, to),
             Command::CancelExport => self.export_cancel.store(true, Ordering::Relaxed),
@@ -263,6 +264,7 @@ fn topic_of(cmd: &Command) -> Topic {
         | Command::BuildReport { .. }
         | Command::Drill { .. }
         | Command::SetLotStatus { .. }
+        | Command::CloseShift { .. }
         | Command::ExportCsv { .. }
         | Command::ExportPdf { .. }
         | Command::CancelExport

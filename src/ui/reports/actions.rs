@@ -42,7 +42,45 @@ impl ReportsTab {
             }
         });
         ui.separator();
+        self.shift_review(ui, ctx, actions);
+        ui.separator();
         self.export_buttons(ui, ctx, actions);
+    }
+
+    /// The review of the shift the filter shows, and the QC manager's "Close shift…" (the
+    /// comment above is the signature's reason).
+    fn shift_review(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
+        ui.heading(tr!("reports-shift-review"));
+        let Some(review) = &self.shift_review else {
+            ui.label(egui::RichText::new(tr!("reports-shift-review-how")).small());
+            return;
+        };
+        let text = review.describe();
+        if review.current {
+            ui.label(text);
+        } else {
+            ui.colored_label(theme::WARN, text);
+        }
+        let key = review.key.clone();
+        let ready = !self.comment.trim().is_empty() && !review.current;
+        let may = ctx.session.may(Permission::CloseShiftReport);
+        let button = egui::Button::new(tr!("reports-close-shift"));
+        let r = guarded(ui, ctx.session, Permission::CloseShiftReport, ready, button);
+        let r = if may && !review.current {
+            r.on_disabled_hover_text(tr!("reports-close-shift-disabled"))
+        } else {
+            r
+        };
+        if r.clicked() {
+            let record = tr!("reports-sign-shift", shift = key.record_id());
+            actions.push(Action::Sign(SignRequest {
+                action: SignedAction::CloseShiftReport,
+                record,
+                reason: std::mem::take(&mut self.comment).trim().to_string(),
+                warning: None,
+                make: Box::new(move |sign| Command::CloseShift { key, sign }),
+            }));
+        }
     }
 
     /// The lot menu and the chosen lot's status.
@@ -202,6 +240,8 @@ impl ReportsTab {
                         .as_ref()
                         .map(|u| u.display_name.clone())
                         .unwrap_or_else(|| foodqc::domain::Actor::os_user().to_string()),
+                    // The worker adds the shift's review as it stands when writing.
+                    review: None,
                 },
                 report: Box::new(report),
                 to,

@@ -55,8 +55,10 @@ pub struct ReportsTab {
     thumbs: HashMap<PathBuf, TextureHandle>,
     /// Lot chosen for disposition.
     pub disposition_lot: String,
-    /// Comment for the disposition.
+    /// Comment for the disposition (and the reason of a shift's closing signature).
     pub comment: String,
+    /// The review of the shift the report shows, when it shows one.
+    pub shift_review: Option<foodqc::services::shift_review::ShiftReviewState>,
     started: bool,
 }
 
@@ -71,6 +73,7 @@ impl Default for ReportsTab {
             images_only: false,
             report: None,
             report_ms: 0.0,
+            shift_review: None,
             status: Status::Idle,
             options: FilterOptions::default(),
             drill: Drill::default(),
@@ -138,6 +141,7 @@ impl ReportsTab {
     pub fn on_event(&mut self, ev: Event, ctx: &egui::Context) {
         match ev {
             Event::ReportOptions(o) => self.options = o,
+            Event::ShiftReview(r) => self.shift_review = r,
             Event::Report(r, ms) => {
                 self.report = Some(*r);
                 self.report_ms = ms;
