@@ -1040,7 +1040,7 @@ audit-count = { $count ->
     [one] { $count } entry, newest first
    *[other] { $count } entries, newest first
 } (at most { $limit } listed)
-audit-sign-record = audit trail extract: { $filter } → { $file }
+audit-sign-record = audit trail extract ({ $filter }), file { $file }
 audit-sign-broken = The hash chain is broken: { $result }. The extract says so; your signature records that you reviewed it.
 audit-filter-actor = user { $actor }
 audit-filter-action = action { $action }

@@ -1040,7 +1040,7 @@ audit-count = { $count ->
     [one] { $count } entrada, la más reciente primero
    *[other] { $count } entradas, las más recientes primero
 } (se listan como máximo { $limit })
-audit-sign-record = extracto del registro de auditoría: { $filter } → { $file }
+audit-sign-record = extracto del registro de auditoría ({ $filter }), archivo { $file }
 audit-sign-broken = La cadena de hashes está rota: { $result }. El extracto lo indica; su firma registra que usted lo revisó.
 audit-filter-actor = usuario { $actor }
 audit-filter-action = acción { $action }
