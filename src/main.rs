@@ -97,7 +97,7 @@ enum Command {
     User(cli::user::UserArgs),
     /// The tamper-evident audit trail: `verify` walks the hash chains of the audit log and the
     /// inspections (exits non-zero naming the first broken entry or batch), `list` shows the
-    /// audit log.
+    /// audit log, `export` writes an extract a QC manager signs as reviewed (PDF, CSV).
     Audit(cli::audit::AuditArgs),
     /// Model versions on the line: a data scientist proposes, a QC manager approves (two
     /// signatures), roll back, list; `compare` a candidate with the live model on the

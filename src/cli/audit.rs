@@ -1,13 +1,21 @@
-//! `foodqc audit verify` and `foodqc audit list`: check the hash chains of the audit log and
-//! the inspections against the key and the anchored heads, and read the audit log. The work
-//! is in the library ([`foodqc::store::Store::verify_chains`]); this file only formats.
+//! `foodqc audit verify`, `foodqc audit list` and `foodqc audit export`: check the hash
+//! chains of the audit log and the inspections against the key and the anchored heads, read
+//! the audit log, and export an extract of it that a QC manager signs as reviewed. The work is
+//! in the library ([`foodqc::store::Store::verify_chains`],
+//! [`foodqc::services::audit_review`]); this file only parses and formats.
 
-use clap::{Args, Subcommand};
+use std::path::PathBuf;
 
-use foodqc::domain::AppPaths;
-use foodqc::store::chain::{Chain, Problem};
+use clap::{ArgGroup, Args, Subcommand};
+
+use foodqc::domain::{AppPaths, Permission};
+use foodqc::i18n::format_decimal;
+use foodqc::reports::audit::describe_problem as describe;
+use foodqc::services::audit_review::{self, ExportTargets};
 use foodqc::store::{AuditFilter, Store, audit_key};
 use foodqc::tr;
+
+use super::signin::sign_in;
 
 /// Arguments of `foodqc audit`.
 #[derive(Args, Debug)]
@@ -24,6 +32,9 @@ enum AuditCommand {
     Verify(AuditVerifyArgs),
     /// List audit entries, newest first.
     List(AuditListArgs),
+    /// Export the entries a filter selects (all of them, oldest first) with the verification
+    /// of the chains, as a PDF and/or CSV that a QC manager signs as reviewed.
+    Export(AuditExportArgs),
 }
 
 /// Arguments of `foodqc audit verify`.
@@ -57,11 +68,43 @@ pub struct AuditListArgs {
     json: bool,
 }
 
+/// Arguments of `foodqc audit export`.
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("target").required(true).multiple(true).args(["pdf", "csv"])))]
+pub struct AuditExportArgs {
+    /// Write the signed extract as PDF here.
+    #[arg(long, value_name = "FILE")]
+    pdf: Option<PathBuf>,
+    /// Write the extract's entries as CSV here.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+    /// Only entries by this actor.
+    #[arg(long)]
+    actor: Option<String>,
+    /// Only this action, or the actions below it (`lot` selects `lot.status`).
+    #[arg(long)]
+    action: Option<String>,
+    /// From this time on, in plant time: 2026-11-20, "2026-11-20 08:00" or RFC 3339.
+    #[arg(long, value_name = "TIME")]
+    from: Option<String>,
+    /// Up to this time, in plant time (exclusive).
+    #[arg(long, value_name = "TIME")]
+    to: Option<String>,
+    /// The QC manager who reviews and signs (password from FOODQC_ACTOR_PASSWORD,
+    /// FOODQC_ACTOR_PASSWORD_FILE or a prompt).
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// Why (kept with the signature).
+    #[arg(long, value_name = "TEXT")]
+    reason: Option<String>,
+}
+
 /// Run `foodqc audit ...`.
 pub fn run(paths: &AppPaths, a: AuditArgs) -> anyhow::Result<()> {
     match a.command {
         AuditCommand::Verify(v) => verify(paths, v),
         AuditCommand::List(l) => list(paths, l),
+        AuditCommand::Export(e) => export(paths, e),
     }
 }
 
@@ -110,77 +153,27 @@ fn verify(paths: &AppPaths, a: AuditVerifyArgs) -> anyhow::Result<()> {
     }
 }
 
-/// One problem in words.
-fn describe(p: &Problem) -> String {
-    // By value: the catalogue's arguments take owned numbers and strings.
-    match p.clone() {
-        Problem::AuditHashMismatch { id } => tr!("audit-problem-hash", id = id),
-        Problem::AuditLinkBroken { id } => tr!("audit-problem-link", id = id),
-        Problem::AuditMissing { from, to } => {
-            tr!("audit-problem-missing", from = from, to = to)
-        }
-        Problem::AuditUnhashed { id } => tr!("audit-problem-unhashed", id = id),
-        Problem::AuditLegacyChanged { marker } => tr!("audit-problem-older", id = marker),
-        Problem::BatchHashMismatch {
-            id,
-            first_id,
-            last_id,
-            rows_now,
-            rows_sealed,
-        } => tr!(
-            "audit-problem-batch-hash",
-            id = id,
-            first = first_id,
-            last = last_id,
-            now = rows_now,
-            sealed = rows_sealed
-        ),
-        Problem::BatchLinkBroken { id } => tr!("audit-problem-batch-link", id = id),
-        Problem::UnsealedRows { first_id, count } => {
-            tr!("audit-problem-unsealed", first = first_id, count = count)
-        }
-        Problem::TailDeleted {
-            chain,
-            last,
-            anchored,
-            anchor,
-        } => {
-            let last = last.unwrap_or(0);
-            match chain {
-                Chain::Audit => tr!(
-                    "audit-problem-tail-audit",
-                    last = last,
-                    anchored = anchored,
-                    anchor = anchor
-                ),
-                Chain::Batches => tr!(
-                    "audit-problem-tail-batches",
-                    last = last,
-                    anchored = anchored,
-                    anchor = anchor
-                ),
-            }
-        }
-        Problem::AnchorMismatch { chain, id, anchor } => match chain {
-            Chain::Audit => tr!("audit-problem-anchor-audit", id = id, anchor = anchor),
-            Chain::Batches => {
-                tr!("audit-problem-anchor-batches", id = id, anchor = anchor)
-            }
-        },
-    }
+/// A `--from` or `--to` time as unix ms; the error names the option and the value.
+fn time(option: &str, s: &Option<String>) -> anyhow::Result<Option<i64>> {
+    s.as_deref()
+        .map(|v| {
+            foodqc::reports::filter::parse_time(v).map_err(|e| {
+                anyhow::anyhow!(tr!(
+                    "cli-audit-bad-time",
+                    option = option,
+                    error = e.to_string()
+                ))
+            })
+        })
+        .transpose()
 }
 
 fn list(paths: &AppPaths, a: AuditListArgs) -> anyhow::Result<()> {
-    let time = |s: &Option<String>| {
-        s.as_deref()
-            .map(foodqc::reports::filter::parse_time)
-            .transpose()
-    };
     let filter = AuditFilter {
         actor: a.actor,
         action: a.action,
-        from_ms: time(&a.from)?,
-        to_ms: time(&a.to)?,
+        from_ms: time("--from", &a.from)?,
+        to_ms: time("--to", &a.to)?,
         limit: a.limit,
     };
     let store = Store::open_for_reading(&paths.db_path())?;
@@ -202,5 +195,86 @@ fn list(paths: &AppPaths, a: AuditListArgs) -> anyhow::Result<()> {
             e.details
         );
     }
+    Ok(())
+}
+
+fn export(paths: &AppPaths, a: AuditExportArgs) -> anyhow::Result<()> {
+    // The typos first, before anyone signs in.
+    let filter = AuditFilter {
+        actor: a.actor,
+        action: a.action,
+        from_ms: time("--from", &a.from)?,
+        to_ms: time("--to", &a.to)?,
+        limit: usize::MAX,
+    };
+    foodqc::reports::audit::normalize_filter(&filter)?;
+    let reason = a.reason.as_deref().map(str::trim).unwrap_or_default();
+    if reason.is_empty() {
+        anyhow::bail!(tr!("cli-audit-export-need-reason"));
+    }
+    for path in [&a.pdf, &a.csv].into_iter().flatten() {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            anyhow::bail!(tr!(
+                "cli-audit-export-no-dir",
+                path = path.display().to_string(),
+                dir = dir.display().to_string()
+            ));
+        }
+    }
+    let mut store = Store::open(&paths.db_path())?;
+    let signed = sign_in(
+        &mut store,
+        a.user.as_deref(),
+        Some(Permission::ViewAuditTrail),
+    )?;
+    let to = ExportTargets {
+        pdf: a.pdf.clone(),
+        csv: a.csv.clone(),
+    };
+    let done = audit_review::export_signed(
+        &mut store,
+        &signed.user,
+        &filter,
+        &to,
+        &signed.signature(reason),
+    )?;
+    let sig = &done.signature;
+    eprintln!("{}", done.chain.describe());
+    if let (Some(path), Some(bytes)) = (&a.pdf, done.pdf_bytes) {
+        eprintln!(
+            "{}",
+            tr!(
+                "cli-audit-export-wrote-pdf",
+                path = path.display().to_string(),
+                kb = format_decimal(bytes as f64 / 1024.0, 1)
+            )
+        );
+    }
+    if let (Some(path), Some(rows)) = (&a.csv, done.csv_rows) {
+        eprintln!(
+            "{}",
+            tr!(
+                "cli-audit-export-wrote-csv",
+                path = path.display().to_string(),
+                rows = rows
+            )
+        );
+    }
+    println!(
+        "{}",
+        tr!(
+            "cli-audit-export-signed",
+            entries = done.entries,
+            signer = format!("{} ({})", sig.display_name, sig.signer),
+            meaning = sig.meaning().map_or_else(
+                || sig.meaning.clone(),
+                foodqc::reports::audit::meaning_label
+            ),
+            hash = sig.content_hash.as_str(),
+            id = sig.id
+        )
+    );
     Ok(())
 }

@@ -54,11 +54,15 @@ pub enum Permission {
     SignQcRecord,
     /// Set the acceptance criteria a candidate model must meet before it goes live.
     SetAcceptanceCriteria,
+    /// Read the audit trail: filter it, verify its hash chain.
+    ViewAuditTrail,
+    /// Sign (as reviewed) an extract of the audit trail and export it.
+    ReviewAuditTrail,
 }
 
 impl Permission {
     /// Every permission, in the order of the matrix in [`Role::may`].
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 16] = [
         Permission::RunLine,
         Permission::CaptureSamples,
         Permission::Label,
@@ -73,6 +77,8 @@ impl Permission {
         Permission::ManageSettings,
         Permission::SignQcRecord,
         Permission::SetAcceptanceCriteria,
+        Permission::ViewAuditTrail,
+        Permission::ReviewAuditTrail,
     ];
 
     /// The permission's name in snake case (`approve_model`), as the audit log writes it.
@@ -92,6 +98,8 @@ impl Permission {
             Permission::ManageSettings => "manage_settings",
             Permission::SignQcRecord => "sign_qc_record",
             Permission::SetAcceptanceCriteria => "set_acceptance_criteria",
+            Permission::ViewAuditTrail => "view_audit_trail",
+            Permission::ReviewAuditTrail => "review_audit_trail",
         }
     }
 
@@ -147,12 +155,16 @@ impl Role {
     /// | manage_settings         |          |            |                |            | yes   |
     /// | sign_qc_record          |          |            | yes            | yes        |       |
     /// | set_acceptance_criteria |          |            |                | yes        |       |
+    /// | view_audit_trail        |          |            |                | yes        | yes   |
+    /// | review_audit_trail      |          |            |                | yes        |       |
     ///
     /// The admin keeps the station, not its quality records: separating the two is what
     /// makes a QC signature mean something (an admin could otherwise create a user and sign
     /// as them). The data scientist signs as the proposer ("performed") of a promotion, the
     /// QC manager as its approver. The acceptance criteria a candidate model must meet are
     /// the QC manager's: whoever trains models does not also set the bar they must clear.
+    /// The admin may read and verify the audit trail (it keeps the station) but signs no
+    /// review of it: the QC manager does (21 CFR 117.305's records review).
     pub fn may(self, p: Permission) -> bool {
         use Permission as P;
         use Role as R;
@@ -168,7 +180,9 @@ impl Role {
             | P::ApplyThresholds
             | P::HoldReleaseLot
             | P::CloseShiftReport
-            | P::SetAcceptanceCriteria => self == R::QcManager,
+            | P::SetAcceptanceCriteria
+            | P::ReviewAuditTrail => self == R::QcManager,
+            P::ViewAuditTrail => matches!(self, R::QcManager | R::Admin),
             P::ManageUsers | P::ManageSettings => self == R::Admin,
             P::SignQcRecord => matches!(self, R::DataScientist | R::QcManager),
         }
@@ -254,6 +268,12 @@ mod tests {
         );
         assert!(!Role::Operator.may(Permission::Label));
         assert_eq!(Permission::ManageUsers.roles(), vec![Role::Admin]);
+        assert_eq!(
+            Permission::ViewAuditTrail.roles(),
+            vec![Role::QcManager, Role::Admin]
+        );
+        assert_eq!(Permission::ReviewAuditTrail.roles(), vec![Role::QcManager]);
+        assert!(!Role::Technician.may(Permission::ViewAuditTrail));
         // Nobody but the admin manages users, and the admin signs nothing.
         for p in Permission::ALL {
             assert!(!p.roles().is_empty(), "{p} has no role");

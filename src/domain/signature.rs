@@ -65,11 +65,13 @@ pub enum SignedAction {
     ReleaseLot,
     /// A QC manager closes (signs) a shift report.
     CloseShiftReport,
+    /// A QC manager reviews (signs) an extract of the audit trail.
+    ReviewAuditTrail,
 }
 
 impl SignedAction {
     /// Every signed action.
-    pub const ALL: [SignedAction; 8] = [
+    pub const ALL: [SignedAction; 9] = [
         SignedAction::ProposeModel,
         SignedAction::ApproveModel,
         SignedAction::OverrideAcceptance,
@@ -78,6 +80,7 @@ impl SignedAction {
         SignedAction::HoldLot,
         SignedAction::ReleaseLot,
         SignedAction::CloseShiftReport,
+        SignedAction::ReviewAuditTrail,
     ];
 
     /// Stored name (`model.propose`, …), also the audit action of the signature.
@@ -91,6 +94,7 @@ impl SignedAction {
             SignedAction::HoldLot => "lot.hold",
             SignedAction::ReleaseLot => "lot.release",
             SignedAction::CloseShiftReport => "report.close",
+            SignedAction::ReviewAuditTrail => "audit.review",
         }
     }
 
@@ -104,7 +108,7 @@ impl SignedAction {
     pub fn meaning(self) -> Meaning {
         match self {
             SignedAction::ProposeModel => Meaning::Performed,
-            SignedAction::CloseShiftReport => Meaning::Reviewed,
+            SignedAction::CloseShiftReport | SignedAction::ReviewAuditTrail => Meaning::Reviewed,
             SignedAction::ApproveModel
             | SignedAction::OverrideAcceptance
             | SignedAction::RollbackModel
@@ -124,11 +128,12 @@ impl SignedAction {
             SignedAction::ApplyThresholds => Permission::ApplyThresholds,
             SignedAction::HoldLot | SignedAction::ReleaseLot => Permission::HoldReleaseLot,
             SignedAction::CloseShiftReport => Permission::CloseShiftReport,
+            SignedAction::ReviewAuditTrail => Permission::ReviewAuditTrail,
         }
     }
 
     /// The kind of record it signs (`model_version`, `threshold_setting`, `lot`,
-    /// `shift_report`).
+    /// `shift_report`, `audit_extract`).
     pub fn record_kind(self) -> &'static str {
         match self {
             SignedAction::ProposeModel
@@ -138,6 +143,7 @@ impl SignedAction {
             SignedAction::ApplyThresholds => "threshold_setting",
             SignedAction::HoldLot | SignedAction::ReleaseLot => "lot",
             SignedAction::CloseShiftReport => "shift_report",
+            SignedAction::ReviewAuditTrail => "audit_extract",
         }
     }
 }

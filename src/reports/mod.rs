@@ -7,11 +7,14 @@
 //!   [`spc::LiveMonitor`] that raises the live line's alarm.
 //! - [`pareto`], [`drift`]: the Pareto of defect classes and the score drift trend.
 //! - [`export`]: CSV of the filtered inspections; [`pdf`]: the printable report.
+//! - [`audit`]: extracts of the audit trail for review (rows, CSV, the chains' verification);
+//!   the signed PDF of one is in [`pdf`].
 //! - [`demo`]: a generator of realistic inspection databases (to measure and test).
 //!
 //! Nothing here depends on egui or SQL: every function takes a [`crate::store::Store`], whose
 //! read model ([`crate::store::read_model`]) runs the queries, and can run on any thread.
 
+pub mod audit;
 pub mod demo;
 pub mod drift;
 pub mod export;

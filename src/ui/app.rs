@@ -15,7 +15,7 @@ use foodqc::station::{Station, StationCommand, StationConfig, StationStats};
 use foodqc::tr;
 
 use super::action::{Action, TabCtx};
-use super::{Settings, Tab, label, reports, thresholds, train};
+use super::{Settings, Tab, audit, label, reports, thresholds, train};
 
 /// The app: settings, the running station and what the UI shows of it.
 pub struct FoodQcApp {
@@ -42,6 +42,7 @@ pub struct FoodQcApp {
     pub(crate) train: train::TrainTab,
     pub(crate) reports: reports::ReportsTab,
     pub(crate) thresholds: thresholds::ThresholdsTab,
+    pub(crate) audit: audit::AuditTab,
     /// Who is signed in, the sign-in and signature windows, the idle lock.
     pub(crate) session: super::session::SessionUi,
     /// The language the desk worker was last told to speak.
@@ -133,6 +134,7 @@ impl FoodQcApp {
             train: train::TrainTab::default(),
             reports: reports::ReportsTab::default(),
             thresholds: thresholds::ThresholdsTab::default(),
+            audit: audit::AuditTab::default(),
             model,
             paths,
             session: super::session::SessionUi::default(),
@@ -285,6 +287,10 @@ impl FoodQcApp {
                 | Event::TrainProgress(_)
                 | Event::TrainFinished(_)
                 | Event::Comparison { .. } => self.train.on_event(ev),
+                Event::Status(Topic::Audit, _)
+                | Event::AuditEntries { .. }
+                | Event::AuditVerified(_)
+                | Event::AuditExportPath(_) => self.audit.on_event(ev),
             }
         }
     }
@@ -306,6 +312,7 @@ impl FoodQcApp {
             Tab::Train => self.train.ui(ui, &ctx),
             Tab::Reports => self.reports.ui(ui, &ctx),
             Tab::Thresholds => self.thresholds.ui(ui, &ctx),
+            Tab::Audit => self.audit.ui(ui, &ctx),
         };
         self.act(actions);
     }

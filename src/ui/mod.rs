@@ -5,6 +5,7 @@
 
 mod action;
 mod app;
+mod audit;
 mod label;
 mod live;
 mod reports;
@@ -79,15 +80,17 @@ pub enum Tab {
     Train,
     Thresholds,
     Reports,
+    Audit,
 }
 
 impl Tab {
-    const ALL: [Tab; 5] = [
+    const ALL: [Tab; 6] = [
         Tab::Live,
         Tab::Label,
         Tab::Train,
         Tab::Thresholds,
         Tab::Reports,
+        Tab::Audit,
     ];
 
     fn title(self) -> String {
@@ -97,6 +100,7 @@ impl Tab {
             Tab::Train => tr!("tab-train"),
             Tab::Thresholds => tr!("tab-thresholds"),
             Tab::Reports => tr!("tab-reports"),
+            Tab::Audit => tr!("tab-audit"),
         }
     }
 
@@ -107,6 +111,7 @@ impl Tab {
             Tab::Train => egui::Key::F3,
             Tab::Reports => egui::Key::F4,
             Tab::Thresholds => egui::Key::F5,
+            Tab::Audit => egui::Key::F6,
         }
     }
 }

@@ -403,5 +403,6 @@ pub fn signed_action_label(a: SignedAction) -> String {
         SignedAction::HoldLot => tr!("signed-hold-lot"),
         SignedAction::ReleaseLot => tr!("signed-release-lot"),
         SignedAction::CloseShiftReport => tr!("signed-close-report"),
+        SignedAction::ReviewAuditTrail => tr!("signed-review-audit"),
     }
 }

@@ -189,10 +189,11 @@ impl FoodQcApp {
 }
 
 /// The shortcut sheet: (keys, what they do).
-fn shortcuts() -> [(String, String); 10] {
+fn shortcuts() -> [(String, String); 11] {
     [
         ("F1 … F4".into(), tr!("keys-tabs")),
         ("F5".into(), tr!("tab-thresholds")),
+        ("F6".into(), tr!("keys-audit")),
         (tr!("keys-space"), tr!("keys-pause")),
         ("H".into(), tr!("keys-heat")),
         ("C".into(), tr!("keys-capture")),

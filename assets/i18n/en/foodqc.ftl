@@ -815,7 +815,7 @@ cli-user-status-disabled = disabled
 cli-user-status-locked = locked
 ## Command line: foodqc audit (the tamper-evident audit trail)
 
-cli-audit-about = The tamper-evident audit trail: `verify` walks the hash chains of the audit log and of the inspections, `list` shows the audit log.
+cli-audit-about = The tamper-evident audit trail: `verify` walks the hash chains of the audit log and of the inspections, `list` shows the audit log, `export` writes an extract a QC manager signs as reviewed.
 cli-audit-verify-about = Walk the hash chains of the audit log and of the inspections and compare their heads with the copies kept outside the database; exits non-zero naming the first broken entry or batch.
 cli-audit-verify-json = Print the result as JSON.
 cli-audit-list-about = List audit entries, newest first.
@@ -1037,3 +1037,78 @@ cli-model-approve-override-reason = Approve although the version fails its accep
 cli-model-rollback-reason = Why (kept with the signature).
 cli-model-rollback-user = The QC manager who signs.
 cli-model-list-json = Print the versions and their signatures as JSON.
+
+## Audit view
+tab-audit = Audit
+keys-audit = Audit trail (QC manager, admin)
+signed-review-audit = review the audit trail extract
+audit-heading = Audit trail
+audit-user = User
+audit-user-hint = e.g. qc.anna
+audit-action = Action
+audit-action-hint = lot, model, signature…
+audit-from = From
+audit-to = To
+audit-time-hint = 2026-11-20 08:00
+audit-apply = Apply
+audit-clear = Clear
+audit-verify = Verify chain
+audit-verify-tip = Walk the hash chains of the audit log and the inspections and compare their heads with the copies kept outside the database
+audit-export-pdf = Export signed PDF…
+audit-export-tip = Every entry the filter shown selects (not only the newest listed), with the verification of the chain, signed by you as reviewed
+audit-count = { $count ->
+    [one] { $count } entry, newest first
+   *[other] { $count } entries, newest first
+} (at most { $limit } listed)
+audit-sign-record = audit trail extract ({ $filter }), file { $file }
+audit-sign-broken = The hash chain is broken: { $result }. The extract says so; your signature records that you reviewed it.
+audit-filter-actor = user { $actor }
+audit-filter-action = action { $action }
+audit-filter-all = all entries
+audit-old-new = before: { $old } · after: { $new }
+audit-col-id = #
+audit-col-time = Time ({ $zone })
+audit-col-actor = User
+audit-col-action = Action
+audit-col-record = Record
+audit-col-details = Details
+audit-col-reason = Reason
+audit-pdf-title = Audit trail extract
+audit-pdf-station = Station: { $station }
+audit-pdf-filter = Filter: { $filter }
+audit-pdf-generated = Generated { $utc } UTC ({ $plant } { $zone })
+audit-pdf-chain = Hash chain: { $result }
+audit-pdf-entries = { $count ->
+    [one] { $count } entry, oldest first
+   *[other] { $count } entries, oldest first
+}
+audit-pdf-signature = Electronic signature
+audit-pdf-sig-signer = Signed by: { $name } (user { $user }, { $role })
+audit-pdf-sig-time = Time: { $utc } UTC ({ $plant } { $zone })
+audit-pdf-sig-meaning = Meaning: { $meaning } ({ $action })
+audit-pdf-sig-reason = Reason: { $reason }
+audit-pdf-sig-hash = Signed content (blake3): { $hash }
+audit-pdf-sig-ids = Signature { $id }, audit entry { $entry }, record { $record }
+audit-pdf-sig-note = The signature is bound to the content hash of this extract (station, filter, time, verification and every entry with its chain hash); it is kept in the station's signatures and on its audit trail. The signer re-entered the password to sign.
+audit-pdf-footer = foodqc audit extract { $record } · content { $hash }… · page { $page } of { $pages }
+audit-export-empty = no audit entries match ({ $filter }): nothing to review
+audit-export-no-target = say where the extract goes: --pdf FILE and/or --csv FILE
+desk-audit-verifying = Verifying the hash chains…
+desk-audit-choose-file = Signed audit extract: choose a file
+desk-audit-exporting = Writing the signed audit extract…
+desk-audit-exported = Wrote { $entries } audit entries to { $path }, signed as reviewed by { $signer }
+cli-audit-export-about = Export the audit entries a filter selects (all of them, oldest first) with the verification of the hash chains, as a PDF and/or CSV that a QC manager signs as reviewed (password again, reason).
+cli-audit-export-pdf = Write the signed extract as PDF here.
+cli-audit-export-csv = Write the extract's entries as CSV here.
+cli-audit-export-actor = Only entries by this actor.
+cli-audit-export-action = Only this action, or the actions below it (`lot` selects `lot.status`).
+cli-audit-export-from = From this time on, in plant time (America/Lima, or $FOODQC_TZ): 2026-11-20, "2026-11-20 08:00" or RFC 3339 with an offset.
+cli-audit-export-to = Up to this time, in plant time (exclusive).
+cli-audit-export-user = The QC manager who reviews and signs (password from FOODQC_ACTOR_PASSWORD, FOODQC_ACTOR_PASSWORD_FILE or a prompt).
+cli-audit-export-reason = Why (kept with the signature).
+cli-audit-bad-time = { $option }: { $error }
+cli-audit-export-need-reason = a signed audit extract needs a reason: --reason TEXT
+cli-audit-export-no-dir = cannot write { $path }: the folder { $dir } does not exist
+cli-audit-export-wrote-pdf = wrote { $path } ({ $kb } kB)
+cli-audit-export-wrote-csv = wrote { $path } ({ $rows } rows)
+cli-audit-export-signed = { $entries } audit entries signed as { $meaning } by { $signer }: signature { $id }, content { $hash }

@@ -815,7 +815,7 @@ cli-user-status-disabled = desactivado
 cli-user-status-locked = bloqueado
 ## Command line: foodqc audit (the tamper-evident audit trail)
 
-cli-audit-about = El registro de auditoría a prueba de alteraciones: `verify` recorre las cadenas de hashes del registro de auditoría y de las inspecciones, `list` muestra el registro de auditoría.
+cli-audit-about = El registro de auditoría a prueba de alteraciones: `verify` recorre las cadenas de hashes del registro de auditoría y de las inspecciones, `list` muestra el registro de auditoría, `export` escribe un extracto que un jefe de calidad firma como revisado.
 cli-audit-verify-about = Recorrer las cadenas de hashes del registro de auditoría y de las inspecciones y comparar sus cabezas con las copias guardadas fuera de la base de datos; termina con error indicando la primera entrada o lote roto.
 cli-audit-verify-json = Imprimir el resultado en JSON.
 cli-audit-list-about = Listar las entradas de auditoría, las más recientes primero.
@@ -1037,3 +1037,78 @@ cli-model-approve-override-reason = Aprobar aunque la versión no cumpla sus cri
 cli-model-rollback-reason = Por qué (queda con la firma).
 cli-model-rollback-user = El jefe de calidad que firma.
 cli-model-list-json = Imprimir las versiones y sus firmas como JSON.
+
+## Audit view
+tab-audit = Auditoría
+keys-audit = Registro de auditoría (jefe de calidad, administrador)
+signed-review-audit = revisar el extracto del registro de auditoría
+audit-heading = Registro de auditoría
+audit-user = Usuario
+audit-user-hint = p. ej. qc.anna
+audit-action = Acción
+audit-action-hint = lot, model, signature…
+audit-from = Desde
+audit-to = Hasta
+audit-time-hint = 2026-11-20 08:00
+audit-apply = Aplicar
+audit-clear = Limpiar
+audit-verify = Verificar cadena
+audit-verify-tip = Recorrer las cadenas de hashes del registro de auditoría y de las inspecciones y comparar sus cabezas con las copias guardadas fuera de la base de datos
+audit-export-pdf = Exportar PDF firmado…
+audit-export-tip = Todas las entradas que selecciona el filtro mostrado (no solo las más recientes de la lista), con la verificación de la cadena, firmadas por usted como revisadas
+audit-count = { $count ->
+    [one] { $count } entrada, la más reciente primero
+   *[other] { $count } entradas, las más recientes primero
+} (se listan como máximo { $limit })
+audit-sign-record = extracto del registro de auditoría ({ $filter }), archivo { $file }
+audit-sign-broken = La cadena de hashes está rota: { $result }. El extracto lo indica; su firma registra que usted lo revisó.
+audit-filter-actor = usuario { $actor }
+audit-filter-action = acción { $action }
+audit-filter-all = todas las entradas
+audit-old-new = antes: { $old } · después: { $new }
+audit-col-id = N.º
+audit-col-time = Hora ({ $zone })
+audit-col-actor = Usuario
+audit-col-action = Acción
+audit-col-record = Registro
+audit-col-details = Detalles
+audit-col-reason = Motivo
+audit-pdf-title = Extracto del registro de auditoría
+audit-pdf-station = Estación: { $station }
+audit-pdf-filter = Filtro: { $filter }
+audit-pdf-generated = Generado el { $utc } UTC ({ $plant } { $zone })
+audit-pdf-chain = Cadena de hashes: { $result }
+audit-pdf-entries = { $count ->
+    [one] { $count } entrada, la más antigua primero
+   *[other] { $count } entradas, las más antiguas primero
+}
+audit-pdf-signature = Firma electrónica
+audit-pdf-sig-signer = Firmado por: { $name } (usuario { $user }, { $role })
+audit-pdf-sig-time = Hora: { $utc } UTC ({ $plant } { $zone })
+audit-pdf-sig-meaning = Significado: { $meaning } ({ $action })
+audit-pdf-sig-reason = Motivo: { $reason }
+audit-pdf-sig-hash = Contenido firmado (blake3): { $hash }
+audit-pdf-sig-ids = Firma { $id }, entrada de auditoría { $entry }, registro { $record }
+audit-pdf-sig-note = La firma está vinculada al hash del contenido de este extracto (estación, filtro, hora, verificación y cada entrada con su hash de cadena); se guarda en las firmas de la estación y en su registro de auditoría. El firmante volvió a ingresar su contraseña para firmar.
+audit-pdf-footer = extracto de auditoría foodqc { $record } · contenido { $hash }… · página { $page } de { $pages }
+audit-export-empty = ninguna entrada de auditoría coincide ({ $filter }): no hay nada que revisar
+audit-export-no-target = indique dónde va el extracto: --pdf ARCHIVO y/o --csv ARCHIVO
+desk-audit-verifying = Verificando las cadenas de hashes…
+desk-audit-choose-file = Extracto de auditoría firmado: elija un archivo
+desk-audit-exporting = Escribiendo el extracto de auditoría firmado…
+desk-audit-exported = Se escribieron { $entries } entradas de auditoría en { $path }, firmadas como revisadas por { $signer }
+cli-audit-export-about = Exportar las entradas de auditoría que selecciona un filtro (todas, la más antigua primero) con la verificación de las cadenas de hashes, como PDF y/o CSV que un jefe de calidad firma como revisado (contraseña de nuevo, motivo).
+cli-audit-export-pdf = Escribir aquí el extracto firmado en PDF.
+cli-audit-export-csv = Escribir aquí las entradas del extracto en CSV.
+cli-audit-export-actor = Solo las entradas de este actor.
+cli-audit-export-action = Solo esta acción, o las acciones debajo de ella (`lot` selecciona `lot.status`).
+cli-audit-export-from = Desde este momento, en hora de planta (America/Lima, o $FOODQC_TZ): 2026-11-20, "2026-11-20 08:00" o RFC 3339 con desfase.
+cli-audit-export-to = Hasta este momento, en hora de planta (exclusivo).
+cli-audit-export-user = El jefe de calidad que revisa y firma (contraseña de FOODQC_ACTOR_PASSWORD, FOODQC_ACTOR_PASSWORD_FILE o la terminal).
+cli-audit-export-reason = Por qué (queda con la firma).
+cli-audit-bad-time = { $option }: { $error }
+cli-audit-export-need-reason = un extracto de auditoría firmado necesita un motivo: --reason TEXTO
+cli-audit-export-no-dir = no se puede escribir { $path }: la carpeta { $dir } no existe
+cli-audit-export-wrote-pdf = se escribió { $path } ({ $kb } kB)
+cli-audit-export-wrote-csv = se escribió { $path } ({ $rows } filas)
+cli-audit-export-signed = { $entries } entradas de auditoría firmadas como { $meaning } por { $signer }: firma { $id }, contenido { $hash }

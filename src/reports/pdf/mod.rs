@@ -10,7 +10,10 @@
 //! - `charts`: p-chart, Pareto and drift trend.
 //! - `summary_page` (page 1) and `detail_page` (page 2).
 //! - `unicode_font`: the installed fonts for text outside WinAnsi, and their embedding.
+//! - `audit_pages`: the signed audit trail extract ([`render_audit_pdf`]), as many pages as
+//!   its entries need.
 
+mod audit_pages;
 mod charts;
 mod detail_page;
 mod layout;
@@ -25,6 +28,7 @@ use pdf_writer::{Filter, Finish, Name, Pdf, Rect, Ref};
 use super::query::{Report, items};
 use super::{ReportError, ReportFilter};
 use crate::store::Store;
+pub use audit_pages::render_audit_pdf;
 use detail_page::MAX_SAMPLES;
 use layout::{BOLD, FONT, H, W};
 use unicode_font::ReportFonts;

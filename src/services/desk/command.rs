@@ -14,7 +14,7 @@ use crate::reports::pdf::PdfMeta;
 use crate::reports::{GroupBy, Report, ReportFilter};
 use crate::services::signing::SignatureInput;
 use crate::services::workbench::Workbench;
-use crate::store::{DefectClass, LotStatus, ModelVersionRow, QueueFilter};
+use crate::store::{AuditFilter, DefectClass, LotStatus, ModelVersionRow, QueueFilter};
 
 /// Asks the user for files (a native dialog); run on a job thread, never on the UI's.
 /// `None` when the user chose nothing.
@@ -242,6 +242,32 @@ pub enum Command {
         version_id: i64,
         /// The model the station runs: the live model when no version is promoted.
         live: Arc<AnomalyModel>,
+    },
+
+    /// Read the audit entries `filter` selects, newest first ([`super::Event::AuditEntries`]);
+    /// the signed-in user's role must read the audit trail.
+    LoadAudit {
+        /// Which entries (at most `limit`).
+        filter: AuditFilter,
+    },
+    /// Walk the hash chains of the audit log and the inspections
+    /// ([`super::Event::AuditVerified`]), on a job thread.
+    VerifyAudit,
+    /// Ask where to write a signed audit extract (a save dialog run by a job):
+    /// [`super::Event::AuditExportPath`], which the window follows with the signature.
+    ChooseAuditExport {
+        /// Asks for the file.
+        pick: PickPath,
+    },
+    /// Write the extract `filter` selects as a PDF the signed-in QC manager signs as
+    /// reviewed (password again, reason), on a job thread.
+    ExportAuditSigned {
+        /// Which entries (all that match).
+        filter: AuditFilter,
+        /// The PDF to write.
+        pdf: PathBuf,
+        /// The signature's password and reason.
+        sign: SignatureInput,
     },
 }
 

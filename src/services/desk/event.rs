@@ -9,11 +9,12 @@ use image::RgbImage;
 use super::status::{Status, Topic};
 use crate::domain::Thresholds;
 use crate::reports::Report;
+use crate::reports::audit::ChainCheck;
 use crate::services::acceptance::{Assessment, Comparison};
 use crate::services::promotion::Promoted;
 use crate::services::threshold_settings::PreviewImage;
 use crate::services::workbench::Workbench;
-use crate::store::InspectionView;
+use crate::store::{AuditEntry, AuditFilter, InspectionView};
 use crate::store::{DefectClass, LotSummary, ModelVersionRow, QueueEntry, ThresholdSetting};
 use crate::training::job::{JobProgress, TrainOutcome};
 
@@ -136,6 +137,17 @@ pub enum Event {
         /// The comparison and its assessment against the criteria in force.
         result: Result<Box<CandidateReport>, String>,
     },
+    /// Audit entries, newest first.
+    AuditEntries {
+        /// The filter they were read for.
+        filter: AuditFilter,
+        /// The entries.
+        entries: Vec<AuditEntry>,
+    },
+    /// What walking the hash chains found.
+    AuditVerified(ChainCheck),
+    /// The file chosen for a signed audit extract (the signature is asked next).
+    AuditExportPath(PathBuf),
 }
 
 /// What [`Event::Comparison`] carries: the comparison and the decision on it.

@@ -7,6 +7,7 @@
 //! Modelled on rerun's `SystemCommand` / `CommandSender`.
 
 mod acceptance;
+mod audit;
 mod command;
 mod event;
 mod files;

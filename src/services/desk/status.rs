@@ -63,6 +63,8 @@ pub enum Topic {
     Promotion,
     /// Signing in and out.
     Session,
+    /// The audit trail: listing, verifying, signed exports.
+    Audit,
 }
 
 #[cfg(test)]

@@ -196,6 +196,12 @@ impl Worker {
             Command::CompareCandidate { version_id, live } => {
                 self.compare_candidate(version_id, live);
             }
+            Command::LoadAudit { filter } => return self.load_audit(filter),
+            Command::VerifyAudit => return self.verify_audit(),
+            Command::ChooseAuditExport { pick } => self.choose_audit_export(pick),
+            Command::ExportAuditSigned { filter, pdf, sign } => {
+                return self.export_audit_signed(filter, pdf, sign);
+            }
         }
         Ok(())
     }
@@ -280,6 +286,10 @@ fn topic_of(cmd: &Command) -> Topic {
             Topic::Session
         }
         Command::CompareCandidate { .. } => Topic::Train,
+        Command::LoadAudit { .. }
+        | Command::VerifyAudit
+        | Command::ChooseAuditExport { .. }
+        | Command::ExportAuditSigned { .. } => Topic::Audit,
     }
 }
 
