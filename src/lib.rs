@@ -26,6 +26,7 @@ pub mod i18n;
 pub mod imageio;
 pub mod inspect;
 pub mod labeling;
+pub mod lineio;
 pub mod model;
 pub mod reports;
 pub mod services;

@@ -36,6 +36,10 @@ struct Cli {
     #[arg(long, value_name = "SPEC")]
     source: Option<String>,
 
+    /// Send the window's decisions to a PLC: modbus-tcp://HOST:PORT[?unit=N] (repeatable).
+    #[arg(long, value_name = "URL", value_parser = cli::inspect::parse_plc)]
+    plc: Vec<foodqc::lineio::LineOutputSpec>,
+
     /// Language of the window, messages, help and reports: en or es [default: from the
     /// locale, LC_ALL / LC_MESSAGES / LANG; in the window, the language last chosen there].
     #[arg(long, global = true, value_name = "LANG")]
@@ -108,6 +112,10 @@ enum Command {
     /// terminal, a passphrase typed twice); its plain daily backups are encrypted too. The
     /// station and the workstation must be stopped.
     Encrypt(cli::encrypt::EncryptArgs),
+    /// Play the PLC for a station when there is none: a Modbus TCP server with the station's
+    /// register map that acks each decision and fires a simulated ejector; prints fired, late
+    /// and missed rejects.
+    LineSim(cli::line_sim::LineSimArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -167,9 +175,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let explicit = model.map(std::path::Path::to_path_buf);
             let load_model =
                 Box::new(move |paths: &AppPaths| cli::load_model(paths, explicit.as_deref()));
-            ui::run_gui(paths, load_model, source, cli.lang)
+            let line = ui::LineChoice {
+                source,
+                plc: cli.plc,
+            };
+            ui::run_gui(paths, load_model, line, cli.lang)
         }
         Some(Command::Inspect(a)) => cli::inspect::run(&paths, model, a),
+        Some(Command::LineSim(a)) => cli::line_sim::run(a),
         Some(Command::Train(a)) => cli::train::run(&paths, model, a),
         Some(Command::Snapshot(a)) => cli::snapshot::run(&paths, model, a),
         Some(Command::Eval(a)) => cli::eval::run(&paths, a),

@@ -1,6 +1,8 @@
-//! The station on a live 30 FPS synthetic line for 60 s: no frame may be dropped and every
-//! judged item must be recorded. A regression that makes inspection slower than the camera
-//! shows up here as dropped frames; the speed itself is measured by `foodqc bench`.
+//! The station on a live 30 FPS synthetic line for 60 s, wired to the line simulator as its
+//! PLC over Modbus TCP: no frame may be dropped, every judged item must be recorded, and every
+//! reject must reach the ejector in time (none missed, none late, no pass fired). A
+//! regression that makes inspection slower than the camera shows up here as dropped frames;
+//! the speed itself is measured by `foodqc bench`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,6 +10,8 @@ use std::time::{Duration, Instant};
 use foodqc::capture::synthetic::{SyntheticConfig, SyntheticLine};
 use foodqc::capture::{SourceOptions, SourceSpec};
 use foodqc::domain::AppPaths;
+use foodqc::lineio::LineOutputSpec;
+use foodqc::lineio::line_sim::{LineSim, SimConfig};
 use foodqc::model::AnomalyModel;
 use foodqc::station::{LotInfo, Station, StationConfig};
 use foodqc::store::Store;
@@ -23,6 +27,7 @@ fn live_30_fps_line_for_60_s_drops_no_frame_and_records_every_item() {
         fps,
         ..Default::default()
     };
+    let plc = LineSim::start("127.0.0.1:0".parse().unwrap(), SimConfig::default()).unwrap();
     let cfg = StationConfig {
         station_name: "frame-drop-test".into(),
         source: SourceSpec::Synthetic { seed },
@@ -39,6 +44,9 @@ fn live_30_fps_line_for_60_s_drops_no_frame_and_records_every_item() {
         },
         reject_samples_per_minute: 10,
         operator: None,
+        line_outputs: vec![
+            LineOutputSpec::parse_plc(&format!("modbus-tcp://{}", plc.addr())).unwrap(),
+        ],
     };
     let model = Arc::new(AnomalyModel::bundled().unwrap());
     let started = Instant::now();
@@ -73,4 +81,26 @@ fn live_30_fps_line_for_60_s_drops_no_frame_and_records_every_item() {
     let store = Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
     let (total, rejects) = store.count_inspections().unwrap();
     assert_eq!((total as u64, rejects as u64), (stats.items, stats.rejects));
+
+    // The PLC heard every decision: each reject fired in time, nothing else fired.
+    let line = plc.stop();
+    let (name, out) = &stats.line[0];
+    let (median, p99) = out.round_trip_median_p99().expect("acks");
+    let (cap_median, cap_p99) = out.latency_median_p99().expect("acks");
+    eprintln!(
+        "{name}: {out_sent} sent, {acked} acked; write -> ack median {median:.2} ms, p99 \
+         {p99:.2} ms; capture -> ack median {cap_median:.1} ms, p99 {cap_p99:.1} ms; line: {line:?}",
+        out_sent = out.sent,
+        acked = out.acked,
+        line = (line.items, line.fired, line.late, line.missed)
+    );
+    assert_eq!((out.sent, out.acked), (stats.items, stats.items), "{out:?}");
+    assert_eq!((out.missed, out.dropped, out.late), (0, 0, 0), "{out:?}");
+    assert_eq!(line.items, stats.items);
+    assert_eq!((line.missed, line.late), (0, 0));
+    assert_eq!(
+        line.fired, stats.rejects,
+        "every reject fired, no pass or review"
+    );
+    assert!(p99 < 20.0, "Modbus round trip p99 {p99:.2} ms");
 }

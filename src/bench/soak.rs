@@ -101,6 +101,7 @@ pub fn soak(
         paths: opts.paths.clone(),
         reject_samples_per_minute: 60,
         operator: None,
+        line_outputs: Vec::new(),
     };
     let station = Station::start(cfg, model)?;
     let started = Instant::now();

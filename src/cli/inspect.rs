@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use foodqc::domain::{AppPaths, Permission};
+use foodqc::lineio::LineOutputSpec;
 use foodqc::services::model_choice;
 use foodqc::station::{LotInfo, Station, StationCommand, StationConfig, StationStats};
 use foodqc::tr;
@@ -53,6 +54,15 @@ pub struct InspectArgs {
     /// FOODQC_ACTOR_PASSWORD_FILE. Without it the station records as itself (its name).
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
+    /// Send every decision to a PLC: modbus-tcp://HOST:PORT[?unit=N] (repeatable). The
+    /// register map is in the README; `foodqc line-sim` plays the PLC.
+    #[arg(long, value_name = "URL", value_parser = parse_plc)]
+    plc: Vec<LineOutputSpec>,
+}
+
+/// `--plc URL` parsed, its error naming the URL.
+pub fn parse_plc(url: &str) -> Result<LineOutputSpec, String> {
+    LineOutputSpec::parse_plc(url).map_err(|e| e.to_string())
 }
 
 /// Run the station until the source ends (or `--frames`, or SIGTERM/SIGINT: then it stops,
@@ -88,6 +98,7 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: InspectArgs) -> anyhow::Re
         max_frames: a.frames,
         paths: paths.clone(),
         reject_samples_per_minute: 60,
+        line_outputs: a.plc.clone(),
     };
     // A signal only sets the flag; the loop below sees it within 50 ms and stops the station
     // cleanly (the recorder journals what the database cannot take at once).
@@ -184,6 +195,20 @@ impl Run<'_> {
             "inspect_ms_median": Some(self.inspect_ms(0.5)).filter(|v| v.is_finite()),
             "inspect_ms_p95": Some(self.inspect_ms(0.95)).filter(|v| v.is_finite()),
             "database": self.database,
+            "line": stats.line.iter().map(|(name, c)| {
+                let lat = c.latency_median_p99();
+                serde_json::json!({
+                    "output": name,
+                    "sent": c.sent,
+                    "acked": c.acked,
+                    "late": c.late,
+                    "missed": c.missed,
+                    "dropped": c.dropped,
+                    "last_error": c.last_error,
+                    "latency_ms_median": lat.map(|l| l.0),
+                    "latency_ms_p99": lat.map(|l| l.1),
+                })
+            }).collect::<Vec<_>>(),
         })
     }
 
@@ -244,6 +269,23 @@ impl Run<'_> {
             row(
                 tr!("cli-label-crops-missing"),
                 tr!("cli-inspect-crops-missing", n = r.samples_missing),
+            );
+        }
+        for (name, c) in &stats.line {
+            let missed: u64 = c.missed + c.dropped;
+            let (median, p99) = c.latency_median_p99().unwrap_or((f64::NAN, f64::NAN));
+            row(
+                tr!("cli-label-line-output"),
+                tr!(
+                    "cli-inspect-line-output",
+                    output = name.as_str(),
+                    sent = c.sent,
+                    acked = c.acked,
+                    late = c.late,
+                    missed = missed,
+                    median = dec(median, 1),
+                    p99 = dec(p99, 1)
+                ),
             );
         }
         if self.interrupted {

@@ -15,6 +15,7 @@ use crate::capture::Frame;
 use crate::domain::Verdict;
 use crate::imageio::crop::crop_with_margin;
 use crate::inspect::{Inspection, Inspector};
+use crate::lineio::{ItemDecision, LineOutputs};
 use crate::model::{AnomalyModel, InspectionModel};
 use crate::store::{InspectionRow, NewModelVersion, RecordItem, RecordSender, SampleImage, Store};
 
@@ -44,6 +45,7 @@ struct InspectThread {
     inspector: Inspector,
     tracker: Tracker,
     sender: RecordSender,
+    outputs: LineOutputs,
     fps_window: VecDeque<Instant>,
     sample_budget: SampleBudget,
     shared: Arc<Shared>,
@@ -54,6 +56,7 @@ pub(super) fn inspect_loop(
     model: InspectionModel,
     rx: Receiver<Frame>,
     sender: RecordSender,
+    outputs: LineOutputs,
     shared: Arc<Shared>,
 ) -> Result<(), StationError> {
     let mut t = InspectThread {
@@ -62,26 +65,38 @@ pub(super) fn inspect_loop(
         inspector: Inspector::new(model),
         tracker: Tracker::new(),
         sender,
+        outputs,
         fps_window: VecDeque::new(),
         shared,
     };
-    while let Some(frame) = next_frame(&rx, &t.shared) {
-        t.apply_pending_commands();
-        let capture_all = t.shared.capture_next.swap(false, Ordering::SeqCst);
-        let insp = t.inspect(frame);
-        let counts = t.record(&insp, capture_all)?;
-        t.update_stats(&counts, &insp);
-        *lock(&t.shared.latest) = Some(Arc::new(insp));
-    }
-    Ok(())
+    let result = (|| -> Result<(), StationError> {
+        while let Some(frame) = next_frame(&rx, &t.shared, &t.outputs) {
+            t.apply_pending_commands();
+            let capture_all = t.shared.capture_next.swap(false, Ordering::SeqCst);
+            let insp = t.inspect(frame);
+            let counts = t.record(&insp, capture_all)?;
+            t.outputs.frame_judged();
+            t.update_stats(&counts, &insp);
+            *lock(&t.shared.latest) = Some(Arc::new(insp));
+        }
+        Ok(())
+    })();
+    // What is queued for the line still goes out (briefly) before the station reports.
+    let outputs = std::mem::replace(&mut t.outputs, LineOutputs::none());
+    lock(&t.shared.stats).line = outputs.stop(Duration::from_millis(500));
+    result
 }
 
 /// The next frame; `None` when the station stops or the source has ended.
-fn next_frame(rx: &Receiver<Frame>, shared: &Shared) -> Option<Frame> {
+fn next_frame(rx: &Receiver<Frame>, shared: &Shared, outputs: &LineOutputs) -> Option<Frame> {
     loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(f) => return Some(f),
+            Ok(f) => {
+                outputs.set_paused(false);
+                return Some(f);
+            }
             Err(RecvTimeoutError::Timeout) => {
+                outputs.set_paused(shared.paused.load(Ordering::SeqCst));
                 if shared.stop.load(Ordering::SeqCst) {
                     return None;
                 }
@@ -239,6 +254,27 @@ impl InspectThread {
             if self.sender.send(RecordItem { row, sample }).is_err() {
                 return Err(StationError::RecorderStopped);
             }
+            if !self.outputs.is_empty() {
+                let centre = f64::from(it.bbox.x) + f64::from(it.bbox.w) / 2.0;
+                let width = f64::from(insp.frame.width().max(1));
+                let class_id = match (&it.defect_class, self.inspector.classifier()) {
+                    (Some(class), Some(c)) => c
+                        .classes()
+                        .iter()
+                        .position(|k| k == class)
+                        .map_or(0, |i| i as u16 + 1),
+                    _ => 0,
+                };
+                self.outputs.send(ItemDecision {
+                    seq: 0,
+                    captured_at: insp.captured_at,
+                    track_id: it.track_id,
+                    x_permille: (centre / width * 1000.0).clamp(0.0, 1000.0) as u16,
+                    verdict,
+                    class_id,
+                    score,
+                });
+            }
         }
         Ok(counts)
     }
@@ -265,6 +301,9 @@ impl InspectThread {
             st.recent_inspect_ms.pop_front();
         }
         st.recent_inspect_ms.push_back(insp.timings.total_ms);
+        if !self.outputs.is_empty() {
+            st.line = self.outputs.counters();
+        }
         st.fps = if window.len() >= 2 {
             let span = (now - window[0]).as_secs_f64();
             (window.len() - 1) as f64 / span.max(1e-3)

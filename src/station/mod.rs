@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::capture::{Frame, FrameSource, SourceOptions, SourceSpec};
 use crate::domain::{AppPaths, Thresholds};
 use crate::inspect::Inspection;
+use crate::lineio::{DEFAULT_STALL, LineOutputSpec, LineOutputs, OutputCounters};
 use crate::model::classifier::GradeClassifier;
 use crate::model::{AnomalyModel, InspectionModel};
 use crate::store::{InspectionRecorder, RecorderStats, Store};
@@ -78,6 +79,8 @@ pub struct StationConfig {
     /// The signed-in account that started the station (a service account on a headless line
     /// PC); `None`: the station records as itself, by its name.
     pub operator: Option<String>,
+    /// Where each decision goes on the line (PLCs); none: the station only records.
+    pub line_outputs: Vec<LineOutputSpec>,
 }
 
 /// Commands a UI sends to the running station.
@@ -111,6 +114,8 @@ pub enum StationCommand {
 /// Counters and state for status bars and summaries.
 #[derive(Clone, Debug, Default)]
 pub struct StationStats {
+    /// Each line output's name and counters (sent, acked, late, missed, latency).
+    pub line: Vec<(String, OutputCounters)>,
     /// Frames delivered by the source.
     pub frames_captured: u64,
     /// Classes of the live defect classifier, if one is in use.
@@ -284,6 +289,11 @@ impl Station {
                 .spawn(move || capture_loop::capture_loop(cfg, source, frame_tx, drop_rx, shared))
                 .map_err(spawn_error("capture"))?
         };
+        let outputs = LineOutputs::start(
+            cfg.line_outputs.iter().map(LineOutputSpec::open).collect(),
+            DEFAULT_STALL,
+        )
+        .map_err(spawn_error("line output"))?;
         let inspector = {
             let shared = shared.clone();
             let sender = recorder.sender();
@@ -298,7 +308,9 @@ impl Station {
             };
             std::thread::Builder::new()
                 .name("foodqc-inspect".into())
-                .spawn(move || inspect_loop::inspect_loop(ctx, model, frame_rx, sender, shared))
+                .spawn(move || {
+                    inspect_loop::inspect_loop(ctx, model, frame_rx, sender, outputs, shared)
+                })
                 .map_err(spawn_error("inspector"))?
         };
         Ok(Station {

@@ -47,6 +47,8 @@ pub struct FoodQcApp {
     pub(crate) session: super::session::SessionUi,
     /// The language the desk worker was last told to speak.
     desk_language: Option<Language>,
+    /// The PLCs each decision goes to (`--plc`).
+    line_outputs: Vec<foodqc::lineio::LineOutputSpec>,
 }
 
 /// UI frame times (the time our `ui` took), for the status bar and measurements.
@@ -139,9 +141,18 @@ impl FoodQcApp {
             paths,
             session: super::session::SessionUi::default(),
             desk_language: None,
+            line_outputs: Vec::new(),
         };
         app.start_station();
         app
+    }
+
+    /// Send every decision to these PLCs from now on (the station restarts with them).
+    pub fn set_line_outputs(&mut self, outputs: Vec<foodqc::lineio::LineOutputSpec>) {
+        if outputs != self.line_outputs {
+            self.line_outputs = outputs;
+            self.start_station();
+        }
     }
 
     /// (Re)start the station on `self.source`.
@@ -164,6 +175,7 @@ impl FoodQcApp {
             paths: self.paths.clone(),
             reject_samples_per_minute: 30,
             operator: None,
+            line_outputs: self.line_outputs.clone(),
         };
         match Station::start(cfg, self.model.clone()) {
             Ok(s) => {

@@ -161,6 +161,7 @@ impl LiveTab {
         ui.add_space(8.0);
         ui.separator();
         line_stats(ui, s);
+        line_outputs(ui, s);
         ui.separator();
         ui.checkbox(&mut self.show_heat, tr!("live-heat-map"));
         ui.checkbox(&mut self.show_scores, tr!("live-scores"));
@@ -307,6 +308,55 @@ fn line_stats(ui: &mut egui::Ui, s: &foodqc::station::StationStats) {
             ui.end_row();
         }
     });
+}
+
+/// The Line panel: each PLC output's connection, what it sent and what the PLC acknowledged,
+/// and the capture -> acknowledgement time.
+fn line_outputs(ui: &mut egui::Ui, s: &foodqc::station::StationStats) {
+    for (name, c) in &s.line {
+        ui.separator();
+        ui.horizontal(|ui| {
+            let (color, state) = if c.connected {
+                (theme::PASS, tr!("live-plc-connected"))
+            } else {
+                (theme::REJECT, tr!("live-plc-offline"))
+            };
+            // A painted dot: the UI font has no reliable bullet glyph.
+            let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+            ui.painter().circle_filled(dot.center(), 4.5, color);
+            ui.strong(tr!("live-plc"));
+            ui.colored_label(color, state);
+        })
+        .response
+        .on_hover_text(name.as_str());
+        egui::Grid::new(("line_output", name))
+            .num_columns(2)
+            .show(ui, |ui| {
+                ui.label(tr!("live-plc-sent"));
+                ui.strong(format!("{} / {}", c.acked, c.sent));
+                ui.end_row();
+                let lost = c.late + c.missed + c.dropped;
+                ui.label(tr!("live-plc-late-missed"));
+                if lost > 0 {
+                    ui.colored_label(
+                        theme::REJECT,
+                        format!("{} / {}", c.late, c.missed + c.dropped),
+                    );
+                } else {
+                    ui.strong("0 / 0");
+                }
+                ui.end_row();
+                if let Some((median, p99)) = c.latency_median_p99() {
+                    let dec = foodqc::i18n::format_decimal;
+                    ui.label(tr!("live-plc-latency"));
+                    ui.strong(format!("{} / {} ms", dec(median, 1), dec(p99, 1)));
+                    ui.end_row();
+                }
+            });
+        if let (false, Some(e)) = (c.connected, &c.last_error) {
+            ui.colored_label(theme::REJECT, e.as_str());
+        }
+    }
 }
 
 fn legend_block(ui: &mut egui::Ui) {

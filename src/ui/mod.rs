@@ -28,13 +28,23 @@ use serde::{Deserialize, Serialize};
 
 pub use app::FoodQcApp;
 
+/// What the window's station runs on: the frame source (`None`: camera 0 when one is found,
+/// else the synthetic line) and the PLCs each decision goes to.
+#[derive(Clone, Debug, Default)]
+pub struct LineChoice {
+    /// `--source`.
+    pub source: Option<SourceSpec>,
+    /// `--plc`, repeatable.
+    pub plc: Vec<foodqc::lineio::LineOutputSpec>,
+}
+
 /// Open the window and run until it is closed. `load_model` gives the model to judge with; it
 /// runs once the database can be read: before the window opens, or after the passphrase of
 /// an encrypted database has been typed in it.
 pub fn run_gui(
     paths: AppPaths,
     load_model: unlock::ModelLoader,
-    source: Option<SourceSpec>,
+    line: LineChoice,
     language: Option<Language>,
 ) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
@@ -60,11 +70,11 @@ pub fn run_gui(
                     cc.storage,
                     paths,
                     model,
-                    source,
+                    line,
                     language,
                 )),
                 Err((reason, load_model)) => Box::new(unlock::Workstation::locked(
-                    cc, paths, load_model, source, language, reason,
+                    cc, paths, load_model, line, language, reason,
                 )),
             })
         }),

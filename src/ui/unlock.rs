@@ -6,14 +6,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use foodqc::capture::SourceSpec;
 use foodqc::domain::AppPaths;
 use foodqc::i18n::Language;
 use foodqc::model::AnomalyModel;
 use foodqc::store::{self, DatabaseKey, StoreError};
 use foodqc::tr;
 
-use super::{FoodQcApp, Settings};
+use super::{FoodQcApp, LineChoice, Settings};
 
 /// Loads the model to judge with, once the database can be read (the promoted version is
 /// recorded in it).
@@ -56,7 +55,7 @@ pub enum Workstation {
 pub struct UnlockScreen {
     paths: AppPaths,
     load_model: Option<ModelLoader>,
-    source: Option<SourceSpec>,
+    line: LineChoice,
     /// `--lang`, which wins over the saved setting once the workstation opens.
     language_arg: Option<Language>,
     /// The language the dialog speaks.
@@ -78,7 +77,7 @@ impl Workstation {
         cc: &eframe::CreationContext<'_>,
         paths: AppPaths,
         load_model: ModelLoader,
-        source: Option<SourceSpec>,
+        line: LineChoice,
         language_arg: Option<Language>,
         reason: Option<String>,
     ) -> Self {
@@ -92,7 +91,7 @@ impl Workstation {
         Workstation::Locked(Box::new(UnlockScreen {
             paths,
             load_model: Some(load_model),
-            source,
+            line,
             language_arg,
             language,
             passphrase: String::new(),
@@ -109,10 +108,11 @@ pub fn open_workstation(
     storage: Option<&dyn eframe::Storage>,
     paths: AppPaths,
     model: Arc<AnomalyModel>,
-    source: Option<SourceSpec>,
+    line: LineChoice,
     language: Option<Language>,
 ) -> FoodQcApp {
-    let mut app = FoodQcApp::start(ctx, storage, paths, model, source);
+    let mut app = FoodQcApp::start(ctx, storage, paths, model, line.source);
+    app.set_line_outputs(line.plc);
     // `--lang` wins over the saved setting; workers and logs follow the window.
     if let Some(lang) = language {
         app.settings.language = lang;
@@ -146,7 +146,7 @@ impl UnlockScreen {
                 storage,
                 self.paths.clone(),
                 model,
-                self.source.take(),
+                std::mem::take(&mut self.line),
                 self.language_arg,
             )),
             Err(e) => {
@@ -270,7 +270,14 @@ mod tests {
             .with_size(egui::vec2(900.0, 600.0))
             .build_eframe(move |cc| {
                 let load: ModelLoader = Box::new(|_| Ok(Arc::new(AnomalyModel::bundled()?)));
-                Workstation::locked(cc, paths, load, None, Some(Language::En), None)
+                Workstation::locked(
+                    cc,
+                    paths,
+                    load,
+                    LineChoice::default(),
+                    Some(Language::En),
+                    None,
+                )
             })
     }
 

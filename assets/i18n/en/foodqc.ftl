@@ -1112,3 +1112,31 @@ cli-audit-export-no-dir = cannot write { $path }: the folder { $dir } does not e
 cli-audit-export-wrote-pdf = wrote { $path } ({ $kb } kB)
 cli-audit-export-wrote-csv = wrote { $path } ({ $rows } rows)
 cli-audit-export-signed = { $entries } audit entries signed as { $meaning } by { $signer }: signature { $id }, content { $hash }
+
+## Line I/O: decisions to the PLC (Modbus TCP) and foodqc line-sim
+cli-inspect-plc = Send every decision to a PLC: modbus-tcp://HOST:PORT[?unit=N] (repeatable). The register map is in the README; `foodqc line-sim` plays the PLC.
+cli-label-line-output = line output
+cli-inspect-line-output = { $output }: { $sent } sent, { $acked } acknowledged, { $late } late, { $missed } missed; capture to acknowledgement median { $median } ms, p99 { $p99 } ms
+cli-line-sim-about = Play the PLC for a station when there is none: a Modbus TCP server with the station's register map that acknowledges each decision and fires a simulated ejector; prints fired, late and missed rejects.
+cli-line-sim-listen = Address to listen on (port 502 needs root; the station's --plc names the same).
+cli-line-sim-belt-mm-s = Belt speed in mm/s.
+cli-line-sim-ejector-mm = Distance from the camera's view to the ejector, mm.
+cli-line-sim-valve-ms = Time the valve needs between the command and the blast, ms.
+cli-line-sim-fire-review = Fire on review verdicts too (reject on doubt).
+cli-line-sim-seconds = Stop after this many seconds (default: on Ctrl-C / SIGTERM).
+cli-line-sim-json = Print the final counts as JSON.
+cli-line-sim-bad-number = { $option } must be a positive number, not { $value }
+cli-line-sim-cannot-listen = cannot listen on { $addr }: { $error }
+cli-line-sim-listening = line simulator (Modbus TCP PLC) listening on { $addr }; point the station at it with --plc modbus-tcp://{ $addr }
+cli-line-sim-title = foodqc line-sim: what the ejector did
+cli-line-sim-label-fired = fired
+cli-line-sim-label-late = late
+cli-line-sim-label-missed = missed
+cli-line-sim-status = { $items } items, { $fired } fired, { $late } late, { $missed } missed; station { $state }, heartbeat { $heartbeat }
+live-plc = PLC
+live-plc-connected = connected
+live-plc-offline = offline
+live-plc-sent = Acknowledged / sent
+live-plc-late-missed = Late / missed
+live-plc-latency = To PLC median / p99
+cli-plc = Send the window's decisions to a PLC: modbus-tcp://HOST:PORT[?unit=N] (repeatable).

@@ -1112,3 +1112,31 @@ cli-audit-export-no-dir = no se puede escribir { $path }: la carpeta { $dir } no
 cli-audit-export-wrote-pdf = se escribió { $path } ({ $kb } kB)
 cli-audit-export-wrote-csv = se escribió { $path } ({ $rows } filas)
 cli-audit-export-signed = { $entries } entradas de auditoría firmadas como { $meaning } por { $signer }: firma { $id }, contenido { $hash }
+
+## Line I/O: decisions to the PLC (Modbus TCP) and foodqc line-sim
+cli-inspect-plc = Enviar cada decisión a un PLC: modbus-tcp://HOST:PUERTO[?unit=N] (repetible). El mapa de registros está en el README; `foodqc line-sim` hace de PLC.
+cli-label-line-output = salida a línea
+cli-inspect-line-output = { $output }: { $sent } enviadas, { $acked } confirmadas, { $late } tardías, { $missed } perdidas; de la captura a la confirmación mediana { $median } ms, p99 { $p99 } ms
+cli-line-sim-about = Hacer de PLC para una estación que no lo tiene: un servidor Modbus TCP con el mapa de registros de la estación que confirma cada decisión y dispara un expulsor simulado; muestra los rechazos disparados, tardíos y perdidos.
+cli-line-sim-listen = Dirección donde escuchar (el puerto 502 requiere root; el --plc de la estación indica la misma).
+cli-line-sim-belt-mm-s = Velocidad de la faja en mm/s.
+cli-line-sim-ejector-mm = Distancia de la vista de la cámara al expulsor, mm.
+cli-line-sim-valve-ms = Tiempo que la válvula necesita entre la orden y el soplido, ms.
+cli-line-sim-fire-review = Disparar también con los veredictos de revisión (rechazo ante la duda).
+cli-line-sim-seconds = Detenerse tras tantos segundos (por defecto: con Ctrl-C / SIGTERM).
+cli-line-sim-json = Mostrar los conteos finales como JSON.
+cli-line-sim-bad-number = { $option } debe ser un número positivo, no { $value }
+cli-line-sim-cannot-listen = no se puede escuchar en { $addr }: { $error }
+cli-line-sim-listening = simulador de línea (PLC Modbus TCP) escuchando en { $addr }; conecte la estación con --plc modbus-tcp://{ $addr }
+cli-line-sim-title = foodqc line-sim: lo que hizo el expulsor
+cli-line-sim-label-fired = disparos
+cli-line-sim-label-late = tardías
+cli-line-sim-label-missed = perdidas
+cli-line-sim-status = { $items } piezas, { $fired } disparos, { $late } tardías, { $missed } perdidas; estación { $state }, latido { $heartbeat }
+live-plc = PLC
+live-plc-connected = conectado
+live-plc-offline = sin conexión
+live-plc-sent = Confirmadas / enviadas
+live-plc-late-missed = Tardías / perdidas
+live-plc-latency = Al PLC mediana / p99
+cli-plc = Enviar las decisiones de la ventana a un PLC: modbus-tcp://HOST:PUERTO[?unit=N] (repetible).
