@@ -160,16 +160,21 @@ impl Drop for Peer {
     }
 }
 
-/// A Python that has pymodbus: the one on PATH, else Debian's (python3-pymodbus).
+/// A Python that has pymodbus 3 (the API the peer script speaks): the one on PATH, else
+/// Debian's (python3-pymodbus).
 fn python() -> Option<&'static str> {
+    let probe =
+        "from pymodbus.client import ModbusTcpClient\nfrom pymodbus.server import StartTcpServer";
     let found = ["python3", "/usr/bin/python3"].into_iter().find(|py| {
         Command::new(py)
-            .args(["-c", "import pymodbus"])
+            .args(["-c", probe])
             .output()
             .is_ok_and(|o| o.status.success())
     });
     if found.is_none() {
-        common::skip_or_fail("pymodbus is not installed (apt-get install python3-pymodbus)");
+        common::skip_or_fail(
+            "pymodbus 3 is not installed (apt-get install python3-pymodbus, or pip install pymodbus)",
+        );
     }
     found
 }
