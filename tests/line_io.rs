@@ -212,15 +212,7 @@ fn peer_read(addr: SocketAddr, start: u16, count: u16) -> Vec<u16> {
          print(' '.join(map(str, r.registers)))\n",
         addr.port()
     );
-    let out = Command::new(python().unwrap())
-        .args(["-c", &code])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::run_ok(Command::new(python().unwrap()).args(["-c", &code]));
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .map(|v| v.parse().unwrap())
@@ -292,6 +284,6 @@ fn the_line_simulator_answers_a_third_party_client() {
         sim.addr().port(),
         map::IR_ACK
     );
-    let out = Command::new(py).args(["-c", &code]).output().unwrap();
+    let out = common::run_ok(Command::new(py).args(["-c", &code]));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3");
 }

@@ -45,9 +45,10 @@ pub struct AuditVerifyArgs {
     json: bool,
 }
 
-/// Arguments of `foodqc audit list`.
+/// Which entries `audit list` and `audit export` take (their help ids stay per command:
+/// `cli-audit-list-actor`, `cli-audit-export-actor`, ...).
 #[derive(Args, Debug)]
-pub struct AuditListArgs {
+pub struct AuditFilterArgs {
     /// Only entries by this actor.
     #[arg(long)]
     actor: Option<String>,
@@ -60,6 +61,26 @@ pub struct AuditListArgs {
     /// Up to this time, in plant time (exclusive).
     #[arg(long, value_name = "TIME")]
     to: Option<String>,
+}
+
+impl AuditFilterArgs {
+    /// The filter, at most `limit` entries; a bad time names its option.
+    fn to_filter(&self, limit: usize) -> anyhow::Result<AuditFilter> {
+        Ok(AuditFilter {
+            actor: self.actor.clone(),
+            action: self.action.clone(),
+            from_ms: time("--from", &self.from)?,
+            to_ms: time("--to", &self.to)?,
+            limit,
+        })
+    }
+}
+
+/// Arguments of `foodqc audit list`.
+#[derive(Args, Debug)]
+pub struct AuditListArgs {
+    #[command(flatten)]
+    filter: AuditFilterArgs,
     /// At most this many entries (the newest).
     #[arg(long, value_name = "N", default_value_t = 100)]
     limit: usize,
@@ -78,18 +99,8 @@ pub struct AuditExportArgs {
     /// Write the extract's entries as CSV here.
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
-    /// Only entries by this actor.
-    #[arg(long)]
-    actor: Option<String>,
-    /// Only this action, or the actions below it (`lot` selects `lot.status`).
-    #[arg(long)]
-    action: Option<String>,
-    /// From this time on, in plant time: 2026-11-20, "2026-11-20 08:00" or RFC 3339.
-    #[arg(long, value_name = "TIME")]
-    from: Option<String>,
-    /// Up to this time, in plant time (exclusive).
-    #[arg(long, value_name = "TIME")]
-    to: Option<String>,
+    #[command(flatten)]
+    filter: AuditFilterArgs,
     /// The QC manager who reviews and signs (password from FOODQC_ACTOR_PASSWORD,
     /// FOODQC_ACTOR_PASSWORD_FILE or a prompt).
     #[arg(long, value_name = "NAME")]
@@ -169,13 +180,7 @@ fn time(option: &str, s: &Option<String>) -> anyhow::Result<Option<i64>> {
 }
 
 fn list(paths: &AppPaths, a: AuditListArgs) -> anyhow::Result<()> {
-    let filter = AuditFilter {
-        actor: a.actor,
-        action: a.action,
-        from_ms: time("--from", &a.from)?,
-        to_ms: time("--to", &a.to)?,
-        limit: a.limit,
-    };
+    let filter = a.filter.to_filter(a.limit)?;
     let store = Store::open_for_reading(&paths.db_path())?;
     let entries = store.audit_list(&filter)?;
     if a.json {
@@ -200,13 +205,7 @@ fn list(paths: &AppPaths, a: AuditListArgs) -> anyhow::Result<()> {
 
 fn export(paths: &AppPaths, a: AuditExportArgs) -> anyhow::Result<()> {
     // The typos first, before anyone signs in.
-    let filter = AuditFilter {
-        actor: a.actor,
-        action: a.action,
-        from_ms: time("--from", &a.from)?,
-        to_ms: time("--to", &a.to)?,
-        limit: usize::MAX,
-    };
+    let filter = a.filter.to_filter(usize::MAX)?;
     foodqc::reports::audit::normalize_filter(&filter)?;
     let reason = a.reason.as_deref().map(str::trim).unwrap_or_default();
     if reason.is_empty() {

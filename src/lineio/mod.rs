@@ -211,7 +211,8 @@ struct Running {
     name: String,
     tx: Sender<Msg>,
     counters: Arc<Mutex<OutputCounters>>,
-    dropped: Arc<AtomicU64>,
+    /// Decisions that found the queue full (counted by the sender, not the output).
+    dropped: u64,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -255,7 +256,7 @@ impl LineOutputs {
                 name,
                 tx,
                 counters,
-                dropped: Arc::new(AtomicU64::new(0)),
+                dropped: 0,
                 thread: Some(thread),
             });
         }
@@ -300,11 +301,11 @@ impl LineOutputs {
     pub fn send(&mut self, mut d: ItemDecision) {
         d.seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1).max(1);
-        for o in &self.outputs {
+        for o in &mut self.outputs {
             if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
                 o.tx.try_send(Msg::Item(d.clone()))
             {
-                o.dropped.fetch_add(1, Ordering::Relaxed);
+                o.dropped += 1;
             }
         }
     }
@@ -324,7 +325,7 @@ impl LineOutputs {
             .iter()
             .map(|o| {
                 let mut c = lock(&o.counters).clone();
-                c.dropped += o.dropped.load(Ordering::Relaxed);
+                c.dropped += o.dropped;
                 (o.name.clone(), c)
             })
             .collect()

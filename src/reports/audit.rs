@@ -339,6 +339,23 @@ fn value_text(v: &serde_json::Value) -> String {
 }
 
 impl AuditRow {
+    /// The details as a reviewer reads them: old -> new (when the entry has them), then the
+    /// other details; the caller joins them (a line each in the PDF, one line in the window).
+    pub fn details(&self) -> Vec<String> {
+        let mut details = Vec::new();
+        if !self.old.is_empty() || !self.new.is_empty() {
+            details.push(tr!(
+                "audit-old-new",
+                old = self.old.as_str(),
+                new = self.new.as_str()
+            ));
+        }
+        if !self.other.is_empty() {
+            details.push(self.other.clone());
+        }
+        details
+    }
+
     /// The row of entry `e`.
     pub fn of(e: &AuditEntry) -> Self {
         let mut row = AuditRow {

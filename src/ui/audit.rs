@@ -380,18 +380,7 @@ fn row(ui: &mut egui::Ui, r: &AuditRow) {
         ui.label(action);
     }
     ui.label(&r.record);
-    let mut details = Vec::new();
-    if !r.old.is_empty() || !r.new.is_empty() {
-        details.push(tr!(
-            "audit-old-new",
-            old = r.old.as_str(),
-            new = r.new.as_str()
-        ));
-    }
-    if !r.other.is_empty() {
-        details.push(r.other.clone());
-    }
-    let details = details.join(" · ");
+    let details = r.details().join(" · ");
     let short: String = if details.chars().count() > DETAILS_CHARS {
         let mut s: String = details.chars().take(DETAILS_CHARS).collect();
         s.push('…');

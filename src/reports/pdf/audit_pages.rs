@@ -72,17 +72,7 @@ fn room(i: usize) -> f32 {
 
 /// A row's cells, each wrapped to its column (at most [`MAX_CELL_LINES`] lines).
 fn cells(r: &AuditRow) -> Vec<Vec<String>> {
-    let mut details = Vec::new();
-    if !r.old.is_empty() || !r.new.is_empty() {
-        details.push(tr!(
-            "audit-old-new",
-            old = r.old.as_str(),
-            new = r.new.as_str()
-        ));
-    }
-    if !r.other.is_empty() {
-        details.push(r.other.clone());
-    }
+    let details = r.details();
     let texts = [
         r.id.to_string(),
         format_datetime(r.ts_ms),
