@@ -40,6 +40,11 @@ struct Cli {
     #[arg(long, value_name = "URL", value_parser = cli::inspect::parse_plc)]
     plc: Vec<foodqc::lineio::LineOutputSpec>,
 
+    /// Publish the window's items, alarms and state to an MQTT broker:
+    /// mqtt://HOST:PORT[/PREFIX] (repeatable).
+    #[arg(long, value_name = "URL", value_parser = cli::inspect::parse_mqtt)]
+    mqtt: Vec<foodqc::lineio::LineOutputSpec>,
+
     /// Language of the window, messages, help and reports: en or es [default: from the
     /// locale, LC_ALL / LC_MESSAGES / LANG; in the window, the language last chosen there].
     #[arg(long, global = true, value_name = "LANG")]
@@ -177,7 +182,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Box::new(move |paths: &AppPaths| cli::load_model(paths, explicit.as_deref()));
             let line = ui::LineChoice {
                 source,
-                plc: cli.plc,
+                outputs: cli.plc.into_iter().chain(cli.mqtt).collect(),
             };
             ui::run_gui(paths, load_model, line, cli.lang)
         }

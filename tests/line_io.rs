@@ -33,6 +33,11 @@ fn decision(i: u32) -> ItemDecision {
         verdict,
         class_id: u16::from(verdict == Verdict::Reject),
         score: f64::from(i) / 100.0,
+        frame_seq: u64::from(i),
+        item_index: 0,
+        defect_class: None,
+        lot: "L1".into(),
+        model_version: "test".into(),
     }
 }
 
@@ -145,6 +150,139 @@ fn a_lost_plc_shows_within_a_second_and_sending_never_blocks() {
     assert!(!c.connected, "still connected after {seen:?}");
     assert!(seen < Duration::from_secs(1), "fault seen after {seen:?}");
     assert!(c.last_error.is_some());
+}
+
+/// A test fire reaches the ejector (and only the PLC); decisions lost while the PLC was away
+/// latch fault 4 until the PLC's reset counter moves.
+#[test]
+fn a_test_fire_reaches_the_ejector_and_the_plc_resets_a_latched_fault() {
+    let sim = LineSim::start("127.0.0.1:0".parse().unwrap(), SimConfig::default()).unwrap();
+    let mut out = outputs(sim.addr());
+    assert!(out.test_fire(), "a PLC output hears a test fire");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while sim.counts().fired < 1 {
+        assert!(Instant::now() < deadline, "{:?}", sim.counts());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(out.counters()[0].1.test_fires, 1);
+    drop(out);
+
+    // An output whose backlog overflows before it ever reaches the PLC.
+    let mut cfg = ModbusConfig::from_url(&format!("modbus-tcp://{}", sim.addr())).unwrap();
+    cfg.backlog = 2;
+    let mut plc = ModbusOutput::new(cfg);
+    for i in 1..=5 {
+        plc.item(decision(i));
+    }
+    assert_eq!(plc.counters().missed, 3);
+    let tick_until = |plc: &mut ModbusOutput, what: &str, ok: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !ok() {
+            assert!(Instant::now() < deadline, "{what}: {:?}", sim.counts());
+            plc.tick();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    tick_until(&mut plc, "latched fault", &|| {
+        sim.counts().fault == Some(map::FaultCode::QueueOverflow)
+    });
+    // Still latched while the station says all is well.
+    plc.state(map::StationState::Running, map::FaultCode::None);
+    for _ in 0..10 {
+        plc.tick();
+    }
+    assert_eq!(sim.counts().fault, Some(map::FaultCode::QueueOverflow));
+    sim.set_input(map::IR_RESET, 1);
+    tick_until(&mut plc, "reset", &|| {
+        sim.counts().fault == Some(map::FaultCode::None)
+    });
+    assert_eq!(plc.counters().plc_inputs.map(|i| i.reset), Some(1));
+}
+
+/// The station follows the PLC: a lot number written into the input registers becomes the
+/// lot the items are recorded under; with reject on doubt, review items go to the ejector.
+#[test]
+fn the_station_follows_the_plc_lot_and_rejects_on_doubt() {
+    use foodqc::capture::synthetic::{SyntheticConfig, SyntheticLine};
+    use foodqc::capture::{SourceOptions, SourceSpec};
+    use foodqc::domain::AppPaths;
+    use foodqc::lineio::LineOutputSpec;
+    use foodqc::station::{LotInfo, Station, StationConfig};
+
+    let dir = tempfile::tempdir().unwrap();
+    let sim = LineSim::start("127.0.0.1:0".parse().unwrap(), SimConfig::default()).unwrap();
+    let (fps, frames) = (30.0, 600);
+    let cfg = StationConfig {
+        station_name: "plc-lot".into(),
+        source: SourceSpec::Synthetic { seed: 5 },
+        source_options: SourceOptions {
+            fps,
+            ..Default::default()
+        },
+        lot: LotInfo {
+            code: "START".into(),
+            ..LotInfo::default()
+        },
+        live: true,
+        max_frames: Some(frames),
+        paths: AppPaths {
+            data_dir: dir.path().to_path_buf(),
+        },
+        reject_samples_per_minute: 0,
+        reject_on_doubt: true,
+        operator: None,
+        line_outputs: vec![
+            LineOutputSpec::parse_plc(&format!("modbus-tcp://{}", sim.addr())).unwrap(),
+        ],
+    };
+    let line = SyntheticConfig {
+        seed: 5,
+        fps,
+        ..Default::default()
+    };
+    // A wide review band (half the reject threshold and up), so the run has items in doubt.
+    let mut model = foodqc::model::AnomalyModel::bundled().unwrap();
+    model.thresholds.review = Some(model.thresholds.reject * 0.5);
+    let station = Station::start_with_source(
+        cfg,
+        Box::new(SyntheticLine::new(line)),
+        std::sync::Arc::new(model),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    sim.set_input(map::IR_LOT, 4711);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while station.stats().lot != "4711" {
+        assert!(Instant::now() < deadline, "lot {}", station.stats().lot);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stats = station.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let line = sim.stop();
+    let store = foodqc::store::Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
+    let lots: std::collections::BTreeSet<String> = store
+        .recent_inspections(100_000)
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| r.lot_code)
+        .collect();
+    assert_eq!(
+        lots,
+        ["4711".to_string(), "START".to_string()].into(),
+        "items before and after the PLC's lot"
+    );
+    let audit = store.audit_entries(10_000).unwrap();
+    assert!(
+        audit.iter().any(|e| e.action == "station.lot_from_plc"),
+        "the switch is audited"
+    );
+    eprintln!(
+        "{} items: {} rejects, {} reviews; ejector fired {}",
+        stats.items, stats.rejects, stats.reviews, line.fired
+    );
+    assert!(stats.reviews > 0, "the seed gives review items");
+    assert_eq!(line.fired, stats.rejects + stats.reviews, "reject on doubt");
+    assert_eq!((line.missed, line.late), (0, 0));
 }
 
 /// The pymodbus server of `tests/peers/modbus_server.py`, on a free port.
@@ -286,4 +424,93 @@ fn the_line_simulator_answers_a_third_party_client() {
     );
     let out = common::run_ok(Command::new(py).args(["-c", &code]));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3");
+}
+
+/// A camera that gives 20 frames of the synthetic line and is then unplugged.
+struct UnpluggedCamera {
+    line: foodqc::capture::synthetic::SyntheticLine,
+    left: u32,
+}
+
+impl foodqc::capture::FrameSource for UnpluggedCamera {
+    fn describe(&self) -> String {
+        "camera 0 (unplugged after 20 frames)".into()
+    }
+    fn pacing(&self) -> foodqc::capture::Pacing {
+        foodqc::capture::Pacing::Fps(30.0)
+    }
+    fn is_continuous(&self) -> bool {
+        true
+    }
+    fn next_frame(
+        &mut self,
+    ) -> Result<Option<foodqc::capture::Frame>, foodqc::capture::CaptureError> {
+        if self.left == 0 {
+            return Err(foodqc::capture::CaptureError::CameraLost {
+                index: 0,
+                reason: "unplugged".into(),
+            });
+        }
+        self.left -= 1;
+        foodqc::capture::FrameSource::next_frame(&mut self.line)
+    }
+}
+
+/// A lost camera puts the station in fault "source lost" for the PLC within a second (the
+/// station keeps trying to reopen it; there is no camera on this machine, so it stays lost).
+#[test]
+fn a_lost_camera_is_a_source_lost_fault() {
+    use foodqc::capture::synthetic::{SyntheticConfig, SyntheticLine};
+    use foodqc::capture::{SourceOptions, SourceSpec};
+    use foodqc::domain::AppPaths;
+    use foodqc::lineio::LineOutputSpec;
+    use foodqc::station::{LotInfo, Station, StationConfig};
+
+    let dir = tempfile::tempdir().unwrap();
+    let sim = LineSim::start("127.0.0.1:0".parse().unwrap(), SimConfig::default()).unwrap();
+    let cfg = StationConfig {
+        station_name: "cam-lost".into(),
+        source: SourceSpec::Camera { index: 0 },
+        source_options: SourceOptions::default(),
+        lot: LotInfo::default(),
+        live: true,
+        max_frames: None,
+        paths: AppPaths {
+            data_dir: dir.path().to_path_buf(),
+        },
+        reject_samples_per_minute: 0,
+        reject_on_doubt: false,
+        operator: None,
+        line_outputs: vec![
+            LineOutputSpec::parse_plc(&format!("modbus-tcp://{}", sim.addr())).unwrap(),
+        ],
+    };
+    let camera = UnpluggedCamera {
+        line: SyntheticLine::new(SyntheticConfig::default()),
+        left: 20,
+    };
+    let model = std::sync::Arc::new(foodqc::model::AnomalyModel::bundled().unwrap());
+    let station = Station::start_with_source(cfg, Box::new(camera), model).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !station.stats().source_lost {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}",
+            station.stats().source_problem
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let lost_at = Instant::now();
+    while sim.counts().fault != Some(map::FaultCode::SourceLost) {
+        assert!(
+            lost_at.elapsed() < Duration::from_secs(1),
+            "PLC sees {:?} / {:?}",
+            sim.counts().state,
+            sim.counts().fault
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    eprintln!("source lost seen by the PLC after {:?}", lost_at.elapsed());
+    assert_eq!(sim.counts().state, Some(map::StationState::Fault));
+    station.stop().unwrap();
 }

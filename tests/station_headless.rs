@@ -30,6 +30,7 @@ fn config(dir: &std::path::Path, source: SourceSpec, frames: Option<u64>) -> Sta
             data_dir: dir.to_path_buf(),
         },
         reject_samples_per_minute: 10,
+        reject_on_doubt: false,
         operator: None,
         line_outputs: Vec::new(),
     }

@@ -48,6 +48,9 @@ pub enum BenchError {
     /// The station of a soak failed.
     #[error(transparent)]
     Station(#[from] crate::station::StationError),
+    /// The line simulator (the PLC of the line bench) could not listen.
+    #[error("cannot start the line simulator: {0}")]
+    LineSim(#[source] std::io::Error),
     /// The synthetic line gave no frame.
     #[error("the synthetic line ended unexpectedly")]
     SourceEnded,

@@ -10,6 +10,7 @@
 pub mod alarms;
 mod error;
 mod inputs;
+pub mod line;
 mod pipeline;
 mod report;
 pub mod soak;

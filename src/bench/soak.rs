@@ -100,6 +100,7 @@ pub fn soak(
         max_frames: None,
         paths: opts.paths.clone(),
         reject_samples_per_minute: 60,
+        reject_on_doubt: false,
         operator: None,
         line_outputs: Vec::new(),
     };

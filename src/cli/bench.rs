@@ -4,6 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use foodqc::bench::line::{LineBenchOptions, line_bench};
+use foodqc::domain::AppPaths;
+use foodqc::lineio::LineOutputSpec;
+use foodqc::tr;
+
 /// Arguments of `foodqc bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -30,10 +35,20 @@ pub struct BenchArgs {
     /// always use the bundled classical model).
     #[arg(long, default_value = "classical", value_name = "classical|deep")]
     tier: foodqc::model::Tier,
+    /// Instead: run the live synthetic line (30 FPS) this many seconds with `line-sim` as the
+    /// PLC and measure capture -> acknowledged per output (median, p99).
+    #[arg(long, value_name = "SECONDS")]
+    line: Option<u32>,
+    /// With --line: publish to this MQTT broker too (mqtt://HOST:PORT[/PREFIX]).
+    #[arg(long, value_name = "URL", value_parser = super::inspect::parse_mqtt, requires = "line")]
+    mqtt: Option<LineOutputSpec>,
 }
 
 /// Run the benchmark and print its report.
 pub fn run(a: BenchArgs) -> anyhow::Result<()> {
+    if let Some(seconds) = a.line {
+        return run_line(seconds, a.mqtt, a.json);
+    }
     let opts = foodqc::bench::BenchOptions {
         dataset: a.dataset,
         threads: a.threads,
@@ -48,6 +63,76 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", report.to_text());
+    }
+    Ok(())
+}
+
+/// `bench --line`: the live line into a scratch folder, the simulator as the PLC.
+fn run_line(seconds: u32, mqtt: Option<LineOutputSpec>, json: bool) -> anyhow::Result<()> {
+    if !(1..=3600).contains(&seconds) {
+        anyhow::bail!(tr!("cli-bench-bad-line-seconds", seconds = seconds));
+    }
+    let scratch = tempfile::tempdir()?;
+    let opts = LineBenchOptions {
+        duration: std::time::Duration::from_secs(u64::from(seconds)),
+        fps: 30.0,
+        extra_outputs: mqtt.into_iter().collect(),
+        paths: AppPaths {
+            data_dir: scratch.path().to_path_buf(),
+        },
+    };
+    let model = std::sync::Arc::new(foodqc::model::AnomalyModel::bundled()?);
+    let r = line_bench(&opts, model)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        let dec = foodqc::i18n::format_decimal;
+        let pair = |p: Option<(f64, f64)>| {
+            p.map_or("-".to_string(), |(m, p99)| {
+                format!("{} / {} ms", dec(m, 1), dec(p99, 1))
+            })
+        };
+        let (read, fired, late, missed) = r.ejector;
+        println!(
+            "{}",
+            tr!(
+                "cli-bench-line-summary",
+                seconds = dec(r.seconds, 1),
+                frames = r.frames,
+                dropped = r.frames_dropped,
+                items = r.items,
+                rejects = r.rejects
+            )
+        );
+        println!(
+            "{}",
+            tr!(
+                "cli-bench-line-ejector",
+                read = read,
+                fired = fired,
+                late = late,
+                missed = missed
+            )
+        );
+        for o in &r.outputs {
+            let missed = o.missed + o.dropped;
+            println!(
+                "{}",
+                tr!(
+                    "cli-bench-line-output",
+                    output = o.output.as_str(),
+                    sent = o.sent,
+                    acked = o.acked,
+                    late = o.late,
+                    missed = missed,
+                    capture = pair(o.capture_to_ack_ms),
+                    round_trip = pair(o.round_trip_ms)
+                )
+            );
+        }
+    }
+    if !r.ejector_exact() {
+        anyhow::bail!(tr!("cli-bench-line-not-exact"));
     }
     Ok(())
 }

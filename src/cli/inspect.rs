@@ -58,11 +58,25 @@ pub struct InspectArgs {
     /// register map is in the README; `foodqc line-sim` plays the PLC.
     #[arg(long, value_name = "URL", value_parser = parse_plc)]
     plc: Vec<LineOutputSpec>,
+    /// Publish every item, the alarms and the station's state to an MQTT broker:
+    /// mqtt://HOST:PORT[/PREFIX] (repeatable). Topics PREFIX/STATION/items, /alarms and /state
+    /// (retained); the message format is in the README.
+    #[arg(long, value_name = "URL", value_parser = parse_mqtt)]
+    mqtt: Vec<LineOutputSpec>,
+    /// Reject on doubt: items in the review band (and unscored ones) go to the PLC as rejects;
+    /// the database keeps the model's verdict.
+    #[arg(long)]
+    reject_on_doubt: bool,
 }
 
 /// `--plc URL` parsed, its error naming the URL.
 pub fn parse_plc(url: &str) -> Result<LineOutputSpec, String> {
     LineOutputSpec::parse_plc(url).map_err(|e| e.to_string())
+}
+
+/// `--mqtt URL` parsed, its error naming the URL.
+pub fn parse_mqtt(url: &str) -> Result<LineOutputSpec, String> {
+    LineOutputSpec::parse_mqtt(url).map_err(|e| e.to_string())
 }
 
 /// Run the station until the source ends (or `--frames`, or SIGTERM/SIGINT: then it stops,
@@ -98,7 +112,8 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: InspectArgs) -> anyhow::Re
         max_frames: a.frames,
         paths: paths.clone(),
         reject_samples_per_minute: 60,
-        line_outputs: a.plc.clone(),
+        reject_on_doubt: a.reject_on_doubt,
+        line_outputs: a.plc.iter().chain(&a.mqtt).cloned().collect(),
     };
     // A signal only sets the flag; the loop below sees it within 50 ms and stops the station
     // cleanly (the recorder journals what the database cannot take at once).
@@ -204,6 +219,7 @@ impl Run<'_> {
                     "late": c.late,
                     "missed": c.missed,
                     "dropped": c.dropped,
+                    "backlog": c.backlog,
                     "last_error": c.last_error,
                     "latency_ms_median": lat.map(|l| l.0),
                     "latency_ms_p99": lat.map(|l| l.1),

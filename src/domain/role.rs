@@ -58,11 +58,13 @@ pub enum Permission {
     ViewAuditTrail,
     /// Sign (as reviewed) an extract of the audit trail and export it.
     ReviewAuditTrail,
+    /// Fire the ejector once from the Line panel (commissioning, maintenance).
+    TestFireEjector,
 }
 
 impl Permission {
     /// Every permission, in the order of the matrix in [`Role::may`].
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 17] = [
         Permission::RunLine,
         Permission::CaptureSamples,
         Permission::Label,
@@ -79,6 +81,7 @@ impl Permission {
         Permission::SetAcceptanceCriteria,
         Permission::ViewAuditTrail,
         Permission::ReviewAuditTrail,
+        Permission::TestFireEjector,
     ];
 
     /// The permission's name in snake case (`approve_model`), as the audit log writes it.
@@ -100,6 +103,7 @@ impl Permission {
             Permission::SetAcceptanceCriteria => "set_acceptance_criteria",
             Permission::ViewAuditTrail => "view_audit_trail",
             Permission::ReviewAuditTrail => "review_audit_trail",
+            Permission::TestFireEjector => "test_fire_ejector",
         }
     }
 
@@ -157,6 +161,7 @@ impl Role {
     /// | set_acceptance_criteria |          |            |                | yes        |       |
     /// | view_audit_trail        |          |            |                | yes        | yes   |
     /// | review_audit_trail      |          |            |                | yes        |       |
+    /// | test_fire_ejector       | yes      | yes        |                |            |       |
     ///
     /// The admin keeps the station, not its quality records: separating the two is what
     /// makes a QC signature mean something (an admin could otherwise create a user and sign
@@ -164,7 +169,8 @@ impl Role {
     /// QC manager as its approver. The acceptance criteria a candidate model must meet are
     /// the QC manager's: whoever trains models does not also set the bar they must clear.
     /// The admin may read and verify the audit trail (it keeps the station) but signs no
-    /// review of it: the QC manager does (21 CFR 117.305's records review).
+    /// review of it: the QC manager does (21 CFR 117.305's records review). Test-firing the
+    /// ejector is for the people at the line who see it blow.
     pub fn may(self, p: Permission) -> bool {
         use Permission as P;
         use Role as R;
@@ -174,6 +180,7 @@ impl Role {
                 R::Operator | R::Technician | R::DataScientist | R::QcManager
             ),
             P::CaptureSamples => matches!(self, R::Operator | R::Technician | R::DataScientist),
+            P::TestFireEjector => matches!(self, R::Operator | R::Technician),
             P::Label => matches!(self, R::Technician | R::DataScientist),
             P::Train | P::TuneThresholds | P::ProposeModel => self == R::DataScientist,
             P::ApproveModel

@@ -4,10 +4,12 @@
 //!
 //! - [`register_map`]: the Modbus register map a PLC programmer wires against.
 //! - [`modbus`]: the station as a Modbus TCP client writing into the PLC's registers.
+//! - [`mqtt`]: items, alarms and the station's state to an MQTT broker.
 //! - [`line_sim`]: the PLC side for people without one (`foodqc line-sim`).
 
 pub mod line_sim;
 pub mod modbus;
+pub mod mqtt;
 pub mod register_map;
 
 use std::collections::VecDeque;
@@ -21,11 +23,14 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounde
 use crate::domain::Verdict;
 pub use register_map::{FaultCode, StationState};
 
-/// An output as configured (`--plc modbus-tcp://HOST:PORT[?unit=N]`).
+/// An output as configured (`--plc modbus-tcp://HOST:PORT[?unit=N]`,
+/// `--mqtt mqtt://HOST:PORT[/PREFIX]`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum LineOutputSpec {
     /// A PLC over Modbus TCP.
     Modbus(modbus::ModbusConfig),
+    /// An MQTT broker.
+    Mqtt(mqtt::MqttConfig),
 }
 
 impl LineOutputSpec {
@@ -34,11 +39,22 @@ impl LineOutputSpec {
         modbus::ModbusConfig::from_url(url).map(LineOutputSpec::Modbus)
     }
 
-    /// The output, not yet connected (it connects on its own thread).
-    pub fn open(&self) -> Box<dyn LineOutput> {
+    /// Parse a broker address (`mqtt://...`).
+    pub fn parse_mqtt(url: &str) -> Result<LineOutputSpec, mqtt::MqttUrlError> {
+        mqtt::MqttConfig::from_url(url).map(LineOutputSpec::Mqtt)
+    }
+
+    /// The output of station `station`, not yet connected (it connects on its own thread).
+    pub fn open(&self, station: &str) -> Box<dyn LineOutput> {
         match self {
             LineOutputSpec::Modbus(c) => Box::new(modbus::ModbusOutput::new(c.clone())),
+            LineOutputSpec::Mqtt(c) => Box::new(mqtt::MqttOutput::new(c.clone(), station)),
         }
+    }
+
+    /// Whether this is a PLC (the Line panel's test fire and handshake counters apply).
+    pub fn is_plc(&self) -> bool {
+        matches!(self, LineOutputSpec::Modbus(_))
     }
 }
 
@@ -46,8 +62,46 @@ impl std::fmt::Display for LineOutputSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LineOutputSpec::Modbus(c) => write!(f, "modbus-tcp://{}?unit={}", c.target, c.unit),
+            LineOutputSpec::Mqtt(c) => write!(f, "mqtt://{}:{}/{}", c.host, c.port, c.prefix),
         }
     }
+}
+
+/// What kind of alarm goes out to the line's plant systems.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlarmKind {
+    /// The reject rate broke a run rule (p-chart).
+    RunRule,
+    /// Passed items score higher than the model's reference: drift.
+    Drift,
+    /// The station cannot judge (stall, lost source, missing model).
+    Fault,
+}
+
+impl AlarmKind {
+    /// Its name in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlarmKind::RunRule => "run_rule",
+            AlarmKind::Drift => "drift",
+            AlarmKind::Fault => "fault",
+        }
+    }
+}
+
+/// An alarm raised (or cleared) by the station.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineAlarm {
+    /// What raised it.
+    pub kind: AlarmKind,
+    /// Raised (true) or cleared (false).
+    pub raised: bool,
+    /// One line for people (English: logs and plant systems).
+    pub message: String,
+    /// Machine-readable details (an object; its fields join the message's).
+    pub details: serde_json::Value,
+    /// When.
+    pub at: SystemTime,
 }
 
 /// One judged item, as the line hears about it.
@@ -67,6 +121,16 @@ pub struct ItemDecision {
     pub class_id: u16,
     /// The score (non-finite reads as reject on the line, see the register map).
     pub score: f64,
+    /// The frame's sequence number in this station run (as recorded).
+    pub frame_seq: u64,
+    /// The item's index in its frame (as recorded).
+    pub item_index: u32,
+    /// The defect class's name, when classified.
+    pub defect_class: Option<String>,
+    /// Lot code the item was judged under.
+    pub lot: Arc<str>,
+    /// Model version that judged it.
+    pub model_version: Arc<str>,
 }
 
 impl ItemDecision {
@@ -97,6 +161,12 @@ pub struct OutputCounters {
     pub missed: u64,
     /// Decisions dropped because the output's queue was full.
     pub dropped: u64,
+    /// Decisions handed to the line and not yet acknowledged (waiting for a broker or PLC).
+    pub backlog: u64,
+    /// Test fires sent to the ejector.
+    pub test_fires: u64,
+    /// What the PLC last wrote into its input registers (PLC outputs only).
+    pub plc_inputs: Option<PlcInputs>,
     /// Whether the output is connected now.
     pub connected: bool,
     /// The last connection or protocol error.
@@ -105,6 +175,19 @@ pub struct OutputCounters {
     pub recent_latency_ms: VecDeque<f64>,
     /// Written -> acknowledged (the protocol's round trip), milliseconds (bounded).
     pub recent_round_trip_ms: VecDeque<f64>,
+}
+
+/// The PLC's input registers as last read (see [`register_map`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlcInputs {
+    /// Trigger counter (triggered cameras).
+    pub trigger: u16,
+    /// Recipe / product index the PLC selects.
+    pub recipe: u16,
+    /// The PLC's lot number (0: none).
+    pub lot: u16,
+    /// Reset counter: a change clears a latched fault.
+    pub reset: u16,
 }
 
 /// Latencies kept for the median and p99.
@@ -153,6 +236,15 @@ pub trait LineOutput: Send {
     fn item(&mut self, d: ItemDecision);
     /// The station's state changed.
     fn state(&mut self, state: StationState, fault: FaultCode);
+    /// An alarm was raised or cleared (outputs without an alarm channel ignore it).
+    fn alarm(&mut self, _alarm: &LineAlarm) {}
+    /// Whether this output drives an ejector (a test fire goes to it, not to a broker).
+    fn drives_ejector(&self) -> bool {
+        false
+    }
+    /// Fire the ejector once with `d` (a reject with no item behind it); outputs that drive
+    /// no ejector ignore it.
+    fn test_fire(&mut self, _d: ItemDecision) {}
     /// Periodic work: heartbeat, reconnect, poll acks. Called at least every
     /// [`TICK`] whether or not decisions arrive.
     fn tick(&mut self);
@@ -171,6 +263,8 @@ pub const QUEUE: usize = 1024;
 enum Msg {
     Item(ItemDecision),
     State(StationState, FaultCode),
+    Alarm(LineAlarm),
+    TestFire(ItemDecision),
 }
 
 /// What the output threads watch to tell the line the station's state without being told:
@@ -213,6 +307,7 @@ struct Running {
     counters: Arc<Mutex<OutputCounters>>,
     /// Decisions that found the queue full (counted by the sender, not the output).
     dropped: u64,
+    drives_ejector: bool,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -244,6 +339,7 @@ impl LineOutputs {
         let mut running = Vec::new();
         for mut out in outputs {
             let name = out.name();
+            let drives_ejector = out.drives_ejector();
             let (tx, rx) = bounded::<Msg>(QUEUE);
             let counters = Arc::new(Mutex::new(out.counters()));
             let shared = counters.clone();
@@ -257,6 +353,7 @@ impl LineOutputs {
                 tx,
                 counters,
                 dropped: 0,
+                drives_ejector,
                 thread: Some(thread),
             });
         }
@@ -307,6 +404,42 @@ impl LineOutputs {
             {
                 o.dropped += 1;
             }
+        }
+    }
+
+    /// Fire the ejector once: a reject with no item behind it, to every output that drives
+    /// an ejector (not recorded, not published). Returns whether one was there to hear it.
+    pub fn test_fire(&mut self) -> bool {
+        let d = ItemDecision {
+            seq: self.next_seq,
+            captured_at: SystemTime::now(),
+            track_id: None,
+            x_permille: 500,
+            verdict: Verdict::Reject,
+            class_id: 0,
+            score: f64::INFINITY,
+            frame_seq: 0,
+            item_index: 0,
+            defect_class: None,
+            lot: Arc::from(""),
+            model_version: Arc::from(""),
+        };
+        self.next_seq = self.next_seq.wrapping_add(1).max(1);
+        let mut heard = false;
+        for o in &self.outputs {
+            heard |= o.drives_ejector;
+            let _ =
+                o.tx.send_timeout(Msg::TestFire(d.clone()), Duration::from_millis(50));
+        }
+        heard
+    }
+
+    /// Raise (or clear) an alarm on every output that has an alarm channel.
+    pub fn alarm(&self, alarm: LineAlarm) {
+        for o in &self.outputs {
+            // Alarms are rare and matter: wait briefly rather than lose one to a full queue.
+            let _ =
+                o.tx.send_timeout(Msg::Alarm(alarm.clone()), Duration::from_millis(50));
         }
     }
 
@@ -363,6 +496,35 @@ struct StopSignal {
     flush_ms: AtomicU64,
 }
 
+fn deliver(out: &mut dyn LineOutput, m: Msg) {
+    match m {
+        Msg::Item(d) => out.item(d),
+        Msg::State(s, f) => out.state(s, f),
+        Msg::Alarm(a) => out.alarm(&a),
+        Msg::TestFire(d) => out.test_fire(d),
+    }
+}
+
+/// The alarm of a fault that came (`now`) or went (`was`).
+fn fault_alarm(was: FaultCode, now: FaultCode) -> LineAlarm {
+    let (raised, code) = if now == FaultCode::None {
+        (false, was)
+    } else {
+        (true, now)
+    };
+    LineAlarm {
+        kind: AlarmKind::Fault,
+        raised,
+        message: if raised {
+            format!("station fault: {}", code.as_str())
+        } else {
+            format!("station fault cleared: {}", code.as_str())
+        },
+        details: serde_json::json!({ "fault": code.as_str(), "fault_code": code as u16 }),
+        at: SystemTime::now(),
+    }
+}
+
 fn run_output(
     out: &mut dyn LineOutput,
     rx: &Receiver<Msg>,
@@ -374,22 +536,21 @@ fn run_output(
     out.state(told.0, told.1);
     loop {
         match rx.recv_timeout(TICK) {
-            Ok(Msg::Item(d)) => out.item(d),
-            Ok(Msg::State(s, f)) => out.state(s, f),
+            Ok(m) => deliver(out, m),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
         // Drain what else is waiting before the tick, so a burst goes out together.
         while let Ok(m) = rx.try_recv() {
-            match m {
-                Msg::Item(d) => out.item(d),
-                Msg::State(s, f) => out.state(s, f),
-            }
+            deliver(out, m);
         }
         let now = health.state();
         if now != told && !stop.stop.load(Ordering::SeqCst) {
             if now.1 != FaultCode::None {
                 tracing::warn!("{}: station fault {:?}", out.name(), now.1);
+            }
+            if now.1 != told.1 {
+                out.alarm(&fault_alarm(told.1, now.1));
             }
             told = now;
             out.state(now.0, now.1);

@@ -12,7 +12,7 @@ use tokio_modbus::prelude::SlaveContext;
 use tokio_modbus::slave::Slave;
 
 use super::register_map::{self as map, FaultCode, ItemSlot, StationState};
-use super::{ItemDecision, LineOutput, OutputCounters};
+use super::{ItemDecision, LineOutput, OutputCounters, PlcInputs};
 
 /// Where and how to reach the PLC.
 #[derive(Clone, Debug, PartialEq)]
@@ -207,6 +207,23 @@ impl ModbusOutput {
             return;
         };
         let ack = regs.first().copied().unwrap_or(0);
+        if let [_, trigger, recipe, lot, reset, ..] = regs[..] {
+            let inputs = PlcInputs {
+                trigger,
+                recipe,
+                lot,
+                reset,
+            };
+            // A change of the reset counter clears a latched fault (the PLC's reset button).
+            if let Some(before) = self.counters.plc_inputs
+                && before.reset != reset
+                && self.fault == FaultCode::QueueOverflow
+            {
+                tracing::info!("{}: the PLC reset the latched fault", self.name());
+                self.fault = FaultCode::None;
+            }
+            self.counters.plc_inputs = Some(inputs);
+        }
         let now = SystemTime::now();
         let acked: Vec<u32> = self
             .in_flight
@@ -283,6 +300,15 @@ impl LineOutput for ModbusOutput {
         format!("modbus-tcp://{}", self.cfg.target)
     }
 
+    fn drives_ejector(&self) -> bool {
+        true
+    }
+
+    fn test_fire(&mut self, d: ItemDecision) {
+        self.counters.test_fires += 1;
+        self.item(d);
+    }
+
     fn item(&mut self, d: ItemDecision) {
         self.pending.push_back(d);
         while self.pending.len() > self.cfg.backlog {
@@ -298,7 +324,7 @@ impl LineOutput for ModbusOutput {
 
     fn state(&mut self, state: StationState, fault: FaultCode) {
         self.state = state;
-        // A queue overflow stays latched until the station is restarted.
+        // A queue overflow stays latched until the PLC resets it (or the station restarts).
         if self.fault != FaultCode::QueueOverflow || fault != FaultCode::None {
             self.fault = fault;
         }

@@ -57,6 +57,14 @@ pub const SLOT_LEN: u16 = 10;
 pub const SLOTS: u16 = 8;
 /// Input register: the PLC's ack.
 pub const IR_ACK: u16 = 0;
+/// Input register: trigger counter (triggered cameras).
+pub const IR_TRIGGER: u16 = 1;
+/// Input register: recipe / product index.
+pub const IR_RECIPE: u16 = 2;
+/// Input register: the PLC's lot number.
+pub const IR_LOT: u16 = 3;
+/// Input register: reset counter (a change clears a latched fault).
+pub const IR_RESET: u16 = 4;
 /// Input registers the station reads each poll (ack .. reset).
 pub const IR_LEN: u16 = 5;
 /// Coil: heartbeat bit.
@@ -96,6 +104,17 @@ pub enum FaultCode {
 }
 
 impl FaultCode {
+    /// Its name in messages (`stalled`, `source_lost`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultCode::None => "none",
+            FaultCode::Stalled => "stalled",
+            FaultCode::SourceLost => "source_lost",
+            FaultCode::ModelMissing => "model_missing",
+            FaultCode::QueueOverflow => "queue_overflow",
+        }
+    }
+
     /// The code from its register value; unknown values are `None`.
     pub fn from_register(v: u16) -> Option<FaultCode> {
         Some(match v {
@@ -110,6 +129,16 @@ impl FaultCode {
 }
 
 impl StationState {
+    /// Its name in messages (`running`, `fault`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StationState::Stopped => "stopped",
+            StationState::Running => "running",
+            StationState::Paused => "paused",
+            StationState::Fault => "fault",
+        }
+    }
+
     /// The state from its register value.
     pub fn from_register(v: u16) -> Option<StationState> {
         Some(match v {

@@ -52,7 +52,11 @@ pub(super) fn capture_loop(
         match result {
             Ok(Some(frame)) => {
                 delivered += 1;
-                lock(&shared.stats).frames_captured += 1;
+                {
+                    let mut st = lock(&shared.stats);
+                    st.frames_captured += 1;
+                    st.source_lost = false;
+                }
                 if !deliver(cfg.live, frame, &tx, &drop_rx, &shared) {
                     return;
                 }
@@ -143,6 +147,7 @@ fn after_error(cfg: &StationConfig, e: CaptureError, shared: &Shared) -> AfterEr
     tracing::error!("{e}");
     if let CaptureError::CameraLost { .. } = e {
         set_problem(format!("{e}; retrying every 2 s"));
+        lock(&shared.stats).source_lost = true;
         if !cfg.live {
             return AfterError::Stop;
         }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
+use super::alarm_watch::AlarmWatch;
 use super::tracker::Tracker;
 use super::{Shared, StationError, UNCERTAIN_FRACTION, lock};
 use crate::capture::Frame;
@@ -17,6 +18,7 @@ use crate::imageio::crop::crop_with_margin;
 use crate::inspect::{Inspection, Inspector};
 use crate::lineio::{ItemDecision, LineOutputs};
 use crate::model::{AnomalyModel, InspectionModel};
+use crate::reports::drift::DriftReference;
 use crate::store::{InspectionRow, NewModelVersion, RecordItem, RecordSender, SampleImage, Store};
 
 /// What the inspector thread writes to and records under.
@@ -28,6 +30,9 @@ pub(super) struct InspectCtx {
     pub(super) model_id: i64,
     pub(super) continuous: bool,
     pub(super) reject_samples_per_minute: u32,
+    pub(super) reject_on_doubt: bool,
+    /// The lot being recorded (product, line and shift carry over to a lot the PLC selects).
+    pub(super) lot: super::LotInfo,
 }
 
 /// Items of one frame that were recorded, by verdict.
@@ -37,6 +42,9 @@ struct Counts {
     rejects: u64,
     reviews: u64,
     unscored: u64,
+    /// Passed items, and those of them above the drift reference score.
+    passed: u64,
+    passed_above: u64,
 }
 
 /// The inspector thread's state between frames.
@@ -46,6 +54,13 @@ struct InspectThread {
     tracker: Tracker,
     sender: RecordSender,
     outputs: LineOutputs,
+    /// Run-rule and drift alarms for the outputs (only watched when there are outputs).
+    alarms: AlarmWatch,
+    /// Lot code and model version the line hears with each decision.
+    lot_code: Arc<str>,
+    model_version: Arc<str>,
+    /// The PLC's lot number last followed.
+    plc_lot: Option<u16>,
     fps_window: VecDeque<Instant>,
     sample_budget: SampleBudget,
     shared: Arc<Shared>,
@@ -59,9 +74,20 @@ pub(super) fn inspect_loop(
     outputs: LineOutputs,
     shared: Arc<Shared>,
 ) -> Result<(), StationError> {
+    let (lot_code, model_version) = {
+        let st = lock(&shared.stats);
+        (
+            Arc::from(st.lot.as_str()),
+            Arc::from(st.model_version.as_str()),
+        )
+    };
     let mut t = InspectThread {
         sample_budget: SampleBudget::new(ctx.reject_samples_per_minute),
         ctx,
+        alarms: AlarmWatch::new(DriftReference::for_model(&model.anomaly)),
+        lot_code,
+        model_version,
+        plc_lot: None,
         inspector: Inspector::new(model),
         tracker: Tracker::new(),
         sender,
@@ -70,13 +96,14 @@ pub(super) fn inspect_loop(
         shared,
     };
     let result = (|| -> Result<(), StationError> {
-        while let Some(frame) = next_frame(&rx, &t.shared, &t.outputs) {
+        while let Some(frame) = t.next_frame(&rx) {
             t.apply_pending_commands();
             let capture_all = t.shared.capture_next.swap(false, Ordering::SeqCst);
             let insp = t.inspect(frame);
             let counts = t.record(&insp, capture_all)?;
             t.outputs.frame_judged();
             t.update_stats(&counts, &insp);
+            t.watch_alarms(&counts);
             *lock(&t.shared.latest) = Some(Arc::new(insp));
         }
         Ok(())
@@ -87,29 +114,86 @@ pub(super) fn inspect_loop(
     result
 }
 
-/// The next frame; `None` when the station stops or the source has ended.
-fn next_frame(rx: &Receiver<Frame>, shared: &Shared, outputs: &LineOutputs) -> Option<Frame> {
-    loop {
-        match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(f) => {
-                outputs.set_paused(false);
-                return Some(f);
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                outputs.set_paused(shared.paused.load(Ordering::SeqCst));
-                if shared.stop.load(Ordering::SeqCst) {
-                    return None;
+impl InspectThread {
+    /// The next frame; `None` when the station stops or the source has ended. While none
+    /// comes, the outputs hear why (paused, source lost) and a test fire still goes out.
+    fn next_frame(&mut self, rx: &Receiver<Frame>) -> Option<Frame> {
+        loop {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(f) => {
+                    self.outputs.set_paused(false);
+                    self.outputs.set_source_lost(false);
+                    return Some(f);
                 }
+                Err(RecvTimeoutError::Timeout) => {
+                    self.outputs
+                        .set_paused(self.shared.paused.load(Ordering::SeqCst));
+                    let lost = lock(&self.shared.stats).source_lost;
+                    self.outputs.set_source_lost(lost);
+                    self.fire_if_asked();
+                    if self.shared.stop.load(Ordering::SeqCst) {
+                        return None;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return None,
             }
-            Err(RecvTimeoutError::Disconnected) => return None,
         }
     }
-}
 
-impl InspectThread {
+    /// Send the test fire a user asked for, and audit it.
+    fn fire_if_asked(&mut self) {
+        let Some(by) = lock(&self.shared.pending_test_fire).take() else {
+            return;
+        };
+        let heard = self.outputs.test_fire();
+        tracing::info!("test fire by {by} (PLC connected: {heard})");
+        if let Err(e) = self.ctx.store.audit(
+            &by,
+            "line.test_fire",
+            serde_json::json!({ "station": self.ctx.station_name, "sent_to_plc": heard }),
+        ) {
+            tracing::error!("cannot write the audit log: {e}");
+        }
+    }
+
+    /// The PLC selected another lot number: record into lot `<number>` from the next frame
+    /// (product, line and shift carry over), audited.
+    fn follow_plc_lot(&mut self) {
+        let plc_lot = lock(&self.shared.stats)
+            .line
+            .iter()
+            .find_map(|(_, c)| c.plc_inputs)
+            .map(|i| i.lot)
+            .filter(|&n| n != 0);
+        let Some(n) = plc_lot else { return };
+        if self.plc_lot == Some(n) {
+            return;
+        }
+        let first = self.plc_lot.is_none();
+        self.plc_lot = Some(n);
+        let code = n.to_string();
+        if first && *self.lot_code == *code {
+            return;
+        }
+        let lot = super::LotInfo {
+            code: code.clone(),
+            ..self.ctx.lot.clone()
+        };
+        if let Err(e) = self.ctx.store.audit(
+            &self.ctx.station_name,
+            "station.lot_from_plc",
+            serde_json::json!({ "from": &*self.lot_code, "to": code, "plc_lot": n }),
+        ) {
+            tracing::error!("cannot write the audit log: {e}");
+        }
+        *lock(&self.shared.pending_lot) = Some(lot);
+    }
+
     /// Apply what a UI queued since the last frame: model, classifier, thresholds, lot (in
     /// that order, so a model sent with its classifier judges the next frame with it).
     fn apply_pending_commands(&mut self) {
+        self.fire_if_asked();
+        self.follow_plc_lot();
         let model = lock(&self.shared.pending_model).take();
         if let Some(m) = model {
             self.swap_model(m);
@@ -141,6 +225,8 @@ impl InspectThread {
             {
                 Ok(id) => {
                     self.ctx.lot_id = id;
+                    self.ctx.lot = lot.clone();
+                    self.lot_code = Arc::from(lot.code.as_str());
                     lock(&self.shared.stats).lot = lot.code.clone();
                 }
                 Err(e) => tracing::error!("cannot open lot {}: {e}", lot.code),
@@ -170,6 +256,9 @@ impl InspectThread {
             tracing::error!("cannot write the audit log: {e}");
         }
         lock(&self.shared.stats).model_version = m.version.clone();
+        self.model_version = Arc::from(m.version.as_str());
+        self.alarms
+            .set_drift_reference(DriftReference::for_model(&m));
         tracing::info!("model {} is live", m.version);
         self.inspector.set_model(m);
         self.publish_classifier();
@@ -224,6 +313,10 @@ impl InspectThread {
             counts.rejects += u64::from(rejected);
             counts.reviews += u64::from(review);
             counts.unscored += u64::from(!score.is_finite());
+            if verdict == Verdict::Pass {
+                counts.passed += 1;
+                counts.passed_above += u64::from(score > self.alarms.drift_score());
+            }
             // Rejects, review-band items and near misses (within 20 % below the reject
             // threshold) teach the most when labelled; they share the rate limit so a bad run
             // cannot flood the queue.
@@ -265,18 +358,48 @@ impl InspectThread {
                         .map_or(0, |i| i as u16 + 1),
                     _ => 0,
                 };
+                // Reject on doubt: what the model could not clear goes off the line.
+                let doubt = verdict == Verdict::Review || !score.is_finite();
+                let to_line = if self.ctx.reject_on_doubt && doubt {
+                    Verdict::Reject
+                } else {
+                    verdict
+                };
                 self.outputs.send(ItemDecision {
                     seq: 0,
                     captured_at: insp.captured_at,
                     track_id: it.track_id,
                     x_permille: (centre / width * 1000.0).clamp(0.0, 1000.0) as u16,
-                    verdict,
+                    verdict: to_line,
                     class_id,
                     score,
+                    frame_seq: insp.seq,
+                    item_index: it.index as u32,
+                    defect_class: it.defect_class.clone(),
+                    lot: self.lot_code.clone(),
+                    model_version: self.model_version.clone(),
                 });
             }
         }
         Ok(counts)
+    }
+
+    /// Raise or clear run-rule and drift alarms on the line's outputs.
+    fn watch_alarms(&mut self, counts: &Counts) {
+        if self.outputs.is_empty() {
+            return;
+        }
+        let (items, rejects) = {
+            let st = lock(&self.shared.stats);
+            (st.items, st.rejects)
+        };
+        for alarm in self
+            .alarms
+            .observe(items, rejects, counts.passed, counts.passed_above)
+        {
+            tracing::warn!("{}", alarm.message);
+            self.outputs.alarm(alarm);
+        }
     }
 
     /// Count the frame and its items; frame rate over the last second.

@@ -4,6 +4,7 @@
 //! Nothing here blocks its caller: commands are queued, results are published into a shared
 //! slot that a UI reads once per repaint.
 
+pub mod alarm_watch;
 mod capture_loop;
 mod error;
 mod inspect_loop;
@@ -79,8 +80,11 @@ pub struct StationConfig {
     /// The signed-in account that started the station (a service account on a headless line
     /// PC); `None`: the station records as itself, by its name.
     pub operator: Option<String>,
-    /// Where each decision goes on the line (PLCs); none: the station only records.
+    /// Where each decision goes on the line (PLCs, brokers); none: the station only records.
     pub line_outputs: Vec<LineOutputSpec>,
+    /// Reject on doubt: items in the review band (and unscored ones) go to the line as
+    /// rejects; their recorded verdict stays what the model said.
+    pub reject_on_doubt: bool,
 }
 
 /// Commands a UI sends to the running station.
@@ -109,6 +113,11 @@ pub enum StationCommand {
     CaptureNext,
     /// Judge from the next frame on with these thresholds (same model, no frame lost).
     SetThresholds(Thresholds),
+    /// Fire the PLC's ejector once (commissioning); `by` is the signed-in user, audited.
+    TestFire {
+        /// Who fired it.
+        by: String,
+    },
 }
 
 /// Counters and state for status bars and summaries.
@@ -143,6 +152,8 @@ pub struct StationStats {
     pub source_view: crate::capture::SourceView,
     /// Last problem with the source (camera lost, file skipped), if any.
     pub source_problem: Option<String>,
+    /// The camera is gone (being reopened): the line hears a fault until a frame comes.
+    pub source_lost: bool,
     /// Files a folder replay skipped.
     pub skipped_files: u64,
     /// True while paused.
@@ -182,6 +193,8 @@ struct Shared {
     pending_model: Mutex<Option<Arc<AnomalyModel>>>,
     pending_classifier: Mutex<Option<Option<Arc<GradeClassifier>>>>,
     pending_thresholds: Mutex<Option<Thresholds>>,
+    /// Who asked for a test fire not yet sent.
+    pending_test_fire: Mutex<Option<String>>,
 }
 
 /// Lock a mutex even if a thread panicked while holding it: the data are counters and
@@ -290,7 +303,10 @@ impl Station {
                 .map_err(spawn_error("capture"))?
         };
         let outputs = LineOutputs::start(
-            cfg.line_outputs.iter().map(LineOutputSpec::open).collect(),
+            cfg.line_outputs
+                .iter()
+                .map(|o| o.open(&cfg.station_name))
+                .collect(),
             DEFAULT_STALL,
         )
         .map_err(spawn_error("line output"))?;
@@ -305,6 +321,8 @@ impl Station {
                 model_id,
                 continuous,
                 reject_samples_per_minute: cfg.reject_samples_per_minute,
+                reject_on_doubt: cfg.reject_on_doubt,
+                lot: cfg.lot.clone(),
             };
             std::thread::Builder::new()
                 .name("foodqc-inspect".into())
@@ -337,6 +355,7 @@ impl Station {
             StationCommand::SetClassifier(c) => *lock(&s.pending_classifier) = Some(c),
             StationCommand::CaptureNext => s.capture_next.store(true, Ordering::SeqCst),
             StationCommand::SetThresholds(t) => *lock(&s.pending_thresholds) = Some(t),
+            StationCommand::TestFire { by } => *lock(&s.pending_test_fire) = Some(by),
         }
     }
 

@@ -49,6 +49,7 @@ pub struct FoodQcApp {
     desk_language: Option<Language>,
     /// The PLCs each decision goes to (`--plc`).
     line_outputs: Vec<foodqc::lineio::LineOutputSpec>,
+    reject_on_doubt: bool,
 }
 
 /// UI frame times (the time our `ui` took), for the status bar and measurements.
@@ -142,17 +143,47 @@ impl FoodQcApp {
             session: super::session::SessionUi::default(),
             desk_language: None,
             line_outputs: Vec::new(),
+            reject_on_doubt: false,
         };
         app.start_station();
         app
     }
 
-    /// Send every decision to these PLCs from now on (the station restarts with them).
-    pub fn set_line_outputs(&mut self, outputs: Vec<foodqc::lineio::LineOutputSpec>) {
-        if outputs != self.line_outputs {
+    /// Send every decision to these PLCs and brokers from now on (the station restarts with
+    /// them).
+    pub fn set_line_outputs(
+        &mut self,
+        outputs: Vec<foodqc::lineio::LineOutputSpec>,
+        reject_on_doubt: bool,
+    ) {
+        if outputs != self.line_outputs || reject_on_doubt != self.reject_on_doubt {
             self.line_outputs = outputs;
+            self.reject_on_doubt = reject_on_doubt;
             self.start_station();
         }
+    }
+
+    /// The outputs of the saved line setting (an address that no longer parses is logged and
+    /// left out).
+    pub fn saved_line_outputs(&self) -> (Vec<foodqc::lineio::LineOutputSpec>, bool) {
+        use foodqc::lineio::LineOutputSpec;
+        let s = &self.settings.live.line.applied;
+        let mut outputs = Vec::new();
+        let plc = Some(s.plc.trim()).filter(|u| !u.is_empty());
+        if let Some(url) = plc {
+            match LineOutputSpec::parse_plc(url) {
+                Ok(o) => outputs.push(o),
+                Err(e) => tracing::error!("saved PLC address: {e}"),
+            }
+        }
+        let mqtt = Some(s.mqtt.trim()).filter(|u| !u.is_empty());
+        if let Some(url) = mqtt {
+            match LineOutputSpec::parse_mqtt(url) {
+                Ok(o) => outputs.push(o),
+                Err(e) => tracing::error!("saved MQTT address: {e}"),
+            }
+        }
+        (outputs, s.reject_on_doubt)
     }
 
     /// (Re)start the station on `self.source`.
@@ -174,6 +205,7 @@ impl FoodQcApp {
             max_frames: None,
             paths: self.paths.clone(),
             reject_samples_per_minute: 30,
+            reject_on_doubt: self.reject_on_doubt,
             operator: None,
             line_outputs: self.line_outputs.clone(),
         };
@@ -303,6 +335,21 @@ impl FoodQcApp {
                 | Event::AuditEntries { .. }
                 | Event::AuditVerified(_)
                 | Event::AuditExportPath(_) => self.audit.on_event(ev),
+                Event::LineOutputs {
+                    outputs,
+                    reject_on_doubt,
+                } => {
+                    let setting = super::line_panel::LineSetting {
+                        plc: first_of(&outputs, true),
+                        mqtt: first_of(&outputs, false),
+                        reject_on_doubt,
+                    };
+                    self.settings.live.line.applied(setting);
+                    self.set_line_outputs(outputs, reject_on_doubt);
+                }
+                Event::Status(Topic::Line, s) => {
+                    self.settings.live.line.status = s.message().map(str::to_string);
+                }
             }
         }
     }
@@ -392,4 +439,13 @@ impl eframe::App for FoodQcApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
+}
+
+/// The address of the first PLC (or broker) among `outputs`, empty when there is none.
+fn first_of(outputs: &[foodqc::lineio::LineOutputSpec], plc: bool) -> String {
+    outputs
+        .iter()
+        .find(|o| o.is_plc() == plc)
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }

@@ -1,5 +1,3 @@
-//! Live tab: the line feed with verdict overlays and the big counters.
-
 //! Live tab: the line feed with verdict overlays, the big counters, the lot being produced,
 //! and the alarm banner while the line is out of control.
 
@@ -28,6 +26,8 @@ pub struct LiveTab {
     pub show_scores: bool,
     /// Lot being produced.
     pub lot: LotInfo,
+    /// The Line panel: outputs' state and the line outputs setting.
+    pub line: super::line_panel::LinePanel,
     #[serde(skip)]
     texture: Option<TextureHandle>,
     #[serde(skip)]
@@ -45,6 +45,7 @@ impl Default for LiveTab {
             show_heat: true,
             show_scores: true,
             lot: LotInfo::default(),
+            line: Default::default(),
             texture: None,
             current: None,
             history: Default::default(),
@@ -161,7 +162,7 @@ impl LiveTab {
         ui.add_space(8.0);
         ui.separator();
         line_stats(ui, s);
-        line_outputs(ui, s);
+        self.line.ui(ui, ctx, actions);
         ui.separator();
         ui.checkbox(&mut self.show_heat, tr!("live-heat-map"));
         ui.checkbox(&mut self.show_scores, tr!("live-scores"));
@@ -308,55 +309,6 @@ fn line_stats(ui: &mut egui::Ui, s: &foodqc::station::StationStats) {
             ui.end_row();
         }
     });
-}
-
-/// The Line panel: each PLC output's connection, what it sent and what the PLC acknowledged,
-/// and the capture -> acknowledgement time.
-fn line_outputs(ui: &mut egui::Ui, s: &foodqc::station::StationStats) {
-    for (name, c) in &s.line {
-        ui.separator();
-        ui.horizontal(|ui| {
-            let (color, state) = if c.connected {
-                (theme::PASS, tr!("live-plc-connected"))
-            } else {
-                (theme::REJECT, tr!("live-plc-offline"))
-            };
-            // A painted dot: the UI font has no reliable bullet glyph.
-            let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
-            ui.painter().circle_filled(dot.center(), 4.5, color);
-            ui.strong(tr!("live-plc"));
-            ui.colored_label(color, state);
-        })
-        .response
-        .on_hover_text(name.as_str());
-        egui::Grid::new(("line_output", name))
-            .num_columns(2)
-            .show(ui, |ui| {
-                ui.label(tr!("live-plc-sent"));
-                ui.strong(format!("{} / {}", c.acked, c.sent));
-                ui.end_row();
-                let lost = c.late + c.missed + c.dropped;
-                ui.label(tr!("live-plc-late-missed"));
-                if lost > 0 {
-                    ui.colored_label(
-                        theme::REJECT,
-                        format!("{} / {}", c.late, c.missed + c.dropped),
-                    );
-                } else {
-                    ui.strong("0 / 0");
-                }
-                ui.end_row();
-                if let Some((median, p99)) = c.latency_median_p99() {
-                    let dec = foodqc::i18n::format_decimal;
-                    ui.label(tr!("live-plc-latency"));
-                    ui.strong(format!("{} / {} ms", dec(median, 1), dec(p99, 1)));
-                    ui.end_row();
-                }
-            });
-        if let (false, Some(e)) = (c.connected, &c.last_error) {
-            ui.colored_label(theme::REJECT, e.as_str());
-        }
-    }
 }
 
 fn legend_block(ui: &mut egui::Ui) {

@@ -7,6 +7,7 @@ mod action;
 mod app;
 mod audit;
 mod label;
+mod line_panel;
 mod live;
 mod reports;
 pub(crate) mod session;
@@ -29,13 +30,13 @@ use serde::{Deserialize, Serialize};
 pub use app::FoodQcApp;
 
 /// What the window's station runs on: the frame source (`None`: camera 0 when one is found,
-/// else the synthetic line) and the PLCs each decision goes to.
+/// else the synthetic line) and the PLCs and brokers each decision goes to.
 #[derive(Clone, Debug, Default)]
 pub struct LineChoice {
     /// `--source`.
     pub source: Option<SourceSpec>,
-    /// `--plc`, repeatable.
-    pub plc: Vec<foodqc::lineio::LineOutputSpec>,
+    /// `--plc` and `--mqtt`, each repeatable.
+    pub outputs: Vec<foodqc::lineio::LineOutputSpec>,
 }
 
 /// Open the window and run until it is closed. `load_model` gives the model to judge with; it

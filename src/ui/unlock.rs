@@ -112,7 +112,13 @@ pub fn open_workstation(
     language: Option<Language>,
 ) -> FoodQcApp {
     let mut app = FoodQcApp::start(ctx, storage, paths, model, line.source);
-    app.set_line_outputs(line.plc);
+    // `--plc`/`--mqtt` win over the saved setting for this run.
+    if line.outputs.is_empty() {
+        let (outputs, reject_on_doubt) = app.saved_line_outputs();
+        app.set_line_outputs(outputs, reject_on_doubt);
+    } else {
+        app.set_line_outputs(line.outputs, false);
+    }
     // `--lang` wins over the saved setting; workers and logs follow the window.
     if let Some(lang) = language {
         app.settings.language = lang;

@@ -416,6 +416,7 @@ train-decisions = { $version }: decisions
 
 ## Desk worker messages (status lines of the window)
 
+desk-line-outputs-set = Line outputs set ({ $n } addresses); the station restarts with them
 desk-lot-set = Lot { $code } set to { $status } by { $actor }
 desk-csv-progress = CSV: { $rows } rows written
 desk-csv-done = { $rows ->
@@ -533,6 +534,13 @@ cli-bench-runs = Timed runs per workload (inputs are cycled, after one untimed w
 cli-bench-train-runs = Times the training on the dataset is repeated (the median is reported).
 cli-bench-labelled = Also time training from this many labelled samples of the synthetic line (captured into a scratch database first; 0 = skip).
 cli-bench-json = Print the report as one JSON object.
+cli-bench-line = Instead: run the live synthetic line (30 FPS) this many seconds with `line-sim` as the PLC and measure capture -> acknowledged per output (median, p99).
+cli-bench-mqtt = With --line: publish to this MQTT broker too (mqtt://HOST:PORT[/PREFIX]).
+cli-bench-bad-line-seconds = --line takes 1 to 3600 seconds, not { $seconds }
+cli-bench-line-summary = live synthetic line for { $seconds } s: { $frames } frames ({ $dropped } dropped), { $items } items, { $rejects } rejects
+cli-bench-line-ejector = simulated ejector: { $read } items read, { $fired } fired, { $late } late, { $missed } missed
+cli-bench-line-output = { $output }: { $sent } sent, { $acked } acknowledged, { $late } late, { $missed } missed; capture -> ack { $capture }; write -> ack { $round_trip }
+cli-bench-line-not-exact = the simulated ejector did not fire exactly the rejects (see above)
 cli-bench-tier = Tier the dataset's photos are judged with: classical or deep (the synthetic frames always use the bundled classical model).
 cli-alarms-hours = Simulated hours of production.
 cli-alarms-items-per-hour = Items recorded per simulated hour.
@@ -1140,3 +1148,23 @@ live-plc-sent = Acknowledged / sent
 live-plc-late-missed = Late / missed
 live-plc-latency = To PLC median / p99
 cli-plc = Send the window's decisions to a PLC: modbus-tcp://HOST:PORT[?unit=N] (repeatable).
+cli-mqtt = Publish the window's items, alarms and state to an MQTT broker: mqtt://HOST:PORT[/PREFIX] (repeatable).
+cli-inspect-reject-on-doubt = Reject on doubt: items in the review band (and unscored ones) go to the PLC as rejects; the database keeps the model's verdict.
+cli-inspect-mqtt = Publish every item, the alarms and the station's state to an MQTT broker: mqtt://HOST:PORT[/PREFIX] (repeatable). Topics PREFIX/STATION/items, /alarms and /state (retained); the message format is in the README.
+live-plc-inputs = From the PLC
+live-plc-inputs-value = lot { $lot }, recipe { $recipe }
+live-plc-test-fire = Test fire ejector
+live-plc-test-fire-tip = Fire the ejector once, with no item behind it, to check valve and timing (audited). Fired so far: { $fired }.
+line-setup = Line outputs
+line-setup-plc = PLC
+line-setup-mqtt = MQTT broker
+line-setup-plc-hint = modbus-tcp://HOST:502
+line-setup-mqtt-hint = mqtt://HOST:1883/foodqc
+line-setup-reject-on-doubt = Reject on doubt
+line-setup-reject-on-doubt-tip = Items in the review band (and unscored ones) go to the PLC as rejects; the record keeps the model's verdict.
+line-setup-apply = Apply and restart the line
+line-setup-apply-tip = Checks the addresses, records the change in the audit trail and restarts the station with them (admins).
+live-mqtt = MQTT
+live-mqtt-acked = Acknowledged / published
+live-mqtt-backlog = Waiting for the broker
+live-mqtt-latency = To broker median / p99

@@ -416,6 +416,7 @@ train-decisions = { $version }: decisiones
 
 ## Desk worker messages (status lines of the window)
 
+desk-line-outputs-set = Salidas a línea configuradas ({ $n } direcciones); la estación se reinicia con ellas
 desk-lot-set = Lote { $code } pasado a { $status } por { $actor }
 desk-csv-progress = CSV: { $rows } filas escritas
 desk-csv-done = { $rows ->
@@ -533,6 +534,13 @@ cli-bench-runs = Corridas medidas por carga (las entradas se repiten, tras una p
 cli-bench-train-runs = Veces que se repite el entrenamiento con el conjunto de datos (se informa la mediana).
 cli-bench-labelled = Medir también el entrenamiento con esta cantidad de muestras etiquetadas de la línea sintética (capturadas antes en una base de datos temporal; 0 = omitir).
 cli-bench-json = Imprimir el reporte como un objeto JSON.
+cli-bench-line = En cambio: correr la línea sintética en vivo (30 FPS) tantos segundos con `line-sim` como PLC y medir captura -> confirmación por salida (mediana, p99).
+cli-bench-mqtt = Con --line: publicar también en este bróker MQTT (mqtt://HOST:PUERTO[/PREFIJO]).
+cli-bench-bad-line-seconds = --line acepta de 1 a 3600 segundos, no { $seconds }
+cli-bench-line-summary = línea sintética en vivo por { $seconds } s: { $frames } cuadros ({ $dropped } descartados), { $items } piezas, { $rejects } rechazos
+cli-bench-line-ejector = expulsor simulado: { $read } piezas leídas, { $fired } disparos, { $late } tardíos, { $missed } perdidos
+cli-bench-line-output = { $output }: { $sent } enviadas, { $acked } confirmadas, { $late } tardías, { $missed } perdidas; captura -> confirmación { $capture }; escritura -> confirmación { $round_trip }
+cli-bench-line-not-exact = el expulsor simulado no disparó exactamente los rechazos (ver arriba)
 cli-bench-tier = Nivel con que se juzgan las fotos del conjunto de datos: classical o deep (los cuadros sintéticos usan siempre el modelo clásico incorporado).
 cli-alarms-hours = Horas simuladas de producción.
 cli-alarms-items-per-hour = Piezas registradas por hora simulada.
@@ -1140,3 +1148,23 @@ live-plc-sent = Confirmadas / enviadas
 live-plc-late-missed = Tardías / perdidas
 live-plc-latency = Al PLC mediana / p99
 cli-plc = Enviar las decisiones de la ventana a un PLC: modbus-tcp://HOST:PUERTO[?unit=N] (repetible).
+cli-mqtt = Publicar las piezas, alarmas y el estado de la ventana en un bróker MQTT: mqtt://HOST:PUERTO[/PREFIJO] (repetible).
+cli-inspect-reject-on-doubt = Rechazo ante la duda: las piezas en la banda de revisión (y las sin puntaje) van al PLC como rechazo; la base de datos guarda el veredicto del modelo.
+cli-inspect-mqtt = Publicar cada pieza, las alarmas y el estado de la estación en un bróker MQTT: mqtt://HOST:PUERTO[/PREFIJO] (repetible). Tópicos PREFIJO/ESTACIÓN/items, /alarms y /state (retenido); el formato de los mensajes está en el README.
+live-plc-inputs = Desde el PLC
+live-plc-inputs-value = lote { $lot }, receta { $recipe }
+live-plc-test-fire = Probar expulsor
+live-plc-test-fire-tip = Disparar el expulsor una vez, sin pieza, para revisar válvula y tiempos (queda en auditoría). Disparos hasta ahora: { $fired }.
+line-setup = Salidas a línea
+line-setup-plc = PLC
+line-setup-mqtt = Bróker MQTT
+line-setup-plc-hint = modbus-tcp://HOST:502
+line-setup-mqtt-hint = mqtt://HOST:1883/foodqc
+line-setup-reject-on-doubt = Rechazo ante la duda
+line-setup-reject-on-doubt-tip = Las piezas en la banda de revisión (y las sin puntaje) van al PLC como rechazo; el registro guarda el veredicto del modelo.
+line-setup-apply = Aplicar y reiniciar la línea
+line-setup-apply-tip = Revisa las direcciones, registra el cambio en la auditoría y reinicia la estación con ellas (administradores).
+live-mqtt = MQTT
+live-mqtt-acked = Confirmadas / publicadas
+live-mqtt-backlog = Esperando al bróker
+live-mqtt-latency = Al bróker mediana / p99

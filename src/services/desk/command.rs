@@ -142,6 +142,16 @@ pub enum Command {
     CancelExport,
     /// Record a raised line alarm in the audit log.
     LogAlarm(serde_json::Value),
+    /// Change where the station's decisions go (an admin's setting, audited): PLC and MQTT
+    /// addresses, one per entry, and reject on doubt ([`super::Event::LineOutputs`]).
+    SetLineOutputs {
+        /// `modbus-tcp://...` addresses.
+        plc: Vec<String>,
+        /// `mqtt://...` addresses.
+        mqtt: Vec<String>,
+        /// Review-band items go to the PLC as rejects.
+        reject_on_doubt: bool,
+    },
 
     /// Load the scores for the threshold workbench and the setting history of `version`
     /// ([`super::Event::ThresholdsLoaded`]).

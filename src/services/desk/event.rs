@@ -148,6 +148,13 @@ pub enum Event {
     AuditVerified(ChainCheck),
     /// The file chosen for a signed audit extract (the signature is asked next).
     AuditExportPath(PathBuf),
+    /// The line outputs setting was changed (and audited): restart the station with it.
+    LineOutputs {
+        /// Where decisions go.
+        outputs: Vec<crate::lineio::LineOutputSpec>,
+        /// Review-band items go to the PLC as rejects.
+        reject_on_doubt: bool,
+    },
 }
 
 /// What [`Event::Comparison`] carries: the comparison and the decision on it.

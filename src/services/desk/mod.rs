@@ -12,6 +12,7 @@ mod command;
 mod event;
 mod files;
 mod label;
+mod line;
 mod reports;
 mod session;
 mod status;

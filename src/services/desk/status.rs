@@ -65,6 +65,8 @@ pub enum Topic {
     Session,
     /// The audit trail: listing, verifying, signed exports.
     Audit,
+    /// The line outputs (PLC, MQTT) setting.
+    Line,
 }
 
 #[cfg(test)]

@@ -153,6 +153,11 @@ impl Worker {
             Command::ExportPdf { report, meta, to } => self.export_pdf(report, meta, to),
             Command::CancelExport => self.export_cancel.store(true, Ordering::Relaxed),
             Command::LogAlarm(details) => return self.log_alarm(details),
+            Command::SetLineOutputs {
+                plc,
+                mqtt,
+                reject_on_doubt,
+            } => return self.set_line_outputs(&plc, &mqtt, reject_on_doubt),
             Command::LoadThresholds {
                 score_file,
                 find_default,
@@ -290,6 +295,7 @@ fn topic_of(cmd: &Command) -> Topic {
         | Command::VerifyAudit
         | Command::ChooseAuditExport { .. }
         | Command::ExportAuditSigned { .. } => Topic::Audit,
+        Command::SetLineOutputs { .. } => Topic::Line,
     }
 }
 
