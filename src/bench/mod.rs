@@ -8,6 +8,7 @@
 //! inside a rayon pool of `threads` threads, so `--threads 1` is the one-core figure.
 
 pub mod alarms;
+pub mod cameras;
 mod error;
 mod inputs;
 pub mod line;

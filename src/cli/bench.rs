@@ -42,12 +42,22 @@ pub struct BenchArgs {
     /// With --line: publish to this MQTT broker too (mqtt://HOST:PORT[/PREFIX]).
     #[arg(long, value_name = "URL", value_parser = super::inspect::parse_mqtt, requires = "line")]
     mqtt: Option<LineOutputSpec>,
+    /// Instead: run this many synthetic 1280x720 cameras at 30 FPS at once, each its own
+    /// station recording every item, and measure drops and capture -> verdict per camera.
+    #[arg(long, value_name = "N")]
+    cameras: Option<usize>,
+    /// With --cameras: how long the lines run, seconds.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    seconds: u32,
 }
 
 /// Run the benchmark and print its report.
 pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     if let Some(seconds) = a.line {
         return run_line(seconds, a.mqtt, a.json);
+    }
+    if let Some(cameras) = a.cameras {
+        return run_cameras(cameras, a.seconds, a.json);
     }
     let opts = foodqc::bench::BenchOptions {
         dataset: a.dataset,
@@ -133,6 +143,61 @@ fn run_line(seconds: u32, mqtt: Option<LineOutputSpec>, json: bool) -> anyhow::R
     }
     if !r.ejector_exact() {
         anyhow::bail!(tr!("cli-bench-line-not-exact"));
+    }
+    Ok(())
+}
+
+/// `bench --cameras N`: N live synthetic stations into a scratch folder.
+fn run_cameras(cameras: usize, seconds: u32, json: bool) -> anyhow::Result<()> {
+    use foodqc::bench::cameras::{CamerasOptions, cameras_bench};
+    if !(1..=64).contains(&cameras) {
+        anyhow::bail!(tr!("cli-bench-bad-cameras", cameras = (cameras as u64)));
+    }
+    if !(1..=3600).contains(&seconds) {
+        anyhow::bail!(tr!("cli-bench-bad-line-seconds", seconds = seconds));
+    }
+    let scratch = tempfile::tempdir()?;
+    let opts = CamerasOptions {
+        cameras,
+        duration: std::time::Duration::from_secs(u64::from(seconds)),
+        fps: 30.0,
+        paths: AppPaths {
+            data_dir: scratch.path().to_path_buf(),
+        },
+    };
+    let model = std::sync::Arc::new(foodqc::model::AnomalyModel::bundled()?);
+    let r = cameras_bench(&opts, model)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    let dec = foodqc::i18n::format_decimal;
+    println!(
+        "{}",
+        tr!(
+            "cli-bench-cameras-summary",
+            cameras = (cameras as u64),
+            seconds = dec(r.seconds, 1),
+            dropped = r.dropped(),
+            p99 = dec(r.worst_p99_ms(), 1),
+            cpu = dec(r.cpu_percent, 0),
+            items = r.items,
+            rows = r.rows
+        )
+    );
+    for c in &r.cameras {
+        println!(
+            "{}",
+            tr!(
+                "cli-bench-cameras-camera",
+                station = c.station.as_str(),
+                frames = c.frames,
+                dropped = c.dropped,
+                items = c.items,
+                median = dec(c.latency_ms.0, 1),
+                p99 = dec(c.latency_ms.1, 1)
+            )
+        );
     }
     Ok(())
 }

@@ -84,7 +84,7 @@ pub fn parse_mqtt(url: &str) -> Result<LineOutputSpec, String> {
 /// no frame could be inspected.
 pub fn run(paths: &AppPaths, model: Option<&Path>, a: InspectArgs) -> anyhow::Result<()> {
     let model = super::load_model(paths, model)?;
-    let spec = a.src.spec()?;
+    let specs = a.src.specs()?;
     if a.loop_folder && a.frames.is_none() {
         anyhow::bail!(tr!("cli-inspect-loop-needs-frames"));
     }
@@ -97,24 +97,11 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: InspectArgs) -> anyhow::Re
         }
         None => None,
     };
-    let cfg = StationConfig {
-        operator,
-        station_name: a.station.clone(),
-        source: spec.clone(),
-        source_options: a.src.options(a.loop_folder),
-        lot: LotInfo {
-            code: a.lot.clone(),
-            product: a.product.clone(),
-            line: a.line.clone(),
-            shift: a.shift.clone(),
-        },
-        live: a.live,
-        max_frames: a.frames,
-        paths: paths.clone(),
-        reject_samples_per_minute: 60,
-        reject_on_doubt: a.reject_on_doubt,
-        line_outputs: a.plc.iter().chain(&a.mqtt).cloned().collect(),
-    };
+    if specs.len() > 1 {
+        return run_cameras(paths, &model, &a, &specs, operator);
+    }
+    let spec = specs.into_iter().next().unwrap_or_default();
+    let cfg = station_config(paths, &a, &spec, a.station.clone(), operator);
     // A signal only sets the flag; the loop below sees it within 50 ms and stops the station
     // cleanly (the recorder journals what the database cannot take at once).
     let signalled = Arc::new(AtomicBool::new(false));
@@ -154,6 +141,149 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: InspectArgs) -> anyhow::Re
     }
     if stats.frames_inspected == 0 && !interrupted {
         anyhow::bail!(tr!("cli-inspect-no-frame", source = spec.to_string()));
+    }
+    Ok(())
+}
+
+/// The config of the station that watches `spec` under `name`.
+fn station_config(
+    paths: &AppPaths,
+    a: &InspectArgs,
+    spec: &foodqc::capture::SourceSpec,
+    name: String,
+    operator: Option<String>,
+) -> StationConfig {
+    StationConfig {
+        operator,
+        station_name: name,
+        source: spec.clone(),
+        source_options: a.src.options(a.loop_folder),
+        lot: LotInfo {
+            code: a.lot.clone(),
+            product: a.product.clone(),
+            line: a.line.clone(),
+            shift: a.shift.clone(),
+        },
+        live: a.live,
+        max_frames: a.frames,
+        paths: paths.clone(),
+        reject_samples_per_minute: 60,
+        reject_on_doubt: a.reject_on_doubt,
+        line_outputs: a.plc.iter().chain(&a.mqtt).cloned().collect(),
+    }
+}
+
+/// Several `--source`: one station per camera (`STATION-1`, `STATION-2`, ...) sharing one
+/// recorder; one summary line per camera (JSON: `cameras`, each like a one-camera run).
+fn run_cameras(
+    paths: &AppPaths,
+    model: &Arc<foodqc::model::AnomalyModel>,
+    a: &InspectArgs,
+    specs: &[foodqc::capture::SourceSpec],
+    operator: Option<String>,
+) -> anyhow::Result<()> {
+    use foodqc::station::group::StationGroup;
+    // One PLC item ring per station: two stations must not write into the same one.
+    if !a.plc.is_empty() {
+        anyhow::bail!(tr!("cli-inspect-plc-one-camera"));
+    }
+    let configs: Vec<StationConfig> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let name = format!("{}-{}", a.station, i + 1);
+            station_config(paths, a, spec, name, operator.clone())
+        })
+        .collect();
+    let names: Vec<String> = configs.iter().map(|c| c.station_name.clone()).collect();
+    let signalled = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&signalled))?;
+    }
+    let started = Instant::now();
+    let group = StationGroup::start(configs, model.clone())?;
+    if let Some(c) = model_choice::classifier_for(paths, &model.version) {
+        for s in group.stations() {
+            s.send(StationCommand::SetClassifier(Some(c.clone())));
+        }
+    }
+    while !group.is_finished() && !signalled.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let interrupted = signalled.load(Ordering::SeqCst);
+    let (all, _) = if interrupted {
+        group.stop()?
+    } else {
+        group.wait()?
+    };
+    let wall = started.elapsed().as_secs_f64();
+    let journal = foodqc::store::journal::journal_path(&paths.db_path())
+        .display()
+        .to_string();
+    let runs: Vec<Run> = all
+        .iter()
+        .zip(specs)
+        .map(|(stats, spec)| Run {
+            source: spec.to_string(),
+            model: &model.version,
+            lot: &a.lot,
+            stats,
+            wall,
+            database: paths.db_path().display().to_string(),
+            journal: journal.clone(),
+            interrupted,
+        })
+        .collect();
+    if a.json {
+        let cameras: Vec<serde_json::Value> = runs
+            .iter()
+            .zip(&names)
+            .map(|(r, name)| {
+                let mut v = r.json();
+                v["station"] = serde_json::json!(name);
+                v
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "cameras": cameras }))?
+        );
+    } else {
+        let dec = foodqc::i18n::format_decimal;
+        for (r, name) in runs.iter().zip(&names) {
+            let s = r.stats;
+            let lat: Vec<f64> = s.recent_latency_ms.iter().copied().collect();
+            println!(
+                "{}",
+                tr!(
+                    "cli-inspect-camera-line",
+                    station = name.as_str(),
+                    source = r.source.as_str(),
+                    frames = s.frames_inspected,
+                    dropped = s.frames_dropped,
+                    items = s.items,
+                    rejects = s.rejects,
+                    rate = foodqc::i18n::format_percent(s.reject_rate(), 1),
+                    p99 = dec(foodqc::model::metrics::quantile(&lat, 0.99), 1)
+                )
+            );
+        }
+        let r = all.first().map(|s| s.recorder.clone()).unwrap_or_default();
+        println!(
+            "{}",
+            tr!(
+                "cli-inspect-cameras-recorded",
+                recorded = r.recorded,
+                journaled = r.journaled,
+                seconds = dec(wall, 1)
+            )
+        );
+    }
+    if let Some(r) = runs
+        .iter()
+        .find(|r| r.stats.frames_inspected == 0 && !interrupted)
+    {
+        anyhow::bail!(tr!("cli-inspect-no-frame", source = r.source.as_str()));
     }
     Ok(())
 }

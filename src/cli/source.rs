@@ -9,7 +9,7 @@ use foodqc::capture::{SourceOptions, SourceSpec};
 pub struct SourceArgs {
     /// camera:N, folder:PATH or synthetic[:SEED].
     #[arg(long, default_value = "synthetic", value_name = "SPEC")]
-    pub source: String,
+    pub source: Vec<String>,
     /// Frame width for cameras and the synthetic line.
     #[arg(long, default_value_t = 1280)]
     pub width: u32,
@@ -22,9 +22,23 @@ pub struct SourceArgs {
 }
 
 impl SourceArgs {
-    /// The parsed `--source`.
+    /// The parsed `--source` of a command that reads one source.
     pub fn spec(&self) -> anyhow::Result<SourceSpec> {
-        Ok(self.source.parse()?)
+        match self.source.as_slice() {
+            [one] => Ok(one.parse()?),
+            _ => anyhow::bail!(foodqc::tr!(
+                "cli-source-only-one",
+                n = (self.source.len() as u64)
+            )),
+        }
+    }
+
+    /// Every `--source` given (several cameras at once), parsed.
+    pub fn specs(&self) -> anyhow::Result<Vec<SourceSpec>> {
+        self.source
+            .iter()
+            .map(|s| Ok(s.parse::<SourceSpec>()?))
+            .collect()
     }
 
     /// Size and pace; `loop_folder` replays a folder from the start when it ends.

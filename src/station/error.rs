@@ -42,6 +42,15 @@ pub enum StationError {
     /// The recorder is still shared when the station stops (a bug).
     #[error("the recorder is still in use")]
     RecorderInUse,
+    /// A group of stations was started with none.
+    #[error("no station to start: give at least one source")]
+    NoStations,
+    /// The stations of one group must record into one data folder.
+    #[error("station {station} records into another data folder than the first station")]
+    MixedDataDirs {
+        /// The station that differs.
+        station: String,
+    },
     /// The recorder thread stopped while the line was running.
     #[error("the recorder stopped; inspections can no longer be saved")]
     RecorderStopped,

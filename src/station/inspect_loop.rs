@@ -424,6 +424,14 @@ impl InspectThread {
             st.recent_inspect_ms.pop_front();
         }
         st.recent_inspect_ms.push_back(insp.timings.total_ms);
+        if st.recent_latency_ms.len() >= 4096 {
+            st.recent_latency_ms.pop_front();
+        }
+        let latency = SystemTime::now()
+            .duration_since(insp.captured_at)
+            .unwrap_or_default();
+        st.recent_latency_ms
+            .push_back(latency.as_secs_f64() * 1000.0);
         if !self.outputs.is_empty() {
             st.line = self.outputs.counters();
         }

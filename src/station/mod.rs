@@ -7,6 +7,7 @@
 pub mod alarm_watch;
 mod capture_loop;
 mod error;
+pub mod group;
 mod inspect_loop;
 pub mod tracker;
 
@@ -168,6 +169,9 @@ pub struct StationStats {
     pub recorder: RecorderStats,
     /// Inspection times of recent frames, ms (for percentiles), at most 4096.
     pub recent_inspect_ms: std::collections::VecDeque<f64>,
+    /// Capture -> verdict of the recent frames (queueing included), ms, oldest first
+    /// (bounded).
+    pub recent_latency_ms: std::collections::VecDeque<f64>,
 }
 
 impl StationStats {
@@ -209,6 +213,9 @@ pub struct Station {
     capture: Option<JoinHandle<()>>,
     inspector: Option<JoinHandle<Result<(), StationError>>>,
     recorder: Option<Arc<InspectionRecorder>>,
+    /// Whether the recorder is this station's own (finished when it stops) or shared with
+    /// the other stations of a [`group::StationGroup`] (finished by the group).
+    owns_recorder: bool,
 }
 
 impl Station {
@@ -236,6 +243,17 @@ impl Station {
         cfg: StationConfig,
         source: Box<dyn FrameSource>,
         model: impl Into<InspectionModel>,
+    ) -> Result<Station, StationError> {
+        Self::start_recording_into(cfg, source, model, None)
+    }
+
+    /// Like [`Station::start_with_source`], recording through `recorder` when given (shared by
+    /// several stations; the caller finishes it) instead of a recorder of its own.
+    pub fn start_recording_into(
+        cfg: StationConfig,
+        source: Box<dyn FrameSource>,
+        model: impl Into<InspectionModel>,
+        recorder: Option<Arc<InspectionRecorder>>,
     ) -> Result<Station, StationError> {
         let model = model.into();
         let db_path = cfg.paths.db_path();
@@ -276,11 +294,15 @@ impl Station {
                 tracing::warn!(error = %e, "daily backup not started");
             }
         }
-        let recorder = Arc::new(InspectionRecorder::spawn(
-            db_path,
-            cfg.paths.samples_dir(),
-            8192,
-        )?);
+        let owns_recorder = recorder.is_none();
+        let recorder = match recorder {
+            Some(r) => r,
+            None => Arc::new(InspectionRecorder::spawn(
+                db_path,
+                cfg.paths.samples_dir(),
+                8192,
+            )?),
+        };
         let shared = Arc::new(Shared::default());
         {
             let mut s = lock(&shared.stats);
@@ -336,6 +358,7 @@ impl Station {
             capture: Some(capture),
             inspector: Some(inspector),
             recorder: Some(recorder),
+            owns_recorder,
         })
     }
 
@@ -385,6 +408,11 @@ impl Station {
         self.join()
     }
 
+    /// Ask the station to stop without waiting for it ([`Station::wait`] then returns soon).
+    pub fn request_stop(&self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+    }
+
     /// Stop now, flush the recorder, return the final counters.
     pub fn stop(mut self) -> Result<StationStats, StationError> {
         self.shared.stop.store(true, Ordering::SeqCst);
@@ -400,7 +428,9 @@ impl Station {
                 .map_err(|_| StationError::Panicked("inspector"))??;
         }
         let mut stats = self.stats();
-        if let Some(r) = self.recorder.take() {
+        if let Some(r) = self.recorder.take()
+            && self.owns_recorder
+        {
             let r = Arc::try_unwrap(r).map_err(|_| StationError::RecorderInUse)?;
             stats.recorder = r.finish()?;
         }
