@@ -117,6 +117,10 @@ enum Command {
     /// terminal, a passphrase typed twice); its plain daily backups are encrypted too. The
     /// station and the workstation must be stopped.
     Encrypt(cli::encrypt::EncryptArgs),
+    /// Recipes, the product setups a line switches between at a changeover: `save` (from the
+    /// running setup), `list`, `export` and `import` as a JSON file. Saving and importing are
+    /// a QC manager's; `inspect --recipe NAME` runs one, the PLC's recipe register selects one.
+    Recipe(cli::recipe::RecipeArgs),
     /// Play the PLC for a station when there is none: a Modbus TCP server with the station's
     /// register map that acks each decision and fires a simulated ejector; prints fired, late
     /// and missed rejects.
@@ -204,5 +208,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Audit(a)) => cli::audit::run(&paths, a),
         Some(Command::Model(a)) => cli::model::run(&paths, model, a),
         Some(Command::Encrypt(a)) => cli::encrypt::run(&paths, a),
+        Some(Command::Recipe(a)) => cli::recipe::run(&paths, model, a),
     }
 }

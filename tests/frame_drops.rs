@@ -44,6 +44,7 @@ fn live_30_fps_line_for_60_s_drops_no_frame_and_records_every_item() {
         },
         reject_samples_per_minute: 10,
         reject_on_doubt: false,
+        recipe: None,
         operator: None,
         line_outputs: vec![
             LineOutputSpec::parse_plc(&format!("modbus-tcp://{}", plc.addr())).unwrap(),

@@ -230,6 +230,7 @@ fn the_station_follows_the_plc_lot_and_rejects_on_doubt() {
         },
         reject_samples_per_minute: 0,
         reject_on_doubt: true,
+        recipe: None,
         operator: None,
         line_outputs: vec![
             LineOutputSpec::parse_plc(&format!("modbus-tcp://{}", sim.addr())).unwrap(),
@@ -283,6 +284,69 @@ fn the_station_follows_the_plc_lot_and_rejects_on_doubt() {
     assert!(stats.reviews > 0, "the seed gives review items");
     assert_eq!(line.fired, stats.rejects + stats.reviews, "reject on doubt");
     assert_eq!((line.missed, line.late), (0, 0));
+}
+
+/// The PLC's recipe register selects the recipe that answers to its index, between two
+/// frames, audited as coming from the PLC.
+#[test]
+fn the_plc_selects_the_recipe() {
+    use foodqc::capture::{SourceOptions, SourceSpec};
+    use foodqc::domain::{AppPaths, Recipe};
+    use foodqc::lineio::LineOutputSpec;
+    use foodqc::station::{LotInfo, Station, StationConfig};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = foodqc::store::Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
+    let recipe = Recipe {
+        name: "mantequilla".into(),
+        plc_index: Some(7),
+        reject_on_doubt: true,
+        ..Recipe::default()
+    };
+    store.save_recipe(&recipe, "qc").unwrap();
+    let sim = LineSim::start("127.0.0.1:0".parse().unwrap(), SimConfig::default()).unwrap();
+    let cfg = StationConfig {
+        station_name: "plc-recipe".into(),
+        source: SourceSpec::Synthetic { seed: 4 },
+        source_options: SourceOptions::default(),
+        lot: LotInfo::default(),
+        live: true,
+        max_frames: None,
+        paths: AppPaths {
+            data_dir: dir.path().to_path_buf(),
+        },
+        reject_samples_per_minute: 0,
+        reject_on_doubt: false,
+        recipe: None,
+        operator: None,
+        line_outputs: vec![
+            LineOutputSpec::parse_plc(&format!("modbus-tcp://{}", sim.addr())).unwrap(),
+        ],
+    };
+    let model = std::sync::Arc::new(foodqc::model::AnomalyModel::bundled().unwrap());
+    let station = Station::start(cfg, model).unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(station.stats().recipe, "");
+    sim.set_input(map::IR_RECIPE, 7);
+    let asked = Instant::now();
+    while station.stats().recipe != "mantequilla v1" {
+        assert!(
+            asked.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            station.stats().recipe
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    eprintln!("recipe switched {:?} after the PLC asked", asked.elapsed());
+    station.stop().unwrap();
+    let entry = store
+        .audit_entries(1000)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == "station.recipe")
+        .expect("audited");
+    assert_eq!(entry.details["source"], "plc");
+    assert_eq!(entry.details["to"], "mantequilla v1");
 }
 
 /// The pymodbus server of `tests/peers/modbus_server.py`, on a free port.
@@ -480,6 +544,7 @@ fn a_lost_camera_is_a_source_lost_fault() {
         },
         reject_samples_per_minute: 0,
         reject_on_doubt: false,
+        recipe: None,
         operator: None,
         line_outputs: vec![
             LineOutputSpec::parse_plc(&format!("modbus-tcp://{}", sim.addr())).unwrap(),

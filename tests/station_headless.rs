@@ -31,6 +31,7 @@ fn config(dir: &std::path::Path, source: SourceSpec, frames: Option<u64>) -> Sta
         },
         reject_samples_per_minute: 10,
         reject_on_doubt: false,
+        recipe: None,
         operator: None,
         line_outputs: Vec::new(),
     }

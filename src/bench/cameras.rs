@@ -112,6 +112,7 @@ pub fn cameras_bench(
             paths: opts.paths.clone(),
             reject_samples_per_minute: 60,
             reject_on_doubt: false,
+            recipe: None,
             operator: None,
             line_outputs: Vec::new(),
         })

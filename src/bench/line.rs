@@ -107,6 +107,7 @@ pub fn line_bench(
         paths: opts.paths.clone(),
         reject_samples_per_minute: 0,
         reject_on_doubt: false,
+        recipe: None,
         operator: None,
         line_outputs: std::iter::once(plc)
             .chain(opts.extra_outputs.iter().cloned())

@@ -101,6 +101,7 @@ pub fn soak(
         paths: opts.paths.clone(),
         reject_samples_per_minute: 60,
         reject_on_doubt: false,
+        recipe: None,
         operator: None,
         line_outputs: Vec::new(),
     };

@@ -67,6 +67,10 @@ pub struct InspectArgs {
     /// the database keeps the model's verdict.
     #[arg(long)]
     reject_on_doubt: bool,
+    /// Judge with this recipe (its newest version: model, thresholds, reject on doubt); see
+    /// `foodqc recipe`.
+    #[arg(long, value_name = "NAME")]
+    recipe: Option<String>,
 }
 
 /// `--plc URL` parsed, its error naming the URL.
@@ -169,6 +173,7 @@ fn station_config(
         paths: paths.clone(),
         reject_samples_per_minute: 60,
         reject_on_doubt: a.reject_on_doubt,
+        recipe: a.recipe.clone(),
         line_outputs: a.plc.iter().chain(&a.mqtt).cloned().collect(),
     }
 }

@@ -15,6 +15,7 @@ pub mod inspect;
 pub mod line_sim;
 pub mod model;
 pub mod promote;
+pub mod recipe;
 pub mod report;
 pub mod signin;
 pub mod snapshot;

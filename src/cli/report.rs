@@ -50,6 +50,9 @@ pub struct ReportArgs {
     /// Model version.
     #[arg(long = "model-version", value_name = "VERSION")]
     model_version: Option<String>,
+    /// Only items judged under this recipe.
+    #[arg(long, value_name = "NAME")]
+    recipe: Option<String>,
     /// Subgroups of the p-chart: lot, hour, shift or station.
     #[arg(long, default_value = "lot")]
     by: String,
@@ -112,6 +115,7 @@ impl ReportArgs {
             verdict: self.verdict.clone(),
             defect_class: self.defect.clone(),
             model_version: self.model_version.clone(),
+            recipe: self.recipe.clone(),
         })
     }
 

@@ -60,11 +60,13 @@ pub enum Permission {
     ReviewAuditTrail,
     /// Fire the ejector once from the Line panel (commissioning, maintenance).
     TestFireEjector,
+    /// Save recipes (product setups: model, thresholds, reject on doubt) and import them.
+    ManageRecipes,
 }
 
 impl Permission {
     /// Every permission, in the order of the matrix in [`Role::may`].
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 18] = [
         Permission::RunLine,
         Permission::CaptureSamples,
         Permission::Label,
@@ -82,6 +84,7 @@ impl Permission {
         Permission::ViewAuditTrail,
         Permission::ReviewAuditTrail,
         Permission::TestFireEjector,
+        Permission::ManageRecipes,
     ];
 
     /// The permission's name in snake case (`approve_model`), as the audit log writes it.
@@ -104,6 +107,7 @@ impl Permission {
             Permission::ViewAuditTrail => "view_audit_trail",
             Permission::ReviewAuditTrail => "review_audit_trail",
             Permission::TestFireEjector => "test_fire_ejector",
+            Permission::ManageRecipes => "manage_recipes",
         }
     }
 
@@ -162,6 +166,7 @@ impl Role {
     /// | view_audit_trail        |          |            |                | yes        | yes   |
     /// | review_audit_trail      |          |            |                | yes        |       |
     /// | test_fire_ejector       | yes      | yes        |                |            |       |
+    /// | manage_recipes          |          |            |                | yes        |       |
     ///
     /// The admin keeps the station, not its quality records: separating the two is what
     /// makes a QC signature mean something (an admin could otherwise create a user and sign
@@ -170,7 +175,9 @@ impl Role {
     /// the QC manager's: whoever trains models does not also set the bar they must clear.
     /// The admin may read and verify the audit trail (it keeps the station) but signs no
     /// review of it: the QC manager does (21 CFR 117.305's records review). Test-firing the
-    /// ejector is for the people at the line who see it blow.
+    /// ejector is for the people at the line who see it blow. A recipe sets the model and
+    /// thresholds a product is judged with, so saving one is the QC manager's, like applying
+    /// thresholds; choosing one to run is running the line.
     pub fn may(self, p: Permission) -> bool {
         use Permission as P;
         use Role as R;
@@ -184,6 +191,7 @@ impl Role {
             P::Label => matches!(self, R::Technician | R::DataScientist),
             P::Train | P::TuneThresholds | P::ProposeModel => self == R::DataScientist,
             P::ApproveModel
+            | P::ManageRecipes
             | P::ApplyThresholds
             | P::HoldReleaseLot
             | P::CloseShiftReport

@@ -43,6 +43,10 @@ impl ReportFilter {
                 tr!("filter-model"),
                 given(&self.model_version).map(str::to_string),
             ),
+            (
+                tr!("filter-recipe"),
+                given(&self.recipe).map(str::to_string),
+            ),
         ] {
             if let Some(v) = v {
                 parts.push(format!("{name} {v}"));

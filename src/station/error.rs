@@ -42,6 +42,9 @@ pub enum StationError {
     /// The recorder is still shared when the station stops (a bug).
     #[error("the recorder is still in use")]
     RecorderInUse,
+    /// The recipe asked for cannot be applied (unknown, or its model is missing).
+    #[error("{0}")]
+    Recipe(String),
     /// A group of stations was started with none.
     #[error("no station to start: give at least one source")]
     NoStations,

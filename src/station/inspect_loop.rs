@@ -61,6 +61,8 @@ struct InspectThread {
     model_version: Arc<str>,
     /// The PLC's lot number last followed.
     plc_lot: Option<u16>,
+    /// The PLC's recipe index last followed.
+    plc_recipe: Option<u16>,
     fps_window: VecDeque<Instant>,
     sample_budget: SampleBudget,
     shared: Arc<Shared>,
@@ -88,6 +90,7 @@ pub(super) fn inspect_loop(
         lot_code,
         model_version,
         plc_lot: None,
+        plc_recipe: None,
         inspector: Inspector::new(model),
         tracker: Tracker::new(),
         sender,
@@ -97,7 +100,7 @@ pub(super) fn inspect_loop(
     };
     let result = (|| -> Result<(), StationError> {
         while let Some(frame) = t.next_frame(&rx) {
-            t.apply_pending_commands();
+            t.apply_pending_commands(frame.captured_at);
             let capture_all = t.shared.capture_next.swap(false, Ordering::SeqCst);
             let insp = t.inspect(frame);
             let counts = t.record(&insp, capture_all)?;
@@ -156,6 +159,91 @@ impl InspectThread {
         }
     }
 
+    /// The PLC selected another recipe index: switch to the recipe that answers to it.
+    fn follow_plc_recipe(&mut self) {
+        let plc_recipe = lock(&self.shared.stats)
+            .line
+            .iter()
+            .find_map(|(_, c)| c.plc_inputs)
+            .map(|i| i.recipe)
+            .filter(|&n| n != 0);
+        let Some(n) = plc_recipe else { return };
+        if self.plc_recipe == Some(n) {
+            return;
+        }
+        self.plc_recipe = Some(n);
+        match self.ctx.store.recipe_for_plc(n) {
+            Ok(Some(r)) => {
+                let name = r.recipe.name.clone();
+                if lock(&self.shared.stats).recipe != r.recipe.recipe_name() {
+                    *lock(&self.shared.pending_recipe) =
+                        Some((name, self.ctx.station_name.clone(), "plc"));
+                }
+            }
+            Ok(None) => tracing::error!("the PLC selects recipe index {n}, which no recipe has"),
+            Err(e) => tracing::error!("cannot look up PLC recipe index {n}: {e}"),
+        }
+    }
+
+    /// Judge with recipe `name` (newest version) from the frame captured at `at` on: model,
+    /// thresholds, reject on doubt; the run and the audit entry say when and who. A recipe
+    /// that cannot be applied leaves everything as it was.
+    fn switch_recipe(&mut self, name: &str, by: &str, source: &str, at: SystemTime) {
+        let from = lock(&self.shared.stats).recipe.clone();
+        let running = self.inspector.model().clone();
+        let resolved = super::recipe_switch::resolve(&self.ctx.store, name, &running);
+        let r = match resolved {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("recipe not switched: {e}");
+                if let Err(e2) = self.ctx.store.audit(
+                    by,
+                    "station.recipe_refused",
+                    serde_json::json!({ "station": self.ctx.station_name, "recipe": name, "error": e }),
+                ) {
+                    tracing::error!("cannot write the audit log: {e2}");
+                }
+                return;
+            }
+        };
+        if let Some(m) = r.model {
+            self.swap_model(m.anomaly.clone());
+            self.inspector.set_classifier(m.classifier);
+            self.publish_classifier();
+        }
+        if let Some(t) = &r.stored.recipe.thresholds {
+            let m = Arc::new(self.inspector.model().with_thresholds(t.clone()));
+            self.inspector.set_model(m);
+        }
+        self.alarms
+            .set_drift_reference(DriftReference::for_model(self.inspector.model()));
+        self.ctx.reject_on_doubt = r.stored.recipe.reject_on_doubt;
+        let at_ms = crate::lineio::unix_ms(at) as i64;
+        if let Err(e) =
+            self.ctx
+                .store
+                .start_recipe_run(self.ctx.station_id, Some(r.stored.id), at_ms)
+        {
+            tracing::error!("cannot record the recipe run: {e}");
+        }
+        let to = r.stored.recipe.recipe_name();
+        if let Err(e) = self.ctx.store.audit(
+            by,
+            "station.recipe",
+            serde_json::json!({
+                "station": self.ctx.station_name,
+                "from": from,
+                "to": to,
+                "source": source,
+                "first_frame_ms": at_ms,
+            }),
+        ) {
+            tracing::error!("cannot write the audit log: {e}");
+        }
+        tracing::info!("recipe {to} from the next frame on");
+        lock(&self.shared.stats).recipe = to;
+    }
+
     /// The PLC selected another lot number: record into lot `<number>` from the next frame
     /// (product, line and shift carry over), audited.
     fn follow_plc_lot(&mut self) {
@@ -191,9 +279,14 @@ impl InspectThread {
 
     /// Apply what a UI queued since the last frame: model, classifier, thresholds, lot (in
     /// that order, so a model sent with its classifier judges the next frame with it).
-    fn apply_pending_commands(&mut self) {
+    fn apply_pending_commands(&mut self, next_captured: SystemTime) {
         self.fire_if_asked();
         self.follow_plc_lot();
+        self.follow_plc_recipe();
+        let recipe = lock(&self.shared.pending_recipe).take();
+        if let Some((name, by, source)) = recipe {
+            self.switch_recipe(&name, &by, source, next_captured);
+        }
         let model = lock(&self.shared.pending_model).take();
         if let Some(m) = model {
             self.swap_model(m);

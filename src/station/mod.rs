@@ -9,6 +9,7 @@ mod capture_loop;
 mod error;
 pub mod group;
 mod inspect_loop;
+mod recipe_switch;
 pub mod tracker;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -86,6 +87,9 @@ pub struct StationConfig {
     /// Reject on doubt: items in the review band (and unscored ones) go to the line as
     /// rejects; their recorded verdict stays what the model said.
     pub reject_on_doubt: bool,
+    /// Start with this recipe (its newest version): its model, thresholds and reject on
+    /// doubt win over the ones above. An unknown recipe stops the start.
+    pub recipe: Option<String>,
 }
 
 /// Commands a UI sends to the running station.
@@ -117,6 +121,14 @@ pub enum StationCommand {
     /// Fire the PLC's ejector once (commissioning); `by` is the signed-in user, audited.
     TestFire {
         /// Who fired it.
+        by: String,
+    },
+    /// Switch to recipe `name` (its newest version) between two frames; `by` is who asked,
+    /// audited. A recipe that cannot be applied leaves the line as it was (logged, audited).
+    SetRecipe {
+        /// The recipe.
+        name: String,
+        /// Who switched.
         by: String,
     },
 }
@@ -155,6 +167,8 @@ pub struct StationStats {
     pub source_problem: Option<String>,
     /// The camera is gone (being reopened): the line hears a fault until a frame comes.
     pub source_lost: bool,
+    /// The recipe judged with (`name vN`), empty for none.
+    pub recipe: String,
     /// Files a folder replay skipped.
     pub skipped_files: u64,
     /// True while paused.
@@ -199,6 +213,9 @@ struct Shared {
     pending_thresholds: Mutex<Option<Thresholds>>,
     /// Who asked for a test fire not yet sent.
     pending_test_fire: Mutex<Option<String>>,
+    /// A recipe switch not yet applied: the recipe name, who asked, and from where
+    /// (`command`, `plc`).
+    pending_recipe: Mutex<Option<(String, String, &'static str)>>,
 }
 
 /// Lock a mutex even if a thread panicked while holding it: the data are counters and
@@ -265,9 +282,33 @@ impl Station {
             &cfg.lot.line,
             &cfg.lot.shift,
         )?;
+        // The start recipe's model, thresholds and reject on doubt win over the config's.
+        let mut cfg = cfg;
+        let (model, recipe) = match &cfg.recipe {
+            Some(name) => {
+                let r = recipe_switch::resolve(&store, name, &model.anomaly)
+                    .map_err(StationError::Recipe)?;
+                cfg.reject_on_doubt = r.stored.recipe.reject_on_doubt;
+                let mut model = r.model.unwrap_or(model);
+                if let Some(t) = &r.stored.recipe.thresholds {
+                    model.anomaly = Arc::new(model.anomaly.with_thresholds(t.clone()));
+                }
+                (model, Some(r.stored))
+            }
+            None => (model, None),
+        };
+        store.start_recipe_run(
+            station_id,
+            recipe.as_ref().map(|r| r.id),
+            crate::store::now_ms(),
+        )?;
         let model_id = register_model(&mut store, &model.anomaly)?;
         // Thresholds applied to this model version (Thresholds tab) override the file's.
-        let anomaly = with_applied_thresholds(&store, model_id, model.anomaly.clone())?;
+        let anomaly = match recipe.as_ref().and_then(|r| r.recipe.thresholds.clone()) {
+            // The recipe's thresholds are the product's: they win over the model's setting.
+            Some(t) => Arc::new(model.anomaly.with_thresholds(t)),
+            None => with_applied_thresholds(&store, model_id, model.anomaly.clone())?,
+        };
         let model = InspectionModel { anomaly, ..model };
         store.audit(
             cfg.operator.as_deref().unwrap_or(&cfg.station_name),
@@ -278,6 +319,7 @@ impl Station {
                 "model": model.anomaly.version,
                 "lot": cfg.lot.code,
                 "live": cfg.live,
+                "recipe": recipe.as_ref().map(|r| r.recipe.recipe_name()),
             }),
         )?;
         // Today's backup, if not made yet, beside the database; the line does not wait for it.
@@ -310,6 +352,10 @@ impl Station {
             s.source_view = source.view();
             s.model_version = model.anomaly.version.clone();
             s.lot = cfg.lot.code.clone();
+            s.recipe = recipe
+                .as_ref()
+                .map(|r| r.recipe.recipe_name())
+                .unwrap_or_default();
             s.classifier = model.classes().map(|c| c.join(", "));
         }
         let (frame_tx, frame_rx) = bounded::<Frame>(if cfg.live { 2 } else { 8 });
@@ -379,6 +425,9 @@ impl Station {
             StationCommand::CaptureNext => s.capture_next.store(true, Ordering::SeqCst),
             StationCommand::SetThresholds(t) => *lock(&s.pending_thresholds) = Some(t),
             StationCommand::TestFire { by } => *lock(&s.pending_test_fire) = Some(by),
+            StationCommand::SetRecipe { name, by } => {
+                *lock(&s.pending_recipe) = Some((name, by, "command"));
+            }
         }
     }
 

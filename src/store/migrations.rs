@@ -312,6 +312,46 @@ BEGIN
 END;
 "#;
 
+/// Recipes (issue 19): named product setups, each save a new version (append-only, like the
+/// audit log that also records each save), and the recipe runs of each station: a row when a
+/// station starts or switches recipe (`recipe_id` NULL: no recipe), so every inspection's
+/// recipe is the newest run of its station at or before its time.
+const SCHEMA_RECIPES: &str = r#"
+CREATE TABLE recipes (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT    NOT NULL CHECK (length(trim(name)) > 0),
+    version     INTEGER NOT NULL CHECK (version >= 1),
+    plc_index   INTEGER CHECK (plc_index BETWEEN 1 AND 65535),
+    body        TEXT    NOT NULL,
+    created_by  TEXT    NOT NULL CHECK (length(created_by) > 0),
+    created_at  INTEGER NOT NULL,
+    UNIQUE (name, version)
+) STRICT;
+CREATE TRIGGER recipes_no_update BEFORE UPDATE ON recipes
+BEGIN
+    SELECT RAISE(ABORT, 'recipes are append-only: save a new version');
+END;
+CREATE TRIGGER recipes_no_delete BEFORE DELETE ON recipes
+BEGIN
+    SELECT RAISE(ABORT, 'recipes are append-only: DELETE refused');
+END;
+CREATE TABLE recipe_runs (
+    id          INTEGER PRIMARY KEY,
+    station_id  INTEGER NOT NULL REFERENCES stations(id),
+    recipe_id   INTEGER REFERENCES recipes(id),
+    started_at  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX recipe_runs_station_time ON recipe_runs (station_id, started_at);
+CREATE TRIGGER recipe_runs_no_update BEFORE UPDATE ON recipe_runs
+BEGIN
+    SELECT RAISE(ABORT, 'recipe_runs is append-only: UPDATE refused');
+END;
+CREATE TRIGGER recipe_runs_no_delete BEFORE DELETE ON recipe_runs
+BEGIN
+    SELECT RAISE(ABORT, 'recipe_runs is append-only: DELETE refused');
+END;
+"#;
+
 /// Every migration, oldest first. Index + 1 is the schema version it produces.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_V1).comment("initial schema"),
@@ -324,6 +364,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_AUDIT_CHAIN).comment("hash chains over the audit log and the inspections"),
     M::up(SCHEMA_SIGNATURES).comment("electronic signatures"),
     M::up(SCHEMA_ACCEPTANCE).comment("acceptance criteria"),
+    M::up(SCHEMA_RECIPES).comment("recipes and the recipe runs of each station"),
 ];
 
 /// The schema version this build creates and understands (highest `user_version`).

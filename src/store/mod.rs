@@ -29,6 +29,7 @@ mod labeling;
 mod migrations;
 mod models;
 pub mod read_model;
+mod recipes;
 pub mod recorder;
 mod samples;
 mod seal;
@@ -62,6 +63,7 @@ pub use models::{ModelVersionRow, NewModelVersion};
 pub use read_model::{
     FilterError, FilterOptions, LotDisposition, ReportFilter, Summary, UNCLASSIFIED,
 };
+pub use recipes::StoredRecipe;
 pub use recorder::{
     InspectionRecorder, RecordItem, RecordSender, RecorderOptions, RecorderStats, SampleImage,
 };

@@ -12,8 +12,9 @@ use super::session::{SessionUi, SignRequest};
 
 /// A request of a tab: work for the desk worker or a command for the running station.
 pub enum Action {
-    /// For the desk worker (database, files, long jobs).
-    Desk(Command),
+    /// For the desk worker (database, files, long jobs). Boxed: a report command carries a
+    /// whole filter and the other actions are small.
+    Desk(Box<Command>),
     /// For the station (pause, lot, capture...).
     Station(StationCommand),
     /// A signed action: the app asks for the password again and a reason, then sends the
@@ -23,7 +24,7 @@ pub enum Action {
 
 impl From<Command> for Action {
     fn from(c: Command) -> Self {
-        Self::Desk(c)
+        Self::Desk(Box::new(c))
     }
 }
 

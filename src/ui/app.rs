@@ -206,6 +206,7 @@ impl FoodQcApp {
             paths: self.paths.clone(),
             reject_samples_per_minute: 30,
             reject_on_doubt: self.reject_on_doubt,
+            recipe: None,
             operator: None,
             line_outputs: self.line_outputs.clone(),
         };
@@ -250,7 +251,7 @@ impl FoodQcApp {
         for a in actions {
             match a {
                 Action::Desk(c) => {
-                    if !self.desk.send(c) {
+                    if !self.desk.send(*c) {
                         self.desk_status = Status::Failed(tr!("desk-stopped"));
                     }
                 }

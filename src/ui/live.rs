@@ -119,6 +119,7 @@ impl LiveTab {
     fn counters(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
         ui.add_space(6.0);
         self.lot_editor(ui, ctx, actions);
+        self.recipe_picker(ui, ctx, actions);
         let s = ctx.stats;
         egui::Grid::new("line_ids").num_columns(2).show(ui, |ui| {
             ui.label(tr!("live-model"));
@@ -216,6 +217,47 @@ impl LiveTab {
                 Stroke::new(1.5, ui.visuals().text_color()),
             ));
         }
+    }
+
+    /// The recipe judged with: shown, and switched between two frames by choosing another
+    /// (people who run the line; the switch is audited under their name).
+    fn recipe_picker(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
+        if ctx.snapshot.recipes.is_empty() && ctx.stats.recipe.is_empty() {
+            return;
+        }
+        ui.horizontal(|ui| {
+            ui.label(tr!("live-recipe"));
+            let current = if ctx.stats.recipe.is_empty() {
+                tr!("live-recipe-none")
+            } else {
+                ctx.stats.recipe.clone()
+            };
+            let may = ctx.session.may(Permission::RunLine);
+            let mut chosen = None;
+            ui.add_enabled_ui(may, |ui| {
+                egui::ComboBox::from_id_salt("recipe_pick")
+                    .selected_text(current)
+                    .width(150.0)
+                    .show_ui(ui, |ui| {
+                        for name in &ctx.snapshot.recipes {
+                            if ui.selectable_label(false, name.as_str()).clicked() {
+                                chosen = Some(name.clone());
+                            }
+                        }
+                    });
+            })
+            .response
+            .on_disabled_hover_text(ctx.session.why_not(Permission::RunLine));
+            if let (Some(name), Some(user)) = (chosen, &ctx.session.user) {
+                actions.push(
+                    StationCommand::SetRecipe {
+                        name,
+                        by: user.name.clone(),
+                    }
+                    .into(),
+                );
+            }
+        });
     }
 
     /// The lot being produced: shown, and changed with Enter or the Apply button.

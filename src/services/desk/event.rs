@@ -33,6 +33,8 @@ pub struct DbSnapshot {
     pub users: i64,
     /// The standing proposal of each proposed version, by version id.
     pub proposals: std::collections::BTreeMap<i64, crate::store::SignatureRow>,
+    /// The recipes' names (newest versions), for the Live tab's recipe choice.
+    pub recipes: Vec<String>,
     /// When this snapshot was taken.
     pub taken_at: Option<Instant>,
     /// Query time in ms.

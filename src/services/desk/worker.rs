@@ -222,6 +222,7 @@ impl Worker {
                 previous_active: s.previous_active_model()?,
                 users: s.user_count()?,
                 proposals: open_proposals(s)?,
+                recipes: s.recipes()?.into_iter().map(|r| r.recipe.name).collect(),
                 ..Default::default()
             })
         });

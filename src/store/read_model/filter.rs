@@ -40,6 +40,8 @@ pub struct ReportFilter {
     pub defect_class: Option<String>,
     /// Model version string (`model_versions.version`).
     pub model_version: Option<String>,
+    /// Recipe name (`recipes.name`): the items judged while their station ran that recipe.
+    pub recipe: Option<String>,
 }
 
 /// A filter value that names something that does not exist, a bad verdict or a bad time.
@@ -157,6 +159,15 @@ impl ReportFilter {
         if let Some(v) = given(&self.verdict) {
             w = w.and("i.verdict = ?", [text(v)]);
         }
+        if let Some(r) = given(&self.recipe) {
+            // The station's newest recipe run at or before the item's time.
+            w = w.and(
+                "(SELECT rc.name FROM recipe_runs rr JOIN recipes rc ON rc.id = rr.recipe_id \
+                  WHERE rr.station_id = i.station_id AND rr.started_at <= i.ts \
+                  ORDER BY rr.started_at DESC, rr.id DESC LIMIT 1) = ?",
+                [text(r)],
+            );
+        }
         if let Some(d) = given(&self.defect_class) {
             w = if d == UNCLASSIFIED {
                 w.and("i.defect_class IS NULL", [])
@@ -180,7 +191,7 @@ impl ReportFilter {
                 problem: "is an empty time range (from must be before to)".into(),
             });
         }
-        let checks: [(&'static str, &Option<String>, &str); 6] = [
+        let checks: [(&'static str, &Option<String>, &str); 7] = [
             ("lot", &self.lot, "SELECT 1 FROM lots WHERE code = ?1"),
             (
                 "station",
@@ -199,6 +210,11 @@ impl ReportFilter {
             ),
             ("line", &self.line, "SELECT 1 FROM lots WHERE line = ?1"),
             ("shift", &self.shift, "SELECT 1 FROM lots WHERE shift = ?1"),
+            (
+                "recipe",
+                &self.recipe,
+                "SELECT 1 FROM recipes WHERE name = ?1",
+            ),
         ];
         for (field, value, sql) in checks {
             let Some(v) = given(value) else { continue };

@@ -38,6 +38,8 @@ pub struct FilterOptions {
     pub defects: Vec<String>,
     /// Model versions, newest first.
     pub models: Vec<String>,
+    /// Recipe names.
+    pub recipes: Vec<String>,
 }
 
 impl Store {
@@ -118,6 +120,7 @@ impl Store {
                  WHERE verdict = 'reject' AND defect_class IS NOT NULL ORDER BY 1",
             )?,
             models: list("SELECT version FROM model_versions ORDER BY created_at DESC")?,
+            recipes: list("SELECT DISTINCT name FROM recipes ORDER BY name")?,
         })
     }
 }

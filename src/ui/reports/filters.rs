@@ -104,6 +104,14 @@ impl ReportsTab {
                     &o.models,
                     same,
                 );
+                choice(
+                    ui,
+                    "recipe",
+                    tr!("live-recipe"),
+                    &mut filter.recipe,
+                    &o.recipes,
+                    same,
+                );
                 ui.label(tr!("reports-chart-by"));
                 egui::ComboBox::from_id_salt("chart_by")
                     .selected_text(self.group_by.label())

@@ -1,0 +1,140 @@
+//! Recipes: a named, versioned product setup a line switches to at a changeover — the model
+//! version, the thresholds, reject on doubt, the PLC's recipe index that selects it, and the
+//! items a frame is expected to hold. Saving a recipe again makes a new version; the newest
+//! version of a name is the one a switch uses.
+
+use serde::{Deserialize, Serialize};
+
+use super::Thresholds;
+
+/// One product setup. Stored as JSON (`recipes.body`), exported and imported as a file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    /// Name people choose it by (`galleta-vainilla`).
+    pub name: String,
+    /// Version, from 1; given by the database when saved (0 in a file: "the next one").
+    #[serde(default)]
+    pub version: u32,
+    /// Index the PLC writes into its recipe register to select this recipe (1..=65535).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plc_index: Option<u16>,
+    /// Model version to judge with (a registered version); none keeps the running model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<String>,
+    /// Thresholds to judge with; none keeps the model's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Thresholds>,
+    /// Review-band items go to the PLC as rejects.
+    #[serde(default)]
+    pub reject_on_doubt: bool,
+    /// Items a frame is expected to hold (documentation for the line; not enforced yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_items_per_frame: Option<u32>,
+    /// Free text: the product, what changed.
+    #[serde(default)]
+    pub notes: String,
+}
+
+/// A recipe that cannot be used, in words naming the field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("recipe {name:?}: {field} {problem}")]
+pub struct RecipeError {
+    /// The recipe's name.
+    pub name: String,
+    /// The field at fault.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl Recipe {
+    /// Check the recipe: a name of printable characters (1..=64), a PLC index from 1, a model
+    /// version that is not blank, usable thresholds.
+    pub fn validate(&self) -> Result<(), RecipeError> {
+        let err = |field, problem: String| RecipeError {
+            name: self.name.clone(),
+            field,
+            problem,
+        };
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(err("name", "must be 1 to 64 printable characters".into()));
+        }
+        if name != self.name {
+            return Err(err("name", "must not start or end with spaces".into()));
+        }
+        if self.plc_index == Some(0) {
+            return Err(err("plc_index", "must be 1 to 65535 (0 means none)".into()));
+        }
+        if let Some(m) = &self.model_version
+            && m.trim().is_empty()
+        {
+            return Err(err("model_version", "is blank".into()));
+        }
+        if let Some(t) = &self.thresholds {
+            t.validate().map_err(|p| err("thresholds", p))?;
+        }
+        Ok(())
+    }
+
+    /// `name v<version>` for messages.
+    pub fn recipe_name(&self) -> String {
+        format!("{} v{}", self.name, self.version)
+    }
+
+    /// A recipe from a file's JSON, checked; the error names the file.
+    pub fn from_json(file: &std::path::Path, json: &str) -> Result<Recipe, String> {
+        let r: Recipe = serde_json::from_str(json)
+            .map_err(|e| format!("{}: not a recipe: {e}", file.display()))?;
+        r.validate()
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recipe_names_what_is_wrong() {
+        let ok = Recipe {
+            name: "galleta-vainilla".into(),
+            plc_index: Some(3),
+            thresholds: Some(Thresholds::new(2.0, 1.0)),
+            ..Recipe::default()
+        };
+        assert!(ok.validate().is_ok());
+        let e = Recipe {
+            name: " x".into(),
+            ..ok.clone()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.field, "name");
+        let e = Recipe {
+            plc_index: Some(0),
+            ..ok.clone()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.field, "plc_index");
+        let bad = Thresholds {
+            review: Some(5.0),
+            ..Thresholds::new(2.0, 1.0)
+        };
+        let e = Recipe {
+            thresholds: Some(bad),
+            ..ok.clone()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(e.to_string().contains("thresholds"), "{e}");
+        let file = std::path::Path::new("r.json");
+        let err = Recipe::from_json(file, r#"{"name":"a","colour":1}"#).unwrap_err();
+        assert!(err.contains("r.json") && err.contains("colour"), "{err}");
+        let back = Recipe::from_json(file, &serde_json::to_string(&ok).unwrap()).unwrap();
+        assert_eq!(back, ok);
+    }
+}

@@ -1,0 +1,78 @@
+//! What a recipe changes in a running station: the model version (loaded from where it was
+//! registered), the thresholds, reject on doubt. Resolved against the database before the
+//! switch, so a recipe that cannot be applied leaves the line as it was.
+
+use std::sync::Arc;
+
+use crate::domain::Recipe;
+use crate::model::{AnomalyModel, GradeClassifier, InspectionModel};
+use crate::store::{Store, StoredRecipe};
+
+/// A recipe made ready to judge with.
+pub(crate) struct ResolvedRecipe {
+    /// The stored version.
+    pub stored: StoredRecipe,
+    /// The model (and classifier) to judge with, when the recipe names another version than
+    /// the running one.
+    pub model: Option<InspectionModel>,
+}
+
+/// The newest version of recipe `name`, resolved; `running` is the model judging now. The
+/// error names the recipe and what is missing.
+pub(crate) fn resolve(
+    store: &Store,
+    name: &str,
+    running: &AnomalyModel,
+) -> Result<ResolvedRecipe, String> {
+    let stored = store
+        .recipe(name)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("recipe {name:?} is not in the database"))?;
+    resolve_stored(store, stored, running)
+}
+
+/// [`resolve`] for a recipe already read (the PLC's choice).
+pub(crate) fn resolve_stored(
+    store: &Store,
+    stored: StoredRecipe,
+    running: &AnomalyModel,
+) -> Result<ResolvedRecipe, String> {
+    let model = match &stored.recipe.model_version {
+        Some(v) if *v != running.version => Some(load_model(store, &stored.recipe, v)?),
+        _ => None,
+    };
+    Ok(ResolvedRecipe { stored, model })
+}
+
+/// Model version `version` of `recipe`: the bundled model, or the registered file.
+fn load_model(store: &Store, recipe: &Recipe, version: &str) -> Result<InspectionModel, String> {
+    let bundled = AnomalyModel::bundled().map_err(|e| e.to_string())?;
+    if bundled.version == version {
+        return Ok(InspectionModel::paired(Arc::new(bundled)));
+    }
+    let rows = store.list_model_versions().map_err(|e| e.to_string())?;
+    let row = rows
+        .into_iter()
+        .find(|r| r.version == version && !r.path.as_os_str().is_empty())
+        .ok_or_else(|| {
+            format!(
+                "recipe {}: model version {version} is not registered on this station",
+                recipe.recipe_name()
+            )
+        })?;
+    let model = AnomalyModel::load(&row.path).map_err(|e| e.to_string())?;
+    if model.version != version {
+        return Err(format!(
+            "recipe {}: {} holds model version {}, not {version}",
+            recipe.recipe_name(),
+            row.path.display(),
+            model.version
+        ));
+    }
+    let classifier = match GradeClassifier::beside(&row.path) {
+        Some(Ok(c)) => Some(Arc::new(c)),
+        Some(Err(e)) => return Err(e.to_string()),
+        None => None,
+    };
+    Ok(InspectionModel::new(Arc::new(model), classifier))
+}
