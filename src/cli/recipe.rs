@@ -161,7 +161,7 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: RecipeArgs) -> anyhow::Res
 fn find(store: &Store, name: &str) -> anyhow::Result<StoredRecipe> {
     store
         .recipe(name)?
-        .ok_or_else(|| anyhow::anyhow!(tr!("cli-recipe-unknown", recipe = name)))
+        .ok_or_else(|| anyhow::anyhow!(tr!("recipe-unknown", recipe = name)))
 }
 
 fn saved(r: StoredRecipe) {

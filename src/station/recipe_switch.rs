@@ -27,7 +27,7 @@ pub(crate) fn resolve(
     let stored = store
         .recipe(name)
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("recipe {name:?} is not in the database"))?;
+        .ok_or_else(|| crate::tr!("recipe-unknown", recipe = name))?;
     resolve_stored(store, stored, running)
 }
 
@@ -55,18 +55,20 @@ fn load_model(store: &Store, recipe: &Recipe, version: &str) -> Result<Inspectio
         .into_iter()
         .find(|r| r.version == version && !r.path.as_os_str().is_empty())
         .ok_or_else(|| {
-            format!(
-                "recipe {}: model version {version} is not registered on this station",
-                recipe.recipe_name()
+            crate::tr!(
+                "recipe-model-not-registered",
+                recipe = recipe.recipe_name(),
+                version = version
             )
         })?;
     let model = AnomalyModel::load(&row.path).map_err(|e| e.to_string())?;
     if model.version != version {
-        return Err(format!(
-            "recipe {}: {} holds model version {}, not {version}",
-            recipe.recipe_name(),
-            row.path.display(),
-            model.version
+        return Err(crate::tr!(
+            "recipe-model-mismatch",
+            recipe = recipe.recipe_name(),
+            path = row.path.display().to_string(),
+            found = model.version.as_str(),
+            version = version
         ));
     }
     let classifier = match GradeClassifier::beside(&row.path) {
