@@ -32,9 +32,10 @@ struct Cli {
     model: Option<PathBuf>,
 
     /// Frame source for the window: camera:N, folder:PATH or synthetic[:SEED]
-    /// [default: camera:0 when a camera is found, else synthetic].
+    /// [default: camera:0 when a camera is found, else synthetic]; repeat it to watch several
+    /// cameras in a grid.
     #[arg(long, value_name = "SPEC")]
-    source: Option<String>,
+    source: Vec<String>,
 
     /// Send the window's decisions to a PLC: modbus-tcp://HOST:PORT[?unit=N] (repeatable).
     #[arg(long, value_name = "URL", value_parser = cli::inspect::parse_plc)]
@@ -179,13 +180,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let model = cli.model.as_deref();
     match cli.command {
         None => {
-            let source = cli.source.as_deref().map(str::parse).transpose()?;
+            let mut sources = cli
+                .source
+                .iter()
+                .map(|s| s.parse::<foodqc::capture::SourceSpec>())
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter();
+            let source = sources.next();
+            let more_sources: Vec<_> = sources.collect();
             // Loaded once the database can be read (an encrypted one asks for its key first).
             let explicit = model.map(std::path::Path::to_path_buf);
             let load_model =
                 Box::new(move |paths: &AppPaths| cli::load_model(paths, explicit.as_deref()));
             let line = ui::LineChoice {
                 source,
+                more_sources,
                 outputs: cli.plc.into_iter().chain(cli.mqtt).collect(),
             };
             ui::run_gui(paths, load_model, line, cli.lang)

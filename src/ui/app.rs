@@ -50,6 +50,16 @@ pub struct FoodQcApp {
     /// The PLCs each decision goes to (`--plc`).
     line_outputs: Vec<foodqc::lineio::LineOutputSpec>,
     reject_on_doubt: bool,
+    /// Further cameras (`--source` repeated): each its own station, shown in the Live grid.
+    extras: Vec<ExtraCamera>,
+}
+
+/// A further camera of the window: its source and station (or why it is not running).
+struct ExtraCamera {
+    source: SourceSpec,
+    name: String,
+    station: Option<Station>,
+    error: Option<String>,
 }
 
 /// UI frame times (the time our `ui` took), for the status bar and measurements.
@@ -144,6 +154,7 @@ impl FoodQcApp {
             desk_language: None,
             line_outputs: Vec::new(),
             reject_on_doubt: false,
+            extras: Vec::new(),
         };
         app.start_station();
         app
@@ -186,15 +197,81 @@ impl FoodQcApp {
         (outputs, s.reject_on_doubt)
     }
 
-    /// (Re)start the station on `self.source`.
+    /// Watch these further cameras too, each its own station (`NAME-2`, `NAME-3`, ...; the
+    /// main one becomes `NAME-1`).
+    pub fn set_more_cameras(&mut self, sources: Vec<SourceSpec>) {
+        let base = self.settings.station_name.clone();
+        self.extras = sources
+            .into_iter()
+            .enumerate()
+            .map(|(i, source)| ExtraCamera {
+                source,
+                name: format!("{base}-{}", i + 2),
+                station: None,
+                error: None,
+            })
+            .collect();
+        self.start_station();
+    }
+
+    /// The main station's name: the setting, `-1` added when there are further cameras.
+    fn main_station_name(&self) -> String {
+        if self.extras.is_empty() {
+            self.settings.station_name.clone()
+        } else {
+            format!("{}-1", self.settings.station_name)
+        }
+    }
+
+    /// (Re)start the further cameras' stations (same lot and model; no line outputs: a PLC
+    /// ring serves one station).
+    fn start_extras(&mut self) {
+        for cam in &mut self.extras {
+            if let Some(old) = cam.station.take()
+                && let Err(e) = old.stop()
+            {
+                tracing::error!("stopping {}: {e:#}", cam.name);
+            }
+            let cfg = StationConfig {
+                station_name: cam.name.clone(),
+                source: cam.source.clone(),
+                source_options: SourceOptions {
+                    loop_folder: true,
+                    ..Default::default()
+                },
+                lot: self.settings.live.lot.clone(),
+                live: true,
+                max_frames: None,
+                paths: self.paths.clone(),
+                reject_samples_per_minute: 30,
+                reject_on_doubt: false,
+                recipe: None,
+                operator: None,
+                line_outputs: Vec::new(),
+            };
+            match Station::start(cfg, self.model.clone()) {
+                Ok(s) => {
+                    cam.station = Some(s);
+                    cam.error = None;
+                }
+                Err(e) => {
+                    tracing::error!("{}: {e:#}", cam.name);
+                    cam.error = Some(format!("{e:#}"));
+                }
+            }
+        }
+    }
+
+    /// (Re)start the station on `self.source`, and the further cameras'.
     pub(crate) fn start_station(&mut self) {
         if let Some(old) = self.station.take()
             && let Err(e) = old.stop()
         {
             tracing::error!("stopping the station: {e:#}");
         }
+        self.start_extras();
         let cfg = StationConfig {
-            station_name: self.settings.station_name.clone(),
+            station_name: self.main_station_name(),
             source: self.source.clone(),
             source_options: SourceOptions {
                 loop_folder: true,
@@ -392,6 +469,27 @@ impl eframe::App for FoodQcApp {
             if let Some(latest) = st.latest() {
                 self.settings.live.update(ctx, latest);
             }
+        }
+        if !self.extras.is_empty() {
+            let cams = self
+                .extras
+                .iter()
+                .map(|c| {
+                    let (stats, latest) = c
+                        .station
+                        .as_ref()
+                        .map(|s| (s.stats(), s.latest()))
+                        .unwrap_or_default();
+                    super::live::CameraState {
+                        name: c.name.clone(),
+                        stats,
+                        latest,
+                        error: c.error.clone(),
+                    }
+                })
+                .collect();
+            let main = self.main_station_name();
+            self.settings.live.update_extras(ctx, main, cams);
         }
         // The out-of-control alarm watches the line whichever tab is shown.
         if let Some(details) = self.line_watch.watch(&self.stats) {

@@ -37,6 +37,39 @@ pub struct LiveTab {
     history: std::collections::VecDeque<f32>,
     #[serde(skip)]
     last_history: Option<std::time::Instant>,
+    /// The window's further cameras (`--source` repeated), each its own station.
+    #[serde(skip)]
+    extras: Vec<CameraTile>,
+    /// The camera shown alone after a click on its tile (0: the main one).
+    #[serde(skip)]
+    enlarged: Option<usize>,
+    /// The main camera's station name, for its tile.
+    #[serde(skip)]
+    main_name: String,
+}
+
+/// A further camera's state as the app reads it each frame.
+pub struct CameraState {
+    /// Station name.
+    pub name: String,
+    /// Its counters.
+    pub stats: foodqc::station::StationStats,
+    /// Its latest inspection.
+    pub latest: Option<Arc<Inspection>>,
+    /// Why it is not running, if it is not.
+    pub error: Option<String>,
+}
+
+/// One further camera on the Live grid: its counters and latest frame.
+pub struct CameraTile {
+    /// Station name.
+    pub name: String,
+    /// Its counters.
+    pub stats: foodqc::station::StationStats,
+    /// Why it is not running, if it is not.
+    pub error: Option<String>,
+    current: Option<Arc<Inspection>>,
+    texture: Option<TextureHandle>,
 }
 
 impl Default for LiveTab {
@@ -50,6 +83,9 @@ impl Default for LiveTab {
             current: None,
             history: Default::default(),
             last_history: None,
+            extras: Vec::new(),
+            enlarged: None,
+            main_name: String::new(),
         }
     }
 }
@@ -70,6 +106,75 @@ impl LiveTab {
             }
         }
         self.current = Some(insp);
+    }
+
+    /// The main camera's station name and the further cameras' state this frame: name,
+    /// counters, latest inspection, error (in order). Frames are uploaded only when changed.
+    pub fn update_extras(
+        &mut self,
+        ctx: &egui::Context,
+        main_name: String,
+        cams: Vec<CameraState>,
+    ) {
+        self.main_name = main_name;
+        self.extras.truncate(cams.len());
+        for (
+            i,
+            CameraState {
+                name,
+                stats,
+                latest,
+                error,
+            },
+        ) in cams.into_iter().enumerate()
+        {
+            if self.extras.len() <= i {
+                self.extras.push(CameraTile {
+                    name: name.clone(),
+                    stats: Default::default(),
+                    error: None,
+                    current: None,
+                    texture: None,
+                });
+            }
+            let tile = &mut self.extras[i];
+            tile.name = name;
+            tile.stats = stats;
+            tile.error = error;
+            if let Some(insp) = latest
+                && !tile.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &insp))
+            {
+                let img = &insp.frame;
+                let color = egui::ColorImage::from_rgb(
+                    [img.width() as usize, img.height() as usize],
+                    img.as_raw(),
+                );
+                match &mut tile.texture {
+                    Some(t) => t.set(color, egui::TextureOptions::LINEAR),
+                    None => {
+                        tile.texture = Some(ctx.load_texture(
+                            format!("camera-{i}"),
+                            color,
+                            egui::TextureOptions::LINEAR,
+                        ));
+                    }
+                }
+                tile.current = Some(insp);
+            }
+        }
+        if self.enlarged.is_some_and(|e| e > self.extras.len()) {
+            self.enlarged = None;
+        }
+    }
+
+    /// The further cameras' tiles, in order.
+    pub fn camera_tiles(&self) -> &[CameraTile] {
+        &self.extras
+    }
+
+    /// Whether tile `i` has a frame on screen.
+    pub fn tile_has_frame(&self, i: usize) -> bool {
+        self.extras.get(i).is_some_and(|t| t.current.is_some())
     }
 
     /// Forget the current frame (after a source switch).
@@ -285,22 +390,141 @@ impl LiveTab {
         });
     }
 
+    /// The camera view: the main camera alone, or with further cameras a grid (1, 2x1, 2x2,
+    /// 3x3...) of tiles with their counters; a click enlarges a tile, another click goes back.
     fn feed(&mut self, ui: &mut egui::Ui, ctx: &TabCtx) {
-        let (Some(tex), Some(insp)) = (&self.texture, self.current().cloned()) else {
-            ui.centered_and_justified(|ui| {
-                match ctx.station_error {
-                    Some(e) => ui.colored_label(theme::REJECT, tr!("live-not-running", error = e)),
-                    None => ui.label(tr!("live-waiting")),
+        if self.extras.is_empty() {
+            let avail = ui.available_rect_before_wrap();
+            ui.allocate_rect(avail, egui::Sense::hover());
+            self.draw_main(ui, avail, ctx);
+            return;
+        }
+        let avail = ui.available_rect_before_wrap();
+        let n = 1 + self.extras.len();
+        let shown: Vec<usize> = match self.enlarged {
+            Some(i) => vec![i],
+            None => (0..n).collect(),
+        };
+        let cols = (shown.len() as f32).sqrt().ceil().max(1.0) as usize;
+        let rows = shown.len().div_ceil(cols);
+        let (w, h) = (avail.width() / cols as f32, avail.height() / rows as f32);
+        for (k, &cam) in shown.iter().enumerate() {
+            let (c, r) = (k % cols, k / cols);
+            let tile = Rect::from_min_size(
+                avail.min + Vec2::new(c as f32 * w, r as f32 * h),
+                Vec2::new(w, h),
+            )
+            .shrink(3.0);
+            let resp = ui.allocate_rect(tile, egui::Sense::click());
+            let (name, stats, error) = if cam == 0 {
+                (self.main_name.clone(), ctx.stats, ctx.station_error)
+            } else {
+                let t = &self.extras[cam - 1];
+                (t.name.clone(), &t.stats, t.error.as_deref())
+            };
+            // The state colour: red when the camera has a problem, amber paused, green running.
+            let state = if error.is_some() || stats.source_lost {
+                theme::REJECT
+            } else if stats.paused {
+                theme::WARN
+            } else {
+                theme::PASS
+            };
+            let head = 22.0;
+            let frame_rect = Rect::from_min_max(tile.min + Vec2::new(0.0, head), tile.max);
+            if cam == 0 {
+                self.draw_main(ui, frame_rect, ctx);
+            } else {
+                self.draw_extra(ui, frame_rect, cam - 1);
+            }
+            let painter = ui.painter_at(tile);
+            painter.rect_stroke(tile, 2.0, Stroke::new(2.0, state), StrokeKind::Inside);
+            let label = tr!(
+                "live-camera-tile",
+                camera = name.as_str(),
+                items = stats.items,
+                rejects = stats.rejects,
+                dropped = stats.frames_dropped
+            );
+            painter.text(
+                tile.min + Vec2::new(6.0, 3.0),
+                Align2::LEFT_TOP,
+                label,
+                FontId::proportional(14.0),
+                ui.visuals().text_color(),
+            );
+            if let Some(e) = error {
+                painter.text(
+                    frame_rect.center(),
+                    Align2::CENTER_CENTER,
+                    e,
+                    FontId::proportional(14.0),
+                    theme::REJECT,
+                );
+            }
+            if resp.on_hover_text(tr!("live-camera-tile-tip")).clicked() {
+                self.enlarged = match self.enlarged {
+                    Some(_) => None,
+                    None => Some(cam),
                 };
-            });
+            }
+        }
+    }
+
+    /// The main camera's frame and overlays, fitted into `avail`.
+    fn draw_main(&self, ui: &mut egui::Ui, avail: Rect, ctx: &TabCtx) {
+        let (Some(tex), Some(insp)) = (&self.texture, self.current().cloned()) else {
+            let text = match ctx.station_error {
+                Some(e) => tr!("live-not-running", error = e),
+                None => tr!("live-waiting"),
+            };
+            ui.painter_at(avail).text(
+                avail.center(),
+                Align2::CENTER_CENTER,
+                text,
+                FontId::proportional(16.0),
+                if ctx.station_error.is_some() {
+                    theme::REJECT
+                } else {
+                    ui.visuals().text_color()
+                },
+            );
             return;
         };
-        let avail = ui.available_rect_before_wrap();
+        let rect = self.draw_frame(ui, avail, tex, &insp, ctx.model.thresholds.pixel as f32);
+        if ctx.stats.paused {
+            ui.painter_at(avail).text(
+                rect.left_top() + Vec2::new(12.0, 12.0),
+                Align2::LEFT_TOP,
+                tr!("live-paused"),
+                FontId::proportional(28.0),
+                theme::WARN,
+            );
+        }
+    }
+
+    /// A further camera's frame and overlays, fitted into `avail`.
+    fn draw_extra(&self, ui: &mut egui::Ui, avail: Rect, i: usize) {
+        let t = &self.extras[i];
+        if let (Some(tex), Some(insp)) = (&t.texture, &t.current) {
+            // Its own model's pixel threshold is not known here: draw the outlines only.
+            self.draw_frame(ui, avail, tex, insp, f32::INFINITY);
+        }
+    }
+
+    /// Draw `insp` with its overlays centred in `avail`; the rectangle the frame took.
+    fn draw_frame(
+        &self,
+        ui: &mut egui::Ui,
+        avail: Rect,
+        tex: &TextureHandle,
+        insp: &Inspection,
+        pixel_threshold: f32,
+    ) -> Rect {
         let (fw, fh) = (insp.frame.width() as f32, insp.frame.height() as f32);
         let scale = (avail.width() / fw).min(avail.height() / fh);
         let size = Vec2::new(fw * scale, fh * scale);
         let rect = Rect::from_center_size(avail.center(), size);
-        ui.allocate_rect(avail, egui::Sense::hover());
         let painter = ui.painter_at(avail);
         painter.image(
             tex.id(),
@@ -309,22 +533,13 @@ impl LiveTab {
             Color32::WHITE,
         );
         let to_screen = |x: f32, y: f32| Pos2::new(rect.left() + x * scale, rect.top() + y * scale);
-        let pixel_threshold = ctx.model.thresholds.pixel as f32;
         for item in &insp.items {
-            if self.show_heat {
+            if self.show_heat && pixel_threshold.is_finite() {
                 draw_heat(&painter, item, &to_screen, scale, pixel_threshold);
             }
             draw_item(&painter, item, &to_screen, self.show_scores);
         }
-        if ctx.stats.paused {
-            painter.text(
-                rect.left_top() + Vec2::new(12.0, 12.0),
-                Align2::LEFT_TOP,
-                tr!("live-paused"),
-                FontId::proportional(28.0),
-                theme::WARN,
-            );
-        }
+        rect
     }
 }
 

@@ -33,8 +33,10 @@ pub use app::FoodQcApp;
 /// else the synthetic line) and the PLCs and brokers each decision goes to.
 #[derive(Clone, Debug, Default)]
 pub struct LineChoice {
-    /// `--source`.
+    /// The first `--source`.
     pub source: Option<SourceSpec>,
+    /// Further `--source`: more cameras, each its own station, shown in a grid.
+    pub more_sources: Vec<SourceSpec>,
     /// `--plc` and `--mqtt`, each repeatable.
     pub outputs: Vec<foodqc::lineio::LineOutputSpec>,
 }

@@ -186,6 +186,52 @@ fn live_view_counts_pauses_and_switches_tabs() {
     h.get_by_label("DEMO-LOT");
 }
 
+/// Further cameras run as their own stations beside the main one: each judges its own line
+/// and records under its own name; the Live tab shows a tile for each.
+#[test]
+fn further_cameras_run_as_their_own_stations() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    h.state_mut().set_more_cameras(vec![
+        SourceSpec::Synthetic { seed: 4 },
+        SourceSpec::Synthetic { seed: 5 },
+    ]);
+    step_until(
+        &mut h,
+        "every camera judging, with a frame on its tile",
+        |app| {
+            let tiles = app.settings.live.camera_tiles();
+            app.stats.items >= 2
+                && tiles.len() == 2
+                && tiles
+                    .iter()
+                    .all(|t| t.stats.items >= 2 && t.error.is_none())
+                && (0..2).all(|i| app.settings.live.tile_has_frame(i))
+        },
+    );
+    let names: Vec<String> = h
+        .state()
+        .settings
+        .live
+        .camera_tiles()
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    assert_eq!(names, ["station-1-2", "station-1-3"]);
+    let store = foodqc::store::Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
+    step_until(&mut h, "rows of every camera recorded", |_| {
+        let stations: std::collections::BTreeSet<String> = store
+            .recent_inspections(100_000)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.station)
+            .collect();
+        ["station-1-1", "station-1-2", "station-1-3"]
+            .iter()
+            .all(|s| stations.contains(*s))
+    });
+}
+
 #[test]
 fn lot_change_reaches_the_station() {
     let dir = tempfile::tempdir().unwrap();

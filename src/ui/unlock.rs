@@ -112,6 +112,9 @@ pub fn open_workstation(
     language: Option<Language>,
 ) -> FoodQcApp {
     let mut app = FoodQcApp::start(ctx, storage, paths, model, line.source);
+    if !line.more_sources.is_empty() {
+        app.set_more_cameras(line.more_sources);
+    }
     // `--plc`/`--mqtt` win over the saved setting for this run.
     if line.outputs.is_empty() {
         let (outputs, reject_on_doubt) = app.saved_line_outputs();
