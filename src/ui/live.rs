@@ -168,11 +168,13 @@ impl LiveTab {
     }
 
     /// The further cameras' tiles, in order.
+    #[cfg(test)]
     pub fn camera_tiles(&self) -> &[CameraTile] {
         &self.extras
     }
 
     /// Whether tile `i` has a frame on screen.
+    #[cfg(test)]
     pub fn tile_has_frame(&self, i: usize) -> bool {
         self.extras.get(i).is_some_and(|t| t.current.is_some())
     }
