@@ -70,7 +70,12 @@ pub struct CameraTile {
     pub error: Option<String>,
     current: Option<Arc<Inspection>>,
     texture: Option<TextureHandle>,
+    uploaded_at: Option<std::time::Instant>,
 }
+
+/// A tile's picture is refreshed at most this often: a grid of small tiles reads as live at
+/// 15 FPS, and every upload of a full frame costs the cameras CPU.
+const TILE_REFRESH: std::time::Duration = std::time::Duration::from_millis(66);
 
 impl Default for LiveTab {
     fn default() -> Self {
@@ -135,15 +140,19 @@ impl LiveTab {
                     error: None,
                     current: None,
                     texture: None,
+                    uploaded_at: None,
                 });
             }
             let tile = &mut self.extras[i];
             tile.name = name;
             tile.stats = stats;
             tile.error = error;
+            let due = tile.uploaded_at.is_none_or(|t| t.elapsed() >= TILE_REFRESH);
             if let Some(insp) = latest
+                && due
                 && !tile.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &insp))
             {
+                tile.uploaded_at = Some(std::time::Instant::now());
                 let img = &insp.frame;
                 let color = egui::ColorImage::from_rgb(
                     [img.width() as usize, img.height() as usize],
