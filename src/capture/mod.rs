@@ -158,34 +158,32 @@ pub trait FrameSource: Send {
 /// Errors from frame sources. Each names the device, file or value involved.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error(
-        "no camera found (looked for camera index {index}); attach a camera or use --source synthetic"
-    )]
+    #[error("{}", crate::tr!("capture-no-camera", index = u64::from(*.index)))]
     NoCamera { index: u32 },
-    #[error("camera {index} could not be opened: {reason}")]
+    #[error("{}", crate::tr!("capture-camera-open", index = u64::from(*.index), reason = .reason.as_str()))]
     CameraOpen { index: u32, reason: String },
-    #[error("camera {index} stopped delivering frames (unplugged?): {reason}")]
+    #[error("{}", crate::tr!("capture-camera-lost", index = u64::from(*.index), reason = .reason.as_str()))]
     CameraLost { index: u32, reason: String },
-    #[error("camera support is not built in (build with the `camera` feature)")]
+    #[error("{}", crate::tr!("capture-camera-not-built"))]
     CameraNotBuilt,
-    #[error("folder {path} does not exist or is not a directory")]
+    #[error("{}", crate::tr!("capture-folder-missing", path = .path.display().to_string()))]
     FolderMissing { path: PathBuf },
-    #[error("folder {path} holds no .jpg/.jpeg/.png images")]
+    #[error("{}", crate::tr!("capture-folder-empty", path = .path.display().to_string()))]
     FolderEmpty { path: PathBuf },
-    #[error("cannot read {path}: {source}")]
+    #[error("{}", crate::tr!("capture-io", path = .path.display().to_string(), error = .source.to_string()))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("every image in {path} failed to decode ({count} files); last error: {last}")]
+    #[error("{}", crate::tr!("capture-nothing-decodable", path = .path.display().to_string(), count = (*.count as u64), last = .last.as_str()))]
     NothingDecodable {
         path: PathBuf,
         count: usize,
         last: String,
     },
     /// A frame size or rate outside what a line camera can deliver.
-    #[error("{option} = {value} is out of range: {allowed}")]
+    #[error("{}", crate::tr!("capture-out-of-range", option = .option.to_string(), value = .value.as_str(), allowed = .allowed.as_str()))]
     OutOfRange {
         /// The option (`--width`, `--height`, `--fps`).
         option: &'static str,
@@ -194,7 +192,7 @@ pub enum CaptureError {
         /// What is allowed.
         allowed: String,
     },
-    #[error("invalid source `{spec}`: {reason}")]
+    #[error("{}", crate::tr!("capture-bad-spec", spec = .spec.as_str(), reason = .reason.as_str()))]
     BadSpec { spec: String, reason: String },
 }
 

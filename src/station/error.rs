@@ -7,7 +7,7 @@ use crate::store::StoreError;
 #[derive(Debug, thiserror::Error)]
 pub enum StationError {
     /// The frame source could not be opened (missing folder, no camera).
-    #[error("cannot open source {spec}: {source}")]
+    #[error("{}", crate::tr!("station-source", spec = .spec.as_str()))]
     Source {
         /// The source, as the user named it.
         spec: String,
@@ -19,7 +19,7 @@ pub enum StationError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A model's settings could not be written as JSON for the database.
-    #[error("cannot describe model {version} for the database: {source}")]
+    #[error("{}", crate::tr!("station-model-json", version = .version.as_str()))]
     ModelJson {
         /// The model version.
         version: String,
@@ -28,7 +28,7 @@ pub enum StationError {
         source: serde_json::Error,
     },
     /// A station thread could not be started.
-    #[error("cannot start the {thread} thread: {source}")]
+    #[error("{}", crate::tr!("station-spawn", thread = .thread.to_string()))]
     Spawn {
         /// Which thread.
         thread: &'static str,
@@ -37,24 +37,24 @@ pub enum StationError {
         source: std::io::Error,
     },
     /// A station thread panicked.
-    #[error("the {0} thread panicked")]
+    #[error("{}", crate::tr!("station-panicked", thread = .0.to_string()))]
     Panicked(&'static str),
     /// The recorder is still shared when the station stops (a bug).
-    #[error("the recorder is still in use")]
+    #[error("{}", crate::tr!("station-recorder-in-use"))]
     RecorderInUse,
     /// The recipe asked for cannot be applied (unknown, or its model is missing).
     #[error("{0}")]
     Recipe(String),
     /// A group of stations was started with none.
-    #[error("no station to start: give at least one source")]
+    #[error("{}", crate::tr!("station-none"))]
     NoStations,
     /// The stations of one group must record into one data folder.
-    #[error("station {station} records into another data folder than the first station")]
+    #[error("{}", crate::tr!("station-mixed-data-dirs", station = .station.as_str()))]
     MixedDataDirs {
         /// The station that differs.
         station: String,
     },
     /// The recorder thread stopped while the line was running.
-    #[error("the recorder stopped; inspections can no longer be saved")]
+    #[error("{}", crate::tr!("station-recorder-stopped"))]
     RecorderStopped,
 }

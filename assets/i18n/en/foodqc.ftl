@@ -1211,3 +1211,23 @@ live-mqtt = MQTT
 live-mqtt-acked = Acknowledged / published
 live-mqtt-backlog = Waiting for the broker
 live-mqtt-latency = To broker median / p99
+
+## Frame sources and the station (errors people read)
+capture-no-camera = no camera found (looked for camera index { $index }); attach a camera or use --source synthetic
+capture-camera-open = camera { $index } could not be opened: { $reason }
+capture-camera-lost = camera { $index } stopped delivering frames (unplugged?): { $reason }
+capture-camera-not-built = camera support is not built in (build with the `camera` feature)
+capture-folder-missing = folder { $path } does not exist or is not a directory
+capture-folder-empty = folder { $path } holds no .jpg/.jpeg/.png images
+capture-io = cannot read { $path }: { $error }
+capture-nothing-decodable = every image in { $path } failed to decode ({ $count } files); last error: { $last }
+capture-out-of-range = { $option } = { $value } is out of range: { $allowed }
+capture-bad-spec = invalid source `{ $spec }`: { $reason }
+station-source = cannot open source { $spec }
+station-model-json = cannot describe model { $version } for the database
+station-spawn = cannot start the { $thread } thread
+station-panicked = the { $thread } thread panicked
+station-recorder-in-use = the recorder is still in use
+station-none = no station to start: give at least one source
+station-mixed-data-dirs = station { $station } records into another data folder than the first station
+station-recorder-stopped = the recorder stopped; inspections can no longer be saved

@@ -1211,3 +1211,23 @@ live-mqtt = MQTT
 live-mqtt-acked = Confirmadas / publicadas
 live-mqtt-backlog = Esperando al bróker
 live-mqtt-latency = Al bróker mediana / p99
+
+## Frame sources and the station (errors people read)
+capture-no-camera = no se encontró cámara (se buscó la cámara { $index }); conecte una cámara o use --source synthetic
+capture-camera-open = no se pudo abrir la cámara { $index }: { $reason }
+capture-camera-lost = la cámara { $index } dejó de entregar cuadros (¿desconectada?): { $reason }
+capture-camera-not-built = esta compilación no incluye soporte de cámara (compile con la función `camera`)
+capture-folder-missing = la carpeta { $path } no existe o no es una carpeta
+capture-folder-empty = la carpeta { $path } no contiene imágenes .jpg/.jpeg/.png
+capture-io = no se puede leer { $path }: { $error }
+capture-nothing-decodable = ninguna imagen de { $path } se pudo decodificar ({ $count } archivos); último error: { $last }
+capture-out-of-range = { $option } = { $value } está fuera de rango: { $allowed }
+capture-bad-spec = fuente no válida `{ $spec }`: { $reason }
+station-source = no se puede abrir la fuente { $spec }
+station-model-json = no se puede describir el modelo { $version } para la base de datos
+station-spawn = no se puede iniciar el hilo { $thread }
+station-panicked = el hilo { $thread } falló
+station-recorder-in-use = el registrador sigue en uso
+station-none = no hay estación que iniciar: indique al menos una fuente
+station-mixed-data-dirs = la estación { $station } registra en otra carpeta de datos que la primera estación
+station-recorder-stopped = el registrador se detuvo; las inspecciones ya no se pueden guardar
