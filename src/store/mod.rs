@@ -103,35 +103,27 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// The database path names a directory.
-    #[error(
-        "database path {path} is a directory, not a file; point foodqc at a file inside it (e.g. {path}/foodqc.sqlite)"
-    )]
+    #[error("{}", crate::tr!("store-is-directory", path = .path.display().to_string()))]
     IsDirectory {
         /// The path.
         path: PathBuf,
     },
     /// The file exists but is not an SQLite database.
-    #[error(
-        "{path} is not a foodqc database (file is not a database); move it away or choose another data folder"
-    )]
+    #[error("{}", crate::tr!("store-not-a-database", path = .path.display().to_string()))]
     NotADatabase {
         /// The file.
         path: PathBuf,
     },
     /// The file is an SQLite database of some other program (it has tables but no foodqc
     /// schema version); we refuse to add our tables to it.
-    #[error(
-        "{path} is an SQLite database of another program (it has tables but no foodqc schema version); refusing to modify it"
-    )]
+    #[error("{}", crate::tr!("store-foreign", path = .path.display().to_string()))]
     ForeignDatabase {
         /// The file.
         path: PathBuf,
     },
     /// The database could not be opened for writing (missing permission, read-only folder or
     /// file system, ...).
-    #[error(
-        "cannot open database {path} for writing: {cause} (check that the file and its folder are writable)"
-    )]
+    #[error("{}", crate::tr!("store-open", path = .path.display().to_string(), cause = .cause.as_str()))]
     Open {
         /// The file.
         path: PathBuf,
@@ -139,26 +131,20 @@ pub enum StoreError {
         cause: String,
     },
     /// The database is encrypted and no key is configured.
-    #[error(
-        "database {path} is encrypted: a key is needed (set FOODQC_DB_KEY or FOODQC_DB_KEY_FILE)"
-    )]
+    #[error("{}", crate::tr!("store-key-needed", path = .path.display().to_string()))]
     KeyNeeded {
         /// The file.
         path: PathBuf,
     },
     /// The key configured does not decrypt the database.
-    #[error(
-        "database {path} does not open with the key given: the key is wrong (check FOODQC_DB_KEY, FOODQC_DB_KEY_FILE or the passphrase typed), or the file is not a foodqc database"
-    )]
+    #[error("{}", crate::tr!("store-wrong-key", path = .path.display().to_string()))]
     WrongKey {
         /// The file.
         path: PathBuf,
     },
     /// A key is set but the database is a plain (unencrypted) file: refused, so that an
     /// operator who set a key never keeps writing plaintext by mistake.
-    #[error(
-        "database {path} is not encrypted, but a database key is set; encrypt it with `foodqc encrypt` (with the station stopped), or unset FOODQC_DB_KEY and FOODQC_DB_KEY_FILE to use it unencrypted"
-    )]
+    #[error("{}", crate::tr!("store-not-encrypted", path = .path.display().to_string()))]
     NotEncrypted {
         /// The file.
         path: PathBuf,
@@ -172,9 +158,7 @@ pub enum StoreError {
         reason: String,
     },
     /// The database was written by a newer foodqc; we never touch it.
-    #[error(
-        "database {path} has schema version {found}, but this foodqc only knows versions up to {supported}; it was written by a newer foodqc; upgrade foodqc (the file was not modified)"
-    )]
+    #[error("{}", crate::tr!("store-too-new", path = .path.display().to_string(), found = .found.to_string(), supported = .supported.to_string()))]
     TooNew {
         /// The file.
         path: PathBuf,
@@ -287,9 +271,7 @@ pub enum StoreError {
         reason: String,
     },
     /// `PRAGMA quick_check` found damage: nothing is written into the file.
-    #[error(
-        "database {path} is damaged ({detail}); foodqc will not write into it. Restore the latest backup with `foodqc restore FILE` (daily backups are in {backups}), or move the damaged file away to start a new database"
-    )]
+    #[error("{}", crate::tr!("store-damaged", path = .path.display().to_string(), detail = .detail.as_str(), backups = .backups.display().to_string()))]
     Damaged {
         /// The file.
         path: PathBuf,
@@ -309,9 +291,7 @@ pub enum StoreError {
         reason: &'static str,
     },
     /// An export, report or backup was asked to write over the database or one of its files.
-    #[error(
-        "refusing to write {path}: it is the database {db} or one of its own files; choose another file name"
-    )]
+    #[error("{}", crate::tr!("store-would-overwrite", path = .path.display().to_string(), db = .db.display().to_string()))]
     WouldOverwriteDatabase {
         /// The output path asked for.
         path: PathBuf,
@@ -319,7 +299,7 @@ pub enum StoreError {
         db: PathBuf,
     },
     /// A file given to restore is not a usable foodqc database.
-    #[error("cannot restore from {path}: {reason}; the current database was not changed")]
+    #[error("{}", crate::tr!("store-bad-backup", path = .path.display().to_string(), reason = .reason.as_str()))]
     BadBackup {
         /// The file.
         path: PathBuf,
@@ -327,9 +307,7 @@ pub enum StoreError {
         reason: String,
     },
     /// The recorder was finished while it still could not write some items.
-    #[error(
-        "inspection recorder for {path} gave up with {unrecorded} item(s) not recorded; last error: {last_error}"
-    )]
+    #[error("{}", crate::tr!("store-unrecorded", path = .path.display().to_string(), unrecorded = .unrecorded.to_string(), last_error = .last_error.as_str()))]
     Unrecorded {
         /// The database file the recorder writes to.
         path: PathBuf,

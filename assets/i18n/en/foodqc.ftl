@@ -1231,3 +1231,17 @@ station-recorder-in-use = the recorder is still in use
 station-none = no station to start: give at least one source
 station-mixed-data-dirs = station { $station } records into another data folder than the first station
 station-recorder-stopped = the recorder stopped; inspections can no longer be saved
+
+## Database errors people read
+store-is-directory = database path { $path } is a directory, not a file; point foodqc at a file inside it (e.g. { $path }/foodqc.sqlite)
+store-not-a-database = { $path } is not a foodqc database (file is not a database); move it away or choose another data folder
+store-foreign = { $path } is an SQLite database of another program (it has tables but no foodqc schema version); refusing to modify it
+store-open = cannot open database { $path } for writing: { $cause } (check that the file and its folder are writable)
+store-key-needed = database { $path } is encrypted: a key is needed (set FOODQC_DB_KEY or FOODQC_DB_KEY_FILE)
+store-wrong-key = database { $path } does not open with the key given: the key is wrong (check FOODQC_DB_KEY, FOODQC_DB_KEY_FILE or the passphrase typed), or the file is not a foodqc database
+store-not-encrypted = database { $path } is not encrypted, but a database key is set; encrypt it with `foodqc encrypt` (with the station stopped), or unset FOODQC_DB_KEY and FOODQC_DB_KEY_FILE to use it unencrypted
+store-too-new = database { $path } has schema version { $found }, but this foodqc only knows versions up to { $supported }; it was written by a newer foodqc; upgrade foodqc (the file was not modified)
+store-damaged = database { $path } is damaged ({ $detail }); foodqc will not write into it. Restore the latest backup with `foodqc restore FILE` (daily backups are in { $backups }), or move the damaged file away to start a new database
+store-would-overwrite = refusing to write { $path }: it is the database { $db } or one of its own files; choose another file name
+store-bad-backup = cannot restore from { $path }: { $reason }; the current database was not changed
+store-unrecorded = inspection recorder for { $path } gave up with { $unrecorded } item(s) not recorded; last error: { $last_error }

@@ -1231,3 +1231,17 @@ station-recorder-in-use = el registrador sigue en uso
 station-none = no hay estación que iniciar: indique al menos una fuente
 station-mixed-data-dirs = la estación { $station } registra en otra carpeta de datos que la primera estación
 station-recorder-stopped = el registrador se detuvo; las inspecciones ya no se pueden guardar
+
+## Database errors people read
+store-is-directory = la ruta de la base de datos { $path } es una carpeta, no un archivo; indique a foodqc un archivo dentro de ella (p. ej. { $path }/foodqc.sqlite)
+store-not-a-database = { $path } no es una base de datos de foodqc (el archivo no es una base de datos); muévalo o elija otra carpeta de datos
+store-foreign = { $path } es una base de datos SQLite de otro programa (tiene tablas pero no la versión de esquema de foodqc); no se modificará
+store-open = no se puede abrir la base de datos { $path } para escribir: { $cause } (revise que el archivo y su carpeta se puedan escribir)
+store-key-needed = la base de datos { $path } está cifrada: se necesita una clave (defina FOODQC_DB_KEY o FOODQC_DB_KEY_FILE)
+store-wrong-key = la base de datos { $path } no abre con la clave dada: la clave es incorrecta (revise FOODQC_DB_KEY, FOODQC_DB_KEY_FILE o la frase escrita), o el archivo no es una base de datos de foodqc
+store-not-encrypted = la base de datos { $path } no está cifrada, pero hay una clave definida; cífrela con `foodqc encrypt` (con la estación detenida), o quite FOODQC_DB_KEY y FOODQC_DB_KEY_FILE para usarla sin cifrar
+store-too-new = la base de datos { $path } tiene la versión de esquema { $found }, pero este foodqc solo conoce versiones hasta { $supported }; la escribió un foodqc más nuevo; actualice foodqc (el archivo no se modificó)
+store-damaged = la base de datos { $path } está dañada ({ $detail }); foodqc no escribirá en ella. Restaure la última copia con `foodqc restore ARCHIVO` (las copias diarias están en { $backups }), o mueva el archivo dañado para empezar una base de datos nueva
+store-would-overwrite = no se escribirá { $path }: es la base de datos { $db } o uno de sus propios archivos; elija otro nombre de archivo
+store-bad-backup = no se puede restaurar desde { $path }: { $reason }; la base de datos actual no se cambió
+store-unrecorded = el registrador de inspecciones de { $path } se rindió con { $unrecorded } pieza(s) sin registrar; último error: { $last_error }
