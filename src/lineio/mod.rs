@@ -167,6 +167,9 @@ pub struct OutputCounters {
     pub test_fires: u64,
     /// What the PLC last wrote into its input registers (PLC outputs only).
     pub plc_inputs: Option<PlcInputs>,
+    /// Whether the output drives an ejector (a PLC), as [`LineOutput::drives_ejector`]; set by
+    /// [`LineOutputs::counters`].
+    pub drives_ejector: bool,
     /// Whether the output is connected now.
     pub connected: bool,
     /// The last connection or protocol error.
@@ -459,6 +462,7 @@ impl LineOutputs {
             .map(|o| {
                 let mut c = lock(&o.counters).clone();
                 c.dropped += o.dropped;
+                c.drives_ejector = o.drives_ejector;
                 (o.name.clone(), c)
             })
             .collect()

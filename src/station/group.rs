@@ -42,13 +42,7 @@ impl StationGroup {
         )?);
         let mut stations = Vec::with_capacity(configs.len());
         for cfg in configs {
-            let source =
-                cfg.source
-                    .open(&cfg.source_options)
-                    .map_err(|source| StationError::Source {
-                        spec: cfg.source.to_string(),
-                        source,
-                    })?;
+            let source = Station::open_source(&cfg)?;
             // On an error the stations started so far stop when dropped.
             stations.push(Station::start_recording_into(
                 cfg,

@@ -159,14 +159,17 @@ impl InspectThread {
         }
     }
 
-    /// The PLC selected another recipe index: switch to the recipe that answers to it.
-    fn follow_plc_recipe(&mut self) {
-        let plc_recipe = lock(&self.shared.stats)
+    /// What the PLC last wrote into its input registers (the first PLC output's).
+    fn plc_inputs(&self) -> Option<crate::lineio::PlcInputs> {
+        lock(&self.shared.stats)
             .line
             .iter()
             .find_map(|(_, c)| c.plc_inputs)
-            .map(|i| i.recipe)
-            .filter(|&n| n != 0);
+    }
+
+    /// The PLC selected another recipe index: switch to the recipe that answers to it.
+    fn follow_plc_recipe(&mut self) {
+        let plc_recipe = self.plc_inputs().map(|i| i.recipe).filter(|&n| n != 0);
         let Some(n) = plc_recipe else { return };
         if self.plc_recipe == Some(n) {
             return;
@@ -247,12 +250,7 @@ impl InspectThread {
     /// The PLC selected another lot number: record into lot `<number>` from the next frame
     /// (product, line and shift carry over), audited.
     fn follow_plc_lot(&mut self) {
-        let plc_lot = lock(&self.shared.stats)
-            .line
-            .iter()
-            .find_map(|(_, c)| c.plc_inputs)
-            .map(|i| i.lot)
-            .filter(|&n| n != 0);
+        let plc_lot = self.plc_inputs().map(|i| i.lot).filter(|&n| n != 0);
         let Some(n) = plc_lot else { return };
         if self.plc_lot == Some(n) {
             return;

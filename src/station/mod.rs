@@ -245,14 +245,18 @@ impl Station {
         cfg: StationConfig,
         model: impl Into<InspectionModel>,
     ) -> Result<Station, StationError> {
-        let source =
-            cfg.source
-                .open(&cfg.source_options)
-                .map_err(|source| StationError::Source {
-                    spec: cfg.source.to_string(),
-                    source,
-                })?;
+        let source = Self::open_source(&cfg)?;
         Self::start_with_source(cfg, source, model)
+    }
+
+    /// Open the source `cfg` names; the error names it.
+    pub(crate) fn open_source(cfg: &StationConfig) -> Result<Box<dyn FrameSource>, StationError> {
+        cfg.source
+            .open(&cfg.source_options)
+            .map_err(|source| StationError::Source {
+                spec: cfg.source.to_string(),
+                source,
+            })
     }
 
     /// Like [`Station::start`] with a source opened by the caller.

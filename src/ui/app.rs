@@ -235,19 +235,9 @@ impl FoodQcApp {
             let cfg = StationConfig {
                 station_name: cam.name.clone(),
                 source: cam.source.clone(),
-                source_options: SourceOptions {
-                    loop_folder: true,
-                    ..Default::default()
-                },
-                lot: self.settings.live.lot.clone(),
-                live: true,
-                max_frames: None,
-                paths: self.paths.clone(),
-                reject_samples_per_minute: 30,
                 reject_on_doubt: false,
-                recipe: None,
-                operator: None,
                 line_outputs: Vec::new(),
+                ..window_config(&self.settings, &self.paths)
             };
             match Station::start(cfg, self.model.clone()) {
                 Ok(s) => {
@@ -273,19 +263,9 @@ impl FoodQcApp {
         let cfg = StationConfig {
             station_name: self.main_station_name(),
             source: self.source.clone(),
-            source_options: SourceOptions {
-                loop_folder: true,
-                ..Default::default()
-            },
-            lot: self.settings.live.lot.clone(),
-            live: true,
-            max_frames: None,
-            paths: self.paths.clone(),
-            reject_samples_per_minute: 30,
             reject_on_doubt: self.reject_on_doubt,
-            recipe: None,
-            operator: None,
             line_outputs: self.line_outputs.clone(),
+            ..window_config(&self.settings, &self.paths)
         };
         match Station::start(cfg, self.model.clone()) {
             Ok(s) => {
@@ -547,4 +527,26 @@ fn first_of(outputs: &[foodqc::lineio::LineOutputSpec], plc: bool) -> String {
         .find(|o| o.is_plc() == plc)
         .map(ToString::to_string)
         .unwrap_or_default()
+}
+
+/// What every station of the window shares: a live line, folders replayed in a loop, the lot
+/// of the Live tab, crops rate-limited; name, source and outputs are the caller's.
+fn window_config(settings: &Settings, paths: &AppPaths) -> StationConfig {
+    StationConfig {
+        station_name: settings.station_name.clone(),
+        source: SourceSpec::default(),
+        source_options: SourceOptions {
+            loop_folder: true,
+            ..Default::default()
+        },
+        lot: settings.live.lot.clone(),
+        live: true,
+        max_frames: None,
+        paths: paths.clone(),
+        reject_samples_per_minute: 30,
+        reject_on_doubt: false,
+        recipe: None,
+        operator: None,
+        line_outputs: Vec::new(),
+    }
 }

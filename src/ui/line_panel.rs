@@ -109,7 +109,7 @@ impl LinePanel {
 /// Each output: connection, counters, latency; a PLC's inputs and the test fire.
 fn outputs(ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
     for (name, c) in &ctx.stats.line {
-        let plc = !name.starts_with("mqtt://");
+        let plc = c.drives_ejector;
         ui.separator();
         ui.horizontal(|ui| {
             let (color, state) = if c.connected {
