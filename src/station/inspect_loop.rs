@@ -33,6 +33,8 @@ pub(super) struct InspectCtx {
     pub(super) reject_on_doubt: bool,
     /// The lot being recorded (product, line and shift carry over to a lot the PLC selects).
     pub(super) lot: super::LotInfo,
+    /// How the running model's file finds items (a recipe's settings go on top of it).
+    pub(super) model_segment: crate::vision::segment::SegmentConfig,
 }
 
 /// Items of one frame that were recorded, by verdict.
@@ -218,6 +220,11 @@ impl InspectThread {
             let m = Arc::new(self.inspector.model().with_thresholds(t.clone()));
             self.inspector.set_model(m);
         }
+        // Another recipe without settings of its own finds items as the model file does.
+        let seg =
+            super::recipe_switch::item_finding(Some(&r.stored.recipe), &self.ctx.model_segment);
+        let m = super::recipe_switch::with_item_finding(self.inspector.model().clone(), seg);
+        self.inspector.set_model(m);
         self.alarms
             .set_drift_reference(DriftReference::for_model(self.inspector.model()));
         self.ctx.reject_on_doubt = r.stored.recipe.reject_on_doubt;
@@ -244,7 +251,9 @@ impl InspectThread {
             tracing::error!("cannot write the audit log: {e}");
         }
         tracing::info!("recipe {to} from the next frame on");
-        lock(&self.shared.stats).recipe = to;
+        let mut stats = lock(&self.shared.stats);
+        stats.recipe = to;
+        stats.recipe_name = r.stored.recipe.name.clone();
     }
 
     /// The PLC selected another lot number: record into lot `<number>` from the next frame
@@ -338,6 +347,7 @@ impl InspectThread {
             }
         };
         ctx.model_id = id;
+        ctx.model_segment = m.segment.clone();
         let from = lock(&self.shared.stats).model_version.clone();
         if let Err(e) = ctx.store.audit(
             &ctx.station_name,

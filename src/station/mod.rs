@@ -169,6 +169,8 @@ pub struct StationStats {
     pub source_lost: bool,
     /// The recipe judged with (`name vN`), empty for none.
     pub recipe: String,
+    /// That recipe's name alone (what a restart starts with again), empty for none.
+    pub recipe_name: String,
     /// Files a folder replay skipped.
     pub skipped_files: u64,
     /// True while paused.
@@ -313,6 +315,9 @@ impl Station {
             Some(t) => Arc::new(model.anomaly.with_thresholds(t)),
             None => with_applied_thresholds(&store, model_id, model.anomaly.clone())?,
         };
+        let model_segment = anomaly.segment.clone();
+        let seg = recipe_switch::item_finding(recipe.as_ref().map(|r| &r.recipe), &model_segment);
+        let anomaly = recipe_switch::with_item_finding(anomaly, seg);
         let model = InspectionModel { anomaly, ..model };
         store.audit(
             cfg.operator.as_deref().unwrap_or(&cfg.station_name),
@@ -360,6 +365,10 @@ impl Station {
                 .as_ref()
                 .map(|r| r.recipe.recipe_name())
                 .unwrap_or_default();
+            s.recipe_name = recipe
+                .as_ref()
+                .map(|r| r.recipe.name.clone())
+                .unwrap_or_default();
             s.classifier = model.classes().map(|c| c.join(", "));
         }
         let (frame_tx, frame_rx) = bounded::<Frame>(if cfg.live { 2 } else { 8 });
@@ -395,6 +404,7 @@ impl Station {
                 reject_samples_per_minute: cfg.reject_samples_per_minute,
                 reject_on_doubt: cfg.reject_on_doubt,
                 lot: cfg.lot.clone(),
+                model_segment,
             };
             std::thread::Builder::new()
                 .name("foodqc-inspect".into())

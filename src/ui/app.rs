@@ -60,6 +60,10 @@ struct ExtraCamera {
     name: String,
     station: Option<Station>,
     error: Option<String>,
+    /// Its own lot (from the main one's at start; changed on its tile).
+    lot: foodqc::station::LotInfo,
+    /// Its own recipe, kept over a restart.
+    recipe: Option<String>,
 }
 
 /// UI frame times (the time our `ui` took), for the status bar and measurements.
@@ -209,6 +213,8 @@ impl FoodQcApp {
                 name: format!("{base}-{}", i + 2),
                 station: None,
                 error: None,
+                lot: self.settings.live.lot.clone(),
+                recipe: None,
             })
             .collect();
         self.start_station();
@@ -223,20 +229,23 @@ impl FoodQcApp {
         }
     }
 
-    /// (Re)start the further cameras' stations (same lot and model; no line outputs: a PLC
-    /// ring serves one station).
+    /// (Re)start the further cameras' stations (each its own lot and recipe, the same model;
+    /// no line outputs: a PLC ring serves one station).
     fn start_extras(&mut self) {
         for cam in &mut self.extras {
-            if let Some(old) = cam.station.take()
-                && let Err(e) = old.stop()
-            {
-                tracing::error!("stopping {}: {e:#}", cam.name);
+            if let Some(old) = cam.station.take() {
+                cam.recipe = running_recipe(&old).or(cam.recipe.take());
+                if let Err(e) = old.stop() {
+                    tracing::error!("stopping {}: {e:#}", cam.name);
+                }
             }
             let cfg = StationConfig {
                 station_name: cam.name.clone(),
                 source: cam.source.clone(),
                 reject_on_doubt: false,
                 line_outputs: Vec::new(),
+                lot: cam.lot.clone(),
+                recipe: cam.recipe.clone(),
                 ..window_config(&self.settings, &self.paths)
             };
             match Station::start(cfg, self.model.clone()) {
@@ -254,10 +263,13 @@ impl FoodQcApp {
 
     /// (Re)start the station on `self.source`, and the further cameras'.
     pub(crate) fn start_station(&mut self) {
-        if let Some(old) = self.station.take()
-            && let Err(e) = old.stop()
-        {
-            tracing::error!("stopping the station: {e:#}");
+        // A restart (new line outputs, say) keeps judging with the recipe in force.
+        let mut recipe = None;
+        if let Some(old) = self.station.take() {
+            recipe = running_recipe(&old);
+            if let Err(e) = old.stop() {
+                tracing::error!("stopping the station: {e:#}");
+            }
         }
         self.start_extras();
         let cfg = StationConfig {
@@ -265,6 +277,7 @@ impl FoodQcApp {
             source: self.source.clone(),
             reject_on_doubt: self.reject_on_doubt,
             line_outputs: self.line_outputs.clone(),
+            recipe,
             ..window_config(&self.settings, &self.paths)
         };
         match Station::start(cfg, self.model.clone()) {
@@ -297,8 +310,45 @@ impl FoodQcApp {
         self.settings.live.reset();
     }
 
-    pub(crate) fn send(&self, cmd: StationCommand) {
-        if let Some(st) = &self.station {
+    /// Send a command where it belongs: what changes how the line judges (model, thresholds,
+    /// pause) to every camera; what belongs to one camera (lot, recipe, capture) to the one
+    /// selected on the Live tab; the source and the PLC's test fire to the main one.
+    pub(crate) fn send(&mut self, cmd: StationCommand) {
+        use StationCommand as C;
+        let camera = match &cmd {
+            C::Pause
+            | C::Resume
+            | C::SetModel(_)
+            | C::SetClassifier(_)
+            | C::SetInspectionModel(_)
+            | C::SetThresholds(_) => {
+                for cam in &self.extras {
+                    if let Some(st) = &cam.station {
+                        st.send(cmd.clone());
+                    }
+                }
+                0
+            }
+            C::SetLot(_) | C::SetRecipe { .. } | C::CaptureNext => {
+                self.settings.live.selected_camera()
+            }
+            C::SetSource(_) | C::TestFire { .. } => 0,
+        };
+        let Some(cam) = camera.checked_sub(1) else {
+            if let Some(st) = &self.station {
+                st.send(cmd);
+            }
+            return;
+        };
+        let Some(extra) = self.extras.get_mut(cam) else {
+            return;
+        };
+        match &cmd {
+            C::SetLot(lot) => extra.lot = lot.clone(),
+            C::SetRecipe { name, .. } => extra.recipe = Some(name.clone()),
+            _ => {}
+        }
+        if let Some(st) = &extra.station {
             st.send(cmd);
         }
     }
@@ -531,6 +581,11 @@ fn first_of(outputs: &[foodqc::lineio::LineOutputSpec], plc: bool) -> String {
 
 /// What every station of the window shares: a live line, folders replayed in a loop, the lot
 /// of the Live tab, crops rate-limited; name, source and outputs are the caller's.
+/// The recipe `station` judges with, by name (none when it runs without one).
+fn running_recipe(station: &Station) -> Option<String> {
+    Some(station.stats().recipe_name).filter(|n| !n.is_empty())
+}
+
 fn window_config(settings: &Settings, paths: &AppPaths) -> StationConfig {
     StationConfig {
         station_name: settings.station_name.clone(),

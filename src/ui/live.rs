@@ -43,6 +43,9 @@ pub struct LiveTab {
     /// The camera shown alone after a click on its tile (0: the main one).
     #[serde(skip)]
     enlarged: Option<usize>,
+    /// The camera last clicked: the side panel is about it (0: the main one).
+    #[serde(skip)]
+    selected: usize,
     /// The main camera's station name, for its tile.
     #[serde(skip)]
     main_name: String,
@@ -68,6 +71,8 @@ pub struct CameraTile {
     pub stats: foodqc::station::StationStats,
     /// Why it is not running, if it is not.
     pub error: Option<String>,
+    /// The lot code being typed for this camera.
+    lot_code: String,
     current: Option<Arc<Inspection>>,
     texture: Option<TextureHandle>,
     uploaded_at: Option<std::time::Instant>,
@@ -90,6 +95,7 @@ impl Default for LiveTab {
             last_history: None,
             extras: Vec::new(),
             enlarged: None,
+            selected: 0,
             main_name: String::new(),
         }
     }
@@ -136,6 +142,7 @@ impl LiveTab {
             if self.extras.len() <= i {
                 self.extras.push(CameraTile {
                     name: name.clone(),
+                    lot_code: stats.lot.clone(),
                     stats: Default::default(),
                     error: None,
                     current: None,
@@ -174,6 +181,9 @@ impl LiveTab {
         if self.enlarged.is_some_and(|e| e > self.extras.len()) {
             self.enlarged = None;
         }
+        if self.selected > self.extras.len() {
+            self.selected = 0;
+        }
     }
 
     /// The further cameras' tiles, in order.
@@ -186,6 +196,27 @@ impl LiveTab {
     #[cfg(test)]
     pub fn tile_has_frame(&self, i: usize) -> bool {
         self.extras.get(i).is_some_and(|t| t.current.is_some())
+    }
+
+    /// Choose camera `i` as a click on its tile does (without enlarging it).
+    #[cfg(test)]
+    pub fn select_camera(&mut self, i: usize) {
+        self.selected = i;
+    }
+
+    /// Type `code` into the selected camera's lot field.
+    #[cfg(test)]
+    pub fn type_lot(&mut self, code: &str) {
+        match self.selected.checked_sub(1) {
+            Some(i) => self.extras[i].lot_code = code.into(),
+            None => self.lot.code = code.into(),
+        }
+    }
+
+    /// The camera the side panel is about and its lot, recipe and capture go to: the one
+    /// last clicked, else the main one (0).
+    pub fn selected_camera(&self) -> usize {
+        self.selected
     }
 
     /// Forget the current frame (after a source switch).
@@ -234,6 +265,24 @@ fn big_number(ui: &mut egui::Ui, label: String, value: String, color: Option<Col
 impl LiveTab {
     fn counters(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
         ui.add_space(6.0);
+        // With several cameras the panel is about the selected one (enlarged by a click).
+        let selected = self.selected_camera();
+        let tile_stats = selected
+            .checked_sub(1)
+            .and_then(|i| self.extras.get(i))
+            .map(|t| t.stats.clone());
+        let ctx = &match &tile_stats {
+            Some(stats) => TabCtx { stats, ..*ctx },
+            None => TabCtx { ..*ctx },
+        };
+        if !self.extras.is_empty() {
+            let name = match selected {
+                0 => self.main_name.clone(),
+                i => self.extras[i - 1].name.clone(),
+            };
+            ui.label(egui::RichText::new(tr!("live-camera-selected", camera = name)).strong())
+                .on_hover_text(tr!("live-camera-selected-tip"));
+        }
         self.lot_editor(ui, ctx, actions);
         self.recipe_picker(ui, ctx, actions);
         let s = ctx.stats;
@@ -279,7 +328,10 @@ impl LiveTab {
         ui.add_space(8.0);
         ui.separator();
         line_stats(ui, s);
-        self.line.ui(ui, ctx, actions);
+        // The line outputs are the main camera's (one PLC ring serves one station).
+        if selected == 0 {
+            self.line.ui(ui, ctx, actions);
+        }
         ui.separator();
         ui.checkbox(&mut self.show_heat, tr!("live-heat-map"));
         ui.checkbox(&mut self.show_scores, tr!("live-scores"));
@@ -376,29 +428,46 @@ impl LiveTab {
         });
     }
 
-    /// The lot being produced: shown, and changed with Enter or the Apply button.
+    /// The selected camera's lot: shown, and changed with Enter or the Apply button (a
+    /// further camera's lot takes product, line and shift from the main one's).
     fn lot_editor(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
+        let selected = self.selected_camera();
+        let code = match selected.checked_sub(1) {
+            Some(i) => &mut self.extras[i].lot_code,
+            None => &mut self.lot.code,
+        };
+        let mut apply_code = None;
         ui.horizontal(|ui| {
             ui.label(tr!("live-lot"));
             let edit = ui.add(
-                egui::TextEdit::singleline(&mut self.lot.code)
+                egui::TextEdit::singleline(code)
                     .desired_width(110.0)
                     .hint_text(tr!("live-lot-hint")),
             );
             let may = ctx.session.may(Permission::RunLine);
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-            let changed = self.lot.code.trim() != ctx.stats.lot;
+            let changed = code.trim() != ctx.stats.lot;
             let apply = egui::Button::new(tr!("live-lot-apply"));
             if (guarded(ui, ctx.session, Permission::RunLine, changed, apply)
                 .on_hover_text(tr!("live-lot-apply-tip"))
                 .clicked()
                 || (enter && changed && may))
-                && !self.lot.code.trim().is_empty()
+                && !code.trim().is_empty()
             {
-                self.lot.code = self.lot.code.trim().to_string();
-                actions.push(StationCommand::SetLot(self.lot.clone()).into());
+                *code = code.trim().to_string();
+                apply_code = Some(code.clone());
             }
         });
+        if let Some(code) = apply_code {
+            let lot = LotInfo {
+                code,
+                ..self.lot.clone()
+            };
+            if selected == 0 {
+                self.lot = lot.clone();
+            }
+            actions.push(StationCommand::SetLot(lot).into());
+        }
     }
 
     /// The camera view: the main camera alone, or with further cameras a grid (1, 2x1, 2x2,
@@ -450,6 +519,15 @@ impl LiveTab {
             }
             let painter = ui.painter_at(tile);
             painter.rect_stroke(tile, 2.0, Stroke::new(2.0, state), StrokeKind::Inside);
+            if cam == self.selected && shown.len() > 1 {
+                // The camera the side panel is about: a second, outer frame.
+                ui.painter().rect_stroke(
+                    tile.expand(2.0),
+                    3.0,
+                    Stroke::new(2.0, ui.visuals().selection.stroke.color),
+                    StrokeKind::Outside,
+                );
+            }
             let label = tr!(
                 "live-camera-tile",
                 camera = name.as_str(),
@@ -474,6 +552,7 @@ impl LiveTab {
                 );
             }
             if resp.on_hover_text(tr!("live-camera-tile-tip")).clicked() {
+                self.selected = cam;
                 self.enlarged = match self.enlarged {
                     Some(_) => None,
                     None => Some(cam),

@@ -232,6 +232,66 @@ fn further_cameras_run_as_their_own_stations() {
     });
 }
 
+/// Each camera has its own lot and recipe: set on the selected camera's panel, kept when the
+/// stations restart (a new line outputs setting), and the other cameras untouched.
+#[test]
+fn each_camera_keeps_its_own_lot_and_recipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    h.state_mut()
+        .set_more_cameras(vec![SourceSpec::Synthetic { seed: 6 }]);
+    step_until(&mut h, "both cameras judging", |app| {
+        let tiles = app.settings.live.camera_tiles();
+        app.stats.items >= 1 && tiles.len() == 1 && tiles[0].stats.items >= 1
+    });
+    let mut store = foodqc::store::Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
+    let recipe = foodqc::domain::Recipe {
+        name: "limon-tahiti".into(),
+        thresholds: Some(foodqc::domain::Thresholds::new(2.5, 1.5)),
+        ..Default::default()
+    };
+    store.save_recipe(&recipe, "qc.ana").unwrap();
+    sign_in_as(&mut h, dir.path(), "op.jose", Role::Operator);
+    // A click on the second camera's tile chooses it; its panel says so.
+    h.state_mut().settings.live.select_camera(1);
+    h.step();
+    h.get_by_label("Camera station-1-2");
+    h.state_mut().settings.live.type_lot("LOT-B");
+    h.step();
+    h.get_by_label("Apply").click();
+    h.state_mut()
+        .send(foodqc::station::StationCommand::SetRecipe {
+            name: "limon-tahiti".into(),
+            by: "op.jose".into(),
+        });
+    step_until(&mut h, "the second camera on its lot and recipe", |app| {
+        let t = &app.settings.live.camera_tiles()[0].stats;
+        t.lot == "LOT-B" && t.recipe == "limon-tahiti v1"
+    });
+    assert_ne!(
+        h.state().stats.lot,
+        "LOT-B",
+        "the main camera keeps its lot"
+    );
+    assert!(
+        h.state().stats.recipe.is_empty(),
+        "the main camera keeps no recipe"
+    );
+    // A restart (as a new line outputs setting makes) keeps each camera's own.
+    h.state_mut().start_station();
+    step_until(&mut h, "restarted on the same lots and recipes", |app| {
+        let t = &app.settings.live.camera_tiles()[0].stats;
+        t.items >= 1 && app.stats.items >= 1
+    });
+    let t = h.state().settings.live.camera_tiles()[0].stats.clone();
+    assert_eq!(
+        (t.lot.as_str(), t.recipe.as_str()),
+        ("LOT-B", "limon-tahiti v1")
+    );
+    assert!(h.state().stats.recipe.is_empty());
+    assert_ne!(h.state().stats.lot, "LOT-B");
+}
+
 #[test]
 fn lot_change_reaches_the_station() {
     let dir = tempfile::tempdir().unwrap();

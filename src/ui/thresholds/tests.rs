@@ -254,7 +254,7 @@ fn slider_drag_over_10k_items_measured() {
     h.state_mut().thresholds.set_data(w);
     h.state_mut().thresholds.review_on = true;
     // Measure the tab's own work, not the station's threads competing for the CPU.
-    h.state().send(foodqc::station::StationCommand::Pause);
+    h.state_mut().send(foodqc::station::StationCommand::Pause);
     h.step();
     h.step();
     let mut step_ms = Vec::new();
