@@ -229,3 +229,75 @@ fn a_recipe_switch_mid_run_takes_effect_between_two_frames() {
         rejects(&after)
     );
 }
+
+/// A recipe's item finding (smallest item) takes effect at the switch, and the next recipe
+/// without such a setting finds items as the model file does again.
+#[test]
+fn a_recipe_sets_the_smallest_item_and_the_next_one_restores_the_models() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut store = Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
+        // A fifth of the frame: no cookie of the synthetic line is that large.
+        let only_large = Recipe {
+            name: "solo-grandes".into(),
+            min_item_area: Some(0.2),
+            min_belt_contrast: Some(60),
+            ..Recipe::default()
+        };
+        store.save_recipe(&only_large, "qc").unwrap();
+        let plain = Recipe {
+            name: "normal".into(),
+            ..Recipe::default()
+        };
+        store.save_recipe(&plain, "qc").unwrap();
+    }
+    let fps = 30.0;
+    let cfg = StationConfig {
+        station_name: "finding-line".into(),
+        source: SourceSpec::Synthetic { seed: 5 },
+        source_options: SourceOptions {
+            fps,
+            ..Default::default()
+        },
+        lot: LotInfo::default(),
+        live: true,
+        max_frames: Some(200),
+        paths: AppPaths {
+            data_dir: dir.path().to_path_buf(),
+        },
+        reject_samples_per_minute: 0,
+        reject_on_doubt: false,
+        recipe: Some("solo-grandes".into()),
+        operator: None,
+        line_outputs: Vec::new(),
+    };
+    let line = SyntheticConfig {
+        seed: 5,
+        fps,
+        ..Default::default()
+    };
+    let model = Arc::new(foodqc::model::AnomalyModel::bundled().unwrap());
+    let station =
+        Station::start_with_source(cfg, Box::new(SyntheticLine::new(line)), model).unwrap();
+    let started = Instant::now();
+    while station.stats().frames_inspected < 90 {
+        assert!(started.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        station.stats().items,
+        0,
+        "items smaller than the recipe's smallest are not items"
+    );
+    station.send(StationCommand::SetRecipe {
+        name: "normal".into(),
+        by: "op".into(),
+    });
+    let stats = station.wait().unwrap();
+    assert_eq!(stats.recipe, "normal v1");
+    assert!(
+        stats.items > 3,
+        "the model's item finding again: {}",
+        stats.items
+    );
+}

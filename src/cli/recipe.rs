@@ -55,6 +55,13 @@ pub struct RecipeSaveArgs {
     /// Items a frame is expected to hold.
     #[arg(long, value_name = "N")]
     expected_items: Option<u32>,
+    /// Smallest item as a share of the frame area, e.g. 0.004 (default: the model's).
+    #[arg(long, value_name = "SHARE")]
+    min_item_area: Option<f32>,
+    /// Least colour difference to the belt for a pixel to count as product, 1..255 (default:
+    /// the model's).
+    #[arg(long, value_name = "N")]
+    min_belt_contrast: Option<u8>,
     /// Free text: the product, what changed.
     #[arg(long, default_value = "")]
     notes: String,
@@ -144,6 +151,8 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: RecipeArgs) -> anyhow::Res
                 thresholds: Some(thresholds),
                 reject_on_doubt: s.reject_on_doubt,
                 expected_items_per_frame: s.expected_items,
+                min_item_area: s.min_item_area,
+                min_belt_contrast: s.min_belt_contrast,
                 notes: s.notes,
             };
             recipe.validate()?;

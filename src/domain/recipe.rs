@@ -1,7 +1,8 @@
 //! Recipes: a named, versioned product setup a line switches to at a changeover — the model
-//! version, the thresholds, reject on doubt, the PLC's recipe index that selects it, and the
-//! items a frame is expected to hold. Saving a recipe again makes a new version; the newest
-//! version of a name is the one a switch uses.
+//! version, the thresholds, how items are found (smallest item, contrast to the belt), reject
+//! on doubt, the PLC's recipe index that selects it, and the items a frame is expected to hold.
+//! Saving a recipe again makes a new version; the newest version of a name is the one a switch
+//! uses. The belt's colour is not part of it: the item finder learns it from every frame.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,14 @@ pub struct Recipe {
     /// Thresholds to judge with; none keeps the model's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thresholds: Option<Thresholds>,
+    /// Smallest item, as a share of the frame's area (0.004 = 0.4 %): smaller blobs are
+    /// crumbs or noise. None keeps the model's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_item_area: Option<f32>,
+    /// Least colour difference to the belt (sum over R, G, B, 1..=255) a pixel needs to count
+    /// as product: raise it for a pale product on a pale belt's shadows. None keeps the model's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_belt_contrast: Option<u8>,
     /// Review-band items go to the PLC as rejects.
     #[serde(default)]
     pub reject_on_doubt: bool,
@@ -74,6 +83,17 @@ impl Recipe {
         }
         if let Some(t) = &self.thresholds {
             t.validate().map_err(|p| err("thresholds", p))?;
+        }
+        if let Some(a) = self.min_item_area
+            && !(a > 0.0 && a <= 0.5)
+        {
+            return Err(err(
+                "min_item_area",
+                format!("is {a}; must be above 0 and at most 0.5 of the frame"),
+            ));
+        }
+        if self.min_belt_contrast == Some(0) {
+            return Err(err("min_belt_contrast", "must be 1 to 255".into()));
         }
         Ok(())
     }
@@ -131,6 +151,22 @@ mod tests {
         .validate()
         .unwrap_err();
         assert!(e.to_string().contains("thresholds"), "{e}");
+        for area in [0.0, -0.1, 0.9, f32::NAN] {
+            let e = Recipe {
+                min_item_area: Some(area),
+                ..ok.clone()
+            }
+            .validate()
+            .unwrap_err();
+            assert_eq!(e.field, "min_item_area", "{area}");
+        }
+        let e = Recipe {
+            min_belt_contrast: Some(0),
+            ..ok.clone()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.field, "min_belt_contrast");
         let file = std::path::Path::new("r.json");
         let err = Recipe::from_json(file, r#"{"name":"a","colour":1}"#).unwrap_err();
         assert!(err.contains("r.json") && err.contains("colour"), "{err}");

@@ -7,6 +7,33 @@ use std::sync::Arc;
 use crate::domain::Recipe;
 use crate::model::{AnomalyModel, GradeClassifier, InspectionModel};
 use crate::store::{Store, StoredRecipe};
+use crate::vision::segment::SegmentConfig;
+
+/// How `recipe` finds items: the model file's settings (`model_file`) with the recipe's
+/// smallest item and belt contrast on top.
+pub(crate) fn item_finding(recipe: Option<&Recipe>, model_file: &SegmentConfig) -> SegmentConfig {
+    let mut seg = model_file.clone();
+    if let Some(r) = recipe {
+        if let Some(a) = r.min_item_area {
+            seg.min_item_area_frac = a;
+        }
+        if let Some(c) = r.min_belt_contrast {
+            seg.min_threshold = c;
+        }
+    }
+    seg
+}
+
+/// `model` finding items with `seg` (the same model when it already does).
+pub(crate) fn with_item_finding(model: Arc<AnomalyModel>, seg: SegmentConfig) -> Arc<AnomalyModel> {
+    if model.segment == seg {
+        return model;
+    }
+    Arc::new(AnomalyModel {
+        segment: seg,
+        ..(*model).clone()
+    })
+}
 
 /// A recipe made ready to judge with.
 pub(crate) struct ResolvedRecipe {
