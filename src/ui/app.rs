@@ -458,6 +458,11 @@ impl FoodQcApp {
                 Event::Status(Topic::Line, s) => {
                     self.settings.live.line.status = s.message().map(str::to_string);
                 }
+                Event::Status(Topic::Recipes, s) => {
+                    self.settings.live.recipes.status = s.message().map(str::to_string);
+                }
+                Event::RecipeSaved(r) => self.settings.live.recipes.saved(r),
+                Event::RecipeRead(r) => self.settings.live.recipes.read(r),
             }
         }
     }

@@ -28,6 +28,9 @@ pub struct LiveTab {
     pub lot: LotInfo,
     /// The Line panel: outputs' state and the line outputs setting.
     pub line: super::line_panel::LinePanel,
+    /// The recipe editor window.
+    #[serde(skip)]
+    pub recipes: super::recipe_editor::RecipeEditor,
     #[serde(skip)]
     texture: Option<TextureHandle>,
     #[serde(skip)]
@@ -89,6 +92,7 @@ impl Default for LiveTab {
             show_scores: true,
             lot: LotInfo::default(),
             line: Default::default(),
+            recipes: Default::default(),
             texture: None,
             current: None,
             history: Default::default(),
@@ -248,6 +252,7 @@ impl LiveTab {
                     .show(ui, |ui| self.counters(ui, ctx, &mut actions));
             });
         egui::CentralPanel::default().show(ui, |ui| self.feed(ui, ctx));
+        self.recipes.ui(ui.ctx(), ctx, &mut actions);
         actions
     }
 }
@@ -388,34 +393,45 @@ impl LiveTab {
     }
 
     /// The recipe judged with: shown, and switched between two frames by choosing another
-    /// (people who run the line; the switch is audited under their name).
+    /// (people who run the line; the switch is audited under their name); the editor opens
+    /// from here.
     fn recipe_picker(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
-        if ctx.snapshot.recipes.is_empty() && ctx.stats.recipe.is_empty() {
-            return;
-        }
         ui.horizontal(|ui| {
-            ui.label(tr!("live-recipe"));
+            let label = ui.label(tr!("live-recipe")).id;
             let current = if ctx.stats.recipe.is_empty() {
                 tr!("live-recipe-none")
             } else {
                 ctx.stats.recipe.clone()
             };
-            let may = ctx.session.may(Permission::RunLine);
+            let may = ctx.session.may(Permission::RunLine) && !ctx.snapshot.recipes.is_empty();
             let mut chosen = None;
             ui.add_enabled_ui(may, |ui| {
                 egui::ComboBox::from_id_salt("recipe_pick")
                     .selected_text(current)
-                    .width(150.0)
+                    .width(110.0)
                     .show_ui(ui, |ui| {
-                        for name in &ctx.snapshot.recipes {
-                            if ui.selectable_label(false, name.as_str()).clicked() {
-                                chosen = Some(name.clone());
+                        for r in &ctx.snapshot.recipes {
+                            if ui.selectable_label(false, r.name.as_str()).clicked() {
+                                chosen = Some(r.name.clone());
                             }
                         }
-                    });
+                    })
+                    .response
+                    .labelled_by(label);
             })
             .response
-            .on_disabled_hover_text(ctx.session.why_not(Permission::RunLine));
+            .on_disabled_hover_text(if ctx.snapshot.recipes.is_empty() {
+                tr!("live-recipe-none-saved")
+            } else {
+                ctx.session.why_not(Permission::RunLine)
+            });
+            if ui
+                .button(tr!("live-recipe-edit"))
+                .on_hover_text(tr!("live-recipe-edit-tip"))
+                .clicked()
+            {
+                self.recipes.open();
+            }
             if let (Some(name), Some(user)) = (chosen, &ctx.session.user) {
                 actions.push(
                     StationCommand::SetRecipe {

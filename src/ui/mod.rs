@@ -9,6 +9,7 @@ mod audit;
 mod label;
 mod line_panel;
 mod live;
+mod recipe_editor;
 mod reports;
 pub(crate) mod session;
 mod status_bar;

@@ -292,6 +292,73 @@ fn each_camera_keeps_its_own_lot_and_recipe() {
     assert_ne!(h.state().stats.lot, "LOT-B");
 }
 
+/// A QC manager makes a recipe from the running setup in the editor, gives it a name and a
+/// smallest item, saves it; it is stored as version 1 (audited), and saving again makes v2.
+/// An operator may open the editor but not save.
+#[test]
+fn the_recipe_editor_saves_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    sign_in_as(&mut h, dir.path(), "op.jose", Role::Operator);
+    h.get_by_label("Recipes…").click();
+    step_until(&mut h, "the recipe editor open", |app| {
+        app.settings.live.recipes.open
+    });
+    h.step();
+    h.step();
+    h.get_by_label("New from running setup").click();
+    h.step();
+    assert!(
+        disabled(&h, "Save as next version"),
+        "an unnamed recipe cannot be saved"
+    );
+    h.state_mut()
+        .settings
+        .live
+        .recipes
+        .draft_mut()
+        .unwrap()
+        .name = "mango-kent".into();
+    h.step();
+    assert!(
+        disabled(&h, "Save as next version"),
+        "operators do not save recipes"
+    );
+    sign_in_as(&mut h, dir.path(), "qc.ana", Role::QcManager);
+    {
+        let draft = h.state_mut().settings.live.recipes.draft_mut().unwrap();
+        draft.min_item_area = Some(0.01);
+        draft.plc_index = Some(7);
+    }
+    h.step();
+    for version in 1..=2 {
+        h.get_by_label("Save as next version").click();
+        step_until(&mut h, "saved", |app| {
+            app.snapshot
+                .recipes
+                .iter()
+                .any(|r| r.name == "mango-kent" && r.version == version)
+        });
+    }
+    let store = foodqc::store::Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
+    let r = store.recipe("mango-kent").unwrap().unwrap();
+    assert_eq!((r.recipe.version, r.created_by.as_str()), (2, "qc.ana"));
+    assert_eq!(r.recipe.min_item_area, Some(0.01));
+    assert_eq!(r.recipe.plc_index, Some(7));
+    assert_eq!(
+        r.recipe.model_version.as_deref(),
+        Some(h.state().model.version.as_str()),
+        "made from the running setup"
+    );
+    let saves = store
+        .audit_entries(100)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "recipe.save" && e.actor == "qc.ana")
+        .count();
+    assert_eq!(saves, 2);
+}
+
 #[test]
 fn lot_change_reaches_the_station() {
     let dir = tempfile::tempdir().unwrap();

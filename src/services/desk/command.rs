@@ -152,6 +152,22 @@ pub enum Command {
         /// Review-band items go to the PLC as rejects.
         reject_on_doubt: bool,
     },
+    /// Save a recipe as the next version of its name (a QC manager's; audited):
+    /// [`super::Event::RecipeSaved`].
+    SaveRecipe(crate::domain::Recipe),
+    /// Write a recipe as a JSON file the user picks (a job).
+    ExportRecipe {
+        /// The recipe (a stored version).
+        recipe: crate::domain::Recipe,
+        /// Asks for the file.
+        pick: PickPath,
+    },
+    /// Read a recipe file the user picks, checked, into the editor (not saved):
+    /// [`super::Event::RecipeRead`].
+    ReadRecipe {
+        /// Asks for the file.
+        pick: PickPath,
+    },
 
     /// Load the scores for the threshold workbench and the setting history of `version`
     /// ([`super::Event::ThresholdsLoaded`]).

@@ -33,8 +33,8 @@ pub struct DbSnapshot {
     pub users: i64,
     /// The standing proposal of each proposed version, by version id.
     pub proposals: std::collections::BTreeMap<i64, crate::store::SignatureRow>,
-    /// The recipes' names (newest versions), for the Live tab's recipe choice.
-    pub recipes: Vec<String>,
+    /// The recipes (newest versions), for the Live tab's recipe choice and editor.
+    pub recipes: Vec<crate::domain::Recipe>,
     /// When this snapshot was taken.
     pub taken_at: Option<Instant>,
     /// Query time in ms.
@@ -150,6 +150,10 @@ pub enum Event {
     AuditVerified(ChainCheck),
     /// The file chosen for a signed audit extract (the signature is asked next).
     AuditExportPath(PathBuf),
+    /// A recipe was saved (this version).
+    RecipeSaved(crate::domain::Recipe),
+    /// A recipe file was read and checked, for the editor.
+    RecipeRead(crate::domain::Recipe),
     /// The line outputs setting was changed (and audited): restart the station with it.
     LineOutputs {
         /// Where decisions go.

@@ -67,6 +67,8 @@ pub enum Topic {
     Audit,
     /// The line outputs (PLC, MQTT) setting.
     Line,
+    /// Recipes: saving, reading and writing recipe files.
+    Recipes,
 }
 
 #[cfg(test)]

@@ -158,6 +158,9 @@ impl Worker {
                 mqtt,
                 reject_on_doubt,
             } => return self.set_line_outputs(&plc, &mqtt, reject_on_doubt),
+            Command::SaveRecipe(recipe) => return self.save_recipe(&recipe),
+            Command::ExportRecipe { recipe, pick } => self.export_recipe(recipe, pick),
+            Command::ReadRecipe { pick } => self.read_recipe(pick),
             Command::LoadThresholds {
                 score_file,
                 find_default,
@@ -222,7 +225,7 @@ impl Worker {
                 previous_active: s.previous_active_model()?,
                 users: s.user_count()?,
                 proposals: open_proposals(s)?,
-                recipes: s.recipes()?.into_iter().map(|r| r.recipe.name).collect(),
+                recipes: s.recipes()?.into_iter().map(|r| r.recipe).collect(),
                 ..Default::default()
             })
         });
@@ -297,6 +300,9 @@ fn topic_of(cmd: &Command) -> Topic {
         | Command::ChooseAuditExport { .. }
         | Command::ExportAuditSigned { .. } => Topic::Audit,
         Command::SetLineOutputs { .. } => Topic::Line,
+        Command::SaveRecipe(_) | Command::ExportRecipe { .. } | Command::ReadRecipe { .. } => {
+            Topic::Recipes
+        }
     }
 }
 
