@@ -544,9 +544,9 @@ impl eframe::App for FoodQcApp {
             Duration::from_secs(2)
         };
         self.refresh_snapshot_if_older(db_age);
-        // The line moves: keep repainting at the camera rate while running.
+        // The line moves: keep repainting while running, as often as a new picture comes.
         if !self.stats.paused {
-            ctx.request_repaint_after(Duration::from_millis(15));
+            ctx.request_repaint_after(self.settings.live.repaint_interval());
         }
     }
 

@@ -52,6 +52,12 @@ pub struct LiveTab {
     /// The main camera's station name, for its tile.
     #[serde(skip)]
     main_name: String,
+    /// Width of a grid tile on screen, pixels (0: one camera shown alone).
+    #[serde(skip)]
+    tile_width_px: f32,
+    /// When the main camera's picture was last uploaded.
+    #[serde(skip)]
+    uploaded_at: Option<std::time::Instant>,
 }
 
 /// A further camera's state as the app reads it each frame.
@@ -81,9 +87,39 @@ pub struct CameraTile {
     uploaded_at: Option<std::time::Instant>,
 }
 
+/// `img` as an egui image, every `step`-th pixel of every `step`-th row: a tile a quarter of
+/// the screen wide needs a quarter of the pixels, and converting and uploading full frames
+/// for every camera costs the cameras CPU.
+fn color_image(img: &image::RgbImage, step: u32) -> egui::ColorImage {
+    if step <= 1 {
+        return egui::ColorImage::from_rgb(
+            [img.width() as usize, img.height() as usize],
+            img.as_raw(),
+        );
+    }
+    let (w, h) = (img.width() / step, img.height() / step);
+    let mut pixels = Vec::with_capacity((w * h) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            let [r, g, b] = img.get_pixel(x * step, y * step).0;
+            pixels.push(Color32::from_rgb(r, g, b));
+        }
+    }
+    egui::ColorImage::new([w as usize, h as usize], pixels)
+}
+
 /// A tile's picture is refreshed at most this often: a grid of small tiles reads as live at
 /// 15 FPS, and every upload of a full frame costs the cameras CPU.
 const TILE_REFRESH: std::time::Duration = std::time::Duration::from_millis(66);
+
+/// The subsampling of a frame `frame_width` wide shown in a tile `tile_width_px` wide; 0 when
+/// not in a grid (`tile_width_px` 0).
+fn step_for(tile_width_px: f32, frame_width: u32) -> u32 {
+    if tile_width_px <= 0.0 {
+        return 0;
+    }
+    (frame_width as f32 / tile_width_px).floor().clamp(1.0, 4.0) as u32
+}
 
 impl Default for LiveTab {
     fn default() -> Self {
@@ -101,19 +137,25 @@ impl Default for LiveTab {
             enlarged: None,
             selected: 0,
             main_name: String::new(),
+            tile_width_px: 0.0,
+            uploaded_at: None,
         }
     }
 }
 
 impl LiveTab {
-    /// Take a new inspection; uploads the frame only when it changed.
+    /// Take a new inspection; uploads the frame only when it changed (in a grid, as a tile is:
+    /// at most every [`TILE_REFRESH`], at the tile's size).
     pub fn update(&mut self, ctx: &egui::Context, insp: Arc<Inspection>) {
         if self.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &insp)) {
             return;
         }
-        let img = &insp.frame;
-        let color =
-            egui::ColorImage::from_rgb([img.width() as usize, img.height() as usize], img.as_raw());
+        let step = step_for(self.tile_width_px, insp.frame.width());
+        if step > 0 && self.uploaded_at.is_some_and(|t| t.elapsed() < TILE_REFRESH) {
+            return;
+        }
+        self.uploaded_at = Some(std::time::Instant::now());
+        let color = color_image(&insp.frame, step);
         match &mut self.texture {
             Some(t) => t.set(color, egui::TextureOptions::LINEAR),
             None => {
@@ -164,11 +206,8 @@ impl LiveTab {
                 && !tile.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &insp))
             {
                 tile.uploaded_at = Some(std::time::Instant::now());
-                let img = &insp.frame;
-                let color = egui::ColorImage::from_rgb(
-                    [img.width() as usize, img.height() as usize],
-                    img.as_raw(),
-                );
+                let step = step_for(self.tile_width_px, insp.frame.width());
+                let color = color_image(&insp.frame, step);
                 match &mut tile.texture {
                     Some(t) => t.set(color, egui::TextureOptions::LINEAR),
                     None => {
@@ -187,6 +226,17 @@ impl LiveTab {
         }
         if self.selected > self.extras.len() {
             self.selected = 0;
+        }
+    }
+
+    /// How often the window needs repainting while the line runs: at the camera rate (30
+    /// FPS) for one camera, at the tiles' refresh for a grid. More often shows no new picture
+    /// and takes CPU from the cameras (with software rendering, most of the window's cost).
+    pub fn repaint_interval(&self) -> std::time::Duration {
+        if self.tile_width_px > 0.0 {
+            TILE_REFRESH
+        } else {
+            std::time::Duration::from_millis(33)
         }
     }
 
@@ -396,7 +446,8 @@ impl LiveTab {
     /// (people who run the line; the switch is audited under their name); the editor opens
     /// from here.
     fn recipe_picker(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
-        ui.horizontal(|ui| {
+        // Wrapped: in Spanish the row is wider than the panel.
+        ui.horizontal_wrapped(|ui| {
             let label = ui.label(tr!("live-recipe")).id;
             let current = if ctx.stats.recipe.is_empty() {
                 tr!("live-recipe-none")
@@ -490,6 +541,7 @@ impl LiveTab {
     /// 3x3...) of tiles with their counters; a click enlarges a tile, another click goes back.
     fn feed(&mut self, ui: &mut egui::Ui, ctx: &TabCtx) {
         if self.extras.is_empty() {
+            self.tile_width_px = 0.0;
             let avail = ui.available_rect_before_wrap();
             ui.allocate_rect(avail, egui::Sense::hover());
             self.draw_main(ui, avail, ctx);
@@ -504,6 +556,7 @@ impl LiveTab {
         let cols = (shown.len() as f32).sqrt().ceil().max(1.0) as usize;
         let rows = shown.len().div_ceil(cols);
         let (w, h) = (avail.width() / cols as f32, avail.height() / rows as f32);
+        self.tile_width_px = w * ui.ctx().pixels_per_point();
         for (k, &cam) in shown.iter().enumerate() {
             let (c, r) = (k % cols, k / cols);
             let tile = Rect::from_min_size(
