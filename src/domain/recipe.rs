@@ -47,13 +47,13 @@ pub struct Recipe {
 
 /// A recipe that cannot be used, in words naming the field.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("recipe {name:?}: {field} {problem}")]
+#[error("{}", crate::tr!("recipe-invalid", recipe = .name.as_str(), field = .field.to_string(), problem = .problem.as_str()))]
 pub struct RecipeError {
     /// The recipe's name.
     pub name: String,
-    /// The field at fault.
+    /// The field at fault, as in the recipe file (`min_item_area`).
     pub field: &'static str,
-    /// What is wrong with it.
+    /// What is wrong with it, in the language in force.
     pub problem: String,
 }
 
@@ -68,18 +68,18 @@ impl Recipe {
         };
         let name = self.name.trim();
         if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-            return Err(err("name", "must be 1 to 64 printable characters".into()));
+            return Err(err("name", crate::tr!("recipe-problem-name-length")));
         }
         if name != self.name {
-            return Err(err("name", "must not start or end with spaces".into()));
+            return Err(err("name", crate::tr!("recipe-problem-name-spaces")));
         }
         if self.plc_index == Some(0) {
-            return Err(err("plc_index", "must be 1 to 65535 (0 means none)".into()));
+            return Err(err("plc_index", crate::tr!("recipe-problem-plc-index")));
         }
         if let Some(m) = &self.model_version
             && m.trim().is_empty()
         {
-            return Err(err("model_version", "is blank".into()));
+            return Err(err("model_version", crate::tr!("recipe-problem-blank")));
         }
         if let Some(t) = &self.thresholds {
             t.validate().map_err(|p| err("thresholds", p))?;
@@ -89,11 +89,14 @@ impl Recipe {
         {
             return Err(err(
                 "min_item_area",
-                format!("is {a}; must be above 0 and at most 0.5 of the frame"),
+                crate::tr!("recipe-problem-min-item-area", value = a.to_string()),
             ));
         }
         if self.min_belt_contrast == Some(0) {
-            return Err(err("min_belt_contrast", "must be 1 to 255".into()));
+            return Err(err(
+                "min_belt_contrast",
+                crate::tr!("recipe-problem-belt-contrast"),
+            ));
         }
         Ok(())
     }
@@ -105,8 +108,13 @@ impl Recipe {
 
     /// A recipe from a file's JSON, checked; the error names the file.
     pub fn from_json(file: &std::path::Path, json: &str) -> Result<Recipe, String> {
-        let r: Recipe = serde_json::from_str(json)
-            .map_err(|e| format!("{}: not a recipe: {e}", file.display()))?;
+        let r: Recipe = serde_json::from_str(json).map_err(|e| {
+            crate::tr!(
+                "recipe-not-a-recipe",
+                path = file.display().to_string(),
+                error = e.to_string()
+            )
+        })?;
         r.validate()
             .map_err(|e| format!("{}: {e}", file.display()))?;
         Ok(r)

@@ -64,7 +64,11 @@ impl Thresholds {
             if v.is_finite() {
                 Ok(())
             } else {
-                Err(format!("{name} threshold must be a finite number, got {v}"))
+                Err(crate::tr!(
+                    "thresholds-not-finite",
+                    threshold = name,
+                    value = v.to_string()
+                ))
             }
         };
         finite("reject", self.reject)?;
@@ -72,9 +76,10 @@ impl Thresholds {
         if let Some(r) = self.review {
             finite("review", r)?;
             if r > self.reject {
-                return Err(format!(
-                    "review threshold {r} is above the reject threshold {}: the review band must lie below reject",
-                    self.reject
+                return Err(crate::tr!(
+                    "thresholds-review-above-reject",
+                    review = r.to_string(),
+                    reject = self.reject.to_string()
                 ));
             }
         }

@@ -126,8 +126,18 @@ impl RecipeEditor {
             .show(ui, |ui| fields(ui, draft, tab));
         ui.add_space(4.0);
         let problem = draft.validate().err();
-        if let Some(e) = &problem {
-            ui.colored_label(theme::REJECT, e.to_string());
+        match &problem {
+            // A fresh recipe only lacks its name: say what to do, not that it is wrong.
+            Some(_) if draft.name.is_empty() => {
+                ui.label(tr!("recipe-editor-give-name"));
+            }
+            Some(e) => {
+                ui.colored_label(
+                    theme::REJECT,
+                    format!("{}: {}", field_label(e.field), e.problem),
+                );
+            }
+            None => {}
         }
         ui.separator();
         ui.horizontal_wrapped(|ui| {
@@ -197,6 +207,19 @@ fn from_running(model: &Arc<AnomalyModel>) -> Recipe {
         model_version: Some(model.version.clone()),
         thresholds: Some(model.thresholds.clone()),
         ..Recipe::default()
+    }
+}
+
+/// The editor's label of a recipe field (as named in the file).
+fn field_label(field: &str) -> String {
+    match field {
+        "name" => tr!("recipe-field-name"),
+        "plc_index" => tr!("recipe-field-plc-index"),
+        "model_version" => tr!("recipe-field-model"),
+        "thresholds" => tr!("recipe-field-thresholds"),
+        "min_item_area" => tr!("recipe-field-min-item"),
+        "min_belt_contrast" => tr!("recipe-field-contrast"),
+        other => other.to_string(),
     }
 }
 
