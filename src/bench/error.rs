@@ -13,10 +13,10 @@ use crate::training::job::TrainJobError;
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     /// The rayon pool of `--threads` threads could not be built.
-    #[error("cannot build the thread pool: {0}")]
+    #[error("{}", crate::tr!("err-bench-error-pool", v0 = .0.to_string()))]
     Pool(#[from] rayon::ThreadPoolBuildError),
     /// A scratch folder could not be created.
-    #[error("cannot create {}: {source}", path.display())]
+    #[error("{}", crate::tr!("err-bench-error-create-dir", path = .path.display().to_string(), source = .source.to_string()))]
     CreateDir {
         /// The folder.
         path: PathBuf,
@@ -25,7 +25,7 @@ pub enum BenchError {
         source: std::io::Error,
     },
     /// A photo of the dataset could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("{}", crate::tr!("err-bench-error-read", path = .path.display().to_string(), source = .source.to_string()))]
     Read {
         /// The photo.
         path: PathBuf,
@@ -49,19 +49,19 @@ pub enum BenchError {
     #[error(transparent)]
     Station(#[from] crate::station::StationError),
     /// The line simulator (the PLC of the line bench) could not listen.
-    #[error("cannot start the line simulator: {0}")]
+    #[error("{}", crate::tr!("err-bench-error-line-sim", v0 = .0.to_string()))]
     LineSim(#[source] std::io::Error),
     /// The synthetic line gave no frame.
-    #[error("the synthetic line ended unexpectedly")]
+    #[error("{}", crate::tr!("err-bench-error-source-ended"))]
     SourceEnded,
     /// A frame could not be encoded as JPEG.
-    #[error("cannot encode a JPEG: {0}")]
+    #[error("{}", crate::tr!("err-bench-error-encode", v0 = .0.to_string()))]
     Encode(#[source] image::ImageError),
     /// A benchmark input could not be decoded.
-    #[error("cannot decode a benchmark input: {0}")]
+    #[error("{}", crate::tr!("err-bench-error-decode", v0 = .0.to_string()))]
     Decode(#[source] image::ImageError),
     /// The header of a benchmark input could not be read.
-    #[error("cannot read the size of a benchmark input: {0}")]
+    #[error("{}", crate::tr!("err-bench-error-size", v0 = .0.to_string()))]
     Size(#[source] image::ImageError),
     /// The scratch database or its recorder failed.
     #[error(transparent)]
@@ -70,15 +70,15 @@ pub enum BenchError {
     #[error(transparent)]
     Train(#[from] TrainError),
     /// The deep tier could not be trained on the dataset.
-    #[error("deep tier: {0}")]
+    #[error("{}", crate::tr!("err-bench-error-deep", v0 = .0.to_string()))]
     Deep(#[from] crate::model::deep::DeepTrainError),
     /// Labelled samples could not be captured from the synthetic line.
     #[error(transparent)]
     Samples(#[from] TrainingError),
     /// The labelled training job failed.
-    #[error("labelled training failed: {0}")]
+    #[error("{}", crate::tr!("err-bench-error-labelled-training", v0 = .0.to_string()))]
     LabelledTraining(#[source] TrainJobError),
     /// No training run was made (zero runs asked for).
-    #[error("no training run")]
+    #[error("{}", crate::tr!("err-bench-error-no-training-run"))]
     NoTrainingRun,
 }

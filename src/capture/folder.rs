@@ -194,7 +194,8 @@ impl FolderSource {
         if !self.warned[index] {
             self.warned[index] = true;
             // Logged once, by whoever takes the warnings (the station, training).
-            self.warnings.push(format!("skipped {reason}"));
+            self.warnings
+                .push(crate::tr!("folder-skipped", reason = reason.as_str()));
         }
         self.last_error = reason;
     }

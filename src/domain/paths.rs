@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 /// No `--data-dir` was given and the platform has no user data folder (no home directory).
 #[derive(Debug, thiserror::Error)]
-#[error("no home directory found; pass --data-dir to choose where foodqc keeps its data")]
+#[error("{}", crate::tr!("err-domain-paths-no-data-dir"))]
 pub struct NoDataDir;
 
 /// The folders and files of one foodqc installation (or one `--data-dir`).

@@ -213,7 +213,7 @@ impl fmt::Display for Role {
 /// A role name that is not one of [`Role::ALL`]. Its text is English; front ends show the
 /// catalogue's message (the domain imports nothing of the crate, the catalogue included).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role {0:?}: use one of operator, technician, data_scientist, qc_manager, admin")]
+#[error("{}", crate::tr!("err-domain-role-unknown-role", v0 = format!("{:?}", .0)))]
 pub struct UnknownRole(pub String);
 
 impl FromStr for Role {

@@ -13,13 +13,13 @@ pub type BoxedError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     /// The dataset root is not a folder.
-    #[error("dataset folder {} does not exist", root.display())]
+    #[error("{}", crate::tr!("err-eval-error-no-dataset", root = .root.display().to_string()))]
     NoDataset {
         /// The folder asked for.
         root: PathBuf,
     },
     /// `train/good` is missing or holds no image.
-    #[error("dataset {} needs good training images: {source}", root.display())]
+    #[error("{}", crate::tr!("err-eval-error-no-train-images", root = .root.display().to_string(), source = .source.to_string()))]
     NoTrainImages {
         /// The dataset root.
         root: PathBuf,
@@ -28,13 +28,13 @@ pub enum EvalError {
         source: CaptureError,
     },
     /// No image under `test*/<class>/`.
-    #[error("dataset {} has no test images (test/<class>/*.jpg)", root.display())]
+    #[error("{}", crate::tr!("err-eval-error-no-test-images", root = .root.display().to_string()))]
     NoTestImages {
         /// The dataset root.
         root: PathBuf,
     },
     /// A folder of the dataset could not be listed.
-    #[error("cannot list {}: {source}", path.display())]
+    #[error("{}", crate::tr!("err-eval-error-list-dir", path = .path.display().to_string(), source = .source.to_string()))]
     ListDir {
         /// The folder.
         path: PathBuf,
@@ -46,7 +46,7 @@ pub enum EvalError {
     #[error(transparent)]
     Image(#[from] ImageLoadError),
     /// The size of a photo could not be read from its header.
-    #[error("cannot read the size of {}: {source}", path.display())]
+    #[error("{}", crate::tr!("err-eval-error-image-size", path = .path.display().to_string(), source = .source.to_string()))]
     ImageSize {
         /// The photo.
         path: PathBuf,
@@ -55,7 +55,7 @@ pub enum EvalError {
         source: image::ImageError,
     },
     /// A defect mask could not be read.
-    #[error("cannot read mask {}: {source}", path.display())]
+    #[error("{}", crate::tr!("err-eval-error-mask", path = .path.display().to_string(), source = .source.to_string()))]
     Mask {
         /// The mask file.
         path: PathBuf,
@@ -64,7 +64,7 @@ pub enum EvalError {
         source: image::ImageError,
     },
     /// A defect mask is not the size of its photo.
-    #[error("mask {} is {}x{} but its photo is {}x{}", path.display(), size.0, size.1, photo.0, photo.1)]
+    #[error("{}", crate::tr!("err-eval-error-mask-size", path = .path.display().to_string(), size = .size.0.to_string(), size2 = .size.1.to_string(), photo = .photo.0.to_string(), photo2 = .photo.1.to_string()))]
     MaskSize {
         /// The mask file.
         path: PathBuf,
@@ -77,16 +77,16 @@ pub enum EvalError {
     #[error(transparent)]
     Train(#[from] TrainError),
     /// The deep tier could not be trained on `train/good`.
-    #[error("deep tier: {0}")]
+    #[error("{}", crate::tr!("err-eval-error-deep", v0 = .0.to_string()))]
     Deep(#[from] crate::model::deep::DeepTrainError),
     /// A step of the evaluation found what should not be (a bug).
     #[error("{0}")]
     Inconsistent(String),
     /// The synthetic-defect validation that chooses the tier failed.
-    #[error("choosing the tier: {0}")]
+    #[error("{}", crate::tr!("err-eval-error-selection", v0 = .0.to_string()))]
     Selection(#[from] crate::model::selection::SelectionError),
     /// The grade classification of the dataset's labels failed.
-    #[error("grading {} failed: {source}", dir.display())]
+    #[error("{}", crate::tr!("err-eval-error-grading", dir = .dir.display().to_string(), source = .source.to_string()))]
     Grading {
         /// The folder holding `labels.csv`.
         dir: PathBuf,
@@ -95,7 +95,7 @@ pub enum EvalError {
         source: BoxedError,
     },
     /// The folder for preview pictures could not be created.
-    #[error("cannot create {}: {source}", path.display())]
+    #[error("{}", crate::tr!("err-eval-error-create-dir", path = .path.display().to_string(), source = .source.to_string()))]
     CreateDir {
         /// The folder.
         path: PathBuf,
@@ -104,7 +104,7 @@ pub enum EvalError {
         source: std::io::Error,
     },
     /// A preview picture could not be written.
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("{}", crate::tr!("err-eval-error-write-preview", path = .path.display().to_string(), source = .source.to_string()))]
     WritePreview {
         /// The picture file.
         path: PathBuf,

@@ -100,7 +100,7 @@ impl fmt::Display for Language {
 
 /// A language code that is not one of [`Language::ALL`].
 #[derive(Debug, thiserror::Error)]
-#[error("unknown language {0:?}: use one of en, es")]
+#[error("{}", crate::tr!("err-i18n-unknown-language", v0 = format!("{:?}", .0)))]
 pub struct UnknownLanguage(String);
 
 impl FromStr for Language {

@@ -7,7 +7,7 @@ use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage, metadata:
 
 /// A file that could not be read or decoded as an image; names the file and the reason.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot decode image {}: {source}", path.display())]
+#[error("{}", crate::tr!("err-imageio-decode-image-load-error", path = .path.display().to_string(), source = .source.to_string()))]
 pub struct ImageLoadError {
     /// The file that failed.
     pub path: PathBuf,

@@ -113,7 +113,7 @@ pub enum ExportError {
         path: PathBuf,
     },
     /// The output path exists and is not a folder.
-    #[error("export path {path} exists and is not a folder")]
+    #[error("{}", crate::tr!("err-labeling-export-not-a-folder", path = .path.display().to_string()))]
     NotAFolder {
         /// The path.
         path: PathBuf,
@@ -122,7 +122,7 @@ pub enum ExportError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Writing the export failed.
-    #[error("cannot write {path}: {source}")]
+    #[error("{}", crate::tr!("err-labeling-export-io", path = .path.display().to_string(), source = .source.to_string()))]
     Io {
         /// The file or folder.
         path: PathBuf,
@@ -131,7 +131,7 @@ pub enum ExportError {
         source: std::io::Error,
     },
     /// Writing `labels.csv` failed.
-    #[error("cannot write {path}: {source}")]
+    #[error("{}", crate::tr!("err-labeling-export-csv", path = .path.display().to_string(), source = .source.to_string()))]
     Csv {
         /// The CSV file.
         path: PathBuf,
@@ -304,7 +304,7 @@ fn stage(
             report.failed.push(ExportFailure {
                 sample_id: sample.id,
                 path: sample.path.clone(),
-                reason: format!("cannot read the sample image: {e}"),
+                reason: crate::tr!("export-cannot-read-sample", error = e.to_string()),
             });
             continue;
         }
@@ -321,7 +321,7 @@ fn stage(
                 Err(e) => report.failed.push(ExportFailure {
                     sample_id: sample.id,
                     path: mask.clone(),
-                    reason: format!("cannot read the mask (image exported without it): {e}"),
+                    reason: crate::tr!("export-cannot-read-mask", error = e.to_string()),
                 }),
             }
         }

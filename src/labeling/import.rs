@@ -110,13 +110,13 @@ impl fmt::Display for ImportReport {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The actor (who imports) must be named: it goes into the labels and the audit log.
-    #[error("import needs the name of who imports (actor); got an empty name")]
+    #[error("{}", crate::tr!("err-labeling-import-no-actor"))]
     NoActor,
     /// The database refused the rows (nothing was committed).
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A mask could not be copied into the samples folder.
-    #[error("cannot copy mask {from} to {to}: {source}")]
+    #[error("{}", crate::tr!("err-labeling-import-copy-mask", from = .from.display().to_string(), to = .to.display().to_string(), source = .source.to_string()))]
     CopyMask {
         /// The mask in the imported tree.
         from: PathBuf,
@@ -135,14 +135,14 @@ enum Unusable {
     #[error("{0}")]
     Image(image::ImageError),
     /// Its mask cannot be read.
-    #[error("mask {}: {source}", path.display())]
+    #[error("{}", crate::tr!("err-labeling-import-mask", path = .path.display().to_string(), source = .source.to_string()))]
     Mask {
         path: PathBuf,
         #[source]
         source: image::ImageError,
     },
     /// Its mask is not the image's size.
-    #[error("mask {} is {}x{} but the image is {}x{}", path.display(), mask.0, mask.1, image.0, image.1)]
+    #[error("{}", crate::tr!("err-labeling-import-mask-size", path = .path.display().to_string(), mask = .mask.0.to_string(), mask2 = .mask.1.to_string(), image = .image.0.to_string(), image2 = .image.1.to_string()))]
     MaskSize {
         path: PathBuf,
         mask: (u32, u32),

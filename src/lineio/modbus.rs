@@ -38,10 +38,10 @@ pub enum ModbusUrlError {
     #[error("{0:?} is not a Modbus TCP address: use modbus-tcp://HOST:PORT[?unit=N]")]
     Scheme(String),
     /// The unit is not 0..=255.
-    #[error("unit {0:?} in {1:?} is not a number from 0 to 255")]
+    #[error("{}", crate::tr!("err-lineio-modbus-unit", v0 = format!("{:?}", .0), v1 = format!("{:?}", .1)))]
     Unit(String, String),
     /// Something other than `unit=` after `?`.
-    #[error("unknown option {0:?} in {1:?}: only unit=N is understood")]
+    #[error("{}", crate::tr!("err-lineio-modbus-option", v0 = format!("{:?}", .0), v1 = format!("{:?}", .1)))]
     Option(String, String),
 }
 

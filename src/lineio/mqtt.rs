@@ -48,10 +48,10 @@ pub enum MqttUrlError {
     #[error("{0:?} is not an MQTT address: use mqtt://HOST:PORT[/PREFIX]")]
     Scheme(String),
     /// The port is not 1..=65535.
-    #[error("port {0:?} in {1:?} is not a number from 1 to 65535")]
+    #[error("{}", crate::tr!("err-lineio-mqtt-port", v0 = format!("{:?}", .0), v1 = format!("{:?}", .1)))]
     Port(String, String),
     /// A prefix with MQTT wildcards or empty levels.
-    #[error("prefix {0:?} in {1:?} must not contain '+', '#' or empty levels")]
+    #[error("{}", crate::tr!("err-lineio-mqtt-prefix", v0 = format!("{:?}", .0), v1 = format!("{:?}", .1)))]
     Prefix(String, String),
 }
 

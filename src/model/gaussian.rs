@@ -17,15 +17,15 @@ pub struct Gaussian {
 /// Why a Gaussian could not be fitted.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum FitError {
-    #[error("need at least {needed} samples to fit, got {got}")]
+    #[error("{}", crate::tr!("err-model-gaussian-too-few-samples", needed = .needed.to_string(), got = .got.to_string()))]
     TooFewSamples { needed: usize, got: usize },
-    #[error("sample {index} has {got} values, expected {expected}")]
+    #[error("{}", crate::tr!("err-model-gaussian-wrong-length", index = .index.to_string(), got = .got.to_string(), expected = .expected.to_string()))]
     WrongLength {
         index: usize,
         got: usize,
         expected: usize,
     },
-    #[error("feature {index} has a non-finite value")]
+    #[error("{}", crate::tr!("err-model-gaussian-not-finite", index = .index.to_string()))]
     NotFinite { index: usize },
 }
 

@@ -49,7 +49,7 @@ pub const SCORE_FILE_FORMAT: &str = "foodqc-scores";
 #[derive(Debug, thiserror::Error)]
 pub enum ScoreFileError {
     /// The file could not be read or written.
-    #[error("cannot {action} score file {path}: {source}")]
+    #[error("{}", crate::tr!("err-model-operating-io", action = .action.to_string(), path = .path.display().to_string(), source = .source.to_string()))]
     Io {
         /// `read` or `write`.
         action: &'static str,
@@ -60,7 +60,7 @@ pub enum ScoreFileError {
         source: std::io::Error,
     },
     /// The file is not valid JSON of a score file.
-    #[error("score file {path} is not valid: {source}")]
+    #[error("{}", crate::tr!("err-model-operating-json", path = .path.display().to_string(), source = .source.to_string()))]
     Json {
         /// The file.
         path: PathBuf,
@@ -77,7 +77,7 @@ pub enum ScoreFileError {
         found: String,
     },
     /// A score is NaN or infinite.
-    #[error("score file {path} has a non-finite score ({score}) for `{origin}`")]
+    #[error("{}", crate::tr!("err-model-operating-non-finite", path = .path.display().to_string(), score = .score.to_string(), origin = .origin.to_string()))]
     NonFinite {
         /// The file.
         path: PathBuf,

@@ -30,7 +30,7 @@ pub const MIN_VALIDATION_ITEMS: usize = 6;
 #[derive(Debug, thiserror::Error)]
 pub enum SelectionError {
     /// Too few good items to split.
-    #[error("synthetic-defect validation needs at least {needed} good items, got {got}")]
+    #[error("{}", crate::tr!("err-model-selection-too-few-items", needed = .needed.to_string(), got = .got.to_string()))]
     TooFewItems {
         /// Items needed.
         needed: usize,
@@ -38,10 +38,10 @@ pub enum SelectionError {
         got: usize,
     },
     /// The classical candidate failed to train.
-    #[error("classical tier: {0}")]
+    #[error("{}", crate::tr!("err-model-selection-classical", v0 = .0.to_string()))]
     Classical(#[from] TrainError),
     /// The deep candidate failed to train.
-    #[error("deep tier: {0}")]
+    #[error("{}", crate::tr!("err-model-selection-deep", v0 = .0.to_string()))]
     Deep(#[from] DeepTrainError),
 }
 

@@ -43,7 +43,7 @@ pub enum ReportError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     /// Writing an export file failed.
-    #[error("cannot write {path}: {reason}")]
+    #[error("{}", crate::tr!("err-reports-write", path = .path.display().to_string(), reason = .reason.to_string()))]
     Write {
         /// The file.
         path: PathBuf,
@@ -51,7 +51,7 @@ pub enum ReportError {
         reason: String,
     },
     /// The export was cancelled.
-    #[error("export to {path} cancelled")]
+    #[error("{}", crate::tr!("err-reports-cancelled", path = .path.display().to_string()))]
     Cancelled {
         /// The file that was not written.
         path: PathBuf,

@@ -31,11 +31,11 @@ pub enum ModelChoiceError {
     #[error(transparent)]
     Bundled(ModelError),
     /// The database cannot say which version is active.
-    #[error("cannot read the active model: {0}")]
+    #[error("{}", crate::tr!("err-services-model-choice-active-unreadable", v0 = .0.to_string()))]
     ActiveUnreadable(#[source] StoreError),
     /// A registered version's file cannot be used (missing, damaged, or holding another
     /// version than the database registered).
-    #[error("the promoted model {version} cannot be used ({reason})")]
+    #[error("{}", crate::tr!("err-services-model-choice-registered", version = .version.to_string(), reason = .reason.to_string()))]
     Registered {
         /// The version the database names.
         version: String,

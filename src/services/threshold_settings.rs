@@ -29,7 +29,7 @@ pub enum ThresholdError {
     #[error("{0}")]
     ScoreFile(String),
     /// The model version is not in the database (the line registers it when it starts).
-    #[error("model version {version} is not registered in {db}: start the line first")]
+    #[error("{}", crate::tr!("err-services-threshold-settings-not-registered", version = .version.to_string(), db = .db.display().to_string()))]
     NotRegistered { version: String, db: PathBuf },
     /// The thresholds are not valid.
     #[error("{0}")]
@@ -41,7 +41,7 @@ pub enum ThresholdError {
     #[error(transparent)]
     Sign(#[from] SignError),
     /// The score file names no image that exists on disk.
-    #[error("No test images found on disk for the preview (the score file names them).")]
+    #[error("{}", crate::tr!("err-services-threshold-settings-no-preview-images"))]
     NoPreviewImages,
 }
 

@@ -98,7 +98,11 @@ fn switch_source_if_asked(cfg: &StationConfig, source: &mut Box<dyn FrameSource>
         }
         Err(e) => {
             tracing::warn!("cannot switch source to {spec}: {e}");
-            lock(&shared.stats).source_problem = Some(format!("cannot switch to {spec}: {e}"));
+            lock(&shared.stats).source_problem = Some(crate::tr!(
+                "station-cannot-switch-source",
+                source = spec.to_string(),
+                error = e.to_string()
+            ));
         }
     }
 }

@@ -113,7 +113,7 @@ fn backup_connection(
         if check != "ok" {
             return Err(StoreError::BadBackup {
                 path: dst.to_path_buf(),
-                reason: format!("the copy fails its check: {check}"),
+                reason: crate::tr!("backup-copy-fails-check", check = check.as_str()),
             });
         }
         drop(out);
@@ -258,16 +258,18 @@ pub fn restore_with_key(
         )
         .map_err(|e| match (&key, e.sqlite_error_code()) {
             (Some(_), Some(rusqlite::ErrorCode::NotADatabase)) => {
-                bad("it does not open with the database key given".into())
+                bad(crate::tr!("backup-wrong-key"))
             }
-            _ => bad(format!("not an SQLite database ({e})")),
+            _ => bad(crate::tr!("backup-not-sqlite", error = e.to_string())),
         })?;
     if version <= 0 || has_inspections != 1 {
-        return Err(bad("it is not a foodqc database".into()));
+        return Err(bad(crate::tr!("backup-not-foodqc")));
     }
     if version > SCHEMA_VERSION as i64 {
-        return Err(bad(format!(
-            "it has schema version {version}, newer than this foodqc's {SCHEMA_VERSION}"
+        return Err(bad(crate::tr!(
+            "backup-too-new",
+            version = version.to_string(),
+            ours = SCHEMA_VERSION.to_string()
         )));
     }
     let check: Vec<String> = src
@@ -276,9 +278,9 @@ pub fn restore_with_key(
             s.query_map([], |r| r.get::<_, String>(0))?
                 .collect::<Result<Vec<_>, _>>()
         })
-        .map_err(|e| bad(format!("it is damaged ({e})")))?;
+        .map_err(|e| bad(crate::tr!("backup-damaged", error = e.to_string())))?;
     if check != ["ok"] {
-        return Err(bad(format!("it is damaged ({})", check.join("; "))));
+        return Err(bad(crate::tr!("backup-damaged", error = check.join("; "))));
     }
 
     // Keep the database being replaced: a raw copy of its files (a damaged file cannot be

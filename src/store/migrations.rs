@@ -352,6 +352,15 @@ BEGIN
 END;
 "#;
 
+/// Each user's own settings (today the language the window speaks to them); a preference,
+/// not a record, so it may change.
+const SCHEMA_USER_PREFERENCES: &str = r#"
+CREATE TABLE user_preferences (
+    user_id   INTEGER PRIMARY KEY REFERENCES users(id),
+    language  TEXT
+) STRICT;
+"#;
+
 /// Every migration, oldest first. Index + 1 is the schema version it produces.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_V1).comment("initial schema"),
@@ -365,6 +374,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_SIGNATURES).comment("electronic signatures"),
     M::up(SCHEMA_ACCEPTANCE).comment("acceptance criteria"),
     M::up(SCHEMA_RECIPES).comment("recipes and the recipe runs of each station"),
+    M::up(SCHEMA_USER_PREFERENCES).comment("each user's language"),
 ];
 
 /// The schema version this build creates and understands (highest `user_version`).

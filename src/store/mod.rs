@@ -85,7 +85,7 @@ pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The folder that should hold the database (or samples) could not be created.
-    #[error("cannot create folder {path}: {source}")]
+    #[error("{}", crate::tr!("err-store-create-dir", path = .path.display().to_string(), source = .source.to_string()))]
     CreateDir {
         /// The folder.
         path: PathBuf,
@@ -94,7 +94,7 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// A new database file could not be created.
-    #[error("cannot create the database file {path}: {source}")]
+    #[error("{}", crate::tr!("err-store-create-file", path = .path.display().to_string(), source = .source.to_string()))]
     CreateFile {
         /// The file.
         path: PathBuf,
@@ -150,7 +150,7 @@ pub enum StoreError {
         path: PathBuf,
     },
     /// The database key given cannot be used (key file readable by others, empty key, ...).
-    #[error("database key from {from}: {reason}")]
+    #[error("{}", crate::tr!("err-store-key", from = .from.to_string(), reason = .reason.to_string()))]
     Key {
         /// Where the key came from: the environment variable or `key file <path>`.
         from: String,
@@ -168,7 +168,7 @@ pub enum StoreError {
         supported: usize,
     },
     /// Bringing the schema up to date failed.
-    #[error("migrating database {path} to schema version {target} failed: {source}")]
+    #[error("{}", crate::tr!("err-store-migration", path = .path.display().to_string(), target = .target.to_string(), source = .source.to_string()))]
     Migration {
         /// The file.
         path: PathBuf,
@@ -179,7 +179,7 @@ pub enum StoreError {
         source: rusqlite_migration::Error,
     },
     /// An SQL statement failed.
-    #[error("database {path}: {what}: {source}")]
+    #[error("{}", crate::tr!("err-store-sqlite", path = .path.display().to_string(), what = .what.to_string(), source = .source.to_string()))]
     Sqlite {
         /// The database file.
         path: PathBuf,
@@ -190,7 +190,7 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     /// A row the caller referred to does not exist.
-    #[error("database {path}: no row with id {id} in table {table}")]
+    #[error("{}", crate::tr!("err-store-not-found", path = .path.display().to_string(), id = .id.to_string(), table = .table.to_string()))]
     NotFound {
         /// The database file.
         path: PathBuf,
@@ -200,7 +200,7 @@ pub enum StoreError {
         id: i64,
     },
     /// The change conflicts with the current state (e.g. undoing a label already replaced).
-    #[error("database {path}: {what}")]
+    #[error("{}", crate::tr!("err-store-conflict", path = .path.display().to_string(), what = .what.to_string()))]
     Conflict {
         /// The database file.
         path: PathBuf,
@@ -208,7 +208,7 @@ pub enum StoreError {
         what: String,
     },
     /// A value read from (or about to be written to) the database is not valid.
-    #[error("database {path}: invalid value {value:?} in {table}.{column}")]
+    #[error("{}", crate::tr!("err-store-invalid-value", path = .path.display().to_string(), value = format!("{:?}", .value), table = .table.to_string(), column = .column.to_string()))]
     InvalidValue {
         /// The database file.
         path: PathBuf,
@@ -220,7 +220,7 @@ pub enum StoreError {
         value: String,
     },
     /// A JSON column could not be read or written.
-    #[error("database {path}: bad JSON in {table}.{column}: {source}")]
+    #[error("{}", crate::tr!("err-store-json", path = .path.display().to_string(), table = .table.to_string(), column = .column.to_string(), source = .source.to_string()))]
     Json {
         /// The database file.
         path: PathBuf,
@@ -233,7 +233,7 @@ pub enum StoreError {
         source: serde_json::Error,
     },
     /// A path cannot be stored because it is not valid UTF-8.
-    #[error("path {path} is not valid UTF-8 and cannot be stored in {table}")]
+    #[error("{}", crate::tr!("err-store-non-utf8-path", path = .path.display().to_string(), table = .table.to_string()))]
     NonUtf8Path {
         /// The path.
         path: PathBuf,
@@ -241,7 +241,7 @@ pub enum StoreError {
         table: &'static str,
     },
     /// A sample image could not be encoded as PNG.
-    #[error("cannot encode sample image ({width}x{height}) as PNG for {dir}: {source}")]
+    #[error("{}", crate::tr!("err-store-encode", width = .width.to_string(), height = .height.to_string(), dir = .dir.display().to_string(), source = .source.to_string()))]
     Encode {
         /// The samples folder the image was meant for.
         dir: PathBuf,
@@ -254,7 +254,7 @@ pub enum StoreError {
         source: image::ImageError,
     },
     /// Reading or writing a file (a sample image) failed.
-    #[error("cannot write {path}: {source}")]
+    #[error("{}", crate::tr!("err-store-io", path = .path.display().to_string(), source = .source.to_string()))]
     Io {
         /// The file.
         path: PathBuf,
@@ -263,7 +263,7 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// The recorder thread could not be started, has stopped, or panicked.
-    #[error("inspection recorder for {path}: {reason}")]
+    #[error("{}", crate::tr!("err-store-recorder", path = .path.display().to_string(), reason = .reason.to_string()))]
     Recorder {
         /// The database file the recorder writes to.
         path: PathBuf,

@@ -155,7 +155,7 @@ impl Store {
         if taken {
             return Err(StoreError::Conflict {
                 path,
-                what: format!("a user named {:?} exists already", new.name),
+                what: crate::tr!("store-user-exists", user = new.name),
             });
         }
         let now = now_ms();
@@ -262,7 +262,7 @@ impl Store {
         let Some((left, locked_until)) = counted else {
             return Err(StoreError::Conflict {
                 path,
-                what: format!("no user named {name:?}"),
+                what: crate::tr!("store-no-such-user", user = name),
             });
         };
         // The count restarts at 0 when the account locks; the failure that locked it is the
@@ -327,11 +327,39 @@ impl Store {
         if changed == 0 {
             return Err(StoreError::Conflict {
                 path,
-                what: format!("no user named {name:?}"),
+                what: crate::tr!("store-no-such-user", user = name),
             });
         }
         insert_audit(&tx, &path, actor, action, &details)?;
         tx.commit().map_err(sql_err(&path, "commit users"))
+    }
+}
+
+/// Each user's language preference (a language code such as `es`).
+impl Store {
+    /// The language user `user_id` last chose in the window, if any.
+    pub fn user_language(&self, user_id: i64) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT language FROM user_preferences WHERE user_id = ?1",
+                [user_id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(sql_err(&self.path, "select from user_preferences"))
+    }
+
+    /// Remember `language` (a code such as `es`) as user `user_id`'s language.
+    pub fn set_user_language(&self, user_id: i64, language: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO user_preferences (user_id, language) VALUES (?1, ?2)
+                 ON CONFLICT (user_id) DO UPDATE SET language = excluded.language",
+                params![user_id, language],
+            )
+            .map(drop)
+            .map_err(sql_err(&self.path, "update user_preferences"))
     }
 }
 

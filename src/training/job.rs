@@ -125,10 +125,10 @@ impl JobProgress {
 #[derive(Debug, thiserror::Error)]
 pub enum TrainJobError {
     /// Not enough labelled data: the message says what is missing.
-    #[error("not enough labelled samples to train: {0}")]
+    #[error("{}", crate::tr!("err-training-job-not-enough-data", v0 = .0.to_string()))]
     NotEnoughData(String),
     /// The user cancelled; nothing was saved.
-    #[error("training was cancelled; nothing was saved")]
+    #[error("{}", crate::tr!("err-training-job-cancelled"))]
     Cancelled,
     /// The database could not be read or written.
     #[error(transparent)]
@@ -140,7 +140,7 @@ pub enum TrainJobError {
     #[error(transparent)]
     Tier(#[from] SelectionError),
     /// A model file could not be written.
-    #[error("cannot save the model to {path}: {reason}")]
+    #[error("{}", crate::tr!("err-training-job-save", path = .path.display().to_string(), reason = .reason.to_string()))]
     Save { path: PathBuf, reason: String },
 }
 

@@ -23,19 +23,19 @@ use crate::vision::segment::{ItemRegion, SegmentConfig, Segmenter};
 #[derive(Debug, thiserror::Error)]
 pub enum TrainingError {
     /// The user cancelled.
-    #[error("cancelled")]
+    #[error("{}", crate::tr!("err-training-cancelled"))]
     Cancelled,
     /// The source failed (the error names the camera, folder or file).
     #[error(transparent)]
     Capture(#[from] CaptureError),
     /// The source has no ground truth, which this needs.
-    #[error("source {source_name} has no ground truth")]
+    #[error("{}", crate::tr!("err-training-no-truth", source_name = .source_name.to_string()))]
     NoTruth {
         /// The source, as it describes itself.
         source_name: String,
     },
     /// The source kept giving frames without new items with ground truth.
-    #[error("the source gave too few items with ground truth")]
+    #[error("{}", crate::tr!("err-training-too-few-truth-items"))]
     TooFewTruthItems,
     /// A sample could not be saved or labelled.
     #[error(transparent)]

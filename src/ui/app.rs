@@ -432,6 +432,11 @@ impl FoodQcApp {
                     self.send(StationCommand::SetClassifier(p.classifier));
                 }
                 Event::Session(user) => self.session.set_user(user, Instant::now()),
+                Event::UserLanguage(lang) => {
+                    self.settings.language = lang;
+                    // The worker already speaks it (and keeps it as the user's).
+                    self.desk_language = Some(lang);
+                }
                 Event::Status(Topic::Session, s) => {
                     self.session.message = s.message().map(str::to_string);
                 }

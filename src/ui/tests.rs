@@ -359,6 +359,34 @@ fn the_recipe_editor_saves_versions() {
     assert_eq!(saves, 2);
 }
 
+/// The language a user chooses is theirs: after signing out and in again the window speaks
+/// it, whatever the window spoke meanwhile.
+#[test]
+fn a_user_gets_back_the_language_they_chose() {
+    use foodqc::i18n::Language;
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    sign_in_as(&mut h, dir.path(), "op.rosa", Role::Operator);
+    h.state_mut().settings.language = Language::Es;
+    let store = foodqc::store::Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
+    let rosa = store.user_by_name("op.rosa").unwrap().unwrap().id;
+    step_until(&mut h, "Spanish kept as Rosa's", |_| {
+        store.user_language(rosa).unwrap().as_deref() == Some("es")
+    });
+    h.state_mut()
+        .desk
+        .send(foodqc::services::desk::Command::SignOut { idle: false });
+    step_until(&mut h, "signed out", |app| app.session.user.is_none());
+    // Nobody signed in: the window's language is nobody's preference.
+    h.state_mut().settings.language = Language::En;
+    h.step();
+    sign_in_as(&mut h, dir.path(), "op.rosa", Role::Operator);
+    step_until(&mut h, "the window in Rosa's Spanish", |app| {
+        app.settings.language == Language::Es
+    });
+    assert_eq!(store.user_language(rosa).unwrap().as_deref(), Some("es"));
+}
+
 #[test]
 fn lot_change_reaches_the_station() {
     let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,7 @@ use nokhwa::utils::FrameFormat;
 #[derive(Debug, thiserror::Error)]
 pub(super) enum DecodeError {
     /// The MJPEG frame is not a valid JPEG.
-    #[error("JPEG decoding failed ({bytes} bytes): {source}")]
+    #[error("{}", crate::tr!("err-capture-camera-decode-jpeg", bytes = .bytes.to_string(), source = .source.to_string()))]
     Jpeg {
         /// Size of the frame.
         bytes: usize,
@@ -29,13 +29,13 @@ pub(super) enum DecodeError {
         got: usize,
     },
     /// YUYV pairs pixels: the width must be even.
-    #[error("YUYV frame width {width} is odd")]
+    #[error("{}", crate::tr!("err-capture-camera-decode-odd-width", width = .width.to_string()))]
     OddWidth {
         /// The frame width.
         width: u32,
     },
     /// The converted pixels do not fill the frame (a bug here, not in the camera).
-    #[error("internal error: wrong buffer size for {width}x{height}")]
+    #[error("{}", crate::tr!("err-capture-camera-decode-buffer-size", width = .width.to_string(), height = .height.to_string()))]
     BufferSize {
         /// Frame size, pixels.
         width: u32,

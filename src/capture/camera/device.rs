@@ -48,9 +48,13 @@ pub(super) fn open_camera(
                     RequestedFormatType::Exact(best),
                     &FORMAT_PREFERENCE,
                 );
-                camera
-                    .set_camera_requset(exact)
-                    .map_err(|e| DeviceError(format!("the camera refused format {best}: {e}")))?;
+                camera.set_camera_requset(exact).map_err(|e| {
+                    DeviceError(crate::tr!(
+                        "camera-refused-format",
+                        format = best.to_string(),
+                        error = e.to_string()
+                    ))
+                })?;
             }
         }
         Err(e) => tracing::warn!(
@@ -60,7 +64,7 @@ pub(super) fn open_camera(
     }
     camera
         .open_stream()
-        .map_err(|e| DeviceError(format!("cannot start streaming: {e}")))?;
+        .map_err(|e| DeviceError(crate::tr!("camera-cannot-stream", error = e.to_string())))?;
     let opened = Opened {
         name: camera.info().human_name(),
         format: camera.camera_format(),

@@ -77,10 +77,17 @@ fn read_export_labels(csv_path: &Path) -> Result<Option<HashMap<String, String>>
         let record = record.map_err(|e| fail(e.to_string()))?;
         let line = record.position().map_or(0, |p| p.line());
         let (Some(file), Some(label)) = (record.get(file_col), record.get(label_col)) else {
-            return Err(fail(format!("line {line} lacks the file or label column")));
+            return Err(fail(crate::tr!(
+                "import-line-lacks-column",
+                line = line.to_string()
+            )));
         };
         if label.is_empty() {
-            return Err(fail(format!("line {line} ({file}) has an empty label")));
+            return Err(fail(crate::tr!(
+                "import-line-empty-label",
+                line = line.to_string(),
+                file = file
+            )));
         }
         labels.insert(file.to_string(), label.to_string());
     }
@@ -249,7 +256,7 @@ fn report_unlisted(
     for file in missing {
         failed.push(ImportFailure {
             path: dir.join(file),
-            reason: format!("listed in {LABELS_CSV} but not found (or not a PNG/JPEG file)"),
+            reason: crate::tr!("import-listed-not-found", csv = LABELS_CSV),
         });
     }
 }

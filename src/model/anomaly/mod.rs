@@ -182,13 +182,13 @@ pub struct ItemScore {
 /// Errors loading or saving a model file; each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("cannot read model file {path}: {source}")]
+    #[error("{}", crate::tr!("err-model-anomaly-io", path = .path.display().to_string(), source = .source.to_string()))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("model file {path} is not valid: {reason}")]
+    #[error("{}", crate::tr!("err-model-anomaly-parse", path = .path.display().to_string(), reason = .reason.to_string()))]
     Parse { path: PathBuf, reason: String },
     #[error("{path} is not a foodqc model (format field is `{found}`)")]
     WrongFormat { path: PathBuf, found: String },
@@ -208,7 +208,7 @@ pub enum ModelError {
         found: String,
         expected: String,
     },
-    #[error("model file {path} is damaged: {what}")]
+    #[error("{}", crate::tr!("err-model-anomaly-inconsistent", path = .path.display().to_string(), what = .what.to_string()))]
     Inconsistent { path: PathBuf, what: String },
 }
 
@@ -219,13 +219,13 @@ pub enum TrainError {
         "need at least {needed} good items to train, found {got}; capture or import more good samples"
     )]
     TooFewItems { needed: usize, got: usize },
-    #[error("could not fit the {what} model: {source}")]
+    #[error("{}", crate::tr!("err-model-anomaly-fit", what = .what.to_string(), source = .source.to_string()))]
     Fit {
         what: &'static str,
         #[source]
         source: FitError,
     },
-    #[error("training was cancelled")]
+    #[error("{}", crate::tr!("err-model-anomaly-cancelled"))]
     Cancelled,
 }
 

@@ -59,16 +59,16 @@ pub const MIN_INPUT_SIDE: u32 = 32;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BackboneError {
     /// The weights are not a readable safetensors file.
-    #[error("the weights are not a valid safetensors file: {0}")]
+    #[error("{}", crate::tr!("err-model-backbone-format", v0 = .0.to_string()))]
     Format(String),
     /// A tensor the network needs is not in the file.
-    #[error("the weights file has no tensor `{name}`")]
+    #[error("{}", crate::tr!("err-model-backbone-missing-tensor", name = .name.to_string()))]
     MissingTensor {
         /// Its name.
         name: String,
     },
     /// A tensor has another shape than EfficientNet-Lite0's.
-    #[error("tensor `{name}` has shape {found:?}, EfficientNet-Lite0 needs {expected:?}")]
+    #[error("{}", crate::tr!("err-model-backbone-shape", name = .name.to_string(), found = format!("{:?}", .found), expected = format!("{:?}", .expected)))]
     Shape {
         /// Its name.
         name: String,
@@ -78,7 +78,7 @@ pub enum BackboneError {
         expected: Vec<usize>,
     },
     /// A tensor is stored in a type other than F16 or F32.
-    #[error("tensor `{name}` is stored as {found}; only F16 and F32 are read")]
+    #[error("{}", crate::tr!("err-model-backbone-d-type", name = .name.to_string(), found = .found.to_string()))]
     DType {
         /// Its name.
         name: String,
@@ -86,7 +86,7 @@ pub enum BackboneError {
         found: String,
     },
     /// The input image is smaller than [`MIN_INPUT_SIDE`] on a side.
-    #[error("the input is {width}x{height}; the backbone needs at least 32x32")]
+    #[error("{}", crate::tr!("err-model-backbone-input-too-small", width = .width.to_string(), height = .height.to_string()))]
     InputTooSmall {
         /// Input width.
         width: u32,

@@ -6,14 +6,14 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ClassifierError {
     /// The file could not be read or written.
-    #[error("cannot read or write classifier file {path}: {source}")]
+    #[error("{}", crate::tr!("err-model-classifier-error-io", path = .path.display().to_string(), source = .source.to_string()))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     /// The file is not valid JSON or misses fields.
-    #[error("classifier file {path} is not valid: {reason}")]
+    #[error("{}", crate::tr!("err-model-classifier-error-parse", path = .path.display().to_string(), reason = .reason.to_string()))]
     Parse { path: PathBuf, reason: String },
     /// The file is some other kind of file.
     #[error("{path} is not a foodqc grade classifier (format field is `{found}`)")]
@@ -37,10 +37,10 @@ pub enum ClassifierError {
         expected: String,
     },
     /// The file parses but its arrays do not fit together.
-    #[error("classifier file {path} is damaged: {what}")]
+    #[error("{}", crate::tr!("err-model-classifier-error-inconsistent", path = .path.display().to_string(), what = .what.to_string()))]
     Inconsistent { path: PathBuf, what: String },
     /// The training data are inconsistent.
-    #[error("bad training data: {0}")]
+    #[error("{}", crate::tr!("err-model-classifier-error-data", v0 = .0.to_string()))]
     Data(String),
     /// A class has too few training examples.
     #[error(
@@ -52,12 +52,12 @@ pub enum ClassifierError {
         needed: usize,
     },
     /// Fewer than two classes to tell apart.
-    #[error("need at least two classes to train, found {0}")]
+    #[error("{}", crate::tr!("err-model-classifier-error-one-class", v0 = .0.to_string()))]
     OneClass(usize),
     /// The SVM solver reported an error.
-    #[error("the SVM solver failed: {0}")]
+    #[error("{}", crate::tr!("err-model-classifier-error-fit", v0 = .0.to_string()))]
     Fit(String),
     /// A feature vector of the wrong length was given to the classifier.
-    #[error("feature vector has {got} values, the classifier expects {expected}")]
+    #[error("{}", crate::tr!("err-model-classifier-error-dimension", got = .got.to_string(), expected = .expected.to_string()))]
     Dimension { got: usize, expected: usize },
 }

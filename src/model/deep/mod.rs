@@ -29,7 +29,7 @@ pub const DEFAULT_CROP_SIZE: u32 = 160;
 #[derive(Debug, thiserror::Error)]
 pub enum DeepTrainError {
     /// An item could not be measured.
-    #[error("item {index}: {source}")]
+    #[error("{}", crate::tr!("err-model-deep-item", index = .index.to_string(), source = .source.to_string()))]
     Item {
         /// Position of the item in the training set.
         index: usize,
@@ -38,13 +38,13 @@ pub enum DeepTrainError {
         source: DeepItemError,
     },
     /// The memory bank could not be built.
-    #[error("memory bank: {0}")]
+    #[error("{}", crate::tr!("err-model-deep-bank", v0 = .0.to_string()))]
     Bank(#[from] PatchCoreError),
     /// The network is not available.
-    #[error("pretrained network: {0}")]
+    #[error("{}", crate::tr!("err-model-deep-backbone", v0 = .0.to_string()))]
     Backbone(#[from] BackboneError),
     /// Stopped on request.
-    #[error("cancelled")]
+    #[error("{}", crate::tr!("err-model-deep-cancelled"))]
     Cancelled,
 }
 

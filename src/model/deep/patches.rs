@@ -17,13 +17,13 @@ pub const CROP_MARGIN: f32 = 0.15;
 #[derive(Debug, thiserror::Error)]
 pub enum DeepItemError {
     /// The network failed.
-    #[error("pretrained network: {0}")]
+    #[error("{}", crate::tr!("err-model-deep-patches-backbone", v0 = .0.to_string()))]
     Backbone(#[from] BackboneError),
     /// The patch descriptors could not be made.
-    #[error("patch descriptors: {0}")]
+    #[error("{}", crate::tr!("err-model-deep-patches-patches", v0 = .0.to_string()))]
     Patches(#[from] PatchCoreError),
     /// No grid cell lies on the item (an item smaller than a cell).
-    #[error("the item covers no cell of the {side}x{side} patch grid")]
+    #[error("{}", crate::tr!("err-model-deep-patches-no-cells", side = .side.to_string()))]
     NoCells {
         /// Cells per side.
         side: usize,

@@ -32,7 +32,7 @@ use crate::vision::segment::{SegmentConfig, Segmenter};
 #[derive(Debug, thiserror::Error)]
 pub enum GradingError {
     /// `labels.csv` could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("{}", crate::tr!("err-model-grading-read", path = .path.display().to_string(), source = .source.to_string()))]
     Read {
         /// The file.
         path: PathBuf,
@@ -63,7 +63,7 @@ pub enum GradingError {
         source: ClassifierError,
     },
     /// The pretrained network failed (on the named image).
-    #[error("pretrained network: {0}")]
+    #[error("{}", crate::tr!("err-model-grading-network", v0 = .0.to_string()))]
     Network(String),
     /// The data handed in do not fit together (a bug in the caller).
     #[error("{0}")]

@@ -124,7 +124,7 @@ impl PatchGrid {
 #[derive(Debug, thiserror::Error)]
 pub enum PatchCoreError {
     /// [`embed`] was given no maps.
-    #[error("no feature maps given: pass at least one (finest first)")]
+    #[error("{}", crate::tr!("err-model-patchcore-no-maps"))]
     NoMaps,
     /// A feature map's data does not match its stated shape, or the shape is empty.
     #[error(
@@ -145,7 +145,7 @@ pub enum PatchCoreError {
         found: usize,
     },
     /// A feature map does not fit the first (finest) map's grid.
-    #[error("feature map {map} ({found}) does not fit map 0 ({first}): {reason}")]
+    #[error("{}", crate::tr!("err-model-patchcore-map-grid", map = .map.to_string(), found = .found.to_string(), first = .first.to_string(), reason = .reason.to_string()))]
     MapGrid {
         /// Index of the map in the slice given.
         map: usize,
@@ -171,7 +171,7 @@ pub enum PatchCoreError {
         found: usize,
     },
     /// A NaN or an infinity in the input.
-    #[error("non-finite value (NaN or infinity) in {what}")]
+    #[error("{}", crate::tr!("err-model-patchcore-non-finite", what = .what.to_string()))]
     NonFinite {
         /// Where it was found.
         what: String,
@@ -197,10 +197,10 @@ pub enum PatchCoreError {
         got: usize,
     },
     /// Options that cannot work.
-    #[error("invalid PatchCore options: {0}")]
+    #[error("{}", crate::tr!("err-model-patchcore-options", v0 = .0.to_string()))]
     Options(String),
     /// The cancel callback said stop.
-    #[error("training was cancelled")]
+    #[error("{}", crate::tr!("err-model-patchcore-cancelled"))]
     Cancelled,
     /// A stored memory bank's vectors do not hash to its checksum.
     #[error(
@@ -213,10 +213,10 @@ pub enum PatchCoreError {
         computed: String,
     },
     /// A stored memory bank or model that is not consistent.
-    #[error("damaged PatchCore model: {0}")]
+    #[error("{}", crate::tr!("err-model-patchcore-damaged", v0 = .0.to_string()))]
     Damaged(String),
     /// Reading or writing a model file failed.
-    #[error("cannot access PatchCore model file {path}: {source}")]
+    #[error("{}", crate::tr!("err-model-patchcore-io", path = .path.display().to_string(), source = .source.to_string()))]
     Io {
         /// The file.
         path: std::path::PathBuf,
@@ -225,7 +225,7 @@ pub enum PatchCoreError {
         source: std::io::Error,
     },
     /// A model file that does not parse (the message names checksum mismatches too).
-    #[error("PatchCore model file {path} is not valid: {reason}")]
+    #[error("{}", crate::tr!("err-model-patchcore-parse", path = .path.display().to_string(), reason = .reason.to_string()))]
     Parse {
         /// The file.
         path: std::path::PathBuf,

@@ -72,7 +72,11 @@ impl Worker {
             let result = (|| {
                 if let Some(dir) = pdf.parent().filter(|d| !d.as_os_str().is_empty()) {
                     crate::domain::private_fs::create_private_dir(dir).map_err(|e| {
-                        DeskError::Other(format!("cannot create {}: {e}", dir.display()))
+                        DeskError::Other(crate::tr!(
+                            "desk-cannot-create-folder",
+                            path = dir.display().to_string(),
+                            error = e.to_string()
+                        ))
                     })?;
                 }
                 let mut store = open_with_retry(&db)?;

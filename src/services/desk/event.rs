@@ -150,6 +150,8 @@ pub enum Event {
     AuditVerified(ChainCheck),
     /// The file chosen for a signed audit extract (the signature is asked next).
     AuditExportPath(PathBuf),
+    /// The user who signed in chose this language before: the window speaks it now.
+    UserLanguage(crate::i18n::Language),
     /// A recipe was saved (this version).
     RecipeSaved(crate::domain::Recipe),
     /// A recipe file was read and checked, for the editor.

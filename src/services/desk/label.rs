@@ -65,7 +65,11 @@ impl Worker {
         let mask_path = match mask {
             Some((path, img)) => {
                 crate::imageio::save_png_private(&img, &path).map_err(|err| {
-                    DeskError::Other(format!("cannot save mask {}: {err}", path.display()))
+                    DeskError::Other(crate::tr!(
+                        "desk-cannot-save-mask",
+                        path = path.display().to_string(),
+                        error = err.to_string()
+                    ))
                 })?;
                 Some(path)
             }

@@ -63,7 +63,10 @@ impl Desk {
         if let Err(e) = spawned {
             let _ = etx.send(Event::Status(
                 Topic::Desk,
-                Status::Failed(format!("cannot start the desk worker: {e}")),
+                Status::Failed(crate::tr!(
+                    "desk-cannot-start-worker",
+                    error = e.to_string()
+                )),
             ));
         }
         Self {

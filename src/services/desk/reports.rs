@@ -195,7 +195,11 @@ impl Worker {
             let result = (|| {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|e| {
-                        DeskError::Other(format!("cannot create {}: {e}", dir.display()))
+                        DeskError::Other(crate::tr!(
+                            "desk-cannot-create-folder",
+                            path = dir.display().to_string(),
+                            error = e.to_string()
+                        ))
                     })?;
                 }
                 let store = open_with_retry(&db)?;

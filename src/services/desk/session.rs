@@ -75,6 +75,17 @@ impl Worker {
     }
 
     fn start_session(&mut self, user: AuthUser) -> Result<(), DeskError> {
+        // The window and this worker speak the user's language from now on, when they chose
+        // one before.
+        let language = self.store()?.user_language(user.id)?;
+        match language.as_deref().map(str::parse::<crate::i18n::Language>) {
+            Some(Ok(lang)) => {
+                crate::i18n::set_thread_language(Some(lang));
+                self.sink.emit(Event::UserLanguage(lang));
+            }
+            Some(Err(e)) => tracing::warn!("user {}: stored language: {e}", user.name),
+            None => {}
+        }
         let msg = tr!(
             "desk-signed-in",
             user = user.display_name.as_str(),
@@ -84,6 +95,21 @@ impl Worker {
         self.sink.emit(Event::Session(Some(user)));
         self.sink.status(Topic::Session, Status::Done(msg));
         Ok(())
+    }
+
+    /// The worker speaks `lang` from now on; a signed-in user keeps it as their language.
+    pub(super) fn set_language(&mut self, lang: crate::i18n::Language) {
+        crate::i18n::set_thread_language(Some(lang));
+        let Some(user) = self.session.clone() else {
+            return;
+        };
+        // A preference: failing to keep it must not stop anything.
+        let kept = self
+            .store()
+            .and_then(|s| s.set_user_language(user.id, lang.code()));
+        if let Err(e) = kept {
+            tracing::warn!("cannot keep {}'s language: {e}", user.name);
+        }
     }
 }
 

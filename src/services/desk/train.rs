@@ -40,7 +40,7 @@ impl Worker {
                 Ok(())
             }
             Err(e) => {
-                let msg = format!("cannot start training: {e}");
+                let msg = crate::tr!("desk-cannot-start-training", error = e.to_string());
                 self.sink.emit(Event::TrainFinished(Err(msg.clone())));
                 Err(DeskError::Other(msg))
             }

@@ -113,7 +113,7 @@ impl Worker {
     fn dispatch(&mut self, cmd: Command) -> Result<(), DeskError> {
         use super::label::TaxonomyChange;
         match cmd {
-            Command::SetLanguage(lang) => crate::i18n::set_thread_language(Some(lang)),
+            Command::SetLanguage(lang) => self.set_language(lang),
             Command::RefreshSnapshot => self.publish_snapshot(),
             Command::RefreshLabelQueue { filter, model } => {
                 return self.refresh_label_queue(&filter, &model);
@@ -341,6 +341,13 @@ pub(super) fn spawn_job(
             work()
         });
     if let Err(e) = spawned {
-        sink.status(topic, Status::Failed(format!("cannot start {name}: {e}")));
+        sink.status(
+            topic,
+            Status::Failed(crate::tr!(
+                "desk-cannot-start-job",
+                job = name,
+                error = e.to_string()
+            )),
+        );
     }
 }

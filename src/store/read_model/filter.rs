@@ -46,7 +46,7 @@ pub struct ReportFilter {
 
 /// A filter value that names something that does not exist, a bad verdict or a bad time.
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("filter {field}: {value:?} {problem}")]
+#[error("{}", crate::tr!("err-store-read-model-filter-filter-error", field = .field.to_string(), value = format!("{:?}", .value), problem = .problem.to_string()))]
 pub struct FilterError {
     /// The filter field, e.g. `lot`.
     pub field: &'static str,

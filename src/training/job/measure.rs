@@ -38,7 +38,7 @@ pub(super) enum MeasureError {
     #[error(transparent)]
     Image(#[from] ImageLoadError),
     /// The segmenter found no item.
-    #[error("no item found in the image")]
+    #[error("{}", crate::tr!("err-training-job-measure-no-item"))]
     NoItem,
 }
 

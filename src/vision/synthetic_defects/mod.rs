@@ -148,13 +148,13 @@ impl std::fmt::Display for Role {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SyntheticDefectError {
     /// The mask has no item pixel.
-    #[error("the {role} mask has no item pixel")]
+    #[error("{}", crate::tr!("err-vision-synthetic-defects-empty-mask", role = .role.to_string()))]
     EmptyMask {
         /// Which input.
         role: Role,
     },
     /// The crop and its mask differ in size.
-    #[error("the {role} crop is {rgb:?} px but its mask is {mask:?} px")]
+    #[error("{}", crate::tr!("err-vision-synthetic-defects-size-mismatch", role = .role.to_string(), rgb = format!("{:?}", .rgb), mask = format!("{:?}", .mask)))]
     SizeMismatch {
         /// Which input.
         role: Role,
@@ -176,7 +176,7 @@ pub enum SyntheticDefectError {
         min: f32,
     },
     /// No attempt changed a pixel (an item too thin for the defect).
-    #[error("no {kind} defect could be placed on the item (seed {seed})")]
+    #[error("{}", crate::tr!("err-vision-synthetic-defects-not-placed", kind = .kind.to_string(), seed = .seed.to_string()))]
     NotPlaced {
         /// The kind asked for.
         kind: DefectKind,
