@@ -379,7 +379,7 @@ fn row(ui: &mut egui::Ui, r: &AuditRow) {
     } else {
         ui.label(action);
     }
-    ui.label(&r.record);
+    ui.label(record_text(&r.record));
     let details = r.details().join(" · ");
     let short: String = if details.chars().count() > DETAILS_CHARS {
         let mut s: String = details.chars().take(DETAILS_CHARS).collect();
@@ -394,3 +394,19 @@ fn row(ui: &mut egui::Ui, r: &AuditRow) {
 
 #[cfg(test)]
 mod tests;
+
+/// An audit row's record (`lot L-7`, `sample 12`, `user ana`, `model v3`, `model_version 4
+/// (v3)`) with its kind in the reader's language; the extract and its CSV keep the English
+/// kind, a data value.
+fn record_text(record: &str) -> String {
+    let Some((kind, value)) = record.split_once(' ') else {
+        return record.to_string();
+    };
+    match kind {
+        "lot" => tr!("audit-record-lot", value = value),
+        "sample" => tr!("audit-record-sample", value = value),
+        "user" => tr!("audit-record-user", value = value),
+        "model" | "model_version" => tr!("audit-record-model", value = value),
+        _ => record.to_string(),
+    }
+}

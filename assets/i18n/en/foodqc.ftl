@@ -1442,3 +1442,10 @@ backup-damaged = it is damaged ({ $error })
 backup-copy-fails-check = the copy fails its check: { $check }
 camera-refused-format = the camera refused format { $format }: { $error }
 camera-cannot-stream = cannot start streaming: { $error }
+
+## Stored values as the reader says them
+label-source-frame = frame { $frame }
+audit-record-lot = lot { $value }
+audit-record-sample = sample { $value }
+audit-record-user = user { $value }
+audit-record-model = model { $value }

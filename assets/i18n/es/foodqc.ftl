@@ -1442,3 +1442,10 @@ backup-damaged = está dañada ({ $error })
 backup-copy-fails-check = la copia no pasa su verificación: { $check }
 camera-refused-format = la cámara rechazó el formato { $format }: { $error }
 camera-cannot-stream = no se puede iniciar la transmisión: { $error }
+
+## Valores guardados como los dice el lector
+label-source-frame = cuadro { $frame }
+audit-record-lot = lote { $value }
+audit-record-sample = muestra { $value }
+audit-record-user = usuario { $value }
+audit-record-model = modelo { $value }

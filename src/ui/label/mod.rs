@@ -308,3 +308,14 @@ impl LabelTab {
         }
     }
 }
+
+/// A sample's stored source as the reader says it: the station stores `frame N` for a frame
+/// without a file name (a data value, kept in English in the database and exports).
+pub(crate) fn source_text(source: &str) -> String {
+    match source.strip_prefix("frame ") {
+        Some(n) if n.chars().all(|c| c.is_ascii_digit()) => {
+            foodqc::tr!("label-source-frame", frame = n)
+        }
+        _ => source.to_string(),
+    }
+}

@@ -155,7 +155,7 @@ impl LabelTab {
                         .as_deref()
                         .map(verdict_label)
                         .unwrap_or_default(),
-                    q.sample.source
+                    super::source_text(&q.sample.source)
                 );
                 let r =
                     ui.selectable_label(i == self.selected, egui::RichText::new(text).monospace());

@@ -185,7 +185,7 @@ fn sample_header(ui: &mut egui::Ui, entry: &QueueEntry) {
         ui.heading(tr!("label-sample", id = entry.sample.id));
         ui.label(format!(
             "{} · {}×{} · {}",
-            entry.sample.source,
+            super::source_text(&entry.sample.source),
             entry.sample.width,
             entry.sample.height,
             entry.lot.clone().unwrap_or_else(|| tr!("label-no-lot"))
