@@ -619,6 +619,7 @@ cli-report-none = none
 
 pdf-summary = Summary
 pdf-generated = Generated { $when } ({ $zone }) by { $author } with foodqc
+pdf-author-unknown = an unnamed user (no --user, no USER in the environment)
 pdf-filter = Filter: { $filter }
 pdf-sent-to-review = Sent to review
 pdf-period = Period

@@ -619,6 +619,7 @@ cli-report-none = ninguno
 
 pdf-summary = Resumen
 pdf-generated = Generado el { $when } ({ $zone }) por { $author } con foodqc
+pdf-author-unknown = un usuario sin nombre (sin --user ni USER en el entorno)
 pdf-filter = Filtro: { $filter }
 pdf-sent-to-review = Enviadas a revisión
 pdf-period = Periodo

@@ -45,7 +45,11 @@ fn header(p: &mut Page, r: &Report, meta: &PdfMeta) {
             "pdf-generated",
             when = format_datetime(meta.generated_at_ms),
             zone = plant_time_zone().iana_name().unwrap_or("UTC-5"),
-            author = meta.author.as_str()
+            author = if meta.author == crate::domain::actor::UNKNOWN_ACTOR {
+                tr!("pdf-author-unknown")
+            } else {
+                meta.author.clone()
+            }
         ),
     );
     p.text(
