@@ -13,7 +13,8 @@
 //! 5. [`store`]: SQLite, the only place with SQL: migrations, recorder, report read model.
 //! 6. Services: [`capture`] (frame sources), [`station`] (the line's threads), [`training`],
 //!    [`eval`], [`labeling`], [`reports`], [`services`] (model choice, the desk worker behind the
-//!    window, promotion, threshold workbench, line alarm) and [`bench`].
+//!    window, promotion, threshold workbench, line alarm), [`plant`] (the outbox publisher to
+//!    the plant's Kafka) and [`bench`].
 //! 7. Front ends, in the binary: `src/cli` (one file per subcommand) and `src/ui` (egui).
 //!
 //! Nothing here depends on egui.
@@ -28,6 +29,7 @@ pub mod inspect;
 pub mod labeling;
 pub mod lineio;
 pub mod model;
+pub mod plant;
 pub mod reports;
 pub mod services;
 pub mod station;

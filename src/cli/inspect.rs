@@ -9,6 +9,7 @@ use clap::Args;
 
 use foodqc::domain::{AppPaths, Permission};
 use foodqc::lineio::LineOutputSpec;
+use foodqc::plant::{KafkaSpec, Publisher, PublisherStats};
 use foodqc::services::model_choice;
 use foodqc::station::{LotInfo, Station, StationCommand, StationConfig, StationStats};
 use foodqc::tr;
@@ -71,6 +72,51 @@ pub struct InspectArgs {
     /// `foodqc recipe`.
     #[arg(long, value_name = "NAME")]
     recipe: Option<String>,
+    /// Publish every inspection and audit entry to the plant's Kafka: HOST:PORT[,HOST:PORT].
+    /// Records go to an outbox in the same transaction; a broker away lets it grow, and it
+    /// drains when the broker is back.
+    #[arg(long, value_name = "BROKERS", value_parser = KafkaSpec::parse)]
+    kafka: Option<KafkaSpec>,
+}
+
+/// Start publishing the database's outbox to `--kafka`, when given.
+fn start_plant(paths: &AppPaths, a: &InspectArgs) -> anyhow::Result<Option<Publisher>> {
+    let Some(spec) = &a.kafka else {
+        return Ok(None);
+    };
+    Ok(Some(Publisher::start(paths.db_path(), spec, &a.station)?))
+}
+
+/// Send what waits (up to 30 s) and say how far the plant got.
+fn finish_plant(publisher: Option<Publisher>, a: &InspectArgs) -> Option<PublisherStats> {
+    let p = publisher?;
+    let stats = p.finish(Duration::from_secs(30));
+    let brokers = a
+        .kafka
+        .as_ref()
+        .map(|k| k.brokers.clone())
+        .unwrap_or_default();
+    if !a.json {
+        println!(
+            "{}",
+            tr!(
+                "cli-inspect-plant-summary",
+                delivered = stats.delivered,
+                brokers = brokers,
+                pending = stats.pending
+            )
+        );
+    }
+    Some(stats)
+}
+
+/// The plant's counters as JSON.
+fn plant_json(stats: &PublisherStats) -> serde_json::Value {
+    serde_json::json!({
+        "delivered": stats.delivered,
+        "pending": stats.pending,
+        "last_error": stats.last_error,
+    })
 }
 
 /// `--plc URL` parsed, its error naming the URL.
@@ -113,6 +159,7 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: InspectArgs) -> anyhow::Re
         signal_hook::flag::register(sig, Arc::clone(&signalled))?;
     }
     let started = Instant::now();
+    let plant = start_plant(paths, &a)?;
     let station = Station::start(cfg, model.clone())?;
     if let Some(c) = model_choice::classifier_for(paths, &model.version) {
         station.send(StationCommand::SetClassifier(Some(c)));
@@ -126,6 +173,7 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: InspectArgs) -> anyhow::Re
     } else {
         station.wait()?
     };
+    let plant = finish_plant(plant, &a);
     let run = Run {
         source: spec.to_string(),
         model: &model.version,
@@ -139,7 +187,11 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: InspectArgs) -> anyhow::Re
         interrupted,
     };
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&run.json())?);
+        let mut json = run.json();
+        if let Some(p) = &plant {
+            json["plant"] = plant_json(p);
+        }
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         run.print();
     }
@@ -206,6 +258,7 @@ fn run_cameras(
         signal_hook::flag::register(sig, Arc::clone(&signalled))?;
     }
     let started = Instant::now();
+    let plant = start_plant(paths, a)?;
     let group = StationGroup::start(configs, model.clone())?;
     if let Some(c) = model_choice::classifier_for(paths, &model.version) {
         for s in group.stations() {
@@ -221,6 +274,7 @@ fn run_cameras(
     } else {
         group.wait()?
     };
+    let plant = finish_plant(plant, a);
     let wall = started.elapsed().as_secs_f64();
     let journal = foodqc::store::journal::journal_path(&paths.db_path())
         .display()
@@ -249,10 +303,11 @@ fn run_cameras(
                 v
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "cameras": cameras }))?
-        );
+        let mut json = serde_json::json!({ "cameras": cameras });
+        if let Some(p) = &plant {
+            json["plant"] = plant_json(p);
+        }
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         let dec = foodqc::i18n::format_decimal;
         for (r, name) in runs.iter().zip(&names) {

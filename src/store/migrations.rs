@@ -361,6 +361,62 @@ CREATE TABLE user_preferences (
 ) STRICT;
 "#;
 
+/// The outbox to the plant's Kafka: once a station publishes (`outbox_settings.enabled`),
+/// every inspection and audit entry also lands here, by trigger, in the transaction that
+/// records it, so nothing recorded can miss the plant. The publisher marks rows delivered.
+const SCHEMA_OUTBOX: &str = r#"
+CREATE TABLE outbox_settings (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    enabled  INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+    origin   TEXT    NOT NULL CHECK (length(origin) > 0)
+) STRICT;
+CREATE TABLE outbox (
+    id            INTEGER PRIMARY KEY,
+    topic         TEXT    NOT NULL,
+    key           TEXT    NOT NULL,
+    payload       TEXT    NOT NULL CHECK (json_valid(payload)),
+    created_at    INTEGER NOT NULL,
+    delivered_at  INTEGER
+) STRICT;
+CREATE INDEX outbox_pending ON outbox (id) WHERE delivered_at IS NULL;
+CREATE TRIGGER inspections_to_outbox AFTER INSERT ON inspections
+WHEN (SELECT enabled FROM outbox_settings WHERE id = 1) = 1
+BEGIN
+    INSERT INTO outbox (topic, key, payload, created_at)
+    SELECT 'foodqc.inspections', s.name, json_object(
+        'schema', 'foodqc.inspection/1',
+        'station', s.name,
+        'id', NEW.id,
+        'ts_ms', NEW.ts,
+        'frame', NEW.frame_seq,
+        'item', NEW.item_index,
+        'track', NEW.track_id,
+        'verdict', NEW.verdict,
+        'score', NEW.score,
+        'defect_class', NEW.defect_class,
+        'lot', (SELECT code FROM lots WHERE id = NEW.lot_id),
+        'model_version', (SELECT version FROM model_versions WHERE id = NEW.model_version_id),
+        'bbox', json_array(NEW.bbox_x, NEW.bbox_y, NEW.bbox_w, NEW.bbox_h)
+    ), NEW.ts
+    FROM stations s WHERE s.id = NEW.station_id;
+END;
+CREATE TRIGGER audit_to_outbox AFTER INSERT ON audit_log
+WHEN (SELECT enabled FROM outbox_settings WHERE id = 1) = 1
+BEGIN
+    INSERT INTO outbox (topic, key, payload, created_at)
+    SELECT 'foodqc.audit', o.origin, json_object(
+        'schema', 'foodqc.audit/1',
+        'origin', o.origin,
+        'id', NEW.id,
+        'ts_ms', NEW.ts,
+        'actor', NEW.actor,
+        'action', NEW.action,
+        'details', json(NEW.details_json)
+    ), NEW.ts
+    FROM outbox_settings o WHERE o.id = 1;
+END;
+"#;
+
 /// Every migration, oldest first. Index + 1 is the schema version it produces.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_V1).comment("initial schema"),
@@ -375,6 +431,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_ACCEPTANCE).comment("acceptance criteria"),
     M::up(SCHEMA_RECIPES).comment("recipes and the recipe runs of each station"),
     M::up(SCHEMA_USER_PREFERENCES).comment("each user's language"),
+    M::up(SCHEMA_OUTBOX).comment("the outbox to the plant's Kafka"),
 ];
 
 /// The schema version this build creates and understands (highest `user_version`).

@@ -28,6 +28,7 @@ pub mod key;
 mod labeling;
 mod migrations;
 mod models;
+mod outbox;
 pub mod read_model;
 mod recipes;
 pub mod recorder;
@@ -60,6 +61,7 @@ pub use key::{DatabaseKey, check_key, database_key, set_database_key};
 pub use labeling::{DefectClass, QueueEntry, QueueFilter, SampleScore, parse_hex_colour};
 pub use migrations::{SCHEMA_VERSION, migrations};
 pub use models::{ModelVersionRow, NewModelVersion};
+pub use outbox::{OutboxCounts, OutboxRow};
 pub use read_model::{
     FilterError, FilterOptions, LotDisposition, ReportFilter, Summary, UNCLASSIFIED,
 };

@@ -1450,3 +1450,9 @@ audit-record-lot = lot { $value }
 audit-record-sample = sample { $value }
 audit-record-user = user { $value }
 audit-record-model = model { $value }
+
+## The plant (Kafka)
+kafka-bad-address = Kafka broker address "{ $address }" in "{ $all }" is not HOST:PORT (port 1 to 65535)
+kafka-cannot-start = cannot start publishing to the plant brokers { $brokers }: { $error }
+cli-inspect-kafka = Publish every inspection and audit entry to the plant's Kafka: HOST:PORT[,HOST:PORT]. Records go to an outbox in the same transaction; a broker away lets it grow, and it drains when the broker is back.
+cli-inspect-plant-summary = plant: { $delivered } messages acknowledged by { $brokers }, { $pending } waiting in the outbox

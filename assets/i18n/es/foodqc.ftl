@@ -1450,3 +1450,9 @@ audit-record-lot = lote { $value }
 audit-record-sample = muestra { $value }
 audit-record-user = usuario { $value }
 audit-record-model = modelo { $value }
+
+## La planta (Kafka)
+kafka-bad-address = la dirección de bróker Kafka "{ $address }" en "{ $all }" no es HOST:PUERTO (puerto de 1 a 65535)
+kafka-cannot-start = no se puede empezar a publicar a los brókers de planta { $brokers }: { $error }
+cli-inspect-kafka = Publicar cada inspección y entrada de auditoría al Kafka de la planta: HOST:PUERTO[,HOST:PUERTO]. Los registros van a una bandeja de salida en la misma transacción; si el bróker no está, crece, y se vacía cuando vuelve.
+cli-inspect-plant-summary = planta: { $delivered } mensajes confirmados por { $brokers }, { $pending } esperando en la bandeja de salida

@@ -1,0 +1,8 @@
+//! The plant: stations stream what they record to the plant's Kafka, so many lines feed one
+//! quality picture. Records go to an outbox in the transaction that writes them (see
+//! `store::outbox`); [`publisher`] sends the outbox with an idempotent producer and marks what
+//! the brokers acknowledged.
+
+pub mod publisher;
+
+pub use publisher::{KafkaSpec, Publisher, PublisherStats};

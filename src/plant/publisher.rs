@@ -1,0 +1,336 @@
+//! The outbox publisher: one thread that reads undelivered outbox rows in order, sends them
+//! with rdkafka's idempotent producer (acks=all, key = station), and marks the ones the
+//! brokers acknowledged. While the brokers are away the station goes on recording; the outbox
+//! grows and drains when they are back. A message may reach Kafka twice (sent, acknowledged,
+//! then the mark lost in a crash); consumers keep the first by its station and id.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::ClientContext;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+
+use crate::store::{OutboxRow, Store, StoreError};
+
+/// Messages read from the outbox and sent at a time.
+const BATCH: usize = 500;
+/// How long a message may wait for its acknowledgement before it is sent again later.
+const MESSAGE_TIMEOUT_MS: u32 = 10_000;
+
+/// The plant's Kafka brokers: `HOST:PORT[,HOST:PORT...]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KafkaSpec {
+    /// Bootstrap servers, as given.
+    pub brokers: String,
+}
+
+impl KafkaSpec {
+    /// `HOST:PORT[,HOST:PORT...]`, each port a number from 1 to 65535; the error names the
+    /// address at fault.
+    pub fn parse(text: &str) -> Result<KafkaSpec, String> {
+        let mut brokers = Vec::new();
+        for part in text.split(',').map(str::trim) {
+            let port = part
+                .rsplit_once(':')
+                .map(|(host, port)| (host, port.parse::<u16>()));
+            match port {
+                Some((host, Ok(p))) if !host.is_empty() && p != 0 => brokers.push(part),
+                _ => return Err(crate::tr!("kafka-bad-address", address = part, all = text)),
+            }
+        }
+        Ok(KafkaSpec {
+            brokers: brokers.join(","),
+        })
+    }
+}
+
+/// The publisher's counters, for status bars and summaries.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PublisherStats {
+    /// Messages the brokers acknowledged since the start.
+    pub delivered: u64,
+    /// Messages recorded and not yet acknowledged (the backlog).
+    pub pending: u64,
+    /// The last delivery or database problem, cleared by the next acknowledged batch.
+    pub last_error: Option<String>,
+}
+
+/// The running publisher thread.
+pub struct Publisher {
+    db: PathBuf,
+    stop: Arc<AtomicBool>,
+    drain: Arc<AtomicBool>,
+    stats: Arc<Mutex<PublisherStats>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Why the publisher cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The database could not be opened or the outbox switched on.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The producer could not be made from the settings.
+    #[error("{}", crate::tr!("kafka-cannot-start", brokers = .brokers.as_str(), error = .source.to_string()))]
+    Producer {
+        /// The brokers given.
+        brokers: String,
+        /// rdkafka's error.
+        #[source]
+        source: KafkaError,
+    },
+    /// The thread could not be started.
+    #[error("{}", crate::tr!("kafka-cannot-start", brokers = .brokers.as_str(), error = .source.to_string()))]
+    Thread {
+        /// The brokers given.
+        brokers: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Publisher {
+    /// Switch the outbox of database `db` on (audit entries keyed by `origin`, the station)
+    /// and start sending it to `spec`.
+    pub fn start(db: PathBuf, spec: &KafkaSpec, origin: &str) -> Result<Publisher, PublishError> {
+        let store = Store::open(&db)?;
+        let db = db.clone();
+        store.enable_outbox(origin)?;
+        let producer = producer(spec, origin)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let drain = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(Mutex::new(PublisherStats::default()));
+        let thread = {
+            let (stop, drain, stats) = (stop.clone(), drain.clone(), stats.clone());
+            let for_thread = spec.clone();
+            let origin = origin.to_string();
+            std::thread::Builder::new()
+                .name("foodqc-kafka".into())
+                .spawn(move || {
+                    run(store, producer, &for_thread, &origin, &stop, &drain, &stats);
+                })
+                .map_err(|source| PublishError::Thread {
+                    brokers: spec.brokers.clone(),
+                    source,
+                })?
+        };
+        Ok(Publisher {
+            db,
+            stop,
+            drain,
+            stats,
+            thread: Some(thread),
+        })
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> PublisherStats {
+        lock(&self.stats).clone()
+    }
+
+    /// Send what is waiting for up to `timeout`, then stop; the final counters (`pending`
+    /// left for the next run when the brokers did not take it).
+    pub fn finish(mut self, timeout: Duration) -> PublisherStats {
+        self.drain.store(true, Ordering::SeqCst);
+        let until = Instant::now() + timeout;
+        // Counted here, not from the thread's last look: rows recorded since then count too.
+        let store = Store::open(&self.db);
+        loop {
+            let pending = store.as_ref().ok().and_then(|s| s.outbox_counts().ok());
+            if let Some(c) = pending {
+                lock(&self.stats).pending = c.pending;
+            }
+            if pending.is_none_or(|c| c.pending == 0) || Instant::now() >= until {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.stats()
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Delivery reports of one batch: acknowledged row ids and failures.
+#[derive(Default)]
+struct Reports {
+    acked: Mutex<Vec<i64>>,
+    failed: Mutex<Vec<String>>,
+}
+
+impl ClientContext for Reports {}
+
+impl ProducerContext for Reports {
+    type DeliveryOpaque = Box<i64>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, id: Box<i64>) {
+        match result {
+            Ok(_) => lock(&self.acked).push(*id),
+            Err((e, _)) => lock(&self.failed).push(e.to_string()),
+        }
+    }
+}
+
+fn producer(spec: &KafkaSpec, origin: &str) -> Result<BaseProducer<Reports>, PublishError> {
+    ClientConfig::new()
+        .set("bootstrap.servers", &spec.brokers)
+        .set("client.id", format!("foodqc-{origin}"))
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", MESSAGE_TIMEOUT_MS.to_string())
+        .create_with_context(Reports::default())
+        .map_err(|source| PublishError::Producer {
+            brokers: spec.brokers.clone(),
+            source,
+        })
+}
+
+/// The thread: batches of outbox rows out, acknowledgements back, until stopped.
+fn run(
+    mut store: Store,
+    mut producer: BaseProducer<Reports>,
+    spec: &KafkaSpec,
+    origin: &str,
+    stop: &AtomicBool,
+    drain: &AtomicBool,
+    stats: &Mutex<PublisherStats>,
+) {
+    while !stop.load(Ordering::SeqCst) {
+        let rows = match store.outbox_pending(BATCH) {
+            Ok(rows) => rows,
+            Err(e) => {
+                lock(stats).last_error = Some(e.to_string());
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+        };
+        if rows.is_empty() {
+            lock(stats).pending = 0;
+            std::thread::sleep(Duration::from_millis(if drain.load(Ordering::SeqCst) {
+                10
+            } else {
+                100
+            }));
+            continue;
+        }
+        let outcome = send_batch(&producer, &rows, stop);
+        if !outcome.acked.is_empty()
+            && let Err(e) = store.mark_outbox_delivered(&outcome.acked, crate::store::now_ms())
+        {
+            lock(stats).last_error = Some(e.to_string());
+        }
+        let counts = store.outbox_counts();
+        {
+            let mut s = lock(stats);
+            s.delivered += outcome.acked.len() as u64;
+            if let Ok(c) = counts {
+                s.pending = c.pending;
+            }
+            s.last_error = outcome.failure.clone().or_else(|| {
+                (outcome.acked.is_empty())
+                    .then(|| s.last_error.clone())
+                    .flatten()
+            });
+        }
+        if outcome.failure.is_some() {
+            tracing::warn!(
+                "plant brokers {}: {}",
+                spec.brokers,
+                outcome.failure.as_deref().unwrap_or_default()
+            );
+            // An idempotent producer that hit a fatal error cannot send again: make a new one.
+            if producer.client().fatal_error().is_some() {
+                match self::producer(spec, origin) {
+                    Ok(p) => producer = p,
+                    Err(e) => lock(stats).last_error = Some(e.to_string()),
+                }
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+    let _ = producer.flush(Duration::from_secs(1));
+}
+
+/// What one batch came to: the acknowledged ids, and the first failure if any.
+struct BatchOutcome {
+    acked: Vec<i64>,
+    failure: Option<String>,
+}
+
+/// Send `rows` and wait for every delivery report (each comes within the message timeout).
+fn send_batch(
+    producer: &BaseProducer<Reports>,
+    rows: &[OutboxRow],
+    stop: &AtomicBool,
+) -> BatchOutcome {
+    let ctx = producer.context();
+    lock(&ctx.acked).clear();
+    lock(&ctx.failed).clear();
+    let mut sent = 0usize;
+    let mut failure = None;
+    for row in rows {
+        let mut record = BaseRecord::with_opaque_to(&row.topic, Box::new(row.id))
+            .key(&row.key)
+            .payload(&row.payload);
+        loop {
+            match producer.send(record) {
+                Ok(()) => {
+                    sent += 1;
+                    break;
+                }
+                // The local queue is full: let it drain and try the same record again.
+                Err((
+                    KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                    r,
+                )) => {
+                    record = r;
+                    producer.poll(Duration::from_millis(50));
+                }
+                Err((e, _)) => {
+                    failure = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        if failure.is_some() {
+            break;
+        }
+    }
+    // Each report comes within the message timeout; a little more for the broker's answer.
+    let until = Instant::now() + Duration::from_millis(u64::from(MESSAGE_TIMEOUT_MS) + 5_000);
+    while lock(&ctx.acked).len() + lock(&ctx.failed).len() < sent
+        && Instant::now() < until
+        && !stop.load(Ordering::SeqCst)
+    {
+        producer.poll(Duration::from_millis(20));
+    }
+    let mut acked = std::mem::take(&mut *lock(&ctx.acked));
+    acked.sort_unstable();
+    let failed = std::mem::take(&mut *lock(&ctx.failed));
+    BatchOutcome {
+        acked,
+        failure: failure.or_else(|| failed.into_iter().next()),
+    }
+}

@@ -1,0 +1,116 @@
+//! The outbox to the plant's Kafka: switched on per database, filled by triggers in the
+//! transaction of each record (inspections, audit entries), read and marked delivered by the
+//! publisher.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError, sql_err};
+
+/// One message waiting for the plant.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutboxRow {
+    /// Row id (the order messages are sent in).
+    pub id: i64,
+    /// Kafka topic (`foodqc.inspections`, `foodqc.audit`).
+    pub topic: String,
+    /// Message key: the station (inspections) or the publishing station (audit entries).
+    pub key: String,
+    /// The versioned JSON message.
+    pub payload: String,
+}
+
+/// How far the outbox is: waiting and delivered messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// Recorded, not yet acknowledged by the plant's brokers.
+    pub pending: u64,
+    /// Acknowledged.
+    pub delivered: u64,
+}
+
+impl Store {
+    /// From now on every inspection and audit entry also goes to the outbox; audit entries
+    /// carry `origin` (the publishing station) as their key.
+    pub fn enable_outbox(&self, origin: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO outbox_settings (id, enabled, origin) VALUES (1, 1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET enabled = 1, origin = excluded.origin",
+                [origin],
+            )
+            .map(drop)
+            .map_err(sql_err(&self.path, "enable the outbox"))
+    }
+
+    /// Whether records go to the outbox.
+    pub fn outbox_enabled(&self) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT enabled FROM outbox_settings WHERE id = 1",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|e| e == Some(1))
+            .map_err(sql_err(&self.path, "read outbox_settings"))
+    }
+
+    /// Up to `limit` undelivered messages, oldest first.
+    pub fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, topic, key, payload FROM outbox
+                 WHERE delivered_at IS NULL ORDER BY id LIMIT ?1",
+            )
+            .map_err(sql_err(&self.path, "select from outbox"))?;
+        stmt.query_map([limit as i64], |r| {
+            Ok(OutboxRow {
+                id: r.get(0)?,
+                topic: r.get(1)?,
+                key: r.get(2)?,
+                payload: r.get(3)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(sql_err(&self.path, "select from outbox"))
+    }
+
+    /// Mark messages `ids` delivered at `at_ms`, in one transaction.
+    pub fn mark_outbox_delivered(&mut self, ids: &[i64], at_ms: i64) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(sql_err(&path, "mark outbox rows delivered"))?;
+        {
+            let mut stmt = tx
+                .prepare_cached("UPDATE outbox SET delivered_at = ?2 WHERE id = ?1")
+                .map_err(sql_err(&path, "mark outbox rows delivered"))?;
+            for id in ids {
+                stmt.execute(params![id, at_ms])
+                    .map_err(sql_err(&path, "mark outbox rows delivered"))?;
+            }
+        }
+        tx.commit()
+            .map_err(sql_err(&path, "mark outbox rows delivered"))
+    }
+
+    /// Waiting and delivered messages.
+    pub fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FILTER (WHERE delivered_at IS NULL),
+                        COUNT(*) FILTER (WHERE delivered_at IS NOT NULL)
+                 FROM outbox",
+                [],
+                |r| {
+                    Ok(OutboxCounts {
+                        pending: r.get::<_, i64>(0)? as u64,
+                        delivered: r.get::<_, i64>(1)? as u64,
+                    })
+                },
+            )
+            .map_err(sql_err(&self.path, "count the outbox"))
+    }
+}
