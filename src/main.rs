@@ -126,6 +126,9 @@ enum Command {
     /// register map that acks each decision and fires a simulated ejector; prints fired, late
     /// and missed rejects.
     LineSim(cli::line_sim::LineSimArgs),
+    /// Collect every station's records from the plant's Kafka into PostgreSQL (run several:
+    /// the topics' partitions are shared among them).
+    Plant(cli::plant::PlantArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -201,6 +204,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Inspect(a)) => cli::inspect::run(&paths, model, a),
         Some(Command::LineSim(a)) => cli::line_sim::run(a),
+        Some(Command::Plant(a)) => cli::plant::run(a),
         Some(Command::Train(a)) => cli::train::run(&paths, model, a),
         Some(Command::Snapshot(a)) => cli::snapshot::run(&paths, model, a),
         Some(Command::Eval(a)) => cli::eval::run(&paths, a),

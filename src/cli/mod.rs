@@ -14,6 +14,7 @@ pub mod import;
 pub mod inspect;
 pub mod line_sim;
 pub mod model;
+pub mod plant;
 pub mod promote;
 pub mod recipe;
 pub mod report;

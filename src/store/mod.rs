@@ -29,6 +29,7 @@ mod labeling;
 mod migrations;
 mod models;
 mod outbox;
+pub mod plant_db;
 pub mod read_model;
 mod recipes;
 pub mod recorder;

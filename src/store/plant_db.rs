@@ -1,0 +1,280 @@
+//! The plant database (PostgreSQL) the collector fills from every station's Kafka messages:
+//! its schema, kept by numbered migrations that several collectors may run at once (an
+//! advisory lock serialises them), and idempotent writes: `(station, id)` is the key of an
+//! inspection, `(origin, id)` of an audit entry, so a message delivered twice is stored once.
+
+use postgres::{Client, NoTls};
+
+/// The plant schema, oldest first; index + 1 is the version it makes.
+const PLANT_MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE inspections (
+    station        TEXT             NOT NULL,
+    id             BIGINT           NOT NULL,
+    ts_ms          BIGINT           NOT NULL,
+    frame          BIGINT           NOT NULL,
+    item           INTEGER          NOT NULL,
+    track          BIGINT,
+    verdict        TEXT             NOT NULL CHECK (verdict IN ('pass', 'review', 'reject')),
+    score          DOUBLE PRECISION,
+    defect_class   TEXT,
+    lot            TEXT,
+    model_version  TEXT,
+    bbox_x         INTEGER,
+    bbox_y         INTEGER,
+    bbox_w         INTEGER,
+    bbox_h         INTEGER,
+    PRIMARY KEY (station, id)
+);
+CREATE INDEX inspections_ts ON inspections (ts_ms);
+CREATE INDEX inspections_lot ON inspections (lot, ts_ms);
+CREATE TABLE audit_log (
+    origin   TEXT    NOT NULL,
+    id       BIGINT  NOT NULL,
+    ts_ms    BIGINT  NOT NULL,
+    actor    TEXT    NOT NULL,
+    action   TEXT    NOT NULL,
+    details  TEXT    NOT NULL,
+    PRIMARY KEY (origin, id)
+);
+"#];
+
+/// The plant schema version this build makes and understands.
+pub const PLANT_SCHEMA_VERSION: usize = PLANT_MIGRATIONS.len();
+
+/// A plant database problem, naming the database (without its password) and what failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", crate::tr!("plant-db-error", db = .db.as_str(), what = .what.to_string(), error = .source.to_string()))]
+pub struct PlantDbError {
+    /// The database's address, password left out.
+    pub db: String,
+    /// What was being done.
+    pub what: &'static str,
+    /// The client's error.
+    #[source]
+    pub source: postgres::Error,
+}
+
+/// One inspection as a station published it.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+pub struct PlantInspection {
+    /// Station name (the message key).
+    pub station: String,
+    /// The station database's row id.
+    pub id: i64,
+    /// When it was judged (unix ms).
+    pub ts_ms: i64,
+    /// Frame number.
+    pub frame: i64,
+    /// Item index in the frame.
+    pub item: i32,
+    /// Tracker id.
+    pub track: Option<i64>,
+    /// `pass`, `review` or `reject`.
+    pub verdict: String,
+    /// Anomaly score (none when not a number).
+    pub score: Option<f64>,
+    /// Defect class, when named.
+    pub defect_class: Option<String>,
+    /// Lot code.
+    pub lot: Option<String>,
+    /// Model version.
+    pub model_version: Option<String>,
+    /// `[x, y, w, h]`, pixels.
+    pub bbox: Option<[i32; 4]>,
+}
+
+/// One audit entry as a station published it.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+pub struct PlantAuditEntry {
+    /// The publishing station.
+    pub origin: String,
+    /// The station database's row id.
+    pub id: i64,
+    /// When (unix ms).
+    pub ts_ms: i64,
+    /// Who.
+    pub actor: String,
+    /// What (`lot.hold`, `station.recipe`...).
+    pub action: String,
+    /// The details, as JSON.
+    pub details: serde_json::Value,
+}
+
+/// A connection to the plant database.
+pub struct PlantDb {
+    client: Client,
+    name: String,
+}
+
+/// `url` without its password, for messages.
+fn without_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Wraps a client error of `what` on database `db`.
+fn error_for(db: &str, what: &'static str) -> impl FnOnce(postgres::Error) -> PlantDbError + use<> {
+    let db = db.to_string();
+    move |source| PlantDbError { db, what, source }
+}
+
+impl PlantDb {
+    /// Connect to `url` (`postgres://USER[:PASSWORD]@HOST:PORT/DB`) and bring its schema up
+    /// to [`PLANT_SCHEMA_VERSION`].
+    pub fn connect(url: &str) -> Result<PlantDb, PlantDbError> {
+        let name = without_password(url);
+        let err = |what: &'static str| {
+            let db = name.clone();
+            move |source| PlantDbError { db, what, source }
+        };
+        let client = Client::connect(url, NoTls).map_err(err("connect"))?;
+        let mut db = PlantDb { client, name };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    fn err(&self, what: &'static str) -> impl FnOnce(postgres::Error) -> PlantDbError + use<> {
+        error_for(&self.name, what)
+    }
+
+    fn migrate(&mut self) -> Result<(), PlantDbError> {
+        let name = self.name.clone();
+        let mut tx = self
+            .client
+            .transaction()
+            .map_err(error_for(&name, "migrate"))?;
+        // Several collectors may start at once: one migrates, the others wait and see it done.
+        tx.batch_execute(
+            "SELECT pg_advisory_xact_lock(7263001);
+             CREATE TABLE IF NOT EXISTS foodqc_schema (version INTEGER NOT NULL);",
+        )
+        .map_err(error_for(&name, "migrate"))?;
+        let version: i32 = tx
+            .query_opt("SELECT version FROM foodqc_schema", &[])
+            .map_err(error_for(&name, "migrate"))?
+            .map_or(0, |r| r.get(0));
+        for (i, sql) in PLANT_MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.batch_execute(sql).map_err(error_for(&name, "migrate"))?;
+            let v = (i + 1) as i32;
+            tx.execute("DELETE FROM foodqc_schema", &[])
+                .map_err(error_for(&name, "migrate"))?;
+            tx.execute("INSERT INTO foodqc_schema (version) VALUES ($1)", &[&v])
+                .map_err(error_for(&name, "migrate"))?;
+        }
+        tx.commit().map_err(error_for(&name, "migrate"))
+    }
+
+    /// Store a batch in one transaction; rows already there are left as they are. The rows
+    /// newly stored.
+    pub fn store_batch(
+        &mut self,
+        inspections: &[PlantInspection],
+        audit: &[PlantAuditEntry],
+    ) -> Result<u64, PlantDbError> {
+        let name = self.name.clone();
+        let mut tx = self
+            .client
+            .transaction()
+            .map_err(error_for(&name, "begin"))?;
+        let mut added = 0;
+        if !inspections.is_empty() {
+            let stmt = tx
+                .prepare(
+                    "INSERT INTO inspections (station, id, ts_ms, frame, item, track, verdict,
+                         score, defect_class, lot, model_version, bbox_x, bbox_y, bbox_w, bbox_h)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                     ON CONFLICT (station, id) DO NOTHING",
+                )
+                .map_err(error_for(&name, "insert inspections"))?;
+            for r in inspections {
+                let b = r.bbox.map(|b| b.map(Some)).unwrap_or([None; 4]);
+                added += tx
+                    .execute(
+                        &stmt,
+                        &[
+                            &r.station,
+                            &r.id,
+                            &r.ts_ms,
+                            &r.frame,
+                            &r.item,
+                            &r.track,
+                            &r.verdict,
+                            &r.score,
+                            &r.defect_class,
+                            &r.lot,
+                            &r.model_version,
+                            &b[0],
+                            &b[1],
+                            &b[2],
+                            &b[3],
+                        ],
+                    )
+                    .map_err(error_for(&name, "insert inspections"))?;
+            }
+        }
+        if !audit.is_empty() {
+            let stmt = tx
+                .prepare(
+                    "INSERT INTO audit_log (origin, id, ts_ms, actor, action, details)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (origin, id) DO NOTHING",
+                )
+                .map_err(error_for(&name, "insert audit entries"))?;
+            for a in audit {
+                let details = a.details.to_string();
+                added += tx
+                    .execute(
+                        &stmt,
+                        &[&a.origin, &a.id, &a.ts_ms, &a.actor, &a.action, &details],
+                    )
+                    .map_err(error_for(&name, "insert audit entries"))?;
+            }
+        }
+        tx.commit().map_err(error_for(&name, "commit"))?;
+        Ok(added)
+    }
+
+    /// Every stored inspection's (station, id, verdict), for checks.
+    pub fn inspection_keys(&mut self) -> Result<Vec<(String, i64, String)>, PlantDbError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT station, id, verdict FROM inspections ORDER BY station, id",
+                &[],
+            )
+            .map_err(self.err("read inspections"))?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+
+    /// Stored audit entries per origin.
+    pub fn audit_count(&mut self) -> Result<i64, PlantDbError> {
+        self.client
+            .query_one("SELECT count(*) FROM audit_log", &[])
+            .map(|r| r.get(0))
+            .map_err(self.err("count audit entries"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn messages_name_the_database_without_its_password() {
+        assert_eq!(
+            super::without_password("postgres://qc:secret@db.plant:5432/foodqc"),
+            "postgres://qc@db.plant:5432/foodqc"
+        );
+        assert_eq!(
+            super::without_password("postgres://db.plant/foodqc"),
+            "postgres://db.plant/foodqc"
+        );
+    }
+}
