@@ -14,7 +14,7 @@
 //! 6. Services: [`capture`] (frame sources), [`station`] (the line's threads), [`training`],
 //!    [`eval`], [`labeling`], [`reports`], [`services`] (model choice, the desk worker behind the
 //!    window, promotion, threshold workbench, line alarm), [`plant`] (the outbox publisher to
-//!    the plant's Kafka) and [`bench`].
+//!    the plant's Kafka), [`monitor`] (`/metrics`, `/healthz`) and [`bench`].
 //! 7. Front ends, in the binary: `src/cli` (one file per subcommand) and `src/ui` (egui).
 //!
 //! Nothing here depends on egui.
@@ -29,6 +29,7 @@ pub mod inspect;
 pub mod labeling;
 pub mod lineio;
 pub mod model;
+pub mod monitor;
 pub mod plant;
 pub mod reports;
 pub mod services;

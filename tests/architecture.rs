@@ -11,7 +11,7 @@
 //! | 3 | models | `model` |
 //! | 4 | judging a frame | `inspect` |
 //! | 5 | records | `store` |
-//! | 6 | services | `capture`, `lineio`, `station`, `training`, `eval`, `labeling`, `reports`, `services`, `plant`, `bench` |
+//! | 6 | services | `capture`, `lineio`, `station`, `training`, `eval`, `labeling`, `reports`, `services`, `plant`, `monitor`, `bench` |
 //! | 7 | front ends (binary) | `cli`, `ui` |
 //!
 //! Test code (`#[cfg(test)]` items and `tests.rs` modules) may use any layer as a fixture.
@@ -29,7 +29,7 @@ fn layer_of(module: &str) -> Option<u8> {
         "inspect" => 4,
         "store" => 5,
         "capture" | "lineio" | "station" | "training" | "eval" | "labeling" | "reports"
-        | "plant" | "services" | "bench" => 6,
+        | "plant" | "monitor" | "services" | "bench" => 6,
         "cli" | "ui" => 7,
         _ => return None,
     })

@@ -77,6 +77,90 @@ pub struct InspectArgs {
     /// drains when the broker is back.
     #[arg(long, value_name = "BROKERS", value_parser = KafkaSpec::parse)]
     kafka: Option<KafkaSpec>,
+    /// Serve /metrics (Prometheus) and /healthz on this address, e.g. 0.0.0.0:9186.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
+}
+
+/// What `/healthz` says: the reason the line is not healthy, or none.
+type HealthState = Arc<std::sync::Mutex<Option<String>>>;
+
+/// Serve `/metrics` and `/healthz` on `--metrics`, when given; the health it reports is set
+/// by [`Monitoring::sample`].
+struct Monitoring {
+    _server: foodqc::monitor::MetricsServer,
+    health: HealthState,
+    last_sample: Instant,
+    last_frames: Vec<(u64, Instant)>,
+}
+
+impl Monitoring {
+    fn start(a: &InspectArgs) -> anyhow::Result<Option<Monitoring>> {
+        let Some(addr) = a.metrics else {
+            return Ok(None);
+        };
+        let health: HealthState = Arc::new(std::sync::Mutex::new(Some(tr!("monitor-starting"))));
+        let check = {
+            let health = health.clone();
+            Arc::new(
+                move || match &*health.lock().unwrap_or_else(|e| e.into_inner()) {
+                    Some(reason) => Err(reason.clone()),
+                    None => Ok(()),
+                },
+            )
+        };
+        Ok(Some(Monitoring {
+            _server: foodqc::monitor::MetricsServer::start(addr, check)?,
+            health,
+            last_sample: Instant::now(),
+            last_frames: Vec::new(),
+        }))
+    }
+
+    /// Every half second: the stations' counters into the metrics, and the health (a camera
+    /// lost, or no frame judged for 2 s while running, is unhealthy).
+    fn sample(&mut self, names: &[String], stats: &[StationStats], plant: Option<&Publisher>) {
+        if self.last_sample.elapsed() < Duration::from_millis(500) {
+            return;
+        }
+        self.last_sample = Instant::now();
+        self.last_frames.resize(stats.len(), (0, Instant::now()));
+        let mut problem = None;
+        for ((name, s), last) in names.iter().zip(stats).zip(&mut self.last_frames) {
+            let station = name.clone();
+            metrics::counter!("foodqc_frames_inspected_total", "station" => station.clone())
+                .absolute(s.frames_inspected);
+            metrics::counter!("foodqc_frames_dropped_total", "station" => station.clone())
+                .absolute(s.frames_dropped);
+            let passed = s.items.saturating_sub(s.rejects + s.reviews);
+            for (verdict, n) in [
+                ("pass", passed),
+                ("review", s.reviews),
+                ("reject", s.rejects),
+            ] {
+                metrics::counter!("foodqc_items_total", "station" => station.clone(), "verdict" => verdict)
+                    .absolute(n);
+            }
+            metrics::gauge!("foodqc_source_lost", "station" => station.clone())
+                .set(if s.source_lost { 1.0 } else { 0.0 });
+            metrics::counter!("foodqc_recorder_journaled_total", "station" => station.clone())
+                .absolute(s.recorder.journaled);
+            if s.frames_inspected != last.0 {
+                *last = (s.frames_inspected, Instant::now());
+            }
+            if s.source_lost {
+                problem = Some(tr!("monitor-source-lost", station = station));
+            } else if !s.paused && last.1.elapsed() > Duration::from_secs(2) {
+                problem = Some(tr!("monitor-stalled", station = station));
+            }
+        }
+        if let Some(p) = plant {
+            let ps = p.stats();
+            metrics::gauge!("foodqc_outbox_pending").set(ps.pending as f64);
+            metrics::counter!("foodqc_outbox_delivered_total").absolute(ps.delivered);
+        }
+        *self.health.lock().unwrap_or_else(|e| e.into_inner()) = problem;
+    }
 }
 
 /// Start publishing the database's outbox to `--kafka`, when given.
@@ -160,11 +244,16 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: InspectArgs) -> anyhow::Re
     }
     let started = Instant::now();
     let plant = start_plant(paths, &a)?;
+    let mut monitoring = Monitoring::start(&a)?;
+    let name = [a.station.clone()];
     let station = Station::start(cfg, model.clone())?;
     if let Some(c) = model_choice::classifier_for(paths, &model.version) {
         station.send(StationCommand::SetClassifier(Some(c)));
     }
     while !station.is_finished() && !signalled.load(Ordering::SeqCst) {
+        if let Some(m) = &mut monitoring {
+            m.sample(&name, &[station.stats()], plant.as_ref());
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     let interrupted = signalled.load(Ordering::SeqCst);
@@ -259,6 +348,7 @@ fn run_cameras(
     }
     let started = Instant::now();
     let plant = start_plant(paths, a)?;
+    let mut monitoring = Monitoring::start(a)?;
     let group = StationGroup::start(configs, model.clone())?;
     if let Some(c) = model_choice::classifier_for(paths, &model.version) {
         for s in group.stations() {
@@ -266,6 +356,9 @@ fn run_cameras(
         }
     }
     while !group.is_finished() && !signalled.load(Ordering::SeqCst) {
+        if let Some(m) = &mut monitoring {
+            m.sample(&names, &group.stats(), plant.as_ref());
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     let interrupted = signalled.load(Ordering::SeqCst);

@@ -27,6 +27,9 @@ pub struct PlantArgs {
     /// Stop after this many seconds without a message (default: run until stopped).
     #[arg(long, value_name = "SECONDS")]
     idle_exit: Option<f64>,
+    /// Serve /metrics (Prometheus) and /healthz on this address, e.g. 0.0.0.0:9187.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 /// Run the collector until stopped; print what it stored.
@@ -42,7 +45,27 @@ pub fn run(a: PlantArgs) -> anyhow::Result<()> {
         idle_exit: a.idle_exit.map(Duration::from_secs_f64),
     };
     let started = Instant::now();
-    let stats = collector::run(&cfg, &stop)?;
+    let alive = Arc::new(std::sync::atomic::AtomicI64::new(foodqc::store::now_ms()));
+    let _metrics = match a.metrics {
+        Some(addr) => {
+            let alive = alive.clone();
+            let health: foodqc::monitor::HealthCheck = Arc::new(move || {
+                // The loop turns at least every 200 ms while it can reach the database.
+                let quiet = foodqc::store::now_ms() - alive.load(Ordering::SeqCst);
+                if quiet > 10_000 {
+                    Err(tr!(
+                        "monitor-collector-stuck",
+                        seconds = (quiet / 1000).to_string()
+                    ))
+                } else {
+                    Ok(())
+                }
+            });
+            Some(foodqc::monitor::MetricsServer::start(addr, health)?)
+        }
+        None => None,
+    };
+    let stats = collector::run(&cfg, &stop, &alive)?;
     stop.store(true, Ordering::SeqCst);
     println!(
         "{}",

@@ -60,8 +60,13 @@ pub struct CollectorConfig {
     pub idle_exit: Option<Duration>,
 }
 
-/// Run until `stop` is set (or idle for `idle_exit`); the counters.
-pub fn run(cfg: &CollectorConfig, stop: &AtomicBool) -> Result<CollectorStats, CollectorError> {
+/// Run until `stop` is set (or idle for `idle_exit`); the counters. `alive` gets the time
+/// (unix ms) of each turn of the loop, for a health check.
+pub fn run(
+    cfg: &CollectorConfig,
+    stop: &AtomicBool,
+    alive: &std::sync::atomic::AtomicI64,
+) -> Result<CollectorStats, CollectorError> {
     let kafka_err = |e: rdkafka::error::KafkaError| CollectorError::Kafka {
         brokers: cfg.kafka.brokers.clone(),
         error: e.to_string(),
@@ -81,6 +86,7 @@ pub fn run(cfg: &CollectorConfig, stop: &AtomicBool) -> Result<CollectorStats, C
     let mut stats = CollectorStats::default();
     let mut last_message = Instant::now();
     while !stop.load(Ordering::SeqCst) {
+        alive.store(crate::store::now_ms(), Ordering::SeqCst);
         let mut inspections = Vec::new();
         let mut audit = Vec::new();
         // The next offset of each partition read in this batch, committed after the rows.
@@ -98,6 +104,7 @@ pub fn run(cfg: &CollectorConfig, stop: &AtomicBool) -> Result<CollectorStats, C
                 }
             };
             stats.messages += 1;
+            metrics::counter!("foodqc_collector_messages_total").increment(1);
             last_message = Instant::now();
             let (topic, partition, offset) = (m.topic().to_string(), m.partition(), m.offset());
             match parse(&topic, m.key(), m.payload()) {
@@ -105,6 +112,7 @@ pub fn run(cfg: &CollectorConfig, stop: &AtomicBool) -> Result<CollectorStats, C
                 Ok(Record::Audit(a)) => audit.push(a),
                 Err(error) => {
                     stats.skipped += 1;
+                    metrics::counter!("foodqc_collector_skipped_total").increment(1);
                     tracing::error!(
                         "{}",
                         crate::tr!(
@@ -139,7 +147,11 @@ pub fn run(cfg: &CollectorConfig, stop: &AtomicBool) -> Result<CollectorStats, C
             }
             continue;
         }
-        stats.stored += db.store_batch(&inspections, &audit)?;
+        let stored = db.store_batch(&inspections, &audit).inspect_err(|_| {
+            metrics::counter!("foodqc_collector_db_errors_total").increment(1);
+        })?;
+        stats.stored += stored;
+        metrics::counter!("foodqc_collector_rows_stored_total").increment(stored);
         // Only now are the rows safe: commit what was read.
         let mut tpl = TopicPartitionList::new();
         for (topic, partition, next) in &offsets {

@@ -514,6 +514,9 @@ impl InspectThread {
         {
             window.pop_front();
         }
+        // A no-op unless `--metrics` installed a recorder.
+        metrics::histogram!("foodqc_inspection_seconds", "station" => self.ctx.station_name.clone())
+            .record(insp.timings.total_ms / 1000.0);
         let mut st = lock(&self.shared.stats);
         st.frames_inspected += 1;
         st.items += counts.items;
