@@ -1,5 +1,5 @@
 //! The station streams to the plant's Kafka: a real Kafka-protocol broker (tansu 0.6, started
-//! here on a free loopback port from `tests/tools/kafka.sh`'s pinned copy), read back by
+//! here on a free loopback port from `tests/tools/fetch.sh`'s pinned copy), read back by
 //! an independent client (kafka-python). Every inspection and audit entry recorded in SQLite
 //! arrives, keyed by station; with the broker away at the start the outbox grows while the
 //! line runs, and drains when the broker comes.
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use foodqc::store::Store;
 
-/// Where `tests/tools/kafka.sh` puts the broker and the client.
+/// Where `tests/tools/fetch.sh` puts the broker and the client.
 fn tools() -> PathBuf {
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
@@ -38,7 +38,7 @@ fn services() -> Option<(PathBuf, PathBuf)> {
         (Some(t), Some(k)) => Some((t, k)),
         _ => {
             common::skip_or_fail(
-                "the Kafka test broker or client is missing: run tests/tools/kafka.sh",
+                "the Kafka test broker or client is missing: run tests/tools/fetch.sh",
             );
             None
         }

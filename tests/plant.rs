@@ -211,7 +211,7 @@ fn three_stations_reach_postgres_once_each_through_a_killed_collector() {
     let (Some(pg_bin), Some(tansu)) = (pg_bin(), tansu()) else {
         common::skip_or_fail(
             "PostgreSQL (apt-get install postgresql) or the Kafka test broker \
-             (tests/tools/kafka.sh) is missing",
+             (tests/tools/fetch.sh) is missing",
         );
         return;
     };
