@@ -52,6 +52,10 @@ pub struct FoodQcApp {
     reject_on_doubt: bool,
     /// Further cameras (`--source` repeated): each its own station, shown in the Live grid.
     extras: Vec<ExtraCamera>,
+    /// The records' way to the plant's Kafka (the line outputs setting), when set.
+    pub(crate) plant: Option<foodqc::plant::Publisher>,
+    /// Why it could not start, if it could not.
+    pub(crate) plant_error: Option<String>,
 }
 
 /// A further camera of the window: its source and station (or why it is not running).
@@ -159,6 +163,8 @@ impl FoodQcApp {
             line_outputs: Vec::new(),
             reject_on_doubt: false,
             extras: Vec::new(),
+            plant: None,
+            plant_error: None,
         };
         app.start_station();
         app
@@ -176,6 +182,35 @@ impl FoodQcApp {
             self.reject_on_doubt = reject_on_doubt;
             self.start_station();
         }
+    }
+
+    /// Publish the records to the plant's Kafka at `kafka` (none: stop publishing; what was
+    /// recorded meanwhile waits in the outbox).
+    pub fn set_plant(&mut self, kafka: Option<foodqc::plant::KafkaSpec>) {
+        // The old publisher stops when dropped.
+        self.plant = None;
+        self.plant_error = None;
+        let Some(spec) = kafka else { return };
+        let origin = self.settings.station_name.clone();
+        match foodqc::plant::Publisher::start(self.paths.db_path(), &spec, &origin) {
+            Ok(p) => self.plant = Some(p),
+            Err(e) => {
+                tracing::error!("{e}");
+                self.plant_error = Some(e.to_string());
+            }
+        }
+    }
+
+    /// The plant brokers of the saved line setting (an address that no longer parses is
+    /// logged and left out).
+    pub fn saved_plant(&self) -> Option<foodqc::plant::KafkaSpec> {
+        let text = self.settings.live.line.applied.kafka.trim().to_string();
+        if text.is_empty() {
+            return None;
+        }
+        foodqc::plant::KafkaSpec::parse(&text)
+            .inspect_err(|e| tracing::error!("saved Kafka address: {e}"))
+            .ok()
     }
 
     /// The outputs of the saved line setting (an address that no longer parses is logged and
@@ -451,14 +486,20 @@ impl FoodQcApp {
                 Event::LineOutputs {
                     outputs,
                     reject_on_doubt,
+                    kafka,
                 } => {
                     let setting = super::line_panel::LineSetting {
                         plc: first_of(&outputs, true),
                         mqtt: first_of(&outputs, false),
                         reject_on_doubt,
+                        kafka: kafka
+                            .as_ref()
+                            .map(|k| k.brokers.clone())
+                            .unwrap_or_default(),
                     };
                     self.settings.live.line.applied(setting);
                     self.set_line_outputs(outputs, reject_on_doubt);
+                    self.set_plant(kafka);
                 }
                 Event::Status(Topic::Line, s) => {
                     self.settings.live.line.status = s.message().map(str::to_string);

@@ -23,6 +23,8 @@ pub struct LineSetting {
     pub mqtt: String,
     /// Review-band items go to the PLC as rejects.
     pub reject_on_doubt: bool,
+    /// The plant's Kafka brokers (`HOST:PORT[,HOST:PORT]`), empty for none.
+    pub kafka: String,
 }
 
 /// The Line panel's state.
@@ -72,6 +74,14 @@ impl LinePanel {
                                 .hint_text(tr!("line-setup-mqtt-hint")),
                         );
                         ui.end_row();
+                        ui.label(tr!("line-setup-kafka"))
+                            .on_hover_text(tr!("line-setup-kafka-tip"));
+                        ui.add(
+                            egui::TextEdit::singleline(&mut draft.kafka)
+                                .desired_width(170.0)
+                                .hint_text(tr!("line-setup-kafka-hint")),
+                        );
+                        ui.end_row();
                     });
                 ui.checkbox(
                     &mut draft.reject_on_doubt,
@@ -89,6 +99,7 @@ impl LinePanel {
                             plc: vec![draft.plc.clone()],
                             mqtt: vec![draft.mqtt.clone()],
                             reject_on_doubt: draft.reject_on_doubt,
+                            kafka: draft.kafka.clone(),
                         }
                         .into(),
                     );

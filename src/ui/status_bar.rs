@@ -17,6 +17,7 @@ impl FoodQcApp {
                     ms = foodqc::i18n::format_decimal(self.frame_times.quantile(0.95), 1)
                 ));
                 ui.separator();
+                self.plant_status(ui);
                 let r = &self.stats.recorder;
                 match &r.last_error {
                     Some(e) => ui.colored_label(
@@ -93,5 +94,26 @@ fn source_text(view: &SourceView) -> String {
             }
         }
         SourceView::Other(text) => text.clone(),
+    }
+}
+
+impl FoodQcApp {
+    /// The way to the plant's Kafka, when set: what waits in the outbox, or why it is stuck.
+    fn plant_status(&self, ui: &mut egui::Ui) {
+        if let Some(e) = &self.plant_error {
+            ui.colored_label(theme::REJECT, tr!("status-plant-error", error = e.as_str()));
+            ui.separator();
+            return;
+        }
+        let Some(p) = &self.plant else { return };
+        let s = p.stats();
+        let text = tr!("status-plant", pending = s.pending, delivered = s.delivered);
+        match &s.last_error {
+            Some(e) => ui
+                .colored_label(theme::WARN, text)
+                .on_hover_text(e.as_str()),
+            None => ui.label(text).on_hover_text(tr!("status-plant-tip")),
+        };
+        ui.separator();
     }
 }

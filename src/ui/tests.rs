@@ -387,6 +387,30 @@ fn a_user_gets_back_the_language_they_chose() {
     assert_eq!(store.user_language(rosa).unwrap().as_deref(), Some("es"));
 }
 
+/// With the plant's Kafka set and its brokers away, the window records on: the records wait
+/// in the outbox and the status bar says so.
+#[test]
+fn the_plant_setting_fills_the_outbox_while_the_brokers_are_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    // Nothing listens on port 1.
+    let spec = foodqc::plant::KafkaSpec::parse("127.0.0.1:1").unwrap();
+    h.state_mut().set_plant(Some(spec));
+    assert!(h.state().plant.is_some(), "{:?}", h.state().plant_error);
+    let store = foodqc::store::Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
+    step_until(&mut h, "records waiting in the outbox", |_| {
+        store.outbox_counts().unwrap().pending > 3
+    });
+    assert_eq!(store.outbox_counts().unwrap().delivered, 0);
+    assert!(
+        h.query_by_label_contains("plant:").is_some(),
+        "the status bar shows the plant"
+    );
+    // Switched off: the records stay waiting for the next start.
+    h.state_mut().set_plant(None);
+    assert!(h.state().plant.is_none());
+}
+
 #[test]
 fn lot_change_reaches_the_station() {
     let dir = tempfile::tempdir().unwrap();

@@ -122,6 +122,8 @@ pub fn open_workstation(
     } else {
         app.set_line_outputs(line.outputs, false);
     }
+    let plant = app.saved_plant();
+    app.set_plant(plant);
     // `--lang` wins over the saved setting; workers and logs follow the window.
     if let Some(lang) = language {
         app.settings.language = lang;

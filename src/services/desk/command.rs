@@ -151,6 +151,8 @@ pub enum Command {
         mqtt: Vec<String>,
         /// Review-band items go to the PLC as rejects.
         reject_on_doubt: bool,
+        /// The plant's Kafka brokers, empty for none.
+        kafka: String,
     },
     /// Save a recipe as the next version of its name (a QC manager's; audited):
     /// [`super::Event::RecipeSaved`].

@@ -162,6 +162,8 @@ pub enum Event {
         outputs: Vec<crate::lineio::LineOutputSpec>,
         /// Review-band items go to the PLC as rejects.
         reject_on_doubt: bool,
+        /// Where the records go to the plant, if anywhere.
+        kafka: Option<crate::plant::KafkaSpec>,
     },
 }
 

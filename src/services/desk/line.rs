@@ -17,6 +17,7 @@ impl Worker {
         plc: &[String],
         mqtt: &[String],
         reject_on_doubt: bool,
+        kafka: &str,
     ) -> Result<(), DeskError> {
         let user = self.user_for(Permission::ManageSettings)?;
         let clean = |urls: &[String]| -> Vec<String> {
@@ -36,6 +37,11 @@ impl Worker {
                 LineOutputSpec::parse_mqtt(url).map_err(|e| DeskError::Other(e.to_string()))?,
             );
         }
+        let kafka = Some(kafka.trim())
+            .filter(|k| !k.is_empty())
+            .map(crate::plant::KafkaSpec::parse)
+            .transpose()
+            .map_err(DeskError::Other)?;
         self.store()?.audit(
             &user.name,
             LINE_OUTPUTS_ACTION,
@@ -43,13 +49,15 @@ impl Worker {
                 "plc": plc,
                 "mqtt": mqtt,
                 "reject_on_doubt": reject_on_doubt,
+                "kafka": kafka.as_ref().map(|k| k.brokers.as_str()),
             }),
         )?;
         self.sink.emit(Event::LineOutputs {
             outputs,
             reject_on_doubt,
+            kafka,
         });
-        let n = (plc.len() + mqtt.len()) as u64;
+        let n = (plc.len() + mqtt.len() + usize::from(kafka.is_some())) as u64;
         self.sink.status(
             Topic::Line,
             Status::Done(crate::tr!("desk-line-outputs-set", n = n)),
