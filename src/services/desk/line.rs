@@ -52,12 +52,12 @@ impl Worker {
                 "kafka": kafka.as_ref().map(|k| k.brokers.as_str()),
             }),
         )?;
+        let n = (plc.len() + mqtt.len() + usize::from(kafka.is_some())) as u64;
         self.sink.emit(Event::LineOutputs {
             outputs,
             reject_on_doubt,
             kafka,
         });
-        let n = (plc.len() + mqtt.len() + usize::from(kafka.is_some())) as u64;
         self.sink.status(
             Topic::Line,
             Status::Done(crate::tr!("desk-line-outputs-set", n = n)),
