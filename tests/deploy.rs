@@ -10,9 +10,7 @@ fn root() -> &'static Path {
 }
 
 fn hadolint() -> Option<PathBuf> {
-    let home = std::env::var_os("HOME").map(PathBuf::from)?;
-    let bin = home.join(".cache/foodqc-tools/hadolint-2.15.1/hadolint");
-    bin.is_file().then_some(bin)
+    common::plant::tool("hadolint-2.15.1/hadolint")
 }
 
 #[test]

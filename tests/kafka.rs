@@ -7,34 +7,16 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use common::plant::{Broker, free_port, tansu, tool};
 use foodqc::store::Store;
-
-/// Where `tests/tools/fetch.sh` puts the broker and the client.
-fn tools() -> PathBuf {
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    home.join(".cache/foodqc-tools")
-}
-
-fn tansu() -> Option<PathBuf> {
-    let bin = tools().join("tansu-0.6.0/tansu");
-    bin.is_file().then_some(bin)
-}
-
-fn kafka_python() -> Option<PathBuf> {
-    let wheel = tools().join("kafka_python-3.0.12-py3-none-any.whl");
-    wheel.is_file().then_some(wheel)
-}
 
 /// The broker and the client, or `None` (skipped with the reason) when not installed.
 fn services() -> Option<(PathBuf, PathBuf)> {
-    match (tansu(), kafka_python()) {
+    match (tansu(), tool("kafka_python-3.0.12-py3-none-any.whl")) {
         (Some(t), Some(k)) => Some((t, k)),
         _ => {
             common::skip_or_fail(
@@ -42,48 +24,6 @@ fn services() -> Option<(PathBuf, PathBuf)> {
             );
             None
         }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// A tansu broker with in-memory storage on `port`, stopped when dropped.
-struct Broker(Child);
-
-impl Broker {
-    fn start(bin: &PathBuf, port: u16) -> Broker {
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(bin)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tansu starts");
-        let until = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < until, "tansu did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Broker(child)
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 

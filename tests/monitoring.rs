@@ -5,16 +5,11 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
+use common::plant::free_port;
 
 /// GET `path` over plain HTTP/1.0: (status, body).
 fn get(port: u16, path: &str) -> Option<(u16, String)> {

@@ -6,19 +6,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::plant::{Broker, free_port, tansu};
 use foodqc::store::Store;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 /// Debian's PostgreSQL server programs (`initdb`, `pg_ctl`), newest version first.
 fn pg_bin() -> Option<PathBuf> {
@@ -29,12 +22,6 @@ fn pg_bin() -> Option<PathBuf> {
         .collect();
     versions.sort();
     versions.pop()
-}
-
-fn tansu() -> Option<PathBuf> {
-    let home = std::env::var_os("HOME").map(PathBuf::from)?;
-    let bin = home.join(".cache/foodqc-tools/tansu-0.6.0/tansu");
-    bin.is_file().then_some(bin)
 }
 
 /// A throwaway PostgreSQL cluster in a temp dir on a free port, stopped when dropped. As
@@ -163,29 +150,6 @@ impl Drop for Running {
     }
 }
 
-fn broker(bin: &Path, port: u16) -> Running {
-    let url = format!("tcp://127.0.0.1:{port}");
-    let child = Command::new(bin)
-        .args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-        ])
-        .args(["--storage-engine", "memory://tansu/"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let until = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < until, "tansu did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Running(child)
-}
-
 fn collector(kafka: &str, pg: &str, idle_exit: Option<&str>) -> Child {
     let mut c = common::foodqc();
     c.args([
@@ -221,7 +185,7 @@ fn three_stations_reach_postgres_once_each_through_a_killed_collector() {
     }
     let pg = Postgres::start(pg_bin);
     let kafka_port = free_port();
-    let _broker = broker(&tansu, kafka_port);
+    let _broker = Broker::start(&tansu, kafka_port);
     let kafka = format!("127.0.0.1:{kafka_port}");
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     // Three live lines of 15 s each.
