@@ -99,14 +99,7 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: RecipeArgs) -> anyhow::Res
         RecipeCommand::List(l) => list(&store, l.json),
         RecipeCommand::Export(e) => {
             let r = find(&store, &e.name)?;
-            let json = serde_json::to_string_pretty(&r.recipe)?;
-            std::fs::write(&e.out, json + "\n").map_err(|err| {
-                anyhow::anyhow!(tr!(
-                    "cli-recipe-cannot-write",
-                    path = e.out.display().to_string(),
-                    error = err.to_string()
-                ))
-            })?;
+            r.recipe.write_file(&e.out).map_err(anyhow::Error::msg)?;
             println!(
                 "{}",
                 tr!(
@@ -118,21 +111,8 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: RecipeArgs) -> anyhow::Res
             Ok(())
         }
         RecipeCommand::Import(i) => {
-            let text = std::fs::read_to_string(&i.file).map_err(|err| {
-                anyhow::anyhow!(tr!(
-                    "cli-recipe-cannot-read",
-                    path = i.file.display().to_string(),
-                    error = err.to_string()
-                ))
-            })?;
-            let recipe = Recipe::from_json(&i.file, &text).map_err(anyhow::Error::msg)?;
-            let who = sign_in(
-                &mut store,
-                a.user.as_deref(),
-                Some(Permission::ManageRecipes),
-            )?;
-            saved(store.save_recipe(&recipe, &who.user.name)?);
-            Ok(())
+            let recipe = Recipe::read_file(&i.file).map_err(anyhow::Error::msg)?;
+            save_signed(&mut store, a.user.as_deref(), &recipe)
         }
         RecipeCommand::Save(s) => {
             let running = super::load_model(paths, model)?;
@@ -156,13 +136,7 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: RecipeArgs) -> anyhow::Res
                 notes: s.notes,
             };
             recipe.validate()?;
-            let who = sign_in(
-                &mut store,
-                a.user.as_deref(),
-                Some(Permission::ManageRecipes),
-            )?;
-            saved(store.save_recipe(&recipe, &who.user.name)?);
-            Ok(())
+            save_signed(&mut store, a.user.as_deref(), &recipe)
         }
     }
 }
@@ -171,6 +145,14 @@ fn find(store: &Store, name: &str) -> anyhow::Result<StoredRecipe> {
     store
         .recipe(name)?
         .ok_or_else(|| anyhow::anyhow!(tr!("recipe-unknown", recipe = name)))
+}
+
+/// Sign `user` in as a QC manager (`manage_recipes`) and save `recipe` as the next version
+/// under their name.
+fn save_signed(store: &mut Store, user: Option<&str>, recipe: &Recipe) -> anyhow::Result<()> {
+    let who = sign_in(store, user, Some(Permission::ManageRecipes))?;
+    saved(store.save_recipe(recipe, &who.user.name)?);
+    Ok(())
 }
 
 fn saved(r: StoredRecipe) {

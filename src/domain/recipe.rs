@@ -106,6 +106,32 @@ impl Recipe {
         format!("{} v{}", self.name, self.version)
     }
 
+    /// The recipe of file `path`, read and checked; the error names the file.
+    pub fn read_file(path: &std::path::Path) -> Result<Recipe, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            crate::tr!(
+                "recipe-cannot-read",
+                path = path.display().to_string(),
+                error = e.to_string()
+            )
+        })?;
+        Recipe::from_json(path, &text)
+    }
+
+    /// Write the recipe as a JSON file `path` (what [`Recipe::read_file`] reads); the error
+    /// names the file.
+    pub fn write_file(&self, path: &std::path::Path) -> Result<(), String> {
+        let cannot = |error: String| {
+            crate::tr!(
+                "recipe-cannot-write",
+                path = path.display().to_string(),
+                error = error
+            )
+        };
+        let json = serde_json::to_string_pretty(self).map_err(|e| cannot(e.to_string()))?;
+        std::fs::write(path, json + "\n").map_err(|e| cannot(e.to_string()))
+    }
+
     /// A recipe from a file's JSON, checked; the error names the file.
     pub fn from_json(file: &std::path::Path, json: &str) -> Result<Recipe, String> {
         let r: Recipe = serde_json::from_str(json).map_err(|e| {

@@ -32,19 +32,13 @@ impl Worker {
                 sink.status(Topic::Recipes, Status::Done(tr!("desk-recipe-no-file")));
                 return;
             };
-            let written = serde_json::to_string_pretty(&recipe)
-                .map_err(|e| e.to_string())
-                .and_then(|json| std::fs::write(&path, json + "\n").map_err(|e| e.to_string()));
-            let path = path.display().to_string();
-            let status = match written {
+            let status = match recipe.write_file(&path) {
                 Ok(()) => Status::Done(tr!(
                     "cli-recipe-exported",
                     recipe = recipe.recipe_name(),
-                    path = path
+                    path = path.display().to_string()
                 )),
-                Err(error) => {
-                    Status::Failed(tr!("cli-recipe-cannot-write", path = path, error = error))
-                }
+                Err(e) => Status::Failed(e),
             };
             sink.status(Topic::Recipes, status);
         });
@@ -58,16 +52,7 @@ impl Worker {
                 sink.status(Topic::Recipes, Status::Done(tr!("desk-recipe-no-file")));
                 return;
             };
-            let read = std::fs::read_to_string(&path)
-                .map_err(|e| {
-                    tr!(
-                        "cli-recipe-cannot-read",
-                        path = path.display().to_string(),
-                        error = e.to_string()
-                    )
-                })
-                .and_then(|text| Recipe::from_json(&path, &text));
-            match read {
+            match Recipe::read_file(&path) {
                 Ok(recipe) => {
                     let status = Status::Done(tr!(
                         "desk-recipe-read",
