@@ -2,7 +2,7 @@
 //! transaction of each record (inspections, audit entries), read and marked delivered by the
 //! publisher.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::{Store, StoreError, sql_err};
 
@@ -40,19 +40,6 @@ impl Store {
             )
             .map(drop)
             .map_err(sql_err(&self.path, "enable the outbox"))
-    }
-
-    /// Whether records go to the outbox.
-    pub fn outbox_enabled(&self) -> Result<bool, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT enabled FROM outbox_settings WHERE id = 1",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .optional()
-            .map(|e| e == Some(1))
-            .map_err(sql_err(&self.path, "read outbox_settings"))
     }
 
     /// Up to `limit` undelivered messages, oldest first.

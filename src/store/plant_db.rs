@@ -129,18 +129,10 @@ impl PlantDb {
     /// to [`PLANT_SCHEMA_VERSION`].
     pub fn connect(url: &str) -> Result<PlantDb, PlantDbError> {
         let name = without_password(url);
-        let err = |what: &'static str| {
-            let db = name.clone();
-            move |source| PlantDbError { db, what, source }
-        };
-        let client = Client::connect(url, NoTls).map_err(err("connect"))?;
+        let client = Client::connect(url, NoTls).map_err(error_for(&name, "connect"))?;
         let mut db = PlantDb { client, name };
         db.migrate()?;
         Ok(db)
-    }
-
-    fn err(&self, what: &'static str) -> impl FnOnce(postgres::Error) -> PlantDbError + use<> {
-        error_for(&self.name, what)
     }
 
     fn migrate(&mut self) -> Result<(), PlantDbError> {
@@ -238,29 +230,6 @@ impl PlantDb {
         }
         tx.commit().map_err(error_for(&name, "commit"))?;
         Ok(added)
-    }
-
-    /// Every stored inspection's (station, id, verdict), for checks.
-    pub fn inspection_keys(&mut self) -> Result<Vec<(String, i64, String)>, PlantDbError> {
-        let rows = self
-            .client
-            .query(
-                "SELECT station, id, verdict FROM inspections ORDER BY station, id",
-                &[],
-            )
-            .map_err(self.err("read inspections"))?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect())
-    }
-
-    /// Stored audit entries per origin.
-    pub fn audit_count(&mut self) -> Result<i64, PlantDbError> {
-        self.client
-            .query_one("SELECT count(*) FROM audit_log", &[])
-            .map(|r| r.get(0))
-            .map_err(self.err("count audit entries"))
     }
 }
 
