@@ -68,6 +68,9 @@ struct InspectThread {
     fps_window: VecDeque<Instant>,
     sample_budget: SampleBudget,
     shared: Arc<Shared>,
+    /// Time to judge a frame, for `/metrics` (a no-op unless `--metrics` installed a
+    /// recorder before the station started); registered once, not per frame.
+    inspect_seconds: metrics::Histogram,
 }
 
 pub(super) fn inspect_loop(
@@ -86,6 +89,10 @@ pub(super) fn inspect_loop(
         )
     };
     let mut t = InspectThread {
+        inspect_seconds: metrics::histogram!(
+            "foodqc_inspection_seconds",
+            "station" => ctx.station_name.clone()
+        ),
         sample_budget: SampleBudget::new(ctx.reject_samples_per_minute),
         ctx,
         alarms: AlarmWatch::new(DriftReference::for_model(&model.anomaly)),
@@ -514,9 +521,7 @@ impl InspectThread {
         {
             window.pop_front();
         }
-        // A no-op unless `--metrics` installed a recorder.
-        metrics::histogram!("foodqc_inspection_seconds", "station" => self.ctx.station_name.clone())
-            .record(insp.timings.total_ms / 1000.0);
+        self.inspect_seconds.record(insp.timings.total_ms / 1000.0);
         let mut st = lock(&self.shared.stats);
         st.frames_inspected += 1;
         st.items += counts.items;
