@@ -108,6 +108,19 @@ fn color_image(img: &image::RgbImage, step: u32) -> egui::ColorImage {
     egui::ColorImage::new([w as usize, h as usize], pixels)
 }
 
+/// Put `color` into the texture in `slot`, made under `name` the first time.
+fn upload(
+    ctx: &egui::Context,
+    slot: &mut Option<TextureHandle>,
+    name: &str,
+    color: egui::ColorImage,
+) {
+    match slot {
+        Some(t) => t.set(color, egui::TextureOptions::LINEAR),
+        None => *slot = Some(ctx.load_texture(name, color, egui::TextureOptions::LINEAR)),
+    }
+}
+
 /// A tile's picture is refreshed at most this often: a grid of small tiles reads as live at
 /// 15 FPS, and every upload of a full frame costs the cameras CPU.
 const TILE_REFRESH: std::time::Duration = std::time::Duration::from_millis(66);
@@ -156,12 +169,7 @@ impl LiveTab {
         }
         self.uploaded_at = Some(std::time::Instant::now());
         let color = color_image(&insp.frame, step);
-        match &mut self.texture {
-            Some(t) => t.set(color, egui::TextureOptions::LINEAR),
-            None => {
-                self.texture = Some(ctx.load_texture("live", color, egui::TextureOptions::LINEAR))
-            }
-        }
+        upload(ctx, &mut self.texture, "live", color);
         self.current = Some(insp);
     }
 
@@ -208,16 +216,7 @@ impl LiveTab {
                 tile.uploaded_at = Some(std::time::Instant::now());
                 let step = step_for(self.tile_width_px, insp.frame.width());
                 let color = color_image(&insp.frame, step);
-                match &mut tile.texture {
-                    Some(t) => t.set(color, egui::TextureOptions::LINEAR),
-                    None => {
-                        tile.texture = Some(ctx.load_texture(
-                            format!("camera-{i}"),
-                            color,
-                            egui::TextureOptions::LINEAR,
-                        ));
-                    }
-                }
+                upload(ctx, &mut tile.texture, &format!("camera-{i}"), color);
                 tile.current = Some(insp);
             }
         }
