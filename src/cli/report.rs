@@ -8,9 +8,12 @@ use clap::Args;
 
 use foodqc::domain::{Actor, AppPaths, Permission};
 use foodqc::i18n::{format_decimal, format_percent};
-use foodqc::reports::{self, GroupBy, ReportFilter, drift::DriftReference, filter::parse_time};
+use foodqc::reports::{
+    self, GroupBy, ReportFilter, ReportSource, drift::DriftReference, filter::parse_time,
+};
 use foodqc::services::lot_decision;
 use foodqc::services::shift_review::{self, ShiftKey, ShiftReviewState};
+use foodqc::store::plant_db::PlantDb;
 use foodqc::store::{LotStatus, Store};
 use foodqc::tr;
 
@@ -94,6 +97,15 @@ pub struct ReportArgs {
     /// [default: the OS user].
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
+    /// Report over the plant database (every station, as the collector stored it) instead
+    /// of this station's: postgres://USER[:PASSWORD]@HOST:PORT/DB. Read-only: no lot
+    /// decisions or shift sign-offs here.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with_all = ["hold", "release", "close_shift", "generate"]
+    )]
+    plant: Option<String>,
     /// First add N generated demo inspections (three stations, shifts, lots, a bad lot and a
     /// drifting lot) to the database, e.g. to measure query times at scale.
     #[arg(long, value_name = "N", hide = true)]
@@ -141,6 +153,11 @@ impl ReportArgs {
 /// Generate demo rows (`--generate`), hold or release a lot, then build, print and write the
 /// report. A lot decision is signed by `--user`, who is also the PDF's author.
 pub fn run(paths: &AppPaths, model: Option<&Path>, a: ReportArgs) -> anyhow::Result<()> {
+    if let Some(url) = &a.plant {
+        let plant = PlantDb::open_for_reading(url)?;
+        let author = Actor::os_user().to_string();
+        return report(paths, model, &a, &plant, a.filter()?, author, None);
+    }
     // A report only reads: a read-only database still gets one (holding or releasing a lot,
     // or --generate, then fail with the read-only error).
     let close = a.shift_to_close()?;
@@ -164,10 +181,23 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: ReportArgs) -> anyhow::Res
         filter = key.filter();
     }
     let review = ShiftReviewState::for_filter(&store, &filter)?;
+    report(paths, model, &a, &store, filter, author, review)
+}
+
+/// Build the report of `filter` from `db`, print it and write the PDF and CSV asked for.
+fn report(
+    paths: &AppPaths,
+    model: Option<&Path>,
+    a: &ReportArgs,
+    db: &dyn ReportSource,
+    filter: ReportFilter,
+    author: String,
+    review: Option<ShiftReviewState>,
+) -> anyhow::Result<()> {
     let by = GroupBy::parse(&a.by)
         .ok_or_else(|| anyhow::anyhow!(tr!("cli-report-bad-by", by = format!("{:?}", a.by))))?;
     let reference = DriftReference::for_model(&*super::load_model(paths, model)?);
-    let r = reports::build_report(&store, &filter, by, &reference)?;
+    let r = reports::build_report(db, &filter, by, &reference)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
@@ -182,7 +212,7 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: ReportArgs) -> anyhow::Res
     }
     if let Some(path) = &a.csv {
         let t = Instant::now();
-        let n = reports::export::write_csv(&store, &filter, path, &|_| {}, &Default::default())?;
+        let n = reports::export::write_csv(db, &filter, path, &|_| {}, &Default::default())?;
         eprintln!(
             "{}",
             tr!(
@@ -201,7 +231,7 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: ReportArgs) -> anyhow::Res
             author,
             review: review.as_ref().map(ShiftReviewState::to_pdf),
         };
-        let bytes = reports::pdf::write_pdf(&store, &r, &meta, path)?;
+        let bytes = reports::pdf::write_pdf(db, &r, &meta, path)?;
         eprintln!(
             "{}",
             tr!(

@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::filter::ReportFilter;
 use super::query::for_each_item;
+use super::source::ReportSource;
 use super::{ReportError, fmt_ts};
-use crate::store::{InspectionView, Store};
+use crate::store::InspectionView;
 
 /// The CSV header: one column per exported [`crate::store::InspectionView`] field (bbox split in
 /// four).
@@ -71,7 +72,7 @@ pub fn text_cell(s: String) -> String {
 /// the rows written so far (every 10,000 rows); setting `cancel` stops the export. Returns
 /// the number of rows written.
 pub fn write_csv(
-    store: &Store,
+    db: &dyn ReportSource,
     f: &ReportFilter,
     path: &Path,
     progress: &dyn Fn(u64),
@@ -81,8 +82,10 @@ pub fn write_csv(
         path: path.to_path_buf(),
         reason,
     };
-    crate::store::guard_output_path(store.path(), path)?;
-    f.validate(store)?;
+    if let Some(file) = db.database_file() {
+        crate::store::guard_output_path(file, path)?;
+    }
+    db.validate(f)?;
     let tmp = path.with_extension("csv.part");
     let file = crate::domain::private_fs::create_private(&tmp).map_err(|e| werr(e.to_string()))?;
     let mut w = csv::Writer::from_writer(file);
@@ -91,7 +94,7 @@ pub fn write_csv(
             .map_err(|e| werr(e.to_string()))?;
         let mut written = 0u64;
         let mut failure: Option<ReportError> = None;
-        for_each_item(store, f, |r| {
+        for_each_item(db, f, |r| {
             if cancel.load(Ordering::Relaxed) {
                 failure = Some(ReportError::Cancelled {
                     path: path.to_path_buf(),

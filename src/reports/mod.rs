@@ -22,6 +22,7 @@ pub mod filter;
 pub mod pareto;
 pub mod pdf;
 pub mod query;
+pub mod source;
 pub mod spc;
 
 #[cfg(test)]
@@ -31,6 +32,7 @@ use std::path::PathBuf;
 
 pub use filter::ReportFilter;
 pub use query::{GroupBy, Report, build_report};
+pub use source::ReportSource;
 
 /// Errors of report queries and exports. Each names the query or file concerned.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +44,9 @@ pub enum ReportError {
     /// names the query and the database.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The plant database failed; the message names the query and the database.
+    #[error(transparent)]
+    Plant(#[from] crate::store::plant_db::PlantDbError),
     /// Writing an export file failed.
     #[error("{}", crate::tr!("err-reports-write", path = .path.display().to_string(), reason = .reason.to_string()))]
     Write {

@@ -10,9 +10,10 @@ use super::ReportError;
 use super::drift::{BASELINE_ITEMS, DriftPoint, DriftReference, drift_points};
 use super::filter::ReportFilter;
 use super::pareto::{ParetoBar, pareto};
+use super::source::ReportSource;
 use super::spc::PChart;
 use crate::store::read_model::{GroupCounts, HourScan};
-use crate::store::{InspectionView, LotStatus, Store};
+use crate::store::{InspectionView, LotStatus};
 
 pub use crate::store::read_model::{HOUR_MS, LotDisposition, Summary};
 
@@ -171,22 +172,26 @@ impl Group {
 }
 
 /// Totals of the filtered inspections.
-pub fn summary(store: &Store, f: &ReportFilter) -> Result<Summary, ReportError> {
-    Ok(store.report_summary(f)?)
+pub fn summary(db: &dyn ReportSource, f: &ReportFilter) -> Result<Summary, ReportError> {
+    db.summary(f)
 }
 
 /// The subgroups of the filtered inspections.
-pub fn groups(store: &Store, f: &ReportFilter, by: GroupBy) -> Result<Vec<Group>, ReportError> {
+pub fn groups(
+    db: &dyn ReportSource,
+    f: &ReportFilter,
+    by: GroupBy,
+) -> Result<Vec<Group>, ReportError> {
     Ok(match by {
-        GroupBy::Hour => store
-            .report_counts_by_hour(f)?
+        GroupBy::Hour => db
+            .counts_by_hour(f)?
             .into_iter()
             .map(|h| Group::hour(f, h.start_ms, h.counts))
             .collect(),
         // Inspections recorded without a lot cannot be selected by a lot filter, so they are
         // left out of the per-lot chart.
-        GroupBy::Lot => store
-            .report_counts_by_lot(f)?
+        GroupBy::Lot => db
+            .counts_by_lot(f)?
             .into_iter()
             .filter_map(|l| {
                 let code = l.code?;
@@ -198,9 +203,9 @@ pub fn groups(store: &Store, f: &ReportFilter, by: GroupBy) -> Result<Vec<Group>
                 ))
             })
             .collect(),
-        GroupBy::Shift => shifts(f, store.report_counts_by_lot(f)?),
-        GroupBy::Station => store
-            .report_counts_by_station(f)?
+        GroupBy::Shift => shifts(f, db.counts_by_lot(f)?),
+        GroupBy::Station => db
+            .counts_by_station(f)?
             .into_iter()
             .map(|s| {
                 let drill = ReportFilter {
@@ -239,51 +244,40 @@ fn shifts(f: &ReportFilter, lots: Vec<crate::store::read_model::LotCounts>) -> V
 }
 
 /// Rejected items per defect class (`unclassified` for none), for the Pareto chart.
-pub fn defect_counts(store: &Store, f: &ReportFilter) -> Result<Vec<(String, u64)>, ReportError> {
-    Ok(store.report_defect_counts(f)?)
-}
-
-/// The hourly drift trend of the passed items' scores.
-pub fn drift(
-    store: &Store,
+pub fn defect_counts(
+    db: &dyn ReportSource,
     f: &ReportFilter,
-    reference: &DriftReference,
-) -> Result<Vec<DriftPoint>, ReportError> {
-    let rows = store.report_pass_scores_by_hour(f, reference.score_quantile)?;
-    Ok(drift_points(
-        reference,
-        rows.into_iter()
-            .map(|p| (p.start_ms, p.passed, p.mean_score, p.above)),
-    ))
+) -> Result<Vec<(String, u64)>, ReportError> {
+    db.defect_counts(f)
 }
 
 /// The latest `limit` filtered items, newest first; with `with_image`, only items that have
 /// a saved crop.
 pub fn items(
-    store: &Store,
+    db: &dyn ReportSource,
     f: &ReportFilter,
     with_image: bool,
     limit: usize,
 ) -> Result<Vec<InspectionView>, ReportError> {
-    Ok(store.report_items(f, with_image, limit)?)
+    db.items(f, with_image, limit)
 }
 
 /// Call `each` for every filtered item, oldest first (streams: nothing is collected).
 /// Stops early when `each` returns false. Returns the number of rows visited.
 pub fn for_each_item(
-    store: &Store,
+    db: &dyn ReportSource,
     f: &ReportFilter,
-    each: impl FnMut(InspectionView) -> bool,
+    mut each: impl FnMut(InspectionView) -> bool,
 ) -> Result<u64, ReportError> {
-    Ok(store.for_each_report_item(f, each)?)
+    db.for_each_item(f, &mut each)
 }
 
 /// The lots with these codes, with their status and last status change.
 pub fn lot_dispositions(
-    store: &Store,
+    db: &dyn ReportSource,
     codes: &[String],
 ) -> Result<Vec<LotDisposition>, ReportError> {
-    Ok(store.lot_dispositions(codes)?)
+    db.lot_dispositions(codes)
 }
 
 /// The summary of the hourly scan.
@@ -329,22 +323,22 @@ pub fn query_label(name: &str) -> String {
 
 /// Run every report query for `f` and put the results together, timing each query.
 pub fn build_report(
-    store: &Store,
+    db: &dyn ReportSource,
     f: &ReportFilter,
     group_by: GroupBy,
     drift_reference: &DriftReference,
 ) -> Result<Report, ReportError> {
-    f.validate(store)?;
+    db.validate(f)?;
     let mut timings = Timings::default();
     let baseline = timings.run("drift baseline", || {
-        store.drift_baseline(f, BASELINE_ITEMS, drift_reference.score_quantile)
+        db.drift_baseline(f, BASELINE_ITEMS, drift_reference.score_quantile)
     })?;
     let drift_reference = &match baseline {
         Some((items, above)) => drift_reference.clone().with_baseline(items, above),
         None => drift_reference.clone(),
     };
     let hours = timings.run("by hour (summary, drift)", || {
-        store.report_hours(f, drift_reference.score_quantile)
+        db.hours(f, drift_reference.score_quantile)
     })?;
     let summary = summary_of(&hours);
     let drift = drift_points(
@@ -360,9 +354,9 @@ pub fn build_report(
             .collect()
     } else {
         let name = format!("by {}", group_by.title());
-        timings.run(&name, || groups(store, f, group_by))?
+        timings.run(&name, || groups(db, f, group_by))?
     };
-    let pareto = timings.run("pareto", || defect_counts(store, f).map(pareto))?;
+    let pareto = timings.run("pareto", || defect_counts(db, f).map(pareto))?;
     let lots = timings.run("lots", || {
         // The lots behind the report: the lot groups, or the lots of the filtered items. (An
         // EXISTS probe per lot looks cheaper but is not: with a station or time filter SQLite
@@ -370,12 +364,12 @@ pub fn build_report(
         let codes: Vec<String> = if group_by == GroupBy::Lot {
             groups.iter().map(|g| g.key.clone()).collect()
         } else {
-            self::groups(store, f, GroupBy::Lot)?
+            self::groups(db, f, GroupBy::Lot)?
                 .into_iter()
                 .map(|g| g.key)
                 .collect()
         };
-        lot_dispositions(store, &codes)
+        lot_dispositions(db, &codes)
     })?;
     let chart = PChart::new(groups.iter().map(|g| (g.key.clone(), g.items, g.rejects)));
     Ok(Report {

@@ -417,6 +417,41 @@ BEGIN
 END;
 "#;
 
+/// The inspection message also carries what the plant's reports filter by and a station's
+/// database keeps in other tables: the lot's product, line and shift, and the recipe the
+/// station ran when it judged the item (additive fields of `foodqc.inspection/1`).
+const SCHEMA_OUTBOX_LOT_FIELDS: &str = r#"
+DROP TRIGGER inspections_to_outbox;
+CREATE TRIGGER inspections_to_outbox AFTER INSERT ON inspections
+WHEN (SELECT enabled FROM outbox_settings WHERE id = 1) = 1
+BEGIN
+    INSERT INTO outbox (topic, key, payload, created_at)
+    SELECT 'foodqc.inspections', s.name, json_object(
+        'schema', 'foodqc.inspection/1',
+        'station', s.name,
+        'id', NEW.id,
+        'ts_ms', NEW.ts,
+        'frame', NEW.frame_seq,
+        'item', NEW.item_index,
+        'track', NEW.track_id,
+        'verdict', NEW.verdict,
+        'score', NEW.score,
+        'defect_class', NEW.defect_class,
+        'lot', l.code,
+        'product', l.product,
+        'line', l.line,
+        'shift', l.shift,
+        'recipe', (SELECT rc.name FROM recipe_runs rr JOIN recipes rc ON rc.id = rr.recipe_id
+                   WHERE rr.station_id = NEW.station_id AND rr.started_at <= NEW.ts
+                   ORDER BY rr.started_at DESC, rr.id DESC LIMIT 1),
+        'model_version', (SELECT version FROM model_versions WHERE id = NEW.model_version_id),
+        'bbox', json_array(NEW.bbox_x, NEW.bbox_y, NEW.bbox_w, NEW.bbox_h)
+    ), NEW.ts
+    FROM stations s LEFT JOIN lots l ON l.id = NEW.lot_id
+    WHERE s.id = NEW.station_id;
+END;
+"#;
+
 /// Every migration, oldest first. Index + 1 is the schema version it produces.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_V1).comment("initial schema"),
@@ -432,6 +467,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_RECIPES).comment("recipes and the recipe runs of each station"),
     M::up(SCHEMA_USER_PREFERENCES).comment("each user's language"),
     M::up(SCHEMA_OUTBOX).comment("the outbox to the plant's Kafka"),
+    M::up(SCHEMA_OUTBOX_LOT_FIELDS).comment("lot fields and recipe in inspection messages"),
 ];
 
 /// The schema version this build creates and understands (highest `user_version`).

@@ -30,6 +30,7 @@ mod migrations;
 mod models;
 mod outbox;
 pub mod plant_db;
+pub mod plant_reports;
 pub mod read_model;
 mod recipes;
 pub mod recorder;

@@ -3,10 +3,13 @@
 //! advisory lock serialises them), and idempotent writes: `(station, id)` is the key of an
 //! inspection, `(origin, id)` of an audit entry, so a message delivered twice is stored once.
 
+use std::cell::RefCell;
+
 use postgres::{Client, NoTls};
 
 /// The plant schema, oldest first; index + 1 is the version it makes.
-const PLANT_MIGRATIONS: &[&str] = &[r#"
+const PLANT_MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE inspections (
     station        TEXT             NOT NULL,
     id             BIGINT           NOT NULL,
@@ -36,7 +39,19 @@ CREATE TABLE audit_log (
     details  TEXT    NOT NULL,
     PRIMARY KEY (origin, id)
 );
-"#];
+"#,
+    r#"
+ALTER TABLE inspections
+    ADD COLUMN product TEXT,
+    ADD COLUMN line    TEXT,
+    ADD COLUMN shift   TEXT,
+    ADD COLUMN recipe  TEXT;
+CREATE INDEX inspections_station ON inspections (station, ts_ms);
+CREATE INDEX inspections_verdict ON inspections (verdict, ts_ms);
+CREATE INDEX audit_log_lot_status ON audit_log ((details::jsonb ->> 'code'), ts_ms)
+    WHERE action = 'lot.status';
+"#,
+];
 
 /// The plant schema version this build makes and understands.
 pub const PLANT_SCHEMA_VERSION: usize = PLANT_MIGRATIONS.len();
@@ -77,6 +92,18 @@ pub struct PlantInspection {
     pub defect_class: Option<String>,
     /// Lot code.
     pub lot: Option<String>,
+    /// The lot's product.
+    #[serde(default)]
+    pub product: Option<String>,
+    /// The lot's production line.
+    #[serde(default)]
+    pub line: Option<String>,
+    /// The lot's shift.
+    #[serde(default)]
+    pub shift: Option<String>,
+    /// The recipe the station ran.
+    #[serde(default)]
+    pub recipe: Option<String>,
     /// Model version.
     pub model_version: Option<String>,
     /// `[x, y, w, h]`, pixels.
@@ -102,8 +129,9 @@ pub struct PlantAuditEntry {
 
 /// A connection to the plant database.
 pub struct PlantDb {
-    client: Client,
-    name: String,
+    // Reports read through `&self` like they do a station's `Store`; one thread at a time.
+    pub(super) client: RefCell<Client>,
+    pub(super) name: String,
 }
 
 /// `url` without its password, for messages.
@@ -119,7 +147,10 @@ fn without_password(url: &str) -> String {
 }
 
 /// Wraps a client error of `what` on database `db`.
-fn error_for(db: &str, what: &'static str) -> impl FnOnce(postgres::Error) -> PlantDbError + use<> {
+pub(super) fn error_for(
+    db: &str,
+    what: &'static str,
+) -> impl FnOnce(postgres::Error) -> PlantDbError + use<> {
     let db = db.to_string();
     move |source| PlantDbError { db, what, source }
 }
@@ -130,8 +161,33 @@ impl PlantDb {
     pub fn connect(url: &str) -> Result<PlantDb, PlantDbError> {
         let name = without_password(url);
         let client = Client::connect(url, NoTls).map_err(error_for(&name, "connect"))?;
-        let mut db = PlantDb { client, name };
+        let mut db = PlantDb {
+            client: RefCell::new(client),
+            name,
+        };
         db.migrate()?;
+        Ok(db)
+    }
+
+    /// Connect to `url` to read it (reports): the schema must be there, made by a collector;
+    /// an older one is brought up to date like [`PlantDb::connect`] does.
+    pub fn open_for_reading(url: &str) -> Result<PlantDb, PlantDbError> {
+        let name = without_password(url);
+        let mut client = Client::connect(url, NoTls).map_err(error_for(&name, "connect"))?;
+        // A reading role need not be allowed to create tables: only a schema that is behind
+        // is migrated. No `foodqc_schema` table is an error that names it.
+        let version: i32 = client
+            .query_one("SELECT max(version) FROM foodqc_schema", &[])
+            .map_err(error_for(&name, "read the schema version"))?
+            .get::<_, Option<i32>>(0)
+            .unwrap_or(0);
+        let mut db = PlantDb {
+            client: RefCell::new(client),
+            name,
+        };
+        if (version as usize) < PLANT_SCHEMA_VERSION {
+            db.migrate()?;
+        }
         Ok(db)
     }
 
@@ -139,6 +195,7 @@ impl PlantDb {
         let name = self.name.clone();
         let mut tx = self
             .client
+            .get_mut()
             .transaction()
             .map_err(error_for(&name, "migrate"))?;
         // Several collectors may start at once: one migrates, the others wait and see it done.
@@ -172,6 +229,7 @@ impl PlantDb {
         let name = self.name.clone();
         let mut tx = self
             .client
+            .get_mut()
             .transaction()
             .map_err(error_for(&name, "begin"))?;
         let mut added = 0;
@@ -179,8 +237,10 @@ impl PlantDb {
             let stmt = tx
                 .prepare(
                     "INSERT INTO inspections (station, id, ts_ms, frame, item, track, verdict,
-                         score, defect_class, lot, model_version, bbox_x, bbox_y, bbox_w, bbox_h)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                         score, defect_class, lot, model_version, bbox_x, bbox_y, bbox_w, bbox_h,
+                         product, line, shift, recipe)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                             $16, $17, $18, $19)
                      ON CONFLICT (station, id) DO NOTHING",
                 )
                 .map_err(error_for(&name, "insert inspections"))?;
@@ -205,6 +265,10 @@ impl PlantDb {
                             &b[1],
                             &b[2],
                             &b[3],
+                            &r.product,
+                            &r.line,
+                            &r.shift,
+                            &r.recipe,
                         ],
                     )
                     .map_err(error_for(&name, "insert inspections"))?;

@@ -493,6 +493,7 @@ cli-report-hold = Put this lot on hold before reporting (needs --comment; record
 cli-report-release = Release this lot before reporting (needs --comment; recorded in the audit log).
 cli-report-comment = Why the lot is held or released.
 cli-report-user = Who holds or releases the lot: a QC manager, who signs the decision (password from FOODQC_ACTOR_PASSWORD, FOODQC_ACTOR_PASSWORD_FILE or a prompt). Also the PDF's author [default: the OS user].
+cli-report-plant = Report over the plant database (every station, as the collector stored it) instead of this station's: postgres://USER[:PASSWORD]@HOST:PORT/DB. Read-only: no lot decisions or shift sign-offs here.
 
 # Options of the other commands; `cli-arg-<arg>` serves the source options several share.
 cli-inspect-frames = Stop after N frames (a folder stops at its end anyway).

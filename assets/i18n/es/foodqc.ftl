@@ -493,6 +493,7 @@ cli-report-hold = Retener este lote antes del reporte (requiere --comment; queda
 cli-report-release = Liberar este lote antes del reporte (requiere --comment; queda en el registro de auditoría).
 cli-report-comment = Por qué se retiene o libera el lote.
 cli-report-user = Quién retiene o libera el lote: un jefe de calidad, que firma la decisión (contraseña de FOODQC_ACTOR_PASSWORD, FOODQC_ACTOR_PASSWORD_FILE o la terminal). También el autor del PDF [por defecto: el usuario del sistema].
+cli-report-plant = Reporte sobre la base de datos de planta (todas las estaciones, como las guardó el colector) en vez de la de esta estación: postgres://USUARIO[:CLAVE]@HOST:PUERTO/BD. Solo lectura: aquí no se deciden lotes ni se firman turnos.
 
 # Options of the other commands; `cli-arg-<arg>` serves the source options several share.
 cli-inspect-frames = Detener tras N cuadros (una carpeta se detiene al terminar de todos modos).

@@ -27,7 +27,7 @@ use pdf_writer::{Filter, Finish, Name, Pdf, Rect, Ref};
 
 use super::query::{Report, items};
 use super::{ReportError, ReportFilter};
-use crate::store::Store;
+use crate::reports::source::ReportSource;
 pub use audit_pages::render_audit_pdf;
 use detail_page::MAX_SAMPLES;
 use layout::{BOLD, FONT, H, W};
@@ -147,7 +147,7 @@ fn document_info(pdf: &mut Pdf, info: Ref, meta: &PdfMeta) {
 /// Up to `limit` saved crops of rejected items in the report's filter, newest first.
 /// Unreadable image files are skipped with a warning naming them.
 pub fn load_samples(
-    store: &Store,
+    db: &dyn ReportSource,
     r: &Report,
     limit: usize,
 ) -> Result<Vec<SampleImage>, ReportError> {
@@ -156,7 +156,7 @@ pub fn load_samples(
         ..r.filter.clone()
     };
     // Ask for more rows than needed: several rejects may share one crop file.
-    let rows = items(store, &f, true, limit * 20)?;
+    let rows = items(db, &f, true, limit * 20)?;
     let mut seen: Vec<PathBuf> = Vec::new();
     let mut out = Vec::new();
     for row in rows {
@@ -194,13 +194,15 @@ pub fn load_samples(
 /// Render the report (with up to 6 sample images from the database) and write it to `path`
 /// through a temporary file renamed into place.
 pub fn write_pdf(
-    store: &Store,
+    db: &dyn ReportSource,
     r: &Report,
     meta: &PdfMeta,
     path: &Path,
 ) -> Result<u64, ReportError> {
-    crate::store::guard_output_path(store.path(), path)?;
-    let samples = load_samples(store, r, MAX_SAMPLES)?;
+    if let Some(file) = db.database_file() {
+        crate::store::guard_output_path(file, path)?;
+    }
+    let samples = load_samples(db, r, MAX_SAMPLES)?;
     let bytes = render_pdf(r, &samples, meta);
     let werr = |e: std::io::Error| ReportError::Write {
         path: path.to_path_buf(),

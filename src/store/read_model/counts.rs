@@ -288,40 +288,6 @@ impl Store {
             .map(|&(_, n, above)| (n, above)))
     }
 
-    /// The passed items' scores per clock hour against `score_quantile` (SQL `GROUP BY`).
-    pub fn report_pass_scores_by_hour(
-        &self,
-        f: &ReportFilter,
-        score_quantile: f64,
-    ) -> Result<Vec<PassScores>, StoreError> {
-        // The verdict goes into the aggregates, not the WHERE clause: a `verdict = 'pass'` term
-        // would lure the planner onto the verdict index (most rows are passes) even when a lot
-        // or time filter selects a few thousand rows through a better index.
-        let w = f.where_clause();
-        let q = format!(
-            "SELECT i.ts / {HOUR_MS} AS h, sum(i.verdict = 'pass'),
-                    avg(CASE WHEN i.verdict = 'pass' THEN i.score END),
-                    sum(i.verdict = 'pass' AND i.score > ?)
-             FROM inspections AS i {} GROUP BY h ORDER BY h",
-            w.sql
-        );
-        // The reference score is the first parameter (it comes before the WHERE clause).
-        let mut params = vec![Value::Real(score_quantile)];
-        params.extend(w.params.iter().cloned());
-        let w2 = SqlWhere {
-            sql: w.sql.clone(),
-            params,
-        };
-        self.report_rows(&q, &w2, "score drift by hour", |r| {
-            Ok(PassScores {
-                start_ms: r.get::<_, i64>(0)? * HOUR_MS,
-                passed: u(r.get(1)?),
-                mean_score: r.get::<_, Option<f64>>(2)?.unwrap_or(0.0),
-                above: u(r.get(3)?),
-            })
-        })
-    }
-
     /// One scan of the filtered inspections, grouped by clock hour in time order: the rows
     /// behind the summary, the hourly p-chart and the drift trend (passed items scoring above
     /// `score_quantile`).

@@ -182,6 +182,32 @@ impl ReportFilter {
     /// version, product, line or shift, or a verdict other than pass/reject/review, is an
     /// error naming the field and value (an empty report from a typo would mislead).
     pub fn validate(&self, store: &Store) -> Result<(), FilterError> {
+        self.validate_by(|field, value| {
+            let sql = match field {
+                "lot" => "SELECT 1 FROM lots WHERE code = ?1",
+                "station" => "SELECT 1 FROM stations WHERE name = ?1",
+                "model version" => "SELECT 1 FROM model_versions WHERE version = ?1",
+                "product" => "SELECT 1 FROM lots WHERE product = ?1",
+                "line" => "SELECT 1 FROM lots WHERE line = ?1",
+                "shift" => "SELECT 1 FROM lots WHERE shift = ?1",
+                _ => "SELECT 1 FROM recipes WHERE name = ?1",
+            };
+            store
+                .conn
+                .query_row(sql, [value], |_| Ok(()))
+                .optional()
+                .map(|found| found.is_some())
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    /// The checks of [`ReportFilter::validate`] on any database: `exists(field, value)` says
+    /// whether the database knows that lot, station, `model version`, product, line, shift or
+    /// recipe (or why it could not be checked).
+    pub fn validate_by(
+        &self,
+        mut exists: impl FnMut(&'static str, &str) -> Result<bool, String>,
+    ) -> Result<(), FilterError> {
         if let (Some(f), Some(t)) = (self.from_ms, self.to_ms)
             && f >= t
         {
@@ -191,43 +217,22 @@ impl ReportFilter {
                 problem: "is an empty time range (from must be before to)".into(),
             });
         }
-        let checks: [(&'static str, &Option<String>, &str); 7] = [
-            ("lot", &self.lot, "SELECT 1 FROM lots WHERE code = ?1"),
-            (
-                "station",
-                &self.station,
-                "SELECT 1 FROM stations WHERE name = ?1",
-            ),
-            (
-                "model version",
-                &self.model_version,
-                "SELECT 1 FROM model_versions WHERE version = ?1",
-            ),
-            (
-                "product",
-                &self.product,
-                "SELECT 1 FROM lots WHERE product = ?1",
-            ),
-            ("line", &self.line, "SELECT 1 FROM lots WHERE line = ?1"),
-            ("shift", &self.shift, "SELECT 1 FROM lots WHERE shift = ?1"),
-            (
-                "recipe",
-                &self.recipe,
-                "SELECT 1 FROM recipes WHERE name = ?1",
-            ),
+        let named: [(&'static str, &Option<String>); 7] = [
+            ("lot", &self.lot),
+            ("station", &self.station),
+            ("model version", &self.model_version),
+            ("product", &self.product),
+            ("line", &self.line),
+            ("shift", &self.shift),
+            ("recipe", &self.recipe),
         ];
-        for (field, value, sql) in checks {
+        for (field, value) in named {
             let Some(v) = given(value) else { continue };
-            let found = store
-                .conn
-                .query_row(sql, [v], |_| Ok(()))
-                .optional()
-                .map_err(|e| FilterError {
-                    field,
-                    value: v.to_string(),
-                    problem: format!("could not be checked: {e}"),
-                })?
-                .is_some();
+            let found = exists(field, v).map_err(|e| FilterError {
+                field,
+                value: v.to_string(),
+                problem: format!("could not be checked: {e}"),
+            })?;
             if !found {
                 return Err(FilterError {
                     field,
