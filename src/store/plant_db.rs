@@ -134,8 +134,8 @@ pub struct PlantDb {
     pub(super) name: String,
 }
 
-/// `url` without its password, for messages.
-fn without_password(url: &str) -> String {
+/// `url` without its password, for messages and saved settings.
+pub fn without_password(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
@@ -155,12 +155,19 @@ pub(super) fn error_for(
     move |source| PlantDbError { db, what, source }
 }
 
+/// A client of `url`, giving up after 10 s when the server does not answer.
+fn connect_client(url: &str, name: &str) -> Result<Client, PlantDbError> {
+    let mut config: postgres::Config = url.parse().map_err(error_for(name, "connect"))?;
+    config.connect_timeout(std::time::Duration::from_secs(10));
+    config.connect(NoTls).map_err(error_for(name, "connect"))
+}
+
 impl PlantDb {
     /// Connect to `url` (`postgres://USER[:PASSWORD]@HOST:PORT/DB`) and bring its schema up
     /// to [`PLANT_SCHEMA_VERSION`].
     pub fn connect(url: &str) -> Result<PlantDb, PlantDbError> {
         let name = without_password(url);
-        let client = Client::connect(url, NoTls).map_err(error_for(&name, "connect"))?;
+        let client = connect_client(url, &name)?;
         let mut db = PlantDb {
             client: RefCell::new(client),
             name,
@@ -173,7 +180,7 @@ impl PlantDb {
     /// an older one is brought up to date like [`PlantDb::connect`] does.
     pub fn open_for_reading(url: &str) -> Result<PlantDb, PlantDbError> {
         let name = without_password(url);
-        let mut client = Client::connect(url, NoTls).map_err(error_for(&name, "connect"))?;
+        let mut client = connect_client(url, &name)?;
         // A reading role need not be allowed to create tables: only a schema that is behind
         // is migrated. No `foodqc_schema` table is an error that names it.
         let version: i32 = client

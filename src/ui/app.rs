@@ -166,6 +166,8 @@ impl FoodQcApp {
             plant: None,
             plant_error: None,
         };
+        app.reports
+            .restore_database(app.settings.report_plant.clone());
         app.start_station();
         app
     }
@@ -617,6 +619,7 @@ impl eframe::App for FoodQcApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        self.settings.report_plant = self.reports.saved_database();
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
 }

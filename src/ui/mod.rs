@@ -146,6 +146,9 @@ pub struct Settings {
     pub live: live::LiveTab,
     /// The language of the window (first run: the session's locale).
     pub language: Language,
+    /// The plant database the Reports tab reads, without its password (none: the
+    /// station's).
+    pub report_plant: Option<String>,
 }
 
 impl Default for Settings {
@@ -157,6 +160,7 @@ impl Default for Settings {
             station_name: "station-1".into(),
             live: live::LiveTab::default(),
             language: Language::from_environment(),
+            report_plant: None,
         }
     }
 }

@@ -85,6 +85,12 @@ pub enum Command {
     /// Stop the running import or export at the next file.
     CancelFiles,
 
+    /// Read the reports from the plant database at this URL from now on (none: this
+    /// station's database).
+    ReportDatabase {
+        /// `postgres://…` of the plant database.
+        plant: Option<String>,
+    },
     /// Read the values of the report filter menus ([`super::Event::ReportOptions`]).
     ReportOptions,
     /// Run the report queries ([`super::Event::Report`]).

@@ -14,12 +14,13 @@ use super::worker::{DeskError, Worker, open_with_retry, spawn_job};
 use crate::domain::Permission;
 use crate::reports::drift::DriftReference;
 use crate::reports::pdf::PdfMeta;
-use crate::reports::{GroupBy, Report, ReportFilter, query};
+use crate::reports::{GroupBy, Report, ReportError, ReportFilter, ReportSource, query};
 use crate::services::line_alarm::{ALARM_ACTION, ALARM_ACTOR};
 use crate::services::lot_decision;
 use crate::services::shift_review::{self, ShiftKey, ShiftReviewState};
 use crate::services::signing::SignatureInput;
 use crate::store::LotStatus;
+use crate::store::plant_db::PlantDb;
 
 /// Drill-down rows read at most.
 pub(super) const DRILL_ROWS: usize = 300;
@@ -34,9 +35,71 @@ fn thumbnail(path: &Path) -> Option<RgbImage> {
     Some(img.thumbnail(128, 128).to_rgb8())
 }
 
+/// The database an export job reads, opened on the job's own thread.
+enum ExportDb {
+    /// This station's.
+    Station(crate::store::Store),
+    /// The plant's.
+    Plant(PlantDb),
+}
+
+impl ExportDb {
+    /// Open the plant database at `plant`, or else the station's at `db`.
+    fn open(plant: Option<&str>, db: &Path) -> Result<ExportDb, DeskError> {
+        Ok(match plant {
+            Some(url) => {
+                ExportDb::Plant(PlantDb::open_for_reading(url).map_err(ReportError::from)?)
+            }
+            None => ExportDb::Station(open_with_retry(db)?),
+        })
+    }
+
+    fn source(&self) -> &dyn ReportSource {
+        match self {
+            ExportDb::Station(s) => s,
+            ExportDb::Plant(p) => p,
+        }
+    }
+
+    /// The station's store (shift reviews live there), not the plant's.
+    fn station(&self) -> Option<&crate::store::Store> {
+        match self {
+            ExportDb::Station(s) => Some(s),
+            ExportDb::Plant(_) => None,
+        }
+    }
+}
+
 impl Worker {
+    /// From now on the reports read the plant database at `plant` (none: the station's).
+    /// Connecting waits for the next report, which then says what failed.
+    pub(super) fn report_database(&mut self, plant: Option<String>) {
+        self.plant = None;
+        self.plant_url = plant
+            .map(|u| u.trim().to_string())
+            .filter(|u| !u.is_empty());
+        if let Some(url) = &self.plant_url {
+            let name = crate::store::plant_db::without_password(url);
+            tracing::info!("reports: reading the plant database {name}");
+        }
+    }
+
+    /// The database the reports read: the plant's when one is chosen (connected when
+    /// needed), else the station's.
+    fn report_source(&mut self) -> Result<&dyn ReportSource, DeskError> {
+        if let Some(url) = self.plant_url.clone() {
+            let db = match self.plant.take() {
+                Some(db) => db,
+                None => PlantDb::open_for_reading(&url).map_err(ReportError::from)?,
+            };
+            return Ok(self.plant.insert(db));
+        }
+        let store: &crate::store::Store = self.store()?;
+        Ok(store)
+    }
+
     pub(super) fn report_options(&mut self) -> Result<(), DeskError> {
-        let o = self.store()?.filter_options()?;
+        let o = self.report_source()?.filter_options()?;
         self.sink.emit(Event::ReportOptions(o));
         Ok(())
     }
@@ -47,12 +110,16 @@ impl Worker {
         by: GroupBy,
         reference: &DriftReference,
     ) -> Result<(), DeskError> {
-        let st = self.store()?;
+        let db = self.report_source()?;
         let t = Instant::now();
-        let r = crate::reports::build_report(st, f, by, reference)?;
+        let r = crate::reports::build_report(db, f, by, reference)?;
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         self.sink.emit(Event::Report(Box::new(r), ms));
-        let review = ShiftReviewState::for_filter(self.store()?, f)?;
+        // Shift sign-offs are kept by the station, not the plant.
+        let review = match self.plant_url {
+            Some(_) => None,
+            None => ShiftReviewState::for_filter(self.store()?, f)?,
+        };
         self.sink.emit(Event::ShiftReview(review));
         Ok(())
     }
@@ -82,8 +149,7 @@ impl Worker {
         f: &ReportFilter,
         images_only: bool,
     ) -> Result<(), DeskError> {
-        let st = self.store()?;
-        let items = query::items(st, f, images_only, DRILL_ROWS)?;
+        let items = query::items(self.report_source()?, f, images_only, DRILL_ROWS)?;
         let thumbs = items
             .iter()
             .filter_map(|i| i.sample_path.clone())
@@ -128,14 +194,14 @@ impl Worker {
     pub(super) fn export_csv(&mut self, f: ReportFilter, to: SaveTarget) {
         let cancel = self.export_cancel.clone();
         cancel.store(false, Ordering::Relaxed);
-        self.export_job("CSV", to, move |store, path, sink| {
+        self.export_job("CSV", to, move |db, path, sink| {
             let progress = |n: u64| {
                 sink.status(
                     Topic::Reports,
                     Status::busy(crate::tr!("desk-csv-progress", rows = n)),
                 );
             };
-            let n = crate::reports::export::write_csv(store, &f, path, &progress, &cancel)?;
+            let n = crate::reports::export::write_csv(db.source(), &f, path, &progress, &cancel)?;
             Ok(crate::tr!(
                 "desk-csv-done",
                 rows = n,
@@ -146,14 +212,17 @@ impl Worker {
 
     /// Write the report as PDF on a job thread.
     pub(super) fn export_pdf(&mut self, report: Box<Report>, meta: PdfMeta, to: SaveTarget) {
-        self.export_job("PDF", to, move |store, path, _| {
+        self.export_job("PDF", to, move |db, path, _| {
             // A shift's report carries its review as it stands when written.
-            let review = ShiftReviewState::for_filter(store, &report.filter)?;
+            let review = match db.station() {
+                Some(store) => ShiftReviewState::for_filter(store, &report.filter)?,
+                None => None,
+            };
             let meta = PdfMeta {
                 review: review.map(|r| r.to_pdf()),
                 ..meta
             };
-            let bytes = crate::reports::pdf::write_pdf(store, &report, &meta, path)?;
+            let bytes = crate::reports::pdf::write_pdf(db.source(), &report, &meta, path)?;
             let kb = bytes / 1024;
             Ok(crate::tr!(
                 "desk-pdf-done",
@@ -163,16 +232,18 @@ impl Worker {
         });
     }
 
-    /// An export job: ask where (when asked to), make the folder, open a store, write.
+    /// An export job: ask where (when asked to), make the folder, open the database the
+    /// reports read, write.
     fn export_job(
         &mut self,
         kind: &'static str,
         to: SaveTarget,
-        write: impl FnOnce(&crate::store::Store, &Path, &super::EventSink) -> Result<String, DeskError>
+        write: impl FnOnce(&ExportDb, &Path, &super::EventSink) -> Result<String, DeskError>
         + Send
         + 'static,
     ) {
         let db = self.cfg.paths.db_path();
+        let plant = self.plant_url.clone();
         let sink = self.sink.clone();
         let what = match &to {
             SaveTarget::Ask(_) => format!("{kind} export: choose a file"),
@@ -202,8 +273,8 @@ impl Worker {
                         ))
                     })?;
                 }
-                let store = open_with_retry(&db)?;
-                write(&store, &path, &sink)
+                let opened = ExportDb::open(plant.as_deref(), &db)?;
+                write(&opened, &path, &sink)
             })();
             let status = match result {
                 Ok(msg) => Status::Done(msg),

@@ -46,6 +46,10 @@ pub(super) struct Worker {
     pub(super) thumbs_sent: HashSet<PathBuf>,
     /// Who is signed in at the window.
     pub(super) session: Option<AuthUser>,
+    /// The plant database the reports read instead of the store, when one is chosen.
+    pub(super) plant_url: Option<String>,
+    /// Its connection, opened when first needed.
+    pub(super) plant: Option<crate::store::plant_db::PlantDb>,
 }
 
 impl Worker {
@@ -59,6 +63,8 @@ impl Worker {
             export_cancel: Arc::new(AtomicBool::new(false)),
             thumbs_sent: HashSet::new(),
             session: None,
+            plant_url: None,
+            plant: None,
         }
     }
 
@@ -105,6 +111,10 @@ impl Worker {
                 // Reopen on the next command: the file may have been replaced or locked.
                 self.store = None;
             }
+            if matches!(e, DeskError::Report(crate::reports::ReportError::Plant(_))) {
+                // The plant database may be back by the next command.
+                self.plant = None;
+            }
             self.sink.status(topic, Status::Failed(e.to_string()));
         }
     }
@@ -134,6 +144,7 @@ impl Worker {
             Command::Import { paths, pick } => self.import(paths, pick),
             Command::ExportLabelled { pick } => self.export_labelled(pick),
             Command::CancelFiles => self.files_cancel.store(true, Ordering::Relaxed),
+            Command::ReportDatabase { plant } => self.report_database(plant),
             Command::ReportOptions => return self.report_options(),
             Command::BuildReport {
                 filter,
@@ -276,7 +287,8 @@ fn topic_of(cmd: &Command) -> Topic {
         Command::Import { .. } | Command::ExportLabelled { .. } | Command::CancelFiles => {
             Topic::Files
         }
-        Command::ReportOptions
+        Command::ReportDatabase { .. }
+        | Command::ReportOptions
         | Command::BuildReport { .. }
         | Command::Drill { .. }
         | Command::SetLotStatus { .. }

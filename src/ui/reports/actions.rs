@@ -22,7 +22,9 @@ impl ReportsTab {
                 .desired_rows(2)
                 .desired_width(f32::INFINITY),
         );
-        let ready = !self.disposition_lot.is_empty() && !self.comment.trim().is_empty();
+        // A lot is held or released at its station: the plant database only reads.
+        let ready =
+            !self.plant && !self.disposition_lot.is_empty() && !self.comment.trim().is_empty();
         ui.horizontal(|ui| {
             for (label, status) in [
                 (tr!("reports-hold-lot"), LotStatus::Hold),
@@ -31,7 +33,9 @@ impl ReportsTab {
                 let button = egui::Button::new(label);
                 let may = ctx.session.may(Permission::HoldReleaseLot);
                 let r = guarded(ui, ctx.session, Permission::HoldReleaseLot, ready, button);
-                let r = if may {
+                let r = if may && self.plant {
+                    r.on_disabled_hover_text(tr!("reports-disposition-plant"))
+                } else if may {
                     r.on_disabled_hover_text(tr!("reports-disposition-disabled"))
                 } else {
                     r

@@ -8,7 +8,42 @@ use super::ReportsTab;
 use crate::ui::action::{Action, TabCtx};
 
 impl ReportsTab {
+    /// Which database the reports read: this station's or the plant's (URL, Open).
+    fn database(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
+        let mut switch = false;
+        ui.horizontal(|ui| {
+            ui.label(tr!("reports-database"));
+            let mut plant = self.plant;
+            ui.selectable_value(&mut plant, false, tr!("reports-db-station"));
+            ui.selectable_value(&mut plant, true, tr!("reports-db-plant"))
+                .on_hover_text(tr!("reports-db-plant-tip"));
+            if plant != self.plant {
+                self.plant = plant;
+                // Back to the station at once; the plant once its address is there.
+                switch = !plant || !self.plant_url.trim().is_empty();
+            }
+        });
+        if self.plant {
+            ui.horizontal(|ui| {
+                let edit = ui.add(
+                    egui::TextEdit::singleline(&mut self.plant_url)
+                        .hint_text("postgres://qc@planta-db:5432/foodqc")
+                        .desired_width(ui.available_width() - 60.0),
+                );
+                let entered = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                let ready = !self.plant_url.trim().is_empty();
+                let open = ui.add_enabled(ready, egui::Button::new(tr!("reports-plant-open")));
+                switch |= ready && (entered || open.clicked());
+            });
+        }
+        if switch {
+            self.switch_database(ctx.model, actions);
+        }
+        ui.separator();
+    }
+
     pub(super) fn filters(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
+        self.database(ui, ctx, actions);
         ui.heading(tr!("reports-filters"));
         // People type plant-time dates; `parse_time` turns them into UTC for the database.
         let zone = foodqc::i18n::plant_time_zone()

@@ -59,6 +59,10 @@ pub struct ReportsTab {
     pub comment: String,
     /// The review of the shift the report shows, when it shows one.
     pub shift_review: Option<foodqc::services::shift_review::ShiftReviewState>,
+    /// The reports read the plant database (every station) instead of this station's.
+    pub plant: bool,
+    /// The plant database's `postgres://` URL as typed.
+    pub plant_url: String,
     started: bool,
 }
 
@@ -80,6 +84,8 @@ impl Default for ReportsTab {
             thumbs: HashMap::new(),
             disposition_lot: String::new(),
             comment: String::new(),
+            plant: false,
+            plant_url: String::new(),
             started: false,
         }
     }
@@ -117,6 +123,38 @@ impl ReportsTab {
             reference: DriftReference::for_model(model),
         };
         self.ask(actions, cmd, &tr!("reports-querying"));
+    }
+
+    /// The plant database chosen, saved without its password (none: this station's).
+    pub fn saved_database(&self) -> Option<String> {
+        self.plant
+            .then(|| foodqc::store::plant_db::without_password(self.plant_url.trim()))
+    }
+
+    /// Read the plant database at `url` (none: this station's) from the next report on.
+    pub fn restore_database(&mut self, url: Option<String>) {
+        self.plant = url.is_some();
+        self.plant_url = url.unwrap_or_default();
+    }
+
+    /// Tell the worker which database the reports read, forget what the other one showed
+    /// and run the report there.
+    fn switch_database(&mut self, model: &foodqc::model::AnomalyModel, actions: &mut Vec<Action>) {
+        let plant = self.plant.then(|| self.plant_url.trim().to_string());
+        actions.push(Command::ReportDatabase { plant }.into());
+        self.report = None;
+        self.shift_review = None;
+        self.options = FilterOptions::default();
+        self.drill = Drill::default();
+        self.disposition_lot.clear();
+        // Names of the other database may not exist in this one.
+        let (from, to) = (self.filter.from_ms, self.filter.to_ms);
+        self.filter = ReportFilter {
+            from_ms: from,
+            to_ms: to,
+            ..ReportFilter::default()
+        };
+        self.run(model, actions);
     }
 
     /// Show the items behind `filter` in the drill-down.
@@ -185,7 +223,11 @@ impl ReportsTab {
         let mut actions = Vec::new();
         if !self.started {
             self.started = true;
-            self.run(ctx.model, &mut actions);
+            if self.plant {
+                self.switch_database(ctx.model, &mut actions);
+            } else {
+                self.run(ctx.model, &mut actions);
+            }
         }
         // Panels in proportion at small windows, so the charts in the middle keep some room.
         let (width, height) = (ui.available_width(), ui.available_height());
