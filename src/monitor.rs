@@ -163,4 +163,8 @@ fn describe() {
         "Messages that were not foodqc records."
     );
     describe_counter!("foodqc_collector_db_errors_total", "Plant database errors.");
+    describe_gauge!(
+        "foodqc_collector_lag_messages",
+        "Messages in this collector's partitions not read yet (scale out when it grows)."
+    );
 }

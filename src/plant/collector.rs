@@ -14,11 +14,13 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use super::KafkaSpec;
 use crate::store::plant_db::{PlantAuditEntry, PlantDb, PlantDbError, PlantInspection};
 
-/// The topics a collector reads.
-pub const TOPICS: [&str; 2] = ["foodqc.inspections", "foodqc.audit"];
+use super::topics::TOPICS;
 
 /// Messages stored per transaction at most.
 const BATCH: usize = 1000;
+
+/// How often the consumer lag is measured.
+const LAG_EVERY: Duration = Duration::from_secs(5);
 
 /// What the collector did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -72,6 +74,9 @@ pub fn run(
         error: e.to_string(),
     };
     let mut db = PlantDb::connect(&cfg.postgres)?;
+    if let Err(e) = super::topics::ensure(&cfg.kafka, Duration::from_secs(10)) {
+        tracing::warn!("plant topics on {}: {e}", cfg.kafka.brokers);
+    }
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &cfg.kafka.brokers)
         .set("group.id", &cfg.group)
@@ -85,8 +90,16 @@ pub fn run(
     consumer.subscribe(&TOPICS).map_err(kafka_err)?;
     let mut stats = CollectorStats::default();
     let mut last_message = Instant::now();
+    // Measured as soon as partitions are ours, then every LAG_EVERY.
+    let mut lag_measured: Option<Instant> = None;
     while !stop.load(Ordering::SeqCst) {
         alive.store(crate::store::now_ms(), Ordering::SeqCst);
+        if lag_measured.is_none_or(|at| at.elapsed() >= LAG_EVERY)
+            && let Some(lag) = consumer_lag(&consumer)
+        {
+            lag_measured = Some(Instant::now());
+            metrics::gauge!("foodqc_collector_lag_messages").set(lag as f64);
+        }
         let mut inspections = Vec::new();
         let mut audit = Vec::new();
         // The next offset of each partition read in this batch, committed after the rows.
@@ -164,6 +177,34 @@ pub fn run(
         }
     }
     Ok(stats)
+}
+
+/// Messages in this collector's partitions not read yet (each partition's end minus the
+/// position reached); `None` while nothing is assigned or the brokers do not answer.
+fn consumer_lag(consumer: &BaseConsumer) -> Option<i64> {
+    let positions = consumer
+        .position()
+        .inspect_err(|e| tracing::debug!("consumer lag: no positions: {e}"))
+        .ok()?;
+    if positions.count() == 0 {
+        return None;
+    }
+    let mut lag = 0;
+    for p in positions.elements() {
+        let (low, high) = consumer
+            .fetch_watermarks(p.topic(), p.partition(), Duration::from_secs(1))
+            .inspect_err(|e| {
+                tracing::debug!("consumer lag of {}/{}: {e}", p.topic(), p.partition())
+            })
+            .ok()?;
+        // No position yet: everything from the start of the partition is still to read.
+        let at = match p.offset() {
+            Offset::Offset(o) => o,
+            _ => low,
+        };
+        lag += (high - at).max(0);
+    }
+    Some(lag)
 }
 
 enum Record {

@@ -5,5 +5,6 @@
 
 pub mod collector;
 pub mod publisher;
+pub mod topics;
 
 pub use publisher::{KafkaSpec, Publisher, PublisherStats};

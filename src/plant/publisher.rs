@@ -217,6 +217,8 @@ fn run(
     drain: &AtomicBool,
     stats: &Mutex<PublisherStats>,
 ) {
+    // Made once the brokers answer; again when one says it does not know a topic.
+    let mut topics_made = false;
     while !stop.load(Ordering::SeqCst) {
         let rows = match store.outbox_pending(BATCH) {
             Ok(rows) => rows,
@@ -234,6 +236,12 @@ fn run(
                 100
             }));
             continue;
+        }
+        if !topics_made {
+            match super::topics::ensure(spec, Duration::from_secs(5)) {
+                Ok(()) => topics_made = true,
+                Err(e) => tracing::warn!("plant topics on {}: {e}", spec.brokers),
+            }
         }
         let outcome = send_batch(&producer, &rows, stop);
         if !outcome.acked.is_empty()
@@ -253,6 +261,11 @@ fn run(
                     .then(|| s.last_error.clone())
                     .flatten()
             });
+        }
+        if let Some(failure) = &outcome.failure
+            && failure.contains("UnknownTopicOrPartition")
+        {
+            topics_made = false;
         }
         if outcome.failure.is_some() {
             tracing::warn!(

@@ -24,7 +24,12 @@ impl ReportsTab {
             _ => {}
         }
         let Some(r) = self.report.clone() else {
-            ui.centered_and_justified(|ui| ui.label(tr!("reports-running")));
+            let waiting = if self.plant && self.plant_url.trim().is_empty() {
+                tr!("reports-plant-need-url")
+            } else {
+                tr!("reports-running")
+            };
+            ui.centered_and_justified(|ui| ui.label(waiting));
             return;
         };
         // At small windows the three charts cannot all fit: each keeps a readable minimum
@@ -48,12 +53,12 @@ impl ReportsTab {
         actions: &mut Vec<Action>,
     ) {
         // A long filter description is elided; its full text shows on hover.
-        ui.add(
-            egui::Label::new(
-                egui::RichText::new(tr!("reports-heading", filter = r.filter.describe())).heading(),
-            )
-            .truncate(),
-        );
+        let heading = if self.plant {
+            tr!("reports-heading-plant", filter = r.filter.describe())
+        } else {
+            tr!("reports-heading", filter = r.filter.describe())
+        };
+        ui.add(egui::Label::new(egui::RichText::new(heading).heading()).truncate());
         summary_line(ui, r);
         if r.summary.items == 0 {
             ui.label(tr!("reports-no-match"));

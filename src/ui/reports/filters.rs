@@ -19,8 +19,13 @@ impl ReportsTab {
                 .on_hover_text(tr!("reports-db-plant-tip"));
             if plant != self.plant {
                 self.plant = plant;
-                // Back to the station at once; the plant once its address is there.
+                // Back to the station at once; the plant once its address is there. Until
+                // then the station's report is not shown as if it were the plant's.
                 switch = !plant || !self.plant_url.trim().is_empty();
+                if !switch {
+                    self.report = None;
+                    self.drill = super::Drill::default();
+                }
             }
         });
         if self.plant {
