@@ -12,6 +12,28 @@ use crate::training::job::TrainJobError;
 /// Errors of `foodqc bench`.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
+    /// The plant database failed.
+    #[error(transparent)]
+    PlantDb(#[from] crate::store::plant_db::PlantDbError),
+    /// The plant collector stopped.
+    #[error(transparent)]
+    Collector(#[from] crate::plant::collector::CollectorError),
+    /// The plant's brokers refused or did not answer.
+    #[error("{}", crate::tr!("err-bench-kafka", brokers = .brokers.as_str(), error = .error.as_str()))]
+    Kafka {
+        /// The brokers given.
+        brokers: String,
+        /// What failed.
+        error: String,
+    },
+    /// The plant benchmark needs an empty plant database.
+    #[error("{}", crate::tr!("err-bench-plant-not-empty", db = .db.as_str(), rows = .rows))]
+    PlantNotEmpty {
+        /// The database, without its password.
+        db: String,
+        /// Inspections it holds.
+        rows: i64,
+    },
     /// The rayon pool of `--threads` threads could not be built.
     #[error("{}", crate::tr!("err-bench-error-pool", v0 = .0.to_string()))]
     Pool(#[from] rayon::ThreadPoolBuildError),

@@ -13,6 +13,7 @@ mod error;
 mod inputs;
 pub mod line;
 mod pipeline;
+pub mod plant;
 mod report;
 pub mod soak;
 mod system;

@@ -49,6 +49,17 @@ pub struct BenchArgs {
     /// With --cameras: how long the lines run, seconds.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     seconds: u32,
+    /// Instead: send this many inspection messages to --kafka, collect them into the empty
+    /// plant database --postgres and measure the collector's rows per second.
+    #[arg(long, value_name = "N", requires_all = ["kafka", "postgres"])]
+    plant: Option<u64>,
+    /// With --plant: the brokers, HOST:PORT[,HOST:PORT].
+    #[arg(long, value_name = "BROKERS", value_parser = foodqc::plant::KafkaSpec::parse, requires = "plant")]
+    kafka: Option<foodqc::plant::KafkaSpec>,
+    /// With --plant: a scratch plant database, postgres://USER@HOST:PORT/DB (it must hold no
+    /// inspections).
+    #[arg(long, value_name = "URL", requires = "plant")]
+    postgres: Option<String>,
 }
 
 /// Run the benchmark and print its report.
@@ -58,6 +69,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     }
     if let Some(cameras) = a.cameras {
         return run_cameras(cameras, a.seconds, a.json);
+    }
+    if let (Some(n), Some(kafka), Some(postgres)) = (a.plant, &a.kafka, &a.postgres) {
+        return run_plant(n, kafka, postgres, a.json);
     }
     let opts = foodqc::bench::BenchOptions {
         dataset: a.dataset,
@@ -73,6 +87,35 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", report.to_text());
+    }
+    Ok(())
+}
+
+/// `bench --plant`: the collector's throughput into PostgreSQL.
+fn run_plant(
+    messages: u64,
+    kafka: &foodqc::plant::KafkaSpec,
+    postgres: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    let r = foodqc::bench::plant::plant_bench(messages, kafka, postgres, &|m| eprintln!("{m}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        let dec = foodqc::i18n::format_decimal;
+        println!(
+            "{}",
+            tr!(
+                "cli-bench-plant-summary",
+                messages = r.messages,
+                produce = dec(r.produce_seconds, 1),
+                read = r.read,
+                stored = r.stored,
+                collect = dec(r.collect_seconds, 1),
+                rate = dec(r.rows_per_second, 0),
+                stations = dec(r.stations_at_30_items_per_second, 0)
+            )
+        );
     }
     Ok(())
 }

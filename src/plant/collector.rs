@@ -31,6 +31,8 @@ pub struct CollectorStats {
     pub stored: u64,
     /// Messages that were not foodqc records (logged and skipped).
     pub skipped: u64,
+    /// From the first message read to the last batch stored.
+    pub busy: Duration,
 }
 
 /// Why the collector stopped.
@@ -89,6 +91,7 @@ pub fn run(
         .map_err(kafka_err)?;
     consumer.subscribe(&TOPICS).map_err(kafka_err)?;
     let mut stats = CollectorStats::default();
+    let mut first_read: Option<Instant> = None;
     let mut last_message = Instant::now();
     // Measured as soon as partitions are ours, then every LAG_EVERY.
     let mut lag_measured: Option<Instant> = None;
@@ -117,6 +120,7 @@ pub fn run(
                 }
             };
             stats.messages += 1;
+            first_read.get_or_insert_with(Instant::now);
             metrics::counter!("foodqc_collector_messages_total").increment(1);
             last_message = Instant::now();
             let (topic, partition, offset) = (m.topic().to_string(), m.partition(), m.offset());
@@ -164,6 +168,7 @@ pub fn run(
             metrics::counter!("foodqc_collector_db_errors_total").increment(1);
         })?;
         stats.stored += stored;
+        stats.busy = first_read.map_or(Duration::ZERO, |t| t.elapsed());
         metrics::counter!("foodqc_collector_rows_stored_total").increment(stored);
         // Only now are the rows safe: commit what was read.
         let mut tpl = TopicPartitionList::new();

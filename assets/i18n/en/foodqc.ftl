@@ -561,6 +561,12 @@ cli-bench-seconds = With --cameras: how long the lines run, seconds.
 cli-bench-bad-cameras = --cameras takes 1 to 64, not { $cameras }
 cli-bench-cameras-summary = { $cameras } cameras for { $seconds } s: { $dropped } frames dropped, worst capture -> verdict p99 { $p99 } ms, CPU { $cpu } % of one core; { $items } items judged, { $rows } rows recorded
 cli-bench-cameras-camera =   { $station }: { $frames } frames, { $dropped } dropped, { $items } items; capture -> verdict median { $median } ms, p99 { $p99 } ms
+cli-bench-plant = Instead: send this many inspection messages to --kafka, collect them into the empty plant database --postgres and measure the collector's rows per second.
+cli-bench-kafka = With --plant: the brokers, HOST:PORT[,HOST:PORT].
+cli-bench-postgres = With --plant: a scratch plant database, postgres://USER@HOST:PORT/DB (it must hold no inspections).
+cli-bench-plant-summary = plant collector: { $messages } messages produced in { $produce } s; { $read } read, { $stored } rows stored in { $collect } s = { $rate } rows/s, enough for { $stations } stations at 30 items/s
+bench-plant-producing = producing { $messages } inspection messages
+bench-plant-collecting = collecting them into PostgreSQL
 cli-bench-tier = Tier the dataset's photos are judged with: classical or deep (the synthetic frames always use the bundled classical model).
 cli-alarms-hours = Simulated hours of production.
 cli-alarms-items-per-hour = Items recorded per simulated hour.
@@ -1310,6 +1316,8 @@ store-bad-backup = cannot restore from { $path }: { $reason }; the current datab
 store-unrecorded = inspection recorder for { $path } gave up with { $unrecorded } item(s) not recorded; last error: { $last_error }
 
 ## Errors of the core library (files, models, database, training, line outputs)
+err-bench-kafka = plant brokers { $brokers }: { $error }
+err-bench-plant-not-empty = the plant benchmark needs an empty plant database; { $db } holds { $rows } inspections (use a scratch database)
 err-bench-error-pool = cannot build the thread pool: { $v0 }
 err-bench-error-create-dir = cannot create { $path }: { $source }
 err-bench-error-read = cannot read { $path }: { $source }

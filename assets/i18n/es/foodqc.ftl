@@ -561,6 +561,12 @@ cli-bench-seconds = Con --cameras: cuánto tiempo corren las líneas, en segundo
 cli-bench-bad-cameras = --cameras acepta de 1 a 64, no { $cameras }
 cli-bench-cameras-summary = { $cameras } cámaras por { $seconds } s: { $dropped } cuadros descartados, peor captura -> veredicto p99 { $p99 } ms, CPU { $cpu } % de un núcleo; { $items } piezas juzgadas, { $rows } filas registradas
 cli-bench-cameras-camera =   { $station }: { $frames } cuadros, { $dropped } descartados, { $items } piezas; captura -> veredicto mediana { $median } ms, p99 { $p99 } ms
+cli-bench-plant = En cambio: enviar esta cantidad de mensajes de inspección a --kafka, recogerlos en la base de datos de planta vacía --postgres y medir las filas por segundo del colector.
+cli-bench-kafka = Con --plant: los brokers, HOST:PUERTO[,HOST:PUERTO].
+cli-bench-postgres = Con --plant: una base de datos de planta de prueba, postgres://USUARIO@HOST:PUERTO/BD (no debe tener inspecciones).
+cli-bench-plant-summary = colector de planta: { $messages } mensajes producidos en { $produce } s; { $read } leídos, { $stored } filas guardadas en { $collect } s = { $rate } filas/s, suficiente para { $stations } estaciones a 30 piezas/s
+bench-plant-producing = produciendo { $messages } mensajes de inspección
+bench-plant-collecting = recogiéndolos en PostgreSQL
 cli-bench-tier = Nivel con que se juzgan las fotos del conjunto de datos: classical o deep (los cuadros sintéticos usan siempre el modelo clásico incorporado).
 cli-alarms-hours = Horas simuladas de producción.
 cli-alarms-items-per-hour = Piezas registradas por hora simulada.
@@ -1310,6 +1316,8 @@ store-bad-backup = no se puede restaurar desde { $path }: { $reason }; la base d
 store-unrecorded = el registrador de inspecciones de { $path } se rindió con { $unrecorded } pieza(s) sin registrar; último error: { $last_error }
 
 ## Errores de la biblioteca (archivos, modelos, base de datos, entrenamiento, salidas a línea)
+err-bench-kafka = brokers de planta { $brokers }: { $error }
+err-bench-plant-not-empty = el benchmark de planta necesita una base de datos de planta vacía; { $db } tiene { $rows } inspecciones (use una base de datos de prueba)
 err-bench-error-pool = no se puede crear el grupo de hilos: { $v0 }
 err-bench-error-create-dir = no se puede crear { $path }: { $source }
 err-bench-error-read = no se puede leer { $path }: { $source }
