@@ -1,5 +1,7 @@
 //! The deployment files are checked: the Dockerfile by hadolint (pinned by
-//! `tests/tools/fetch.sh`), the compose file's foodqc commands by foodqc's own argument parser.
+//! `tests/tools/fetch.sh`), the compose file's foodqc commands by foodqc's own argument parser,
+//! the alert rules by Prometheus's promtool (Debian's `prometheus`): their syntax, and their
+//! unit tests (`alerts_test.yml`: which alerts fire on which series, and when).
 
 mod common;
 
@@ -29,6 +31,33 @@ fn the_dockerfile_passes_hadolint() {
         "hadolint: {}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+#[test]
+fn the_alert_rules_pass_promtool_and_their_unit_tests() {
+    let Ok(version) = std::process::Command::new("promtool").arg("--version").output() else {
+        common::skip_or_fail("promtool is missing (apt-get install prometheus)");
+        return;
+    };
+    assert!(version.status.success());
+    let dir = root().join("assets/monitoring");
+    for args in [
+        ["check", "rules", "alerts.yml"],
+        ["test", "rules", "alerts_test.yml"],
+    ] {
+        let out = std::process::Command::new("promtool")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {}: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// Every `command:` of the compose file is a foodqc command line foodqc accepts.
