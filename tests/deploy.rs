@@ -35,7 +35,10 @@ fn the_dockerfile_passes_hadolint() {
 
 #[test]
 fn the_alert_rules_pass_promtool_and_their_unit_tests() {
-    let Ok(version) = std::process::Command::new("promtool").arg("--version").output() else {
+    let Ok(version) = std::process::Command::new("promtool")
+        .arg("--version")
+        .output()
+    else {
         common::skip_or_fail("promtool is missing (apt-get install prometheus)");
         return;
     };
