@@ -226,6 +226,7 @@ reports-database = Database
 reports-db-station = This station
 reports-db-plant = Plant
 reports-db-plant-tip = Every station's records, as the plant collector stored them in PostgreSQL. Read-only here: lots are held and released at their station. The password is not saved.
+reports-plant-url-hint = postgres://qc@plant-db:5432/foodqc
 reports-plant-open = Open
 reports-disposition-plant = Lots are held and released at their station; the plant database only reads.
 reports-filters = Filters

@@ -226,6 +226,7 @@ reports-database = Base de datos
 reports-db-station = Esta estación
 reports-db-plant = Planta
 reports-db-plant-tip = Los registros de todas las estaciones, como los guardó el colector de planta en PostgreSQL. Aquí solo se leen: los lotes se retienen y liberan en su estación. La clave no se guarda.
+reports-plant-url-hint = postgres://qc@planta-bd:5432/foodqc
 reports-plant-open = Abrir
 reports-disposition-plant = Los lotes se retienen y liberan en su estación; la base de datos de planta solo se lee.
 reports-filters = Filtros

@@ -32,7 +32,7 @@ impl ReportsTab {
             ui.horizontal(|ui| {
                 let edit = ui.add(
                     egui::TextEdit::singleline(&mut self.plant_url)
-                        .hint_text("postgres://qc@planta-db:5432/foodqc")
+                        .hint_text(tr!("reports-plant-url-hint"))
                         .desired_width(ui.available_width() - 60.0),
                 );
                 let entered = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
