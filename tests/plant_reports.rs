@@ -243,7 +243,7 @@ fn the_report_command_reads_the_plant() {
         .collect();
     assert_eq!(stations, ["line-1-bottom", "line-1-top", "line-2"]);
     assert!(std::fs::metadata(&pdf).unwrap().len() > 10_000);
-    // A plant report decides nothing.
+    // A plant lot decision needs the brokers it goes out through.
     let out = common::foodqc()
         .args([
             "report",

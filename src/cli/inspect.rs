@@ -9,7 +9,7 @@ use clap::Args;
 
 use foodqc::domain::{AppPaths, Permission};
 use foodqc::lineio::LineOutputSpec;
-use foodqc::plant::{KafkaSpec, Publisher, PublisherStats};
+use foodqc::plant::{CommandListener, KafkaSpec, Publisher, PublisherStats};
 use foodqc::services::model_choice;
 use foodqc::station::{LotInfo, Station, StationCommand, StationConfig, StationStats};
 use foodqc::tr;
@@ -163,17 +163,28 @@ impl Monitoring {
     }
 }
 
-/// Start publishing the database's outbox to `--kafka`, when given.
-fn start_plant(paths: &AppPaths, a: &InspectArgs) -> anyhow::Result<Option<Publisher>> {
+/// Start publishing the database's outbox to `--kafka`, and applying the plant's lot
+/// decisions, when given.
+fn start_plant(
+    paths: &AppPaths,
+    a: &InspectArgs,
+) -> anyhow::Result<Option<(Publisher, CommandListener)>> {
     let Some(spec) = &a.kafka else {
         return Ok(None);
     };
-    Ok(Some(Publisher::start(paths.db_path(), spec, &a.station)?))
+    let publisher = Publisher::start(paths.db_path(), spec, &a.station)?;
+    let commands = CommandListener::start(paths.db_path(), spec, &a.station)?;
+    Ok(Some((publisher, commands)))
 }
 
 /// Send what waits (up to 30 s) and say how far the plant got.
-fn finish_plant(publisher: Option<Publisher>, a: &InspectArgs) -> Option<PublisherStats> {
-    let p = publisher?;
+fn finish_plant(
+    plant: Option<(Publisher, CommandListener)>,
+    a: &InspectArgs,
+) -> Option<PublisherStats> {
+    let (p, commands) = plant?;
+    // No decision arrives any more; what the last ones recorded still goes out.
+    drop(commands);
     let stats = p.finish(Duration::from_secs(30));
     let brokers = a
         .kafka
@@ -252,7 +263,7 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: InspectArgs) -> anyhow::Re
     }
     while !station.is_finished() && !signalled.load(Ordering::SeqCst) {
         if let Some(m) = &mut monitoring {
-            m.sample(&name, &[station.stats()], plant.as_ref());
+            m.sample(&name, &[station.stats()], plant.as_ref().map(|(p, _)| p));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -357,7 +368,7 @@ fn run_cameras(
     }
     while !group.is_finished() && !signalled.load(Ordering::SeqCst) {
         if let Some(m) = &mut monitoring {
-            m.sample(&names, &group.stats(), plant.as_ref());
+            m.sample(&names, &group.stats(), plant.as_ref().map(|(p, _)| p));
         }
         std::thread::sleep(Duration::from_millis(50));
     }

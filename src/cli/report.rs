@@ -2,12 +2,13 @@
 //! PDF and CSV; lots held or released on the way.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 
 use foodqc::domain::{Actor, AppPaths, Permission};
 use foodqc::i18n::{format_decimal, format_percent};
+use foodqc::plant::{KafkaSpec, Publisher};
 use foodqc::reports::{
     self, GroupBy, ReportFilter, ReportSource, drift::DriftReference, filter::parse_time,
 };
@@ -98,14 +99,17 @@ pub struct ReportArgs {
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
     /// Report over the plant database (every station, as the collector stored it) instead
-    /// of this station's: postgres://USER[:PASSWORD]@HOST:PORT/DB. Read-only: no lot
-    /// decisions or shift sign-offs here.
+    /// of this station's: postgres://USER[:PASSWORD]@HOST:PORT/DB. With --hold or --release
+    /// the decision goes to every station that has the lot (needs --kafka).
     #[arg(
         long,
         value_name = "URL",
-        conflicts_with_all = ["hold", "release", "close_shift", "generate"]
+        conflicts_with_all = ["close_shift", "generate"]
     )]
     plant: Option<String>,
+    /// With --plant and --hold or --release: the plant's brokers, HOST:PORT[,HOST:PORT].
+    #[arg(long, value_name = "BROKERS", value_parser = KafkaSpec::parse, requires = "plant")]
+    kafka: Option<KafkaSpec>,
     /// First add N generated demo inspections (three stations, shifts, lots, a bad lot and a
     /// drifting lot) to the database, e.g. to measure query times at scale.
     #[arg(long, value_name = "N", hide = true)]
@@ -155,7 +159,10 @@ impl ReportArgs {
 pub fn run(paths: &AppPaths, model: Option<&Path>, a: ReportArgs) -> anyhow::Result<()> {
     if let Some(url) = &a.plant {
         let plant = PlantDb::open_for_reading(url)?;
-        let author = Actor::os_user().to_string();
+        let mut author = Actor::os_user().to_string();
+        if let Some((code, status)) = a.disposition() {
+            author = plant_lot_decision(paths, &a, &plant, code, status)?;
+        }
         return report(paths, model, &a, &plant, a.filter()?, author, None);
     }
     // A report only reads: a read-only database still gets one (holding or releasing a lot,
@@ -309,6 +316,72 @@ fn set_lot_status(
         )
     );
     Ok(sig.display_name)
+}
+
+/// Hold or release lot `code` of the plant database at every station that has it: `--user`
+/// (a QC manager) signs here, and the command goes out through `--kafka` (waiting up to 30 s;
+/// what is not sent by then goes at the next publishing start). Returns the signer's name.
+fn plant_lot_decision(
+    paths: &AppPaths,
+    a: &ReportArgs,
+    plant: &PlantDb,
+    code: &str,
+    status: LotStatus,
+) -> anyhow::Result<String> {
+    let Some(spec) = &a.kafka else {
+        anyhow::bail!(tr!("cli-report-plant-needs-kafka"));
+    };
+    if !plant.filter_value_exists("lot", code)? {
+        anyhow::bail!(tr!(
+            "cli-report-no-lot",
+            code = format!("{code:?}"),
+            db = plant.name()
+        ));
+    }
+    let comment = a.comment.as_deref().unwrap_or_default().trim();
+    if comment.is_empty() {
+        anyhow::bail!(tr!("cli-report-need-comment", code = code));
+    }
+    let origin = this_pc();
+    let mut store = Store::open(&paths.db_path())?;
+    // On first, so the decision's own audit entry reaches the plant too.
+    store.enable_outbox(&origin)?;
+    let signed = sign_in(
+        &mut store,
+        a.user.as_deref(),
+        Some(Permission::HoldReleaseLot),
+    )?;
+    let (sig, command) = lot_decision::decide_for_plant(
+        &mut store,
+        &signed.user,
+        code,
+        status,
+        &signed.signature(comment),
+        &origin,
+    )?;
+    drop(store);
+    let stats = Publisher::start(paths.db_path(), spec, &origin)?.finish(Duration::from_secs(30));
+    eprintln!(
+        "{}",
+        tr!(
+            "cli-report-plant-lot-sent",
+            code = code,
+            status = reports::lot_status_label(status).to_uppercase(),
+            actor = format!("{} ({})", sig.display_name, sig.signer),
+            command = command.id,
+            pending = stats.pending
+        )
+    );
+    Ok(sig.display_name)
+}
+
+/// This PC's name (the origin of what it sends to the plant).
+fn this_pc() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "plant-qc".to_string())
 }
 
 /// Close the report of shift `key` under `user`'s signature (a QC manager), `comment` the

@@ -4,7 +4,9 @@
 //! the brokers acknowledged.
 
 pub mod collector;
+pub mod commands;
 pub mod publisher;
 pub mod topics;
 
+pub use commands::CommandListener;
 pub use publisher::{KafkaSpec, Publisher, PublisherStats};

@@ -18,6 +18,12 @@ pub const INSPECTIONS: &str = "foodqc.inspections";
 pub const AUDIT: &str = "foodqc.audit";
 /// The topics a station publishes and the collector reads.
 pub const TOPICS: [&str; 2] = [INSPECTIONS, AUDIT];
+/// Every topic of the plant: also the plant's commands to its stations.
+pub const ALL: [&str; 3] = [
+    INSPECTIONS,
+    AUDIT,
+    crate::store::plant_commands::COMMANDS_TOPIC,
+];
 
 /// Partitions of a topic made here: as many collectors as this can share the work.
 pub const PARTITIONS: i32 = 6;
@@ -30,7 +36,7 @@ pub fn ensure(spec: &KafkaSpec, timeout: Duration) -> Result<(), String> {
         .create()
         .map_err(|e| e.to_string())?;
     // The broker's own replication factor (-1): one broker in a test, three in a plant.
-    let topics: Vec<NewTopic<'_>> = TOPICS
+    let topics: Vec<NewTopic<'_>> = ALL
         .iter()
         .map(|t| NewTopic::new(t, PARTITIONS, TopicReplication::Fixed(-1)))
         .collect();

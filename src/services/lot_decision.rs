@@ -4,6 +4,7 @@
 use crate::domain::SignedAction;
 use crate::services::auth::AuthUser;
 use crate::services::signing::{self, SignError, SignatureInput};
+use crate::store::plant_commands::PlantLotCommand;
 use crate::store::{LotStatus, SignatureRow, Store, StoreError};
 use crate::tr;
 
@@ -53,6 +54,36 @@ pub fn decide(
     Ok(store.set_lot_status_signed(id, status, &sig)?)
 }
 
+/// Put lot `code` on hold or release it at every station that has it, from the plant view:
+/// `user` signs here (in `store`, the deciding PC's database) and the command waits in its
+/// outbox for the plant's brokers. The lot is the plant's, so it is not looked up here; the
+/// caller checks the plant database knows it.
+pub fn decide_for_plant(
+    store: &mut Store,
+    user: &AuthUser,
+    code: &str,
+    status: LotStatus,
+    input: &SignatureInput,
+    origin: &str,
+) -> Result<(SignatureRow, PlantLotCommand), LotDecisionError> {
+    let action = match status {
+        LotStatus::Hold => SignedAction::HoldLot,
+        LotStatus::Released => SignedAction::ReleaseLot,
+        LotStatus::Open => return Err(LotDecisionError::NotADecision(code.to_string())),
+    };
+    user.require(action.permission()).map_err(SignError::from)?;
+    let content = serde_json::json!({ "lot": code, "status": status.as_str(), "scope": "plant" });
+    let sig = signing::prepare(
+        store,
+        user,
+        action,
+        code,
+        signing::content_hash(&content),
+        input,
+    )?;
+    Ok(store.queue_plant_lot_decision(status, &sig, origin)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +129,60 @@ mod tests {
         let sigs = store.signatures_for("lot", "L42", None).unwrap();
         let actions: Vec<_> = sigs.iter().map(|s| s.action.as_str()).collect();
         assert_eq!(actions, ["lot.hold", "lot.release"]);
+    }
+
+    #[test]
+    fn a_plant_decision_is_queued_with_its_signature_and_applied_once_where_the_lot_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut qc_pc = station_with(
+            &dir.path().join("qc"),
+            &[("qc.anna", Role::QcManager), ("op.jose", Role::Operator)],
+        );
+        let qc = signed_in(&mut qc_pc, "qc.anna");
+        let op = signed_in(&mut qc_pc, "op.jose");
+        let e = decide_for_plant(&mut qc_pc, &op, "L7", LotStatus::Hold, &signed("x"), "pc");
+        assert!(matches!(
+            e,
+            Err(LotDecisionError::Sign(SignError::Denied(_)))
+        ));
+        let (sig, command) = decide_for_plant(
+            &mut qc_pc,
+            &qc,
+            "L7",
+            LotStatus::Hold,
+            &signed("moho"),
+            "pc",
+        )
+        .unwrap();
+        assert_eq!(command.id, format!("pc/{}", sig.id));
+        // The command waits in the outbox, with the decision in the audit trail.
+        let queued = qc_pc.outbox_pending(10).unwrap();
+        let sent = queued
+            .iter()
+            .find(|r| r.topic == crate::store::plant_commands::COMMANDS_TOPIC)
+            .unwrap();
+        assert_eq!(sent.key, "L7");
+        let back: PlantLotCommand = serde_json::from_str(&sent.payload).unwrap();
+        assert_eq!(back, command);
+        // A station with the lot applies it once; one without it does nothing.
+        let mut station = station_with(&dir.path().join("st"), &[]);
+        station
+            .get_or_create_lot("L7", "galletas", "1", "A")
+            .unwrap();
+        let mut other = station_with(&dir.path().join("other"), &[]);
+        assert!(!other.apply_plant_lot_command(&command).unwrap());
+        assert!(station.apply_plant_lot_command(&command).unwrap());
+        assert!(!station.apply_plant_lot_command(&command).unwrap());
+        let lots = station.lot_dispositions(&["L7".to_string()]).unwrap();
+        assert_eq!(lots[0].status, LotStatus::Hold);
+        let (who, _, why) = lots[0].last_change.clone().unwrap();
+        assert_eq!((who.as_str(), why.as_str()), ("plant:qc.anna", "moho"));
+        let applied = station
+            .audit_entries(100)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "lot.status")
+            .count();
+        assert_eq!(applied, 1);
     }
 }

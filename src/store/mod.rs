@@ -29,6 +29,7 @@ mod labeling;
 mod migrations;
 mod models;
 mod outbox;
+pub mod plant_commands;
 pub mod plant_db;
 pub mod plant_reports;
 pub mod read_model;

@@ -226,6 +226,11 @@ impl PlantDb {
         tx.commit().map_err(error_for(&name, "migrate"))
     }
 
+    /// The database's address, without its password (for messages).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// How many inspections the plant database holds.
     pub fn inspection_count(&self) -> Result<i64, PlantDbError> {
         self.client

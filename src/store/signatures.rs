@@ -275,7 +275,15 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err(&self.path, "begin (lots)"))?;
         let row = insert_signature(&tx, &self.path, sig)?;
-        set_lot_status_in(&tx, &self.path, lot_id, status, &sig.signer, &sig.reason)?;
+        set_lot_status_in(
+            &tx,
+            &self.path,
+            lot_id,
+            status,
+            &sig.signer,
+            &sig.reason,
+            None,
+        )?;
         tx.commit().map_err(sql_err(&self.path, "commit (lots)"))?;
         self.anchor_heads();
         Ok(row)

@@ -198,7 +198,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err(&self.path, "begin (lots)"))?;
-        set_lot_status_in(&tx, &self.path, lot_id, status, actor, comment)?;
+        set_lot_status_in(&tx, &self.path, lot_id, status, actor, comment, None)?;
         tx.commit().map_err(sql_err(&self.path, "commit (lots)"))?;
         self.anchor_heads();
         Ok(())
@@ -298,7 +298,8 @@ pub(crate) const LOT_SUMMARIES_SQL: &str = "
     GROUP BY l.id
     ORDER BY l.created_at DESC, l.id DESC";
 
-/// Set a lot's status and audit it (`lot.status`) on `tx`, inside the caller's transaction.
+/// Set a lot's status and audit it (`lot.status`, with the fields of `extra` added to its
+/// details) on `tx`, inside the caller's transaction.
 pub(crate) fn set_lot_status_in(
     tx: &rusqlite::Connection,
     path: &std::path::Path,
@@ -306,6 +307,7 @@ pub(crate) fn set_lot_status_in(
     status: LotStatus,
     actor: &str,
     comment: &str,
+    extra: Option<&serde_json::Value>,
 ) -> Result<(), StoreError> {
     let old: Option<(String, String)> = tx
         .query_row(
@@ -327,13 +329,16 @@ pub(crate) fn set_lot_status_in(
         params![status.as_str(), lot_id],
     )
     .map_err(sql_err(path, "update lots"))?;
-    let details = serde_json::json!({
+    let mut details = serde_json::json!({
         "lot_id": lot_id,
         "code": code,
         "from": old_status,
         "to": status.as_str(),
         "comment": comment,
     });
+    if let (Some(map), Some(serde_json::Value::Object(more))) = (details.as_object_mut(), extra) {
+        map.extend(more.clone());
+    }
     insert_audit(tx, path, actor, "lot.status", &details)?;
     Ok(())
 }

@@ -50,4 +50,7 @@ pub struct TabCtx<'a> {
     pub exports_dir: &'a Path,
     /// The line's out-of-control alarm, while raised.
     pub alarm: Option<&'a LiveAlarm>,
+    /// The station name records go to the plant's Kafka under, while they do (lot decisions
+    /// from the plant view go out the same way).
+    pub plant_origin: Option<&'a str>,
 }

@@ -54,6 +54,8 @@ pub struct FoodQcApp {
     extras: Vec<ExtraCamera>,
     /// The records' way to the plant's Kafka (the line outputs setting), when set.
     pub(crate) plant: Option<foodqc::plant::Publisher>,
+    /// Applies the plant's lot decisions while the station publishes.
+    pub(crate) plant_commands: Option<foodqc::plant::CommandListener>,
     /// Why it could not start, if it could not.
     pub(crate) plant_error: Option<String>,
 }
@@ -164,6 +166,7 @@ impl FoodQcApp {
             reject_on_doubt: false,
             extras: Vec::new(),
             plant: None,
+            plant_commands: None,
             plant_error: None,
         };
         app.reports
@@ -189,13 +192,24 @@ impl FoodQcApp {
     /// Publish the records to the plant's Kafka at `kafka` (none: stop publishing; what was
     /// recorded meanwhile waits in the outbox).
     pub fn set_plant(&mut self, kafka: Option<foodqc::plant::KafkaSpec>) {
-        // The old publisher stops when dropped.
+        // The old publisher and command thread stop when dropped.
         self.plant = None;
+        self.plant_commands = None;
         self.plant_error = None;
         let Some(spec) = kafka else { return };
         let origin = self.settings.station_name.clone();
-        match foodqc::plant::Publisher::start(self.paths.db_path(), &spec, &origin) {
-            Ok(p) => self.plant = Some(p),
+        let db = self.paths.db_path();
+        let started = foodqc::plant::Publisher::start(db.clone(), &spec, &origin).and_then(|p| {
+            Ok((
+                p,
+                foodqc::plant::CommandListener::start(db, &spec, &origin)?,
+            ))
+        });
+        match started {
+            Ok((p, commands)) => {
+                self.plant = Some(p);
+                self.plant_commands = Some(commands);
+            }
             Err(e) => {
                 tracing::error!("{e}");
                 self.plant_error = Some(e.to_string());
@@ -525,6 +539,10 @@ impl FoodQcApp {
             station_error: self.station_error.as_deref(),
             exports_dir: &self.paths.data_dir.join("exports"),
             alarm: self.line_watch.alarm(),
+            plant_origin: self
+                .plant
+                .as_ref()
+                .map(|_| self.settings.station_name.as_str()),
         };
         let actions = match self.settings.tab {
             Tab::Live => self.settings.live.ui(ui, &ctx),

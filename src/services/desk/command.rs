@@ -120,6 +120,19 @@ pub enum Command {
         /// The signature's password and reason.
         sign: SignatureInput,
     },
+    /// Hold or release a lot of the plant database at every station that has it: the
+    /// signed-in QC manager signs here and the command waits in the outbox for the plant's
+    /// Kafka (see [`crate::store::plant_commands`]).
+    SetPlantLotStatus {
+        /// Lot code.
+        code: String,
+        /// New status.
+        status: LotStatus,
+        /// The signature's password and reason.
+        sign: SignatureInput,
+        /// The station name this PC publishes under.
+        origin: String,
+    },
     /// Close a shift report: the signed-in QC manager signs it "reviewed" (password again,
     /// reason); then the review is read again ([`super::Event::ShiftReview`]).
     CloseShift {

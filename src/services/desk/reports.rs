@@ -184,6 +184,37 @@ impl Worker {
         Ok(())
     }
 
+    pub(super) fn set_plant_lot_status(
+        &mut self,
+        code: &str,
+        status: LotStatus,
+        sign: &SignatureInput,
+        origin: &str,
+    ) -> Result<(), DeskError> {
+        let user = self.user_for(Permission::HoldReleaseLot)?;
+        if self.plant_url.is_none() {
+            return Err(DeskError::Other(crate::tr!("desk-plant-lot-no-plant")));
+        }
+        // A lot the plant does not know is named before anything is signed.
+        let only_lot = ReportFilter {
+            lot: Some(code.to_string()),
+            ..ReportFilter::default()
+        };
+        self.report_source()?.validate(&only_lot)?;
+        let (sig, command) =
+            lot_decision::decide_for_plant(self.store()?, &user, code, status, sign, origin)
+                .map_err(|e| DeskError::Other(e.to_string()))?;
+        let msg = crate::tr!(
+            "desk-plant-lot-sent",
+            code = code,
+            status = crate::reports::lot_status_label(status).to_uppercase(),
+            actor = sig.display_name.as_str(),
+            command = command.id
+        );
+        self.sink.status(Topic::Reports, Status::Done(msg));
+        Ok(())
+    }
+
     pub(super) fn log_alarm(&mut self, details: serde_json::Value) -> Result<(), DeskError> {
         // The banner already shows the alarm: nothing to answer.
         self.store()?.audit(ALARM_ACTOR, ALARM_ACTION, details)?;

@@ -159,6 +159,12 @@ impl Worker {
             Command::SetLotStatus { code, status, sign } => {
                 return self.set_lot_status(&code, status, &sign);
             }
+            Command::SetPlantLotStatus {
+                code,
+                status,
+                sign,
+                origin,
+            } => return self.set_plant_lot_status(&code, status, &sign, &origin),
             Command::CloseShift { key, sign } => return self.close_shift(&key, &sign),
             Command::ExportCsv { filter, to } => self.export_csv(filter, to),
             Command::ExportPdf { report, meta, to } => self.export_pdf(report, meta, to),
@@ -292,6 +298,7 @@ fn topic_of(cmd: &Command) -> Topic {
         | Command::BuildReport { .. }
         | Command::Drill { .. }
         | Command::SetLotStatus { .. }
+        | Command::SetPlantLotStatus { .. }
         | Command::CloseShift { .. }
         | Command::ExportCsv { .. }
         | Command::ExportPdf { .. }

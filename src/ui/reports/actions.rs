@@ -22,9 +22,11 @@ impl ReportsTab {
                 .desired_rows(2)
                 .desired_width(f32::INFINITY),
         );
-        // A lot is held or released at its station: the plant database only reads.
-        let ready =
-            !self.plant && !self.disposition_lot.is_empty() && !self.comment.trim().is_empty();
+        // From the plant view the decision goes to the stations through the plant's Kafka.
+        let plant_origin = ctx.plant_origin.map(str::to_string);
+        let ready = (!self.plant || plant_origin.is_some())
+            && !self.disposition_lot.is_empty()
+            && !self.comment.trim().is_empty();
         ui.horizontal(|ui| {
             for (label, status) in [
                 (tr!("reports-hold-lot"), LotStatus::Hold),
@@ -33,7 +35,7 @@ impl ReportsTab {
                 let button = egui::Button::new(label);
                 let may = ctx.session.may(Permission::HoldReleaseLot);
                 let r = guarded(ui, ctx.session, Permission::HoldReleaseLot, ready, button);
-                let r = if may && self.plant {
+                let r = if may && self.plant && plant_origin.is_none() {
                     r.on_disabled_hover_text(tr!("reports-disposition-plant"))
                 } else if may {
                     r.on_disabled_hover_text(tr!("reports-disposition-disabled"))
@@ -41,7 +43,12 @@ impl ReportsTab {
                     r
                 };
                 if r.clicked() {
-                    self.set_lot_status(status, actions);
+                    let plant = if self.plant {
+                        plant_origin.clone()
+                    } else {
+                        None
+                    };
+                    self.set_lot_status(status, plant, actions);
                 }
             }
         });
@@ -137,8 +144,14 @@ impl ReportsTab {
         }
     }
 
-    /// Ask for the QC manager's signature; the lot changes when the worker has it.
-    fn set_lot_status(&mut self, status: LotStatus, actions: &mut Vec<Action>) {
+    /// Ask for the QC manager's signature; the lot changes when the worker has it (here, or
+    /// with `plant`, the station name to send under, at every station that has it).
+    fn set_lot_status(
+        &mut self,
+        status: LotStatus,
+        plant: Option<String>,
+        actions: &mut Vec<Action>,
+    ) {
         let code = self.disposition_lot.clone();
         let rebuild = self.report.as_ref().map(|r| Command::BuildReport {
             filter: r.filter.clone(),
@@ -155,8 +168,17 @@ impl ReportsTab {
             reason: std::mem::take(&mut self.comment).trim().to_string(),
             warning: None,
             make: Box::new(move |sign| {
+                let decide = match plant {
+                    Some(origin) => Command::SetPlantLotStatus {
+                        code,
+                        status,
+                        sign,
+                        origin,
+                    },
+                    None => Command::SetLotStatus { code, status, sign },
+                };
                 Command::Batch(
-                    std::iter::once(Command::SetLotStatus { code, status, sign })
+                    std::iter::once(decide)
                         // Refresh the report so the new status shows everywhere in it.
                         .chain(rebuild)
                         .collect(),
