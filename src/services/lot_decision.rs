@@ -5,7 +5,7 @@ use crate::domain::SignedAction;
 use crate::services::auth::AuthUser;
 use crate::services::signing::{self, SignError, SignatureInput};
 use crate::store::plant_commands::PlantLotCommand;
-use crate::store::{LotStatus, SignatureRow, Store, StoreError};
+use crate::store::{LotStatus, NewSignature, SignatureRow, Store, StoreError};
 use crate::tr;
 
 /// Why a lot's status was not changed.
@@ -33,25 +33,42 @@ pub fn decide(
     status: LotStatus,
     input: &SignatureInput,
 ) -> Result<SignatureRow, LotDecisionError> {
-    let action = match status {
-        LotStatus::Hold => SignedAction::HoldLot,
-        LotStatus::Released => SignedAction::ReleaseLot,
-        LotStatus::Open => return Err(LotDecisionError::NotADecision(code.to_string())),
-    };
+    let action = decision(code, status)?;
     user.require(action.permission()).map_err(SignError::from)?;
     let id = store
         .lot_id(code)?
         .ok_or_else(|| LotDecisionError::UnknownLot(code.to_string()))?;
     let content = serde_json::json!({ "lot": code, "status": status.as_str() });
-    let sig = signing::prepare(
+    let sig = sign(store, user, action, code, &content, input)?;
+    Ok(store.set_lot_status_signed(id, status, &sig)?)
+}
+
+/// The signed action that sets lot `code` to `status` (only hold and release are decisions).
+fn decision(code: &str, status: LotStatus) -> Result<SignedAction, LotDecisionError> {
+    match status {
+        LotStatus::Hold => Ok(SignedAction::HoldLot),
+        LotStatus::Released => Ok(SignedAction::ReleaseLot),
+        LotStatus::Open => Err(LotDecisionError::NotADecision(code.to_string())),
+    }
+}
+
+/// `user`'s signature of `action` on lot `code`, bound to `content`.
+fn sign(
+    store: &mut Store,
+    user: &AuthUser,
+    action: SignedAction,
+    code: &str,
+    content: &serde_json::Value,
+    input: &SignatureInput,
+) -> Result<NewSignature, LotDecisionError> {
+    Ok(signing::prepare(
         store,
         user,
         action,
         code,
-        signing::content_hash(&content),
+        signing::content_hash(content),
         input,
-    )?;
-    Ok(store.set_lot_status_signed(id, status, &sig)?)
+    )?)
 }
 
 /// Put lot `code` on hold or release it at every station that has it, from the plant view:
@@ -66,21 +83,10 @@ pub fn decide_for_plant(
     input: &SignatureInput,
     origin: &str,
 ) -> Result<(SignatureRow, PlantLotCommand), LotDecisionError> {
-    let action = match status {
-        LotStatus::Hold => SignedAction::HoldLot,
-        LotStatus::Released => SignedAction::ReleaseLot,
-        LotStatus::Open => return Err(LotDecisionError::NotADecision(code.to_string())),
-    };
+    let action = decision(code, status)?;
     user.require(action.permission()).map_err(SignError::from)?;
     let content = serde_json::json!({ "lot": code, "status": status.as_str(), "scope": "plant" });
-    let sig = signing::prepare(
-        store,
-        user,
-        action,
-        code,
-        signing::content_hash(&content),
-        input,
-    )?;
+    let sig = sign(store, user, action, code, &content, input)?;
     Ok(store.queue_plant_lot_decision(status, &sig, origin)?)
 }
 

@@ -151,41 +151,41 @@ impl Postgres {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
-    /// One column of a query, read by psql; `None` when psql fails (say, a table the
-    /// collector has not made yet).
-    pub fn try_psql(&self, sql: &str) -> Option<Vec<String>> {
-        let out = Command::new("psql")
+    /// psql's answer to `sql`.
+    fn run_psql(&self, sql: &str) -> std::process::Output {
+        Command::new("psql")
             .args(["-h", "127.0.0.1", "-U", "postgres", "-At", "-p"])
             .arg(self.port.to_string())
             .args(["-c", sql])
             .output()
-            .expect("psql runs");
-        out.status.success().then(|| {
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(str::to_string)
-                .collect()
-        })
+            .expect("psql runs")
+    }
+
+    /// One column of a query, read by psql; `None` when psql fails (say, a table the
+    /// collector has not made yet).
+    pub fn try_psql(&self, sql: &str) -> Option<Vec<String>> {
+        let out = self.run_psql(sql);
+        out.status.success().then(|| lines(&out.stdout))
     }
 
     /// One column of a query, read by psql.
     pub fn psql(&self, sql: &str) -> Vec<String> {
-        let out = Command::new("psql")
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-At", "-p"])
-            .arg(self.port.to_string())
-            .args(["-c", sql])
-            .output()
-            .expect("psql runs");
+        let out = self.run_psql(sql);
         assert!(
             out.status.success(),
             "psql: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect()
+        lines(&out.stdout)
     }
+}
+
+/// The lines of a program's output.
+fn lines(out: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 impl Drop for Postgres {
