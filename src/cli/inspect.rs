@@ -9,7 +9,7 @@ use clap::Args;
 
 use foodqc::domain::{AppPaths, Permission};
 use foodqc::lineio::LineOutputSpec;
-use foodqc::plant::{CommandListener, KafkaSpec, Publisher, PublisherStats};
+use foodqc::plant::{CommandListener, KafkaSpec, PlantEvent, Publisher, PublisherStats};
 use foodqc::services::model_choice;
 use foodqc::station::{LotInfo, Station, StationCommand, StationConfig, StationStats};
 use foodqc::tr;
@@ -173,8 +173,27 @@ fn start_plant(
         return Ok(None);
     };
     let publisher = Publisher::start(paths.db_path(), spec, &a.station)?;
-    let commands = CommandListener::start(paths.db_path(), spec, &a.station)?;
+    let commands = CommandListener::start(paths, spec, &a.station)?;
     Ok(Some((publisher, commands)))
+}
+
+/// A recipe the plant gave a new model: the stations running it switch between two frames.
+fn follow_plant<'a>(
+    plant: Option<&(Publisher, CommandListener)>,
+    stations: impl IntoIterator<Item = &'a Station> + Clone,
+) {
+    let Some((_, commands)) = plant else { return };
+    for event in commands.events() {
+        let PlantEvent::RecipeUpdated { recipe, by, .. } = event;
+        for s in stations.clone() {
+            if s.stats().recipe_name == recipe {
+                s.send(StationCommand::SetRecipe {
+                    name: recipe.clone(),
+                    by: by.clone(),
+                });
+            }
+        }
+    }
 }
 
 /// Send what waits (up to 30 s) and say how far the plant got.
@@ -265,6 +284,7 @@ pub fn run(paths: &AppPaths, model: Option<&Path>, a: InspectArgs) -> anyhow::Re
         if let Some(m) = &mut monitoring {
             m.sample(&name, &[station.stats()], plant.as_ref().map(|(p, _)| p));
         }
+        follow_plant(plant.as_ref(), [&station]);
         std::thread::sleep(Duration::from_millis(50));
     }
     let interrupted = signalled.load(Ordering::SeqCst);
@@ -370,6 +390,7 @@ fn run_cameras(
         if let Some(m) = &mut monitoring {
             m.sample(&names, &group.stats(), plant.as_ref().map(|(p, _)| p));
         }
+        follow_plant(plant.as_ref(), group.stations());
         std::thread::sleep(Duration::from_millis(50));
     }
     let interrupted = signalled.load(Ordering::SeqCst);

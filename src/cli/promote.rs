@@ -5,8 +5,11 @@
 
 use clap::{Args, Subcommand};
 
+use std::time::Duration;
+
 use foodqc::domain::{AppPaths, Permission};
-use foodqc::services::promotion;
+use foodqc::plant::{KafkaSpec, Publisher};
+use foodqc::services::{plant_model, promotion};
 use foodqc::store::{ModelVersionRow, Store};
 use foodqc::tr;
 
@@ -22,6 +25,10 @@ pub enum PromotionCommand {
     Approve(ModelApproveArgs),
     /// Return the line to the version live before the current one (a QC manager signs).
     Rollback(ModelRollbackArgs),
+    /// Send a version approved here to the plant's stations of a recipe through the plant's
+    /// Kafka (a QC manager signs); each station that has the recipe saves its next version
+    /// with this model and, when running it, switches between two frames.
+    Publish(ModelPublishArgs),
     /// List the model versions: live, proposed (by whom) and their signatures.
     List(ModelListArgs),
 }
@@ -60,6 +67,25 @@ pub struct ModelRollbackArgs {
     /// The QC manager who signs.
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
+}
+
+/// Arguments of `foodqc model publish`.
+#[derive(Args, Debug)]
+pub struct ModelPublishArgs {
+    /// The model version (as `foodqc model list` shows it).
+    version: String,
+    /// The recipe whose stations take it.
+    #[arg(long, value_name = "NAME")]
+    recipe: String,
+    /// Why (kept with the signature and sent with the model).
+    #[arg(long)]
+    reason: String,
+    /// The QC manager who signs.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// The plant's brokers, HOST:PORT[,HOST:PORT].
+    #[arg(long, value_name = "BROKERS", value_parser = KafkaSpec::parse)]
+    kafka: KafkaSpec,
 }
 
 /// Arguments of `foodqc model list`.
@@ -149,7 +175,57 @@ pub fn run(
                 tr!("cli-model-rolled-back", version = target.version.as_str())
             );
         }
+        PromotionCommand::Publish(a) => {
+            drop(store);
+            publish(paths, &a)?;
+        }
         PromotionCommand::List(a) => list(&store, a.json)?,
+    }
+    Ok(())
+}
+
+/// `foodqc model publish`: sign here, then send the release (waiting up to 60 s; what is not
+/// sent by then goes at the next publishing start from this data folder).
+fn publish(paths: &AppPaths, a: &ModelPublishArgs) -> anyhow::Result<()> {
+    let origin = super::report::this_pc();
+    let mut store = Store::open(&paths.db_path())?;
+    // On first, so the release's own audit entry reaches the plant too.
+    store.enable_outbox(&origin)?;
+    let signed = sign_in(
+        &mut store,
+        a.user.as_deref(),
+        Some(Permission::ApproveModel),
+    )?;
+    let row = version(&store, &a.version)?;
+    let (sig, release, parts) = plant_model::publish(
+        &mut store,
+        &signed.user,
+        &row,
+        &a.recipe,
+        &signed.signature(&a.reason),
+        &origin,
+    )?;
+    drop(store);
+    let stats =
+        Publisher::start(paths.db_path(), &a.kafka, &origin)?.finish(Duration::from_secs(60));
+    println!(
+        "{}",
+        tr!(
+            "cli-model-published",
+            version = row.version.as_str(),
+            recipe = release.recipe.as_str(),
+            actor = format!("{} ({})", sig.display_name, sig.signer),
+            command = release.id.as_str(),
+            parts = parts,
+            pending = stats.pending
+        )
+    );
+    if stats.pending > 0 {
+        anyhow::bail!(tr!(
+            "cli-model-publish-pending",
+            pending = stats.pending,
+            brokers = a.kafka.brokers.as_str()
+        ));
     }
     Ok(())
 }

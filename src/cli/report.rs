@@ -376,7 +376,7 @@ fn plant_lot_decision(
 }
 
 /// This PC's name (the origin of what it sends to the plant).
-fn this_pc() -> String {
+pub(super) fn this_pc() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_string())

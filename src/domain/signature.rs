@@ -57,6 +57,8 @@ pub enum SignedAction {
     OverrideAcceptance,
     /// A QC manager returns the line to the model live before.
     RollbackModel,
+    /// A QC manager sends an approved model version to the plant's stations of a recipe.
+    PublishModel,
     /// A QC manager applies a threshold setting to the running model.
     ApplyThresholds,
     /// A QC manager holds a lot.
@@ -71,11 +73,12 @@ pub enum SignedAction {
 
 impl SignedAction {
     /// Every signed action.
-    pub const ALL: [SignedAction; 9] = [
+    pub const ALL: [SignedAction; 10] = [
         SignedAction::ProposeModel,
         SignedAction::ApproveModel,
         SignedAction::OverrideAcceptance,
         SignedAction::RollbackModel,
+        SignedAction::PublishModel,
         SignedAction::ApplyThresholds,
         SignedAction::HoldLot,
         SignedAction::ReleaseLot,
@@ -90,6 +93,7 @@ impl SignedAction {
             SignedAction::ApproveModel => "model.approve",
             SignedAction::OverrideAcceptance => "model.override",
             SignedAction::RollbackModel => "model.rollback",
+            SignedAction::PublishModel => "model.publish",
             SignedAction::ApplyThresholds => "thresholds.apply",
             SignedAction::HoldLot => "lot.hold",
             SignedAction::ReleaseLot => "lot.release",
@@ -112,6 +116,7 @@ impl SignedAction {
             SignedAction::ApproveModel
             | SignedAction::OverrideAcceptance
             | SignedAction::RollbackModel
+            | SignedAction::PublishModel
             | SignedAction::ApplyThresholds
             | SignedAction::HoldLot
             | SignedAction::ReleaseLot => Meaning::Approved,
@@ -124,7 +129,8 @@ impl SignedAction {
             SignedAction::ProposeModel => Permission::ProposeModel,
             SignedAction::ApproveModel
             | SignedAction::OverrideAcceptance
-            | SignedAction::RollbackModel => Permission::ApproveModel,
+            | SignedAction::RollbackModel
+            | SignedAction::PublishModel => Permission::ApproveModel,
             SignedAction::ApplyThresholds => Permission::ApplyThresholds,
             SignedAction::HoldLot | SignedAction::ReleaseLot => Permission::HoldReleaseLot,
             SignedAction::CloseShiftReport => Permission::CloseShiftReport,
@@ -139,7 +145,8 @@ impl SignedAction {
             SignedAction::ProposeModel
             | SignedAction::ApproveModel
             | SignedAction::OverrideAcceptance
-            | SignedAction::RollbackModel => "model_version",
+            | SignedAction::RollbackModel
+            | SignedAction::PublishModel => "model_version",
             SignedAction::ApplyThresholds => "threshold_setting",
             SignedAction::HoldLot | SignedAction::ReleaseLot => "lot",
             SignedAction::CloseShiftReport => "shift_report",

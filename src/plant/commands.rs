@@ -1,7 +1,11 @@
 //! The station's ear for the plant: a thread that reads the plant's commands
-//! (`foodqc.commands`, a consumer group of its own per station, so every station sees every
-//! command) and applies the lot decisions for the lots this station has. Each command is
-//! applied once (see `store::plant_commands`); its offset is committed after it is applied.
+//! (`foodqc.commands`) and model releases (`foodqc.models`), with a consumer group of its own
+//! per station so every station sees every message. It applies the lot decisions for the
+//! lots this station has, and takes the model versions released to the recipes it has (see
+//! [`crate::services::plant_model`]). Each is applied once (see `store::plant_commands` and
+//! `store::plant_models`); an offset is committed after its message is applied or kept.
+//! What changed a recipe is told to the station's owner ([`PlantEvent`]), which switches a
+//! station running that recipe between two frames.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,18 +19,38 @@ use rdkafka::message::Message;
 
 use super::KafkaSpec;
 use super::publisher::PublishError;
+use crate::domain::AppPaths;
+use crate::services::plant_model::{self, Received};
 use crate::store::Store;
 use crate::store::plant_commands::{COMMANDS_TOPIC, PlantLotCommand};
+use crate::store::plant_models::{MODELS_TOPIC, PlantModelPart};
+
+/// What the plant changed at this station that a running line must act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlantEvent {
+    /// Recipe `recipe` has a new version judging with model `version` (released by `by`,
+    /// `plant:<signer>`): a station running that recipe switches to it.
+    RecipeUpdated {
+        /// The recipe's name.
+        recipe: String,
+        /// The model version it names now.
+        version: String,
+        /// Who released it (`plant:<signer>`).
+        by: String,
+    },
+}
 
 /// The running command thread; stopped when dropped.
 pub struct CommandListener {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    events: crossbeam_channel::Receiver<PlantEvent>,
 }
 
 impl CommandListener {
-    /// Start applying the plant's commands to database `db`, station `origin`.
-    pub fn start(db: PathBuf, spec: &KafkaSpec, origin: &str) -> Result<Self, PublishError> {
+    /// Start applying the plant's commands and model releases to the data folder `paths`
+    /// (its database and models folder), station `origin`.
+    pub fn start(paths: &AppPaths, spec: &KafkaSpec, origin: &str) -> Result<Self, PublishError> {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &spec.brokers)
             .set("group.id", format!("foodqc-commands-{origin}"))
@@ -41,20 +65,41 @@ impl CommandListener {
                 source,
             })?;
         let stop = Arc::new(AtomicBool::new(false));
+        let (tx, events) = crossbeam_channel::unbounded();
         let thread = {
             let stop = stop.clone();
             let brokers = spec.brokers.clone();
             let spec = spec.clone();
+            let at = Station {
+                db: paths.db_path(),
+                models_dir: paths.models_dir(),
+                name: origin.to_string(),
+                events: tx,
+            };
             std::thread::Builder::new()
                 .name("foodqc-commands".into())
-                .spawn(move || run(db, &spec, consumer, &stop))
+                .spawn(move || run(&at, &spec, consumer, &stop))
                 .map_err(|source| PublishError::Thread { brokers, source })?
         };
         Ok(CommandListener {
             stop,
             thread: Some(thread),
+            events,
         })
     }
+
+    /// What the plant changed since the last call (never blocks).
+    pub fn events(&self) -> Vec<PlantEvent> {
+        self.events.try_iter().collect()
+    }
+}
+
+/// Where the thread applies what it reads.
+struct Station {
+    db: PathBuf,
+    models_dir: PathBuf,
+    name: String,
+    events: crossbeam_channel::Sender<PlantEvent>,
 }
 
 impl Drop for CommandListener {
@@ -66,9 +111,9 @@ impl Drop for CommandListener {
     }
 }
 
-/// The thread: commands in, lot decisions applied, offsets committed.
-fn run(db: PathBuf, spec: &KafkaSpec, consumer: BaseConsumer, stop: &AtomicBool) {
-    // The topic may not exist before the first decision; made here so the group can join.
+/// The thread: messages in, applied or kept, offsets committed.
+fn run(at: &Station, spec: &KafkaSpec, consumer: BaseConsumer, stop: &AtomicBool) {
+    // The topics may not exist before the first decision; made here so the group can join.
     let mut subscribed = false;
     let mut store: Option<Store> = None;
     while !stop.load(Ordering::SeqCst) {
@@ -76,7 +121,7 @@ fn run(db: PathBuf, spec: &KafkaSpec, consumer: BaseConsumer, stop: &AtomicBool)
             if let Err(e) = super::topics::ensure(spec, Duration::from_secs(5)) {
                 tracing::warn!("plant topics on {}: {e}", spec.brokers);
             }
-            match consumer.subscribe(&[COMMANDS_TOPIC]) {
+            match consumer.subscribe(&[COMMANDS_TOPIC, MODELS_TOPIC]) {
                 Ok(()) => subscribed = true,
                 Err(e) => {
                     tracing::warn!("plant commands on {}: {e}", spec.brokers);
@@ -95,64 +140,112 @@ fn run(db: PathBuf, spec: &KafkaSpec, consumer: BaseConsumer, stop: &AtomicBool)
                 continue;
             }
         };
-        let command: Result<PlantLotCommand, String> = m
-            .payload()
-            .ok_or_else(|| "no payload".to_string())
-            .and_then(|p| serde_json::from_slice(p).map_err(|e| e.to_string()));
-        let applied = match command {
-            Ok(c) if c.schema == "foodqc.command/1" && c.kind == "lot.status" => {
-                let st = match store.take() {
-                    Some(s) => s,
-                    None => match Store::open(&db) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            tracing::error!("plant command {}: {e}", c.id);
-                            std::thread::sleep(Duration::from_secs(1));
-                            // Not committed: read again after a restart or a seek.
-                            continue;
-                        }
-                    },
-                };
-                let st = store.insert(st);
-                match st.apply_plant_lot_command(&c) {
-                    Ok(true) => {
-                        tracing::info!(
-                            "plant command {}: lot {} is now {} (by {})",
-                            c.id,
-                            c.lot,
-                            c.status,
-                            c.display_name
-                        );
-                        true
-                    }
-                    Ok(false) => true,
-                    Err(e) => {
-                        tracing::error!("plant command {}: {e}", c.id);
-                        store = None;
-                        false
-                    }
+        let st = match store.take() {
+            Some(s) => s,
+            None => match Store::open(&at.db) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!("plant message at {}/{}: {e}", m.partition(), m.offset());
+                    std::thread::sleep(Duration::from_secs(1));
+                    // Not committed: read again after a restart or a seek.
+                    continue;
+                }
+            },
+        };
+        let st = store.insert(st);
+        let payload = m.payload().unwrap_or_default();
+        let done = if m.topic() == MODELS_TOPIC {
+            take_model_part(st, at, payload)
+        } else {
+            apply_lot_command(st, payload)
+        };
+        match done {
+            Ok(()) => {
+                if let Err(e) = consumer.commit_message(&m, CommitMode::Sync) {
+                    tracing::warn!("plant commands: cannot commit: {e}");
                 }
             }
-            Ok(c) => {
-                tracing::warn!(
-                    "plant command {}: unknown kind {} ({})",
-                    c.id,
-                    c.kind,
-                    c.schema
-                );
-                true
-            }
             Err(e) => {
-                tracing::warn!(
-                    "plant commands: message at {}/{} is not a command: {e}",
-                    m.partition(),
-                    m.offset()
-                );
-                true
+                tracing::error!("plant message at {}/{}: {e}", m.partition(), m.offset());
+                store = None;
             }
-        };
-        if applied && let Err(e) = consumer.commit_message(&m, CommitMode::Sync) {
-            tracing::warn!("plant commands: cannot commit: {e}");
         }
+    }
+}
+
+/// Apply a lot decision. Ok when the message is settled (applied, not for this station, or
+/// unreadable: logged, never retried); Err when the database failed (retried).
+fn apply_lot_command(st: &mut Store, payload: &[u8]) -> Result<(), String> {
+    let c: PlantLotCommand = match serde_json::from_slice(payload) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("plant commands: a message that is not a command: {e}");
+            return Ok(());
+        }
+    };
+    if c.schema != "foodqc.command/1" || c.kind != "lot.status" {
+        tracing::warn!(
+            "plant command {}: unknown kind {} ({})",
+            c.id,
+            c.kind,
+            c.schema
+        );
+        return Ok(());
+    }
+    if st
+        .apply_plant_lot_command(&c)
+        .map_err(|e| format!("plant command {}: {e}", c.id))?
+    {
+        tracing::info!(
+            "plant command {}: lot {} is now {} (by {})",
+            c.id,
+            c.lot,
+            c.status,
+            c.display_name
+        );
+    }
+    Ok(())
+}
+
+/// Keep or apply a model part, as [`apply_lot_command`] does a decision.
+fn take_model_part(st: &mut Store, at: &Station, payload: &[u8]) -> Result<(), String> {
+    let part: PlantModelPart = match serde_json::from_slice(payload) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!("plant models: a message that is not a model part: {e}");
+            return Ok(());
+        }
+    };
+    let r = &part.release;
+    match plant_model::receive(st, &at.models_dir, &part, &at.name) {
+        Ok(Received::Applied(recipe)) => {
+            tracing::info!(
+                "plant model {}: recipe {} now judges with {} (by {})",
+                r.id,
+                recipe.recipe.recipe_name(),
+                r.version,
+                r.display_name
+            );
+            let _ = at.events.send(PlantEvent::RecipeUpdated {
+                recipe: r.recipe.clone(),
+                version: r.version.clone(),
+                by: format!("plant:{}", r.signer),
+            });
+            Ok(())
+        }
+        Ok(Received::Refused(why)) => {
+            tracing::error!("plant model {}: {why}", r.id);
+            Ok(())
+        }
+        Ok(Received::Waiting { have, parts }) => {
+            tracing::debug!("plant model {}: {have} of {parts} parts", r.id);
+            Ok(())
+        }
+        Ok(Received::Skipped) => Ok(()),
+        Err(plant_model::PlantModelError::BadMessage(why)) => {
+            tracing::warn!("plant model {}: {why}", r.id);
+            Ok(())
+        }
+        Err(e) => Err(format!("plant model {}: {e}", r.id)),
     }
 }

@@ -8,5 +8,6 @@ pub mod commands;
 pub mod publisher;
 pub mod topics;
 
-pub use commands::CommandListener;
-pub use publisher::{KafkaSpec, Publisher, PublisherStats};
+pub use crate::domain::KafkaSpec;
+pub use commands::{CommandListener, PlantEvent};
+pub use publisher::{Publisher, PublisherStats};

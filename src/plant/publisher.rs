@@ -15,39 +15,13 @@ use rdkafka::ClientContext;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 
+use crate::domain::KafkaSpec;
 use crate::store::{OutboxRow, Store, StoreError};
 
 /// Messages read from the outbox and sent at a time.
 const BATCH: usize = 500;
 /// How long a message may wait for its acknowledgement before it is sent again later.
 const MESSAGE_TIMEOUT_MS: u32 = 10_000;
-
-/// The plant's Kafka brokers: `HOST:PORT[,HOST:PORT...]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KafkaSpec {
-    /// Bootstrap servers, as given.
-    pub brokers: String,
-}
-
-impl KafkaSpec {
-    /// `HOST:PORT[,HOST:PORT...]`, each port a number from 1 to 65535; the error names the
-    /// address at fault.
-    pub fn parse(text: &str) -> Result<KafkaSpec, String> {
-        let mut brokers = Vec::new();
-        for part in text.split(',').map(str::trim) {
-            let port = part
-                .rsplit_once(':')
-                .map(|(host, port)| (host, port.parse::<u16>()));
-            match port {
-                Some((host, Ok(p))) if !host.is_empty() && p != 0 => brokers.push(part),
-                _ => return Err(crate::tr!("kafka-bad-address", address = part, all = text)),
-            }
-        }
-        Ok(KafkaSpec {
-            brokers: brokers.join(","),
-        })
-    }
-}
 
 /// The publisher's counters, for status bars and summaries.
 #[derive(Clone, Debug, Default, PartialEq)]

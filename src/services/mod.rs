@@ -13,6 +13,7 @@ pub mod desk;
 pub mod line_alarm;
 pub mod lot_decision;
 pub mod model_choice;
+pub mod plant_model;
 pub mod promotion;
 pub mod sample_score;
 pub mod shift_review;

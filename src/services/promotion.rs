@@ -77,6 +77,16 @@ pub enum PromotionError {
 /// blake3 (hex) over the version string, the model file and the classifier beside it: what
 /// proposal and approval signatures are bound to.
 pub fn model_content_hash(row: &ModelVersionRow) -> Result<String, PromotionError> {
+    let (model, classifier) = model_files(row)?;
+    Ok(files_content_hash(
+        &row.version,
+        &model,
+        classifier.as_deref(),
+    ))
+}
+
+/// The bytes of `row`'s model file and of the classifier beside it (if there is one).
+pub fn model_files(row: &ModelVersionRow) -> Result<(Vec<u8>, Option<Vec<u8>>), PromotionError> {
     let read = |p: &Path| {
         std::fs::read(p).map_err(|e| {
             PromotionError::File(tr!(
@@ -86,19 +96,29 @@ pub fn model_content_hash(row: &ModelVersionRow) -> Result<String, PromotionErro
             ))
         })
     };
+    let classifier = GradeClassifier::path_beside(&row.path);
+    let classifier = if classifier.is_file() {
+        Some(read(&classifier)?)
+    } else {
+        None
+    };
+    Ok((read(&row.path)?, classifier))
+}
+
+/// [`model_content_hash`] of a version's files given as bytes (what a station received).
+pub fn files_content_hash(version: &str, model: &[u8], classifier: Option<&[u8]>) -> String {
     let mut h = blake3::Hasher::new();
     // Lengths first, so moving bytes between the parts changes the hash.
     let mut part = |bytes: &[u8]| {
         h.update(&(bytes.len() as u64).to_le_bytes());
         h.update(bytes);
     };
-    part(row.version.as_bytes());
-    part(&read(&row.path)?);
-    let classifier = GradeClassifier::path_beside(&row.path);
-    if classifier.is_file() {
-        part(&read(&classifier)?);
+    part(version.as_bytes());
+    part(model);
+    if let Some(c) = classifier {
+        part(c);
     }
-    Ok(h.finalize().to_hex().to_string())
+    h.finalize().to_hex().to_string()
 }
 
 /// Load `row`'s model (checking the file is that version) and its classifier.

@@ -452,6 +452,21 @@ BEGIN
 END;
 "#;
 
+/// Parts of a model version the plant is sending, kept until the whole version is here (a
+/// model is split over several messages; a restart resumes with the parts received). A
+/// staging area, not a record: the rows go once the version is applied or refused.
+const SCHEMA_PLANT_MODEL_PARTS: &str = r#"
+CREATE TABLE plant_model_parts (
+    command      TEXT    NOT NULL,
+    part         INTEGER NOT NULL CHECK (part >= 0),
+    parts        INTEGER NOT NULL CHECK (parts >= 1),
+    release_json TEXT    NOT NULL,
+    data         TEXT    NOT NULL,
+    received_at  INTEGER NOT NULL,
+    PRIMARY KEY (command, part)
+) STRICT;
+"#;
+
 /// Every migration, oldest first. Index + 1 is the schema version it produces.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_V1).comment("initial schema"),
@@ -468,6 +483,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_USER_PREFERENCES).comment("each user's language"),
     M::up(SCHEMA_OUTBOX).comment("the outbox to the plant's Kafka"),
     M::up(SCHEMA_OUTBOX_LOT_FIELDS).comment("lot fields and recipe in inspection messages"),
+    M::up(SCHEMA_PLANT_MODEL_PARTS).comment("model versions arriving from the plant"),
 ];
 
 /// The schema version this build creates and understands (highest `user_version`).

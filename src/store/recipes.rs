@@ -4,6 +4,8 @@
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
+use std::path::Path;
+
 use super::{Store, StoreError, audit::insert_audit, now_ms, sql_err};
 use crate::domain::Recipe;
 
@@ -76,53 +78,10 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err(&path, "begin (recipes)"))?;
-        let version: i64 = tx
-            .query_row(
-                "SELECT coalesce(max(version), 0) + 1 FROM recipes WHERE name = ?1",
-                [&recipe.name],
-                |r| r.get(0),
-            )
-            .map_err(sql_err(&path, "next recipe version"))?;
-        let saved = Recipe {
-            version: u32::try_from(version).unwrap_or(u32::MAX),
-            ..recipe.clone()
-        };
-        let body = serde_json::to_string(&saved).map_err(|source| StoreError::Json {
-            path: path.clone(),
-            table: "recipes",
-            column: "body",
-            source,
-        })?;
-        let now = now_ms();
-        tx.execute(
-            "INSERT INTO recipes (name, version, plc_index, body, created_by, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                saved.name,
-                version,
-                saved.plc_index.map(i64::from),
-                body,
-                actor,
-                now
-            ],
-        )
-        .map_err(sql_err(&path, "insert recipe"))?;
-        let id = tx.last_insert_rowid();
-        insert_audit(
-            &tx,
-            &path,
-            actor,
-            "recipe.save",
-            &serde_json::json!({ "recipe": saved.name, "version": version, "body": saved }),
-        )?;
+        let stored = insert_recipe_version(&tx, &path, recipe, actor, None)?;
         tx.commit().map_err(sql_err(&path, "commit (recipes)"))?;
         self.anchor_heads();
-        Ok(StoredRecipe {
-            id,
-            recipe: saved,
-            created_by: actor.to_string(),
-            created_at_ms: now,
-        })
+        Ok(stored)
     }
 
     /// The newest version of recipe `name`, if there is one.
@@ -183,4 +142,59 @@ impl Store {
             .map_err(sql_err(&self.path, "insert recipe run"))?;
         Ok(())
     }
+}
+
+/// Append `recipe` as the next version of its name inside `tx`, audited (`recipe.save` by
+/// `actor`, with `extra` fields in the details when given); the saved version.
+pub(crate) fn insert_recipe_version(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    recipe: &Recipe,
+    actor: &str,
+    extra: Option<&serde_json::Value>,
+) -> Result<StoredRecipe, StoreError> {
+    let version: i64 = tx
+        .query_row(
+            "SELECT coalesce(max(version), 0) + 1 FROM recipes WHERE name = ?1",
+            [&recipe.name],
+            |r| r.get(0),
+        )
+        .map_err(sql_err(path, "next recipe version"))?;
+    let saved = Recipe {
+        version: u32::try_from(version).unwrap_or(u32::MAX),
+        ..recipe.clone()
+    };
+    let body = serde_json::to_string(&saved).map_err(|source| StoreError::Json {
+        path: path.to_path_buf(),
+        table: "recipes",
+        column: "body",
+        source,
+    })?;
+    let now = now_ms();
+    tx.execute(
+        "INSERT INTO recipes (name, version, plc_index, body, created_by, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            saved.name,
+            version,
+            saved.plc_index.map(i64::from),
+            body,
+            actor,
+            now
+        ],
+    )
+    .map_err(sql_err(path, "insert recipe"))?;
+    let id = tx.last_insert_rowid();
+    let mut details =
+        serde_json::json!({ "recipe": saved.name, "version": version, "body": saved });
+    if let (Some(d), Some(serde_json::Value::Object(more))) = (details.as_object_mut(), extra) {
+        d.extend(more.clone());
+    }
+    insert_audit(tx, path, actor, "recipe.save", &details)?;
+    Ok(StoredRecipe {
+        id,
+        recipe: saved,
+        created_by: actor.to_string(),
+        created_at_ms: now,
+    })
 }

@@ -202,7 +202,7 @@ impl FoodQcApp {
         let started = foodqc::plant::Publisher::start(db.clone(), &spec, &origin).and_then(|p| {
             Ok((
                 p,
-                foodqc::plant::CommandListener::start(db, &spec, &origin)?,
+                foodqc::plant::CommandListener::start(&self.paths, &spec, &origin)?,
             ))
         });
         match started {
@@ -213,6 +213,28 @@ impl FoodQcApp {
             Err(e) => {
                 tracing::error!("{e}");
                 self.plant_error = Some(e.to_string());
+            }
+        }
+    }
+
+    /// A recipe the plant gave a new model: the cameras running it switch between two frames.
+    fn follow_plant(&mut self) {
+        let Some(commands) = &self.plant_commands else {
+            return;
+        };
+        for event in commands.events() {
+            let foodqc::plant::PlantEvent::RecipeUpdated { recipe, by, .. } = event;
+            let cameras = self
+                .station
+                .iter()
+                .chain(self.extras.iter().filter_map(|c| c.station.as_ref()));
+            for st in cameras {
+                if st.stats().recipe_name == recipe {
+                    st.send(StationCommand::SetRecipe {
+                        name: recipe.clone(),
+                        by: by.clone(),
+                    });
+                }
             }
         }
     }
@@ -597,6 +619,7 @@ impl eframe::App for FoodQcApp {
             self.desk.send(Command::LogAlarm(details));
         }
         self.take_events(ctx);
+        self.follow_plant();
         self.watch_idle(ctx, Instant::now());
         self.handle_keys(ctx);
         ctx.set_visuals(if self.settings.dark {

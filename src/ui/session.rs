@@ -399,6 +399,7 @@ pub fn signed_action_label(a: SignedAction) -> String {
         SignedAction::ApproveModel => tr!("signed-approve-model"),
         SignedAction::OverrideAcceptance => tr!("signed-override"),
         SignedAction::RollbackModel => tr!("signed-rollback"),
+        SignedAction::PublishModel => tr!("signed-publish-model"),
         SignedAction::ApplyThresholds => tr!("signed-apply-thresholds"),
         SignedAction::HoldLot => tr!("signed-hold-lot"),
         SignedAction::ReleaseLot => tr!("signed-release-lot"),

@@ -163,7 +163,7 @@ pub enum Event {
         /// Review-band items go to the PLC as rejects.
         reject_on_doubt: bool,
         /// Where the records go to the plant, if anywhere.
-        kafka: Option<crate::plant::KafkaSpec>,
+        kafka: Option<crate::domain::KafkaSpec>,
     },
 }
 

@@ -39,7 +39,7 @@ impl Worker {
         }
         let kafka = Some(kafka.trim())
             .filter(|k| !k.is_empty())
-            .map(crate::plant::KafkaSpec::parse)
+            .map(crate::domain::KafkaSpec::parse)
             .transpose()
             .map_err(DeskError::Other)?;
         self.store()?.audit(
