@@ -147,6 +147,10 @@ fn describe() {
         "Records the plant's Kafka acknowledged."
     );
     describe_counter!(
+        "foodqc_reject_crops_skipped_total",
+        "Reject crops not sent to the plant (gone, or over the size limit)."
+    );
+    describe_counter!(
         "foodqc_recorder_journaled_total",
         "Rows the database could not take at once (sent to the journal)."
     );

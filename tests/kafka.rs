@@ -185,3 +185,127 @@ fn the_outbox_waits_for_an_absent_broker() {
         want.len()
     );
 }
+
+/// Each message of `topic` as (key, header `schema`, header `record` as JSON, value bytes),
+/// read from the start by kafka-python.
+fn read_crops(
+    client: &PathBuf,
+    port: u16,
+    topic: &str,
+) -> Vec<(String, String, serde_json::Value, Vec<u8>)> {
+    let script = format!(
+        r#"
+import json
+from kafka import KafkaConsumer
+c = KafkaConsumer({topic:?}, bootstrap_servers="127.0.0.1:{port}", auto_offset_reset="earliest",
+                  enable_auto_commit=False, consumer_timeout_ms=6000, group_id=None)
+for m in c:
+    h = {{k: v.decode() for k, v in m.headers}}
+    print(json.dumps([m.key.decode(), h["schema"], json.loads(h["record"]), m.value.hex()]))
+"#
+    );
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .env("PYTHONPATH", client)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "kafka-python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let (key, schema, record, hex): (String, String, serde_json::Value, String) =
+                serde_json::from_str(l).expect("a JSON line");
+            let bytes = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            (key, schema, record, bytes)
+        })
+        .collect()
+}
+
+/// A run with `--kafka-crops KIB` on station `name`; its JSON summary and database.
+fn run_with_crops(port: u16, name: &str, kib: &str) -> (serde_json::Value, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let out = common::run_ok(
+        common::foodqc()
+            .arg("--data-dir")
+            .arg(data.path())
+            .args([
+                "inspect",
+                "--source",
+                "synthetic",
+                "--frames",
+                "300",
+                "--json",
+            ])
+            .args(["--station", name, "--kafka", &format!("127.0.0.1:{port}")])
+            .args(["--kafka-crops", kib]),
+    );
+    (serde_json::from_slice(&out.stdout).unwrap(), data)
+}
+
+/// Reject crops go to `foodqc.rejects` as JPEG with their record in headers, one per reject
+/// with a saved crop; over the size limit they are not sent, and counted.
+#[test]
+fn reject_crops_reach_the_plant_as_jpeg_within_their_limit() {
+    let Some((tansu, client)) = services() else {
+        return;
+    };
+    let port = free_port();
+    let _broker = Broker::start(&tansu, port);
+    let (run, data) = run_with_crops(port, "linea-5", "64");
+    assert_eq!(run["plant"]["pending"], 0, "{run}");
+    assert_eq!(run["plant"]["crops_skipped"], 0, "{run}");
+    let store = Store::open(&data.path().join("foodqc.sqlite")).unwrap();
+    let with_crops: BTreeSet<i64> = store
+        .recent_inspections(1_000_000)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.verdict.as_str() == "reject" && r.sample_id.is_some())
+        .map(|r| r.id)
+        .collect();
+    assert!(!with_crops.is_empty(), "the synthetic line has rejects");
+    let crops = read_crops(&client, port, "foodqc.rejects");
+    let sent: BTreeSet<i64> = crops
+        .iter()
+        .map(|(key, schema, record, jpeg)| {
+            assert_eq!(key, "linea-5");
+            assert_eq!(schema, "foodqc.reject/1");
+            assert_eq!(record["station"], "linea-5");
+            assert!(record.get("crop").is_none(), "no station path leaves");
+            assert_eq!(&jpeg[..3], &[0xFF, 0xD8, 0xFF], "a JPEG");
+            assert!(jpeg.len() <= 64 * 1024);
+            let img = image::load_from_memory(jpeg).expect("a JPEG that decodes");
+            assert!(img.width() > 0);
+            record["id"].as_i64().unwrap()
+        })
+        .collect();
+    assert_eq!(crops.len(), sent.len(), "each crop once");
+    assert_eq!(sent, with_crops, "one crop per reject with a saved crop");
+    // A limit no crop fits: none is sent, each is counted, the inspections still go.
+    let (run, data) = run_with_crops(port, "linea-6", "1");
+    let skipped = run["plant"]["crops_skipped"].as_u64().unwrap();
+    assert_eq!(run["plant"]["pending"], 0, "{run}");
+    let store = Store::open(&data.path().join("foodqc.sqlite")).unwrap();
+    let rejects_with_crops = store
+        .recent_inspections(1_000_000)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.verdict.as_str() == "reject" && r.sample_id.is_some())
+        .count() as u64;
+    assert!(skipped > 0 && skipped == rejects_with_crops, "{run}");
+    assert_eq!(store.outbox_counts().unwrap().skipped, skipped);
+    let crops = read_crops(&client, port, "foodqc.rejects");
+    assert!(
+        crops.iter().all(|(key, ..)| key == "linea-5"),
+        "none from linea-6"
+    );
+    let inspections = read_topic(&client, port, "foodqc.inspections");
+    assert!(inspections.iter().any(|(key, _)| key == "linea-6"));
+}

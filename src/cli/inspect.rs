@@ -77,6 +77,10 @@ pub struct InspectArgs {
     /// drains when the broker is back.
     #[arg(long, value_name = "BROKERS", value_parser = KafkaSpec::parse)]
     kafka: Option<KafkaSpec>,
+    /// With --kafka, also send the crop of each reject as JPEG to the topic foodqc.rejects,
+    /// when it is at most this many KiB (1 to 900; a larger one is not sent and counted).
+    #[arg(long, value_name = "KIB", requires = "kafka", value_parser = clap::value_parser!(u32).range(1..=900))]
+    kafka_crops: Option<u32>,
     /// Serve /metrics (Prometheus) and /healthz on this address, e.g. 0.0.0.0:9186.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<std::net::SocketAddr>,
@@ -158,6 +162,7 @@ impl Monitoring {
             let ps = p.stats();
             metrics::gauge!("foodqc_outbox_pending").set(ps.pending as f64);
             metrics::counter!("foodqc_outbox_delivered_total").absolute(ps.delivered);
+            metrics::counter!("foodqc_reject_crops_skipped_total").absolute(ps.skipped);
         }
         *self.health.lock().unwrap_or_else(|e| e.into_inner()) = problem;
     }
@@ -173,6 +178,9 @@ fn start_plant(
         return Ok(None);
     };
     let publisher = Publisher::start(paths.db_path(), spec, &a.station)?;
+    // Said at every start (after the outbox is on): a run without --kafka-crops sends none.
+    foodqc::store::Store::open(&paths.db_path())?
+        .set_outbox_reject_crops(a.kafka_crops.map(|kib| kib * 1024))?;
     let commands = CommandListener::start(paths, spec, &a.station)?;
     Ok(Some((publisher, commands)))
 }
@@ -229,6 +237,7 @@ fn plant_json(stats: &PublisherStats) -> serde_json::Value {
     serde_json::json!({
         "delivered": stats.delivered,
         "pending": stats.pending,
+        "crops_skipped": stats.skipped,
         "last_error": stats.last_error,
     })
 }

@@ -8,6 +8,14 @@ pub mod grid;
 
 pub use decode::{ImageLoadError, decode_rgb, decode_rgb_binned, load_rgb, load_rgb_binned};
 
+/// `image` as JPEG bytes at `quality` (1-100): what travels where bytes count (crops to the
+/// plant).
+pub fn jpeg_bytes(image: &image::RgbImage, quality: u8) -> image::ImageResult<Vec<u8>> {
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality).encode_image(image)?;
+    Ok(bytes)
+}
+
 /// Write `image` as a PNG file at `path` (created or replaced) readable by its owner only:
 /// masks, snapshots and previews show the plant's product.
 pub fn save_png_private<P, C>(

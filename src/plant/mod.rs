@@ -6,6 +6,7 @@
 pub mod collector;
 pub mod commands;
 pub mod publisher;
+pub mod reject_crops;
 pub mod topics;
 
 pub use crate::domain::KafkaSpec;

@@ -15,7 +15,9 @@ use rdkafka::ClientContext;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 
+use super::reject_crops;
 use crate::domain::KafkaSpec;
+use crate::store::outbox::REJECTS_TOPIC;
 use crate::store::{OutboxRow, Store, StoreError};
 
 /// Messages read from the outbox and sent at a time.
@@ -30,6 +32,8 @@ pub struct PublisherStats {
     pub delivered: u64,
     /// Messages recorded and not yet acknowledged (the backlog).
     pub pending: u64,
+    /// Reject crops not sent since the start (gone, or over their size limit as JPEG).
+    pub skipped: u64,
     /// The last delivery or database problem, cleared by the next acknowledged batch.
     pub last_error: Option<String>,
 }
@@ -223,10 +227,16 @@ fn run(
         {
             lock(stats).last_error = Some(e.to_string());
         }
+        if !outcome.skipped.is_empty()
+            && let Err(e) = store.mark_outbox_skipped(&outcome.skipped, crate::store::now_ms())
+        {
+            lock(stats).last_error = Some(e.to_string());
+        }
         let counts = store.outbox_counts();
         {
             let mut s = lock(stats);
             s.delivered += outcome.acked.len() as u64;
+            s.skipped += outcome.skipped.len() as u64;
             if let Ok(c) = counts {
                 s.pending = c.pending;
             }
@@ -264,6 +274,8 @@ fn run(
 struct BatchOutcome {
     acked: Vec<i64>,
     failure: Option<String>,
+    /// Rows settled without sending, and why (reject crops gone or over their limit).
+    skipped: Vec<(i64, String)>,
 }
 
 /// Send `rows` and wait for every delivery report (each comes within the message timeout).
@@ -277,10 +289,23 @@ fn send_batch(
     lock(&ctx.failed).clear();
     let mut sent = 0usize;
     let mut failure = None;
+    let mut skipped = Vec::new();
     for row in rows {
-        let mut record = BaseRecord::with_opaque_to(&row.topic, Box::new(row.id))
-            .key(&row.key)
-            .payload(&row.payload);
+        // A reject crop travels as JPEG with its record in headers; one that cannot is settled.
+        let crop = match (row.topic == REJECTS_TOPIC).then(|| reject_crops::prepare(row)) {
+            Some(Ok(c)) => Some(c),
+            Some(Err(why)) => {
+                tracing::warn!("{why}");
+                skipped.push((row.id, why));
+                continue;
+            }
+            None => None,
+        };
+        let base = BaseRecord::with_opaque_to(&row.topic, Box::new(row.id)).key(&row.key);
+        let mut record = match &crop {
+            Some(c) => base.payload(&c.jpeg[..]).headers(c.headers.clone()),
+            None => base.payload(row.payload.as_bytes()),
+        };
         loop {
             match producer.send(record) {
                 Ok(()) => {
@@ -319,5 +344,6 @@ fn send_batch(
     BatchOutcome {
         acked,
         failure: failure.or_else(|| failed.into_iter().next()),
+        skipped,
     }
 }

@@ -18,10 +18,12 @@ pub const INSPECTIONS: &str = "foodqc.inspections";
 pub const AUDIT: &str = "foodqc.audit";
 /// The topics a station publishes and the collector reads.
 pub const TOPICS: [&str; 2] = [INSPECTIONS, AUDIT];
-/// Every topic of the plant: also the plant's commands and model releases to its stations.
-pub const ALL: [&str; 4] = [
+/// Every topic of the plant: also reject crops, and the plant's commands and model releases
+/// to its stations.
+pub const ALL: [&str; 5] = [
     INSPECTIONS,
     AUDIT,
+    crate::store::outbox::REJECTS_TOPIC,
     crate::store::plant_commands::COMMANDS_TOPIC,
     crate::store::plant_models::MODELS_TOPIC,
 ];

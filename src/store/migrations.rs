@@ -467,6 +467,38 @@ CREATE TABLE plant_model_parts (
 ) STRICT;
 "#;
 
+/// Reject crops to the plant (optional, per database): while `crop_max_bytes` is set, each
+/// reject recorded with a saved crop also puts a `foodqc.rejects` message in the outbox; the
+/// publisher sends the crop as JPEG, or skips it (reason in `skipped`) when it is larger than
+/// the limit or gone.
+const SCHEMA_OUTBOX_REJECT_CROPS: &str = r#"
+ALTER TABLE outbox_settings ADD COLUMN crop_max_bytes INTEGER
+    CHECK (crop_max_bytes IS NULL OR crop_max_bytes > 0);
+ALTER TABLE outbox ADD COLUMN skipped TEXT;
+CREATE TRIGGER reject_crops_to_outbox AFTER INSERT ON inspections
+WHEN NEW.verdict = 'reject' AND NEW.sample_id IS NOT NULL
+ AND (SELECT enabled = 1 AND crop_max_bytes IS NOT NULL FROM outbox_settings WHERE id = 1)
+BEGIN
+    INSERT INTO outbox (topic, key, payload, created_at)
+    SELECT 'foodqc.rejects', s.name, json_object(
+        'schema', 'foodqc.reject/1',
+        'station', s.name,
+        'id', NEW.id,
+        'ts_ms', NEW.ts,
+        'frame', NEW.frame_seq,
+        'item', NEW.item_index,
+        'score', NEW.score,
+        'defect_class', NEW.defect_class,
+        'lot', (SELECT code FROM lots WHERE id = NEW.lot_id),
+        'model_version', (SELECT version FROM model_versions WHERE id = NEW.model_version_id),
+        'crop', sm.path,
+        'max_bytes', o.crop_max_bytes
+    ), NEW.ts
+    FROM stations s, samples sm, outbox_settings o
+    WHERE s.id = NEW.station_id AND sm.id = NEW.sample_id AND o.id = 1;
+END;
+"#;
+
 /// Every migration, oldest first. Index + 1 is the schema version it produces.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_V1).comment("initial schema"),
@@ -484,6 +516,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_OUTBOX).comment("the outbox to the plant's Kafka"),
     M::up(SCHEMA_OUTBOX_LOT_FIELDS).comment("lot fields and recipe in inspection messages"),
     M::up(SCHEMA_PLANT_MODEL_PARTS).comment("model versions arriving from the plant"),
+    M::up(SCHEMA_OUTBOX_REJECT_CROPS).comment("reject crops to the plant"),
 ];
 
 /// The schema version this build creates and understands (highest `user_version`).

@@ -28,7 +28,7 @@ pub mod key;
 mod labeling;
 mod migrations;
 mod models;
-mod outbox;
+pub mod outbox;
 pub mod plant_commands;
 pub mod plant_db;
 pub mod plant_models;

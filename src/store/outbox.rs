@@ -6,12 +6,15 @@ use rusqlite::params;
 
 use super::{Store, StoreError, sql_err};
 
+/// Reject crops (JPEG, optional; see [`Store::set_outbox_reject_crops`]), keyed by station.
+pub const REJECTS_TOPIC: &str = "foodqc.rejects";
+
 /// One message waiting for the plant.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutboxRow {
     /// Row id (the order messages are sent in).
     pub id: i64,
-    /// Kafka topic (`foodqc.inspections`, `foodqc.audit`).
+    /// Kafka topic (`foodqc.inspections`, `foodqc.audit`, `foodqc.rejects`, ...).
     pub topic: String,
     /// Message key: the station (inspections) or the publishing station (audit entries).
     pub key: String,
@@ -26,6 +29,8 @@ pub struct OutboxCounts {
     pub pending: u64,
     /// Acknowledged.
     pub delivered: u64,
+    /// Settled without sending (reject crops gone or over their limit).
+    pub skipped: u64,
 }
 
 impl Store {
@@ -40,6 +45,44 @@ impl Store {
             )
             .map(drop)
             .map_err(sql_err(&self.path, "enable the outbox"))
+    }
+
+    /// Send the crop of each reject recorded from now on as well (topic `foodqc.rejects`),
+    /// when it is at most `max_bytes` as JPEG; `None`: no crops. Stays set for this database
+    /// until changed.
+    pub fn set_outbox_reject_crops(&self, max_bytes: Option<u32>) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE outbox_settings SET crop_max_bytes = ?1 WHERE id = 1",
+                [max_bytes],
+            )
+            .map(drop)
+            .map_err(sql_err(&self.path, "set the outbox's reject crops"))
+    }
+
+    /// Settle messages that will not be sent (a crop gone or over its limit) at `at_ms`,
+    /// keeping why, in one transaction.
+    pub fn mark_outbox_skipped(
+        &mut self,
+        skipped: &[(i64, String)],
+        at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(sql_err(&path, "mark outbox rows skipped"))?;
+        {
+            let mut stmt = tx
+                .prepare_cached("UPDATE outbox SET delivered_at = ?2, skipped = ?3 WHERE id = ?1")
+                .map_err(sql_err(&path, "mark outbox rows skipped"))?;
+            for (id, why) in skipped {
+                stmt.execute(params![id, at_ms, why])
+                    .map_err(sql_err(&path, "mark outbox rows skipped"))?;
+            }
+        }
+        tx.commit()
+            .map_err(sql_err(&path, "mark outbox rows skipped"))
     }
 
     /// Up to `limit` undelivered messages, oldest first.
@@ -88,13 +131,15 @@ impl Store {
         self.conn
             .query_row(
                 "SELECT COUNT(*) FILTER (WHERE delivered_at IS NULL),
-                        COUNT(*) FILTER (WHERE delivered_at IS NOT NULL)
+                        COUNT(*) FILTER (WHERE delivered_at IS NOT NULL AND skipped IS NULL),
+                        COUNT(*) FILTER (WHERE skipped IS NOT NULL)
                  FROM outbox",
                 [],
                 |r| {
                     Ok(OutboxCounts {
                         pending: r.get::<_, i64>(0)? as u64,
                         delivered: r.get::<_, i64>(1)? as u64,
+                        skipped: r.get::<_, i64>(2)? as u64,
                     })
                 },
             )

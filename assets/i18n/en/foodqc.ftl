@@ -1493,8 +1493,10 @@ audit-record-model = model { $value }
 
 ## The plant (Kafka)
 kafka-bad-address = Kafka broker address "{ $address }" in "{ $all }" is not HOST:PORT (port 1 to 65535)
+kafka-crop-too-large = reject crop { $crop } is { $bytes } bytes as JPEG, over the limit of { $limit }: not sent to the plant
 kafka-cannot-start = cannot start publishing to the plant brokers { $brokers }: { $error }
 cli-inspect-kafka = Publish every inspection and audit entry to the plant's Kafka: HOST:PORT[,HOST:PORT]. Records go to an outbox in the same transaction; a broker away lets it grow, and it drains when the broker is back.
+cli-inspect-kafka-crops = With --kafka, also send the crop of each reject as JPEG to the topic foodqc.rejects, when it is at most this many KiB (1 to 900; a larger one is not sent and counted).
 cli-inspect-plant-summary = plant: { $delivered } messages acknowledged by { $brokers }, { $pending } waiting in the outbox
 plant-db-error = plant database { $db }: { $what }: { $error }
 plant-cannot-consume = cannot read the plant topics from { $brokers }: { $error }

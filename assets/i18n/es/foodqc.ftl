@@ -1493,8 +1493,10 @@ audit-record-model = modelo { $value }
 
 ## La planta (Kafka)
 kafka-bad-address = la dirección de bróker Kafka "{ $address }" en "{ $all }" no es HOST:PUERTO (puerto de 1 a 65535)
+kafka-crop-too-large = el recorte de rechazo { $crop } ocupa { $bytes } bytes en JPEG, más del límite de { $limit }: no se envía a la planta
 kafka-cannot-start = no se puede empezar a publicar a los brókers de planta { $brokers }: { $error }
 cli-inspect-kafka = Publicar cada inspección y entrada de auditoría al Kafka de la planta: HOST:PUERTO[,HOST:PUERTO]. Los registros van a una bandeja de salida en la misma transacción; si el bróker no está, crece, y se vacía cuando vuelve.
+cli-inspect-kafka-crops = Con --kafka, enviar también el recorte de cada rechazo en JPEG al tópico foodqc.rejects, si ocupa como mucho estos KiB (1 a 900; uno mayor no se envía y se cuenta).
 cli-inspect-plant-summary = planta: { $delivered } mensajes confirmados por { $brokers }, { $pending } esperando en la bandeja de salida
 plant-db-error = base de datos de planta { $db }: { $what }: { $error }
 plant-cannot-consume = no se pueden leer los tópicos de planta de { $brokers }: { $error }
