@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::plant::{Broker, free_port, tansu, tool};
+use common::plant::{Broker, TlsFront, free_port, stunnel, tansu, tls_files, tool};
 use foodqc::store::Store;
 
 /// The broker and the client, or `None` (skipped with the reason) when not installed.
@@ -29,12 +29,22 @@ fn services() -> Option<(PathBuf, PathBuf)> {
 
 /// Every message of `topic` as (key, JSON value), read from the start by kafka-python.
 fn read_topic(client: &PathBuf, port: u16, topic: &str) -> Vec<(String, serde_json::Value)> {
+    read_topic_with(client, &format!("127.0.0.1:{port}"), topic, "")
+}
+
+/// As [`read_topic`], from `brokers`, with more `KafkaConsumer` arguments (`extra`, Python).
+fn read_topic_with(
+    client: &PathBuf,
+    brokers: &str,
+    topic: &str,
+    extra: &str,
+) -> Vec<(String, serde_json::Value)> {
     let script = format!(
         r#"
 import json
 from kafka import KafkaConsumer
-c = KafkaConsumer({topic:?}, bootstrap_servers="127.0.0.1:{port}", auto_offset_reset="earliest",
-                  enable_auto_commit=False, consumer_timeout_ms=6000, group_id=None)
+c = KafkaConsumer({topic:?}, bootstrap_servers="{brokers}", auto_offset_reset="earliest",
+                  enable_auto_commit=False, consumer_timeout_ms=6000, group_id=None{extra})
 for m in c:
     print(json.dumps([m.key.decode(), json.loads(m.value)]))
 "#
@@ -308,4 +318,73 @@ fn reject_crops_reach_the_plant_as_jpeg_within_their_limit() {
     );
     let inspections = read_topic(&client, port, "foodqc.inspections");
     assert!(inspections.iter().any(|(key, _)| key == "linea-6"));
+}
+
+/// One run of a station on `kafka` with the brokers' authority `ca`; its JSON summary.
+fn run_over_tls(
+    kafka: &str,
+    ca: &std::path::Path,
+    name: &str,
+) -> (serde_json::Value, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let out = common::run_ok(
+        common::foodqc()
+            .arg("--data-dir")
+            .arg(data.path())
+            .args([
+                "inspect",
+                "--source",
+                "synthetic",
+                "--frames",
+                "150",
+                "--json",
+            ])
+            .args(["--station", name, "--kafka", kafka])
+            .env("FOODQC_KAFKA_CA", ca)
+            .env_remove("FOODQC_KAFKA_TLS"),
+    );
+    (serde_json::from_slice(&out.stdout).unwrap(), data)
+}
+
+/// TLS to the brokers (a real broker behind a TLS front): with the brokers' authority every
+/// record arrives, read back over TLS by kafka-python; with another authority nothing is
+/// sent, and the outbox keeps it all.
+#[test]
+fn records_reach_the_plant_over_tls_only_with_the_brokers_authority() {
+    let Some((tansu, client)) = services() else {
+        return;
+    };
+    let certs = tempfile::tempdir().unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let (Some(stunnel), Some(files), Some(stranger)) =
+        (stunnel(), tls_files(certs.path()), tls_files(other.path()))
+    else {
+        common::skip_or_fail("TLS test needs openssl and stunnel (apt-get install stunnel4)");
+        return;
+    };
+    let (plain, tls) = (free_port(), free_port());
+    let _broker = Broker::start_advertising(&tansu, plain, &format!("tcp://localhost:{tls}"));
+    let _front = TlsFront::start(&stunnel, &files, tls, plain);
+    let kafka = format!("localhost:{tls}");
+    let (run, data) = run_over_tls(&kafka, &files.ca, "linea-tls");
+    assert_eq!(run["plant"]["pending"], 0, "{run}");
+    let want = recorded(&data.path().join("foodqc.sqlite"));
+    assert!(want.len() > 3, "{} items", want.len());
+    let extra = format!(
+        ", security_protocol=\"SSL\", ssl_cafile={:?}",
+        files.ca.display().to_string()
+    );
+    let got = received(&read_topic_with(
+        &client,
+        &kafka,
+        "foodqc.inspections",
+        &extra,
+    ));
+    assert_eq!(got, want, "every record, read back over TLS");
+    // A certificate signed by an authority the station was not given: nothing goes.
+    let (run, data) = run_over_tls(&kafka, &stranger.ca, "linea-otra");
+    assert_eq!(run["plant"]["delivered"], 0, "{run}");
+    let store = Store::open(&data.path().join("foodqc.sqlite")).unwrap();
+    let pending = store.outbox_counts().unwrap().pending;
+    assert!(pending > 0 && run["plant"]["pending"] == pending, "{run}");
 }

@@ -6,7 +6,6 @@
 use std::sync::atomic::{AtomicBool, AtomicI64};
 use std::time::{Duration, Instant};
 
-use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde::Serialize;
 
@@ -91,8 +90,7 @@ pub fn plant_bench(
 /// Send `n` messages shaped like a station's (`foodqc.inspection/1`) and wait for every
 /// acknowledgement; the seconds it took.
 fn produce(kafka: &KafkaSpec, n: u64, run: i64) -> Result<f64, String> {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &kafka.brokers)
+    let producer: BaseProducer = crate::plant::client::config(kafka)
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "20")

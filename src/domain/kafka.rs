@@ -1,17 +1,49 @@
-//! Where the plant's Kafka brokers are: plain settings, parsed and checked, shared by the
-//! station's desk, the publisher and the collector.
+//! Where the plant's Kafka brokers are and how to reach them: plain settings, parsed and
+//! checked, shared by the station's desk, the publisher and the collector.
 
-/// The plant's Kafka brokers: `HOST:PORT[,HOST:PORT...]`.
+use std::path::PathBuf;
+
+/// The plant's Kafka brokers: `HOST:PORT[,HOST:PORT...]`, and TLS when the environment asks
+/// for it (see [`KafkaTls::from_vars`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KafkaSpec {
     /// Bootstrap servers, as given.
     pub brokers: String,
+    /// TLS to the brokers; `None`: plaintext.
+    pub tls: Option<KafkaTls>,
 }
 
+/// TLS to the brokers: the brokers' certificates are checked against `ca` (the system's
+/// certificate authorities when `None`) and their host names; a client certificate is shown
+/// when the brokers ask for one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KafkaTls {
+    /// PEM file of the certificate authorities that signed the brokers' certificates.
+    pub ca: Option<PathBuf>,
+    /// PEM client certificate and its key (mutual TLS), both or neither.
+    pub client: Option<(PathBuf, PathBuf)>,
+}
+
+/// Switches TLS on (`1`, `true`, `on`) with the system's certificate authorities.
+pub const ENV_TLS: &str = "FOODQC_KAFKA_TLS";
+/// PEM file of the brokers' certificate authority; switches TLS on.
+pub const ENV_CA: &str = "FOODQC_KAFKA_CA";
+/// PEM client certificate (with [`ENV_KEY`]); switches TLS on.
+pub const ENV_CERT: &str = "FOODQC_KAFKA_CERT";
+/// PEM key of the client certificate.
+pub const ENV_KEY: &str = "FOODQC_KAFKA_KEY";
+
 impl KafkaSpec {
-    /// `HOST:PORT[,HOST:PORT...]`, each port a number from 1 to 65535; the error names the
-    /// address at fault.
+    /// `HOST:PORT[,HOST:PORT...]`, each port a number from 1 to 65535, with TLS as the
+    /// environment says ([`KafkaTls::from_vars`]); the error names the address or the
+    /// variable at fault.
     pub fn parse(text: &str) -> Result<KafkaSpec, String> {
+        let tls = KafkaTls::from_vars(|name| std::env::var(name).ok())?;
+        Self::parse_with(text, tls)
+    }
+
+    /// As [`KafkaSpec::parse`], with TLS given.
+    pub fn parse_with(text: &str, tls: Option<KafkaTls>) -> Result<KafkaSpec, String> {
         let mut brokers = Vec::new();
         for part in text.split(',').map(str::trim) {
             let port = part
@@ -24,6 +56,114 @@ impl KafkaSpec {
         }
         Ok(KafkaSpec {
             brokers: brokers.join(","),
+            tls,
         })
+    }
+}
+
+impl KafkaTls {
+    /// TLS from the variables [`ENV_TLS`], [`ENV_CA`], [`ENV_CERT`] and [`ENV_KEY`] as `get`
+    /// reads them (the process environment, in a deployment its container's): `None` when
+    /// none is set or TLS is switched off. Each file must be readable; the error names the
+    /// variable and the file.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Option<KafkaTls>, String> {
+        let set = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let switch = match set(ENV_TLS).map(|v| v.trim().to_ascii_lowercase()) {
+            None => None,
+            Some(v) if matches!(v.as_str(), "1" | "true" | "on" | "yes") => Some(true),
+            Some(v) if matches!(v.as_str(), "0" | "false" | "off" | "no") => Some(false),
+            Some(v) => {
+                return Err(crate::tr!(
+                    "kafka-tls-bad-switch",
+                    variable = ENV_TLS,
+                    value = v
+                ));
+            }
+        };
+        let file = |name: &str| -> Result<Option<PathBuf>, String> {
+            let Some(v) = set(name) else { return Ok(None) };
+            let path = PathBuf::from(v.trim());
+            std::fs::File::open(&path).map_err(|e| {
+                crate::tr!(
+                    "kafka-tls-file",
+                    variable = name,
+                    file = path.display().to_string(),
+                    error = e.to_string()
+                )
+            })?;
+            Ok(Some(path))
+        };
+        let ca = file(ENV_CA)?;
+        let client = match (file(ENV_CERT)?, file(ENV_KEY)?) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(crate::tr!(
+                    "kafka-tls-pair",
+                    set = ENV_CERT,
+                    missing = ENV_KEY
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(crate::tr!(
+                    "kafka-tls-pair",
+                    set = ENV_KEY,
+                    missing = ENV_CERT
+                ));
+            }
+        };
+        let asked = ca.is_some() || client.is_some();
+        Ok(match switch {
+            Some(false) => None,
+            Some(true) => Some(KafkaTls { ca, client }),
+            None => asked.then_some(KafkaTls { ca, client }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(set: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            set.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn tls_is_off_unless_asked_and_each_setting_is_checked() {
+        assert_eq!(KafkaTls::from_vars(vars(&[])).unwrap(), None);
+        let on = KafkaTls::from_vars(vars(&[(ENV_TLS, "true")])).unwrap();
+        assert_eq!(
+            on,
+            Some(KafkaTls {
+                ca: None,
+                client: None
+            })
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "pem").unwrap();
+        let ca_text = ca.to_str().unwrap();
+        let with_ca = KafkaTls::from_vars(vars(&[(ENV_CA, ca_text)]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(with_ca.ca.as_deref(), Some(ca.as_path()));
+        assert_eq!(
+            KafkaTls::from_vars(vars(&[(ENV_CA, ca_text), (ENV_TLS, "off")])).unwrap(),
+            None
+        );
+        let err = KafkaTls::from_vars(vars(&[(ENV_TLS, "maybe")])).unwrap_err();
+        assert!(err.contains(ENV_TLS) && err.contains("maybe"), "{err}");
+        let err = KafkaTls::from_vars(vars(&[(ENV_CA, "/no/such/ca.pem")])).unwrap_err();
+        assert!(
+            err.contains(ENV_CA) && err.contains("/no/such/ca.pem"),
+            "{err}"
+        );
+        let err = KafkaTls::from_vars(vars(&[(ENV_CERT, ca_text)])).unwrap_err();
+        assert!(err.contains(ENV_KEY), "{err}");
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 
 use super::KafkaSpec;
 use crate::store::plant_db::{PlantAuditEntry, PlantDb, PlantDbError, PlantInspection};
@@ -79,8 +79,7 @@ pub fn run(
     if let Err(e) = super::topics::ensure(&cfg.kafka, Duration::from_secs(10)) {
         tracing::warn!("plant topics on {}: {e}", cfg.kafka.brokers);
     }
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &cfg.kafka.brokers)
+    let consumer: BaseConsumer = super::client::config(&cfg.kafka)
         .set("group.id", &cfg.group)
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")

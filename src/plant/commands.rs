@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
 
@@ -51,8 +50,7 @@ impl CommandListener {
     /// Start applying the plant's commands and model releases to the data folder `paths`
     /// (its database and models folder), station `origin`.
     pub fn start(paths: &AppPaths, spec: &KafkaSpec, origin: &str) -> Result<Self, PublishError> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &spec.brokers)
+        let consumer: BaseConsumer = super::client::config(spec)
             .set("group.id", format!("foodqc-commands-{origin}"))
             .set("enable.auto.commit", "false")
             // A station new to the plant applies what was decided on its lots before.

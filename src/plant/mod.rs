@@ -3,6 +3,7 @@
 //! `store::outbox`); [`publisher`] sends the outbox with an idempotent producer and marks what
 //! the brokers acknowledged.
 
+pub mod client;
 pub mod collector;
 pub mod commands;
 pub mod publisher;

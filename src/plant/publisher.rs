@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rdkafka::ClientConfig;
 use rdkafka::ClientContext;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
@@ -171,8 +170,7 @@ impl ProducerContext for Reports {
 }
 
 fn producer(spec: &KafkaSpec, origin: &str) -> Result<BaseProducer<Reports>, PublishError> {
-    ClientConfig::new()
-        .set("bootstrap.servers", &spec.brokers)
+    super::client::config(spec)
         .set("client.id", format!("foodqc-{origin}"))
         .set("enable.idempotence", "true")
         .set("acks", "all")

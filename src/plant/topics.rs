@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
@@ -34,8 +33,7 @@ pub const PARTITIONS: i32 = 6;
 /// Create the plant's topics that are missing, waiting at most `timeout` for the brokers.
 /// The error says which topic could not be made and why.
 pub fn ensure(spec: &KafkaSpec, timeout: Duration) -> Result<(), String> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &spec.brokers)
+    let admin: AdminClient<DefaultClientContext> = super::client::config(spec)
         .create()
         .map_err(|e| e.to_string())?;
     // The broker's own replication factor (-1): one broker in a test, three in a plant.

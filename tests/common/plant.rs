@@ -33,6 +33,12 @@ pub struct Broker(Child);
 impl Broker {
     /// Start one and wait until it listens.
     pub fn start(bin: &Path, port: u16) -> Broker {
+        Self::start_advertising(bin, port, &format!("tcp://127.0.0.1:{port}"))
+    }
+
+    /// Start one on `port` that tells clients to come back at `advertised` (a URL), e.g.
+    /// through a TLS front.
+    pub fn start_advertising(bin: &Path, port: u16, advertised: &str) -> Broker {
         let url = format!("tcp://127.0.0.1:{port}");
         let child = Command::new(bin)
             .args([
@@ -40,7 +46,7 @@ impl Broker {
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &url,
+                advertised,
             ])
             .args(["--storage-engine", "memory://tansu/"])
             .stdout(Stdio::null())
@@ -225,4 +231,133 @@ pub fn metric_sample(body: &str, series: &str) -> Option<f64> {
         .find(|l| l.starts_with(series))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
+}
+
+/// Files of a test certificate authority and a server certificate it signed for
+/// `localhost` and 127.0.0.1 (made with the openssl command).
+pub struct TlsFiles {
+    /// The authority's certificate (PEM).
+    pub ca: PathBuf,
+    /// The server's certificate (PEM).
+    pub cert: PathBuf,
+    /// The server's key (PEM).
+    pub key: PathBuf,
+}
+
+/// A fresh authority and server certificate in `dir`, or `None` without openssl.
+pub fn tls_files(dir: &Path) -> Option<TlsFiles> {
+    let run = |args: &[&str]| {
+        Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .ok()?;
+    let ok = run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=foodqc test CA",
+    ]) && run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]) && run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    ok.then(|| TlsFiles {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+    })
+}
+
+/// stunnel, the TLS front of the TLS tests (Debian's stunnel4).
+pub fn stunnel() -> Option<PathBuf> {
+    ["/usr/bin/stunnel4", "/usr/bin/stunnel"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+}
+
+/// stunnel taking TLS on `tls_port` (with `files`' server certificate) to plaintext
+/// `plain_port`, stopped when dropped.
+pub struct TlsFront(Child);
+
+impl TlsFront {
+    /// Start one (its configuration beside the certificates) and wait until it listens.
+    pub fn start(bin: &Path, files: &TlsFiles, tls_port: u16, plain_port: u16) -> TlsFront {
+        let conf = files
+            .cert
+            .with_file_name(format!("stunnel-{tls_port}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "foreground = yes\npid =\n[front]\naccept = 127.0.0.1:{tls_port}\n\
+                 connect = 127.0.0.1:{plain_port}\ncert = {}\nkey = {}\n",
+                files.cert.display(),
+                files.key.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(bin)
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("stunnel starts");
+        let until = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", tls_port)).is_err() {
+            assert!(
+                Instant::now() < until,
+                "stunnel did not listen on {tls_port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        TlsFront(child)
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

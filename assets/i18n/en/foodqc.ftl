@@ -1493,6 +1493,9 @@ audit-record-model = model { $value }
 
 ## The plant (Kafka)
 kafka-bad-address = Kafka broker address "{ $address }" in "{ $all }" is not HOST:PORT (port 1 to 65535)
+kafka-tls-bad-switch = { $variable } is "{ $value }": use 1/true/on to switch TLS to the Kafka brokers on, 0/false/off for plaintext
+kafka-tls-file = { $variable }: cannot read { $file }: { $error }
+kafka-tls-pair = { $set } is set without { $missing }: a client certificate needs its key (and the key its certificate)
 kafka-crop-too-large = reject crop { $crop } is { $bytes } bytes as JPEG, over the limit of { $limit }: not sent to the plant
 kafka-cannot-start = cannot start publishing to the plant brokers { $brokers }: { $error }
 cli-inspect-kafka = Publish every inspection and audit entry to the plant's Kafka: HOST:PORT[,HOST:PORT]. Records go to an outbox in the same transaction; a broker away lets it grow, and it drains when the broker is back.

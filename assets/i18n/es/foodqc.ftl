@@ -1493,6 +1493,9 @@ audit-record-model = modelo { $value }
 
 ## La planta (Kafka)
 kafka-bad-address = la dirección de bróker Kafka "{ $address }" en "{ $all }" no es HOST:PUERTO (puerto de 1 a 65535)
+kafka-tls-bad-switch = { $variable } es "{ $value }": use 1/true/on para activar TLS hacia los brókers Kafka, 0/false/off para texto plano
+kafka-tls-file = { $variable }: no se puede leer { $file }: { $error }
+kafka-tls-pair = { $set } está definido sin { $missing }: un certificado de cliente necesita su clave (y la clave su certificado)
 kafka-crop-too-large = el recorte de rechazo { $crop } ocupa { $bytes } bytes en JPEG, más del límite de { $limit }: no se envía a la planta
 kafka-cannot-start = no se puede empezar a publicar a los brókers de planta { $brokers }: { $error }
 cli-inspect-kafka = Publicar cada inspección y entrada de auditoría al Kafka de la planta: HOST:PUERTO[,HOST:PUERTO]. Los registros van a una bandeja de salida en la misma transacción; si el bróker no está, crece, y se vacía cuando vuelve.
