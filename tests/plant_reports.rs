@@ -271,3 +271,44 @@ fn the_report_command_reads_the_plant() {
     assert!(err.contains("postgres://qc@127.0.0.1:1/foodqc"), "{err}");
     assert!(!err.contains("secret"), "{err}");
 }
+
+/// TLS to the plant database: a server that takes TLS only is reached with `sslmode=require`
+/// and its authority (`sslrootcert`), by the library and by `foodqc report --plant`;
+/// plaintext is turned away, and a server whose certificate another authority signed is
+/// refused, the error naming the database.
+#[test]
+fn the_plant_database_is_reached_over_tls_with_its_authority_only() {
+    let certs = tempfile::tempdir().unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let (Some(bin), Some(files), Some(stranger)) = (
+        pg_bin(),
+        common::plant::tls_files(certs.path()),
+        common::plant::tls_files(other.path()),
+    ) else {
+        common::skip_or_fail("PostgreSQL or openssl is missing");
+        return;
+    };
+    let pg = Postgres::start_tls_only(bin, &files);
+    let url =
+        |ca: &std::path::Path| format!("{}?sslmode=require&sslrootcert={}", pg.url(), ca.display());
+    let db = PlantDb::connect(&url(&files.ca)).expect("TLS with the server's authority");
+    assert_eq!(db.inspection_count().unwrap(), 0, "a round trip over TLS");
+    drop(db);
+    assert!(
+        PlantDb::connect(&pg.url()).is_err(),
+        "plaintext is turned away"
+    );
+    let err = PlantDb::connect(&url(&stranger.ca))
+        .err()
+        .expect("another authority")
+        .to_string();
+    assert!(err.contains("127.0.0.1"), "{err}");
+    let out = common::run_ok(common::foodqc().arg("--data-dir").arg(certs.path()).args([
+        "report",
+        "--plant",
+        &url(&files.ca),
+        "--json",
+    ]));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(r.get("lots").is_some(), "{r}");
+}

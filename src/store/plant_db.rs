@@ -64,9 +64,9 @@ pub struct PlantDbError {
     pub db: String,
     /// What was being done.
     pub what: &'static str,
-    /// The client's error.
+    /// The client's error (or the TLS setting's).
     #[source]
-    pub source: postgres::Error,
+    pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
 /// One inspection as a station published it.
@@ -152,14 +152,105 @@ pub(super) fn error_for(
     what: &'static str,
 ) -> impl FnOnce(postgres::Error) -> PlantDbError + use<> {
     let db = db.to_string();
-    move |source| PlantDbError { db, what, source }
+    move |source| PlantDbError {
+        db,
+        what,
+        source: Box::new(source),
+    }
 }
 
-/// A client of `url`, giving up after 10 s when the server does not answer.
+/// A client of `url`, giving up after 10 s when the server does not answer. With
+/// `sslmode=require` (or `verify-ca`, `verify-full`) in the URL the connection is TLS and the
+/// server's certificate is checked against `sslrootcert=FILE` (else the system's authorities)
+/// and its host name: libpq's `verify-full`, always. Without it, plaintext.
 fn connect_client(url: &str, name: &str) -> Result<Client, PlantDbError> {
+    let (url, tls) = tls_settings(url);
     let mut config: postgres::Config = url.parse().map_err(error_for(name, "connect"))?;
     config.connect_timeout(std::time::Duration::from_secs(10));
-    config.connect(NoTls).map_err(error_for(name, "connect"))
+    match tls {
+        None => config.connect(NoTls).map_err(error_for(name, "connect")),
+        Some(root) => {
+            let tls = rustls_connector(root.as_deref()).map_err(|why| PlantDbError {
+                db: name.to_string(),
+                what: "connect",
+                source: why.into(),
+            })?;
+            config.connect(tls).map_err(error_for(name, "connect"))
+        }
+    }
+}
+
+/// `url` without the TLS settings the client does not read itself, and TLS: `None` for
+/// plaintext, `Some(root)` for TLS checked against the authorities in `root` (a PEM file) or
+/// the system's.
+fn tls_settings(url: &str) -> (String, Option<Option<String>>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), None);
+    };
+    let mut kept = Vec::new();
+    let (mut tls, mut root) = (false, None);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "sslmode" if matches!(value, "require" | "verify-ca" | "verify-full") => {
+                tls = true;
+                kept.push("sslmode=require".to_string());
+            }
+            "sslrootcert" => root = Some(value.to_string()),
+            _ => kept.push(pair.to_string()),
+        }
+    }
+    let url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    // A root certificate given is a wish for TLS, as with libpq's verify modes.
+    let tls = tls || root.is_some();
+    let url = if tls && !url.contains("sslmode=") {
+        format!(
+            "{url}{}sslmode=require",
+            if url.contains('?') { "&" } else { "?" }
+        )
+    } else {
+        url
+    };
+    (url, tls.then_some(root))
+}
+
+/// A rustls connector checking the server against the authorities in PEM file `root`, or
+/// the system's; the error names the file.
+fn rustls_connector(
+    root: Option<&str>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    match root {
+        Some(file) => {
+            let certs = CertificateDer::pem_file_iter(file)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("sslrootcert {file}: {e}"))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(format!("sslrootcert {file}: no certificate"));
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+        }
+    }
+    // ring, not aws-lc-rs (a cmake build of minutes): classical key exchange, which rustls
+    // now marks deprecated for want of post-quantum groups.
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 impl PlantDb {
@@ -325,6 +416,35 @@ impl PlantDb {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tls_is_asked_by_sslmode_or_a_root_certificate_and_always_verified() {
+        let plain = "postgres://qc@db:5432/foodqc";
+        assert_eq!(super::tls_settings(plain), (plain.to_string(), None));
+        assert_eq!(
+            super::tls_settings("postgres://qc@db/f?sslmode=verify-full&sslrootcert=/ca.pem"),
+            (
+                "postgres://qc@db/f?sslmode=require".to_string(),
+                Some(Some("/ca.pem".into()))
+            )
+        );
+        assert_eq!(
+            super::tls_settings("postgres://qc@db/f?sslrootcert=/ca.pem&connect_timeout=5"),
+            (
+                "postgres://qc@db/f?connect_timeout=5&sslmode=require".to_string(),
+                Some(Some("/ca.pem".into()))
+            )
+        );
+        assert_eq!(
+            super::tls_settings("postgres://qc@db/f?sslmode=require").1,
+            Some(None),
+            "the system's authorities"
+        );
+        assert_eq!(
+            super::tls_settings("postgres://qc@db/f?sslmode=disable").1,
+            None
+        );
+    }
+
     #[test]
     fn messages_name_the_database_without_its_password() {
         assert_eq!(

@@ -102,6 +102,15 @@ impl Postgres {
     }
 
     pub fn start(bin: PathBuf) -> Postgres {
+        Self::start_with(bin, None)
+    }
+
+    /// A cluster that takes TLS connections only, with `files`' server certificate.
+    pub fn start_tls_only(bin: PathBuf, files: &TlsFiles) -> Postgres {
+        Self::start_with(bin, Some(files))
+    }
+
+    fn start_with(bin: PathBuf, tls: Option<&TlsFiles>) -> Postgres {
         let as_postgres = nix_is_root();
         let dir = tempfile::tempdir().unwrap();
         if as_postgres {
@@ -131,11 +140,31 @@ impl Postgres {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let opts = format!(
+        let mut opts = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1",
             pg.port,
             pg.dir.path().display()
         );
+        if let Some(files) = tls {
+            // The server's files in its data folder, its own, the key private.
+            for (from, to) in [(&files.cert, "server.crt"), (&files.key, "server.key")] {
+                std::fs::copy(from, data.join(to)).unwrap();
+                let mut c = Command::new("chmod");
+                c.arg("600").arg(data.join(to));
+                assert!(c.status().unwrap().success());
+                if pg.as_postgres {
+                    let mut c = Command::new("chown");
+                    c.arg("postgres:postgres").arg(data.join(to));
+                    assert!(c.status().unwrap().success());
+                }
+            }
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+            )
+            .unwrap();
+            opts.push_str(" -c ssl=on");
+        }
         let out = pg
             .command("pg_ctl")
             .arg("-D")
