@@ -49,6 +49,14 @@ for m in c:
     print(json.dumps([m.key.decode(), json.loads(m.value)]))
 "#
     );
+    kafka_python(client, &script)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// What `script` printed, run by python3 with kafka-python (`client`) on its path.
+fn kafka_python(client: &PathBuf, script: &str) -> String {
     let out = Command::new("python3")
         .arg("-c")
         .arg(script)
@@ -60,10 +68,7 @@ for m in c:
         "kafka-python: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The (station, id, verdict) of every inspection recorded in `db`.
@@ -214,18 +219,7 @@ for m in c:
     print(json.dumps([m.key.decode(), h["schema"], json.loads(h["record"]), m.value.hex()]))
 "#
     );
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .env("PYTHONPATH", client)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "kafka-python: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
+    kafka_python(client, &script)
         .lines()
         .map(|l| {
             let (key, schema, record, hex): (String, String, serde_json::Value, String) =

@@ -16,16 +16,8 @@ use foodqc::store::{LotStatus, Store};
 const ADMIN_PW: &str = "Jefe-Planta-2026!";
 const QC_PW: &str = "Rosa-Calidad-2026!";
 
-/// `foodqc --data-dir DIR ARGS...` with no password in the environment.
 fn cmd(dir: &Path, args: &[&str]) -> Command {
-    let mut c = common::foodqc();
-    c.arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("FOODQC_PASSWORD")
-        .env_remove("FOODQC_ACTOR_PASSWORD")
-        .env_remove("FOODQC_ACTOR_PASSWORD_FILE");
-    c
+    common::in_data_dir(dir, args)
 }
 
 fn ok(c: &mut Command) -> String {

@@ -14,16 +14,8 @@ use common::plant::{Broker, free_port, tansu};
 use common::{add_users, as_user, run_ok};
 use foodqc::store::Store;
 
-/// `foodqc --data-dir DIR ARGS...` with no password in the environment.
 fn cmd(dir: &Path, args: &[&str]) -> Command {
-    let mut c = common::foodqc();
-    c.arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("FOODQC_PASSWORD")
-        .env_remove("FOODQC_ACTOR_PASSWORD")
-        .env_remove("FOODQC_ACTOR_PASSWORD_FILE");
-    c
+    common::in_data_dir(dir, args)
 }
 
 /// A station with recipe `recipe` saved by its own QC manager, running it live for 50 s.

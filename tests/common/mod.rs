@@ -20,6 +20,19 @@ pub fn foodqc() -> Command {
     cmd
 }
 
+/// `foodqc --data-dir DIR ARGS...` with no password in the environment (each test says
+/// whose it gives).
+pub fn in_data_dir(dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut c = foodqc();
+    c.arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("FOODQC_PASSWORD")
+        .env_remove("FOODQC_ACTOR_PASSWORD")
+        .env_remove("FOODQC_ACTOR_PASSWORD_FILE");
+    c
+}
+
 /// Runs `cmd` to its end and returns its output; a failed run fails the test with the
 /// command, its stdout and its stderr.
 pub fn run_ok(cmd: &mut Command) -> Output {
