@@ -178,7 +178,7 @@ fn start_plant(
         return Ok(None);
     };
     let publisher = Publisher::start(paths.db_path(), spec, &a.station)?;
-    // Said at every start (after the outbox is on): a run without --kafka-crops sends none.
+    // After the outbox is on (which switches crops off): only --kafka-crops sends them.
     foodqc::store::Store::open(&paths.db_path())?
         .set_outbox_reject_crops(a.kafka_crops.map(|kib| kib * 1024))?;
     let commands = CommandListener::start(paths, spec, &a.station)?;

@@ -35,12 +35,15 @@ pub struct OutboxCounts {
 
 impl Store {
     /// From now on every inspection and audit entry also goes to the outbox; audit entries
-    /// carry `origin` (the publishing station) as their key.
+    /// carry `origin` (the publishing station) as their key. Reject crops start off: only a
+    /// start that asks for them ([`Store::set_outbox_reject_crops`]) sends them, never one
+    /// that inherits an earlier run's setting (the window after a headless run, say).
     pub fn enable_outbox(&self, origin: &str) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "INSERT INTO outbox_settings (id, enabled, origin) VALUES (1, 1, ?1)
-                 ON CONFLICT (id) DO UPDATE SET enabled = 1, origin = excluded.origin",
+                 ON CONFLICT (id) DO UPDATE
+                 SET enabled = 1, origin = excluded.origin, crop_max_bytes = NULL",
                 [origin],
             )
             .map(drop)
@@ -48,8 +51,8 @@ impl Store {
     }
 
     /// Send the crop of each reject recorded from now on as well (topic `foodqc.rejects`),
-    /// when it is at most `max_bytes` as JPEG; `None`: no crops. Stays set for this database
-    /// until changed.
+    /// when it is at most `max_bytes` as JPEG; `None`: no crops. Holds until the outbox is
+    /// enabled again.
     pub fn set_outbox_reject_crops(&self, max_bytes: Option<u32>) -> Result<(), StoreError> {
         self.conn
             .execute(
