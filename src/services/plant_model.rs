@@ -265,8 +265,8 @@ fn model_path(models_dir: &Path, version: &str, hash: &str) -> PathBuf {
         .join(format!("{safe}-{short}.json"))
 }
 
-/// Write the model file and the classifier beside it (or remove a stale one), each through a
-/// temporary file so a crash leaves no half file under the final name.
+/// Write the model file and the classifier beside it (or remove a stale one), each as
+/// [`crate::model::write_atomically`] writes models: whole or not at all, owner-only.
 fn write_files(
     path: &Path,
     model: &[u8],
@@ -274,19 +274,13 @@ fn write_files(
     classifier: Option<&[u8]>,
 ) -> Result<(), String> {
     let write = |p: &Path, bytes: &[u8]| -> Result<(), String> {
-        let named = |e: std::io::Error| {
+        crate::model::write_atomically(p, bytes).map_err(|e| {
             tr!(
                 "plant-model-write-file",
                 path = p.display().to_string(),
                 error = e.to_string()
             )
-        };
-        if let Some(dir) = p.parent() {
-            std::fs::create_dir_all(dir).map_err(named)?;
-        }
-        let tmp = p.with_extension("part");
-        std::fs::write(&tmp, bytes).map_err(named)?;
-        std::fs::rename(&tmp, p).map_err(named)
+        })
     };
     write(path, model)?;
     match classifier {
