@@ -21,8 +21,8 @@ use crate::store::{OutboxRow, Store, StoreError};
 
 /// Messages read from the outbox and sent at a time.
 const BATCH: usize = 500;
-/// How long a message may wait for its acknowledgement before it is sent again later.
-const MESSAGE_TIMEOUT_MS: u32 = 10_000;
+/// How often the backlog and the brokers' state are refreshed while a batch waits.
+const WAITING_REFRESH: Duration = Duration::from_secs(1);
 
 /// The publisher's counters, for status bars and summaries.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -149,14 +149,21 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Delivery reports of one batch: acknowledged row ids and failures.
+/// Delivery reports of one batch: acknowledged row ids and failures; and the client's last
+/// error about the brokers (unreachable, all down), which fails no message by itself.
 #[derive(Default)]
 struct Reports {
     acked: Mutex<Vec<i64>>,
     failed: Mutex<Vec<String>>,
+    brokers: Mutex<Option<String>>,
 }
 
-impl ClientContext for Reports {}
+impl ClientContext for Reports {
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!("librdkafka: {error}: {reason}");
+        *lock(&self.brokers) = Some(format!("{error}: {reason}"));
+    }
+}
 
 impl ProducerContext for Reports {
     type DeliveryOpaque = Box<i64>;
@@ -175,7 +182,11 @@ fn producer(spec: &KafkaSpec, origin: &str) -> Result<BaseProducer<Reports>, Pub
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
-        .set("message.timeout.ms", MESSAGE_TIMEOUT_MS.to_string())
+        // A message waits for its acknowledgement however long the brokers are away. A local
+        // timeout would only make a second copy: the outbox sends it again under a new
+        // sequence number, and librdkafka bumps the producer epoch, which not every
+        // Kafka-protocol broker accepts after a restart (tansu 0.6 does not).
+        .set("message.timeout.ms", "0")
         .create_with_context(Reports::default())
         .map_err(|source| PublishError::Producer {
             brokers: spec.brokers.clone(),
@@ -219,7 +230,16 @@ fn run(
                 Err(e) => tracing::warn!("plant topics on {}: {e}", spec.brokers),
             }
         }
-        let outcome = send_batch(&producer, &rows, stop);
+        let outcome = send_batch(&producer, &rows, stop, &mut |brokers| {
+            let counts = store.outbox_counts();
+            let mut s = lock(stats);
+            if let Ok(c) = counts {
+                s.pending = c.pending;
+            }
+            if brokers.is_some() {
+                s.last_error = brokers;
+            }
+        });
         if !outcome.acked.is_empty()
             && let Err(e) = store.mark_outbox_delivered(&outcome.acked, crate::store::now_ms())
         {
@@ -276,15 +296,18 @@ struct BatchOutcome {
     skipped: Vec<(i64, String)>,
 }
 
-/// Send `rows` and wait for every delivery report (each comes within the message timeout).
+/// Send `rows` and wait for every delivery report, or until stopped. While it waits,
+/// `waiting` is called every second with the client's last error about the brokers, if any.
 fn send_batch(
     producer: &BaseProducer<Reports>,
     rows: &[OutboxRow],
     stop: &AtomicBool,
+    waiting: &mut dyn FnMut(Option<String>),
 ) -> BatchOutcome {
     let ctx = producer.context();
     lock(&ctx.acked).clear();
     lock(&ctx.failed).clear();
+    lock(&ctx.brokers).take();
     let mut sent = 0usize;
     let mut failure = None;
     let mut skipped = Vec::new();
@@ -328,13 +351,15 @@ fn send_batch(
             break;
         }
     }
-    // Each report comes within the message timeout; a little more for the broker's answer.
-    let until = Instant::now() + Duration::from_millis(u64::from(MESSAGE_TIMEOUT_MS) + 5_000);
-    while lock(&ctx.acked).len() + lock(&ctx.failed).len() < sent
-        && Instant::now() < until
-        && !stop.load(Ordering::SeqCst)
-    {
+    // No local timeout: a report comes when the brokers answer, or the run stops first
+    // (what is unacknowledged then stays in the outbox for the next run).
+    let mut refreshed = Instant::now();
+    while lock(&ctx.acked).len() + lock(&ctx.failed).len() < sent && !stop.load(Ordering::SeqCst) {
         producer.poll(Duration::from_millis(20));
+        if refreshed.elapsed() >= WAITING_REFRESH {
+            refreshed = Instant::now();
+            waiting(lock(&ctx.brokers).take());
+        }
     }
     let mut acked = std::mem::take(&mut *lock(&ctx.acked));
     acked.sort_unstable();
