@@ -7,11 +7,14 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::Duration;
 
-use common::plant::{Broker, TlsFront, free_port, stunnel, tansu, tls_files, tool};
+use common::plant::{
+    Broker, TlsFront, free_port, kafka_python, read_topic, read_topic_with, stunnel, tansu,
+    tls_files, tool,
+};
 use foodqc::store::Store;
 
 /// The broker and the client, or `None` (skipped with the reason) when not installed.
@@ -25,50 +28,6 @@ fn services() -> Option<(PathBuf, PathBuf)> {
             None
         }
     }
-}
-
-/// Every message of `topic` as (key, JSON value), read from the start by kafka-python.
-fn read_topic(client: &PathBuf, port: u16, topic: &str) -> Vec<(String, serde_json::Value)> {
-    read_topic_with(client, &format!("127.0.0.1:{port}"), topic, "")
-}
-
-/// As [`read_topic`], from `brokers`, with more `KafkaConsumer` arguments (`extra`, Python).
-fn read_topic_with(
-    client: &PathBuf,
-    brokers: &str,
-    topic: &str,
-    extra: &str,
-) -> Vec<(String, serde_json::Value)> {
-    let script = format!(
-        r#"
-import json
-from kafka import KafkaConsumer
-c = KafkaConsumer({topic:?}, bootstrap_servers="{brokers}", auto_offset_reset="earliest",
-                  enable_auto_commit=False, consumer_timeout_ms=6000, group_id=None{extra})
-for m in c:
-    print(json.dumps([m.key.decode(), json.loads(m.value)]))
-"#
-    );
-    kafka_python(client, &script)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
-}
-
-/// What `script` printed, run by python3 with kafka-python (`client`) on its path.
-fn kafka_python(client: &PathBuf, script: &str) -> String {
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .env("PYTHONPATH", client)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "kafka-python: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The (station, id, verdict) of every inspection recorded in `db`.
@@ -204,7 +163,7 @@ fn the_outbox_waits_for_an_absent_broker() {
 /// Each message of `topic` as (key, header `schema`, header `record` as JSON, value bytes),
 /// read from the start by kafka-python.
 fn read_crops(
-    client: &PathBuf,
+    client: &Path,
     port: u16,
     topic: &str,
 ) -> Vec<(String, String, serde_json::Value, Vec<u8>)> {

