@@ -698,6 +698,52 @@ fn training_job_starts_cancels_finishes_and_promotes() {
         ]
     );
     assert_eq!(sigs[0].action, "model.override");
+
+    // To the plant: only with Plant Kafka set (the brokers away here: it waits in the
+    // outbox) and a recipe to send it for; signed again.
+    assert!(disabled(&h, "Publish to plant…"), "no Plant Kafka yet");
+    let recipe = foodqc::domain::Recipe {
+        name: "galleta-vainilla".into(),
+        ..Default::default()
+    };
+    foodqc::store::Store::open(&dir.path().join("foodqc.sqlite"))
+        .unwrap()
+        .save_recipe(&recipe, "qc.anna")
+        .unwrap();
+    let spec = foodqc::plant::KafkaSpec::parse("127.0.0.1:1").unwrap();
+    h.state_mut().set_plant(Some(spec));
+    step_until(&mut h, "recipe in the snapshot", |app| {
+        app.snapshot
+            .recipes
+            .iter()
+            .any(|r| r.name == "galleta-vainilla")
+    });
+    h.step();
+    assert!(!disabled(&h, "Publish to plant…"));
+    h.get_by_label("Publish to plant…").click();
+    sign(&mut h, "line 2 runs the same cookie");
+    let store = foodqc::store::Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
+    step_until(&mut h, "release signed", |_| {
+        store
+            .recent_signatures(10)
+            .unwrap()
+            .iter()
+            .any(|s| s.action == "model.publish")
+    });
+    let publish = store.recent_signatures(10).unwrap().remove(0);
+    assert_eq!(
+        (publish.signer.as_str(), publish.action.as_str()),
+        ("qc.anna", "model.publish")
+    );
+    let parts: Vec<_> = store
+        .outbox_pending(10_000)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.topic == "foodqc.models")
+        .collect();
+    assert!(!parts.is_empty(), "the release waits in the outbox");
+    assert!(parts.iter().all(|r| r.key == "galleta-vainilla"));
+    h.state_mut().set_plant(None);
 }
 
 /// Whether the widget labelled `label` is disabled.

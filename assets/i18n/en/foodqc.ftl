@@ -419,6 +419,13 @@ train-tick-two = Tick two versions to compare them side by side.
 train-comparison = Comparison
 train-col-metric = metric
 train-rollback-tip = Make { $version } live again
+train-publish = Publish to plant…
+train-publish-recipe = Recipe
+train-publish-tip = Send { $version } to the plant's stations that run recipe { $recipe }; they switch to it between two frames. You sign again.
+train-publish-no-plant = Set Plant Kafka (Live, Line outputs) to publish to the plant
+train-publish-no-version = Only a version approved at this PC can go to the plant: approve one first
+train-publish-no-recipe = No recipe here: make one in the recipe editor (Live, Recipes…)
+train-publish-record = model { $version } for the plant's stations of recipe { $recipe }
 train-db-error = ⚠ Database: { $error }
 train-no-versions = No trained versions yet: the live model is { $version } (bundled).
 train-live-version = ▶ { $version } (live)
@@ -930,6 +937,7 @@ desk-signed-out = { $user } signed out
 desk-idle-locked = { $user } signed out after the idle time; sign in again
 desk-proposed = model { $version } proposed by { $user }; a QC manager approves it
 desk-live = { $version } is live
+desk-model-published = { $version } signed by { $actor } for the stations of recipe { $recipe }; { $parts } parts go through the plant's Kafka
 
 ## Session: sign-in, idle lock, signatures
 session-sign-in-to = Sign in first. Roles that may: { $roles }

@@ -419,6 +419,13 @@ train-tick-two = Marque dos versiones para compararlas lado a lado.
 train-comparison = Comparación
 train-col-metric = métrica
 train-rollback-tip = Volver a poner { $version } en línea
+train-publish = Publicar en la planta…
+train-publish-recipe = Receta
+train-publish-tip = Enviar { $version } a las estaciones de la planta con la receta { $recipe }; cambian a ella entre dos cuadros. Vuelve a firmar.
+train-publish-no-plant = Configure Kafka de planta (En vivo, Salidas a línea) para publicar en la planta
+train-publish-no-version = Solo una versión aprobada en esta PC puede ir a la planta: apruebe una primero
+train-publish-no-recipe = No hay recetas aquí: cree una en el editor de recetas (En vivo, Recetas…)
+train-publish-record = modelo { $version } para las estaciones de la planta con la receta { $recipe }
 train-db-error = ⚠ Base de datos: { $error }
 train-no-versions = Aún no hay versiones entrenadas: el modelo en línea es { $version } (incluido).
 train-live-version = ▶ { $version } (en línea)
@@ -930,6 +937,7 @@ desk-signed-out = { $user } cerró sesión
 desk-idle-locked = sesión de { $user } cerrada por inactividad; inicie sesión de nuevo
 desk-proposed = modelo { $version } propuesto por { $user }; lo aprueba un jefe de calidad
 desk-live = { $version } está en línea
+desk-model-published = { $version } firmado por { $actor } para las estaciones de la receta { $recipe }; { $parts } partes van por el Kafka de la planta
 
 ## Sesión: inicio, bloqueo por inactividad, firmas
 session-sign-in-to = Inicie sesión primero. Roles que pueden: { $roles }

@@ -256,6 +256,19 @@ pub enum Command {
         /// Password again and reason.
         sign: SignatureInput,
     },
+    /// Send an approved version to the plant's stations that run `recipe`: the signed-in QC
+    /// manager signs here and the release waits in the outbox for the plant's Kafka (see
+    /// [`crate::services::plant_model`]).
+    PublishModel {
+        /// The version (approved at this PC with these very files).
+        row: ModelVersionRow,
+        /// The recipe whose stations take it.
+        recipe: String,
+        /// Password again and reason.
+        sign: SignatureInput,
+        /// The station name this PC publishes under.
+        origin: String,
+    },
 
     /// Several commands, run in order (a signed change and the refresh that shows it).
     Batch(Vec<Command>),

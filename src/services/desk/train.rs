@@ -8,8 +8,8 @@ use super::status::{Status, Topic};
 use super::worker::{DeskError, Worker};
 use crate::domain::Permission;
 use crate::model::AnomalyModel;
-use crate::services::promotion;
 use crate::services::signing::SignatureInput;
+use crate::services::{plant_model, promotion};
 use crate::store::ModelVersionRow;
 use crate::training::job::{JobProgress, TrainJob, TrainJobConfig};
 
@@ -124,6 +124,30 @@ impl Worker {
         let (promoted, _) = promotion::rollback(store, &user, row, previous, sign)
             .map_err(|e| DeskError::Other(e.to_string()))?;
         self.went_live(promoted);
+        Ok(())
+    }
+
+    /// Sign the release of `row` for the plant's stations on `recipe` and queue it in the
+    /// outbox; the window's publisher sends it.
+    pub(super) fn publish_model(
+        &mut self,
+        row: &ModelVersionRow,
+        recipe: &str,
+        sign: &SignatureInput,
+        origin: &str,
+    ) -> Result<(), DeskError> {
+        let user = self.user_for(Permission::ApproveModel)?;
+        let (sig, release, parts) =
+            plant_model::publish(self.store()?, &user, row, recipe, sign, origin)
+                .map_err(|e| DeskError::Other(e.to_string()))?;
+        let msg = crate::tr!(
+            "desk-model-published",
+            version = row.version.as_str(),
+            recipe = release.recipe.as_str(),
+            actor = sig.display_name.as_str(),
+            parts = parts
+        );
+        self.sink.status(Topic::Promotion, Status::Done(msg));
         Ok(())
     }
 

@@ -205,6 +205,12 @@ impl Worker {
                 override_reason,
             } => return self.approve(&row, &live, &sign, override_reason.as_deref()),
             Command::Rollback { row, sign } => return self.rollback(&row, &sign),
+            Command::PublishModel {
+                row,
+                recipe,
+                sign,
+                origin,
+            } => return self.publish_model(&row, &recipe, &sign, &origin),
             Command::Batch(cmds) => {
                 // The first failure stops the rest: a refresh after a refused change would
                 // hide the refusal.
@@ -308,9 +314,10 @@ fn topic_of(cmd: &Command) -> Topic {
         | Command::ApplyThresholds { .. }
         | Command::ScorePreviews { .. } => Topic::Thresholds,
         Command::StartTraining { .. } | Command::CancelTraining => Topic::Train,
-        Command::Propose { .. } | Command::Approve { .. } | Command::Rollback { .. } => {
-            Topic::Promotion
-        }
+        Command::Propose { .. }
+        | Command::Approve { .. }
+        | Command::Rollback { .. }
+        | Command::PublishModel { .. } => Topic::Promotion,
         Command::SignIn { .. } | Command::SignOut { .. } | Command::CreateFirstAdmin { .. } => {
             Topic::Session
         }

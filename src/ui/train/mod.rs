@@ -44,6 +44,8 @@ pub struct TrainTab {
     pub whole_frame_ms: Vec<f64>,
     /// Frame times during the last job: our `ui`, then the whole frame.
     pub last_frame_stats: Option<(FrameStats, FrameStats)>,
+    /// The recipe chosen for a release to the plant (none yet: the one the line runs).
+    pub publish_recipe: Option<String>,
 }
 
 /// Median, 95th percentile and maximum of frame times (ms) over `frames` frames.

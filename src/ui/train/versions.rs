@@ -51,6 +51,84 @@ impl TrainTab {
         }));
     }
 
+    /// The recipe to publish for and "Publish to plant…": the live version, approved here,
+    /// goes to the plant's stations on that recipe through this PC's Plant Kafka, signed
+    /// again. Disabled, with the reason on hover, while something is missing.
+    fn publish_controls(&mut self, ui: &mut egui::Ui, ctx: &TabCtx, actions: &mut Vec<Action>) {
+        let snap = ctx.snapshot;
+        let live = snap
+            .models
+            .iter()
+            .find(|m| m.version == ctx.stats.model_version);
+        let names: Vec<&str> = snap.recipes.iter().map(|r| r.name.as_str()).collect();
+        let chosen = self
+            .publish_recipe
+            .clone()
+            .filter(|r| names.contains(&r.as_str()))
+            .or_else(|| {
+                let running = ctx.stats.recipe_name.as_str();
+                names.contains(&running).then(|| running.to_string())
+            })
+            .or_else(|| names.first().map(|r| r.to_string()));
+        ui.separator();
+        ui.label(tr!("train-publish-recipe"));
+        let mut picked = chosen.clone();
+        egui::ComboBox::from_id_salt("publish-recipe")
+            .selected_text(picked.clone().unwrap_or_default())
+            .show_ui(ui, |ui| {
+                for name in &names {
+                    ui.selectable_value(&mut picked, Some(name.to_string()), *name);
+                }
+            });
+        if picked != chosen {
+            self.publish_recipe = picked.clone();
+        }
+        let why_not = if ctx.plant_origin.is_none() {
+            Some(tr!("train-publish-no-plant"))
+        } else if live.is_none() {
+            Some(tr!("train-publish-no-version"))
+        } else if picked.is_none() {
+            Some(tr!("train-publish-no-recipe"))
+        } else {
+            None
+        };
+        let ready = why_not.is_none() && !self.promotion.is_busy();
+        let button = egui::Button::new(tr!("train-publish"));
+        let r = guarded(ui, ctx.session, Permission::ApproveModel, ready, button);
+        let r = match &why_not {
+            Some(why) => r.on_disabled_hover_text(why),
+            None => r,
+        };
+        let (Some(row), Some(recipe), Some(origin)) = (live, picked, ctx.plant_origin) else {
+            return;
+        };
+        let r = r.on_hover_text(tr!(
+            "train-publish-tip",
+            version = row.version.as_str(),
+            recipe = recipe.as_str()
+        ));
+        if r.clicked() {
+            self.promotion = Status::Idle;
+            let (row, origin) = (row.clone(), origin.to_string());
+            actions.push(Action::Sign(SignRequest {
+                action: SignedAction::PublishModel,
+                record: tr!(
+                    "train-publish-record",
+                    version = row.version.as_str(),
+                    recipe = recipe.as_str()
+                ),
+                reason: String::new(),
+                warning: None,
+                make: Box::new(move |sign| Command::PublishModel {
+                    row,
+                    recipe,
+                    sign,
+                    origin,
+                }),
+            }));
+        }
+    }
+
     pub(super) fn versions_panel(
         &mut self,
         ui: &mut egui::Ui,
@@ -74,19 +152,21 @@ impl TrainTab {
             {
                 self.sign_version(ctx, SignedAction::RollbackModel, row, actions);
             }
-            match &self.promotion {
-                Status::Done(m) => {
-                    ui.colored_label(theme::PASS, m);
-                }
-                Status::Failed(e) => {
-                    ui.colored_label(theme::REJECT, format!("⚠ {e}"));
-                }
-                Status::Busy { .. } => {
-                    ui.spinner();
-                }
-                Status::Idle => {}
+            self.publish_controls(ui, ctx, actions);
+            if let Status::Busy { .. } = &self.promotion {
+                ui.spinner();
             }
         });
+        // On a line of its own: a release's message is longer than the room beside the buttons.
+        match &self.promotion {
+            Status::Done(m) => {
+                ui.colored_label(theme::PASS, m);
+            }
+            Status::Failed(e) => {
+                ui.colored_label(theme::REJECT, format!("⚠ {e}"));
+            }
+            Status::Busy { .. } | Status::Idle => {}
+        }
         if let Some(e) = &snap.error {
             ui.colored_label(theme::REJECT, tr!("train-db-error", error = e.as_str()));
             return;
