@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::plant::{
@@ -28,6 +28,31 @@ fn services() -> Option<(PathBuf, PathBuf)> {
             None
         }
     }
+}
+
+/// A synthetic run of `frames` frames as station `name` publishing to `kafka`, with the
+/// extra arguments or environment `tune` adds; its JSON summary and data folder.
+fn synthetic_run(
+    kafka: &str,
+    name: &str,
+    frames: &str,
+    tune: impl FnOnce(&mut Command),
+) -> (serde_json::Value, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let mut c = common::foodqc();
+    c.arg("--data-dir").arg(data.path());
+    c.args([
+        "inspect",
+        "--source",
+        "synthetic",
+        "--frames",
+        frames,
+        "--json",
+    ]);
+    c.args(["--station", name, "--kafka", kafka]);
+    tune(&mut c);
+    let out = common::run_ok(&mut c);
+    (serde_json::from_slice(&out.stdout).unwrap(), data)
 }
 
 /// The (station, id, verdict) of every inspection recorded in `db`.
@@ -67,27 +92,7 @@ fn every_record_reaches_the_plant_keyed_by_station() {
     };
     let port = free_port();
     let _broker = Broker::start(&tansu, port);
-    let data = tempfile::tempdir().unwrap();
-    let out = common::run_ok(
-        common::foodqc()
-            .arg("--data-dir")
-            .arg(data.path())
-            .args([
-                "inspect",
-                "--source",
-                "synthetic",
-                "--frames",
-                "300",
-                "--json",
-            ])
-            .args([
-                "--station",
-                "linea-2",
-                "--kafka",
-                &format!("127.0.0.1:{port}"),
-            ]),
-    );
-    let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (run, data) = synthetic_run(&format!("127.0.0.1:{port}"), "linea-2", "300", |_| ());
     assert_eq!(run["plant"]["pending"], 0, "{run}");
     let db = data.path().join("foodqc.sqlite");
     let want = recorded(&db);
@@ -194,23 +199,9 @@ for m in c:
 
 /// A run with `--kafka-crops KIB` on station `name`; its JSON summary and database.
 fn run_with_crops(port: u16, name: &str, kib: &str) -> (serde_json::Value, tempfile::TempDir) {
-    let data = tempfile::tempdir().unwrap();
-    let out = common::run_ok(
-        common::foodqc()
-            .arg("--data-dir")
-            .arg(data.path())
-            .args([
-                "inspect",
-                "--source",
-                "synthetic",
-                "--frames",
-                "300",
-                "--json",
-            ])
-            .args(["--station", name, "--kafka", &format!("127.0.0.1:{port}")])
-            .args(["--kafka-crops", kib]),
-    );
-    (serde_json::from_slice(&out.stdout).unwrap(), data)
+    synthetic_run(&format!("127.0.0.1:{port}"), name, "300", |c| {
+        c.args(["--kafka-crops", kib]);
+    })
 }
 
 /// Reject crops go to `foodqc.rejects` as JPEG with their record in headers, one per reject
@@ -274,29 +265,10 @@ fn reject_crops_reach_the_plant_as_jpeg_within_their_limit() {
 }
 
 /// One run of a station on `kafka` with the brokers' authority `ca`; its JSON summary.
-fn run_over_tls(
-    kafka: &str,
-    ca: &std::path::Path,
-    name: &str,
-) -> (serde_json::Value, tempfile::TempDir) {
-    let data = tempfile::tempdir().unwrap();
-    let out = common::run_ok(
-        common::foodqc()
-            .arg("--data-dir")
-            .arg(data.path())
-            .args([
-                "inspect",
-                "--source",
-                "synthetic",
-                "--frames",
-                "150",
-                "--json",
-            ])
-            .args(["--station", name, "--kafka", kafka])
-            .env("FOODQC_KAFKA_CA", ca)
-            .env_remove("FOODQC_KAFKA_TLS"),
-    );
-    (serde_json::from_slice(&out.stdout).unwrap(), data)
+fn run_over_tls(kafka: &str, ca: &Path, name: &str) -> (serde_json::Value, tempfile::TempDir) {
+    synthetic_run(kafka, name, "150", |c| {
+        c.env("FOODQC_KAFKA_CA", ca).env_remove("FOODQC_KAFKA_TLS");
+    })
 }
 
 /// TLS to the brokers (a real broker behind a TLS front): with the brokers' authority every
