@@ -21,6 +21,9 @@ use crate::store::{OutboxRow, Store, StoreError};
 
 /// Messages read from the outbox and sent at a time.
 const BATCH: usize = 500;
+/// Payload bytes sent at a time at most (after the first message): a batch of reject crops
+/// waits in memory until the brokers acknowledge it, however long they are away.
+const BATCH_BYTES: usize = 8 << 20;
 /// How often the backlog and the brokers' state are refreshed while a batch waits.
 const WAITING_REFRESH: Duration = Duration::from_secs(1);
 
@@ -309,9 +312,14 @@ fn send_batch(
     lock(&ctx.failed).clear();
     lock(&ctx.brokers).take();
     let mut sent = 0usize;
+    let mut bytes = 0usize;
     let mut failure = None;
     let mut skipped = Vec::new();
     for row in rows {
+        if sent > 0 && bytes >= BATCH_BYTES {
+            // The rest stays pending for the next batch.
+            break;
+        }
         // A reject crop travels as JPEG with its record in headers; one that cannot is settled.
         let crop = match (row.topic == REJECTS_TOPIC).then(|| reject_crops::prepare(row)) {
             Some(Ok(c)) => Some(c),
@@ -327,6 +335,7 @@ fn send_batch(
             Some(c) => base.payload(&c.jpeg[..]).headers(c.headers.clone()),
             None => base.payload(row.payload.as_bytes()),
         };
+        bytes += crop.as_ref().map_or(row.payload.len(), |c| c.jpeg.len());
         loop {
             match producer.send(record) {
                 Ok(()) => {
