@@ -306,6 +306,31 @@ fn records_reach_the_plant_over_tls_only_with_the_brokers_authority() {
         &extra,
     ));
     assert_eq!(got, want, "every record, read back over TLS");
+    // The window's way: the authority from the Plant Kafka setting, not the environment.
+    let window = tempfile::tempdir().unwrap();
+    let spec =
+        foodqc::domain::KafkaSpec::parse_with_ca_from(&kafka, files.ca.to_str().unwrap(), |_| None)
+            .unwrap();
+    let db = window.path().join("foodqc.sqlite");
+    let publisher = foodqc::plant::Publisher::start(db.clone(), &spec, "linea-ventana").unwrap();
+    common::run_ok(&mut common::in_data_dir(
+        window.path(),
+        &["inspect", "--source", "synthetic", "--frames", "150"],
+    ));
+    let stats = publisher.finish(Duration::from_secs(30));
+    assert_eq!(stats.pending, 0, "{stats:?}");
+    let from_window = recorded(&db);
+    assert!(from_window.len() > 3, "{} items", from_window.len());
+    let got = received(&read_topic_with(
+        &client,
+        &kafka,
+        "foodqc.inspections",
+        &extra,
+    ));
+    assert!(
+        got.is_superset(&from_window),
+        "the window's records, over TLS"
+    );
     // A certificate signed by an authority the station was not given: nothing goes.
     let (run, data) = run_over_tls(&kafka, &stranger.ca, "linea-otra");
     assert_eq!(run["plant"]["delivered"], 0, "{run}");

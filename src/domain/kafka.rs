@@ -42,6 +42,39 @@ impl KafkaSpec {
         Self::parse_with(text, tls)
     }
 
+    /// As [`KafkaSpec::parse`], with the brokers' authority `ca` (a PEM file, e.g. from the
+    /// window's Plant Kafka setting) when it is not empty: it switches TLS on and takes the
+    /// place of [`ENV_CA`]; a client certificate still comes from the environment.
+    pub fn parse_with_ca(text: &str, ca: &str) -> Result<KafkaSpec, String> {
+        Self::parse_with_ca_from(text, ca, |name| std::env::var(name).ok())
+    }
+
+    /// As [`KafkaSpec::parse_with_ca`], the environment read by `get`.
+    pub fn parse_with_ca_from(
+        text: &str,
+        ca: &str,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<KafkaSpec, String> {
+        let env = KafkaTls::from_vars(&get)?;
+        let ca = ca.trim();
+        if ca.is_empty() {
+            return Self::parse_with(text, env);
+        }
+        let path = PathBuf::from(ca);
+        std::fs::File::open(&path).map_err(|e| {
+            crate::tr!(
+                "kafka-tls-ca-file",
+                file = path.display().to_string(),
+                error = e.to_string()
+            )
+        })?;
+        let tls = KafkaTls {
+            ca: Some(path),
+            client: env.and_then(|t| t.client),
+        };
+        Self::parse_with(text, Some(tls))
+    }
+
     /// As [`KafkaSpec::parse`], with TLS given.
     pub fn parse_with(text: &str, tls: Option<KafkaTls>) -> Result<KafkaSpec, String> {
         let mut brokers = Vec::new();
@@ -131,6 +164,43 @@ mod tests {
                 .find(|(n, _)| *n == name)
                 .map(|(_, v)| v.to_string())
         }
+    }
+
+    #[test]
+    fn an_authority_from_the_setting_switches_tls_on_and_keeps_the_client_pair() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, cert, key) = (
+            dir.path().join("ca.pem"),
+            dir.path().join("c.pem"),
+            dir.path().join("k.pem"),
+        );
+        for f in [&ca, &cert, &key] {
+            std::fs::write(f, "pem").unwrap();
+        }
+        let none = KafkaSpec::parse_with_ca_from("k1:9092", " ", vars(&[])).unwrap();
+        assert_eq!(none.tls, None);
+        let env = [
+            (ENV_CA, "/nowhere/else.pem"),
+            (ENV_CERT, cert.to_str().unwrap()),
+            (ENV_KEY, key.to_str().unwrap()),
+        ];
+        // The environment's own authority is checked first, so it must exist too.
+        assert!(
+            KafkaSpec::parse_with_ca_from("k1:9092", ca.to_str().unwrap(), vars(&env)).is_err()
+        );
+        let env = [
+            (ENV_CERT, cert.to_str().unwrap()),
+            (ENV_KEY, key.to_str().unwrap()),
+        ];
+        let spec =
+            KafkaSpec::parse_with_ca_from("k1:9092", ca.to_str().unwrap(), vars(&env)).unwrap();
+        let tls = spec.tls.unwrap();
+        assert_eq!(tls.ca.as_deref(), Some(ca.as_path()));
+        assert_eq!(tls.client, Some((cert.clone(), key.clone())));
+        let missing = dir.path().join("gone.pem");
+        let err = KafkaSpec::parse_with_ca_from("k1:9092", missing.to_str().unwrap(), vars(&[]))
+            .unwrap_err();
+        assert!(err.contains("gone.pem"), "{err}");
     }
 
     #[test]

@@ -242,11 +242,12 @@ impl FoodQcApp {
     /// The plant brokers of the saved line setting (an address that no longer parses is
     /// logged and left out).
     pub fn saved_plant(&self) -> Option<foodqc::plant::KafkaSpec> {
-        let text = self.settings.live.line.applied.kafka.trim().to_string();
+        let applied = &self.settings.live.line.applied;
+        let text = applied.kafka.trim().to_string();
         if text.is_empty() {
             return None;
         }
-        foodqc::plant::KafkaSpec::parse(&text)
+        foodqc::plant::KafkaSpec::parse_with_ca(&text, &applied.kafka_ca)
             .inspect_err(|e| tracing::error!("saved Kafka address: {e}"))
             .ok()
     }
@@ -525,6 +526,7 @@ impl FoodQcApp {
                     outputs,
                     reject_on_doubt,
                     kafka,
+                    kafka_ca,
                 } => {
                     let setting = super::line_panel::LineSetting {
                         plc: first_of(&outputs, true),
@@ -534,6 +536,7 @@ impl FoodQcApp {
                             .as_ref()
                             .map(|k| k.brokers.clone())
                             .unwrap_or_default(),
+                        kafka_ca,
                     };
                     self.settings.live.line.applied(setting);
                     self.set_line_outputs(outputs, reject_on_doubt);

@@ -25,6 +25,9 @@ pub struct LineSetting {
     pub reject_on_doubt: bool,
     /// The plant's Kafka brokers (`HOST:PORT[,HOST:PORT]`), empty for none.
     pub kafka: String,
+    /// The brokers' certificate authority (PEM file) for TLS, empty for the environment's
+    /// setting (`FOODQC_KAFKA_CA`, `FOODQC_KAFKA_TLS`) or plaintext.
+    pub kafka_ca: String,
 }
 
 /// The Line panel's state.
@@ -82,6 +85,14 @@ impl LinePanel {
                                 .hint_text(tr!("line-setup-kafka-hint")),
                         );
                         ui.end_row();
+                        ui.label(tr!("line-setup-kafka-ca"))
+                            .on_hover_text(tr!("line-setup-kafka-ca-tip"));
+                        ui.add(
+                            egui::TextEdit::singleline(&mut draft.kafka_ca)
+                                .desired_width(170.0)
+                                .hint_text(tr!("line-setup-kafka-ca-hint")),
+                        );
+                        ui.end_row();
                     });
                 ui.checkbox(
                     &mut draft.reject_on_doubt,
@@ -100,6 +111,7 @@ impl LinePanel {
                             mqtt: vec![draft.mqtt.clone()],
                             reject_on_doubt: draft.reject_on_doubt,
                             kafka: draft.kafka.clone(),
+                            kafka_ca: draft.kafka_ca.clone(),
                         }
                         .into(),
                     );

@@ -172,6 +172,8 @@ pub enum Command {
         reject_on_doubt: bool,
         /// The plant's Kafka brokers, empty for none.
         kafka: String,
+        /// The brokers' certificate authority (PEM file) for TLS, empty for the environment's.
+        kafka_ca: String,
     },
     /// Save a recipe as the next version of its name (a QC manager's; audited):
     /// [`super::Event::RecipeSaved`].

@@ -164,6 +164,8 @@ pub enum Event {
         reject_on_doubt: bool,
         /// Where the records go to the plant, if anywhere.
         kafka: Option<crate::domain::KafkaSpec>,
+        /// The brokers' authority as the setting names it, empty for the environment's.
+        kafka_ca: String,
     },
 }
 

@@ -18,6 +18,7 @@ impl Worker {
         mqtt: &[String],
         reject_on_doubt: bool,
         kafka: &str,
+        kafka_ca: &str,
     ) -> Result<(), DeskError> {
         let user = self.user_for(Permission::ManageSettings)?;
         let clean = |urls: &[String]| -> Vec<String> {
@@ -39,7 +40,7 @@ impl Worker {
         }
         let kafka = Some(kafka.trim())
             .filter(|k| !k.is_empty())
-            .map(crate::domain::KafkaSpec::parse)
+            .map(|k| crate::domain::KafkaSpec::parse_with_ca(k, kafka_ca))
             .transpose()
             .map_err(DeskError::Other)?;
         self.store()?.audit(
@@ -50,6 +51,7 @@ impl Worker {
                 "mqtt": mqtt,
                 "reject_on_doubt": reject_on_doubt,
                 "kafka": kafka.as_ref().map(|k| k.brokers.as_str()),
+                "kafka_ca": Some(kafka_ca.trim()).filter(|c| !c.is_empty()),
             }),
         )?;
         let n = (plc.len() + mqtt.len() + usize::from(kafka.is_some())) as u64;
@@ -57,6 +59,7 @@ impl Worker {
             outputs,
             reject_on_doubt,
             kafka,
+            kafka_ca: kafka_ca.trim().to_string(),
         });
         self.sink.status(
             Topic::Line,
