@@ -63,36 +63,22 @@ impl LinePanel {
                 egui::Grid::new("line_setup_grid")
                     .num_columns(2)
                     .show(ui, |ui| {
-                        ui.label(tr!("line-setup-plc"));
-                        ui.add(
-                            egui::TextEdit::singleline(&mut draft.plc)
-                                .desired_width(170.0)
-                                .hint_text(tr!("line-setup-plc-hint")),
+                        let plc = (tr!("line-setup-plc"), None, tr!("line-setup-plc-hint"));
+                        address_row(ui, plc, &mut draft.plc);
+                        let mqtt = (tr!("line-setup-mqtt"), None, tr!("line-setup-mqtt-hint"));
+                        address_row(ui, mqtt, &mut draft.mqtt);
+                        let kafka = (
+                            tr!("line-setup-kafka"),
+                            Some(tr!("line-setup-kafka-tip")),
+                            tr!("line-setup-kafka-hint"),
                         );
-                        ui.end_row();
-                        ui.label(tr!("line-setup-mqtt"));
-                        ui.add(
-                            egui::TextEdit::singleline(&mut draft.mqtt)
-                                .desired_width(170.0)
-                                .hint_text(tr!("line-setup-mqtt-hint")),
+                        address_row(ui, kafka, &mut draft.kafka);
+                        let ca = (
+                            tr!("line-setup-kafka-ca"),
+                            Some(tr!("line-setup-kafka-ca-tip")),
+                            tr!("line-setup-kafka-ca-hint"),
                         );
-                        ui.end_row();
-                        ui.label(tr!("line-setup-kafka"))
-                            .on_hover_text(tr!("line-setup-kafka-tip"));
-                        ui.add(
-                            egui::TextEdit::singleline(&mut draft.kafka)
-                                .desired_width(170.0)
-                                .hint_text(tr!("line-setup-kafka-hint")),
-                        );
-                        ui.end_row();
-                        ui.label(tr!("line-setup-kafka-ca"))
-                            .on_hover_text(tr!("line-setup-kafka-ca-tip"));
-                        ui.add(
-                            egui::TextEdit::singleline(&mut draft.kafka_ca)
-                                .desired_width(170.0)
-                                .hint_text(tr!("line-setup-kafka-ca-hint")),
-                        );
-                        ui.end_row();
+                        address_row(ui, ca, &mut draft.kafka_ca);
                     });
                 ui.checkbox(
                     &mut draft.reject_on_doubt,
@@ -234,4 +220,23 @@ fn row(ui: &mut egui::Ui, label: String, value: egui::RichText) {
         ui.label(label);
         ui.label(value);
     });
+}
+
+/// One row of the setting grid: its label (with a tip on hover, if any), and the field with
+/// its hint.
+fn address_row(
+    ui: &mut egui::Ui,
+    (label, tip, hint): (String, Option<String>, String),
+    value: &mut String,
+) {
+    let label = ui.label(label);
+    if let Some(tip) = tip {
+        label.on_hover_text(tip);
+    }
+    ui.add(
+        egui::TextEdit::singleline(value)
+            .desired_width(170.0)
+            .hint_text(hint),
+    );
+    ui.end_row();
 }
