@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{foodqc, run_ok};
+use common::run_ok;
 
 const ADMIN_PW: &str = "Andes-2026-Rosa";
 const QC_PW: &str = "Calidad-Lima-2026";
@@ -15,14 +15,7 @@ const TECH_PW: &str = "Etiquetas-2026-Luis";
 
 /// `foodqc --data-dir DIR ARGS...` with no password in the environment.
 fn cmd(dir: &Path, args: &[&str]) -> Command {
-    let mut c = foodqc();
-    c.arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("FOODQC_PASSWORD")
-        .env_remove("FOODQC_ACTOR_PASSWORD")
-        .env_remove("FOODQC_ACTOR_PASSWORD_FILE");
-    c
+    common::in_data_dir(dir, args)
 }
 
 fn stderr(out: &Output) -> String {

@@ -15,6 +15,15 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Wait up to 10 s until `what` listens on loopback port `port`.
+fn wait_listening(port: u16, what: &str) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "{what} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A tool `tests/tools/fetch.sh` put under `$HOME/.cache/foodqc-tools`, if it is there.
 pub fn tool(rel: &str) -> Option<PathBuf> {
     let home = std::env::var_os("HOME").map(PathBuf::from)?;
@@ -75,11 +84,7 @@ impl Broker {
             command.current_dir(dir);
         }
         let child = command.spawn().expect("tansu starts");
-        let until = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < until, "tansu did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening(port, "tansu");
         Broker(child)
     }
 }
@@ -394,14 +399,7 @@ impl TlsFront {
             .stderr(Stdio::null())
             .spawn()
             .expect("stunnel starts");
-        let until = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", tls_port)).is_err() {
-            assert!(
-                Instant::now() < until,
-                "stunnel did not listen on {tls_port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening(tls_port, "stunnel");
         TlsFront(child)
     }
 }
