@@ -227,11 +227,11 @@ fn run(
             }));
             continue;
         }
-        // The backlog shows before the brokers answer (making the topics may wait for them).
-        if let Ok(c) = store.outbox_counts() {
-            lock(stats).pending = c.pending;
-        }
         if !topics_made {
+            // The backlog shows before the brokers answer: making the topics waits for them.
+            if let Ok(c) = store.outbox_counts() {
+                lock(stats).pending = c.pending;
+            }
             match super::topics::ensure(spec, Duration::from_secs(5)) {
                 Ok(()) => topics_made = true,
                 Err(e) => tracing::warn!("plant topics on {}: {e}", spec.brokers),
