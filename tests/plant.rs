@@ -6,7 +6,9 @@
 //! independent reader, then finds exactly the rows of the three station databases, once
 //! each, and the collector's `/metrics` its rows and consumer lag.
 //!
-//! The run lasts 20 s; `FOODQC_PLANT_SECONDS=300` makes it the five-minute run.
+//! The run lasts 20 s with the broker away for 4 s; `FOODQC_PLANT_SECONDS=300` makes it the
+//! five-minute run, and `FOODQC_PLANT_OUTAGE_SECONDS=3600` keeps the broker away for an hour
+//! (the stations then run that much longer, so they are still there when it returns).
 
 mod common;
 
@@ -61,6 +63,15 @@ fn run_seconds() -> u64 {
         .max(20)
 }
 
+/// How long the broker stays away, in seconds (`FOODQC_PLANT_OUTAGE_SECONDS`, default 4).
+fn outage_seconds() -> u64 {
+    std::env::var("FOODQC_PLANT_OUTAGE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4)
+        .max(1)
+}
+
 /// Backlog of the stations' outboxes now, summed (a station busy writing counts as none).
 fn outbox_backlog(dirs: &[tempfile::TempDir]) -> u64 {
     dirs.iter()
@@ -85,14 +96,15 @@ fn three_stations_reach_postgres_once_each_through_a_killed_collector_and_broker
         return;
     }
     let seconds = run_seconds();
+    let outage = outage_seconds();
     let pg = Postgres::start(pg_bin);
     let kafka_port = free_port();
     let broker_dir = tempfile::tempdir().unwrap();
     let broker = Broker::start_durable(&tansu, kafka_port, broker_dir.path());
     let kafka = format!("127.0.0.1:{kafka_port}");
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let frames = (seconds * 30).to_string();
-    let stations: Vec<Running> = dirs
+    let frames = ((seconds + outage) * 30).to_string();
+    let mut stations: Vec<Running> = dirs
         .iter()
         .enumerate()
         .map(|(i, d)| {
@@ -120,22 +132,43 @@ fn three_stations_reach_postgres_once_each_through_a_killed_collector_and_broker
     first.kill().unwrap();
     first.wait().unwrap();
     let metrics_port = free_port();
-    let second = collector(&kafka, &pg.url(), Some("20"), Some(metrics_port));
+    // It must outwait the broker's absence, during which no message comes.
+    let idle_exit = (outage + 20).to_string();
+    let second = collector(&kafka, &pg.url(), Some(&idle_exit), Some(metrics_port));
     // The broker, SIGKILLed too: it answers nobody for a few seconds, while the stations go
     // on recording and their outboxes grow, then starts again on its files.
-    std::thread::sleep(Duration::from_secs_f64(seconds as f64 * 0.2));
+    std::thread::sleep(Duration::from_secs_f64(seconds as f64 * 0.2 - 2.0));
+    // What the outboxes hold while the broker is there: the drain ends when they are back to it.
+    let steady_since = std::time::Instant::now();
+    let mut steady_backlog = 0;
+    while steady_since.elapsed() < Duration::from_secs(2) {
+        steady_backlog = steady_backlog.max(outbox_backlog(&dirs));
+        std::thread::sleep(Duration::from_millis(250));
+    }
     drop(broker);
     let broker_down = std::time::Instant::now();
     let mut backlog_while_down = 0;
-    while broker_down.elapsed() < Duration::from_secs(4) {
+    while broker_down.elapsed() < Duration::from_secs(outage) {
         backlog_while_down = backlog_while_down.max(outbox_backlog(&dirs));
         std::thread::sleep(Duration::from_millis(250));
     }
     let broker = Broker::start_durable(&tansu, kafka_port, broker_dir.path());
+    let broker_back = std::time::Instant::now();
     assert!(
         backlog_while_down > 0,
         "the outboxes grew while the broker was down"
     );
+    let mut drained_after = None;
+    while drained_after.is_none()
+        && stations
+            .iter_mut()
+            .any(|s| s.0.try_wait().unwrap().is_none())
+    {
+        if outbox_backlog(&dirs) <= steady_backlog {
+            drained_after = Some(broker_back.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
     for mut s in stations {
         let status = s.0.wait().unwrap();
         assert!(status.success(), "a station failed");
@@ -211,7 +244,8 @@ fn three_stations_reach_postgres_once_each_through_a_killed_collector_and_broker
     eprintln!(
         "{seconds} s run: {} inspections of 3 stations; {before_collector_kill} stored when the \
          collector was killed; outbox backlog up to {backlog_while_down} while the broker was \
-         down; {audit} audit entries; collector lag as the stations ended {lag:?}; second \
+         down {outage} s (steady {steady_backlog}), back to steady {drained_after:?} after its \
+         restart; {audit} audit entries; collector lag as the stations ended {lag:?}; second \
          collector: {}",
         want.len(),
         String::from_utf8_lossy(&out.stdout).trim()
