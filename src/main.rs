@@ -129,6 +129,9 @@ enum Command {
     /// Collect every station's records from the plant's Kafka into PostgreSQL (run several:
     /// the topics' partitions are shared among them).
     Plant(cli::plant::PlantArgs),
+    /// Plant signing keys: `show` this PC's (it seals the lot decisions and model releases
+    /// made here), `trust`, `list` and `revoke` the keys whose messages this station applies.
+    Keys(cli::keys::KeysArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -205,6 +208,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Inspect(a)) => cli::inspect::run(&paths, model, a),
         Some(Command::LineSim(a)) => cli::line_sim::run(a),
         Some(Command::Plant(a)) => cli::plant::run(a),
+        Some(Command::Keys(a)) => cli::keys::run(&paths, a),
         Some(Command::Train(a)) => cli::train::run(&paths, model, a),
         Some(Command::Snapshot(a)) => cli::snapshot::run(&paths, model, a),
         Some(Command::Eval(a)) => cli::eval::run(&paths, a),

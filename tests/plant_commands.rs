@@ -2,7 +2,9 @@
 //! plant database (PostgreSQL, filled by the collector from a real Kafka-protocol broker),
 //! holds the lot a live station is producing, signing it there; the command goes through the
 //! brokers, the station applies it once and audits it, and its audit entry comes back to the
-//! plant, whose report then shows the lot held.
+//! plant, whose report then shows the lot held. The station applies only what a key its admin
+//! trusts sealed: a command forged by another writer on the topic (kafka-python, unsigned) and
+//! a sealed command altered on the way are refused and audited.
 
 mod common;
 
@@ -10,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::plant::{Broker, Postgres, free_port, pg_bin, tansu};
+use common::plant::{Broker, Postgres, free_port, kafka_python, pg_bin, tansu, tool};
 use foodqc::store::{LotStatus, Store};
 
 const ADMIN_PW: &str = "Jefe-Planta-2026!";
@@ -32,9 +34,10 @@ fn ok(c: &mut Command) -> String {
 
 #[test]
 fn a_lot_held_from_the_plant_view_is_held_at_its_station() {
-    let (Some(pg_bin), Some(tansu)) = (pg_bin(), tansu()) else {
+    let client = tool("kafka_python-3.0.12-py3-none-any.whl");
+    let (Some(pg_bin), Some(tansu), Some(client)) = (pg_bin(), tansu(), client) else {
         common::skip_or_fail(
-            "PostgreSQL (apt-get install postgresql) or the Kafka test broker \
+            "PostgreSQL (apt-get install postgresql), the Kafka test broker or kafka-python \
              (tests/tools/fetch.sh) is missing",
         );
         return;
@@ -73,7 +76,7 @@ fn a_lot_held_from_the_plant_view_is_held_at_its_station() {
             "inspect",
             "--live",
             "--frames",
-            "900",
+            "1200",
             "--source",
             "synthetic:5",
             "--station",
@@ -129,6 +132,37 @@ fn a_lot_held_from_the_plant_view_is_held_at_its_station() {
     let out = unknown.output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("L-NADA"));
+    // The station's admin trusts the QC PC's key (printed there by `keys show`).
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&mut cmd(qc_dir.path(), &["keys", "show", "--json"]))).unwrap();
+    let qc_key = shown["key"].as_str().unwrap().to_string();
+    ok(cmd(
+        station_dir.path(),
+        &["user", "add", "admin", "--role", "admin"],
+    )
+    .env("FOODQC_PASSWORD", ADMIN_PW)
+    .stdout(Stdio::null()));
+    let trusted = ok(cmd(
+        station_dir.path(),
+        &["keys", "trust", "calidad-pc", &qc_key, "--user", "admin"],
+    )
+    .env("FOODQC_ACTOR_PASSWORD", ADMIN_PW));
+    assert!(trusted.contains("calidad-pc"), "{trusted}");
+    // Another writer on the topic forges a release, unsigned.
+    let forged = r#"{"schema":"foodqc.command/1","id":"forja/1","kind":"lot.status",
+        "lot":"L-PLANTA-1","status":"released","signer":"qc.rosa","display_name":"Rosa Quispe",
+        "reason":"sin problema","signed_at":0,"origin":"forja"}"#;
+    kafka_python(
+        &client,
+        &format!(
+            r#"
+from kafka import KafkaProducer
+p = KafkaProducer(bootstrap_servers="{kafka}")
+p.send("foodqc.commands", key=b"L-PLANTA-1", value={forged:?}.encode())
+p.flush()
+"#
+        ),
+    );
     // The hold, signed at the QC PC.
     let mut hold = cmd(
         qc_dir.path(),
@@ -148,6 +182,33 @@ fn a_lot_held_from_the_plant_view_is_held_at_its_station() {
     let said = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{said}");
     assert!(said.contains("0 messages still waiting"), "{said}");
+    // The sealed hold, read back and altered on the way (a release under a new id), with
+    // its seal headers kept.
+    let altered = kafka_python(
+        &client,
+        &format!(
+            r#"
+import json
+from kafka import KafkaConsumer, KafkaProducer
+c = KafkaConsumer("foodqc.commands", bootstrap_servers="{kafka}", auto_offset_reset="earliest",
+                  enable_auto_commit=False, consumer_timeout_ms=6000, group_id=None)
+for m in c:
+    if m.headers:
+        v = json.loads(m.value)
+        v["status"] = "released"
+        v["id"] = v["id"] + "-bis"
+        p = KafkaProducer(bootstrap_servers="{kafka}")
+        p.send("foodqc.commands", key=m.key, value=json.dumps(v).encode(), headers=m.headers)
+        p.flush()
+        print(v["id"], sorted(k for k, _ in m.headers))
+        break
+"#
+        ),
+    );
+    assert!(
+        altered.contains("['foodqc-key', 'foodqc-signature']"),
+        "the hold went out sealed: {altered}"
+    );
     assert!(station.wait().unwrap().success());
     assert!(collector.wait_with_output().unwrap().status.success());
     // The station applied it once, audited as the plant's decision.
@@ -170,6 +231,30 @@ fn a_lot_held_from_the_plant_view_is_held_at_its_station() {
     let details = entries[0].details.to_string();
     assert!(details.contains("grietas en el horno 2"), "{details}");
     assert!(details.contains("Rosa Quispe"), "{details}");
+    assert_eq!(entries[0].details["sealed_by"], "calidad-pc");
+    // The forged and the altered command were refused, each audited once with why.
+    let refused: Vec<_> = store
+        .audit_entries(100_000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "plant.message.refuse")
+        .map(|e| e.details)
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(
+        refused
+            .iter()
+            .any(|d| d["message"] == "forja/1"
+                && d["why"].as_str().unwrap().contains("no signature")),
+        "{refused:?}"
+    );
+    assert!(
+        refused.iter().any(|d| {
+            d["message"].as_str().unwrap().ends_with("-bis")
+                && d["why"].as_str().unwrap().contains("does not match")
+        }),
+        "{refused:?}"
+    );
     // The QC PC kept its signature and the decision in its own audit trail.
     let qc = Store::open(&qc_dir.path().join("foodqc.sqlite")).unwrap();
     assert!(

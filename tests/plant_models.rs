@@ -18,9 +18,14 @@ fn cmd(dir: &Path, args: &[&str]) -> Command {
     common::in_data_dir(dir, args)
 }
 
-/// A station with recipe `recipe` saved by its own QC manager, running it live for 50 s.
-fn station(dir: &Path, name: &str, recipe: &str, kafka: &str) -> Child {
+/// A station with recipe `recipe` saved by its own QC manager, trusting the QC PC's plant key
+/// `qc_key` (its admin's doing), running it live for 50 s.
+fn station(dir: &Path, name: &str, recipe: &str, kafka: &str, qc_key: &str) -> Child {
     add_users(dir, &[("qc", "qc_manager")]);
+    run_ok(as_user(
+        &mut cmd(dir, &["keys", "trust", "calidad-pc", qc_key]),
+        "admin",
+    ));
     run_ok(as_user(&mut cmd(dir, &["recipe", "save", recipe]), "qc"));
     cmd(
         dir,
@@ -71,6 +76,10 @@ fn a_version_published_at_the_plant_is_judging_at_its_recipe_stations_between_tw
     // The QC PC: a version trained and proposed by the data scientist, approved by the QC
     // manager (the few samples miss the acceptance criteria, hence a signed override).
     add_users(qc, &[("ds", "data_scientist"), ("qc.rosa", "qc_manager")]);
+    let shown = cmd(qc, &["keys", "show", "--json"]).output().unwrap();
+    assert!(shown.status.success());
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let qc_key = shown["key"].as_str().unwrap().to_string();
     run_ok(as_user(
         &mut cmd(qc, &["demo-samples", "--count", "30"]),
         "ds",
@@ -120,8 +129,8 @@ fn a_version_published_at_the_plant_is_judging_at_its_recipe_stations_between_tw
     ));
 
     // Two stations: one runs the recipe, one another.
-    let mut line = station(line_dir.path(), "linea-3", "galleta", &kafka);
-    let mut other = station(other_dir.path(), "linea-4", "chocolate", &kafka);
+    let mut line = station(line_dir.path(), "linea-3", "galleta", &kafka, &qc_key);
+    let mut other = station(other_dir.path(), "linea-4", "chocolate", &kafka, &qc_key);
     let line_db = line_dir.path().join("foodqc.sqlite");
     let until = Instant::now() + Duration::from_secs(20);
     while Store::open(&line_db)
@@ -155,6 +164,7 @@ fn a_version_published_at_the_plant_is_judging_at_its_recipe_stations_between_tw
     );
     assert_eq!(audit_count(&store, "plant.model.apply"), 1);
     assert_eq!(audit_count(&store, "plant.model.refuse"), 0);
+    assert_eq!(audit_count(&store, "plant.message.refuse"), 0);
     let saved = store
         .audit_entries(100_000)
         .unwrap()

@@ -12,6 +12,7 @@ pub mod export;
 pub mod help;
 pub mod import;
 pub mod inspect;
+pub mod keys;
 pub mod line_sim;
 pub mod model;
 pub mod plant;

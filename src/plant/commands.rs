@@ -5,7 +5,9 @@
 //! [`crate::services::plant_model`]). Each is applied once (see `store::plant_commands` and
 //! `store::plant_models`); an offset is committed after its message is applied or kept.
 //! What changed a recipe is told to the station's owner ([`PlantEvent`]), which switches a
-//! station running that recipe between two frames.
+//! station running that recipe between two frames. Only a message sealed by a key the
+//! station trusts (or its own) is applied; any other is refused and audited
+//! (`plant.message.refuse`), see `store::plant_key`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,10 +20,12 @@ use rdkafka::message::Message;
 
 use super::KafkaSpec;
 use super::publisher::PublishError;
+use super::seal_headers;
 use crate::domain::AppPaths;
 use crate::services::plant_model::{self, Received};
 use crate::store::Store;
 use crate::store::plant_commands::{COMMANDS_TOPIC, PlantLotCommand};
+use crate::store::plant_key::{self, MessageSeal, TrustedKey};
 use crate::store::plant_models::{MODELS_TOPIC, PlantModelPart};
 
 /// What the plant changed at this station that a running line must act on.
@@ -152,10 +156,11 @@ fn run(at: &Station, spec: &KafkaSpec, consumer: BaseConsumer, stop: &AtomicBool
         };
         let st = store.insert(st);
         let payload = m.payload().unwrap_or_default();
+        let seal = seal_headers::from_headers(m.headers());
         let done = if m.topic() == MODELS_TOPIC {
-            take_model_part(st, at, payload)
+            take_model_part(st, at, payload, seal.as_ref())
         } else {
-            apply_lot_command(st, payload)
+            apply_lot_command(st, at, payload, seal.as_ref())
         };
         match done {
             Ok(()) => {
@@ -171,9 +176,44 @@ fn run(at: &Station, spec: &KafkaSpec, consumer: BaseConsumer, stop: &AtomicBool
     }
 }
 
-/// Apply a lot decision. Ok when the message is settled (applied, not for this station, or
-/// unreadable: logged, never retried); Err when the database failed (retried).
-fn apply_lot_command(st: &mut Store, payload: &[u8]) -> Result<(), String> {
+/// The key that sealed message `id` on `topic`, when this station trusts it (its admin's
+/// list, or its own key); else the refusal is logged and audited once and `None` comes back.
+/// Err when the database failed.
+fn sealed_by(
+    st: &mut Store,
+    at: &Station,
+    (id, topic, payload): (&str, &str, &[u8]),
+    seal: Option<&MessageSeal>,
+) -> Result<Option<TrustedKey>, String> {
+    let db = |e: crate::store::StoreError| format!("plant message {id}: {e}");
+    let mut trusted = st.trusted_plant_keys().map_err(db)?;
+    if let Some(own) = st.existing_plant_key().map_err(db)? {
+        trusted.push(TrustedKey {
+            name: format!("{} (own key)", at.name),
+            key: own.public_key(),
+            added_by: at.name.clone(),
+            added_at: 0,
+        });
+    }
+    match plant_key::check(seal, topic, payload, &trusted) {
+        Ok(key) => Ok(Some(key.clone())),
+        Err(why) => {
+            tracing::error!("plant message {id} on {topic} refused: {why}");
+            st.refuse_plant_message(id, topic, seal, &why, &at.name)
+                .map_err(db)?;
+            Ok(None)
+        }
+    }
+}
+
+/// Apply a lot decision. Ok when the message is settled (applied, not for this station,
+/// refused or unreadable: logged, never retried); Err when the database failed (retried).
+fn apply_lot_command(
+    st: &mut Store,
+    at: &Station,
+    payload: &[u8],
+    seal: Option<&MessageSeal>,
+) -> Result<(), String> {
     let c: PlantLotCommand = match serde_json::from_slice(payload) {
         Ok(c) => c,
         Err(e) => {
@@ -190,8 +230,11 @@ fn apply_lot_command(st: &mut Store, payload: &[u8]) -> Result<(), String> {
         );
         return Ok(());
     }
+    let Some(key) = sealed_by(st, at, (&c.id, COMMANDS_TOPIC, payload), seal)? else {
+        return Ok(());
+    };
     if st
-        .apply_plant_lot_command(&c)
+        .apply_plant_lot_command(&c, &key)
         .map_err(|e| format!("plant command {}: {e}", c.id))?
     {
         tracing::info!(
@@ -206,7 +249,12 @@ fn apply_lot_command(st: &mut Store, payload: &[u8]) -> Result<(), String> {
 }
 
 /// Keep or apply a model part, as [`apply_lot_command`] does a decision.
-fn take_model_part(st: &mut Store, at: &Station, payload: &[u8]) -> Result<(), String> {
+fn take_model_part(
+    st: &mut Store,
+    at: &Station,
+    payload: &[u8],
+    seal: Option<&MessageSeal>,
+) -> Result<(), String> {
     let part: PlantModelPart = match serde_json::from_slice(payload) {
         Ok(p) => p,
         Err(e) => {
@@ -215,6 +263,9 @@ fn take_model_part(st: &mut Store, at: &Station, payload: &[u8]) -> Result<(), S
         }
     };
     let r = &part.release;
+    if sealed_by(st, at, (&r.id, MODELS_TOPIC, payload), seal)?.is_none() {
+        return Ok(());
+    }
     match plant_model::receive(st, &at.models_dir, &part, &at.name) {
         Ok(Received::Applied(recipe)) => {
             tracing::info!(

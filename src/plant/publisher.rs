@@ -14,7 +14,7 @@ use rdkafka::ClientContext;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 
-use super::reject_crops;
+use super::{reject_crops, seal_headers};
 use crate::domain::KafkaSpec;
 use crate::store::outbox::REJECTS_TOPIC;
 use crate::store::{OutboxRow, Store, StoreError};
@@ -337,7 +337,12 @@ fn send_batch(
         let base = BaseRecord::with_opaque_to(&row.topic, Box::new(row.id)).key(&row.key);
         let mut record = match &crop {
             Some(c) => base.payload(&c.jpeg[..]).headers(c.headers.clone()),
-            None => base.payload(row.payload.as_bytes()),
+            None => match &row.seal {
+                Some(seal) => base
+                    .payload(row.payload.as_bytes())
+                    .headers(seal_headers::to_headers(seal)),
+                None => base.payload(row.payload.as_bytes()),
+            },
         };
         bytes += crop.as_ref().map_or(row.payload.len(), |c| c.jpeg.len());
         loop {

@@ -170,15 +170,30 @@ mod tests {
         assert_eq!(sent.key, "L7");
         let back: PlantLotCommand = serde_json::from_str(&sent.payload).unwrap();
         assert_eq!(back, command);
+        // Sealed by the deciding PC's key, over exactly what is sent.
+        let key = crate::store::plant_key::TrustedKey {
+            name: "calidad-pc".into(),
+            key: qc_pc.plant_key().unwrap().public_key(),
+            added_by: "admin".into(),
+            added_at: 0,
+        };
+        let trusted = [key.clone()];
+        let sealed = crate::store::plant_key::check(
+            sent.seal.as_ref(),
+            &sent.topic,
+            sent.payload.as_bytes(),
+            &trusted,
+        );
+        assert_eq!(sealed, Ok(&key));
         // A station with the lot applies it once; one without it does nothing.
         let mut station = station_with(&dir.path().join("st"), &[]);
         station
             .get_or_create_lot("L7", "galletas", "1", "A")
             .unwrap();
         let mut other = station_with(&dir.path().join("other"), &[]);
-        assert!(!other.apply_plant_lot_command(&command).unwrap());
-        assert!(station.apply_plant_lot_command(&command).unwrap());
-        assert!(!station.apply_plant_lot_command(&command).unwrap());
+        assert!(!other.apply_plant_lot_command(&command, &key).unwrap());
+        assert!(station.apply_plant_lot_command(&command, &key).unwrap());
+        assert!(!station.apply_plant_lot_command(&command, &key).unwrap());
         let lots = station.lot_dispositions(&["L7".to_string()]).unwrap();
         assert_eq!(lots[0].status, LotStatus::Hold);
         let (who, _, why) = lots[0].last_change.clone().unwrap();

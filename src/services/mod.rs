@@ -14,6 +14,7 @@ pub mod line_alarm;
 pub mod lot_decision;
 pub mod model_choice;
 pub mod plant_model;
+pub mod plant_trust;
 pub mod promotion;
 pub mod sample_score;
 pub mod shift_review;

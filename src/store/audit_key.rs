@@ -14,7 +14,7 @@ use super::chain::{ChainHead, ChainKey, HASH_LEN, Head};
 /// Environment variable naming the key file instead of `<data dir>/audit.key`.
 pub const KEY_FILE_ENV: &str = "FOODQC_AUDIT_KEY_FILE";
 
-fn data_dir(db_path: &Path) -> &Path {
+pub(crate) fn data_dir(db_path: &Path) -> &Path {
     db_path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -34,7 +34,7 @@ pub fn head_path(db_path: &Path) -> PathBuf {
     data_dir(db_path).join("audit-head")
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
         path: path.to_path_buf(),
         source,
@@ -66,6 +66,24 @@ pub fn load_or_create_key(path: &Path) -> Result<ChainKey, StoreError> {
     if let Some(k) = load_key(path)? {
         return Ok(k);
     }
+    let mut bytes = [0u8; HASH_LEN];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(io_err(Path::new("/dev/urandom")))?;
+    create_key_file(path, &bytes)?;
+    tracing::info!(key = %path.display(), "audit key created");
+    load_key(path)?.ok_or_else(|| {
+        io_err(path)(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "audit key vanished after creation",
+        ))
+    })
+}
+
+/// Write a new key file at `path` holding `bytes` (mode 0600), unless one is there already.
+/// Several processes may race to create it: the bytes go to a temporary file that is linked
+/// into place, so the loser keeps the winner's file and must read it back.
+pub(crate) fn create_key_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -74,10 +92,6 @@ pub fn load_or_create_key(path: &Path) -> Result<ChainKey, StoreError> {
         path: dir.to_path_buf(),
         source,
     })?;
-    let mut bytes = [0u8; HASH_LEN];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(io_err(Path::new("/dev/urandom")))?;
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(format!(".tmp-{}", std::process::id()));
     let tmp = PathBuf::from(tmp_name);
@@ -90,7 +104,7 @@ pub fn load_or_create_key(path: &Path) -> Result<ChainKey, StoreError> {
     }
     let written = opts
         .open(&tmp)
-        .and_then(|mut f| f.write_all(&bytes).and_then(|()| f.sync_all()))
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
         .map_err(io_err(&tmp));
     let linked = written.and_then(|()| match std::fs::hard_link(&tmp, path) {
         Ok(()) => Ok(()),
@@ -100,13 +114,7 @@ pub fn load_or_create_key(path: &Path) -> Result<ChainKey, StoreError> {
     let _ = std::fs::remove_file(&tmp);
     linked?;
     sync_dir(dir);
-    tracing::info!(key = %path.display(), "audit key created");
-    load_key(path)?.ok_or_else(|| {
-        io_err(path)(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            "audit key vanished after creation",
-        ))
-    })
+    Ok(())
 }
 
 /// fsync a folder so a rename or link in it survives a power cut (best effort).

@@ -471,6 +471,19 @@ CREATE TABLE plant_model_parts (
 /// reject recorded with a saved crop also puts a `foodqc.rejects` message in the outbox; the
 /// publisher sends the crop as JPEG, or skips it (reason in `skipped`) when it is larger than
 /// the limit or gone.
+/// Plant decisions are sealed by the deciding PC's key (the seal travels in Kafka headers),
+/// and a station applies only what a key its admin trusts sealed (see `store::plant_key`).
+const SCHEMA_PLANT_SEALS: &str = r#"
+ALTER TABLE outbox ADD COLUMN seal_key TEXT;
+ALTER TABLE outbox ADD COLUMN seal_signature TEXT;
+CREATE TABLE plant_trusted_keys (
+    name     TEXT PRIMARY KEY CHECK (length(trim(name)) > 0),
+    key      TEXT NOT NULL UNIQUE,
+    added_by TEXT NOT NULL,
+    added_at INTEGER NOT NULL
+);
+"#;
+
 const SCHEMA_OUTBOX_REJECT_CROPS: &str = r#"
 ALTER TABLE outbox_settings ADD COLUMN crop_max_bytes INTEGER
     CHECK (crop_max_bytes IS NULL OR crop_max_bytes > 0);
@@ -517,6 +530,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(SCHEMA_OUTBOX_LOT_FIELDS).comment("lot fields and recipe in inspection messages"),
     M::up(SCHEMA_PLANT_MODEL_PARTS).comment("model versions arriving from the plant"),
     M::up(SCHEMA_OUTBOX_REJECT_CROPS).comment("reject crops to the plant"),
+    M::up(SCHEMA_PLANT_SEALS).comment("sealed plant messages and the keys a station trusts"),
 ];
 
 /// The schema version this build creates and understands (highest `user_version`).

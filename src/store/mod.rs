@@ -31,6 +31,7 @@ mod models;
 pub mod outbox;
 pub mod plant_commands;
 pub mod plant_db;
+pub mod plant_key;
 pub mod plant_models;
 pub mod plant_reports;
 pub mod read_model;

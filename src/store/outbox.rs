@@ -4,6 +4,7 @@
 
 use rusqlite::params;
 
+use super::plant_key::MessageSeal;
 use super::{Store, StoreError, sql_err};
 
 /// Reject crops (JPEG, optional; see [`Store::set_outbox_reject_crops`]), keyed by station.
@@ -20,6 +21,9 @@ pub struct OutboxRow {
     pub key: String,
     /// The versioned JSON message.
     pub payload: String,
+    /// The deciding PC's seal of a plant decision (commands, model releases); `None` for
+    /// records, which the collector takes from any station.
+    pub seal: Option<MessageSeal>,
 }
 
 /// How far the outbox is: waiting and delivered messages.
@@ -93,7 +97,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, topic, key, payload FROM outbox
+                "SELECT id, topic, key, payload, seal_key, seal_signature FROM outbox
                  WHERE delivered_at IS NULL ORDER BY id LIMIT ?1",
             )
             .map_err(sql_err(&self.path, "select from outbox"))?;
@@ -103,6 +107,10 @@ impl Store {
                 topic: r.get(1)?,
                 key: r.get(2)?,
                 payload: r.get(3)?,
+                seal: match (r.get(4)?, r.get(5)?) {
+                    (Some(key), Some(signature)) => Some(MessageSeal { key, signature }),
+                    _ => None,
+                },
             })
         })
         .and_then(|rows| rows.collect())

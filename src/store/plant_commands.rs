@@ -8,6 +8,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
 use super::audit::insert_audit;
+use super::plant_key::{TrustedKey, fingerprint};
 use super::signatures::{NewSignature, SignatureRow, insert_signature};
 use super::stations::{LotStatus, set_lot_status_in};
 use super::{Store, StoreError, now_ms, sql_err};
@@ -50,6 +51,8 @@ impl Store {
         sig: &NewSignature,
         origin: &str,
     ) -> Result<(SignatureRow, PlantLotCommand), StoreError> {
+        // Before the transaction: made on first use, a file beside the database.
+        let key = self.plant_key()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -72,6 +75,7 @@ impl Store {
             "to": command.status,
             "comment": command.reason,
             "command": command.id,
+            "key": fingerprint(&key.public_key()),
         });
         insert_audit(&tx, &self.path, &sig.signer, "plant.lot.status", &details)?;
         let payload = serde_json::to_string(&command).map_err(|e| StoreError::Json {
@@ -80,9 +84,18 @@ impl Store {
             column: "payload",
             source: e,
         })?;
+        let seal = key.seal(COMMANDS_TOPIC, payload.as_bytes());
         tx.execute(
-            "INSERT INTO outbox (topic, key, payload, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![COMMANDS_TOPIC, command.lot, payload, now_ms()],
+            "INSERT INTO outbox (topic, key, payload, created_at, seal_key, seal_signature)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                COMMANDS_TOPIC,
+                command.lot,
+                payload,
+                now_ms(),
+                seal.key,
+                seal.signature
+            ],
         )
         .map_err(sql_err(&self.path, "insert into outbox"))?;
         tx.commit()
@@ -91,9 +104,14 @@ impl Store {
         Ok((row, command))
     }
 
-    /// Apply a plant lot decision here: true when this station has the lot and had not
-    /// applied the command yet. The `lot.status` audit entry's actor is `plant:<signer>`.
-    pub fn apply_plant_lot_command(&mut self, c: &PlantLotCommand) -> Result<bool, StoreError> {
+    /// Apply a plant lot decision, sealed by trusted key `key`, here: true when this station
+    /// has the lot and had not applied the command yet. The `lot.status` audit entry's actor
+    /// is `plant:<signer>`; it names the key.
+    pub fn apply_plant_lot_command(
+        &mut self,
+        c: &PlantLotCommand,
+        key: &TrustedKey,
+    ) -> Result<bool, StoreError> {
         let Some(status) = LotStatus::parse(&c.status).filter(|s| *s != LotStatus::Open) else {
             return Err(StoreError::InvalidValue {
                 path: self.path.clone(),
@@ -133,6 +151,8 @@ impl Store {
             "signed_by": c.display_name,
             "signed_at": c.signed_at,
             "origin": c.origin,
+            "sealed_by": key.name,
+            "key": fingerprint(&key.key),
         });
         let actor = format!("plant:{}", c.signer);
         set_lot_status_in(

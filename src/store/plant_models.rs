@@ -10,6 +10,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
 use super::audit::insert_audit;
+use super::plant_key::fingerprint;
 use super::recipes::{StoredRecipe, insert_recipe_version};
 use super::signatures::{NewSignature, SignatureRow, insert_signature};
 use super::{Store, StoreError, now_ms, sql_err};
@@ -113,6 +114,8 @@ impl Store {
     ) -> Result<(SignatureRow, PlantModelRelease, u32), StoreError> {
         use base64::Engine as _;
         let path = self.path.clone();
+        // Before the transaction: made on first use, a file beside the database.
+        let key = self.plant_key()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -153,6 +156,7 @@ impl Store {
             "bytes": bytes.len(),
             "parts": parts,
             "comment": release.reason,
+            "key": fingerprint(&key.public_key()),
         });
         insert_audit(&tx, &path, &sig.signer, "plant.model.publish", &details)?;
         let now = now_ms();
@@ -175,9 +179,18 @@ impl Store {
                 column: "payload",
                 source: e,
             })?;
+            let seal = key.seal(MODELS_TOPIC, payload.as_bytes());
             tx.execute(
-                "INSERT INTO outbox (topic, key, payload, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![MODELS_TOPIC, release.recipe, payload, now],
+                "INSERT INTO outbox (topic, key, payload, created_at, seal_key, seal_signature)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    MODELS_TOPIC,
+                    release.recipe,
+                    payload,
+                    now,
+                    seal.key,
+                    seal.signature
+                ],
             )
             .map_err(sql_err(&path, "insert into outbox"))?;
         }
