@@ -545,6 +545,12 @@ impl FoodQcApp {
                 Event::Status(Topic::Line, s) => {
                     self.settings.live.line.status = s.message().map(str::to_string);
                 }
+                Event::PlantKeys { own, trusted } => {
+                    self.settings.live.line.keys.loaded(own, trusted);
+                }
+                Event::Status(Topic::PlantKeys, s) => {
+                    self.settings.live.line.keys.status = s.message().map(str::to_string);
+                }
                 Event::Status(Topic::Recipes, s) => {
                     self.settings.live.recipes.status = s.message().map(str::to_string);
                 }

@@ -1,6 +1,7 @@
 //! The Line panel on the Live tab: each output's connection (PLC or MQTT broker), what it
 //! sent and what the other side acknowledged, the capture -> acknowledgement time, the PLC's
-//! inputs and a test fire of the ejector; below it the line outputs setting (an admin's).
+//! inputs and a test fire of the ejector; below it the line outputs setting (an admin's) and
+//! the plant keys.
 
 use foodqc::domain::Permission;
 use foodqc::services::desk::Command;
@@ -42,6 +43,9 @@ pub struct LinePanel {
     /// What the last change said (done or why not).
     #[serde(skip)]
     pub status: Option<String>,
+    /// The plant keys section.
+    #[serde(skip)]
+    pub keys: super::plant_keys::PlantKeysPanel,
 }
 
 impl LinePanel {
@@ -50,6 +54,7 @@ impl LinePanel {
         outputs(ui, ctx, actions);
         ui.separator();
         self.setting(ui, ctx, actions);
+        self.keys.ui(ui, ctx, actions);
     }
 
     /// The setting editor: PLC and broker addresses, reject on doubt; Apply (admins) asks the

@@ -9,6 +9,7 @@ mod audit;
 mod label;
 mod line_panel;
 mod live;
+mod plant_keys;
 mod recipe_editor;
 mod reports;
 pub(crate) mod session;

@@ -412,6 +412,78 @@ fn the_plant_setting_fills_the_outbox_while_the_brokers_are_away() {
 }
 
 #[test]
+fn an_admin_trusts_and_revokes_a_plant_key_in_the_line_panel() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    step_until(&mut h, "first frame", |app| {
+        app.settings.live.current().is_some()
+    });
+    sign_in_as(&mut h, dir.path(), "op.jose", Role::Operator);
+    // Clicks through accesskit: the section may be below the side panel's visible part.
+    h.get_by_label("Plant keys").click_accesskit();
+    step_until(&mut h, "this PC's key shown", |app| {
+        app.settings.live.line.keys.shown().0.is_some()
+    });
+    let own = h
+        .state()
+        .settings
+        .live
+        .line
+        .keys
+        .shown()
+        .0
+        .unwrap()
+        .to_string();
+    let on_disk = foodqc::store::Store::open(&dir.path().join("foodqc.sqlite"))
+        .unwrap()
+        .plant_key()
+        .unwrap();
+    assert_eq!(own, on_disk.public_key(), "the key beside the database");
+    h.step();
+    assert!(
+        h.query_by_label_contains("No trusted key").is_some(),
+        "the panel says the station refuses plant decisions"
+    );
+    let qc_pc = tempfile::tempdir().unwrap();
+    let qc_key = foodqc::store::plant_key::PlantKey::load_or_create(&qc_pc.path().join("k"))
+        .unwrap()
+        .public_key();
+    h.state_mut()
+        .settings
+        .live
+        .line
+        .keys
+        .fill("calidad-pc", &qc_key);
+    h.step();
+    assert!(disabled(&h, "Trust key"), "an operator may not");
+    sign_in_as(&mut h, dir.path(), "admin", Role::Admin);
+    h.get_by_label("Trust key").click_accesskit();
+    step_until(&mut h, "the key trusted", |app| {
+        app.settings.live.line.keys.shown().1 == ["calidad-pc"]
+    });
+    let store = foodqc::store::Store::open(&dir.path().join("foodqc.sqlite")).unwrap();
+    assert_eq!(store.trusted_plant_keys().unwrap()[0].key, qc_key);
+    // Revoke asks once more before it acts.
+    h.get_by_label("Revoke").click_accesskit();
+    h.step();
+    h.step();
+    assert_eq!(store.trusted_plant_keys().unwrap().len(), 1);
+    h.get_by_label("Revoke: sure?").click_accesskit();
+    step_until(&mut h, "the key revoked", |app| {
+        app.settings.live.line.keys.shown().1.is_empty()
+    });
+    let audited: Vec<String> = store
+        .audit_entries(1_000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action.starts_with("plant.key."))
+        .map(|e| format!("{} {}", e.actor, e.action))
+        .collect();
+    assert_eq!(audited.len(), 2, "{audited:?}");
+    assert!(audited.contains(&"admin plant.key.revoke".to_string()));
+}
+
+#[test]
 fn lot_change_reaches_the_station() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(dir.path());

@@ -161,6 +161,21 @@ pub enum Command {
     CancelExport,
     /// Record a raised line alarm in the audit log.
     LogAlarm(serde_json::Value),
+    /// Read this PC's plant key (made on first use) and the keys the station trusts
+    /// ([`super::Event::PlantKeys`]).
+    PlantKeys,
+    /// Trust a deciding PC's public key (base64) as `name` (an admin's, audited).
+    TrustPlantKey {
+        /// The name it is trusted under.
+        name: String,
+        /// The public key as `foodqc keys show` prints it.
+        key: String,
+    },
+    /// Stop trusting key `name` (an admin's, audited).
+    RevokePlantKey {
+        /// The name it was trusted under.
+        name: String,
+    },
     /// Change where the station's decisions go (an admin's setting, audited): PLC and MQTT
     /// addresses, one per entry, and reject on doubt ([`super::Event::LineOutputs`]).
     SetLineOutputs {

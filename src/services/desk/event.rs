@@ -156,6 +156,13 @@ pub enum Event {
     RecipeSaved(crate::domain::Recipe),
     /// A recipe file was read and checked, for the editor.
     RecipeRead(crate::domain::Recipe),
+    /// This PC's plant key and the keys the station trusts, as they are now.
+    PlantKeys {
+        /// This PC's public key (base64).
+        own: String,
+        /// The trusted keys, by name.
+        trusted: Vec<crate::store::plant_key::TrustedKey>,
+    },
     /// The line outputs setting was changed (and audited): restart the station with it.
     LineOutputs {
         /// Where decisions go.

@@ -13,6 +13,7 @@ mod event;
 mod files;
 mod label;
 mod line;
+mod plant_keys;
 mod recipes;
 mod reports;
 mod session;

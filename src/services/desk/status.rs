@@ -69,6 +69,8 @@ pub enum Topic {
     Line,
     /// Recipes: saving, reading and writing recipe files.
     Recipes,
+    /// The plant keys: this PC's, and the ones the station trusts.
+    PlantKeys,
 }
 
 #[cfg(test)]

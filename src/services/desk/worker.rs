@@ -177,6 +177,9 @@ impl Worker {
                 kafka,
                 kafka_ca,
             } => return self.set_line_outputs(&plc, &mqtt, reject_on_doubt, &kafka, &kafka_ca),
+            Command::PlantKeys => return self.plant_keys(),
+            Command::TrustPlantKey { name, key } => return self.trust_plant_key(&name, &key),
+            Command::RevokePlantKey { name } => return self.revoke_plant_key(&name),
             Command::SaveRecipe(recipe) => return self.save_recipe(&recipe),
             Command::ExportRecipe { recipe, pick } => self.export_recipe(recipe, pick),
             Command::ReadRecipe { pick } => self.read_recipe(pick),
@@ -328,6 +331,9 @@ fn topic_of(cmd: &Command) -> Topic {
         | Command::ChooseAuditExport { .. }
         | Command::ExportAuditSigned { .. } => Topic::Audit,
         Command::SetLineOutputs { .. } => Topic::Line,
+        Command::PlantKeys | Command::TrustPlantKey { .. } | Command::RevokePlantKey { .. } => {
+            Topic::PlantKeys
+        }
         Command::SaveRecipe(_) | Command::ExportRecipe { .. } | Command::ReadRecipe { .. } => {
             Topic::Recipes
         }
