@@ -67,6 +67,9 @@ pub struct KeysRevokeArgs {
     name: String,
 }
 
+/// Who may trust and revoke keys (signed in before any change).
+const MAY: Permission = Permission::ManageSettings;
+
 /// Run `foodqc keys ...` on the data folder's database.
 pub fn run(paths: &AppPaths, a: KeysArgs) -> anyhow::Result<()> {
     let mut store = Store::open(&paths.db_path())?;
@@ -115,35 +118,21 @@ pub fn run(paths: &AppPaths, a: KeysArgs) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Trust(t) => {
-            let who = sign_in(
-                &mut store,
-                a.user.as_deref(),
-                Some(Permission::ManageSettings),
-            )?;
-            let k = plant_trust::trust(&mut store, &who.user, &t.name, &t.key)?;
+            let admin = sign_in(&mut store, a.user.as_deref(), Some(MAY))?.user;
+            let k = plant_trust::trust(&mut store, &admin, &t.name, &t.key)?;
+            let (name, fingerprint) = (k.name.as_str(), fingerprint(&k.key));
             println!(
                 "{}",
-                tr!(
-                    "cli-keys-trusted",
-                    name = k.name.as_str(),
-                    fingerprint = fingerprint(&k.key)
-                )
+                tr!("cli-keys-trusted", name = name, fingerprint = fingerprint)
             );
         }
         KeysCommand::Revoke(r) => {
-            let who = sign_in(
-                &mut store,
-                a.user.as_deref(),
-                Some(Permission::ManageSettings),
-            )?;
-            let k = plant_trust::revoke(&mut store, &who.user, &r.name)?;
+            let admin = sign_in(&mut store, a.user.as_deref(), Some(MAY))?.user;
+            let k = plant_trust::revoke(&mut store, &admin, &r.name)?;
+            let (name, fingerprint) = (k.name.as_str(), fingerprint(&k.key));
             println!(
                 "{}",
-                tr!(
-                    "cli-keys-revoked",
-                    name = k.name.as_str(),
-                    fingerprint = fingerprint(&k.key)
-                )
+                tr!("cli-keys-revoked", name = name, fingerprint = fingerprint)
             );
         }
     }

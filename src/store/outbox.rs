@@ -2,9 +2,11 @@
 //! transaction of each record (inspections, audit entries), read and marked delivered by the
 //! publisher.
 
-use rusqlite::params;
+use std::path::Path;
 
-use super::plant_key::MessageSeal;
+use rusqlite::{Connection, params};
+
+use super::plant_key::{MessageSeal, PlantKey};
 use super::{Store, StoreError, sql_err};
 
 /// Reject crops (JPEG, optional; see [`Store::set_outbox_reject_crops`]), keyed by station.
@@ -35,6 +37,25 @@ pub struct OutboxCounts {
     pub delivered: u64,
     /// Settled without sending (reject crops gone or over their limit).
     pub skipped: u64,
+}
+
+/// Queue a plant decision's message (`topic`, `key`, `payload`) sealed by this PC's `seal`
+/// key, in the caller's transaction `conn` of the database at `path`.
+pub(crate) fn insert_sealed(
+    conn: &Connection,
+    path: &Path,
+    seal: &PlantKey,
+    (topic, key, payload): (&str, &str, &str),
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    let sealed = seal.seal(topic, payload.as_bytes());
+    conn.execute(
+        "INSERT INTO outbox (topic, key, payload, created_at, seal_key, seal_signature)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![topic, key, payload, at_ms, sealed.key, sealed.signature],
+    )
+    .map(drop)
+    .map_err(sql_err(path, "insert into outbox"))
 }
 
 impl Store {

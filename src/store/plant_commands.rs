@@ -4,10 +4,11 @@
 //! sent, nor sent without being recorded. Each station that has the lot applies the command
 //! once: its `lot.status` audit entry names the command, and a command seen again is skipped.
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use super::audit::insert_audit;
+use super::outbox::insert_sealed;
 use super::plant_key::{TrustedKey, fingerprint};
 use super::signatures::{NewSignature, SignatureRow, insert_signature};
 use super::stations::{LotStatus, set_lot_status_in};
@@ -84,20 +85,8 @@ impl Store {
             column: "payload",
             source: e,
         })?;
-        let seal = key.seal(COMMANDS_TOPIC, payload.as_bytes());
-        tx.execute(
-            "INSERT INTO outbox (topic, key, payload, created_at, seal_key, seal_signature)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                COMMANDS_TOPIC,
-                command.lot,
-                payload,
-                now_ms(),
-                seal.key,
-                seal.signature
-            ],
-        )
-        .map_err(sql_err(&self.path, "insert into outbox"))?;
+        let message = (COMMANDS_TOPIC, command.lot.as_str(), payload.as_str());
+        insert_sealed(&tx, &self.path, &key, message, now_ms())?;
         tx.commit()
             .map_err(sql_err(&self.path, "commit (plant decision)"))?;
         self.anchor_heads();

@@ -10,6 +10,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
 use super::audit::insert_audit;
+use super::outbox::insert_sealed;
 use super::plant_key::fingerprint;
 use super::recipes::{StoredRecipe, insert_recipe_version};
 use super::signatures::{NewSignature, SignatureRow, insert_signature};
@@ -179,20 +180,8 @@ impl Store {
                 column: "payload",
                 source: e,
             })?;
-            let seal = key.seal(MODELS_TOPIC, payload.as_bytes());
-            tx.execute(
-                "INSERT INTO outbox (topic, key, payload, created_at, seal_key, seal_signature)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    MODELS_TOPIC,
-                    release.recipe,
-                    payload,
-                    now,
-                    seal.key,
-                    seal.signature
-                ],
-            )
-            .map_err(sql_err(&path, "insert into outbox"))?;
+            let message = (MODELS_TOPIC, release.recipe.as_str(), payload.as_str());
+            insert_sealed(&tx, &path, &key, message, now)?;
         }
         tx.commit()
             .map_err(sql_err(&path, "commit (model release)"))?;
