@@ -151,6 +151,10 @@ fn describe() {
         "Reject crops not sent to the plant (gone, or over the size limit)."
     );
     describe_counter!(
+        "foodqc_plant_messages_refused_total",
+        "Plant decisions this station refused: no seal, altered, or a key it does not trust."
+    );
+    describe_counter!(
         "foodqc_recorder_journaled_total",
         "Rows the database could not take at once (sent to the journal)."
     );

@@ -12,7 +12,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::plant::{Broker, Postgres, free_port, kafka_python, pg_bin, tansu, tool};
+use common::plant::{
+    Broker, Postgres, free_port, http_get, kafka_python, metric_sample, pg_bin, tansu, tool,
+};
 use foodqc::store::{LotStatus, Store};
 
 const ADMIN_PW: &str = "Jefe-Planta-2026!";
@@ -47,6 +49,7 @@ fn a_lot_held_from_the_plant_view_is_held_at_its_station() {
     let _broker = Broker::start(&tansu, port);
     let kafka = format!("127.0.0.1:{port}");
     let station_dir = tempfile::tempdir().unwrap();
+    let metrics_port = free_port();
     let qc_dir = tempfile::tempdir().unwrap();
     // The QC manager's PC: its own users.
     ok(
@@ -85,6 +88,8 @@ fn a_lot_held_from_the_plant_view_is_held_at_its_station() {
             "L-PLANTA-1",
             "--kafka",
             &kafka,
+            "--metrics",
+            &format!("127.0.0.1:{metrics_port}"),
         ],
     )
     .stdout(Stdio::null())
@@ -209,6 +214,17 @@ for m in c:
         altered.contains("['foodqc-key', 'foodqc-signature']"),
         "the hold went out sealed: {altered}"
     );
+    // The station counts the two refusals for Prometheus (and its alert rule).
+    let series = r#"foodqc_plant_messages_refused_total{topic="foodqc.commands"}"#;
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, body) = http_get(metrics_port, "/metrics").expect("station /metrics");
+        if metric_sample(&body, series) == Some(2.0) {
+            break;
+        }
+        assert!(Instant::now() < until, "two refusals counted: {body}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
     assert!(station.wait().unwrap().success());
     assert!(collector.wait_with_output().unwrap().status.success());
     // The station applied it once, audited as the plant's decision.

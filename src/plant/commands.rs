@@ -199,6 +199,8 @@ fn sealed_by(
         Ok(key) => Ok(Some(key.clone())),
         Err(why) => {
             tracing::error!("plant message {id} on {topic} refused: {why}");
+            metrics::counter!("foodqc_plant_messages_refused_total", "topic" => topic.to_string())
+                .increment(1);
             st.refuse_plant_message(id, topic, seal, &why, &at.name)
                 .map_err(db)?;
             Ok(None)
