@@ -52,22 +52,14 @@ fn collector(kafka: &str, pg: &str, metrics: Option<u16>) -> Child {
         .unwrap()
 }
 
-/// The length of the run in seconds (`FOODQC_PLANT_SECONDS`, default 20, at least 20).
-fn run_seconds() -> u64 {
-    std::env::var("FOODQC_PLANT_SECONDS")
+/// Seconds from environment variable `var`: `default` when unset or not a number, never
+/// less than `at_least`.
+fn seconds_from_env(var: &str, default: u64, at_least: u64) -> u64 {
+    std::env::var(var)
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(20)
-        .max(20)
-}
-
-/// How long the broker stays away, in seconds (`FOODQC_PLANT_OUTAGE_SECONDS`, default 4).
-fn outage_seconds() -> u64 {
-    std::env::var("FOODQC_PLANT_OUTAGE_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(4)
-        .max(1)
+        .unwrap_or(default)
+        .max(at_least)
 }
 
 /// Backlog of the stations' outboxes now, summed (a station busy writing counts as none).
@@ -93,8 +85,9 @@ fn three_stations_reach_postgres_once_each_through_a_killed_collector_and_broker
         common::skip_or_fail("psql is missing (apt-get install postgresql-client)");
         return;
     }
-    let seconds = run_seconds();
-    let outage = outage_seconds();
+    // The run's length (the five-minute run: 300) and the broker's absence (an hour: 3600).
+    let seconds = seconds_from_env("FOODQC_PLANT_SECONDS", 20, 20);
+    let outage = seconds_from_env("FOODQC_PLANT_OUTAGE_SECONDS", 4, 1);
     let pg = Postgres::start(pg_bin);
     let kafka_port = free_port();
     let broker_dir = tempfile::tempdir().unwrap();

@@ -334,17 +334,22 @@ fn send_batch(
             }
             None => None,
         };
-        let base = BaseRecord::with_opaque_to(&row.topic, Box::new(row.id)).key(&row.key);
-        let mut record = match &crop {
-            Some(c) => base.payload(&c.jpeg[..]).headers(c.headers.clone()),
-            None => match &row.seal {
-                Some(seal) => base
-                    .payload(row.payload.as_bytes())
-                    .headers(seal_headers::to_headers(seal)),
-                None => base.payload(row.payload.as_bytes()),
-            },
+        // A plant decision carries its seal in headers.
+        let (payload, headers): (&[u8], _) = match &crop {
+            Some(c) => (&c.jpeg[..], Some(c.headers.clone())),
+            None => (
+                row.payload.as_bytes(),
+                row.seal.as_ref().map(seal_headers::to_headers),
+            ),
         };
-        bytes += crop.as_ref().map_or(row.payload.len(), |c| c.jpeg.len());
+        bytes += payload.len();
+        let base = BaseRecord::with_opaque_to(&row.topic, Box::new(row.id))
+            .key(&row.key)
+            .payload(payload);
+        let mut record = match headers {
+            Some(h) => base.headers(h),
+            None => base,
+        };
         loop {
             match producer.send(record) {
                 Ok(()) => {
